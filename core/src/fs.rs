@@ -1,0 +1,365 @@
+//! The file-system seam.
+//!
+//! Every file operation `core` performs is one [`FsOp`] value handed to an
+//! [`Fs`] adapter, either asynchronously ([`Fs::exec`]) or as a blocking call
+//! ([`Fs::exec_blocking`]). One operation type serves both paths so that an
+//! adapter implements each operation once, a simulator can record, delay and
+//! fault every call at one place, and a blocking call is a first-class
+//! operation whose latency a simulator charges to the caller's whole event
+//! loop.
+//!
+//! Code calls the typed helpers of [`FsExt`] (`fs.write(path, bytes).await`,
+//! `fs.rename_blocking(from, to)`), which every `Fs` gets for free.
+//!
+//! # Contract
+//!
+//! The contract is POSIX as Linux implements it on a local file system; the
+//! conformance suite (feature `conformance`) checks it against every adapter,
+//! and where an adapter and the real file system disagree, the adapter is
+//! wrong. Errors are `std::io::Error`s whose [`io::ErrorKind`] is the one the
+//! real file system reports:
+//!
+//! | operation | success | errors (kind) |
+//! |---|---|---|
+//! | `CreateDirAll(p)` | `p` and every missing ancestor exist as directories; no-op if `p` is a directory | a component is a file: `NotADirectory`; `p` is a file: `AlreadyExists` |
+//! | `Read(p)` | the whole content | missing: `NotFound`; directory: `IsADirectory` |
+//! | `Write { path, data }` | file created or truncated, then `data` written | missing parent: `NotFound`; `path` is a directory: `IsADirectory`; a parent is a file: `NotADirectory` |
+//! | `Append { path, data }` | file created if missing; `data` lands at the end in one piece, never interleaved with another append | as `Write` |
+//! | `CreateNew { path, data }` | exclusive create (`O_EXCL`): exactly one of racing callers succeeds | exists (even as a dangling symlink): `AlreadyExists`; as `Write` otherwise |
+//! | `Rename { from, to }` | atomically replaces `to`; a directory may replace an empty directory | `from` missing or `to`'s parent missing: `NotFound`; directory onto non-empty directory: `DirectoryNotEmpty`; file onto directory: `IsADirectory`; directory onto file: `NotADirectory` |
+//! | `RemoveFile(p)` | the entry (file or symlink, never its target) is gone | missing: `NotFound`; directory: `IsADirectory` |
+//! | `RemoveDir(p)` | the empty directory is gone | missing: `NotFound`; not empty: `DirectoryNotEmpty`; a file: `NotADirectory` |
+//! | `RemoveDirAll(p)` | the tree is gone; symlinks inside are removed, never followed | missing: `NotFound`; `p` is a file: `NotADirectory` |
+//! | `ReadDir(p)` | the entries, sorted by name, without `.` and `..` | missing: `NotFound`; a file: `NotADirectory` |
+//! | `SymlinkMetadata(p)` | metadata of the entry itself (a symlink is reported as a symlink) | missing: `NotFound` |
+//! | `Metadata(p)` | metadata after following symlinks | missing or dangling: `NotFound` |
+//! | `SyncFile(p)` | the file's data is durable (fsync) | missing: `NotFound` |
+//! | `SyncDir(p)` | the directory's entries (creates, renames, unlinks) are durable | missing: `NotFound`; a file: `NotADirectory` |
+//! | `Symlink { target, link }` | `link` is a symlink to `target` (which need not exist) | `link` exists: `AlreadyExists` |
+//! | `ReadLink(p)` | the symlink's target | missing: `NotFound`; not a symlink: `InvalidInput` |
+//!
+//! Durability: data written by `Write`/`Append`/`CreateNew` is durable only
+//! after `SyncFile`; a new, renamed or removed directory entry only after
+//! `SyncDir` of its parent (both parents for a rename). An adapter that
+//! simulates power loss drops whatever was not made durable.
+
+use std::future::Future;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::time::SystemTime;
+
+/// A boxed, sendable future: the return type of the seams' async methods, so
+/// that the seams stay usable as trait objects (`Arc<dyn Fs>`).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One file-system operation. See the [module docs](self) for the contract.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FsOp {
+    /// `mkdir -p`.
+    CreateDirAll(PathBuf),
+    /// Read a whole file.
+    Read(PathBuf),
+    /// Create or truncate, then write.
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Its new content.
+        data: Vec<u8>,
+    },
+    /// Append in one piece, creating the file if missing.
+    Append {
+        /// The file.
+        path: PathBuf,
+        /// Bytes to add at its end.
+        data: Vec<u8>,
+    },
+    /// Exclusive create, then write.
+    CreateNew {
+        /// The file, which must not exist.
+        path: PathBuf,
+        /// Its content.
+        data: Vec<u8>,
+    },
+    /// Atomic rename, replacing the destination.
+    Rename {
+        /// Source path.
+        from: PathBuf,
+        /// Destination path.
+        to: PathBuf,
+    },
+    /// Unlink a file or symlink.
+    RemoveFile(PathBuf),
+    /// Remove an empty directory.
+    RemoveDir(PathBuf),
+    /// Remove a tree without following symlinks.
+    RemoveDirAll(PathBuf),
+    /// List a directory.
+    ReadDir(PathBuf),
+    /// Metadata of the entry itself.
+    SymlinkMetadata(PathBuf),
+    /// Metadata after following symlinks.
+    Metadata(PathBuf),
+    /// fsync a file.
+    SyncFile(PathBuf),
+    /// fsync a directory.
+    SyncDir(PathBuf),
+    /// Create a symlink.
+    Symlink {
+        /// What the link points to; need not exist.
+        target: PathBuf,
+        /// The link to create.
+        link: PathBuf,
+    },
+    /// Read a symlink's target.
+    ReadLink(PathBuf),
+}
+
+impl FsOp {
+    /// The operation's name, as used in histories and fault rules
+    /// (`"rename"`, `"sync_dir"`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            FsOp::CreateDirAll(_) => "create_dir_all",
+            FsOp::Read(_) => "read",
+            FsOp::Write { .. } => "write",
+            FsOp::Append { .. } => "append",
+            FsOp::CreateNew { .. } => "create_new",
+            FsOp::Rename { .. } => "rename",
+            FsOp::RemoveFile(_) => "remove_file",
+            FsOp::RemoveDir(_) => "remove_dir",
+            FsOp::RemoveDirAll(_) => "remove_dir_all",
+            FsOp::ReadDir(_) => "read_dir",
+            FsOp::SymlinkMetadata(_) => "symlink_metadata",
+            FsOp::Metadata(_) => "metadata",
+            FsOp::SyncFile(_) => "sync_file",
+            FsOp::SyncDir(_) => "sync_dir",
+            FsOp::Symlink { .. } => "symlink",
+            FsOp::ReadLink(_) => "read_link",
+        }
+    }
+
+    /// The path the operation acts on (for a rename, its source; for a
+    /// symlink, the link).
+    pub fn path(&self) -> &Path {
+        match self {
+            FsOp::CreateDirAll(p)
+            | FsOp::Read(p)
+            | FsOp::RemoveFile(p)
+            | FsOp::RemoveDir(p)
+            | FsOp::RemoveDirAll(p)
+            | FsOp::ReadDir(p)
+            | FsOp::SymlinkMetadata(p)
+            | FsOp::Metadata(p)
+            | FsOp::SyncFile(p)
+            | FsOp::SyncDir(p)
+            | FsOp::ReadLink(p) => p,
+            FsOp::Write { path, .. } | FsOp::Append { path, .. } | FsOp::CreateNew { path, .. } => path,
+            FsOp::Rename { from, .. } => from,
+            FsOp::Symlink { link, .. } => link,
+        }
+    }
+
+    /// The second path of a two-path operation (a rename's destination).
+    pub fn second_path(&self) -> Option<&Path> {
+        match self {
+            FsOp::Rename { to, .. } => Some(to),
+            _ => None,
+        }
+    }
+}
+
+/// What an operation returns; which variant depends on the [`FsOp`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FsOutput {
+    /// Operations with no result.
+    Unit,
+    /// `Read`.
+    Bytes(Vec<u8>),
+    /// `ReadDir`, sorted by name.
+    Entries(Vec<DirEntry>),
+    /// `SymlinkMetadata` and `Metadata`.
+    Metadata(Metadata),
+    /// `ReadLink`.
+    Path(PathBuf),
+}
+
+/// The kind of a directory entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FileKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link (only from `SymlinkMetadata` and `ReadDir`).
+    Symlink,
+}
+
+/// Metadata of one entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Metadata {
+    /// What the entry is.
+    pub kind: FileKind,
+    /// Length in bytes (for a symlink, the length of its target path).
+    pub len: u64,
+    /// Last modification, from the adapter's wall clock.
+    pub modified: SystemTime,
+}
+
+/// One entry of a directory listing.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DirEntry {
+    /// The entry's name (not its full path).
+    pub name: std::ffi::OsString,
+    /// The entry's kind, not following symlinks.
+    pub kind: FileKind,
+}
+
+/// A file system: the seam between `core` and the disk, real or simulated.
+///
+/// Implementations must be usable from many tasks at once. See the
+/// [module docs](self) for the contract every operation follows.
+pub trait Fs: Send + Sync {
+    /// Run `op` without blocking the caller's event loop.
+    fn exec(&self, op: FsOp) -> BoxFuture<'_, io::Result<FsOutput>>;
+
+    /// Run `op` synchronously, blocking the calling thread (and, in a
+    /// simulator, every task of the calling node) until it completes. For
+    /// paths that cannot await: panic hooks, signal handlers, explicit
+    /// synchronous user actions.
+    fn exec_blocking(&self, op: FsOp) -> io::Result<FsOutput>;
+}
+
+impl<T: Fs + ?Sized> Fs for std::sync::Arc<T> {
+    fn exec(&self, op: FsOp) -> BoxFuture<'_, io::Result<FsOutput>> {
+        (**self).exec(op)
+    }
+    fn exec_blocking(&self, op: FsOp) -> io::Result<FsOutput> {
+        (**self).exec_blocking(op)
+    }
+}
+
+fn unexpected(op: &'static str, out: FsOutput) -> io::Error {
+    io::Error::other(format!("Fs adapter bug: {op} returned {out:?}"))
+}
+
+fn unit(op: &'static str, out: FsOutput) -> io::Result<()> {
+    match out {
+        FsOutput::Unit => Ok(()),
+        other => Err(unexpected(op, other)),
+    }
+}
+
+fn bytes(op: &'static str, out: FsOutput) -> io::Result<Vec<u8>> {
+    match out {
+        FsOutput::Bytes(b) => Ok(b),
+        other => Err(unexpected(op, other)),
+    }
+}
+
+fn entries(op: &'static str, out: FsOutput) -> io::Result<Vec<DirEntry>> {
+    match out {
+        FsOutput::Entries(e) => Ok(e),
+        other => Err(unexpected(op, other)),
+    }
+}
+
+fn metadata(op: &'static str, out: FsOutput) -> io::Result<Metadata> {
+    match out {
+        FsOutput::Metadata(m) => Ok(m),
+        other => Err(unexpected(op, other)),
+    }
+}
+
+fn path(op: &'static str, out: FsOutput) -> io::Result<PathBuf> {
+    match out {
+        FsOutput::Path(p) => Ok(p),
+        other => Err(unexpected(op, other)),
+    }
+}
+
+/// Defines one async and one blocking typed helper per operation, so the two
+/// families cannot drift apart.
+macro_rules! typed_ops {
+    ($(
+        $(#[$doc:meta])*
+        $name:ident / $blocking:ident ( $($arg:ident : $ty:ty),* ) -> $out:ty
+            = $conv:ident, $op:expr;
+    )*) => {
+        /// Typed helpers over [`Fs`], one async and one blocking per operation.
+        pub trait FsExt: Fs {
+            $(
+                $(#[$doc])*
+                fn $name(&self, $($arg: $ty),*) -> impl Future<Output = io::Result<$out>> + Send {
+                    let op = $op;
+                    let name = op.name();
+                    let fut = self.exec(op);
+                    async move { $conv(name, fut.await?) }
+                }
+
+                $(#[$doc])*
+                ///
+                /// Blocking variant: see [`Fs::exec_blocking`].
+                fn $blocking(&self, $($arg: $ty),*) -> io::Result<$out> {
+                    let op = $op;
+                    let name = op.name();
+                    $conv(name, self.exec_blocking(op)?)
+                }
+            )*
+        }
+    };
+}
+
+typed_ops! {
+    /// `mkdir -p`: see [`FsOp::CreateDirAll`].
+    create_dir_all / create_dir_all_blocking (p: impl AsRef<Path>) -> ()
+        = unit, FsOp::CreateDirAll(p.as_ref().to_path_buf());
+    /// Read a whole file: see [`FsOp::Read`].
+    read / read_blocking (p: impl AsRef<Path>) -> Vec<u8>
+        = bytes, FsOp::Read(p.as_ref().to_path_buf());
+    /// Create or truncate, then write: see [`FsOp::Write`].
+    write / write_blocking (p: impl AsRef<Path>, data: impl Into<Vec<u8>>) -> ()
+        = unit, FsOp::Write { path: p.as_ref().to_path_buf(), data: data.into() };
+    /// Append in one piece: see [`FsOp::Append`].
+    append / append_blocking (p: impl AsRef<Path>, data: impl Into<Vec<u8>>) -> ()
+        = unit, FsOp::Append { path: p.as_ref().to_path_buf(), data: data.into() };
+    /// Exclusive create: see [`FsOp::CreateNew`].
+    create_new / create_new_blocking (p: impl AsRef<Path>, data: impl Into<Vec<u8>>) -> ()
+        = unit, FsOp::CreateNew { path: p.as_ref().to_path_buf(), data: data.into() };
+    /// Atomic rename: see [`FsOp::Rename`].
+    rename / rename_blocking (from: impl AsRef<Path>, to: impl AsRef<Path>) -> ()
+        = unit, FsOp::Rename { from: from.as_ref().to_path_buf(), to: to.as_ref().to_path_buf() };
+    /// Unlink: see [`FsOp::RemoveFile`].
+    remove_file / remove_file_blocking (p: impl AsRef<Path>) -> ()
+        = unit, FsOp::RemoveFile(p.as_ref().to_path_buf());
+    /// Remove an empty directory: see [`FsOp::RemoveDir`].
+    remove_dir / remove_dir_blocking (p: impl AsRef<Path>) -> ()
+        = unit, FsOp::RemoveDir(p.as_ref().to_path_buf());
+    /// Remove a tree: see [`FsOp::RemoveDirAll`].
+    remove_dir_all / remove_dir_all_blocking (p: impl AsRef<Path>) -> ()
+        = unit, FsOp::RemoveDirAll(p.as_ref().to_path_buf());
+    /// List a directory: see [`FsOp::ReadDir`].
+    read_dir / read_dir_blocking (p: impl AsRef<Path>) -> Vec<DirEntry>
+        = entries, FsOp::ReadDir(p.as_ref().to_path_buf());
+    /// Metadata without following symlinks: see [`FsOp::SymlinkMetadata`].
+    symlink_metadata / symlink_metadata_blocking (p: impl AsRef<Path>) -> Metadata
+        = metadata, FsOp::SymlinkMetadata(p.as_ref().to_path_buf());
+    /// Metadata after following symlinks: see [`FsOp::Metadata`].
+    metadata / metadata_blocking (p: impl AsRef<Path>) -> Metadata
+        = metadata, FsOp::Metadata(p.as_ref().to_path_buf());
+    /// fsync a file: see [`FsOp::SyncFile`].
+    sync_file / sync_file_blocking (p: impl AsRef<Path>) -> ()
+        = unit, FsOp::SyncFile(p.as_ref().to_path_buf());
+    /// fsync a directory: see [`FsOp::SyncDir`].
+    sync_dir / sync_dir_blocking (p: impl AsRef<Path>) -> ()
+        = unit, FsOp::SyncDir(p.as_ref().to_path_buf());
+    /// Create a symlink: see [`FsOp::Symlink`].
+    symlink / symlink_blocking (target: impl AsRef<Path>, link: impl AsRef<Path>) -> ()
+        = unit, FsOp::Symlink { target: target.as_ref().to_path_buf(), link: link.as_ref().to_path_buf() };
+    /// Read a symlink: see [`FsOp::ReadLink`].
+    read_link / read_link_blocking (p: impl AsRef<Path>) -> PathBuf
+        = path, FsOp::ReadLink(p.as_ref().to_path_buf());
+}
+
+impl<T: Fs + ?Sized> FsExt for T {}

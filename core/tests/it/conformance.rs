@@ -1,0 +1,24 @@
+//! The file-system conformance suite (DESIGN §6) against `RealFs`, each case
+//! in a fresh `tempfile` directory, on a multi-threaded tokio runtime so that
+//! racing operations really race.
+
+use steadfast_core::conformance::CASES;
+use steadfast_core::real::RealFs;
+
+#[test]
+fn real_fs_passes_every_conformance_case() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let fs = RealFs::new();
+    let mut failures = Vec::new();
+    for case in CASES {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (root, outside) = (dir.path().join("root"), dir.path().join("outside"));
+        std::fs::create_dir(&root).expect("root");
+        std::fs::create_dir(&outside).expect("outside");
+        if let Err(why) = rt.block_on((case.run)(&fs, &root, &outside)) {
+            failures.push(format!("{}: {why}", case.name));
+        }
+    }
+    assert!(CASES.len() >= 20, "the suite must keep at least 20 cases, has {}", CASES.len());
+    assert!(failures.is_empty(), "RealFs fails {} of {} cases:\n{}", failures.len(), CASES.len(), failures.join("\n"));
+}

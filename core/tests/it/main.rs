@@ -1,0 +1,5 @@
+//! Integration tests of `steadfast-core` against the real operating system.
+//! One binary, a module per area.
+
+mod clock;
+mod conformance;
