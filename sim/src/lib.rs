@@ -4,3 +4,19 @@
 //! scheduling, nodes that are killed and restarted, fault schedules, and the
 //! runner that sweeps, replays and judges seeds. It implements the seams of
 //! `steadfast-core` and knows nothing of traces, locks or sweeps.
+
+#![warn(missing_docs)]
+
+pub mod faults;
+pub mod fs;
+pub mod history;
+pub mod rng;
+pub mod runner;
+pub mod schedule;
+pub mod world;
+
+pub use faults::{FaultKind, InjectedFault, is_injected};
+pub use rng::SimRng;
+pub use runner::{Expect, Outcome, Scenario, Summary};
+pub use schedule::Schedule;
+pub use world::{Invariant, SimClock, SimEntropy, SimFs, SimProcs, SimSpawner, Violation, World};

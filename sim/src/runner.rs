@@ -1,0 +1,393 @@
+//! The runner: run one seed of a [`Scenario`] into an [`Outcome`], sweep
+//! many seeds on OS threads (one fresh thread and one runtime per seed, so a
+//! seed's history never depends on what ran before it on the same thread),
+//! check determinism, and judge a sweep.
+
+#![allow(clippy::disallowed_methods)] // real threads and wall time, outside every simulation
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::fs::Listed;
+use crate::history::Event;
+use crate::schedule::Schedule;
+use crate::world::{Invariant, LocalBoxFuture, Violation, World};
+
+/// Whether a scenario must hold or must be caught.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expect {
+    /// No seed may violate an invariant.
+    Hold,
+    /// A replica of a shipped bug: some seed must violate.
+    Violate,
+}
+
+impl Expect {
+    /// `hold` or `violate`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Expect::Hold => "hold",
+            Expect::Violate => "violate",
+        }
+    }
+}
+
+/// A seeded scenario: a world setup, a workload and its checkers.
+pub trait Scenario: Sync {
+    /// Its name (part of the CLI contract).
+    fn name(&self) -> &'static str;
+    /// Whether it must hold or be caught.
+    fn expect(&self) -> Expect;
+    /// One line on what it runs.
+    fn description(&self) -> &'static str;
+    /// The invariants its checkers judge.
+    fn invariants(&self) -> &'static [Invariant];
+    /// Dangerous moments a sweep must reach ("sometimes" assertions).
+    fn sometimes(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// The fault schedule for `seed` (each seed draws its own swarm).
+    fn schedule(&self, seed: u64) -> Schedule;
+    /// Set up the world and drive the workload to its end, checking as it
+    /// goes. Runs on the harness node; workload processes are nodes added
+    /// with [`World::add_node`].
+    fn run<'a>(&'a self, world: &'a World) -> LocalBoxFuture<'a, ()>;
+}
+
+/// Violations the runner itself reports.
+pub const RUNNER_INVARIANTS: &[Invariant] = &[
+    Invariant {
+        id: "RUN1",
+        statement: "the scenario's driver finishes within its schedule's duration + quiet phase + 60 s",
+    },
+    Invariant { id: "RUN2", statement: "no code panics (a failed assertion inside core is a found bug)" },
+];
+
+const RUN_SLACK: Duration = Duration::from_secs(60);
+
+/// The result of one seed.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// Scenario name.
+    pub scenario: &'static str,
+    /// The seed.
+    pub seed: u64,
+    /// Hold or violate.
+    pub expect: Expect,
+    /// The schedule that ran.
+    pub schedule: Schedule,
+    /// Every violation, first first.
+    pub violations: Vec<Violation>,
+    /// Checks per invariant.
+    pub checks: BTreeMap<String, u64>,
+    /// Coverage points reached.
+    pub reached: Vec<String>,
+    /// The final file tree.
+    pub tree: Vec<Listed>,
+    /// The events kept in memory (all of them for a replay, the last few
+    /// for a sweep).
+    pub history: Vec<Event>,
+    /// Total events in the history.
+    pub events: u64,
+    /// Hash of the whole history.
+    pub history_hash: u64,
+    /// File operations whose effects landed.
+    pub fs_ops: u64,
+    /// Faults injected.
+    pub faults_injected: u64,
+    /// Virtual time at the end.
+    pub sim_time: Duration,
+}
+
+impl Outcome {
+    /// Did any invariant break?
+    pub fn violated(&self) -> bool {
+        !self.violations.is_empty()
+    }
+
+    /// The `--json` row of DESIGN §7.
+    pub fn json_row(&self) -> String {
+        serde_json::json!({
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "expect": self.expect,
+            "violations": self.violations,
+            "history_hash": format!("{:016x}", self.history_hash),
+            "reached": self.reached,
+        })
+        .to_string()
+    }
+}
+
+/// How to replay and inspect a seed, as commands to paste.
+pub fn replay_commands(scenario: &str, seed: u64) -> String {
+    let test_name = scenario.replace(['/', '-'], "_");
+    format!(
+        "  replay:   cargo run --release -p steadfast-scenarios --bin steadfast -- replay --scenario {scenario} --seed {seed}\n  \
+         test:     STEADFAST_SEED={seed} cargo test -p steadfast-scenarios --test it -- {test_name}\n  \
+         schedule: cargo run --release -p steadfast-scenarios --bin steadfast -- replay --scenario {scenario} --seed {seed} --print-schedule > schedule.json"
+    )
+}
+
+/// A failure report for one violating outcome: scenario, seed, each
+/// violated invariant with its statement, when, the last events before it,
+/// and the commands to replay it.
+pub fn failure_report(scenario: &dyn Scenario, outcome: &Outcome) -> String {
+    let mut out =
+        format!("scenario {} seed {}: {} violation(s)\n", outcome.scenario, outcome.seed, outcome.violations.len());
+    let statement = |id: &str| {
+        scenario
+            .invariants()
+            .iter()
+            .chain(RUNNER_INVARIANTS)
+            .find(|i| i.id == id)
+            .map_or("(undeclared)", |i| i.statement)
+    };
+    for v in outcome.violations.iter().take(5) {
+        out += &format!(
+            "  {} at {}ms: {}\n    {} promises: {}\n",
+            v.invariant,
+            v.at_ms,
+            v.message,
+            v.invariant,
+            statement(&v.invariant)
+        );
+    }
+    if !outcome.history.is_empty() {
+        out += "  last events:\n";
+        for e in outcome.history.iter().rev().take(12).collect::<Vec<_>>().into_iter().rev() {
+            out += &format!("    {}\n", e.line());
+        }
+    }
+    out + &replay_commands(outcome.scenario, outcome.seed)
+}
+
+thread_local! {
+    static PANIC_MESSAGE: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Panics inside a run are findings, reported as RUN2 with their message and
+/// location; the default hook would print them to stderr mid-sweep.
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let in_run = PANIC_MESSAGE.with(|m| m.borrow().is_some());
+            if in_run {
+                let msg = info
+                    .payload()
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "non-string panic".into());
+                let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+                PANIC_MESSAGE.with(|m| *m.borrow_mut() = Some(format!("{msg}{at}")));
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Run one seed with `schedule` (the scenario's own for the seed if `None`),
+/// keeping the last `history_keep` events in memory, on a fresh thread.
+pub fn run(scenario: &dyn Scenario, seed: u64, schedule: Option<Schedule>, history_keep: usize) -> Outcome {
+    std::thread::scope(|s| {
+        s.spawn(|| run_here(scenario, seed, schedule, history_keep))
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+fn run_here(scenario: &dyn Scenario, seed: u64, schedule: Option<Schedule>, history_keep: usize) -> Outcome {
+    install_panic_hook();
+    PANIC_MESSAGE.with(|m| *m.borrow_mut() = Some(String::new()));
+    let schedule = schedule.unwrap_or_else(|| scenario.schedule(seed));
+    let world = World::new(schedule.clone(), scenario.invariants(), history_keep);
+    let rt = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+    let bound = Duration::from_millis(schedule.duration_ms + schedule.quiet_ms) + RUN_SLACK;
+    let w = world.clone();
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        rt.block_on(async move {
+            w.start();
+            if madsim::time::timeout(bound, scenario.run(&w)).await.is_err() {
+                let at = w.now().as_nanos() as u64;
+                w.runner_violation("RUN1", at, format!("driver still running after {} ms", bound.as_millis()));
+            }
+            w.now().as_nanos() as u64
+        })
+    }));
+    let panic = PANIC_MESSAGE.with(|m| m.borrow_mut().take()).unwrap_or_default();
+    let end_ns = match result {
+        Ok(end) => end,
+        Err(_) => {
+            let at = world.last_event_ns();
+            world.runner_violation("RUN2", at, format!("panic: {panic}"));
+            at
+        }
+    };
+    drop(rt);
+    let report = world.take_report(end_ns);
+    Outcome {
+        scenario: scenario.name(),
+        seed,
+        expect: scenario.expect(),
+        schedule,
+        violations: report.violations,
+        checks: report.checks,
+        reached: report.reached.into_iter().collect(),
+        tree: report.tree,
+        history: report.history.events().cloned().collect(),
+        events: report.history.total(),
+        history_hash: report.history.hash(),
+        fs_ops: report.fs_ops,
+        faults_injected: report.faults_injected,
+        sim_time: Duration::from_nanos(report.sim_ns),
+    }
+}
+
+/// Run `seed` twice and compare history hashes; `Err` describes a mismatch.
+pub fn check_determinism(scenario: &dyn Scenario, seed: u64) -> Result<Outcome, String> {
+    let a = run(scenario, seed, None, 0);
+    let b = run(scenario, seed, None, 0);
+    if a.history_hash == b.history_hash && a.events == b.events {
+        Ok(a)
+    } else {
+        Err(format!(
+            "scenario {} seed {} is not deterministic: history {:016x} ({} events) then {:016x} ({} events)",
+            scenario.name(),
+            seed,
+            a.history_hash,
+            a.events,
+            b.history_hash,
+            b.events
+        ))
+    }
+}
+
+/// Events kept per seed in a sweep: enough for a failure report's context.
+pub const SWEEP_HISTORY_KEEP: usize = 32;
+
+/// Run `seeds` on `jobs` threads; `each` sees every outcome in seed order.
+pub fn sweep(scenario: &dyn Scenario, seeds: &[u64], jobs: usize, mut each: impl FnMut(&Outcome)) -> Summary {
+    let started = Instant::now();
+    let mut summary = Summary::new(scenario, seeds.len());
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            let tx = tx.clone();
+            let next = &next;
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&seed) = seeds.get(i) else { break };
+                    if tx.send((i, run(scenario, seed, None, SWEEP_HISTORY_KEEP))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut buffered = BTreeMap::new();
+        let mut emitted = 0;
+        for (i, outcome) in rx {
+            buffered.insert(i, outcome);
+            while let Some(outcome) = buffered.remove(&emitted) {
+                summary.add(&outcome);
+                each(&outcome);
+                emitted += 1;
+            }
+        }
+    });
+    summary.wall = started.elapsed();
+    summary
+}
+
+/// What a sweep found.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    /// Scenario name.
+    pub scenario: &'static str,
+    /// Hold or violate.
+    pub expect: Expect,
+    /// Seeds run.
+    pub seeds: usize,
+    /// Seeds with at least one violation.
+    pub violating: usize,
+    /// The first violating seed (in seed order).
+    pub first_violating: Option<u64>,
+    /// Violating seeds per invariant.
+    pub by_invariant: BTreeMap<String, usize>,
+    /// Seeds that reached each declared coverage point.
+    pub reached: BTreeMap<String, usize>,
+    /// Total file operations.
+    pub fs_ops: u64,
+    /// Total virtual time.
+    pub sim_time: Duration,
+    /// Wall time of the sweep.
+    pub wall: Duration,
+}
+
+impl Summary {
+    fn new(scenario: &dyn Scenario, _planned: usize) -> Summary {
+        Summary {
+            scenario: scenario.name(),
+            expect: scenario.expect(),
+            seeds: 0,
+            violating: 0,
+            first_violating: None,
+            by_invariant: BTreeMap::new(),
+            reached: scenario.sometimes().iter().map(|s| (s.to_string(), 0)).collect(),
+            fs_ops: 0,
+            sim_time: Duration::ZERO,
+            wall: Duration::ZERO,
+        }
+    }
+
+    fn add(&mut self, o: &Outcome) {
+        self.seeds += 1;
+        self.fs_ops += o.fs_ops;
+        self.sim_time += o.sim_time;
+        if o.violated() {
+            self.violating += 1;
+            self.first_violating.get_or_insert(o.seed);
+            let mut ids: Vec<&str> = o.violations.iter().map(|v| v.invariant.as_str()).collect();
+            ids.dedup();
+            for id in ids {
+                *self.by_invariant.entry(id.to_string()).or_insert(0) += 1;
+            }
+        }
+        for r in &o.reached {
+            if let Some(n) = self.reached.get_mut(r) {
+                *n += 1;
+            }
+        }
+    }
+
+    /// Declared coverage points no seed reached.
+    pub fn never_reached(&self) -> Vec<&str> {
+        self.reached.iter().filter(|(_, n)| **n == 0).map(|(k, _)| k.as_str()).collect()
+    }
+
+    /// Did the sweep meet its expectation (and reach every coverage point)?
+    pub fn passed(&self) -> bool {
+        let verdict = match self.expect {
+            Expect::Hold => self.violating == 0,
+            Expect::Violate => self.violating > 0,
+        };
+        verdict && self.never_reached().is_empty()
+    }
+
+    /// Seeds per wall second.
+    pub fn seeds_per_s(&self) -> f64 {
+        self.seeds as f64 / self.wall.as_secs_f64().max(1e-9)
+    }
+}

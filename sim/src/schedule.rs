@@ -1,0 +1,347 @@
+//! The fault schedule: one JSON document that says everything about a run
+//! that is not the workload's code. Generated from the seed by default
+//! (each scenario draws its own swarm of fault rates), loadable from a file,
+//! and small enough to shrink.
+//!
+//! ```json
+//! {
+//!   "version": 1, "seed": 42, "duration_ms": 60000, "quiet_ms": 30000,
+//!   "mounts": [{ "prefix": "/efs", "latency": [{ "ops": ["rename"], "ms_min": 50, "ms_max": 5000 }] }],
+//!   "errors": [{ "ops": ["write"], "path_prefix": "/efs", "error": "enospc", "nth": 3 }],
+//!   "hangs": [{ "point": "compaction", "nth": 1 }],
+//!   "events": [{ "at_ms": 1200, "kind": "power_loss", "torn": true, "restart_after_ms": 100 }],
+//!   "params": { "burst": 12 }
+//! }
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::faults::FaultKind;
+
+/// The schedule format version this build reads and writes.
+pub const VERSION: u32 = 1;
+
+/// Every operation name a rule may name (see `steadfast_core::FsOp::name`).
+pub const OP_NAMES: &[&str] = &[
+    "create_dir_all",
+    "read",
+    "write",
+    "append",
+    "create_new",
+    "rename",
+    "remove_file",
+    "remove_dir",
+    "remove_dir_all",
+    "read_dir",
+    "symlink_metadata",
+    "metadata",
+    "sync_file",
+    "sync_dir",
+    "symlink",
+    "read_link",
+];
+
+/// A fault schedule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// Format version; must be [`VERSION`].
+    pub version: u32,
+    /// The seed of the run (scheduling, fs decisions, workload choices).
+    pub seed: u64,
+    /// Length of the chaos phase: faults fire only before this instant.
+    pub duration_ms: u64,
+    /// Length of the quiet phase after it, in which liveness must recover.
+    #[serde(default)]
+    pub quiet_ms: u64,
+    /// Latency profiles by path prefix.
+    #[serde(default)]
+    pub mounts: Vec<Mount>,
+    /// Error rules.
+    #[serde(default)]
+    pub errors: Vec<ErrorRule>,
+    /// Hang rules.
+    #[serde(default)]
+    pub hangs: Vec<HangRule>,
+    /// Timed events.
+    #[serde(default)]
+    pub events: Vec<TimedEvent>,
+    /// Scenario-specific knobs (burst sizes, entry counts...), chosen by the
+    /// scenario's generator and read by its workload.
+    #[serde(default)]
+    pub params: BTreeMap<String, u64>,
+}
+
+/// Latency for operations under a path prefix (the longest matching prefix
+/// wins).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mount {
+    /// Absolute path prefix.
+    pub prefix: PathBuf,
+    /// Latency by operation; the first rule naming the operation (or naming
+    /// none) applies.
+    pub latency: Vec<Latency>,
+}
+
+/// A latency window, drawn uniformly per operation. An operation's effect
+/// lands at a seeded instant inside it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Latency {
+    /// Operation names; empty means all.
+    #[serde(default)]
+    pub ops: Vec<String>,
+    /// Shortest latency.
+    pub ms_min: u64,
+    /// Longest latency.
+    pub ms_max: u64,
+}
+
+/// Inject an error into matching operations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorRule {
+    /// Operation names; empty means all.
+    #[serde(default)]
+    pub ops: Vec<String>,
+    /// Only operations on paths under this prefix.
+    #[serde(default)]
+    pub path_prefix: Option<PathBuf>,
+    /// The error.
+    pub error: FaultKind,
+    /// Fire on exactly the nth matching operation (1-based).
+    #[serde(default)]
+    pub nth: Option<u64>,
+    /// Fire on each matching operation with this probability.
+    #[serde(default)]
+    pub probability: Option<f64>,
+}
+
+/// Make a named hang point's future never complete.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HangRule {
+    /// The hang point's name (a scenario wraps a future with it).
+    pub point: String,
+    /// Hang exactly the nth call (1-based).
+    #[serde(default)]
+    pub nth: Option<u64>,
+    /// Hang each call with this probability.
+    #[serde(default)]
+    pub probability: Option<f64>,
+}
+
+/// An event at an instant of the chaos phase. (Unknown fields are still
+/// rejected: by [`Event`], which receives every field but `at_ms`.)
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimedEvent {
+    /// When, in virtual ms since the start.
+    pub at_ms: u64,
+    /// What.
+    #[serde(flatten)]
+    pub what: Event,
+}
+
+/// What a timed event does.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Event {
+    /// Kill a node's process (SIGKILL): its tasks stop; the kernel still
+    /// completes its in-flight file operations and keeps its page cache.
+    Kill {
+        /// The node's name.
+        node: String,
+    },
+    /// Restart a node (killing it first if it runs): its init runs again
+    /// with a new pid, or with its previous pid if `reuse_pid`.
+    Restart {
+        /// The node's name.
+        node: String,
+        /// Give the new process the pid of the old one (pid reuse).
+        #[serde(default)]
+        reuse_pid: bool,
+    },
+    /// Power loss of the whole world: every node dies, unsynced data and
+    /// directory entries are lost (or torn), in-flight operations vanish.
+    PowerLoss {
+        /// Keep a seeded prefix of unsynced appended data (torn writes).
+        #[serde(default)]
+        torn: bool,
+        /// Restart every node this long after the loss; never if absent.
+        #[serde(default)]
+        restart_after_ms: Option<u64>,
+    },
+    /// Jump the wall clock (not the monotonic clock).
+    ClockJump {
+        /// Signed jump.
+        by_ms: i64,
+    },
+}
+
+/// Why a schedule was rejected. The message names the field.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    /// Not JSON, or not a schedule.
+    #[error("schedule is not valid JSON for this format: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Could not read the file.
+    #[error("cannot read schedule {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Parsed, but impossible.
+    #[error("schedule: {0}")]
+    Invalid(String),
+}
+
+impl Schedule {
+    /// A calm schedule: no faults, no latency.
+    pub fn calm(seed: u64, duration_ms: u64) -> Schedule {
+        Schedule {
+            version: VERSION,
+            seed,
+            duration_ms,
+            quiet_ms: 0,
+            mounts: Vec::new(),
+            errors: Vec::new(),
+            hangs: Vec::new(),
+            events: Vec::new(),
+            params: BTreeMap::new(),
+        }
+    }
+
+    /// A scenario knob, or `default`.
+    pub fn param(&self, name: &str, default: u64) -> u64 {
+        self.params.get(name).copied().unwrap_or(default)
+    }
+
+    /// Parse and validate.
+    pub fn from_json(text: &str) -> Result<Schedule, ScheduleError> {
+        let s: Schedule = serde_json::from_str(text)?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Read, parse and validate a file.
+    pub fn load(path: &Path) -> Result<Schedule, ScheduleError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ScheduleError::Io { path: path.to_path_buf(), source })?;
+        Schedule::from_json(&text)
+    }
+
+    /// Pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a schedule always serialises")
+    }
+
+    /// Reject impossible values with a message naming the field.
+    pub fn validate(&self) -> Result<(), ScheduleError> {
+        let bad = |m: String| Err(ScheduleError::Invalid(m));
+        if self.version != VERSION {
+            return bad(format!("version {} is not supported (this build reads {VERSION})", self.version));
+        }
+        if self.duration_ms == 0 {
+            return bad("duration_ms must be positive".into());
+        }
+        for (i, m) in self.mounts.iter().enumerate() {
+            if !m.prefix.has_root() {
+                return bad(format!("mounts[{i}].prefix {} is not absolute", m.prefix.display()));
+            }
+            for (j, l) in m.latency.iter().enumerate() {
+                if l.ms_min > l.ms_max {
+                    return bad(format!("mounts[{i}].latency[{j}]: ms_min {} > ms_max {}", l.ms_min, l.ms_max));
+                }
+                check_ops(&l.ops, &format!("mounts[{i}].latency[{j}]"))?;
+            }
+        }
+        for (i, r) in self.errors.iter().enumerate() {
+            let at = format!("errors[{i}]");
+            check_ops(&r.ops, &at)?;
+            check_trigger(r.nth, r.probability, &at)?;
+        }
+        for (i, h) in self.hangs.iter().enumerate() {
+            check_trigger(h.nth, h.probability, &format!("hangs[{i}]"))?;
+        }
+        for (i, e) in self.events.iter().enumerate() {
+            if e.at_ms > self.duration_ms {
+                return bad(format!("events[{i}].at_ms {} is after duration_ms {}", e.at_ms, self.duration_ms));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_ops(ops: &[String], at: &str) -> Result<(), ScheduleError> {
+    match ops.iter().find(|o| !OP_NAMES.contains(&o.as_str())) {
+        Some(o) => {
+            Err(ScheduleError::Invalid(format!("{at}: unknown operation {o:?} (known: {})", OP_NAMES.join(", "))))
+        }
+        None => Ok(()),
+    }
+}
+
+fn check_trigger(nth: Option<u64>, probability: Option<f64>, at: &str) -> Result<(), ScheduleError> {
+    match (nth, probability) {
+        (None, None) => Err(ScheduleError::Invalid(format!("{at}: needs nth or probability"))),
+        (Some(0), _) => Err(ScheduleError::Invalid(format!("{at}.nth is 1-based; 0 never fires"))),
+        (_, Some(p)) if !(0.0..=1.0).contains(&p) => {
+            Err(ScheduleError::Invalid(format!("{at}.probability {p} is outside 0..=1")))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_rejected(json: &str, needle: &str) {
+        match Schedule::from_json(json) {
+            Err(e) => assert!(e.to_string().contains(needle), "{e} should mention {needle:?}"),
+            Ok(s) => panic!("accepted {s:?}"),
+        }
+    }
+
+    #[test]
+    fn round_trips_the_documented_example() {
+        let json = r#"{
+          "version": 1, "seed": 42, "duration_ms": 60000, "quiet_ms": 30000,
+          "mounts": [{ "prefix": "/efs", "latency": [{ "ops": ["rename"], "ms_min": 50, "ms_max": 5000 }] }],
+          "errors": [{ "ops": ["write"], "path_prefix": "/efs", "error": "enospc", "nth": 3 }],
+          "hangs": [{ "point": "compaction", "nth": 1 }],
+          "events": [{ "at_ms": 1200, "kind": "power_loss", "torn": true, "restart_after_ms": 100 },
+                     { "at_ms": 10, "kind": "restart", "node": "a", "reuse_pid": true }],
+          "params": { "burst": 12 }
+        }"#;
+        let s = Schedule::from_json(json).expect("valid");
+        assert_eq!(s.param("burst", 0), 12);
+        assert_eq!(Schedule::from_json(&s.to_json()).expect("round trip"), s);
+    }
+
+    #[test]
+    fn rejects_impossible_values_naming_the_field() {
+        let base = |extra: &str| format!(r#"{{"version":1,"seed":1,"duration_ms":100{extra}}}"#);
+        check_rejected("{", "not valid JSON");
+        check_rejected(r#"{"version":2,"seed":1,"duration_ms":1}"#, "version 2");
+        check_rejected(r#"{"version":1,"seed":1,"duration_ms":0}"#, "duration_ms");
+        check_rejected(&base(r#","mounts":[{"prefix":"efs","latency":[]}]"#), "mounts[0].prefix");
+        check_rejected(
+            &base(r#","mounts":[{"prefix":"/e","latency":[{"ms_min":5,"ms_max":1}]}]"#),
+            "ms_min 5 > ms_max 1",
+        );
+        check_rejected(&base(r#","errors":[{"ops":["renam"],"error":"eio","nth":1}]"#), "unknown operation \"renam\"");
+        check_rejected(&base(r#","errors":[{"error":"eio"}]"#), "errors[0]: needs nth or probability");
+        check_rejected(&base(r#","errors":[{"error":"eio","nth":0}]"#), "errors[0].nth");
+        check_rejected(&base(r#","hangs":[{"point":"x","probability":1.5}]"#), "hangs[0].probability");
+        check_rejected(&base(r#","events":[{"at_ms":101,"kind":"clock_jump","by_ms":5}]"#), "events[0].at_ms 101");
+        check_rejected(&base(r#","surprise":1"#), "unknown field");
+        check_rejected(&base(r#","errors":[{"error":"eperm","nth":1}]"#), "unknown variant");
+    }
+}

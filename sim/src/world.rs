@@ -1,0 +1,913 @@
+//! [`World`]: the one place a run's simulated state lives (file tree,
+//! in-flight operations, nodes and their pids, the fault schedule's
+//! counters, the history and the verdicts), and the seam adapters that
+//! `core` sees: [`SimFs`], [`SimClock`], [`SimProcs`], [`SimSpawner`],
+//! [`SimEntropy`].
+//!
+//! Time and scheduling come from madsim (virtual time that jumps to the next
+//! event, one seeded scheduler). File-system decisions (latency, effect
+//! instant, faults, torn prefixes) come from the world's own [`SimRng`].
+//!
+//! How an operation runs:
+//! - async: its latency `L` and effect offset `e` in `0..=L` are drawn at
+//!   its start `t0`; the effect is queued at `t0 + e` and the caller sleeps
+//!   until `t0 + L`. Queued effects are applied in time order whenever
+//!   anything observes the tree, so an effect lands at its instant even if
+//!   the caller has moved on or been killed (the kernel finishes a syscall
+//!   its process no longer waits for). A power loss drops effects that have
+//!   not landed.
+//! - blocking: drawn the same way, but the caller cannot wait, so its effect
+//!   lands at once (at the node's local time `t0 + e`) and the calling node
+//!   is paused until `t0 + L`: every task of that node stalls, as a real
+//!   event loop does behind a synchronous syscall. The node's clock reads
+//!   its local time (`t0 + L`) for the rest of the poll. Other nodes may
+//!   observe that effect up to `L` early; this is the one place where the
+//!   model compresses time, and it only ever makes a blocking call look
+//!   faster to others, never a stall shorter.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::io;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use madsim::runtime::{Handle, NodeHandle};
+use madsim::task::NodeId;
+use steadfast_core::{
+    Abort, BoxFuture, Clock, Entropy, Env, Fs, FsOp, FsOutput, Liveness, Mono, Procs, Spawn, TaskHandle,
+};
+
+use crate::faults::{self, FaultKind};
+use crate::fs::{Listed, Torn, Tree};
+use crate::history::{Event as HistEvent, History};
+use crate::rng::SimRng;
+use crate::schedule::{Event, Schedule};
+
+/// A future that need not be `Send`: node inits and scenario drivers run on
+/// madsim's single-threaded executor.
+pub type LocalBoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// The pid the harness itself (node 0, the driver) reports.
+pub const HARNESS_PID: u32 = 1;
+const FIRST_PID: u32 = 100;
+/// Cap on per-entry latency draws of one `remove_dir_all`.
+const TREE_DRAWS_MAX: u64 = 100_000;
+
+/// A declared invariant: its ID (`T3`, `F1`) and one-line statement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Invariant {
+    /// The ID used in code, docs and failure messages.
+    pub id: &'static str,
+    /// What it promises, in one line.
+    pub statement: &'static str,
+}
+
+/// One invariant violation.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Violation {
+    /// The invariant's ID.
+    pub invariant: String,
+    /// Virtual time of the violation, ms since the start.
+    pub at_ms: u64,
+    /// What was seen.
+    pub message: String,
+}
+
+type NodeInit = Arc<dyn Fn(World) -> LocalBoxFuture<'static, ()> + Send + Sync>;
+
+struct NodeSlot {
+    name: String,
+    pid: u32,
+    start_ns: u64,
+    alive: bool,
+    reuse_pid_next: bool,
+    stall_until_ns: u64,
+    paused: bool,
+}
+
+struct Pending {
+    id: u64,
+    op: FsOp,
+    node: String,
+    fault: Option<(FaultKind, usize)>,
+    /// With a fault on a write-like op: the prefix of the data that still
+    /// lands (a partial write before the error).
+    partial: Option<usize>,
+}
+
+struct State {
+    tree: Tree,
+    rng: SimRng,
+    pending: BTreeMap<(u64, u64), Pending>,
+    results: BTreeMap<u64, io::Result<FsOutput>>,
+    /// Operations whose caller went away: their results are not kept.
+    abandoned: BTreeSet<u64>,
+    next_op: u64,
+    rule_hits: Vec<u64>,
+    hang_hits: Vec<u64>,
+    nodes: Vec<NodeSlot>,
+    by_id: BTreeMap<NodeId, usize>,
+    next_pid: u32,
+    world_node: Option<NodeHandle>,
+    start_wall: SystemTime,
+    wall_offset_ns: i64,
+    history: History,
+    violations: Vec<Violation>,
+    checks: BTreeMap<String, u64>,
+    reached: BTreeMap<String, u64>,
+    fs_ops: u64,
+    faults_injected: u64,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    schedule: Schedule,
+    invariants: Vec<Invariant>,
+    inits: Mutex<Vec<NodeInit>>,
+}
+
+/// A handle to the world of one run. Cheap to clone.
+#[derive(Clone)]
+pub struct World(Arc<Shared>);
+
+fn now_ns() -> u64 {
+    madsim::time::TimeHandle::current().elapsed().as_nanos() as u64
+}
+
+fn ms_to_ns(ms: u64) -> u64 {
+    ms.saturating_mul(1_000_000)
+}
+
+impl World {
+    /// A world for `schedule`, judging `invariants`, keeping the last
+    /// `history_keep` events in memory. Must be created outside the runtime
+    /// and [`started`](World::start) inside it.
+    pub fn new(schedule: Schedule, invariants: &[Invariant], history_keep: usize) -> World {
+        let state = State {
+            tree: Tree::new(SystemTime::UNIX_EPOCH),
+            rng: SimRng::new(schedule.seed, 0xF5),
+            pending: BTreeMap::new(),
+            results: BTreeMap::new(),
+            abandoned: BTreeSet::new(),
+            next_op: 0,
+            rule_hits: vec![0; schedule.errors.len()],
+            hang_hits: vec![0; schedule.hangs.len()],
+            nodes: Vec::new(),
+            by_id: BTreeMap::new(),
+            next_pid: FIRST_PID,
+            world_node: None,
+            start_wall: SystemTime::UNIX_EPOCH,
+            wall_offset_ns: 0,
+            history: History::new(history_keep),
+            violations: Vec::new(),
+            checks: BTreeMap::new(),
+            reached: BTreeMap::new(),
+            fs_ops: 0,
+            faults_injected: 0,
+        };
+        World(Arc::new(Shared {
+            state: Mutex::new(state),
+            schedule,
+            invariants: invariants.to_vec(),
+            inits: Mutex::new(Vec::new()),
+        }))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock is already a failed run; the state
+        // is still the best record of what happened.
+        self.0.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Start the world inside the runtime: the world node (which resumes
+    /// stalled nodes and fires timed events) and the schedule's events.
+    pub fn start(&self) {
+        let tm = madsim::time::TimeHandle::current();
+        let start_wall = tm.now_time() - tm.elapsed();
+        let node = Handle::current().create_node().name("world").init(std::future::pending::<()>).build();
+        let mut events = self.0.schedule.events.clone();
+        events.sort_by_key(|e| e.at_ms);
+        let world = self.clone();
+        node.spawn(async move {
+            for e in events {
+                sleep_until_ns(ms_to_ns(e.at_ms)).await;
+                world.fire(&e.what);
+            }
+        });
+        let mut st = self.lock();
+        st.start_wall = start_wall;
+        st.tree = Tree::new(start_wall);
+        st.world_node = Some(node);
+    }
+
+    /// The schedule of this run.
+    pub fn schedule(&self) -> &Schedule {
+        &self.0.schedule
+    }
+
+    /// The invariants this run judges.
+    pub fn invariants(&self) -> &[Invariant] {
+        &self.0.invariants
+    }
+
+    /// Virtual time since the start.
+    pub fn now(&self) -> Duration {
+        Duration::from_nanos(now_ns())
+    }
+
+    /// End of the chaos phase: no fault fires after it.
+    pub fn chaos_end(&self) -> Duration {
+        Duration::from_millis(self.0.schedule.duration_ms)
+    }
+
+    /// End of the quiet phase.
+    pub fn quiet_end(&self) -> Duration {
+        Duration::from_millis(self.0.schedule.duration_ms + self.0.schedule.quiet_ms)
+    }
+
+    /// Sleep until `at` (virtual, since the start); returns at once if past.
+    pub async fn sleep_until(&self, at: Duration) {
+        sleep_until_ns(at.as_nanos() as u64).await
+    }
+
+    /// An independent random stream for the workload's own choices.
+    pub fn workload_rng(&self, stream: u64) -> SimRng {
+        SimRng::new(self.0.schedule.seed, 0x1000 + stream)
+    }
+
+    /// The environment `core` code runs with: the simulated seams.
+    pub fn env(&self) -> Env {
+        Env {
+            fs: Arc::new(SimFs(self.clone())),
+            clock: Arc::new(SimClock(self.clone())),
+            procs: Arc::new(SimProcs(self.clone())),
+            spawner: Arc::new(SimSpawner),
+            entropy: Arc::new(SimEntropy),
+        }
+    }
+
+    // ----- nodes ---------------------------------------------------------
+
+    /// Add a node named `name` whose process runs `init` (again after every
+    /// restart, with a new pid). Returns its madsim handle.
+    pub fn add_node<F, Fut>(&self, name: &str, init: F) -> NodeHandle
+    where
+        F: Fn(World) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let init: NodeInit = Arc::new(move |w| Box::pin(init(w)));
+        let idx = {
+            let mut st = self.lock();
+            assert!(st.nodes.iter().all(|n| n.name != name), "node {name:?} added twice");
+            st.nodes.push(NodeSlot {
+                name: name.to_string(),
+                pid: 0,
+                start_ns: 0,
+                alive: false,
+                reuse_pid_next: false,
+                stall_until_ns: 0,
+                paused: false,
+            });
+            st.nodes.len() - 1
+        };
+        self.0.inits.lock().unwrap_or_else(|p| p.into_inner()).push(init.clone());
+        let world = self.clone();
+        let ip = std::net::Ipv4Addr::new(10, 0, (idx / 250) as u8, (idx % 250) as u8 + 2);
+        let handle = Handle::current()
+            .create_node()
+            .name(name)
+            .ip(ip.into())
+            .init(move || {
+                let world = world.clone();
+                let init = init.clone();
+                async move {
+                    world.incarnate(idx);
+                    init(world).await
+                }
+            })
+            .build();
+        self.lock().by_id.insert(handle.id(), idx);
+        handle
+    }
+
+    /// The IP address of node `name`.
+    pub fn ip(&self, name: &str) -> std::net::IpAddr {
+        let st = self.lock();
+        let idx = st.nodes.iter().position(|n| n.name == name).unwrap_or_else(|| panic!("no node {name:?}"));
+        std::net::Ipv4Addr::new(10, 0, (idx / 250) as u8, (idx % 250) as u8 + 2).into()
+    }
+
+    fn incarnate(&self, idx: usize) {
+        let now = now_ns();
+        let mut st = self.lock();
+        let pid = if st.nodes[idx].reuse_pid_next && st.nodes[idx].pid != 0 {
+            st.nodes[idx].pid
+        } else {
+            st.next_pid += 1;
+            st.next_pid
+        };
+        let slot = &mut st.nodes[idx];
+        slot.pid = pid;
+        slot.start_ns = now;
+        slot.alive = true;
+        slot.reuse_pid_next = false;
+        slot.stall_until_ns = 0;
+        slot.paused = false;
+        let name = slot.name.clone();
+        st.record(now, &name, format!("process starts, pid {pid}"));
+    }
+
+    /// Is node `name`'s process running?
+    pub fn is_alive(&self, name: &str) -> bool {
+        self.lock().nodes.iter().any(|n| n.name == name && n.alive)
+    }
+
+    /// The current pid of node `name` (its last one if dead).
+    pub fn pid_of(&self, name: &str) -> Option<u32> {
+        self.lock().nodes.iter().find(|n| n.name == name).map(|n| n.pid)
+    }
+
+    /// Kill node `name`'s process now.
+    pub fn kill(&self, name: &str) {
+        self.fire(&Event::Kill { node: name.to_string() });
+    }
+
+    /// Restart node `name` now (killing it first if it runs).
+    pub fn restart(&self, name: &str) {
+        self.fire(&Event::Restart { node: name.to_string(), reuse_pid: false });
+    }
+
+    fn node_id(&self, name: &str) -> Option<(usize, NodeId)> {
+        let st = self.lock();
+        let idx = st.nodes.iter().position(|n| n.name == name)?;
+        let id = st.by_id.iter().find(|(_, i)| **i == idx).map(|(id, _)| *id)?;
+        Some((idx, id))
+    }
+
+    /// Apply a schedule event now.
+    pub fn fire(&self, event: &Event) {
+        let now = now_ns();
+        match event {
+            Event::Kill { node } => {
+                let Some((idx, id)) = self.node_id(node) else { return self.unknown_node(node) };
+                self.kill_idx(idx, id, now, "killed (SIGKILL)");
+            }
+            Event::Restart { node, reuse_pid } => {
+                let Some((idx, id)) = self.node_id(node) else { return self.unknown_node(node) };
+                self.kill_idx(idx, id, now, "killed for restart");
+                self.lock().nodes[idx].reuse_pid_next = *reuse_pid;
+                Handle::current().restart(id);
+            }
+            Event::PowerLoss { torn, restart_after_ms } => self.power_loss(*torn, *restart_after_ms),
+            Event::ClockJump { by_ms } => {
+                let mut st = self.lock();
+                st.wall_offset_ns = st.wall_offset_ns.saturating_add(by_ms.saturating_mul(1_000_000));
+                st.record(now, "-", format!("wall clock jumps {by_ms:+}ms"));
+            }
+        }
+    }
+
+    fn unknown_node(&self, node: &str) {
+        let mut st = self.lock();
+        let now = now_ns();
+        st.record(now, "-", format!("schedule names unknown node {node:?}: event ignored"));
+    }
+
+    fn kill_idx(&self, idx: usize, id: NodeId, now: u64, why: &str) {
+        {
+            let mut st = self.lock();
+            let slot = &mut st.nodes[idx];
+            if !slot.alive {
+                return;
+            }
+            slot.alive = false;
+            slot.paused = false;
+            slot.stall_until_ns = 0;
+            let name = slot.name.clone();
+            st.record(now, &name, why.to_string());
+        }
+        Handle::current().kill(id);
+    }
+
+    fn power_loss(&self, torn: bool, restart_after_ms: Option<u64>) {
+        let now = now_ns();
+        let names: Vec<String> = self.lock().nodes.iter().map(|n| n.name.clone()).collect();
+        for name in &names {
+            if let Some((idx, id)) = self.node_id(name) {
+                self.kill_idx(idx, id, now, "power loss");
+            }
+        }
+        {
+            let mut st = self.lock();
+            st.settle(now);
+            let lost = st.pending.len();
+            st.pending.clear();
+            st.results.clear();
+            st.abandoned.clear();
+            let State { tree, rng, .. } = &mut *st;
+            let mode = if torn { Torn::Prefix } else { Torn::None };
+            let torn_files = tree.power_loss(mode, &mut |extra| rng.range(0, extra as u64) as usize);
+            st.record(now, "-", format!("POWER LOSS: {lost} in-flight ops lost, {torn_files} files torn"));
+        }
+        if let Some(after) = restart_after_ms {
+            let world = self.clone();
+            self.spawn_on_world(async move {
+                madsim::time::sleep(Duration::from_millis(after.max(1))).await;
+                for name in names {
+                    if let Some((_, id)) = world.node_id(&name) {
+                        Handle::current().restart(id);
+                    }
+                }
+            });
+        }
+    }
+
+    fn spawn_on_world(&self, fut: impl Future<Output = ()> + Send + 'static) {
+        let node = self.lock().world_node.clone();
+        match node {
+            Some(node) => drop(node.spawn(fut)),
+            None => panic!("World::start was not called"),
+        }
+    }
+
+    fn current_node(&self, st: &State) -> Option<usize> {
+        st.by_id.get(&madsim::plugin::node()).copied()
+    }
+
+    // ----- verdicts ------------------------------------------------------
+
+    /// Count one check of `invariant`; record a violation when `ok` is false.
+    /// Panics if the invariant was not declared (a scenario bug).
+    pub fn check(&self, invariant: &str, ok: bool, message: impl FnOnce() -> String) {
+        assert!(
+            self.0.invariants.iter().any(|i| i.id == invariant),
+            "invariant {invariant} is not declared by this scenario"
+        );
+        let now = now_ns();
+        let mut st = self.lock();
+        *st.checks.entry(invariant.to_string()).or_insert(0) += 1;
+        if !ok {
+            let message = message();
+            st.record(now, "-", format!("VIOLATION {invariant}: {message}"));
+            if st.violations.len() < 64 {
+                st.violations.push(Violation { invariant: invariant.to_string(), at_ms: now / 1_000_000, message });
+            }
+        }
+    }
+
+    /// Record that the run reached a dangerous moment (a coverage point).
+    pub fn reach(&self, name: &str) {
+        let now = now_ns();
+        let mut st = self.lock();
+        let n = st.reached.entry(name.to_string()).or_insert(0);
+        *n += 1;
+        if *n == 1 {
+            st.record(now, "-", format!("reached {name}"));
+        }
+    }
+
+    /// Add a line to the history from the workload (on the calling node).
+    pub fn note(&self, text: impl Into<String>) {
+        let now = now_ns();
+        let mut st = self.lock();
+        let node = self.current_node(&st).map_or_else(|| "driver".to_string(), |i| st.nodes[i].name.clone());
+        st.record(now, &node, text.into());
+    }
+
+    /// A named hang point: completes at once, unless a hang rule fires for
+    /// this call during the chaos phase, in which case it never completes.
+    pub async fn hang_point(&self, point: &str) {
+        let hang = {
+            let now = now_ns();
+            let mut st = self.lock();
+            let chaos = now < ms_to_ns(self.0.schedule.duration_ms);
+            let mut fire = false;
+            for (i, rule) in self.0.schedule.hangs.iter().enumerate() {
+                if rule.point != point {
+                    continue;
+                }
+                st.hang_hits[i] += 1;
+                let hit = st.hang_hits[i];
+                let p = rule.probability.unwrap_or(0.0);
+                fire |= chaos && (rule.nth == Some(hit) || st.rng.chance(p));
+            }
+            if fire {
+                let node = self.current_node(&st).map_or_else(|| "driver".to_string(), |i| st.nodes[i].name.clone());
+                st.record(now, &node, format!("HANG at {point}: this future never completes"));
+            }
+            fire
+        };
+        if hang {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    // ----- the file tree, seen from outside ------------------------------
+
+    /// Build the initial tree: apply `ops` instantly, then make everything
+    /// durable. Panics on an error (a scenario bug).
+    pub fn setup(&self, ops: impl IntoIterator<Item = FsOp>) {
+        let mut st = self.lock();
+        let wall = st.wall_at(now_ns());
+        for op in ops {
+            if let Err(e) = st.tree.apply(&op, wall) {
+                panic!("setup {} {}: {e}", op.name(), op.path().display());
+            }
+        }
+        st.tree.sync_all();
+    }
+
+    /// Run a read-only operation on the tree as it is now, without latency,
+    /// faults or history: for checkers.
+    pub fn peek(&self, op: FsOp) -> io::Result<FsOutput> {
+        let read_only = matches!(
+            op,
+            FsOp::Read(_) | FsOp::ReadDir(_) | FsOp::SymlinkMetadata(_) | FsOp::Metadata(_) | FsOp::ReadLink(_)
+        );
+        assert!(read_only, "peek is for read-only operations, not {}", op.name());
+        let now = now_ns();
+        let mut st = self.lock();
+        st.settle(now);
+        let wall = st.wall_at(now);
+        st.tree.apply(&op, wall)
+    }
+
+    /// Read a file as it is now (for checkers).
+    pub fn peek_file(&self, path: &Path) -> io::Result<Vec<u8>> {
+        match self.peek(FsOp::Read(path.to_path_buf()))? {
+            FsOutput::Bytes(b) => Ok(b),
+            other => Err(io::Error::other(format!("read returned {other:?}"))),
+        }
+    }
+
+    /// Every entry of the tree as it is now.
+    pub fn listing(&self) -> Vec<Listed> {
+        let now = now_ns();
+        let mut st = self.lock();
+        st.settle(now);
+        st.tree.listing()
+    }
+
+    /// File operations whose effects landed so far.
+    pub fn fs_ops(&self) -> u64 {
+        self.lock().fs_ops
+    }
+
+    /// Summary counters and verdicts (for the runner).
+    pub(crate) fn take_report(&self, now: u64) -> Report {
+        let mut st = self.lock();
+        st.settle(now);
+        Report {
+            violations: std::mem::take(&mut st.violations),
+            checks: std::mem::take(&mut st.checks),
+            reached: st.reached.keys().cloned().collect(),
+            tree: st.tree.listing(),
+            history: std::mem::replace(&mut st.history, History::new(0)),
+            fs_ops: st.fs_ops,
+            faults_injected: st.faults_injected,
+            sim_ns: now,
+        }
+    }
+
+    /// Time of the last recorded event (for a run that ended in a panic).
+    pub(crate) fn last_event_ns(&self) -> u64 {
+        self.lock().history.events().last().map_or(0, |e| e.at_ns)
+    }
+
+    /// Record a violation found by the runner itself (a panic, a time-out).
+    pub(crate) fn runner_violation(&self, invariant: &str, at_ns: u64, message: String) {
+        let mut st = self.lock();
+        st.record(at_ns, "-", format!("VIOLATION {invariant}: {message}"));
+        st.violations.push(Violation { invariant: invariant.to_string(), at_ms: at_ns / 1_000_000, message });
+    }
+
+    // ----- operations ----------------------------------------------------
+
+    fn begin(&self, op: FsOp, blocking: bool) -> (u64, u64, u64) {
+        let now = now_ns();
+        let mut st = self.lock();
+        let node = self.current_node(&st);
+        let t0 = node.map_or(now, |i| now.max(st.nodes[i].stall_until_ns));
+        let name = node.map_or_else(|| "driver".to_string(), |i| st.nodes[i].name.clone());
+        let latency = st.latency_ns(&self.0.schedule, &op);
+        let effect = t0 + st.rng.range(0, latency);
+        let fault = if t0 < ms_to_ns(self.0.schedule.duration_ms) { st.fault_for(&self.0.schedule, &op) } else { None };
+        let partial = match (&op, fault) {
+            (FsOp::Write { data, .. } | FsOp::Append { data, .. } | FsOp::CreateNew { data, .. }, Some(_))
+                if st.rng.chance(0.5) =>
+            {
+                Some(st.rng.range(0, data.len() as u64) as usize)
+            }
+            _ => None,
+        };
+        let id = st.next_op;
+        st.next_op += 1;
+        let to = op.second_path().map(|p| format!(" -> {}", p.display())).unwrap_or_default();
+        let line = format!(
+            "{}{} {}{to}  window {}ms, lands +{}ms",
+            if blocking { "BLOCKING " } else { "" },
+            op.name(),
+            op.path().display(),
+            latency / 1_000_000,
+            (effect - t0) / 1_000_000
+        );
+        st.record(t0, &name, line);
+        st.pending.insert((effect, id), Pending { id, op, node: name, fault, partial });
+        if blocking {
+            st.settle(effect);
+            if let Some(i) = node {
+                drop(st);
+                self.stall(i, t0 + latency);
+            }
+        }
+        (id, effect, t0 + latency)
+    }
+
+    fn take_result(&self, id: u64, op_name: &'static str) -> io::Result<FsOutput> {
+        let now = now_ns();
+        let mut st = self.lock();
+        st.settle(now);
+        st.results.remove(&id).unwrap_or_else(|| Err(faults::lost_to_power_loss(op_name)))
+    }
+
+    /// Pause node `idx` until `until` (extending a stall in progress); the
+    /// world node resumes it.
+    fn stall(&self, idx: usize, until: u64) {
+        let id = {
+            let mut st = self.lock();
+            let now = now_ns();
+            let slot = &mut st.nodes[idx];
+            slot.stall_until_ns = slot.stall_until_ns.max(until);
+            if slot.paused || until <= now {
+                return;
+            }
+            slot.paused = true;
+            let name = slot.name.clone();
+            st.record(now, &name, format!("event loop stalls until {}ms", until / 1_000_000));
+            st.by_id.iter().find(|(_, i)| **i == idx).map(|(id, _)| *id)
+        };
+        let Some(id) = id else { return };
+        Handle::current().pause(id);
+        let world = self.clone();
+        self.spawn_on_world(async move {
+            loop {
+                let until = world.lock().nodes[idx].stall_until_ns;
+                if now_ns() >= until {
+                    break;
+                }
+                sleep_until_ns(until).await;
+            }
+            let mut st = world.lock();
+            let slot = &mut st.nodes[idx];
+            if !slot.paused {
+                return; // killed meanwhile
+            }
+            slot.paused = false;
+            let name = slot.name.clone();
+            st.record(now_ns(), &name, "event loop resumes".to_string());
+            drop(st);
+            Handle::current().resume(id);
+        });
+    }
+}
+
+/// What a run leaves behind (consumed by the runner).
+pub(crate) struct Report {
+    pub violations: Vec<Violation>,
+    pub checks: BTreeMap<String, u64>,
+    pub reached: BTreeSet<String>,
+    pub tree: Vec<Listed>,
+    pub history: History,
+    pub fs_ops: u64,
+    pub faults_injected: u64,
+    pub sim_ns: u64,
+}
+
+impl State {
+    fn record(&mut self, at_ns: u64, node: &str, what: String) {
+        self.history.push(HistEvent { at_ns, node: node.to_string(), what });
+    }
+
+    fn wall_at(&self, t_ns: u64) -> SystemTime {
+        let base = self.start_wall + Duration::from_nanos(t_ns);
+        if self.wall_offset_ns >= 0 {
+            base + Duration::from_nanos(self.wall_offset_ns as u64)
+        } else {
+            base.checked_sub(Duration::from_nanos(self.wall_offset_ns.unsigned_abs())).unwrap_or(SystemTime::UNIX_EPOCH)
+        }
+    }
+
+    /// Apply every queued effect due at or before `t_ns`, in time order.
+    fn settle(&mut self, t_ns: u64) {
+        while let Some(entry) = self.pending.first_entry() {
+            let (at, _) = *entry.key();
+            if at > t_ns {
+                break;
+            }
+            let p = entry.remove();
+            let wall = self.wall_at(at);
+            let result = match (p.fault, p.partial) {
+                (Some((fault, rule)), partial) => {
+                    if let Some(keep) = partial {
+                        let _ = self.tree.apply(&truncated(&p.op, keep), wall);
+                    }
+                    self.faults_injected += 1;
+                    Err(faults::injected(fault, p.op.name(), rule))
+                }
+                (None, _) => self.tree.apply(&p.op, wall),
+            };
+            self.fs_ops += 1;
+            let shown = match &result {
+                Ok(_) => "ok".to_string(),
+                Err(e) if faults::is_injected(e) => format!("ERR {e}"),
+                Err(e) => format!("err {:?}", e.kind()),
+            };
+            self.record(at, &p.node, format!("  = {} {}: {shown}", p.op.name(), p.op.path().display()));
+            if !self.abandoned.remove(&p.id) {
+                self.results.insert(p.id, result);
+            }
+        }
+    }
+
+    fn latency_ns(&mut self, schedule: &Schedule, op: &FsOp) -> u64 {
+        let path = op.path();
+        let Some(mount) =
+            schedule.mounts.iter().filter(|m| path.starts_with(&m.prefix)).max_by_key(|m| m.prefix.as_os_str().len())
+        else {
+            return 0;
+        };
+        let Some(l) = mount.latency.iter().find(|l| l.ops.is_empty() || l.ops.iter().any(|o| o == op.name())) else {
+            return 0;
+        };
+        let draws = if let FsOp::RemoveDirAll(p) = op { self.tree.count_tree(p).min(TREE_DRAWS_MAX) } else { 1 };
+        (0..draws).map(|_| ms_to_ns(self.rng.range(l.ms_min, l.ms_max))).sum()
+    }
+
+    fn fault_for(&mut self, schedule: &Schedule, op: &FsOp) -> Option<(FaultKind, usize)> {
+        let mut fired = None;
+        for (i, rule) in schedule.errors.iter().enumerate() {
+            let op_ok = rule.ops.is_empty() || rule.ops.iter().any(|o| o == op.name());
+            let path_ok = rule
+                .path_prefix
+                .as_ref()
+                .is_none_or(|pre| op.path().starts_with(pre) || op.second_path().is_some_and(|p| p.starts_with(pre)));
+            if !(op_ok && path_ok) {
+                continue;
+            }
+            self.rule_hits[i] += 1;
+            let hit = rule.nth == Some(self.rule_hits[i]) || rule.probability.is_some_and(|p| self.rng.chance(p));
+            if hit && fired.is_none() {
+                fired = Some((rule.error, i));
+            }
+        }
+        fired
+    }
+}
+
+/// `op` with its data cut to `keep` bytes (a write interrupted by an error).
+fn truncated(op: &FsOp, keep: usize) -> FsOp {
+    let cut = |d: &Vec<u8>| d[..keep.min(d.len())].to_vec();
+    match op {
+        FsOp::Write { path, data } => FsOp::Write { path: path.clone(), data: cut(data) },
+        FsOp::Append { path, data } => FsOp::Append { path: path.clone(), data: cut(data) },
+        FsOp::CreateNew { path, data } => FsOp::CreateNew { path: path.clone(), data: cut(data) },
+        other => other.clone(),
+    }
+}
+
+async fn sleep_until_ns(at_ns: u64) {
+    let now = now_ns();
+    if at_ns > now {
+        madsim::time::sleep(Duration::from_nanos(at_ns - now)).await;
+    }
+}
+
+// ----- the seams -----------------------------------------------------------
+
+/// The simulated file system (see the [module docs](self) for timing).
+#[derive(Clone)]
+pub struct SimFs(World);
+
+impl Fs for SimFs {
+    fn exec(&self, op: FsOp) -> BoxFuture<'_, io::Result<FsOutput>> {
+        Box::pin(async move {
+            let name = op.name();
+            let (id, _, done) = self.0.begin(op, false);
+            let guard = ResultGuard { world: &self.0, id };
+            let now = now_ns();
+            if done > now {
+                madsim::time::sleep(Duration::from_nanos(done - now)).await;
+            } else {
+                steadfast_core::yield_now().await;
+            }
+            let result = self.0.take_result(id, name);
+            std::mem::forget(guard);
+            result
+        })
+    }
+
+    fn exec_blocking(&self, op: FsOp) -> io::Result<FsOutput> {
+        let name = op.name();
+        let (id, _, _) = self.0.begin(op, true);
+        let mut st = self.0.lock();
+        st.results.remove(&id).unwrap_or_else(|| Err(faults::lost_to_power_loss(name)))
+    }
+}
+
+/// Forgets the result of an operation whose caller went away (killed or
+/// cancelled); its effect still lands.
+struct ResultGuard<'a> {
+    world: &'a World,
+    id: u64,
+}
+
+impl Drop for ResultGuard<'_> {
+    fn drop(&mut self) {
+        let mut st = self.world.lock();
+        if st.results.remove(&self.id).is_none() {
+            st.abandoned.insert(self.id);
+        }
+    }
+}
+
+/// Virtual time, per node (a stalled node's clock reads its stall's end).
+#[derive(Clone)]
+pub struct SimClock(World);
+
+impl Clock for SimClock {
+    fn now(&self) -> Mono {
+        let st = self.0.lock();
+        let now = now_ns();
+        let local = self.0.current_node(&st).map_or(now, |i| now.max(st.nodes[i].stall_until_ns));
+        Mono::from_origin(Duration::from_nanos(local))
+    }
+
+    fn wall(&self) -> SystemTime {
+        let st = self.0.lock();
+        let now = now_ns();
+        let local = self.0.current_node(&st).map_or(now, |i| now.max(st.nodes[i].stall_until_ns));
+        st.wall_at(local)
+    }
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(madsim::time::sleep(duration))
+    }
+}
+
+/// Simulated processes: one per node incarnation.
+#[derive(Clone)]
+pub struct SimProcs(World);
+
+impl Procs for SimProcs {
+    fn liveness(&self, pid: u32) -> Liveness {
+        if pid == HARNESS_PID {
+            return Liveness::Alive;
+        }
+        let st = self.0.lock();
+        if st.nodes.iter().any(|n| n.alive && n.pid == pid) { Liveness::Alive } else { Liveness::Dead }
+    }
+
+    fn start_time(&self, pid: u32) -> Option<u64> {
+        let st = self.0.lock();
+        st.nodes.iter().find(|n| n.alive && n.pid == pid).map(|n| n.start_ns / 1_000_000)
+    }
+
+    fn own_pid(&self) -> u32 {
+        let st = self.0.lock();
+        self.0.current_node(&st).map_or(HARNESS_PID, |i| st.nodes[i].pid)
+    }
+}
+
+/// Spawns on the calling node: the task dies with the node.
+#[derive(Clone, Copy, Debug)]
+pub struct SimSpawner;
+
+struct SimTask(madsim::task::JoinHandle<()>);
+
+impl Abort for SimTask {
+    fn abort(&self) {
+        self.0.abort()
+    }
+    fn is_finished(&self) -> bool {
+        self.0.is_finished()
+    }
+}
+
+impl Spawn for SimSpawner {
+    fn spawn(&self, _name: &str, task: BoxFuture<'static, ()>) -> TaskHandle {
+        TaskHandle::new(SimTask(madsim::task::spawn(task)))
+    }
+}
+
+/// madsim's seeded random stream.
+#[derive(Clone, Copy, Debug)]
+pub struct SimEntropy;
+
+impl Entropy for SimEntropy {
+    fn next_u64(&self) -> u64 {
+        use madsim::rand::RngCore;
+        madsim::rand::thread_rng().next_u64()
+    }
+}

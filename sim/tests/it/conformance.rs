@@ -1,0 +1,86 @@
+//! The file-system conformance suite (DESIGN §6) against SimFs, case for
+//! case the same table `core` runs against `RealFs`, in three worlds: no
+//! latency, a slow mount where every effect lands at a seeded instant
+//! inside its window, and the same run from a simulated node (whose blocking
+//! calls stall it).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use steadfast_core::FsOp;
+use steadfast_core::conformance::CASES;
+use steadfast_sim::schedule::{Latency, Mount};
+use steadfast_sim::{Schedule, World};
+
+fn run_suite(seed: u64, slow: bool, on_node: bool) -> Vec<String> {
+    let mut schedule = Schedule::calm(seed, 600_000);
+    if slow {
+        schedule
+            .mounts
+            .push(Mount { prefix: "/".into(), latency: vec![Latency { ops: vec![], ms_min: 1, ms_max: 40 }] });
+    }
+    let rt = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let done = Arc::new(Mutex::new(false));
+    let (f2, d2) = (failures.clone(), done.clone());
+    rt.block_on(async move {
+        let world = World::new(schedule, &[], 0);
+        world.start();
+        let dirs: Vec<FsOp> = CASES
+            .iter()
+            .flat_map(|c| [FsOp::CreateDirAll(root(c.name)), FsOp::CreateDirAll(outside(c.name))])
+            .collect();
+        world.setup(dirs);
+        let body = move |w: World| {
+            let (f, d) = (f2.clone(), d2.clone());
+            async move {
+                let env = w.env();
+                for case in CASES {
+                    if let Err(why) = (case.run)(env.fs.as_ref(), &root(case.name), &outside(case.name)).await {
+                        f.lock().expect("lock").push(format!("{}: {why}", case.name));
+                    }
+                }
+                *d.lock().expect("lock") = true;
+            }
+        };
+        if on_node {
+            world.add_node("conformance", body);
+            while !*done.lock().expect("lock") {
+                madsim::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        } else {
+            body(world.clone()).await;
+        }
+    });
+    failures.lock().expect("lock").clone()
+}
+
+fn root(case: &str) -> PathBuf {
+    PathBuf::from("/conf/root").join(case)
+}
+
+fn outside(case: &str) -> PathBuf {
+    PathBuf::from("/conf/outside").join(case)
+}
+
+#[test]
+fn sim_fs_passes_every_conformance_case_without_latency() {
+    let failures = run_suite(1, false, false);
+    assert!(failures.is_empty(), "SimFs fails {} of {} cases:\n{}", failures.len(), CASES.len(), failures.join("\n"));
+}
+
+#[test]
+fn sim_fs_passes_every_conformance_case_on_a_slow_mount() {
+    for seed in 0..5 {
+        let failures = run_suite(seed, true, false);
+        assert!(failures.is_empty(), "seed {seed}: SimFs fails:\n{}", failures.join("\n"));
+    }
+}
+
+#[test]
+fn sim_fs_passes_every_conformance_case_from_a_stalling_node() {
+    for seed in 0..3 {
+        let failures = run_suite(seed, true, true);
+        assert!(failures.is_empty(), "seed {seed}: SimFs fails:\n{}", failures.join("\n"));
+    }
+}

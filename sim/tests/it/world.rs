@@ -1,0 +1,1 @@
+//! World behaviour: durability, power loss, stalls, faults.
