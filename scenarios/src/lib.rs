@@ -3,3 +3,27 @@
 //! Seeded scenarios that run `steadfast-core` in the `steadfast-sim` world,
 //! the invariant checkers that judge them, small replicas of the shipped
 //! (buggy) behaviour of each incident, and the `steadfast` command line.
+//!
+//! Every scenario is listed once, in [`all`]; its name is part of the CLI
+//! contract.
+
+#![warn(missing_docs)]
+
+pub mod selftest;
+
+use steadfast_sim::Scenario;
+
+/// Every scenario, in the order `steadfast list` shows them.
+pub fn all() -> Vec<&'static dyn Scenario> {
+    vec![
+        &selftest::RenameReplace { fsync: false },
+        &selftest::RenameReplace { fsync: true },
+        &selftest::TreeDelete { blocking: true },
+        &selftest::TreeDelete { blocking: false },
+    ]
+}
+
+/// The scenario named `name`.
+pub fn find(name: &str) -> Option<&'static dyn Scenario> {
+    all().into_iter().find(|s| s.name() == name)
+}

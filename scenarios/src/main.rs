@@ -1,8 +1,321 @@
-//! The `steadfast` command line.
+//! The `steadfast` command line (DESIGN §7).
+//!
+//! - `steadfast list`
+//! - `steadfast run [--scenario NAME]... [--seeds N] [--start S] [--shard I/N] [--jobs J] [--json]`
+//! - `steadfast replay --scenario NAME [--seed S] [--schedule FILE] [--print-schedule]`
+//!
+//! Exit status: 0 when every `hold` scenario held and every `violate`
+//! scenario was caught (and every coverage point was reached), 1 otherwise,
+//! 2 on bad input (with a one-line error).
 
-fn main() {
-    println!("steadfast: the simulated world and its scenarios have not landed yet.");
-    println!("What exists: steadfast-core's seams (Fs, Clock, Procs, Spawn, Entropy),");
-    println!("its real adapters (feature `real`) and the file-system conformance suite");
-    println!("(feature `conformance`), {} cases.", steadfast_core::conformance::CASES.len());
+#![allow(clippy::disallowed_methods)] // the CLI runs outside every simulation
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use steadfast_sim::runner::{self, Summary};
+use steadfast_sim::{Expect, Scenario, Schedule};
+
+const USAGE: &str = "usage: steadfast list | run [--scenario NAME]... [--seeds N] [--start S] [--shard I/N] [--jobs J] [--json] | replay --scenario NAME [--seed S] [--schedule FILE] [--print-schedule]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match dispatch(&args) {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("steadfast: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn dispatch(args: &[String]) -> Result<ExitCode, String> {
+    match args.first().map(String::as_str) {
+        Some("list") => {
+            no_more(&args[1..])?;
+            list();
+            Ok(ExitCode::SUCCESS)
+        }
+        Some("run") => run(RunArgs::parse(&args[1..])?),
+        Some("replay") => replay(ReplayArgs::parse(&args[1..])?),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(other) => Err(format!("unknown command {other:?}; {USAGE}")),
+        None => Err(USAGE.to_string()),
+    }
+}
+
+fn no_more(rest: &[String]) -> Result<(), String> {
+    match rest.first() {
+        Some(a) => Err(format!("unexpected argument {a:?}")),
+        None => Ok(()),
+    }
+}
+
+fn list() {
+    let all = steadfast_scenarios::all();
+    let width = all.iter().map(|s| s.name().len()).max().unwrap_or(0);
+    for s in all {
+        println!("{:<width$}  {:<7}  {}", s.name(), s.expect().as_str(), s.description());
+    }
+}
+
+/// Pulls `--flag value` pairs off an argument list.
+struct Flags<'a> {
+    args: &'a [String],
+    i: usize,
+}
+
+impl<'a> Flags<'a> {
+    fn new(args: &'a [String]) -> Flags<'a> {
+        Flags { args, i: 0 }
+    }
+
+    fn next_flag(&mut self) -> Option<&'a str> {
+        let a = self.args.get(self.i)?;
+        self.i += 1;
+        Some(a.as_str())
+    }
+
+    fn value(&mut self, flag: &str) -> Result<&'a str, String> {
+        let v = self.args.get(self.i).ok_or_else(|| format!("{flag} needs a value"))?;
+        self.i += 1;
+        Ok(v.as_str())
+    }
+
+    fn number<T: std::str::FromStr>(&mut self, flag: &str) -> Result<T, String> {
+        let v = self.value(flag)?;
+        v.parse().map_err(|_| format!("{flag} {v:?} is not a valid number"))
+    }
+}
+
+fn scenario(name: &str) -> Result<&'static dyn Scenario, String> {
+    steadfast_scenarios::find(name).ok_or_else(|| {
+        let known: Vec<&str> = steadfast_scenarios::all().iter().map(|s| s.name()).collect();
+        format!("unknown scenario {name:?} (known: {})", known.join(", "))
+    })
+}
+
+struct RunArgs {
+    scenarios: Vec<&'static dyn Scenario>,
+    seeds: u64,
+    start: u64,
+    shard: (u64, u64),
+    jobs: usize,
+    json: bool,
+}
+
+impl RunArgs {
+    fn parse(args: &[String]) -> Result<RunArgs, String> {
+        let mut r = RunArgs {
+            scenarios: Vec::new(),
+            seeds: 1000,
+            start: 0,
+            shard: (1, 1),
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            json: false,
+        };
+        let mut f = Flags::new(args);
+        while let Some(flag) = f.next_flag() {
+            match flag {
+                "--scenario" => r.scenarios.push(scenario(f.value(flag)?)?),
+                "--seeds" => r.seeds = f.number(flag)?,
+                "--start" => r.start = f.number(flag)?,
+                "--jobs" => r.jobs = f.number(flag)?,
+                "--json" => r.json = true,
+                "--shard" => r.shard = parse_shard(f.value(flag)?)?,
+                other => return Err(format!("run: unknown flag {other:?}")),
+            }
+        }
+        if r.jobs == 0 {
+            return Err("--jobs must be at least 1".into());
+        }
+        if r.start.checked_add(r.seeds).is_none() {
+            return Err(format!("--start {} + --seeds {} overflows u64", r.start, r.seeds));
+        }
+        if r.scenarios.is_empty() {
+            r.scenarios = steadfast_scenarios::all();
+        }
+        Ok(r)
+    }
+
+    /// The seeds of this shard: every N-th seed of `start..start+seeds`.
+    fn seed_list(&self) -> Vec<u64> {
+        let (i, n) = self.shard;
+        (self.start..self.start + self.seeds).filter(|s| (s - self.start) % n == i - 1).collect()
+    }
+}
+
+fn parse_shard(v: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("--shard {v:?} must be I/N with 1 <= I <= N");
+    let (i, n) = v.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u64, u64) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+    if i == 0 || n == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+fn run(args: RunArgs) -> Result<ExitCode, String> {
+    let seeds = args.seed_list();
+    let progress = !args.json && std::io::stderr().is_terminal();
+    let mut summaries = Vec::new();
+    let mut reports = Vec::new();
+    let stdout = std::io::stdout();
+    for &sc in &args.scenarios {
+        let mut done = 0usize;
+        let mut first_failure = None;
+        let summary = runner::sweep(sc, &seeds, args.jobs, |o| {
+            done += 1;
+            if args.json {
+                let _ = writeln!(stdout.lock(), "{}", o.json_row());
+            }
+            if o.violated() && first_failure.is_none() {
+                first_failure = Some(runner::failure_report(sc, o));
+            }
+            if progress && (done % 64 == 0 || done == seeds.len()) {
+                eprint!("\r{:<40} {done}/{}", sc.name(), seeds.len());
+            }
+        });
+        if progress {
+            eprintln!();
+        }
+        if let Some(report) = first_failure {
+            reports.push((sc, summary.passed(), report));
+        }
+        summaries.push(summary);
+    }
+    if !args.json {
+        print_table(&summaries);
+        for (sc, passed, report) in &reports {
+            let label = match (sc.expect(), passed) {
+                (Expect::Hold, _) => "FAILURE",
+                (Expect::Violate, _) => "caught (expected)",
+            };
+            println!("\n{label}: {report}");
+        }
+    }
+    let ok = summaries.iter().all(Summary::passed);
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn print_table(summaries: &[Summary]) {
+    let width = summaries.iter().map(|s| s.scenario.len()).max().unwrap_or(8).max(8);
+    println!(
+        "{:<width$}  {:<7}  {:>7}  {:>10}  {:>10}  {:>9}  {:>11}  verdict",
+        "scenario", "expect", "seeds", "violations", "first seed", "seeds/s", "sim s/wall s"
+    );
+    for s in summaries {
+        let first = s.first_violating.map_or_else(|| "-".to_string(), |v| v.to_string());
+        let speed = s.sim_time.as_secs_f64() / s.wall.as_secs_f64().max(1e-9);
+        let verdict = match (s.passed(), s.expect) {
+            (true, Expect::Hold) => "ok (held)".to_string(),
+            (true, Expect::Violate) => format!("ok (caught in {} seeds)", s.violating),
+            (false, Expect::Hold) => "FAILED: violated".to_string(),
+            (false, Expect::Violate) if s.violating == 0 => "FAILED: never caught".to_string(),
+            (false, _) => "FAILED".to_string(),
+        };
+        println!(
+            "{:<width$}  {:<7}  {:>7}  {:>10}  {:>10}  {:>9.0}  {:>11.0}  {verdict}",
+            s.scenario,
+            s.expect.as_str(),
+            s.seeds,
+            s.violating,
+            first,
+            s.seeds_per_s(),
+            speed
+        );
+        for (point, n) in &s.reached {
+            let mark = if *n == 0 { "  NEVER REACHED" } else { "" };
+            println!("{:<width$}    reached {n:>6}/{}: {point}{mark}", "", s.seeds);
+        }
+    }
+}
+
+struct ReplayArgs {
+    scenario: &'static dyn Scenario,
+    seed: Option<u64>,
+    schedule: Option<PathBuf>,
+    print_schedule: bool,
+}
+
+impl ReplayArgs {
+    fn parse(args: &[String]) -> Result<ReplayArgs, String> {
+        let (mut sc, mut seed, mut schedule, mut print_schedule) = (None, None, None, false);
+        let mut f = Flags::new(args);
+        while let Some(flag) = f.next_flag() {
+            match flag {
+                "--scenario" => sc = Some(scenario(f.value(flag)?)?),
+                "--seed" => seed = Some(f.number(flag)?),
+                "--schedule" => schedule = Some(PathBuf::from(f.value(flag)?)),
+                "--print-schedule" => print_schedule = true,
+                other => return Err(format!("replay: unknown flag {other:?}")),
+            }
+        }
+        let scenario = sc.ok_or("replay needs --scenario NAME")?;
+        if seed.is_none() && schedule.is_none() {
+            return Err("replay needs --seed S or --schedule FILE".into());
+        }
+        Ok(ReplayArgs { scenario, seed, schedule, print_schedule })
+    }
+}
+
+fn replay(args: ReplayArgs) -> Result<ExitCode, String> {
+    let schedule = match &args.schedule {
+        Some(path) => Some(Schedule::load(path).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let seed = args.seed.or(schedule.as_ref().map(|s| s.seed)).unwrap_or(0);
+    let schedule = schedule.unwrap_or_else(|| args.scenario.schedule(seed));
+    if args.print_schedule {
+        println!("{}", schedule.to_json());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let outcome = runner::run(args.scenario, seed, Some(schedule), usize::MAX);
+    let mut out = std::io::stdout().lock();
+    let sc = args.scenario;
+    let _ = writeln!(out, "scenario {} (expect {}), seed {}", sc.name(), sc.expect().as_str(), seed);
+    let _ = writeln!(out, "timeline ({} events):", outcome.events);
+    for e in &outcome.history {
+        let _ = writeln!(out, "{}", e.line());
+    }
+    let _ = writeln!(out, "verdicts:");
+    for inv in sc.invariants() {
+        let checks = outcome.checks.get(inv.id).copied().unwrap_or(0);
+        let broken = outcome.violations.iter().filter(|v| v.invariant == inv.id).count();
+        let verdict = if broken > 0 { format!("VIOLATED ({broken})") } else { "held".to_string() };
+        let _ = writeln!(out, "  {:<4} {verdict:<14} {checks:>6} checks  {}", inv.id, inv.statement);
+    }
+    for v in outcome.violations.iter().filter(|v| v.invariant.starts_with("RUN")) {
+        let _ = writeln!(out, "  {:<4} VIOLATED at {}ms: {}", v.invariant, v.at_ms, v.message);
+    }
+    let _ =
+        writeln!(out, "reached: {}", if outcome.reached.is_empty() { "-".into() } else { outcome.reached.join("; ") });
+    let _ = writeln!(out, "final tree ({} entries):", outcome.tree.len());
+    for l in &outcome.tree {
+        let _ = writeln!(
+            out,
+            "  {:<7} {:>8}  {:016x}  {}",
+            format!("{:?}", l.kind).to_lowercase(),
+            l.len,
+            l.hash,
+            l.path.display()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "fs ops {}, faults injected {}, virtual time {}ms",
+        outcome.fs_ops,
+        outcome.faults_injected,
+        outcome.sim_time.as_millis()
+    );
+    let _ = writeln!(out, "history hash {:016x}", outcome.history_hash);
+    if outcome.violated() {
+        let _ = writeln!(out, "\n{}", runner::failure_report(sc, &outcome));
+    }
+    let as_expected = outcome.violated() == (sc.expect() == Expect::Violate);
+    Ok(if as_expected { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -57,6 +57,12 @@ pub struct Schedule {
     /// Length of the quiet phase after it, in which liveness must recover.
     #[serde(default)]
     pub quiet_ms: u64,
+    /// Every this many ms the kernel commits directory metadata (creates,
+    /// renames, unlinks) to disk on its own, as ext4's journal does, while
+    /// file data stays volatile until `sync_file`: how a rename can survive
+    /// a power loss that its file's data does not. Never if absent.
+    #[serde(default)]
+    pub metadata_commit_ms: Option<u64>,
     /// Latency profiles by path prefix.
     #[serde(default)]
     pub mounts: Vec<Mount>,
@@ -209,6 +215,7 @@ impl Schedule {
             seed,
             duration_ms,
             quiet_ms: 0,
+            metadata_commit_ms: None,
             mounts: Vec::new(),
             errors: Vec::new(),
             hangs: Vec::new(),
@@ -249,6 +256,9 @@ impl Schedule {
         }
         if self.duration_ms == 0 {
             return bad("duration_ms must be positive".into());
+        }
+        if self.metadata_commit_ms == Some(0) {
+            return bad("metadata_commit_ms must be positive".into());
         }
         for (i, m) in self.mounts.iter().enumerate() {
             if !m.prefix.has_root() {

@@ -189,6 +189,18 @@ impl World {
         let node = Handle::current().create_node().name("world").init(std::future::pending::<()>).build();
         let mut events = self.0.schedule.events.clone();
         events.sort_by_key(|e| e.at_ms);
+        if let Some(every) = self.0.schedule.metadata_commit_ms {
+            let world = self.clone();
+            node.spawn(async move {
+                loop {
+                    madsim::time::sleep(Duration::from_millis(every)).await;
+                    let now = now_ns();
+                    let mut st = world.lock();
+                    st.settle(now);
+                    st.tree.commit_metadata();
+                }
+            });
+        }
         let world = self.clone();
         node.spawn(async move {
             for e in events {

@@ -509,11 +509,25 @@ impl Tree {
     /// Make everything durable, as if every file and directory were synced
     /// (for a scenario's initial state).
     pub fn sync_all(&mut self) {
+        self.commit(true)
+    }
+
+    /// Make every directory's entries durable but no file data (a journal
+    /// commit of metadata).
+    pub fn commit_metadata(&mut self) {
+        self.commit(false)
+    }
+
+    fn commit(&mut self, files_too: bool) {
         let dirs: Vec<Ino> = (0..self.inodes.len()).filter(|&i| self.inodes[i].is_some()).collect();
         for ino in dirs {
-            let (added, removed) = match &mut self.get_mut(ino).node {
+            // An earlier directory's commit may have freed this inode.
+            let Some(inode) = self.inodes[ino].as_mut() else { continue };
+            let (added, removed) = match &mut inode.node {
                 Node::File { data, durable } => {
-                    durable.clone_from(data);
+                    if files_too {
+                        durable.clone_from(data);
+                    }
                     continue;
                 }
                 Node::Dir { live, durable } => {
