@@ -1,1 +1,188 @@
-//! World behaviour: durability, power loss, stalls, faults.
+//! The world's fault model, one behaviour per test: durability and power
+//! loss, torn writes, effects landing inside their window, error rules,
+//! blocking calls stalling their node, kills and pid reuse.
+
+use std::future::Future;
+use std::io::ErrorKind;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use steadfast_core::{FsExt, FsOp, Liveness};
+use steadfast_sim::schedule::{ErrorRule, Event, Latency, Mount};
+use steadfast_sim::{FaultKind, Schedule, World, is_injected};
+
+/// Run `body` on the harness node of a fresh world.
+fn in_world<F, Fut>(schedule: Schedule, body: F)
+where
+    F: FnOnce(World) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let rt = madsim::runtime::Runtime::with_seed_and_config(schedule.seed, madsim::Config::default());
+    rt.block_on(async move {
+        let world = World::new(schedule, &[], usize::MAX);
+        world.start();
+        world.setup([FsOp::CreateDirAll("/d".into())]);
+        body(world).await;
+    });
+}
+
+fn slow(mut s: Schedule, ms_min: u64, ms_max: u64) -> Schedule {
+    s.mounts.push(Mount { prefix: "/".into(), latency: vec![Latency { ops: vec![], ms_min, ms_max }] });
+    s
+}
+
+#[test]
+fn power_loss_keeps_exactly_what_was_synced() {
+    in_world(Schedule::calm(1, 1000), |w| async move {
+        let fs = w.env().fs;
+        fs.write("/d/synced", b"durable".to_vec()).await.expect("write");
+        fs.sync_file("/d/synced").await.expect("sync");
+        fs.sync_dir("/d").await.expect("sync dir");
+        fs.write("/d/entry-only", b"data".to_vec()).await.expect("write");
+        fs.sync_file("/d/entry-only").await.expect("sync");
+        fs.write("/d/synced", b"overwritten, never synced".to_vec()).await.expect("write");
+        w.fire(&Event::PowerLoss { torn: false, restart_after_ms: None });
+        assert_eq!(w.peek_file("/d/synced".as_ref()).expect("survives"), b"durable");
+        let gone = w.peek_file("/d/entry-only".as_ref()).expect_err("its directory entry was never synced");
+        assert_eq!(gone.kind(), ErrorKind::NotFound);
+    });
+}
+
+#[test]
+fn torn_power_loss_keeps_a_prefix_of_unsynced_appends() {
+    let mut torn_seen = false;
+    for seed in 0..20 {
+        let result = Arc::new(Mutex::new(Vec::new()));
+        let r = result.clone();
+        in_world(Schedule::calm(seed, 1000), |w| async move {
+            let fs = w.env().fs;
+            fs.write("/d/log", b"base\n".to_vec()).await.expect("write");
+            fs.sync_file("/d/log").await.expect("sync");
+            fs.sync_dir("/d").await.expect("sync dir");
+            fs.append("/d/log", b"0123456789".to_vec()).await.expect("append");
+            w.fire(&Event::PowerLoss { torn: true, restart_after_ms: None });
+            *r.lock().expect("lock") = w.peek_file("/d/log".as_ref()).expect("log survives");
+        });
+        let got = result.lock().expect("lock").clone();
+        assert!(got.starts_with(b"base\n") && b"base\n0123456789".starts_with(&got), "{got:?}");
+        torn_seen |= got.len() > 5 && got.len() < 15;
+    }
+    assert!(torn_seen, "20 seeds never kept a strict prefix");
+}
+
+#[test]
+fn a_slow_rename_lands_inside_its_window_even_after_its_caller_is_gone() {
+    let landed_at = Arc::new(Mutex::new(Vec::new()));
+    for seed in 0..10 {
+        let l = landed_at.clone();
+        in_world(slow(Schedule::calm(seed, 60_000), 50, 5000), |w| async move {
+            w.setup([FsOp::Write { path: "/d/tmp".into(), data: b"new".to_vec() }]);
+            let fs = w.env().fs;
+            let start = w.now();
+            // Abandon the rename after 1 ms: the kernel still completes it.
+            let _ = madsim::time::timeout(Duration::from_millis(1), fs.rename("/d/tmp", "/d/final")).await;
+            let mut landed = None;
+            while landed.is_none() && w.now() < start + Duration::from_secs(6) {
+                madsim::time::sleep(Duration::from_millis(1)).await;
+                if w.peek_file("/d/final".as_ref()).is_ok() {
+                    landed = Some(w.now() - start);
+                }
+            }
+            l.lock().expect("lock").push(landed.expect("the rename never landed"));
+        });
+    }
+    let times = landed_at.lock().expect("lock").clone();
+    assert!(times.iter().all(|t| *t <= Duration::from_millis(5001)), "{times:?}");
+    let distinct: std::collections::BTreeSet<u128> = times.iter().map(|t| t.as_millis() / 100).collect();
+    assert!(distinct.len() > 3, "effects land at seeded instants, not one fixed point: {times:?}");
+}
+
+#[test]
+fn error_rules_fire_on_the_nth_match_with_honest_kinds() {
+    let mut s = Schedule::calm(3, 1000);
+    s.errors.push(ErrorRule {
+        ops: vec!["write".into()],
+        path_prefix: Some("/d/full".into()),
+        error: FaultKind::Enospc,
+        nth: Some(2),
+        probability: None,
+    });
+    in_world(s, |w| async move {
+        let fs = w.env().fs;
+        fs.write("/d/other", b"x".to_vec()).await.expect("other paths never match");
+        fs.create_dir_all("/d/full").await.expect("mkdir");
+        fs.write("/d/full/a", b"1".to_vec()).await.expect("first match passes");
+        let e = fs.write("/d/full/b", b"2".to_vec()).await.expect_err("second match fails");
+        assert_eq!(e.kind(), ErrorKind::StorageFull);
+        assert!(is_injected(&e));
+        fs.write("/d/full/c", b"3".to_vec()).await.expect("third match passes");
+    });
+}
+
+#[test]
+fn blocking_calls_stall_their_node_and_async_calls_do_not() {
+    for blocking in [true, false] {
+        let ticks = Arc::new(Mutex::new(Vec::new()));
+        let t = ticks.clone();
+        in_world(slow(Schedule::calm(5, 60_000), 2000, 2000), move |w| async move {
+            w.add_node("node", move |w| {
+                let t = t.clone();
+                async move {
+                    let ticker = madsim::task::spawn({
+                        let w = w.clone();
+                        async move {
+                            t.lock().expect("lock").push(w.now());
+                            loop {
+                                madsim::time::sleep(Duration::from_millis(100)).await;
+                                t.lock().expect("lock").push(w.now());
+                            }
+                        }
+                    });
+                    madsim::time::sleep(Duration::from_millis(50)).await;
+                    let fs = w.env().fs;
+                    if blocking {
+                        fs.write_blocking("/d/f", b"x".to_vec()).expect("write");
+                    } else {
+                        fs.write("/d/f", b"x".to_vec()).await.expect("write");
+                    }
+                    madsim::time::sleep(Duration::from_secs(3)).await;
+                    ticker.abort();
+                }
+            });
+            madsim::time::sleep(Duration::from_secs(4)).await;
+        });
+        let ticks = ticks.lock().expect("lock").clone();
+        let gap = ticks.windows(2).map(|p| p[1] - p[0]).max().expect("ticks");
+        if blocking {
+            assert!(gap >= Duration::from_millis(1900), "a 2 s blocking write must stall the ticker: {gap:?}");
+        } else {
+            assert!(gap < Duration::from_millis(200), "an async write must not stall the ticker: {gap:?}");
+        }
+    }
+}
+
+#[test]
+fn killed_and_restarted_nodes_get_new_pids_or_reuse_them() {
+    in_world(Schedule::calm(9, 60_000), |w| async move {
+        w.add_node("app", |w| async move {
+            w.note("up");
+            std::future::pending::<()>().await
+        });
+        madsim::time::sleep(Duration::from_millis(10)).await;
+        let procs = w.env().procs;
+        let first = w.pid_of("app").expect("pid");
+        assert_eq!(procs.liveness(first), Liveness::Alive);
+        w.kill("app");
+        assert_eq!(procs.liveness(first), Liveness::Dead);
+        w.restart("app");
+        madsim::time::sleep(Duration::from_millis(10)).await;
+        let second = w.pid_of("app").expect("pid");
+        assert_ne!(first, second);
+        assert_eq!(procs.liveness(second), Liveness::Alive);
+        let started = procs.start_time(second);
+        w.fire(&Event::Restart { node: "app".into(), reuse_pid: true });
+        madsim::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(w.pid_of("app"), Some(second), "pid reused");
+        assert_ne!(procs.start_time(second), started, "a reused pid has a new start time");
+    });
+}

@@ -1,0 +1,129 @@
+//! The `steadfast` binary's contract (DESIGN §7): list, run with --json and
+//! --shard, replay byte for byte, and one-line errors with exit status 2.
+
+use std::process::{Command, Output};
+
+fn steadfast(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_steadfast")).args(args).env_remove("RUSTFLAGS").output().expect("run steadfast")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn list_names_every_scenario_with_its_expectation() {
+    let o = steadfast(&["list"]);
+    assert!(o.status.success());
+    let text = stdout(&o);
+    for sc in steadfast_scenarios::all() {
+        let line = text.lines().find(|l| l.starts_with(sc.name())).unwrap_or_else(|| panic!("{} missing", sc.name()));
+        assert!(line.contains(sc.expect().as_str()) && line.contains(sc.description()), "{line}");
+    }
+}
+
+#[test]
+fn bad_input_gets_one_line_and_status_2() {
+    for args in [
+        &["run", "--scenario", "nope"][..],
+        &["run", "--shard", "3/2"],
+        &["run", "--shard", "0/2"],
+        &["run", "--seeds", "many"],
+        &["run", "--frobnicate"],
+        &["replay", "--scenario", "selftest/blocking-stall"],
+        &["replay", "--scenario", "selftest/blocking-stall", "--schedule", "/nonexistent.json"],
+        &["bogus"],
+    ] {
+        let o = steadfast(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("steadfast: "), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn malformed_schedule_is_rejected_naming_the_problem() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("s.json");
+    std::fs::write(
+        &path,
+        r#"{"version":1,"seed":1,"duration_ms":10,"mounts":[{"prefix":"/x","latency":[{"ms_min":9,"ms_max":1}]}]}"#,
+    )
+    .expect("write");
+    let o = steadfast(&["replay", "--scenario", "selftest/blocking-stall", "--schedule", path.to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("ms_min 9 > ms_max 1"));
+}
+
+fn json_rows(args: &[&str]) -> Vec<serde_json::Value> {
+    let o = steadfast(args);
+    stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"))).collect()
+}
+
+#[test]
+fn shards_split_the_seeds_exactly_and_agree_with_the_whole() {
+    let base = ["run", "--scenario", "selftest/rename-without-fsync", "--seeds", "20", "--start", "5", "--json"];
+    let whole = json_rows(&base);
+    let mut parts = json_rows(&[&base[..], &["--shard", "1/2"]].concat());
+    parts.extend(json_rows(&[&base[..], &["--shard", "2/2", "--jobs", "1"]].concat()));
+    parts.sort_by_key(|r| r["seed"].as_u64());
+    assert_eq!(whole.len(), 20);
+    assert_eq!(parts, whole, "the shards' rows, merged, are the whole sweep's rows");
+    let seeds: Vec<u64> = whole.iter().filter_map(|r| r["seed"].as_u64()).collect();
+    assert_eq!(seeds, (5..25).collect::<Vec<_>>());
+    for row in &whole {
+        for key in ["scenario", "seed", "expect", "violations", "history_hash", "reached"] {
+            assert!(row.get(key).is_some(), "row lacks {key}: {row}");
+        }
+    }
+}
+
+#[test]
+fn run_exit_status_follows_the_expectations() {
+    let ok = steadfast(&["run", "--scenario", "selftest/rename-with-fsync", "--seeds", "50"]);
+    assert!(ok.status.success(), "{}", stdout(&ok));
+    assert!(stdout(&ok).contains("ok (held)"));
+    // A replica run over too few seeds to catch it fails the run.
+    let rows = json_rows(&["run", "--scenario", "selftest/rename-without-fsync", "--seeds", "40", "--json"]);
+    let clean: Vec<u64> = rows
+        .iter()
+        .filter(|r| r["violations"].as_array().is_some_and(|v| v.is_empty()))
+        .filter_map(|r| r["seed"].as_u64())
+        .collect();
+    let seed = clean.first().expect("some seed does not catch the replica").to_string();
+    let missed = steadfast(&["run", "--scenario", "selftest/rename-without-fsync", "--seeds", "1", "--start", &seed]);
+    assert_eq!(missed.status.code(), Some(1), "{}", stdout(&missed));
+    assert!(stdout(&missed).contains("FAILED: never caught"));
+}
+
+#[test]
+fn replay_is_byte_identical_and_prints_the_replay_commands() {
+    let args = ["replay", "--scenario", "selftest/blocking-stall", "--seed", "3"];
+    let (a, b) = (steadfast(&args), steadfast(&args));
+    assert_eq!(a.stdout, b.stdout);
+    let text = stdout(&a);
+    assert!(text.contains("history hash"));
+    assert!(text.contains("S1"));
+    if text.contains("VIOLATED") {
+        assert!(text.contains("steadfast -- replay --scenario selftest/blocking-stall --seed 3"), "{text}");
+    }
+}
+
+#[test]
+fn a_printed_schedule_replays_to_the_same_history() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("s.json");
+    let printed =
+        steadfast(&["replay", "--scenario", "selftest/rename-without-fsync", "--seed", "9", "--print-schedule"]);
+    std::fs::write(&path, &printed.stdout).expect("write");
+    let from_seed = steadfast(&["replay", "--scenario", "selftest/rename-without-fsync", "--seed", "9"]);
+    let from_file = steadfast(&[
+        "replay",
+        "--scenario",
+        "selftest/rename-without-fsync",
+        "--schedule",
+        path.to_str().expect("utf8"),
+    ]);
+    assert_eq!(from_seed.stdout, from_file.stdout);
+}

@@ -1,0 +1,4 @@
+//! Integration tests of `steadfast-scenarios`: one binary, a module per area.
+
+mod cli;
+mod sweeps;
