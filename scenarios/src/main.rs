@@ -205,12 +205,13 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
 fn print_table(summaries: &[Summary]) {
     let width = summaries.iter().map(|s| s.scenario.len()).max().unwrap_or(8).max(8);
     println!(
-        "{:<width$}  {:<7}  {:>7}  {:>10}  {:>10}  {:>9}  {:>11}  verdict",
-        "scenario", "expect", "seeds", "violations", "first seed", "seeds/s", "sim s/wall s"
+        "{:<width$}  {:<7}  {:>7}  {:>10}  {:>10}  {:>9}  {:>11}  {:>10}  verdict",
+        "scenario", "expect", "seeds", "violations", "first seed", "seeds/s", "sim s/wall s", "fs ops/s"
     );
     for s in summaries {
         let first = s.first_violating.map_or_else(|| "-".to_string(), |v| v.to_string());
-        let speed = s.sim_time.as_secs_f64() / s.wall.as_secs_f64().max(1e-9);
+        let wall_s = s.wall.as_secs_f64().max(1e-9);
+        let speed = s.sim_time.as_secs_f64() / wall_s;
         let verdict = match (s.passed(), s.expect) {
             (true, Expect::Hold) => "ok (held)".to_string(),
             (true, Expect::Violate) => format!("ok (caught in {} seeds)", s.violating),
@@ -219,14 +220,15 @@ fn print_table(summaries: &[Summary]) {
             (false, _) => "FAILED".to_string(),
         };
         println!(
-            "{:<width$}  {:<7}  {:>7}  {:>10}  {:>10}  {:>9.0}  {:>11.0}  {verdict}",
+            "{:<width$}  {:<7}  {:>7}  {:>10}  {:>10}  {:>9.0}  {:>11.0}  {:>10.0}  {verdict}",
             s.scenario,
             s.expect.as_str(),
             s.seeds,
             s.violating,
             first,
             s.seeds_per_s(),
-            speed
+            speed,
+            s.fs_ops as f64 / wall_s
         );
         for (point, n) in &s.reached {
             let mark = if *n == 0 { "  NEVER REACHED" } else { "" };
