@@ -444,6 +444,13 @@ impl World {
         }
     }
 
+    /// The calling node's time: a node stalled by a blocking call reads the
+    /// stall's end for the rest of the poll that made the call.
+    fn local_now(&self, st: &State) -> u64 {
+        let now = now_ns();
+        self.current_node(st).map_or(now, |i| now.max(st.nodes[i].stall_until_ns))
+    }
+
     fn current_node(&self, st: &State) -> Option<usize> {
         st.by_id.get(&madsim::plugin::node()).copied()
     }
@@ -598,10 +605,9 @@ impl World {
     // ----- operations ----------------------------------------------------
 
     fn begin(&self, op: FsOp, blocking: bool) -> (u64, u64, u64) {
-        let now = now_ns();
         let mut st = self.lock();
         let node = self.current_node(&st);
-        let t0 = node.map_or(now, |i| now.max(st.nodes[i].stall_until_ns));
+        let t0 = self.local_now(&st);
         let name = node.map_or_else(|| "driver".to_string(), |i| st.nodes[i].name.clone());
         let latency = st.latency_ns(&self.0.schedule, &op);
         let effect = t0 + st.rng.range(0, latency);
@@ -851,16 +857,12 @@ pub struct SimClock(World);
 impl Clock for SimClock {
     fn now(&self) -> Mono {
         let st = self.0.lock();
-        let now = now_ns();
-        let local = self.0.current_node(&st).map_or(now, |i| now.max(st.nodes[i].stall_until_ns));
-        Mono::from_origin(Duration::from_nanos(local))
+        Mono::from_origin(Duration::from_nanos(self.0.local_now(&st)))
     }
 
     fn wall(&self) -> SystemTime {
         let st = self.0.lock();
-        let now = now_ns();
-        let local = self.0.current_node(&st).map_or(now, |i| now.max(st.nodes[i].stall_until_ns));
-        st.wall_at(local)
+        st.wall_at(self.0.local_now(&st))
     }
 
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {

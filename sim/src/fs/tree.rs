@@ -466,11 +466,24 @@ impl Tree {
 
     fn sync(&mut self, path: &Path, dir_only: bool) -> io::Result<()> {
         let ino = self.walk(path, true)?;
+        match self.kind(ino) {
+            FileKind::File if dir_only => Err(err(ErrorKind::NotADirectory)),
+            _ => {
+                self.make_durable(ino, true);
+                Ok(())
+            }
+        }
+    }
+
+    /// Copy a file's live data (if `files_too`) or a directory's live
+    /// entries to its durable image, moving the durable references.
+    fn make_durable(&mut self, ino: Ino, files_too: bool) {
         let (added, removed) = match &mut self.get_mut(ino).node {
-            Node::File { .. } if dir_only => return Err(err(ErrorKind::NotADirectory)),
             Node::File { data, durable } => {
-                durable.clone_from(data);
-                return Ok(());
+                if files_too {
+                    durable.clone_from(data);
+                }
+                return;
             }
             Node::Dir { live, durable } => {
                 let added: Vec<Ino> = live.values().copied().collect();
@@ -478,15 +491,10 @@ impl Tree {
                 durable.clone_from(live);
                 (added, removed)
             }
-            Node::Symlink { .. } => unreachable!("walk follows the last symlink"),
+            Node::Symlink { .. } => return,
         };
-        for ino in added {
-            self.incref(ino);
-        }
-        for ino in removed {
-            self.decref(ino);
-        }
-        Ok(())
+        added.into_iter().for_each(|i| self.incref(i));
+        removed.into_iter().for_each(|i| self.decref(i));
     }
 
     fn symlink(&mut self, target: &Path, link: &Path, wall: SystemTime) -> io::Result<()> {
@@ -519,27 +527,12 @@ impl Tree {
     }
 
     fn commit(&mut self, files_too: bool) {
-        let dirs: Vec<Ino> = (0..self.inodes.len()).filter(|&i| self.inodes[i].is_some()).collect();
-        for ino in dirs {
+        let all: Vec<Ino> = (0..self.inodes.len()).filter(|&i| self.inodes[i].is_some()).collect();
+        for ino in all {
             // An earlier directory's commit may have freed this inode.
-            let Some(inode) = self.inodes[ino].as_mut() else { continue };
-            let (added, removed) = match &mut inode.node {
-                Node::File { data, durable } => {
-                    if files_too {
-                        durable.clone_from(data);
-                    }
-                    continue;
-                }
-                Node::Dir { live, durable } => {
-                    let a: Vec<Ino> = live.values().copied().collect();
-                    let r: Vec<Ino> = durable.values().copied().collect();
-                    durable.clone_from(live);
-                    (a, r)
-                }
-                Node::Symlink { .. } => continue,
-            };
-            added.into_iter().for_each(|i| self.incref(i));
-            removed.into_iter().for_each(|i| self.decref(i));
+            if self.inodes[ino].is_some() {
+                self.make_durable(ino, files_too);
+            }
         }
     }
 
