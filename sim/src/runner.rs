@@ -278,7 +278,7 @@ pub const SWEEP_HISTORY_KEEP: usize = 32;
 /// Run `seeds` on `jobs` threads; `each` sees every outcome in seed order.
 pub fn sweep(scenario: &dyn Scenario, seeds: &[u64], jobs: usize, mut each: impl FnMut(&Outcome)) -> Summary {
     let started = Instant::now();
-    let mut summary = Summary::new(scenario, seeds.len());
+    let mut summary = Summary::new(scenario);
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
     std::thread::scope(|s| {
@@ -337,7 +337,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn new(scenario: &dyn Scenario, _planned: usize) -> Summary {
+    fn new(scenario: &dyn Scenario) -> Summary {
         Summary {
             scenario: scenario.name(),
             expect: scenario.expect(),

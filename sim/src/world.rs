@@ -286,11 +286,11 @@ impl World {
         };
         self.0.inits.lock().unwrap_or_else(|p| p.into_inner()).push(init.clone());
         let world = self.clone();
-        let ip = std::net::Ipv4Addr::new(10, 0, (idx / 250) as u8, (idx % 250) as u8 + 2);
+        let ip = node_ip(idx);
         let handle = Handle::current()
             .create_node()
             .name(name)
-            .ip(ip.into())
+            .ip(ip)
             .init(move || {
                 let world = world.clone();
                 let init = init.clone();
@@ -308,7 +308,7 @@ impl World {
     pub fn ip(&self, name: &str) -> std::net::IpAddr {
         let st = self.lock();
         let idx = st.nodes.iter().position(|n| n.name == name).unwrap_or_else(|| panic!("no node {name:?}"));
-        std::net::Ipv4Addr::new(10, 0, (idx / 250) as u8, (idx % 250) as u8 + 2).into()
+        node_ip(idx)
     }
 
     fn incarnate(&self, idx: usize) {
@@ -354,8 +354,7 @@ impl World {
     fn node_id(&self, name: &str) -> Option<(usize, NodeId)> {
         let st = self.lock();
         let idx = st.nodes.iter().position(|n| n.name == name)?;
-        let id = st.by_id.iter().find(|(_, i)| **i == idx).map(|(id, _)| *id)?;
-        Some((idx, id))
+        Some((idx, st.madsim_id(idx)?))
     }
 
     /// Apply a schedule event now.
@@ -664,7 +663,7 @@ impl World {
             slot.paused = true;
             let name = slot.name.clone();
             st.record(now, &name, format!("event loop stalls until {}ms", until / 1_000_000));
-            st.by_id.iter().find(|(_, i)| **i == idx).map(|(id, _)| *id)
+            st.madsim_id(idx)
         };
         let Some(id) = id else { return };
         Handle::current().pause(id);
@@ -704,6 +703,11 @@ pub(crate) struct Report {
 }
 
 impl State {
+    /// The madsim id of node `idx` (set once the node is built).
+    fn madsim_id(&self, idx: usize) -> Option<NodeId> {
+        self.by_id.iter().find(|(_, i)| **i == idx).map(|(id, _)| *id)
+    }
+
     fn record(&mut self, at_ns: u64, node: &str, what: String) {
         self.history.push(HistEvent { at_ns, node: node.to_string(), what });
     }
@@ -793,6 +797,11 @@ fn truncated(op: &FsOp, keep: usize) -> FsOp {
         FsOp::CreateNew { path, data } => FsOp::CreateNew { path: path.clone(), data: cut(data) },
         other => other.clone(),
     }
+}
+
+/// The address of the `idx`-th node added (10.0.0.2, 10.0.0.3, ...).
+fn node_ip(idx: usize) -> std::net::IpAddr {
+    std::net::Ipv4Addr::new(10, 0, (idx / 250) as u8, (idx % 250) as u8 + 2).into()
 }
 
 async fn sleep_until_ns(at_ns: u64) {
