@@ -2,7 +2,11 @@
 //!
 //! - `steadfast list`
 //! - `steadfast run [--scenario NAME]... [--seeds N] [--start S] [--shard I/N] [--jobs J] [--json]`
+//!   `[--check-determinism]`
 //! - `steadfast replay --scenario NAME [--seed S] [--schedule FILE] [--print-schedule]`
+//! - `steadfast crashes --scenario NAME [--seed S] [--max N] [--jobs J] [--point K]`: every
+//!   targeted crash point of one seed (power loss right after each fsync,
+//!   rename and directory fsync), or the schedule of point K
 //!
 //! Exit status: 0 when every `hold` scenario held and every `violate`
 //! scenario was caught (and every coverage point was reached), 1 otherwise,
@@ -14,10 +18,10 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use steadfast_sim::runner::{self, Summary};
+use steadfast_sim::runner::{self, Summary, SweepOptions};
 use steadfast_sim::{Expect, Scenario, Schedule};
 
-const USAGE: &str = "usage: steadfast list | run [--scenario NAME]... [--seeds N] [--start S] [--shard I/N] [--jobs J] [--json] | replay --scenario NAME [--seed S] [--schedule FILE] [--print-schedule]";
+const USAGE: &str = "usage: steadfast list | run [--scenario NAME]... [--seeds N] [--start S] [--shard I/N] [--jobs J] [--json] [--check-determinism] | replay --scenario NAME [--seed S] [--schedule FILE] [--print-schedule] | crashes --scenario NAME [--seed S] [--max N] [--jobs J] [--point K]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -39,6 +43,7 @@ fn dispatch(args: &[String]) -> Result<ExitCode, String> {
         }
         Some("run") => run(RunArgs::parse(&args[1..])?),
         Some("replay") => replay(ReplayArgs::parse(&args[1..])?),
+        Some("crashes") => crashes(CrashArgs::parse(&args[1..])?),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -106,6 +111,7 @@ struct RunArgs {
     shard: (u64, u64),
     jobs: usize,
     json: bool,
+    check_determinism: bool,
 }
 
 impl RunArgs {
@@ -115,8 +121,9 @@ impl RunArgs {
             seeds: 1000,
             start: 0,
             shard: (1, 1),
-            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            jobs: default_jobs(),
             json: false,
+            check_determinism: false,
         };
         let mut f = Flags::new(args);
         while let Some(flag) = f.next_flag() {
@@ -126,6 +133,7 @@ impl RunArgs {
                 "--start" => r.start = f.number(flag)?,
                 "--jobs" => r.jobs = f.number(flag)?,
                 "--json" => r.json = true,
+                "--check-determinism" => r.check_determinism = true,
                 "--shard" => r.shard = parse_shard(f.value(flag)?)?,
                 other => return Err(format!("run: unknown flag {other:?}")),
             }
@@ -149,6 +157,10 @@ impl RunArgs {
     }
 }
 
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 fn parse_shard(v: &str) -> Result<(u64, u64), String> {
     let bad = || format!("--shard {v:?} must be I/N with 1 <= I <= N");
     let (i, n) = v.split_once('/').ok_or_else(bad)?;
@@ -168,7 +180,8 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     for &sc in &args.scenarios {
         let mut done = 0usize;
         let mut first_failure = None;
-        let summary = runner::sweep(sc, &seeds, args.jobs, |o| {
+        let options = SweepOptions { jobs: args.jobs, check_determinism: args.check_determinism };
+        let summary = runner::sweep(sc, &seeds, options, |o| {
             done += 1;
             if args.json {
                 let _ = writeln!(stdout.lock(), "{}", o.json_row());
@@ -320,4 +333,85 @@ fn replay(args: ReplayArgs) -> Result<ExitCode, String> {
     }
     let as_expected = outcome.violated() == (sc.expect() == Expect::Violate);
     Ok(if as_expected { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+struct CrashArgs {
+    scenario: &'static dyn Scenario,
+    seed: u64,
+    max: usize,
+    jobs: usize,
+    point: Option<usize>,
+}
+
+impl CrashArgs {
+    fn parse(args: &[String]) -> Result<CrashArgs, String> {
+        let (mut sc, mut seed, mut max, mut jobs, mut point) = (None, 0, 10_000, default_jobs(), None);
+        let mut f = Flags::new(args);
+        while let Some(flag) = f.next_flag() {
+            match flag {
+                "--scenario" => sc = Some(scenario(f.value(flag)?)?),
+                "--seed" => seed = f.number(flag)?,
+                "--max" => max = f.number(flag)?,
+                "--jobs" => jobs = f.number(flag)?,
+                "--point" => point = Some(f.number(flag)?),
+                other => return Err(format!("crashes: unknown flag {other:?}")),
+            }
+        }
+        let scenario = sc.ok_or("crashes needs --scenario NAME")?;
+        if jobs == 0 {
+            return Err("--jobs must be at least 1".into());
+        }
+        Ok(CrashArgs { scenario, seed, max, jobs, point })
+    }
+}
+
+/// Enumerate every crash point of one seed and judge each, or print the
+/// schedule of one point (to replay it).
+fn crashes(args: CrashArgs) -> Result<ExitCode, String> {
+    let sc = args.scenario;
+    let points = runner::crash_points(sc, args.seed, runner::CRASH_BOUNDARY_OPS, args.max);
+    if let Some(k) = args.point {
+        let s = points
+            .get(k)
+            .ok_or_else(|| format!("--point {k}: seed {} has {} crash points", args.seed, points.len()))?;
+        println!("{}", s.to_json());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut k = 0usize;
+    let mut first_failure = None;
+    let summary = runner::sweep_schedules(sc, &points, SweepOptions::jobs(args.jobs), |o| {
+        let rule = &o.schedule.crashes[0];
+        let verdict = match o.violations.first() {
+            Some(v) => format!("VIOLATED {} at {}ms: {}", v.invariant, v.at_ms, v.message),
+            None => "held".into(),
+        };
+        let meta = if rule.metadata_survives { "metadata committed" } else { "metadata lost" };
+        println!("point {k:>5}: power loss after {} #{} ({meta}): {verdict}", rule.ops.join(","), rule.nth);
+        if o.violated() && first_failure.is_none() {
+            first_failure = Some((k, runner::failure_report(sc, o)));
+        }
+        k += 1;
+    });
+    println!(
+        "{}: {} crash points of seed {}, {} violate ({:.0} points/s)",
+        sc.name(),
+        summary.seeds,
+        args.seed,
+        summary.violating,
+        summary.seeds_per_s()
+    );
+    if let Some((k, report)) = first_failure {
+        println!("\nfirst violating point {k}: {report}");
+        println!(
+            "  this point: steadfast crashes --scenario {} --seed {} --point {k} > point.json && steadfast replay --scenario {} --schedule point.json",
+            sc.name(),
+            args.seed,
+            sc.name()
+        );
+    }
+    let ok = match sc.expect() {
+        Expect::Hold => summary.violating == 0,
+        Expect::Violate => summary.violating > 0,
+    };
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

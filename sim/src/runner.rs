@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::fs::Listed;
 use crate::history::Event;
-use crate::schedule::Schedule;
+use crate::schedule::{CrashRule, Schedule};
 use crate::world::{Invariant, LocalBoxFuture, Violation, World};
 
 /// Whether a scenario must hold or must be caught.
@@ -54,6 +54,12 @@ pub trait Scenario: Sync {
     }
     /// The fault schedule for `seed` (each seed draws its own swarm).
     fn schedule(&self, seed: u64) -> Schedule;
+    /// When enumerated crash points restart the nodes after the power loss
+    /// (see [`crash_points`]): never by default, so the checkers judge
+    /// exactly what survived; a scenario that checks recovery says when.
+    fn restart_after_crash_ms(&self) -> Option<u64> {
+        None
+    }
     /// Set up the world and drive the workload to its end, checking as it
     /// goes. Runs on the harness node; workload processes are nodes added
     /// with [`World::add_node`].
@@ -67,6 +73,7 @@ pub const RUNNER_INVARIANTS: &[Invariant] = &[
         statement: "the scenario's driver finishes within its schedule's duration + quiet phase + 60 s",
     },
     Invariant { id: "RUN2", statement: "no code panics (a failed assertion inside core is a found bug)" },
+    Invariant { id: "RUN3", statement: "the same seed and schedule give the same history hash on every run" },
 ];
 
 const RUN_SLACK: Duration = Duration::from_secs(60);
@@ -101,6 +108,9 @@ pub struct Outcome {
     pub fs_ops: u64,
     /// Faults injected.
     pub faults_injected: u64,
+    /// Operations begun during the chaos phase, by name (the crash points
+    /// this run offers).
+    pub chaos_ops: BTreeMap<String, u64>,
     /// Virtual time at the end.
     pub sim_time: Duration,
 }
@@ -249,6 +259,7 @@ fn run_here(scenario: &dyn Scenario, seed: u64, schedule: Option<Schedule>, hist
         history_hash: report.history.hash(),
         fs_ops: report.fs_ops,
         faults_injected: report.faults_injected,
+        chaos_ops: report.chaos_ops,
         sim_time: Duration::from_nanos(report.sim_ns),
     }
 }
@@ -257,39 +268,128 @@ fn run_here(scenario: &dyn Scenario, seed: u64, schedule: Option<Schedule>, hist
 pub fn check_determinism(scenario: &dyn Scenario, seed: u64) -> Result<Outcome, String> {
     let a = run(scenario, seed, None, 0);
     let b = run(scenario, seed, None, 0);
-    if a.history_hash == b.history_hash && a.events == b.events {
-        Ok(a)
-    } else {
-        Err(format!(
-            "scenario {} seed {} is not deterministic: history {:016x} ({} events) then {:016x} ({} events)",
-            scenario.name(),
-            seed,
-            a.history_hash,
-            a.events,
-            b.history_hash,
-            b.events
-        ))
+    match determinism_mismatch(&a, &b) {
+        None => Ok(a),
+        Some(why) => Err(why),
     }
+}
+
+/// Why two runs of one seed differ, if they do.
+fn determinism_mismatch(a: &Outcome, b: &Outcome) -> Option<String> {
+    (a.history_hash != b.history_hash || a.events != b.events).then(|| {
+        format!(
+            "scenario {} seed {} is not deterministic: history {:016x} ({} events) then {:016x} ({} events)",
+            a.scenario, a.seed, a.history_hash, a.events, b.history_hash, b.events
+        )
+    })
+}
+
+/// The operations at whose boundaries crash-consistency bugs cluster
+/// (CrashMonkey found every known one at an fsync, a rename or a directory
+/// fsync).
+pub const CRASH_BOUNDARY_OPS: &[&str] = &["sync_file", "rename", "sync_dir"];
+
+/// Every targeted crash point of one seed: run it once without faults that
+/// end the run early (no timed events, no crash rules), count the
+/// boundary operations it begins in the chaos phase, and return one
+/// schedule per point: power loss right after the nth `op`, once with the
+/// directory metadata lost and once with it committed. At most `max` (the
+/// first ones in operation order per kind).
+pub fn crash_points(scenario: &dyn Scenario, seed: u64, ops: &[&str], max: usize) -> Vec<Schedule> {
+    let mut base = scenario.schedule(seed);
+    base.events.clear();
+    base.crashes.clear();
+    let probe = run(scenario, seed, Some(base.clone()), 0);
+    let mut out = Vec::new();
+    for op in ops {
+        let count = probe.chaos_ops.get(*op).copied().unwrap_or(0);
+        for nth in 1..=count {
+            for metadata_survives in [false, true] {
+                let mut s = base.clone();
+                s.crashes.push(CrashRule {
+                    ops: vec![op.to_string()],
+                    path_prefix: None,
+                    nth,
+                    metadata_survives,
+                    torn: nth % 2 == 0,
+                    restart_after_ms: scenario.restart_after_crash_ms(),
+                });
+                out.push(s);
+            }
+        }
+    }
+    out.truncate(max);
+    out
 }
 
 /// Events kept per seed in a sweep: enough for a failure report's context.
 pub const SWEEP_HISTORY_KEEP: usize = 32;
 
-/// Run `seeds` on `jobs` threads; `each` sees every outcome in seed order.
-pub fn sweep(scenario: &dyn Scenario, seeds: &[u64], jobs: usize, mut each: impl FnMut(&Outcome)) -> Summary {
+/// How a sweep runs.
+#[derive(Clone, Copy, Debug)]
+pub struct SweepOptions {
+    /// OS threads (one seed at a time on each).
+    pub jobs: usize,
+    /// Run every seed twice and report a differing history as RUN3.
+    pub check_determinism: bool,
+}
+
+impl SweepOptions {
+    /// `jobs` threads, each seed once.
+    pub fn jobs(jobs: usize) -> SweepOptions {
+        SweepOptions { jobs, check_determinism: false }
+    }
+}
+
+/// One run of a sweep, twice when determinism is checked.
+fn sweep_one(scenario: &dyn Scenario, seed: u64, schedule: Option<&Schedule>, check_determinism: bool) -> Outcome {
+    let mut a = run(scenario, seed, schedule.cloned(), SWEEP_HISTORY_KEEP);
+    if check_determinism {
+        let b = run(scenario, seed, schedule.cloned(), SWEEP_HISTORY_KEEP);
+        if let Some(why) = determinism_mismatch(&a, &b) {
+            let at_ms = a.sim_time.as_millis() as u64;
+            a.violations.push(Violation { invariant: "RUN3".into(), at_ms, message: why });
+        }
+    }
+    a
+}
+
+/// Run `seeds` as `options` say; `each` sees every outcome in seed order.
+pub fn sweep(scenario: &dyn Scenario, seeds: &[u64], options: SweepOptions, each: impl FnMut(&Outcome)) -> Summary {
+    sweep_runs(scenario, seeds, options, each, |&seed| sweep_one(scenario, seed, None, options.check_determinism))
+}
+
+/// Run each of `schedules` (its own seed) as `options` say; `each` sees
+/// every outcome in the order given.
+pub fn sweep_schedules(
+    scenario: &dyn Scenario,
+    schedules: &[Schedule],
+    options: SweepOptions,
+    each: impl FnMut(&Outcome),
+) -> Summary {
+    sweep_runs(scenario, schedules, options, each, |s| sweep_one(scenario, s.seed, Some(s), options.check_determinism))
+}
+
+/// Run `items` on `options.jobs` threads, delivering outcomes in order.
+fn sweep_runs<T: Sync>(
+    scenario: &dyn Scenario,
+    items: &[T],
+    options: SweepOptions,
+    mut each: impl FnMut(&Outcome),
+    one: impl Fn(&T) -> Outcome + Sync,
+) -> Summary {
     let started = Instant::now();
     let mut summary = Summary::new(scenario);
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
     std::thread::scope(|s| {
-        for _ in 0..jobs.max(1) {
-            let tx = tx.clone();
-            let next = &next;
+        for _ in 0..options.jobs.max(1) {
+            let (tx, next, one) = (tx.clone(), &next, &one);
             s.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&seed) = seeds.get(i) else { break };
-                    if tx.send((i, run(scenario, seed, None, SWEEP_HISTORY_KEEP))).is_err() {
+                    let Some(item) = items.get(i) else { break };
+                    if tx.send((i, one(item))).is_err() {
                         break;
                     }
                 }

@@ -72,6 +72,10 @@ pub struct Schedule {
     /// Hang rules.
     #[serde(default)]
     pub hangs: Vec<HangRule>,
+    /// Targeted crash points: a power loss right after the nth matching
+    /// operation's effect lands.
+    #[serde(default)]
+    pub crashes: Vec<CrashRule>,
     /// Timed events.
     #[serde(default)]
     pub events: Vec<TimedEvent>,
@@ -125,6 +129,57 @@ pub struct ErrorRule {
     /// Fire on each matching operation with this probability.
     #[serde(default)]
     pub probability: Option<f64>,
+}
+
+/// A targeted crash point, in the style of LazyFS and CrashMonkey: the
+/// whole world loses power the instant the nth matching operation's effect
+/// lands, before any later effect and before its caller sees the result.
+/// Crash bugs cluster at fsync, rename and directory-fsync boundaries, so a
+/// small scenario enumerates every one of them (see
+/// `runner::crash_points`) instead of hoping a timed power loss hits one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrashRule {
+    /// Operation names; empty means all.
+    #[serde(default)]
+    pub ops: Vec<String>,
+    /// Only operations on paths under this prefix.
+    #[serde(default)]
+    pub path_prefix: Option<PathBuf>,
+    /// Crash after exactly the nth matching operation (1-based).
+    pub nth: u64,
+    /// The kernel committed directory metadata just before the loss (ext4's
+    /// journal can do so at any instant), while unsynced file data is lost:
+    /// the worst case for a rename whose file was never fsynced.
+    #[serde(default)]
+    pub metadata_survives: bool,
+    /// Keep a seeded prefix of unsynced appended data (torn writes).
+    #[serde(default)]
+    pub torn: bool,
+    /// Restart every node this long after the loss; never if absent.
+    #[serde(default)]
+    pub restart_after_ms: Option<u64>,
+}
+
+impl CrashRule {
+    /// Does this rule count `op` (by name and path)?
+    pub fn matches(&self, op: &steadfast_core::FsOp) -> bool {
+        op_matches(&self.ops, self.path_prefix.as_deref(), op)
+    }
+}
+
+impl ErrorRule {
+    /// Does this rule count `op` (by name and path)?
+    pub fn matches(&self, op: &steadfast_core::FsOp) -> bool {
+        op_matches(&self.ops, self.path_prefix.as_deref(), op)
+    }
+}
+
+/// An operation matches when its name is listed (or none is) and either of
+/// its paths lies under the prefix (or there is none).
+fn op_matches(ops: &[String], prefix: Option<&Path>, op: &steadfast_core::FsOp) -> bool {
+    let op_ok = ops.is_empty() || ops.iter().any(|o| o == op.name());
+    op_ok && prefix.is_none_or(|pre| op.path().starts_with(pre) || op.second_path().is_some_and(|p| p.starts_with(pre)))
 }
 
 /// Make a named hang point's future never complete.
@@ -219,6 +274,7 @@ impl Schedule {
             mounts: Vec::new(),
             errors: Vec::new(),
             hangs: Vec::new(),
+            crashes: Vec::new(),
             events: Vec::new(),
             params: BTreeMap::new(),
         }
@@ -278,6 +334,11 @@ impl Schedule {
         }
         for (i, h) in self.hangs.iter().enumerate() {
             check_trigger(h.nth, h.probability, &format!("hangs[{i}]"))?;
+        }
+        for (i, c) in self.crashes.iter().enumerate() {
+            let at = format!("crashes[{i}]");
+            check_ops(&c.ops, &at)?;
+            check_trigger(Some(c.nth), None, &at)?;
         }
         for (i, e) in self.events.iter().enumerate() {
             if e.at_ms > self.duration_ms {

@@ -52,6 +52,9 @@ pub type LocalBoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 /// The pid the harness itself (node 0, the driver) reports.
 pub const HARNESS_PID: u32 = 1;
 const FIRST_PID: u32 = 100;
+/// How long a node that calls into a file system whose power is going out
+/// stalls: longer than the loss takes to arrive (it is due already).
+const CRASH_STALL_NS: u64 = 1_000_000_000;
 /// Cap on per-entry latency draws of one `remove_dir_all`.
 const TREE_DRAWS_MAX: u64 = 100_000;
 
@@ -119,6 +122,13 @@ struct State {
     reached: BTreeMap<String, u64>,
     fs_ops: u64,
     faults_injected: u64,
+    crash_hits: Vec<u64>,
+    /// The armed crash point: the queue key of the operation after whose
+    /// effect the power goes out, and the rule that armed it.
+    crash: Option<((u64, u64), usize)>,
+    /// Operations begun during the chaos phase, by name: the crash points a
+    /// run offers (see `runner::crash_points`).
+    chaos_ops: BTreeMap<&'static str, u64>,
 }
 
 struct Shared {
@@ -166,6 +176,9 @@ impl World {
             reached: BTreeMap::new(),
             fs_ops: 0,
             faults_injected: 0,
+            crash_hits: vec![0; schedule.crashes.len()],
+            crash: None,
+            chaos_ops: BTreeMap::new(),
         };
         World(Arc::new(Shared {
             state: Mutex::new(state),
@@ -371,7 +384,7 @@ impl World {
                 self.lock().nodes[idx].reuse_pid_next = *reuse_pid;
                 Handle::current().restart(id);
             }
-            Event::PowerLoss { torn, restart_after_ms } => self.power_loss(*torn, *restart_after_ms),
+            Event::PowerLoss { torn, restart_after_ms } => self.power_loss(*torn, false, *restart_after_ms),
             Event::ClockJump { by_ms } => {
                 let mut st = self.lock();
                 st.wall_offset_ns = st.wall_offset_ns.saturating_add(by_ms.saturating_mul(1_000_000));
@@ -402,7 +415,9 @@ impl World {
         Handle::current().kill(id);
     }
 
-    fn power_loss(&self, torn: bool, restart_after_ms: Option<u64>) {
+    /// Every node dies and volatile state is lost; with `metadata_survives`
+    /// the kernel committed directory entries first (data stays volatile).
+    fn power_loss(&self, torn: bool, metadata_survives: bool, restart_after_ms: Option<u64>) {
         let now = now_ns();
         let names: Vec<String> = self.lock().nodes.iter().map(|n| n.name.clone()).collect();
         for name in &names {
@@ -413,10 +428,14 @@ impl World {
         {
             let mut st = self.lock();
             st.settle(now);
+            st.crash = None;
             let lost = st.pending.len();
             st.pending.clear();
             st.results.clear();
             st.abandoned.clear();
+            if metadata_survives {
+                st.tree.commit_metadata();
+            }
             let State { tree, rng, .. } = &mut *st;
             let mode = if torn { Torn::Prefix } else { Torn::None };
             let torn_files = tree.power_loss(mode, &mut |extra| rng.range(0, extra as u64) as usize);
@@ -585,6 +604,7 @@ impl World {
             history: std::mem::replace(&mut st.history, History::new(0)),
             fs_ops: st.fs_ops,
             faults_injected: st.faults_injected,
+            chaos_ops: st.chaos_ops.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             sim_ns: now,
         }
     }
@@ -603,14 +623,26 @@ impl World {
 
     // ----- operations ----------------------------------------------------
 
-    fn begin(&self, op: FsOp, blocking: bool) -> (u64, u64, u64) {
+    /// Start an operation: `None` when the power is already going out (an
+    /// armed crash point has passed), so it has no effect and no result.
+    fn begin(&self, op: FsOp, blocking: bool) -> Option<(u64, u64)> {
         let mut st = self.lock();
         let node = self.current_node(&st);
         let t0 = self.local_now(&st);
         let name = node.map_or_else(|| "driver".to_string(), |i| st.nodes[i].name.clone());
+        if let Some(((at, _), _)) = st.crash
+            && t0 >= at
+        {
+            st.record(t0, &name, format!("{} {}: lost, the power is going out", op.name(), op.path().display()));
+            return None;
+        }
         let latency = st.latency_ns(&self.0.schedule, &op);
         let effect = t0 + st.rng.range(0, latency);
-        let fault = if t0 < ms_to_ns(self.0.schedule.duration_ms) { st.fault_for(&self.0.schedule, &op) } else { None };
+        let chaos = t0 < ms_to_ns(self.0.schedule.duration_ms);
+        if chaos {
+            *st.chaos_ops.entry(op.name()).or_insert(0) += 1;
+        }
+        let fault = if chaos { st.fault_for(&self.0.schedule, &op) } else { None };
         let partial = match (&op, fault) {
             (FsOp::Write { data, .. } | FsOp::Append { data, .. } | FsOp::CreateNew { data, .. }, Some(_))
                 if st.rng.chance(0.5) =>
@@ -631,15 +663,37 @@ impl World {
             (effect - t0) / 1_000_000
         );
         st.record(t0, &name, line);
+        let crash = if chaos && fault.is_none() { st.crash_for(&self.0.schedule, &op) } else { None };
+        if let Some(rule) = crash {
+            st.crash = Some(((effect, id), rule));
+            st.record(t0, &name, format!("CRASH POINT crashes[{rule}]: power goes out when this lands"));
+        }
         st.pending.insert((effect, id), Pending { id, op, node: name, fault, partial });
         if blocking {
             st.settle(effect);
-            if let Some(i) = node {
-                drop(st);
-                self.stall(i, t0 + latency);
-            }
         }
-        (id, effect, t0 + latency)
+        drop(st);
+        if let Some(rule) = crash {
+            self.arm_crash(effect, id, rule);
+        }
+        if let (true, Some(i)) = (blocking, node) {
+            self.stall(i, t0 + latency);
+        }
+        Some((id, t0 + latency))
+    }
+
+    /// Cut the power right after operation `id` lands at `effect`: nothing
+    /// that lands later survives (`settle` stops at the crash point), and
+    /// nothing begun after it takes effect (`begin` swallows it).
+    fn arm_crash(&self, effect: u64, id: u64, rule: usize) {
+        let world = self.clone();
+        self.spawn_on_world(async move {
+            sleep_until_ns(effect).await;
+            if world.lock().crash.is_some_and(|(key, _)| key == (effect, id)) {
+                let c = &world.0.schedule.crashes[rule];
+                world.power_loss(c.torn, c.metadata_survives, c.restart_after_ms);
+            }
+        });
     }
 
     fn take_result(&self, id: u64, op_name: &'static str) -> io::Result<FsOutput> {
@@ -647,6 +701,17 @@ impl World {
         let mut st = self.lock();
         st.settle(now);
         st.results.remove(&id).unwrap_or_else(|| Err(faults::lost_to_power_loss(op_name)))
+    }
+
+    /// Stall the calling node (if it is one) for `ns`.
+    fn stall_current(&self, ns: u64) {
+        let (node, now) = {
+            let st = self.lock();
+            (self.current_node(&st), self.local_now(&st))
+        };
+        if let Some(i) = node {
+            self.stall(i, now + ns);
+        }
     }
 
     /// Pause node `idx` until `until` (extending a stall in progress); the
@@ -699,6 +764,7 @@ pub(crate) struct Report {
     pub history: History,
     pub fs_ops: u64,
     pub faults_injected: u64,
+    pub chaos_ops: BTreeMap<String, u64>,
     pub sim_ns: u64,
 }
 
@@ -724,8 +790,8 @@ impl State {
     /// Apply every queued effect due at or before `t_ns`, in time order.
     fn settle(&mut self, t_ns: u64) {
         while let Some(entry) = self.pending.first_entry() {
-            let (at, _) = *entry.key();
-            if at > t_ns {
+            let (at, id) = *entry.key();
+            if at > t_ns || self.crash.is_some_and(|(key, _)| (at, id) > key) {
                 break;
             }
             let p = entry.remove();
@@ -767,15 +833,24 @@ impl State {
         (0..draws).map(|_| ms_to_ns(self.rng.range(l.ms_min, l.ms_max))).sum()
     }
 
+    /// The crash rule this operation triggers, if any (one crash at a time).
+    fn crash_for(&mut self, schedule: &Schedule, op: &FsOp) -> Option<usize> {
+        let mut fired = None;
+        for (i, rule) in schedule.crashes.iter().enumerate() {
+            if rule.matches(op) {
+                self.crash_hits[i] += 1;
+                if rule.nth == self.crash_hits[i] && fired.is_none() && self.crash.is_none() {
+                    fired = Some(i);
+                }
+            }
+        }
+        fired
+    }
+
     fn fault_for(&mut self, schedule: &Schedule, op: &FsOp) -> Option<(FaultKind, usize)> {
         let mut fired = None;
         for (i, rule) in schedule.errors.iter().enumerate() {
-            let op_ok = rule.ops.is_empty() || rule.ops.iter().any(|o| o == op.name());
-            let path_ok = rule
-                .path_prefix
-                .as_ref()
-                .is_none_or(|pre| op.path().starts_with(pre) || op.second_path().is_some_and(|p| p.starts_with(pre)));
-            if !(op_ok && path_ok) {
+            if !rule.matches(op) {
                 continue;
             }
             self.rule_hits[i] += 1;
@@ -821,7 +896,10 @@ impl Fs for SimFs {
     fn exec(&self, op: FsOp) -> BoxFuture<'_, io::Result<FsOutput>> {
         Box::pin(async move {
             let name = op.name();
-            let (id, _, done) = self.0.begin(op, false);
+            let Some((id, done)) = self.0.begin(op, false) else {
+                // The power is going out: the caller never sees a result.
+                return std::future::pending().await;
+            };
             let guard = ResultGuard { world: &self.0, id };
             let now = now_ns();
             if done > now {
@@ -837,7 +915,11 @@ impl Fs for SimFs {
 
     fn exec_blocking(&self, op: FsOp) -> io::Result<FsOutput> {
         let name = op.name();
-        let (id, _, _) = self.0.begin(op, true);
+        let Some((id, _)) = self.0.begin(op, true) else {
+            // The power is going out: stall until the loss kills this node.
+            self.0.stall_current(CRASH_STALL_NS);
+            return Err(faults::lost_to_power_loss(name));
+        };
         let mut st = self.0.lock();
         st.results.remove(&id).unwrap_or_else(|| Err(faults::lost_to_power_loss(name)))
     }

@@ -32,6 +32,7 @@ fn bad_input_gets_one_line_and_status_2() {
         &["run", "--frobnicate"],
         &["replay", "--scenario", "selftest/blocking-stall"],
         &["replay", "--scenario", "selftest/blocking-stall", "--schedule", "/nonexistent.json"],
+        &["crashes", "--seed", "1"],
         &["bogus"],
     ] {
         let o = steadfast(args);
@@ -126,4 +127,36 @@ fn a_printed_schedule_replays_to_the_same_history() {
         path.to_str().expect("utf8"),
     ]);
     assert_eq!(from_seed.stdout, from_file.stdout);
+}
+
+#[test]
+fn crashes_lists_every_point_and_a_point_replays_from_its_schedule() {
+    let sc = "selftest/rename-without-fsync";
+    let o = steadfast(&["crashes", "--scenario", sc, "--seed", "3"]);
+    assert_eq!(o.status.code(), Some(0), "a replica caught at some crash point: {}", stdout(&o));
+    let text = stdout(&o);
+    assert!(text.contains("8 crash points of seed 3, 4 violate"), "{text}");
+    let point = text.lines().find(|l| l.contains("VIOLATED")).expect("a violating point");
+    let k = point.split_whitespace().nth(1).and_then(|k| k.trim_end_matches(':').parse::<u64>().ok()).expect("k");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("point.json");
+    let schedule = steadfast(&["crashes", "--scenario", sc, "--seed", "3", "--point", &k.to_string()]);
+    std::fs::write(&path, &schedule.stdout).expect("write");
+    let replay = steadfast(&["replay", "--scenario", sc, "--schedule", path.to_str().expect("utf8")]);
+    assert!(stdout(&replay).contains("F1   VIOLATED"), "{}", stdout(&replay));
+    let held = steadfast(&["crashes", "--scenario", "selftest/rename-with-fsync", "--seed", "3"]);
+    assert_eq!(held.status.code(), Some(0), "{}", stdout(&held));
+    assert!(stdout(&held).contains("24 crash points of seed 3, 0 violate"));
+    let bad = steadfast(&["crashes", "--scenario", sc, "--seed", "3", "--point", "99"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn check_determinism_flag_runs_clean() {
+    let o =
+        steadfast(&["run", "--scenario", "selftest/blocking-stall", "--seeds", "20", "--check-determinism", "--json"]);
+    for line in stdout(&o).lines() {
+        assert!(!line.contains("RUN3"), "{line}");
+    }
+    assert_eq!(stdout(&o).lines().count(), 20);
 }

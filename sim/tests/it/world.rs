@@ -186,3 +186,47 @@ fn killed_and_restarted_nodes_get_new_pids_or_reuse_them() {
         assert_ne!(procs.start_time(second), started, "a reused pid has a new start time");
     });
 }
+
+#[test]
+fn a_crash_point_cuts_power_right_after_its_operation_lands() {
+    use steadfast_sim::schedule::CrashRule;
+    for metadata_survives in [false, true] {
+        let mut s = slow(Schedule::calm(7, 60_000), 1, 20);
+        s.crashes.push(CrashRule {
+            ops: vec!["rename".into()],
+            path_prefix: None,
+            nth: 2,
+            metadata_survives,
+            torn: false,
+            restart_after_ms: None,
+        });
+        in_world(s, |w| async move {
+            w.setup([FsOp::Write { path: "/d/t".into(), data: b"v0".to_vec() }]);
+            let writer = w.clone();
+            w.add_node("writer", move |_| {
+                let w = writer.clone();
+                async move {
+                    let fs = w.env().fs;
+                    for i in 1..=3u8 {
+                        let tmp = format!("/d/tmp{i}");
+                        fs.write(&tmp, vec![b'v', b'0' + i]).await.expect("write");
+                        fs.rename(&tmp, "/d/t").await.expect("rename");
+                    }
+                    // Begun after the crash point: it must never land.
+                    fs.write("/d/after", b"x".to_vec()).await.expect("write");
+                }
+            });
+            w.sleep_until(Duration::from_secs(10)).await;
+            assert!(!w.is_alive("writer"), "the power loss killed the writer");
+            assert!(w.peek_file("/d/after".as_ref()).is_err(), "an op begun after the crash point landed");
+            let t = w.peek_file("/d/t".as_ref());
+            if metadata_survives {
+                // The second rename's entry survived; its data never synced.
+                assert_eq!(t.expect("entry survives"), b"", "unsynced data of the renamed file is lost");
+                assert!(w.peek_file("/d/tmp3".as_ref()).is_err(), "the third write began after the crash");
+            } else {
+                assert_eq!(t.expect("setup content survives"), b"v0");
+            }
+        });
+    }
+}
