@@ -13,6 +13,9 @@ pub mod history;
 pub mod rng;
 pub mod runner;
 pub mod schedule;
+#[cfg(feature = "proptest")]
+pub mod strategy;
+pub mod swarm;
 pub mod world;
 
 pub use faults::{FaultKind, InjectedFault, is_injected};
