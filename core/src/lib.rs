@@ -31,6 +31,7 @@ pub mod procs;
 #[cfg(feature = "real")]
 pub mod real;
 pub mod spawn;
+pub mod trace;
 
 pub use clock::{Clock, Elapsed, Mono, timeout, yield_now};
 pub use env::Env;

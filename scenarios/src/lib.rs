@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod selftest;
+pub mod trace;
 
 use steadfast_sim::Scenario;
 
@@ -20,6 +21,13 @@ pub fn all() -> Vec<&'static dyn Scenario> {
         &selftest::RenameReplace { fsync: true },
         &selftest::TreeDelete { blocking: true },
         &selftest::TreeDelete { blocking: false },
+        &trace::TraceScenario { variant: trace::Variant::Core },
+        &trace::TraceScenario { variant: trace::Variant::DebounceDrop },
+        &trace::TraceScenario { variant: trace::Variant::ExportOverwritesCrash },
+        &trace::TraceScenario { variant: trace::Variant::RenameRace },
+        &trace::TraceScenario { variant: trace::Variant::SharedExporter },
+        &trace::TraceScenario { variant: trace::Variant::RawSessionKey },
+        &trace::TraceScenario { variant: trace::Variant::UnderscoreNames },
     ]
 }
 

@@ -129,6 +129,51 @@ struct State {
     /// Operations begun during the chaos phase, by name: the crash points a
     /// run offers (see `runner::crash_points`).
     chaos_ops: BTreeMap<&'static str, u64>,
+    watchers: Vec<(std::path::PathBuf, Watcher)>,
+    invariants: Vec<Invariant>,
+}
+
+/// A checker run on every landed effect under its path prefix (see
+/// [`World::watch`]).
+pub type Watcher = Box<dyn FnMut(&mut Landed<'_>) + Send>;
+
+/// One landed effect, as a watcher sees it: the operation, its result, and
+/// the tree right after it (read-only).
+pub struct Landed<'a> {
+    /// Virtual time of the effect.
+    pub at: Duration,
+    /// The node whose operation it was.
+    pub node: &'a str,
+    /// The operation.
+    pub op: &'a FsOp,
+    /// Did it succeed?
+    pub ok: bool,
+    tree: &'a Tree,
+    verdicts: Vec<(String, bool, String)>,
+    reached: Vec<String>,
+}
+
+impl Landed<'_> {
+    /// Read a file as it is right after this effect.
+    pub fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.tree.read_file(path)
+    }
+
+    /// List a directory as it is right after this effect.
+    pub fn list(&self, dir: &Path) -> io::Result<Vec<steadfast_core::DirEntry>> {
+        self.tree.list_dir(dir)
+    }
+
+    /// Count a check of `invariant`; a violation when `ok` is false.
+    pub fn check(&mut self, invariant: &str, ok: bool, message: impl FnOnce() -> String) {
+        let message = if ok { String::new() } else { message() };
+        self.verdicts.push((invariant.to_string(), ok, message));
+    }
+
+    /// Record that the run reached a coverage point.
+    pub fn reach(&mut self, name: &str) {
+        self.reached.push(name.to_string());
+    }
 }
 
 struct Shared {
@@ -179,6 +224,8 @@ impl World {
             crash_hits: vec![0; schedule.crashes.len()],
             crash: None,
             chaos_ops: BTreeMap::new(),
+            watchers: Vec::new(),
+            invariants: invariants.to_vec(),
         };
         World(Arc::new(Shared {
             state: Mutex::new(state),
@@ -484,25 +531,31 @@ impl World {
         );
         let now = now_ns();
         let mut st = self.lock();
-        *st.checks.entry(invariant.to_string()).or_insert(0) += 1;
-        if !ok {
-            let message = message();
-            st.record(now, "-", format!("VIOLATION {invariant}: {message}"));
-            if st.violations.len() < 64 {
-                st.violations.push(Violation { invariant: invariant.to_string(), at_ms: now / 1_000_000, message });
-            }
-        }
+        let message = if ok { String::new() } else { message() };
+        st.verdict(now, invariant, ok, message);
     }
 
     /// Record that the run reached a dangerous moment (a coverage point).
     pub fn reach(&self, name: &str) {
         let now = now_ns();
+        self.lock().reached_point(now, name);
+    }
+
+    /// Run `watcher` on every effect that lands on a path under `prefix`
+    /// (either path of a rename), right after it lands: the way to check
+    /// an invariant "at every step" rather than at sampled instants.
+    pub fn watch(&self, prefix: impl Into<std::path::PathBuf>, watcher: Watcher) {
+        self.lock().watchers.push((prefix.into(), watcher));
+    }
+
+    /// Operations named `op` whose (first) path satisfies `matches`, begun
+    /// but not yet landed: how a workload aims at a dangerous moment ("crash
+    /// while a rename of this file is in flight").
+    pub fn in_flight(&self, op: &str, matches: impl Fn(&Path) -> bool) -> usize {
+        let now = now_ns();
         let mut st = self.lock();
-        let n = st.reached.entry(name.to_string()).or_insert(0);
-        *n += 1;
-        if *n == 1 {
-            st.record(now, "-", format!("reached {name}"));
-        }
+        st.settle(now);
+        st.pending.values().filter(|p| p.op.name() == op && matches(p.op.path())).count()
     }
 
     /// Add a line to the history from the workload (on the calling node).
@@ -774,6 +827,60 @@ impl State {
         self.by_id.iter().find(|(_, i)| **i == idx).map(|(id, _)| *id)
     }
 
+    fn verdict(&mut self, at_ns: u64, invariant: &str, ok: bool, message: String) {
+        *self.checks.entry(invariant.to_string()).or_insert(0) += 1;
+        if !ok {
+            self.record(at_ns, "-", format!("VIOLATION {invariant}: {message}"));
+            if self.violations.len() < 64 {
+                self.violations.push(Violation { invariant: invariant.to_string(), at_ms: at_ns / 1_000_000, message });
+            }
+        }
+    }
+
+    fn reached_point(&mut self, at_ns: u64, name: &str) {
+        let n = self.reached.entry(name.to_string()).or_insert(0);
+        *n += 1;
+        if *n == 1 {
+            self.record(at_ns, "-", format!("reached {name}"));
+        }
+    }
+
+    /// Run the watchers whose prefix covers `op` on its landed effect.
+    fn run_watchers(&mut self, at: u64, node: &str, op: &FsOp, ok: bool) {
+        let covers =
+            |prefix: &Path| op.path().starts_with(prefix) || op.second_path().is_some_and(|p| p.starts_with(prefix));
+        if !self.watchers.iter().any(|(prefix, _)| covers(prefix)) {
+            return;
+        }
+        let mut watchers = std::mem::take(&mut self.watchers);
+        let mut landed = Landed {
+            at: Duration::from_nanos(at),
+            node,
+            op,
+            ok,
+            tree: &self.tree,
+            verdicts: Vec::new(),
+            reached: Vec::new(),
+        };
+        for (prefix, w) in &mut watchers {
+            if covers(prefix) {
+                w(&mut landed);
+            }
+        }
+        let (verdicts, reached) = (landed.verdicts, landed.reached);
+        self.watchers = watchers;
+        for (invariant, ok, message) in verdicts {
+            assert!(
+                self.invariants.iter().any(|i| i.id == invariant),
+                "invariant {invariant} is not declared by this scenario"
+            );
+            self.verdict(at, &invariant, ok, message);
+        }
+        for r in reached {
+            self.reached_point(at, &r);
+        }
+    }
+
     fn record(&mut self, at_ns: u64, node: &str, what: String) {
         self.history.push(HistEvent { at_ns, node: node.to_string(), what });
     }
@@ -813,6 +920,7 @@ impl State {
                 Err(e) => format!("err {:?}", e.kind()),
             };
             self.record(at, &p.node, format!("  = {} {}: {shown}", p.op.name(), p.op.path().display()));
+            self.run_watchers(at, &p.node, &p.op, result.is_ok());
             if !self.abandoned.remove(&p.id) {
                 self.results.insert(p.id, result);
             }

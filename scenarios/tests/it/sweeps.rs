@@ -82,6 +82,41 @@ fn selftest_async_no_stall() {
 }
 
 #[test]
+fn trace() {
+    check("trace");
+}
+
+#[test]
+fn legacy_trace_debounce_drop() {
+    check("legacy/trace-debounce-drop");
+}
+
+#[test]
+fn legacy_trace_export_overwrites_crash() {
+    check("legacy/trace-export-overwrites-crash");
+}
+
+#[test]
+fn legacy_trace_rename_race() {
+    check("legacy/trace-rename-race");
+}
+
+#[test]
+fn legacy_trace_shared_exporter() {
+    check("legacy/trace-shared-exporter");
+}
+
+#[test]
+fn legacy_trace_raw_session_key() {
+    check("legacy/trace-raw-session-key");
+}
+
+#[test]
+fn legacy_trace_underscore_names() {
+    check("legacy/trace-underscore-names");
+}
+
+#[test]
 fn every_scenario_has_a_test_here() {
     let source = include_str!("sweeps.rs");
     for sc in steadfast_scenarios::all() {

@@ -296,6 +296,16 @@ impl Tree {
         Ok(())
     }
 
+    /// Read a file as it is now, without changing anything (for checkers).
+    pub fn read_file(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.read(path)
+    }
+
+    /// List a directory as it is now (for checkers).
+    pub fn list_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
+        self.read_dir(path)
+    }
+
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         match &self.get(self.walk(path, true)?).node {
             Node::File { data, .. } => Ok(data.clone()),
@@ -571,10 +581,12 @@ impl Tree {
                 Node::Symlink { .. } => {}
             }
         }
-        for (back, gone) in dir_changes {
-            back.into_iter().for_each(|i| self.incref(i));
-            gone.into_iter().for_each(|i| self.decref(i));
-        }
+        // Every reference that comes back is counted before any that goes:
+        // a directory freed by its parent's change drops its children, and
+        // a child it still holds durably must not be freed under it.
+        let (back, gone): (Vec<Vec<Ino>>, Vec<Vec<Ino>>) = dir_changes.into_iter().unzip();
+        back.into_iter().flatten().for_each(|i| self.incref(i));
+        gone.into_iter().flatten().for_each(|i| self.decref(i));
         torn_files
     }
 

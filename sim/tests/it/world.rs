@@ -230,3 +230,22 @@ fn a_crash_point_cuts_power_right_after_its_operation_lands() {
         });
     }
 }
+
+/// Bug: a power loss panicked with "dangling inode" when a directory whose
+/// own entry was never synced held a durable child: its parent's revert
+/// freed it (and the child) before its own revert re-counted the child.
+/// Found by the `trace` scenario (metadata commits + crash points). Fix:
+/// count every reference that comes back before dropping any that goes.
+#[test]
+fn power_loss_reverts_a_directory_whose_entry_was_never_synced() {
+    in_world(Schedule::calm(1, 1000), |w| async move {
+        let fs = w.env().fs;
+        fs.create_dir_all("/d/sub").await.expect("mkdir");
+        fs.write("/d/sub/f", b"x".to_vec()).await.expect("write");
+        fs.sync_file("/d/sub/f").await.expect("sync");
+        fs.sync_dir("/d/sub").await.expect("sync sub");
+        w.fire(&Event::PowerLoss { torn: false, restart_after_ms: None });
+        let left: Vec<String> = w.listing().iter().map(|l| l.path.display().to_string()).collect();
+        assert_eq!(left, ["/d"], "the unsynced entry /d/sub vanishes with everything under it");
+    });
+}

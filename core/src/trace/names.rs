@@ -1,0 +1,145 @@
+//! Session ids to file names (T7): injective, traversal-safe, and the same
+//! key everywhere a session is named (the crash set, the file, the
+//! temporary files).
+//!
+//! Upstream replaced `/ \ . :` with `_`, so "a:b" and "a_b" shared a file,
+//! and keyed its crash set by the raw id while exports checked the
+//! sanitised one. Here every byte outside `[a-z0-9_-]` is percent-encoded
+//! (`%` itself included, upper-case letters too, so the mapping stays
+//! injective on case-insensitive file systems), which makes the encoded
+//! form injective and free of `/`, `\`, `.`, NUL and every other byte a
+//! path could be steered with. A fixed suffix keeps "" and ".." away from
+//! the names `.` and `..`.
+//!
+//! File names are limited to 255 bytes. An id whose encoding is longer than
+//! [`ENCODED_MAX`] keeps a readable prefix and adds a 128-bit digest after a
+//! `~` (a byte the encoding never emits, so a digest name never equals a
+//! plain one). Distinct long ids collide only if their digests do: odds of
+//! about 2^-64 for four billion ids; the digest is not cryptographic, so ids
+//! chosen by an adversary should be shortened by the caller.
+
+/// Longest encoded id kept whole; longer ids get a digest.
+pub const ENCODED_MAX: usize = 200;
+/// The readable prefix kept before a digest.
+const PREFIX_KEPT: usize = 120;
+/// The suffix of every canonical trace file.
+pub const SUFFIX: &str = ".trace.json";
+/// What follows the canonical name in a temporary file's name.
+pub const TMP_MARK: &str = ".tmp.";
+
+/// The canonical key of a session: its encoded id. The file is
+/// `<key>.trace.json`; the crash set and temporary files use the same key.
+pub fn key(session_id: &str) -> String {
+    let encoded = encode(session_id);
+    if encoded.len() <= ENCODED_MAX {
+        return encoded;
+    }
+    // The readable prefix ends on a whole unit, never inside a %XX triple.
+    let mut cut = 0;
+    for &b in session_id.as_bytes() {
+        let unit = if is_safe(b) { 1 } else { 3 };
+        if cut + unit > PREFIX_KEPT {
+            break;
+        }
+        cut += unit;
+    }
+    let (a, b) = digest128(session_id.as_bytes());
+    format!("{}~{a:016x}{b:016x}", &encoded[..cut])
+}
+
+/// The canonical file name of a session.
+pub fn file_name(session_id: &str) -> String {
+    format!("{}{SUFFIX}", key(session_id))
+}
+
+fn encode(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for &b in id.as_bytes() {
+        if is_safe(b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn is_safe(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+}
+
+/// Two independent 64-bit FNV-1a streams, each finalised by `mix64`.
+fn digest128(bytes: &[u8]) -> (u64, u64) {
+    let fnv = |offset: u64| {
+        let h = bytes.iter().fold(offset, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3));
+        crate::mix64(h ^ bytes.len() as u64)
+    };
+    (fnv(0xCBF2_9CE4_8422_2325), fnv(0x6C62_272E_07BB_0142))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_distinct_and_safe(ids: &[&str]) {
+        let names: Vec<String> = ids.iter().map(|id| file_name(id)).collect();
+        for (i, n) in names.iter().enumerate() {
+            assert!(n.len() <= 255, "{:?} -> {} bytes", ids[i], n.len());
+            assert!(!n.contains('/') && !n.contains('\\') && !n.contains('\0'), "{n}");
+            assert!(n != "." && n != "..", "{n}");
+            for (j, m) in names.iter().enumerate().skip(i + 1) {
+                assert_ne!(n, m, "{:?} and {:?} collide", ids[i], ids[j]);
+            }
+        }
+    }
+
+    #[test]
+    fn the_ids_upstream_confused_map_to_distinct_safe_names() {
+        let long_a = "a".repeat(300);
+        let long_b = format!("{}b", "a".repeat(299));
+        let long_c = "/".repeat(300);
+        check_distinct_and_safe(&[
+            "a:b",
+            "a_b",
+            "a/b",
+            "a\\b",
+            "a.b",
+            "a%3Ab",
+            "A",
+            "a",
+            "..",
+            ".",
+            "",
+            "\0",
+            "../../etc/passwd",
+            &long_a,
+            &long_b,
+            &long_c,
+            "\u{FFFD}",
+            "%FF%FE",
+            "é",
+            "e\u{301}",
+            "~",
+            "x~0",
+        ]);
+    }
+
+    #[test]
+    fn a_plain_id_keeps_a_readable_name() {
+        assert_eq!(file_name("session-42_x"), "session-42_x.trace.json");
+        assert_eq!(file_name("a:b"), "a%3Ab.trace.json");
+        assert_eq!(file_name(".."), "%2E%2E.trace.json");
+        assert_eq!(file_name(""), ".trace.json");
+    }
+
+    #[test]
+    fn a_digest_name_never_ends_inside_an_escape() {
+        for fill in ["a", ":", "ab:", "abc:"] {
+            let id = fill.repeat(400);
+            let k = key(&id);
+            let prefix = k.split('~').next().unwrap_or_default();
+            let tail = &prefix[prefix.len().saturating_sub(2)..];
+            assert!(!tail.contains('%'), "{id:?} -> {k}");
+        }
+    }
+}

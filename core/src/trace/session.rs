@@ -1,0 +1,407 @@
+//! [`Tracer`] and [`Session`]: recording, coalesced snapshots, flush,
+//! end_trace and the synchronous crash write.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, UNIX_EPOCH};
+
+use super::signal::Signal;
+use super::{Exported, Exporter, FORMAT, Status, TraceDoc, TraceError, TraceEvent};
+use crate::Env;
+use crate::fs::FsExt;
+
+/// Bounds of a [`Tracer`]. Defaults are upstream's.
+#[derive(Clone, Debug)]
+pub struct TraceConfig {
+    /// Write rounds `flush` may take before giving up (each round waits for
+    /// the write in flight, then writes once). Default 16.
+    pub flush_rounds_max: u32,
+    /// How long `end_trace` waits for a write in flight before its final
+    /// write. Default 5 s. A write that outlives the wait is fenced off by
+    /// the final write, never lands over it.
+    pub end_wait: Duration,
+    /// Follow-up writes one background writer chains before it stops (a
+    /// session recording without pause keeps requesting them); the next
+    /// `snapshot` or `flush` resumes. Default 1024.
+    pub follow_up_chain_max: u32,
+}
+
+impl Default for TraceConfig {
+    fn default() -> Self {
+        TraceConfig { flush_rounds_max: 16, end_wait: Duration::from_secs(5), follow_up_chain_max: 1024 }
+    }
+}
+
+/// Records sessions and exports them through its exporters.
+#[derive(Clone)]
+pub struct Tracer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    env: Env,
+    exporters: Vec<Arc<dyn Exporter>>,
+    config: TraceConfig,
+    sessions: Mutex<BTreeMap<String, Arc<Cell>>>,
+}
+
+struct Cell {
+    state: Mutex<State>,
+    /// Moves whenever a write finishes or the session crashes.
+    signal: Signal,
+}
+
+struct State {
+    doc: TraceDoc,
+    /// A write is in flight (the background writer's, or flush's own).
+    writing: bool,
+    /// A snapshot was requested while a write was in flight (T2: one
+    /// follow-up, however many requests).
+    follow_up: bool,
+    /// `end_trace` or the crash write has started: no more snapshots.
+    ended: bool,
+    crashed: bool,
+    /// Events held by the last version every exporter took.
+    persisted: usize,
+    writes: u64,
+    follow_ups: u64,
+}
+
+/// Counters of one session, for tests and diagnostics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    /// Export rounds started.
+    pub writes: u64,
+    /// Of those, follow-ups of a request made during a write.
+    pub follow_ups: u64,
+}
+
+/// What `end_trace` found.
+#[derive(Debug)]
+pub struct Ended {
+    /// The canonical file, whenever it exists, crashed or not (T8).
+    pub path: Option<PathBuf>,
+    /// The session's final status (crashed if the crash write came first).
+    pub status: Status,
+    /// Why the final write failed, if it did.
+    pub error: Option<TraceError>,
+}
+
+impl Tracer {
+    /// A tracer exporting through `exporters`.
+    pub fn new(env: &Env, exporters: Vec<Arc<dyn Exporter>>, config: TraceConfig) -> Tracer {
+        Tracer { inner: Arc::new(Inner { env: env.clone(), exporters, config, sessions: Mutex::new(BTreeMap::new()) }) }
+    }
+
+    /// Start recording `session_id` (or return the session already open
+    /// under that id).
+    pub fn start(&self, session_id: &str) -> Session {
+        let mut sessions = lock(&self.inner.sessions);
+        let cell = sessions
+            .entry(session_id.to_string())
+            .or_insert_with(|| {
+                let doc = TraceDoc {
+                    format: FORMAT,
+                    session_id: session_id.to_string(),
+                    status: Status::Running,
+                    started_at_ms: wall_ms(&self.inner.env),
+                    events: Vec::new(),
+                };
+                let state = State {
+                    doc,
+                    writing: false,
+                    follow_up: false,
+                    ended: false,
+                    crashed: false,
+                    persisted: 0,
+                    writes: 0,
+                    follow_ups: 0,
+                };
+                Arc::new(Cell { state: Mutex::new(state), signal: Signal::default() })
+            })
+            .clone();
+        Session { inner: self.inner.clone(), cell, id: session_id.to_string() }
+    }
+
+    /// The crash path for the whole process (a panic hook, a fatal
+    /// signal): crash-write every open session. Blocking.
+    pub fn crash_write_all(&self) -> Vec<(String, Result<Option<PathBuf>, TraceError>)> {
+        let open: Vec<Session> = {
+            let sessions = lock(&self.inner.sessions);
+            sessions
+                .iter()
+                .map(|(id, cell)| Session { inner: self.inner.clone(), cell: cell.clone(), id: id.clone() })
+                .collect()
+        };
+        open.into_iter().map(|s| (s.id.clone(), s.crash_write())).collect()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Our critical sections never panic midway; a poisoned lock still
+    // holds consistent state, and the crash path must not give up on it.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn wall_ms(env: &Env) -> u64 {
+    env.clock.wall().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// One session's trace. Cheap to clone; every clone is the same session.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+    cell: Arc<Cell>,
+    id: String,
+}
+
+impl Session {
+    /// The session id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.cell.state)
+    }
+
+    /// Record an event; its sequence number, or `None` once the trace has
+    /// ended or crashed (the event is dropped).
+    pub fn record(&self, name: &str, span: Option<u64>, data: serde_json::Value) -> Option<u64> {
+        let at_ms = wall_ms(&self.inner.env);
+        let mut st = self.state();
+        if st.ended {
+            return None;
+        }
+        let seq = st.doc.events.len() as u64;
+        st.doc.events.push(TraceEvent { seq, at_ms, name: name.to_string(), span, data });
+        Some(seq)
+    }
+
+    /// Events recorded so far.
+    pub fn recorded(&self) -> usize {
+        self.state().doc.events.len()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> SessionStats {
+        let st = self.state();
+        SessionStats { writes: st.writes, follow_ups: st.follow_ups }
+    }
+
+    /// Ask for the file to catch up with memory, in the background. A
+    /// request while a write is in flight schedules exactly one follow-up
+    /// after it, however many requests arrive (T2). No-op once ended.
+    pub fn snapshot(&self) {
+        {
+            let mut st = self.state();
+            if st.ended {
+                return;
+            }
+            if st.writing {
+                st.follow_up = true;
+                return;
+            }
+            st.writing = true;
+        }
+        let me = self.clone();
+        drop(self.inner.env.spawner.spawn("trace-snapshot", Box::pin(async move { me.writer_loop().await })));
+    }
+
+    /// The background writer: one write, then the follow-ups requested
+    /// meanwhile (bounded by `follow_up_chain_max`).
+    async fn writer_loop(&self) {
+        let mut chain = 0;
+        loop {
+            if let Err(e) = self.write_round().await
+                && !matches!(e, TraceError::Crashed(_))
+            {
+                // The next snapshot or flush retries; flush reports it.
+                tracing::warn!(session = %self.id, error = %e, "trace snapshot failed");
+            }
+            chain += 1;
+            let mut st = self.state();
+            if st.follow_up && !st.ended && chain < self.inner.config.follow_up_chain_max {
+                st.follow_up = false;
+                st.follow_ups += 1;
+                continue;
+            }
+            st.writing = false;
+            st.follow_up = false;
+            drop(st);
+            self.cell.signal.notify();
+            return;
+        }
+    }
+
+    /// Export the current state once through every exporter.
+    async fn write_round(&self) -> Result<(), TraceError> {
+        let doc = {
+            let mut st = self.state();
+            if st.crashed {
+                return Err(TraceError::Crashed(self.id.clone()));
+            }
+            st.writes += 1;
+            st.doc.clone()
+        };
+        let mut first_error = None;
+        let mut skipped = false;
+        for exporter in &self.inner.exporters {
+            match exporter.export(&doc).await {
+                Ok(Exported::Written | Exported::Superseded) => {}
+                Ok(Exported::SkippedCrashed) => skipped = true,
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        let mut st = self.state();
+        if skipped || st.crashed {
+            return Err(TraceError::Crashed(self.id.clone()));
+        }
+        st.persisted = st.persisted.max(doc.events.len());
+        Ok(())
+    }
+
+    /// Wait until no write is in flight; `Err` if the session crashed.
+    async fn idle(&self) -> Result<(), TraceError> {
+        loop {
+            let epoch = self.cell.signal.epoch();
+            {
+                let st = self.state();
+                if st.crashed {
+                    return Err(TraceError::Crashed(self.id.clone()));
+                }
+                if !st.writing {
+                    return Ok(());
+                }
+            }
+            self.cell.signal.changed(epoch).await;
+        }
+    }
+
+    /// Wait until no write is in flight (for tests and orderly shutdown).
+    pub async fn settled(&self) {
+        let _ = self.idle().await;
+    }
+
+    /// Return once every exporter holds every event recorded before the
+    /// call, in order (T1), taking at most `flush_rounds_max` rounds (T2).
+    /// `Err` if a write failed (the error, typed), the session crashed
+    /// (crash wins: nothing more is exported) or the rounds ran out.
+    pub async fn flush(&self) -> Result<(), TraceError> {
+        let target = self.recorded();
+        for _ in 0..self.inner.config.flush_rounds_max {
+            self.idle().await?;
+            {
+                let mut st = self.state();
+                if st.persisted >= target {
+                    return Ok(());
+                }
+                st.writing = true;
+            }
+            let result = self.write_round().await;
+            self.release_writer();
+            result?;
+        }
+        Err(TraceError::FlushRounds { session: self.id.clone(), rounds: self.inner.config.flush_rounds_max })
+    }
+
+    /// flush or end_trace is done writing: hand a pending follow-up to a
+    /// background writer, and wake waiters.
+    fn release_writer(&self) {
+        let resume = {
+            let mut st = self.state();
+            let resume = st.follow_up && !st.ended;
+            st.follow_up = false;
+            st.writing = resume;
+            resume
+        };
+        self.cell.signal.notify();
+        if resume {
+            let me = self.clone();
+            drop(self.inner.env.spawner.spawn("trace-snapshot", Box::pin(async move { me.writer_loop().await })));
+        }
+    }
+
+    /// End the trace with `status`: no snapshot starts after this call;
+    /// the write in flight gets `end_wait`, then the final write runs
+    /// (unless the session crashed: crash wins). Reports the canonical
+    /// path whenever the file exists (T8).
+    pub async fn end_trace(&self, status: Status) -> Ended {
+        {
+            let mut st = self.state();
+            st.ended = true;
+            st.follow_up = false;
+        }
+        let clock = self.inner.env.clock.clone();
+        let _ = crate::timeout(&*clock, self.inner.config.end_wait, self.idle()).await;
+        let crashed = {
+            let mut st = self.state();
+            if !st.crashed {
+                st.doc.status = status;
+                st.writing = true;
+            }
+            st.crashed
+        };
+        let error = if crashed {
+            None
+        } else {
+            let result = self.write_round().await;
+            self.release_writer();
+            result.err()
+        };
+        lock(&self.inner.sessions).remove(&self.id);
+        Ended { path: self.existing_path().await, status: self.state().doc.status, error }
+    }
+
+    /// The first exporter's file that exists. A stat that fails other than
+    /// with `NotFound` counts as existing: better a path that may be there
+    /// than a lost trace.
+    async fn existing_path(&self) -> Option<PathBuf> {
+        for exporter in &self.inner.exporters {
+            let Some(path) = exporter.path(&self.id) else { continue };
+            match self.inner.env.fs.symlink_metadata(&path).await {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                _ => return Some(path),
+            }
+        }
+        None
+    }
+
+    /// The crash path (a panic hook, a fatal signal): mark the session
+    /// crashed on every exporter first, then write the crashed trace with
+    /// blocking calls. Once it returns `Ok`, the file reads "crashed" and
+    /// keeps reading it whatever in-flight exports do (T3). Repeating it is
+    /// allowed; the status stays crashed. Returns the canonical path of the
+    /// first exporter that has one.
+    pub fn crash_write(&self) -> Result<Option<PathBuf>, TraceError> {
+        let doc = {
+            let mut st = self.state();
+            st.crashed = true;
+            st.ended = true;
+            st.follow_up = false;
+            st.doc.status = Status::Crashed;
+            st.doc.clone()
+        };
+        for exporter in &self.inner.exporters {
+            exporter.mark_crashed(&self.id);
+        }
+        let mut first_error = None;
+        for exporter in &self.inner.exporters {
+            if let Err(e) = exporter.write_crashed(&doc) {
+                first_error.get_or_insert(e);
+            }
+        }
+        self.cell.signal.notify();
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(self.inner.exporters.iter().find_map(|e| e.path(&self.id))),
+        }
+    }
+}

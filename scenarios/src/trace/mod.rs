@@ -1,0 +1,736 @@
+//! `trace` and its five `legacy/trace-*` replicas (incident 4, T1..T8).
+//!
+//! One process (`app`) records several sessions that share one exporter:
+//! bursts of 1 to 50 events with a snapshot after each, flushes, a final
+//! `end_trace`, and a crash write of one session at a seeded instant
+//! (sometimes followed by the process dying, as after a panic hook). The
+//! trace directory sits on an EFS-like mount whose renames take 50 ms to
+//! 5 s and land anywhere in that window; ENOSPC and EIO are injected; the
+//! power fails at seeded instants or right after a targeted rename or
+//! fsync; the process is killed and restarted. Each seed draws its own
+//! swarm of those faults.
+//!
+//! Checkers: a watcher on the trace directory judges T3, T4 and T7 after
+//! every effect that touches a canonical file; the workload judges T1 and
+//! T6 when flush returns, T2 per burst, T8 when end_trace returns; the
+//! driver judges T1 (durable), T3, T4, T5 and T7 at quiescence.
+
+mod legacy;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use steadfast_core::trace::{
+    Ended, Exporter, FileExporter, FileExporterConfig, Session, Status, TraceConfig, TraceDoc, TraceError, Tracer,
+};
+use steadfast_core::{Env, FileKind, FsOp};
+use steadfast_sim::schedule::{CrashRule, ErrorRule, Event, Latency, Mount, TimedEvent};
+use steadfast_sim::swarm::Swarm;
+use steadfast_sim::world::{Invariant, Landed, LocalBoxFuture};
+use steadfast_sim::{Expect, FaultKind, Scenario, Schedule, SimRng, World};
+
+pub use legacy::{DebounceSession, LegacyExporter, LegacyFlavour, upstream_name};
+
+const DIR: &str = "/efs/traces";
+
+const INVARIANTS: &[Invariant] = &[
+    Invariant { id: "T1", statement: "after flush() returns, the file holds every event recorded before it, in order" },
+    Invariant {
+        id: "T2",
+        statement: "a burst while a write is in flight causes at most one follow-up write; flush drains in a bounded number of rounds",
+    },
+    Invariant {
+        id: "T3",
+        statement: "once the synchronous crash write has returned, the file reads crashed and keeps reading it after every in-flight export settles",
+    },
+    Invariant {
+        id: "T4",
+        statement: "at every instant the file is absent or a whole, parseable trace; after a power loss it is the old or the new version",
+    },
+    Invariant { id: "T5", statement: "after quiescence no temporary files remain" },
+    Invariant {
+        id: "T6",
+        statement: "one session's crash never suppresses another session's export through a shared exporter",
+    },
+    Invariant { id: "T7", statement: "session ids map to file names injectively and never escape the trace directory" },
+    Invariant { id: "T8", statement: "end_trace returns the file's path whenever the file exists, crashed or not" },
+];
+
+const CRASH_DURING_RENAME: &str = "crash write while a rename is in flight";
+const RENAME_AFTER_CRASH: &str = "a rename landed after the crash write returned";
+const FOLLOW_UP: &str = "follow-up requested during a pending write";
+const LOSS_BETWEEN: &str = "power loss between write and rename";
+const SOMETIMES: &[&str] = &[CRASH_DURING_RENAME, RENAME_AFTER_CRASH, FOLLOW_UP, LOSS_BETWEEN];
+
+/// Session ids, chosen to collide under upstream's naming and to try to
+/// escape the directory.
+const IDS: &[&str] = &["a:b", "a_b", "a/b", "..", "user.1", "x\\y", "plain", "", "A", "a"];
+
+/// The fixed core or one of the replicas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// `steadfast_core::trace`.
+    Core,
+    /// M2: snapshot without follow-up.
+    DebounceDrop,
+    /// M3: export without crashed checks.
+    ExportOverwritesCrash,
+    /// M1: upstream's final fix, checks before the rename only.
+    RenameRace,
+    /// An exporter-wide crashed flag.
+    SharedExporter,
+    /// Crash mark with the raw id, check with the sanitised id.
+    RawSessionKey,
+    /// Upstream's file names: `/ \ . :` become `_`.
+    UnderscoreNames,
+}
+
+/// The `trace` scenario for one variant.
+pub struct TraceScenario {
+    /// What runs.
+    pub variant: Variant,
+}
+
+impl Scenario for TraceScenario {
+    fn name(&self) -> &'static str {
+        match self.variant {
+            Variant::Core => "trace",
+            Variant::DebounceDrop => "legacy/trace-debounce-drop",
+            Variant::ExportOverwritesCrash => "legacy/trace-export-overwrites-crash",
+            Variant::RenameRace => "legacy/trace-rename-race",
+            Variant::SharedExporter => "legacy/trace-shared-exporter",
+            Variant::RawSessionKey => "legacy/trace-raw-session-key",
+            Variant::UnderscoreNames => "legacy/trace-underscore-names",
+        }
+    }
+
+    fn expect(&self) -> Expect {
+        if self.variant == Variant::Core { Expect::Hold } else { Expect::Violate }
+    }
+
+    fn description(&self) -> &'static str {
+        match self.variant {
+            Variant::Core => "core trace export under bursts, crash writes, slow renames, ENOSPC/EIO, power loss",
+            Variant::DebounceDrop => "snapshot without follow-up (M2): breaks T1",
+            Variant::ExportOverwritesCrash => "export without crashed checks (M3): breaks T3",
+            Variant::RenameRace => "upstream's final fix, checks before rename only (M1): breaks T3",
+            Variant::SharedExporter => "exporter-wide crashed flag: breaks T6",
+            Variant::RawSessionKey => "crash mark with raw id, check with sanitised id: breaks T3",
+            Variant::UnderscoreNames => "upstream's file names, \"a:b\" and \"a_b\" share a file: breaks T7",
+        }
+    }
+
+    fn invariants(&self) -> &'static [Invariant] {
+        INVARIANTS
+    }
+
+    fn sometimes(&self) -> &'static [&'static str] {
+        if self.variant == Variant::Core { SOMETIMES } else { &[] }
+    }
+
+    fn schedule(&self, seed: u64) -> Schedule {
+        schedule(seed)
+    }
+
+    fn restart_after_crash_ms(&self) -> Option<u64> {
+        Some(RESTART_MS)
+    }
+
+    fn run<'a>(&'a self, world: &'a World) -> LocalBoxFuture<'a, ()> {
+        Box::pin(drive(world, self.variant))
+    }
+}
+
+const CHAOS_MS: u64 = 30_000;
+const QUIET_MS: u64 = 40_000;
+/// A dead process is restarted after every in-flight operation it left
+/// has landed (the slowest rename takes 5 s), so the restarted exporter's
+/// sweep of stale temporary files sees them all.
+const RESTART_MS: u64 = 6_000;
+const RENAME_MS_MAX: u64 = 5_000;
+
+fn schedule(seed: u64) -> Schedule {
+    let kinds = ["eio", "enospc", "power_loss", "kill", "crash_point", "clock_jump"];
+    let mut sw = Swarm::draw(seed, &kinds);
+    let mut s = Schedule::calm(seed, CHAOS_MS);
+    s.quiet_ms = QUIET_MS;
+    let rng = sw.rng();
+    // The mount is EFS-like in every seed (M1 exists only where renames
+    // are slow); the swarm decides the faults.
+    let rename_max = rng.range(100, RENAME_MS_MAX);
+    s.metadata_commit_ms = Some(rng.range(5, 5_000));
+    s.mounts.push(Mount {
+        prefix: "/efs".into(),
+        latency: vec![
+            Latency { ops: vec!["rename".into()], ms_min: rename_max.min(50), ms_max: rename_max },
+            Latency { ops: vec!["write".into(), "sync_file".into()], ms_min: 0, ms_max: 50 },
+            Latency { ops: vec![], ms_min: 0, ms_max: 10 },
+        ],
+    });
+    let ops = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    if sw.on("eio") {
+        let p = sw.rate("eio") * 0.3;
+        let ops = ops(&["write", "sync_file", "rename", "remove_file", "sync_dir", "read_dir"]);
+        s.errors.push(ErrorRule {
+            ops,
+            path_prefix: Some(DIR.into()),
+            error: FaultKind::Eio,
+            nth: None,
+            probability: Some(p),
+        });
+    }
+    if sw.on("enospc") {
+        let p = sw.rate("enospc");
+        s.errors.push(ErrorRule {
+            ops: ops(&["write"]),
+            path_prefix: Some(DIR.into()),
+            error: FaultKind::Enospc,
+            nth: None,
+            probability: Some(p),
+        });
+    }
+    let power = sw.on("power_loss");
+    let kill = sw.on("kill");
+    let crash_point = sw.on("crash_point");
+    let jump = sw.on("clock_jump");
+    let rng = sw.rng();
+    if power {
+        let at_ms = rng.range(500, CHAOS_MS - 1);
+        s.events.push(TimedEvent {
+            at_ms,
+            what: Event::PowerLoss { torn: rng.chance(0.5), restart_after_ms: Some(RESTART_MS) },
+        });
+    }
+    if kill {
+        let at_ms = rng.range(500, CHAOS_MS - RESTART_MS - 1);
+        s.events.push(TimedEvent { at_ms, what: Event::Kill { node: "app".into() } });
+        s.events.push(TimedEvent {
+            at_ms: at_ms + RESTART_MS,
+            what: Event::Restart { node: "app".into(), reuse_pid: false },
+        });
+    }
+    if crash_point {
+        s.crashes.push(CrashRule {
+            ops: vec![(*rng.pick(&["rename", "sync_file", "write"])).to_string()],
+            path_prefix: Some(DIR.into()),
+            nth: rng.range(1, 40),
+            metadata_survives: rng.chance(0.5),
+            torn: rng.chance(0.5),
+            restart_after_ms: Some(RESTART_MS),
+        });
+    }
+    if jump {
+        let by_ms = rng.range(0, 7_200_000) as i64 - 3_600_000;
+        s.events.push(TimedEvent { at_ms: rng.range(0, CHAOS_MS), what: Event::ClockJump { by_ms } });
+    }
+    s.params.insert("sessions".into(), rng.range(2, 4));
+    s.params.insert("first_id".into(), rng.range(0, IDS.len() as u64 - 1));
+    if rng.chance(0.8) {
+        let crash_at_ms = rng.range(200, CHAOS_MS - RESTART_MS - 2);
+        s.params.insert("crash_at_ms".into(), crash_at_ms);
+        s.params.insert("crash_session".into(), rng.range(0, 3));
+        s.params.insert("crash_aimed".into(), u64::from(rng.chance(0.5)));
+        if rng.chance(0.5) {
+            // The process dies right after its panic hook's crash write.
+            s.events.push(TimedEvent { at_ms: crash_at_ms + 1, what: Event::Kill { node: "app".into() } });
+            s.events.push(TimedEvent {
+                at_ms: crash_at_ms + 1 + RESTART_MS,
+                what: Event::Restart { node: "app".into(), reuse_pid: false },
+            });
+        }
+    }
+    s
+}
+
+// ----- the book: what the workload did, for the checkers ----------------
+
+#[derive(Default)]
+struct SessionBook {
+    path: PathBuf,
+    /// Event names in recording order.
+    names: Vec<String>,
+    /// Most events a successful flush promised.
+    flushed: usize,
+    crash_started: bool,
+    crash_returned: bool,
+}
+
+#[derive(Default)]
+struct Book {
+    sessions: BTreeMap<String, SessionBook>,
+    /// Canonical path to the ids whose file it is.
+    by_path: BTreeMap<PathBuf, Vec<String>>,
+    /// Temporary files created, per canonical path.
+    tmp_writes: BTreeMap<PathBuf, u64>,
+    /// The last incarnation tidied up in the quiet phase.
+    tidied: bool,
+}
+
+type SharedBook = Arc<Mutex<Book>>;
+
+fn lock(book: &SharedBook) -> MutexGuard<'_, Book> {
+    book.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn is_canonical(p: &Path) -> bool {
+    p.parent() == Some(Path::new(DIR)) && p.to_str().is_some_and(|s| s.ends_with(".trace.json"))
+}
+
+/// The canonical path a temporary file belongs to.
+fn tmp_owner(p: &Path) -> Option<PathBuf> {
+    let s = p.to_str()?;
+    let i = s.find(".trace.json.tmp.")?;
+    Some(PathBuf::from(&s[..i + ".trace.json".len()]))
+}
+
+/// T3, T4 and T7 for one canonical file, as it is now. `read` is the file's
+/// content (or why not).
+fn judge_file(book: &Book, path: &Path, read: Result<&[u8], &String>, check: &mut dyn FnMut(&str, bool, String)) {
+    let ids = book.by_path.get(path).cloned().unwrap_or_default();
+    if ids.len() > 1 {
+        check("T7", false, format!("sessions {ids:?} share the file {}", path.display()));
+    }
+    let crashed_ids: Vec<&String> = ids.iter().filter(|id| book.sessions[*id].crash_returned).collect();
+    let bytes = match read {
+        Ok(b) => b,
+        Err(e) => {
+            for id in crashed_ids {
+                check("T3", false, format!("session {id:?} was crash-written but {} is gone: {e}", path.display()));
+            }
+            return;
+        }
+    };
+    let doc = match TraceDoc::parse(bytes) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let head = String::from_utf8_lossy(&bytes[..bytes.len().min(40)]).into_owned();
+            return check(
+                "T4",
+                false,
+                format!("{} ({} bytes) is not a whole trace: {e}: {head:?}", path.display(), bytes.len()),
+            );
+        }
+    };
+    let Some(sb) = book.sessions.get(&doc.session_id) else {
+        return check("T7", false, format!("{} holds unknown session {:?}", path.display(), doc.session_id));
+    };
+    check(
+        "T7",
+        sb.path == path,
+        format!("{} holds session {:?}, whose file is {}", path.display(), doc.session_id, sb.path.display()),
+    );
+    let names_ok = doc.events.len() <= sb.names.len() && doc.events.iter().zip(&sb.names).all(|(e, n)| e.name == *n);
+    check(
+        "T4",
+        names_ok,
+        format!("{} holds events that session {:?} never recorded in that order", path.display(), doc.session_id),
+    );
+    for id in crashed_ids {
+        let ok = doc.session_id == *id && doc.status == Status::Crashed;
+        check(
+            "T3",
+            ok,
+            format!(
+                "session {id:?} was crash-written, but {} reads {:?} of {:?}",
+                path.display(),
+                doc.status,
+                doc.session_id
+            ),
+        );
+    }
+}
+
+/// The watcher: every effect touching a canonical file is judged at once.
+fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
+    Box::new(move |l: &mut Landed<'_>| {
+        let mut book = lock(&book);
+        if let FsOp::Write { path, .. } = l.op
+            && let Some(owner) = tmp_owner(path)
+        {
+            *book.tmp_writes.entry(owner).or_insert(0) += 1;
+        }
+        let touched: Vec<PathBuf> = [Some(l.op.path()), l.op.second_path()]
+            .into_iter()
+            .flatten()
+            .filter(|p| is_canonical(p))
+            .map(Path::to_path_buf)
+            .collect();
+        if let (FsOp::Rename { to, .. }, true) = (l.op, touched.iter().any(|p| Some(p.as_path()) == l.op.second_path()))
+        {
+            let after_crash =
+                book.by_path.get(to).is_some_and(|ids| ids.iter().any(|id| book.sessions[id].crash_returned));
+            if after_crash {
+                l.reach(RENAME_AFTER_CRASH);
+            }
+        }
+        for path in touched {
+            let read = l.read(&path).map_err(|e| e.to_string());
+            let mut verdicts = Vec::new();
+            judge_file(&book, &path, read.as_deref(), &mut |id, ok, msg| verdicts.push((id.to_string(), ok, msg)));
+            for (id, ok, msg) in verdicts {
+                l.check(&id, ok, || msg);
+            }
+        }
+    })
+}
+
+// ----- the workload -----------------------------------------------------
+
+/// One session, whichever implementation runs it.
+#[derive(Clone)]
+enum Sess {
+    Core(Session),
+    Debounce(DebounceSession),
+}
+
+impl Sess {
+    fn record(&self, name: &str) {
+        match self {
+            Sess::Core(s) => {
+                let _ = s.record(name, None, serde_json::Value::Null);
+            }
+            Sess::Debounce(s) => s.record(name),
+        }
+    }
+    fn snapshot(&self) {
+        match self {
+            Sess::Core(s) => s.snapshot(),
+            Sess::Debounce(s) => s.snapshot(),
+        }
+    }
+    async fn flush(&self) -> Result<(), TraceError> {
+        match self {
+            Sess::Core(s) => s.flush().await,
+            Sess::Debounce(s) => s.flush().await,
+        }
+    }
+    async fn settled(&self) {
+        match self {
+            Sess::Core(s) => s.settled().await,
+            Sess::Debounce(s) => s.settled().await,
+        }
+    }
+    async fn end_trace(&self) -> Ended {
+        match self {
+            Sess::Core(s) => s.end_trace(Status::Completed).await,
+            Sess::Debounce(s) => s.end_trace().await,
+        }
+    }
+    fn crash_write(&self) -> Result<Option<PathBuf>, TraceError> {
+        match self {
+            Sess::Core(s) => s.crash_write(),
+            Sess::Debounce(s) => s.crash_write(),
+        }
+    }
+    fn follow_ups(&self) -> u64 {
+        match self {
+            Sess::Core(s) => s.stats().follow_ups,
+            Sess::Debounce(_) => 0,
+        }
+    }
+}
+
+/// What one incarnation of the app built.
+struct App {
+    world: World,
+    book: SharedBook,
+    env: Env,
+    file: Arc<FileExporter>,
+    make: MakeSession,
+}
+
+async fn drive(world: &World, variant: Variant) {
+    world.setup([FsOp::CreateDirAll("/efs".into())]);
+    let book: SharedBook = Arc::default();
+    world.watch(DIR, watcher(book.clone()));
+    let incarnation = Arc::new(AtomicU64::new(0));
+    let b = book.clone();
+    world.add_node("app", move |w| {
+        let (book, inc) = (b.clone(), incarnation.fetch_add(1, Ordering::Relaxed));
+        async move { incarnation_main(w, book, variant, inc).await }
+    });
+    world.sleep_until(world.quiet_end()).await;
+    final_checks(world, &book);
+}
+
+/// Open the exporter, retrying injected errors (bounded).
+async fn open_exporter(env: &Env) -> Option<FileExporter> {
+    let config = FileExporterConfig { stale_tmp_age: Duration::ZERO };
+    for _ in 0..50 {
+        if let Ok(e) = FileExporter::open(env, DIR, config.clone()).await {
+            return Some(e);
+        }
+        env.clock.sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+async fn incarnation_main(world: World, book: SharedBook, variant: Variant, inc: u64) {
+    let env = world.env();
+    lock(&book).tidied = false;
+    if inc > 0 && lost_power_last(&world) && has_tmp(&world) {
+        world.reach(LOSS_BETWEEN);
+    }
+    let Some(file) = open_exporter(&env).await else { return };
+    let file = Arc::new(file);
+    let make = make_sessions(&env, file.clone(), variant);
+    let app = Rc::new(App { world: world.clone(), book: book.clone(), env: env.clone(), file, make });
+    let s = world.schedule();
+    let (n, first) = (s.param("sessions", 2) as usize, s.param("first_id", 0) as usize);
+    let sessions: Vec<(Sess, String)> = (0..n)
+        .map(|i| {
+            let id = format!("{}#{inc}", IDS[(first + i) % IDS.len()]);
+            let (sess, path) = (app.make)(&id);
+            let mut b = lock(&book);
+            b.sessions.insert(id.clone(), SessionBook { path: path.clone(), ..Default::default() });
+            b.by_path.entry(path).or_default().push(id.clone());
+            (sess, id)
+        })
+        .collect();
+    let shared: Rc<RefCell<Vec<(Sess, String)>>> = Rc::new(RefCell::new(sessions.clone()));
+    if let Some(at) = s.params.get("crash_at_ms").copied() {
+        let (app, shared) = (app.clone(), shared.clone());
+        madsim::task::spawn_local(async move { crasher(&app, &shared, at).await });
+    }
+    let tasks: Vec<_> = sessions
+        .into_iter()
+        .enumerate()
+        .map(|(i, (sess, id))| {
+            let app = app.clone();
+            madsim::task::spawn_local(async move { session_main(&app, sess, id, i as u64).await })
+        })
+        .collect();
+    for t in tasks {
+        let _ = t.await;
+    }
+    if app.world.now() >= app.world.chaos_end() {
+        let tidied = app.file.tidy().await.is_ok();
+        lock(&book).tidied = tidied;
+    }
+}
+
+/// Starts a session of the variant under test; returns it and its file.
+type MakeSession = Box<dyn Fn(&str) -> (Sess, PathBuf)>;
+
+fn make_sessions(env: &Env, file: Arc<FileExporter>, variant: Variant) -> MakeSession {
+    let legacy = |flavour| {
+        let e: Arc<dyn Exporter> = Arc::new(LegacyExporter::new(env, Path::new(DIR), flavour));
+        e
+    };
+    let flavour = |crash_checks, shared_flag, raw_mark| LegacyFlavour {
+        crash_checks,
+        shared_flag,
+        raw_mark,
+        upstream_names: false,
+    };
+    let exporter: Arc<dyn Exporter> = match variant {
+        Variant::Core | Variant::DebounceDrop => file.clone(),
+        Variant::ExportOverwritesCrash => legacy(flavour(false, false, false)),
+        Variant::RenameRace => legacy(flavour(true, false, false)),
+        Variant::SharedExporter => legacy(flavour(true, true, false)),
+        Variant::RawSessionKey => legacy(flavour(true, false, true)),
+        Variant::UnderscoreNames => legacy(LegacyFlavour { upstream_names: true, ..flavour(true, false, false) }),
+    };
+    let env = env.clone();
+    if variant == Variant::DebounceDrop {
+        return Box::new(move |id| (Sess::Debounce(DebounceSession::start(&env, file.clone(), id)), file.path_for(id)));
+    }
+    let tracer = Tracer::new(&env, vec![exporter.clone()], TraceConfig::default());
+    Box::new(move |id| {
+        let path = exporter.path(id).expect("file exporters have paths");
+        (Sess::Core(tracer.start(id)), path)
+    })
+}
+
+fn lost_power_last(world: &World) -> bool {
+    let now = world.now().as_millis() as u64;
+    let mut last = world.schedule().events.iter().filter(|e| e.at_ms <= now).collect::<Vec<_>>();
+    last.sort_by_key(|e| e.at_ms);
+    let timed = last.iter().rev().find(|e| !matches!(e.what, Event::ClockJump { .. } | Event::Restart { .. }));
+    matches!(timed.map(|e| &e.what), Some(Event::PowerLoss { .. })) || !world.schedule().crashes.is_empty()
+}
+
+fn has_tmp(world: &World) -> bool {
+    world.listing().iter().any(|l| tmp_owner(&l.path).is_some())
+}
+
+/// How often an aimed crash looks for its moment, and for how long.
+const AIM_POLL_MS: u64 = 10;
+const AIM_POLLS_MAX: u64 = 1_000;
+
+/// The crash write of one session at `at_ms`, or (when the schedule aims
+/// it) at the first moment after `at_ms` when a rename of that session's
+/// file is in flight: the window upstream left open (M1).
+async fn crasher(app: &App, sessions: &RefCell<Vec<(Sess, String)>>, at_ms: u64) {
+    app.world.sleep_until(Duration::from_millis(at_ms)).await;
+    let which = app.world.schedule().param("crash_session", 0) as usize;
+    let Some((sess, id)) = sessions.borrow().get(which % sessions.borrow().len().max(1)).cloned() else { return };
+    let path = lock(&app.book).sessions[&id].path.clone();
+    let own_tmp = format!("{}.tmp.", path.display());
+    let own_rename =
+        |app: &App| app.world.in_flight("rename", |p| p.to_str().is_some_and(|p| p.starts_with(&own_tmp))) > 0;
+    if app.world.schedule().param("crash_aimed", 0) == 1 {
+        for _ in 0..AIM_POLLS_MAX {
+            if own_rename(app) {
+                break;
+            }
+            app.env.clock.sleep(Duration::from_millis(AIM_POLL_MS)).await;
+        }
+    }
+    if own_rename(app) {
+        app.world.reach(CRASH_DURING_RENAME);
+    }
+    if let Some(s) = lock(&app.book).sessions.get_mut(&id) {
+        s.crash_started = true;
+    }
+    let result = sess.crash_write();
+    app.world.note(format!("crash write of {id:?}: {result:?}"));
+    if result.is_ok() {
+        let path = {
+            let mut book = lock(&app.book);
+            let s = book.sessions.get_mut(&id).expect("registered");
+            s.crash_returned = true;
+            s.path.clone()
+        };
+        judge_now(&app.world, &app.book, &path);
+    }
+}
+
+/// Judge one canonical file as it is now. The book is locked only after
+/// the world has settled: the watcher locks it from inside the world.
+fn judge_now(world: &World, book: &SharedBook, path: &Path) {
+    let read = world.peek_file(path).map_err(|e| e.to_string());
+    let book = lock(book);
+    judge_file(&book, path, read.as_deref(), &mut |inv, ok, msg| world.check(inv, ok, || msg));
+}
+
+async fn session_main(app: &App, sess: Sess, id: String, stream: u64) {
+    let mut rng: SimRng = app.world.workload_rng(stream);
+    let mut next = 0u64;
+    while app.world.now() < app.world.chaos_end() {
+        burst(app, &sess, &id, &mut rng, &mut next).await;
+        if rng.chance(0.3) {
+            flush_and_check(app, &sess, &id, false).await;
+        }
+        app.env.clock.sleep(Duration::from_millis(rng.range(0, 2_000))).await;
+    }
+    flush_and_check(app, &sess, &id, true).await;
+    let ended = sess.end_trace().await;
+    check_ended(app, &id, &ended);
+    if sess.follow_ups() > 0 {
+        app.world.reach(FOLLOW_UP);
+    }
+}
+
+/// Record 1..=50 events with a snapshot after each, all in one poll, then
+/// wait for the session to settle and count the writes it caused (T2).
+async fn burst(app: &App, sess: &Sess, id: &str, rng: &mut SimRng, next: &mut u64) {
+    let path = lock(&app.book).sessions[id].path.clone();
+    let writes = |app: &App| lock(&app.book).tmp_writes.get(&path).copied().unwrap_or(0);
+    let before = writes(app);
+    for _ in 0..rng.range(1, 50) {
+        let name = format!("e{next}-{:04x}", rng.range(0, 0xFFFF));
+        *next += 1;
+        if let Some(s) = lock(&app.book).sessions.get_mut(id) {
+            s.names.push(name.clone());
+        }
+        sess.record(&name);
+        sess.snapshot();
+    }
+    sess.settled().await;
+    let caused = writes(app) - before;
+    let crashed = lock(&app.book).sessions[id].crash_started;
+    if !crashed {
+        // One write in flight before the burst may land during it, plus
+        // the burst's own write and its single follow-up.
+        app.world.check("T2", caused <= 3, || format!("a burst in session {id:?} caused {caused} writes (at most 3)"));
+    }
+}
+
+async fn flush_and_check(app: &App, sess: &Sess, id: &str, quiet: bool) {
+    let target = lock(&app.book).sessions[id].names.len();
+    let result = sess.flush().await;
+    let path = lock(&app.book).sessions[id].path.clone();
+    let doc = app.world.peek_file(&path).ok().and_then(|b| TraceDoc::parse(&b).ok());
+    let mut book = lock(&app.book);
+    let crash_started = book.sessions[id].crash_started;
+    match result {
+        Ok(()) => {
+            let held = doc.as_ref().map_or(0, |d| d.events.len());
+            let names = &book.sessions[id].names;
+            let in_order = doc.as_ref().is_none_or(|d| d.events.iter().zip(names).all(|(e, n)| e.name == *n));
+            app.world.check("T1", held >= target && in_order, || {
+                format!("flush of {id:?} returned Ok with {target} events recorded, but {} holds {held} (in order: {in_order})", path.display())
+            });
+            let s = book.sessions.get_mut(id).expect("registered");
+            s.flushed = s.flushed.max(target);
+        }
+        Err(TraceError::Crashed(_)) => {
+            app.world.check("T6", crash_started, || {
+                format!("flush of {id:?} was refused as crashed, but {id:?} never crashed")
+            });
+        }
+        Err(e @ TraceError::FlushRounds { .. }) => app.world.check("T2", false, || e.to_string()),
+        Err(e) => {
+            app.world.check("T1", !quiet || crash_started, || format!("flush of {id:?} failed in the quiet phase: {e}"))
+        }
+    }
+}
+
+fn check_ended(app: &App, id: &str, ended: &Ended) {
+    let path = lock(&app.book).sessions[id].path.clone();
+    let exists = app.world.peek(FsOp::SymlinkMetadata(path.clone())).is_ok();
+    let book = lock(&app.book);
+    let s = &book.sessions[id];
+    app.world.check("T8", ended.path.is_some() || !exists, || {
+        format!("end_trace of {id:?} returned no path, but {} exists (status {:?})", s.path.display(), ended.status)
+    });
+    app.world.check("T6", ended.status != Status::Crashed || s.crash_started, || {
+        format!("end_trace of {id:?} reports crashed, but {id:?} never crashed")
+    });
+}
+
+/// At quiescence: every canonical file whole and consistent (T3, T4, T7),
+/// every flushed event durable (T1), no temporary file left (T5), nothing
+/// outside the trace directory (T7).
+fn final_checks(world: &World, shared: &SharedBook) {
+    let listing = world.listing();
+    for l in &listing {
+        let inside = l.path.starts_with(DIR) || Path::new(DIR).starts_with(&l.path);
+        world.check("T7", inside, || format!("{} lies outside {DIR}", l.path.display()));
+    }
+    let paths: Vec<PathBuf> = lock(shared).by_path.keys().cloned().collect();
+    let contents: BTreeMap<PathBuf, Result<Vec<u8>, String>> =
+        paths.iter().map(|p| (p.clone(), world.peek_file(p).map_err(|e| e.to_string()))).collect();
+    let book = lock(shared);
+    for (path, read) in contents.iter() {
+        judge_file(&book, path, read.as_deref(), &mut |inv, ok, msg| world.check(inv, ok, || msg));
+    }
+    for (id, s) in &book.sessions {
+        let held = contents
+            .get(&s.path)
+            .and_then(|r| r.as_ref().ok())
+            .and_then(|b| TraceDoc::parse(b).ok())
+            .map_or(0, |d| d.events.len());
+        world.check("T1", held >= s.flushed, || {
+            format!(
+                "{} holds {held} events after quiescence; a flush of {id:?} promised {}",
+                s.path.display(),
+                s.flushed
+            )
+        });
+    }
+    if book.tidied && world.is_alive("app") {
+        let litter: Vec<String> = listing
+            .iter()
+            .filter(|l| l.kind == FileKind::File && tmp_owner(&l.path).is_some())
+            .map(|l| l.path.display().to_string())
+            .collect();
+        world.check("T5", litter.is_empty(), || format!("temporary files left after quiescence: {litter:?}"));
+    }
+}
