@@ -146,8 +146,8 @@ impl Scenario for TraceScenario {
     }
 }
 
-const CHAOS_MS: u64 = 30_000;
-const QUIET_MS: u64 = 40_000;
+const CHAOS_MS: u64 = 12_000;
+const QUIET_MS: u64 = 25_000;
 /// A dead process is restarted after every in-flight operation it left
 /// has landed (the slowest rename takes 5 s), so the restarted exporter's
 /// sweep of stale temporary files sees them all.
@@ -269,6 +269,8 @@ struct Book {
     tmp_writes: BTreeMap<PathBuf, u64>,
     /// The last incarnation tidied up in the quiet phase.
     tidied: bool,
+    /// Parsed trace versions by content hash.
+    parsed: BTreeMap<u64, Result<Parsed, String>>,
 }
 
 type SharedBook = Arc<Mutex<Book>>;
@@ -288,60 +290,81 @@ fn tmp_owner(p: &Path) -> Option<PathBuf> {
     Some(PathBuf::from(&s[..i + ".trace.json".len()]))
 }
 
+/// What a checker needs of one version of a trace file, parsed once per
+/// distinct content (a file is judged after every effect that touches it).
+#[derive(Clone)]
+struct Parsed {
+    session_id: String,
+    status: Status,
+    events: usize,
+    /// Its events are a prefix of what the session recorded, in order.
+    /// (Recorded names only grow, so a prefix stays one.)
+    recorded_prefix: bool,
+}
+
+impl Book {
+    /// Parse `bytes` (cached by content).
+    fn parse(&mut self, bytes: &[u8]) -> Result<Parsed, String> {
+        let hash = steadfast_sim::fs::hash_bytes(bytes);
+        if let Some(p) = self.parsed.get(&hash) {
+            return p.clone();
+        }
+        let parsed = TraceDoc::parse(bytes).map(|doc| {
+            let names = self.sessions.get(&doc.session_id).map_or(&[][..], |s| &s.names[..]);
+            let recorded_prefix =
+                doc.events.len() <= names.len() && doc.events.iter().zip(names).all(|(e, n)| e.name == *n);
+            Parsed { session_id: doc.session_id, status: doc.status, events: doc.events.len(), recorded_prefix }
+        });
+        self.parsed.insert(hash, parsed.clone());
+        parsed
+    }
+}
+
+/// A checker's verdict sink: invariant, ok, and the message if not.
+type Check<'a> = dyn FnMut(&str, bool, &dyn Fn() -> String) + 'a;
+
 /// T3, T4 and T7 for one canonical file, as it is now. `read` is the file's
 /// content (or why not).
-fn judge_file(book: &Book, path: &Path, read: Result<&[u8], &String>, check: &mut dyn FnMut(&str, bool, String)) {
+fn judge_file(book: &mut Book, path: &Path, read: Result<&[u8], &String>, check: &mut Check<'_>) {
     let ids = book.by_path.get(path).cloned().unwrap_or_default();
-    if ids.len() > 1 {
-        check("T7", false, format!("sessions {ids:?} share the file {}", path.display()));
-    }
-    let crashed_ids: Vec<&String> = ids.iter().filter(|id| book.sessions[*id].crash_returned).collect();
+    check("T7", ids.len() <= 1, &|| format!("sessions {ids:?} share the file {}", path.display()));
+    let crashed_ids: Vec<String> = ids.iter().filter(|id| book.sessions[*id].crash_returned).cloned().collect();
     let bytes = match read {
         Ok(b) => b,
         Err(e) => {
             for id in crashed_ids {
-                check("T3", false, format!("session {id:?} was crash-written but {} is gone: {e}", path.display()));
+                check("T3", false, &|| format!("session {id:?} was crash-written but {} is gone: {e}", path.display()));
             }
             return;
         }
     };
-    let doc = match TraceDoc::parse(bytes) {
+    let doc = match book.parse(bytes) {
         Ok(doc) => doc,
         Err(e) => {
             let head = String::from_utf8_lossy(&bytes[..bytes.len().min(40)]).into_owned();
-            return check(
-                "T4",
-                false,
-                format!("{} ({} bytes) is not a whole trace: {e}: {head:?}", path.display(), bytes.len()),
-            );
+            let msg = || format!("{} ({} bytes) is not a whole trace: {e}: {head:?}", path.display(), bytes.len());
+            return check("T4", false, &msg);
         }
     };
     let Some(sb) = book.sessions.get(&doc.session_id) else {
-        return check("T7", false, format!("{} holds unknown session {:?}", path.display(), doc.session_id));
+        return check("T7", false, &|| format!("{} holds unknown session {:?}", path.display(), doc.session_id));
     };
-    check(
-        "T7",
-        sb.path == path,
-        format!("{} holds session {:?}, whose file is {}", path.display(), doc.session_id, sb.path.display()),
-    );
-    let names_ok = doc.events.len() <= sb.names.len() && doc.events.iter().zip(&sb.names).all(|(e, n)| e.name == *n);
-    check(
-        "T4",
-        names_ok,
-        format!("{} holds events that session {:?} never recorded in that order", path.display(), doc.session_id),
-    );
+    check("T7", sb.path == path, &|| {
+        format!("{} holds session {:?}, whose file is {}", path.display(), doc.session_id, sb.path.display())
+    });
+    check("T4", doc.recorded_prefix, &|| {
+        format!("{} holds events that session {:?} never recorded in that order", path.display(), doc.session_id)
+    });
     for id in crashed_ids {
-        let ok = doc.session_id == *id && doc.status == Status::Crashed;
-        check(
-            "T3",
-            ok,
+        let ok = doc.session_id == id && doc.status == Status::Crashed;
+        check("T3", ok, &|| {
             format!(
                 "session {id:?} was crash-written, but {} reads {:?} of {:?}",
                 path.display(),
                 doc.status,
                 doc.session_id
-            ),
-        );
+            )
+        });
     }
 }
 
@@ -370,11 +393,7 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
         }
         for path in touched {
             let read = l.read(&path).map_err(|e| e.to_string());
-            let mut verdicts = Vec::new();
-            judge_file(&book, &path, read.as_deref(), &mut |id, ok, msg| verdicts.push((id.to_string(), ok, msg)));
-            for (id, ok, msg) in verdicts {
-                l.check(&id, ok, || msg);
-            }
+            judge_file(&mut book, &path, read.as_deref(), &mut |id, ok, msg| l.check(id, ok, msg));
         }
     })
 }
@@ -605,8 +624,8 @@ async fn crasher(app: &App, sessions: &RefCell<Vec<(Sess, String)>>, at_ms: u64)
 /// the world has settled: the watcher locks it from inside the world.
 fn judge_now(world: &World, book: &SharedBook, path: &Path) {
     let read = world.peek_file(path).map_err(|e| e.to_string());
-    let book = lock(book);
-    judge_file(&book, path, read.as_deref(), &mut |inv, ok, msg| world.check(inv, ok, || msg));
+    let mut book = lock(book);
+    judge_file(&mut book, path, read.as_deref(), &mut |inv, ok, msg| world.check(inv, ok, msg));
 }
 
 async fn session_main(app: &App, sess: Sess, id: String, stream: u64) {
@@ -656,14 +675,14 @@ async fn flush_and_check(app: &App, sess: &Sess, id: &str, quiet: bool) {
     let target = lock(&app.book).sessions[id].names.len();
     let result = sess.flush().await;
     let path = lock(&app.book).sessions[id].path.clone();
-    let doc = app.world.peek_file(&path).ok().and_then(|b| TraceDoc::parse(&b).ok());
+    let bytes = app.world.peek_file(&path).ok();
     let mut book = lock(&app.book);
+    let doc = bytes.and_then(|b| book.parse(&b).ok());
     let crash_started = book.sessions[id].crash_started;
     match result {
         Ok(()) => {
-            let held = doc.as_ref().map_or(0, |d| d.events.len());
-            let names = &book.sessions[id].names;
-            let in_order = doc.as_ref().is_none_or(|d| d.events.iter().zip(names).all(|(e, n)| e.name == *n));
+            let held = doc.as_ref().map_or(0, |d| d.events);
+            let in_order = doc.as_ref().is_none_or(|d| d.session_id == id && d.recorded_prefix);
             app.world.check("T1", held >= target && in_order, || {
                 format!("flush of {id:?} returned Ok with {target} events recorded, but {} holds {held} (in order: {in_order})", path.display())
             });
@@ -707,16 +726,16 @@ fn final_checks(world: &World, shared: &SharedBook) {
     let paths: Vec<PathBuf> = lock(shared).by_path.keys().cloned().collect();
     let contents: BTreeMap<PathBuf, Result<Vec<u8>, String>> =
         paths.iter().map(|p| (p.clone(), world.peek_file(p).map_err(|e| e.to_string()))).collect();
-    let book = lock(shared);
+    let mut book = lock(shared);
     for (path, read) in contents.iter() {
-        judge_file(&book, path, read.as_deref(), &mut |inv, ok, msg| world.check(inv, ok, || msg));
+        judge_file(&mut book, path, read.as_deref(), &mut |inv, ok, msg| world.check(inv, ok, msg));
     }
+    let held: BTreeMap<PathBuf, usize> = contents
+        .iter()
+        .map(|(p, r)| (p.clone(), r.as_ref().ok().and_then(|b| book.parse(b).ok()).map_or(0, |d| d.events)))
+        .collect();
     for (id, s) in &book.sessions {
-        let held = contents
-            .get(&s.path)
-            .and_then(|r| r.as_ref().ok())
-            .and_then(|b| TraceDoc::parse(b).ok())
-            .map_or(0, |d| d.events.len());
+        let held = held.get(&s.path).copied().unwrap_or(0);
         world.check("T1", held >= s.flushed, || {
             format!(
                 "{} holds {held} events after quiescence; a flush of {id:?} promised {}",
