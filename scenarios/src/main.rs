@@ -7,12 +7,16 @@
 //! - `steadfast crashes --scenario NAME [--seed S] [--max N] [--jobs J] [--point K]`: every
 //!   targeted crash point of one seed (power loss right after each fsync,
 //!   rename and directory fsync), or the schedule of point K
+//! - `steadfast bench [--scenario NAME]... [--seeds N] [--dir D] [--quick]`: seeds per second
+//!   on one core and on all, and the real exporter against raw operations
 //!
 //! Exit status: 0 when every `hold` scenario held and every `violate`
 //! scenario was caught (and every coverage point was reached), 1 otherwise,
 //! 2 on bad input (with a one-line error).
 
 #![allow(clippy::disallowed_methods)] // the CLI runs outside every simulation
+
+mod bench;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -21,7 +25,7 @@ use std::process::ExitCode;
 use steadfast_sim::runner::{self, Summary, SweepOptions};
 use steadfast_sim::{Expect, Scenario, Schedule};
 
-const USAGE: &str = "usage: steadfast list | run [--scenario NAME]... [--seeds N] [--start S] [--shard I/N] [--jobs J] [--json] [--check-determinism] | replay --scenario NAME [--seed S] [--schedule FILE] [--print-schedule] | crashes --scenario NAME [--seed S] [--max N] [--jobs J] [--point K]";
+const USAGE: &str = "usage: steadfast list | run [--scenario NAME]... [--seeds N] [--start S] [--shard I/N] [--jobs J] [--json] [--check-determinism] | replay --scenario NAME [--seed S] [--schedule FILE] [--print-schedule] | crashes --scenario NAME [--seed S] [--max N] [--jobs J] [--point K] | bench [--scenario NAME]... [--seeds N] [--dir D] [--quick]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -44,6 +48,10 @@ fn dispatch(args: &[String]) -> Result<ExitCode, String> {
         Some("run") => run(RunArgs::parse(&args[1..])?),
         Some("replay") => replay(ReplayArgs::parse(&args[1..])?),
         Some("crashes") => crashes(CrashArgs::parse(&args[1..])?),
+        Some("bench") => {
+            bench::run(&parse_bench(&args[1..])?)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -414,4 +422,22 @@ fn crashes(args: CrashArgs) -> Result<ExitCode, String> {
         Expect::Violate => summary.violating > 0,
     };
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn parse_bench(args: &[String]) -> Result<bench::BenchArgs, String> {
+    let mut b = bench::BenchArgs { scenarios: Vec::new(), seeds: 2000, dir: PathBuf::from("target"), quick: false };
+    let mut f = Flags::new(args);
+    while let Some(flag) = f.next_flag() {
+        match flag {
+            "--scenario" => b.scenarios.push(scenario(f.value(flag)?)?),
+            "--seeds" => b.seeds = f.number(flag)?,
+            "--dir" => b.dir = PathBuf::from(f.value(flag)?),
+            "--quick" => b.quick = true,
+            other => return Err(format!("bench: unknown flag {other:?}")),
+        }
+    }
+    if b.scenarios.is_empty() {
+        b.scenarios = steadfast_scenarios::all();
+    }
+    Ok(b)
 }

@@ -1,0 +1,137 @@
+//! `steadfast bench`: what steadfast exists for, measured in one run, so
+//! every ratio compares numbers taken on the same machine minutes apart.
+//!
+//! - Seeds per second per scenario, on one core and on every core.
+//! - The real trace exporter against the raw operations it wraps (write,
+//!   fsync, rename, directory fsync of the same bytes), for 1 KB, 1 MB and
+//!   50 MB traces, as medians of interleaved runs (so drift in the
+//!   machine's load hits both sides alike).
+//!
+//! A plain subcommand rather than criterion: the figures are whole
+//! sweeps and whole-file fsyncs, not nanosecond loops, and one command
+//! prints the table `BENCHMARKS.md` quotes.
+
+#![allow(clippy::disallowed_methods)] // wall time and real files, outside every simulation
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use steadfast_core::Env;
+use steadfast_core::trace::{FileExporter, FileExporterConfig};
+use steadfast_sim::runner::{self, SweepOptions};
+
+/// What to measure and how long.
+pub struct BenchArgs {
+    /// Scenarios to sweep (all if empty).
+    pub scenarios: Vec<&'static dyn steadfast_sim::Scenario>,
+    /// Seeds per sweep.
+    pub seeds: u64,
+    /// Directory for the real-file-system figures (a disk, not tmpfs, for
+    /// honest fsyncs).
+    pub dir: PathBuf,
+    /// Fewer repetitions (a smoke run).
+    pub quick: bool,
+}
+
+/// Run every figure and print the tables.
+pub fn run(args: &BenchArgs) -> Result<(), String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("# steadfast bench: {cores} cores, {} seeds per sweep\n", args.seeds);
+    println!(
+        "{:<40} {:>12} {:>14} {:>14}",
+        "scenario",
+        "seeds/s 1core",
+        format!("seeds/s {cores}cores"),
+        "sim s/wall s"
+    );
+    for &sc in &args.scenarios {
+        let seeds: Vec<u64> = (0..args.seeds).collect();
+        let one = runner::sweep(sc, &seeds, SweepOptions::jobs(1), |_| {});
+        let all = runner::sweep(sc, &seeds, SweepOptions::jobs(cores), |_| {});
+        let speed = one.sim_time.as_secs_f64() / one.wall.as_secs_f64().max(1e-9);
+        println!("{:<40} {:>12.0} {:>14.0} {:>14.0}", sc.name(), one.seeds_per_s(), all.seeds_per_s(), speed);
+    }
+    println!();
+    export_vs_raw(&args.dir, args.quick)
+}
+
+fn export_vs_raw(dir: &Path, quick: bool) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let work = tempfile::tempdir_in(dir).map_err(|e| format!("cannot create a directory in {}: {e}", dir.display()))?;
+    println!("trace export vs raw write+fsync+rename+dir fsync, in {} (medians)", dir.display());
+    println!(
+        "{:<8} {:>6} {:>12} {:>14} {:>10} {:>14} {:>14}",
+        "size", "runs", "raw sync ms", "raw tokio ms", "export ms", "export/sync", "export/tokio"
+    );
+    for (label, bytes, runs) in [("1 KB", 1 << 10, 200), ("1 MB", 1 << 20, 40), ("50 MB", 50 << 20, 6)] {
+        let runs = if quick { runs / 4 + 1 } else { runs };
+        let data = vec![b'x'; bytes];
+        let [raw, tokio_raw, export] = rt.block_on(measure(work.path(), &data, runs))?;
+        println!(
+            "{label:<8} {runs:>6} {:>12.3} {:>14.3} {:>10.3} {:>14.3} {:>14.3}",
+            ms(raw),
+            ms(tokio_raw),
+            ms(export),
+            ms(export) / ms(raw).max(1e-9),
+            ms(export) / ms(tokio_raw).max(1e-9)
+        );
+    }
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Medians of: the raw sequence on the calling thread, the same with
+/// `tokio::fs` (what an async server writes by hand), and the exporter.
+async fn measure(dir: &Path, data: &[u8], runs: usize) -> Result<[Duration; 3], String> {
+    let env = Env::real().map_err(|e| e.to_string())?;
+    let config = FileExporterConfig::default();
+    let exporter = Arc::new(FileExporter::open(&env, dir, config).await.map_err(|e| e.to_string())?);
+    let (mut raw, mut tokio_raw, mut export) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        // Every side starts from its own freshly serialised buffer, made
+        // outside the timed region (the exporter takes ownership of it).
+        let (mine, async_mine, theirs) = (data.to_vec(), data.to_vec(), data.to_vec());
+        let t = Instant::now();
+        raw_replace(dir, &mine).map_err(|e| format!("raw replace: {e}"))?;
+        raw.push(t.elapsed());
+        let t = Instant::now();
+        tokio_replace(dir, async_mine).await.map_err(|e| format!("tokio replace: {e}"))?;
+        tokio_raw.push(t.elapsed());
+        let t = Instant::now();
+        exporter.write_version("bench", theirs).await.map_err(|e| e.to_string())?;
+        export.push(t.elapsed());
+    }
+    Ok([median(raw), median(tokio_raw), median(export)])
+}
+
+async fn tokio_replace(dir: &Path, data: Vec<u8>) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt as _;
+    let (tmp, target) = (dir.join("tokio.json.tmp"), dir.join("tokio.json"));
+    let mut f = tokio::fs::File::create(&tmp).await?;
+    f.write_all(&data).await?;
+    f.sync_all().await?;
+    drop(f);
+    tokio::fs::rename(&tmp, &target).await?;
+    tokio::fs::File::open(dir).await?.sync_all().await
+}
+
+/// What a careful user writes by hand: the baseline.
+fn raw_replace(dir: &Path, data: &[u8]) -> std::io::Result<()> {
+    let (tmp, target) = (dir.join("raw.json.tmp"), dir.join("raw.json"));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, &target)?;
+    std::fs::File::open(dir)?.sync_all()
+}
