@@ -43,6 +43,11 @@ fn jobs() -> usize {
 fn assert_expectation(sc: &dyn Scenario, s: &Summary, first_report: Option<String>) {
     let never = s.never_reached();
     assert!(never.is_empty(), "{}: coverage points never reached in {} seeds: {never:?}", s.scenario, s.seeds);
+    // Each dangerous moment must be reached in at least 1% of the seeds, so
+    // a green sweep proves it was exercised more than by luck.
+    for (point, n) in &s.reached {
+        assert!(*n * 100 >= s.seeds, "{}: {point:?} reached in only {n} of {} seeds (< 1%)", s.scenario, s.seeds);
+    }
     match sc.expect() {
         Expect::Hold => assert!(
             s.violating == 0,
