@@ -27,9 +27,11 @@ pub mod clock;
 pub mod conformance;
 mod env;
 pub mod fs;
+pub mod lock;
 pub mod procs;
 #[cfg(feature = "real")]
 pub mod real;
+mod signal;
 pub mod spawn;
 pub mod trace;
 
@@ -45,4 +47,10 @@ pub fn mix64(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     x ^ (x >> 31)
+}
+
+/// FNV-1a over `bytes` from `offset` (two offsets give two independent
+/// streams): a stable, dependency-free content hash for names and ids.
+pub(crate) fn fnv1a64(bytes: &[u8], offset: u64) -> u64 {
+    bytes.iter().fold(offset, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3))
 }

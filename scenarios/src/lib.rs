@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+pub mod lock;
 pub mod selftest;
 pub mod trace;
 
@@ -28,6 +29,9 @@ pub fn all() -> Vec<&'static dyn Scenario> {
         &trace::TraceScenario { variant: trace::Variant::SharedExporter },
         &trace::TraceScenario { variant: trace::Variant::RawSessionKey },
         &trace::TraceScenario { variant: trace::Variant::UnderscoreNames },
+        &lock::LockScenario { variant: lock::Variant::Core },
+        &lock::LockScenario { variant: lock::Variant::HungCompaction },
+        &lock::LockScenario { variant: lock::Variant::UncheckedRelease },
     ]
 }
 

@@ -94,6 +94,9 @@ struct Pending {
     id: u64,
     op: FsOp,
     node: String,
+    /// The caller's pid (0 for the harness): a killed process stays alive
+    /// until its in-flight system calls finish, as in a kernel.
+    pid: u32,
     fault: Option<(FaultKind, usize)>,
     /// With a fault on a write-like op: the prefix of the data that still
     /// lands (a partial write before the error).
@@ -149,6 +152,7 @@ pub struct Landed<'a> {
     /// Did it succeed?
     pub ok: bool,
     tree: &'a Tree,
+    alive: Vec<u32>,
     verdicts: Vec<(String, bool, String)>,
     reached: Vec<String>,
 }
@@ -157,6 +161,12 @@ impl Landed<'_> {
     /// Read a file as it is right after this effect.
     pub fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         self.tree.read_file(path)
+    }
+
+    /// Is process `pid` alive right after this effect (running, or killed
+    /// with a system call still in flight)?
+    pub fn pid_alive(&self, pid: u32) -> bool {
+        self.alive.contains(&pid)
     }
 
     /// List a directory as it is right after this effect.
@@ -721,7 +731,8 @@ impl World {
             st.crash = Some(((effect, id), rule));
             st.record(t0, &name, format!("CRASH POINT crashes[{rule}]: power goes out when this lands"));
         }
-        st.pending.insert((effect, id), Pending { id, op, node: name, fault, partial });
+        let pid = node.map_or(0, |i| st.nodes[i].pid);
+        st.pending.insert((effect, id), Pending { id, op, node: name, pid, fault, partial });
         if blocking {
             st.settle(effect);
         }
@@ -853,12 +864,15 @@ impl State {
             return;
         }
         let mut watchers = std::mem::take(&mut self.watchers);
+        let alive =
+            self.nodes.iter().filter(|n| n.alive).map(|n| n.pid).chain(self.pending.values().map(|p| p.pid)).collect();
         let mut landed = Landed {
             at: Duration::from_nanos(at),
             node,
             op,
             ok,
             tree: &self.tree,
+            alive,
             verdicts: Vec::new(),
             reached: Vec::new(),
         };
@@ -1078,8 +1092,12 @@ impl Procs for SimProcs {
         if pid == HARNESS_PID {
             return Liveness::Alive;
         }
-        let st = self.0.lock();
-        if st.nodes.iter().any(|n| n.alive && n.pid == pid) { Liveness::Alive } else { Liveness::Dead }
+        let mut st = self.0.lock();
+        st.settle(now_ns());
+        // SIGKILL takes effect when the process's system calls return: a
+        // process with an operation in flight is not dead yet.
+        let alive = st.nodes.iter().any(|n| n.alive && n.pid == pid) || st.pending.values().any(|p| p.pid == pid);
+        if alive { Liveness::Alive } else { Liveness::Dead }
     }
 
     fn start_time(&self, pid: u32) -> Option<u64> {

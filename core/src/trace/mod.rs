@@ -53,7 +53,6 @@
 mod file;
 pub mod names;
 mod session;
-mod signal;
 
 use std::io;
 use std::path::PathBuf;

@@ -70,10 +70,7 @@ fn is_safe(b: u8) -> bool {
 
 /// Two independent 64-bit FNV-1a streams, each finalised by `mix64`.
 fn digest128(bytes: &[u8]) -> (u64, u64) {
-    let fnv = |offset: u64| {
-        let h = bytes.iter().fold(offset, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3));
-        crate::mix64(h ^ bytes.len() as u64)
-    };
+    let fnv = |offset: u64| crate::mix64(crate::fnv1a64(bytes, offset) ^ bytes.len() as u64);
     (fnv(0xCBF2_9CE4_8422_2325), fnv(0x6C62_272E_07BB_0142))
 }
 

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, UNIX_EPOCH};
 
-use super::signal::Signal;
 use super::{Exported, Exporter, FORMAT, Status, TraceDoc, TraceError, TraceEvent};
 use crate::Env;
 use crate::fs::FsExt;
+use crate::signal::Signal;
 
 /// Bounds of a [`Tracer`]. Defaults are upstream's.
 #[derive(Clone, Debug)]

@@ -122,6 +122,21 @@ fn legacy_trace_underscore_names() {
 }
 
 #[test]
+fn lock() {
+    check("lock");
+}
+
+#[test]
+fn legacy_lock_hung_compaction() {
+    check("legacy/lock-hung-compaction");
+}
+
+#[test]
+fn legacy_lock_unchecked_release() {
+    check("legacy/lock-unchecked-release");
+}
+
+#[test]
 fn every_scenario_has_a_test_here() {
     let source = include_str!("sweeps.rs");
     for sc in steadfast_scenarios::all() {

@@ -1,0 +1,342 @@
+//! A held lock: [`LockGuard`] (fenced appends, owner-checked release) and
+//! the shared [`Hold`] that the watchdog and attempt cleanup force-release.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::manager::{Inner, wall_ms};
+use super::{ForcedRelease, LockError, LockOwner, Reason};
+use crate::fs::FsExt;
+use crate::signal::Signal;
+use crate::spawn::TaskHandle;
+
+pub(crate) struct Hold {
+    manager: Arc<Inner>,
+    session: PathBuf,
+    lock: PathBuf,
+    owner: LockOwner,
+    state: Mutex<HoldState>,
+    /// Moves whenever an append finishes.
+    signal: Signal,
+    watchdog: Mutex<Option<TaskHandle>>,
+}
+
+/// Attempts to remove a lock file on release.
+const REMOVE_TRIES_MAX: u32 = 8;
+
+#[derive(Default)]
+struct HoldState {
+    /// Why the hold was revoked (force-released or found taken over).
+    revoked: Option<String>,
+    released: bool,
+    appends_in_flight: u32,
+    /// A failed append may have left a partial line.
+    repair: bool,
+}
+
+impl Hold {
+    pub(crate) fn new(manager: Arc<Inner>, session: PathBuf, lock: PathBuf, owner: LockOwner) -> Arc<Hold> {
+        Arc::new(Hold {
+            manager,
+            session,
+            lock,
+            owner,
+            state: Mutex::new(HoldState::default()),
+            signal: Signal::default(),
+            watchdog: Mutex::new(None),
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, HoldState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn age_ms(&self) -> u64 {
+        wall_ms(&self.manager.env).saturating_sub(self.owner.acquired_at_ms)
+    }
+
+    /// The lease: appends only before the maximum hold.
+    fn lease_left(&self) -> bool {
+        self.age_ms() < self.owner.max_hold_ms
+    }
+
+    /// The lock file is ours to remove until halfway through the takeover
+    /// grace; after that another process may be recovering it, and only
+    /// the claim winner may touch it.
+    fn may_touch_file(&self) -> bool {
+        let grace_ms = self.manager.config.takeover_grace.as_millis() as u64;
+        self.age_ms() < self.owner.max_hold_ms.saturating_add(grace_ms / 2)
+    }
+
+    pub(crate) fn start_watchdog(self: &Arc<Self>) {
+        // The lease started when the owner record was written, before the
+        // lock file existed: the watchdog fires when the lease ends.
+        let left_ms = self.owner.max_hold_ms.saturating_sub(self.age_ms());
+        let hold = self.clone();
+        let clock = self.manager.env.clock.clone();
+        let task = Box::pin(async move {
+            clock.sleep(std::time::Duration::from_millis(left_ms)).await;
+            hold.force_release(Reason::MaxHold, true).await;
+        });
+        let handle = self.manager.env.spawner.spawn("lock-watchdog", task);
+        *self.watchdog.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+    }
+
+    fn stop_watchdog(&self) {
+        if let Some(w) = self.watchdog.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            w.abort();
+        }
+    }
+
+    fn io(&self, step: &'static str, source: io::Error) -> LockError {
+        LockError::Io { lock: self.lock.clone(), step, source }
+    }
+
+    fn takeover(&self, why: &str) -> LockError {
+        let mut st = self.state();
+        let reason = st.revoked.get_or_insert_with(|| why.to_string()).clone();
+        LockError::Takeover { lock: self.lock.clone(), reason }
+    }
+
+    /// Refuse if released or revoked.
+    fn check_live(&self) -> Result<(), LockError> {
+        let st = self.state();
+        if st.released && st.revoked.is_none() {
+            return Err(LockError::Released(self.lock.clone()));
+        }
+        match &st.revoked {
+            Some(reason) => Err(LockError::Takeover { lock: self.lock.clone(), reason: reason.clone() }),
+            None => Ok(()),
+        }
+    }
+
+    /// Does the lock file still name our nonce?
+    async fn still_ours(&self) -> Result<bool, LockError> {
+        match self.manager.env.fs.read(&self.lock).await {
+            Ok(bytes) => Ok(serde_json::from_slice::<LockOwner>(&bytes).is_ok_and(|o| o.nonce == self.owner.nonce)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(self.io("read lock file", e)),
+        }
+    }
+
+    async fn append(self: &Arc<Self>, line: &[u8]) -> Result<(), LockError> {
+        let whole = line.last() == Some(&b'\n') && !line[..line.len() - 1].contains(&b'\n');
+        if !whole {
+            return Err(LockError::NotALine);
+        }
+        self.check_live()?;
+        if !self.lease_left() {
+            return Err(self.takeover("its lease (max hold) ran out"));
+        }
+        if !self.still_ours().await? {
+            return Err(self.takeover("the lock file names another owner"));
+        }
+        if self.state().repair && !self.repair_tail().await {
+            return Err(self.io("repair a partial last line", io::Error::other("the transcript's tail is still torn")));
+        }
+        {
+            // The last check: nothing suspends between it and issuing the
+            // append, so a force-release either came first or waits for it.
+            let mut st = self.state();
+            if let Some(reason) = &st.revoked {
+                return Err(LockError::Takeover { lock: self.lock.clone(), reason: reason.clone() });
+            }
+            st.appends_in_flight += 1;
+        }
+        // The append runs as its own task: if the caller is cancelled (an
+        // attempt timeout), the system call still completes, and the
+        // in-flight count must fall only then, or a force-release would
+        // remove the lock under a write that lands later.
+        let slot: Arc<Mutex<Option<io::Result<()>>>> = Arc::default();
+        let (hold, out, data) = (self.clone(), slot.clone(), line.to_vec());
+        let task = Box::pin(async move {
+            let result = hold.manager.env.fs.append(&hold.session, data).await;
+            {
+                let mut st = hold.state();
+                st.appends_in_flight -= 1;
+                st.repair |= result.is_err();
+            }
+            *out.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+            hold.signal.notify();
+        });
+        drop(self.manager.env.spawner.spawn("lock-append", task));
+        loop {
+            let epoch = self.signal.epoch();
+            if let Some(result) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return result.map_err(|e| self.io("append to the transcript", e));
+            }
+            self.signal.changed(epoch).await;
+        }
+    }
+
+    /// Cut a partial last line (a failed append, a crash mid-append, a torn
+    /// power loss) back to the last whole line, atomically (L6). Best
+    /// effort: on failure the next append tries again (and appends nothing
+    /// until a repair succeeds). `true` when the tail is whole.
+    pub(crate) async fn repair_tail(&self) -> bool {
+        let fs = &self.manager.env.fs;
+        let bytes = match fs.read(&self.session).await {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(_) => {
+                self.state().repair = true;
+                return false;
+            }
+        };
+        if bytes.is_empty() || bytes.last() == Some(&b'\n') {
+            self.state().repair = false;
+            return true;
+        }
+        let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let tmp = PathBuf::from(format!("{}.repair.{:016x}", self.session.display(), self.owner.nonce));
+        let fixed = async {
+            fs.write(&tmp, bytes[..keep].to_vec()).await?;
+            fs.sync_file(&tmp).await?;
+            fs.rename(&tmp, &self.session).await
+        };
+        let ok = fixed.await.is_ok();
+        if !ok {
+            let _ = fs.remove_file(&tmp).await;
+        }
+        self.state().repair = !ok;
+        ok
+    }
+
+    /// Wait (bounded by the takeover grace) until no append is in flight.
+    async fn drain(&self) {
+        let clock = self.manager.env.clock.clone();
+        let drained = async {
+            loop {
+                let epoch = self.signal.epoch();
+                if self.state().appends_in_flight == 0 {
+                    return;
+                }
+                self.signal.changed(epoch).await;
+            }
+        };
+        let _ = crate::timeout(&*clock, self.manager.config.takeover_grace, drained).await;
+    }
+
+    /// Remove the lock file if it still names us and we may touch it (L5).
+    async fn remove_once(&self) -> Result<(), LockError> {
+        if !self.may_touch_file() || !self.still_ours().await? {
+            return Ok(());
+        }
+        match self.manager.env.fs.remove_file(&self.lock).await {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(self.io("remove lock file", e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// `remove_once`, retried on errors while the file is ours to touch
+    /// (at most `REMOVE_TRIES_MAX` times): a release that leaves its lock
+    /// file behind makes every later turn wait for stale recovery.
+    async fn remove_if_ours(&self) -> Result<(), LockError> {
+        let mut delay = self.manager.config.retry_min;
+        let mut last = Ok(());
+        for _ in 0..REMOVE_TRIES_MAX {
+            last = self.remove_once().await;
+            if last.is_ok() || !self.may_touch_file() {
+                return last;
+            }
+            self.manager.env.clock.sleep(delay).await;
+            delay = (delay * 2).min(self.manager.config.retry_max);
+        }
+        last
+    }
+
+    /// Force-release (watchdog, cleanup): revoke first, so no append starts
+    /// after this point; wait for appends in flight; remove the lock file if
+    /// it is still ours; one diagnostic (L7). `false` if already released.
+    pub(crate) async fn force_release(&self, reason: Reason, from_watchdog: bool) -> bool {
+        {
+            let mut st = self.state();
+            if st.released {
+                return false;
+            }
+            st.released = true;
+            st.revoked.get_or_insert_with(|| reason.as_str().to_string());
+        }
+        if !from_watchdog {
+            self.stop_watchdog();
+        }
+        self.drain().await;
+        if let Err(e) = self.remove_if_ours().await {
+            tracing::warn!(lock = %self.lock.display(), error = %e, "forced release could not remove the lock file");
+        }
+        self.manager.forget(self.owner.nonce);
+        let session_file = self.session.clone();
+        self.manager.diagnose(ForcedRelease { session_file, owner: Some(self.owner.clone()), reason });
+        true
+    }
+
+    async fn release(&self) -> Result<(), LockError> {
+        {
+            let mut st = self.state();
+            if st.released {
+                return Ok(());
+            }
+            st.released = true;
+        }
+        self.stop_watchdog();
+        self.drain().await;
+        if self.state().repair {
+            self.repair_tail().await;
+        }
+        let result = self.remove_if_ours().await;
+        self.manager.forget(self.owner.nonce);
+        self.signal.notify();
+        result
+    }
+}
+
+/// A held session lock. Appends go through it; release it when done.
+/// Dropping it without `release` leaves the lock to the watchdog.
+pub struct LockGuard {
+    hold: Arc<Hold>,
+}
+
+impl LockGuard {
+    pub(crate) fn new(hold: Arc<Hold>) -> LockGuard {
+        LockGuard { hold }
+    }
+
+    pub(crate) fn hold(&self) -> &Arc<Hold> {
+        &self.hold
+    }
+
+    /// The owner record in the lock file.
+    pub fn owner(&self) -> &LockOwner {
+        &self.hold.owner
+    }
+
+    /// The fence token of this hold.
+    pub fn fence(&self) -> u64 {
+        self.hold.owner.fence
+    }
+
+    /// The lock file.
+    pub fn lock_path(&self) -> &Path {
+        &self.hold.lock
+    }
+
+    /// The session file.
+    pub fn session_path(&self) -> &Path {
+        &self.hold.session
+    }
+
+    /// Append one whole line (ending in `\n`) to the transcript, through the
+    /// fence (L1, L6): refused with [`LockError::Takeover`], writing
+    /// nothing, once the hold was force-released, its lease ran out, or the
+    /// lock file names another owner.
+    pub async fn append(&self, line: &[u8]) -> Result<(), LockError> {
+        self.hold.append(line).await
+    }
+
+    /// Release (L5): wait for appends in flight, then remove the lock file
+    /// only if it still names this hold. Idempotent.
+    pub async fn release(&self) -> Result<(), LockError> {
+        self.hold.release().await
+    }
+}

@@ -1,0 +1,227 @@
+//! The session write lock (incident 3; invariants L1 to L7).
+//!
+//! A session's append-only JSONL transcript `<name>.jsonl` is guarded by a
+//! lock file beside it, `<name>.jsonl.lock`, created exclusively and holding
+//! its owner as JSON ([`LockOwner`]: pid, process start time, a random
+//! nonce, acquisition time, maximum hold, fence token).
+//!
+//! - [`LockManager::acquire`] retries with jittered backoff until a timeout
+//!   and then fails with [`LockError::Timeout`] naming the owner (L3). A lock
+//!   file is recovered when it is stale (L4): its owner is dead, its pid was
+//!   reused (start time differs), it is our own pid without an in-process
+//!   holder, it is unreadable (empty, garbage, half-written by a writer that
+//!   crashed) and older than a grace period, or its hold expired long ago.
+//! - Recovery is race-free: a waiter that judges instance `n` stale must
+//!   first create `<lock>.takeover.<n>` exclusively; of two waiters that
+//!   judge the same instance stale only one gets that claim, re-reads the
+//!   lock, and removes it only if it is still instance `n`. Nobody else ever
+//!   removes a lock that is not theirs, so the winner's re-read stays true.
+//! - A [`LockGuard`] appends whole lines through its fence (L1, L6): an
+//!   append is refused with [`LockError::Takeover`] once the hold was
+//!   force-released, once its lease (maximum hold) has run out, or once the
+//!   lock file no longer names its nonce. A failed append that may have left
+//!   a partial line is repaired (cut back to the last whole line) before the
+//!   next append, and on acquire.
+//! - [`LockGuard::release`] removes the lock file only if it still names the
+//!   guard's nonce and its lease allows (L5); releasing twice is a no-op.
+//! - An [`Attempt`] tracks every lock it acquires or reacquires.
+//!   [`Attempt::abandon_in_flight`] force-releases every one still held,
+//!   waiting for each (its appends in flight drain, its file is gone) before
+//!   it returns, and is idempotent (L2). A watchdog force-releases any hold
+//!   at its maximum hold. Each forced release emits one diagnostic naming the
+//!   session file, the owner and the reason (L7), through `tracing` and an
+//!   optional hook.
+//!
+//! # Why leases
+//!
+//! A plain file system offers no compare-and-delete, so a holder that is
+//! alive but slow could in principle be taken over between its ownership
+//! check and its append landing. The lock rules out that interleaving by
+//! time, like a lease: a holder refuses to append once its maximum hold has
+//! passed, and another process takes over a live holder's lock only after
+//! the maximum hold plus `takeover_grace`. The grace must exceed the
+//! slowest append (the `lock` scenario's slow mount stays below it and says
+//! so). Takeover of a dead owner needs no grace: a killed process is dead
+//! only once its system calls have returned, so it has no write in flight.
+
+mod guard;
+mod manager;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use guard::LockGuard;
+pub use manager::{Attempt, LockManager};
+
+/// Who holds a lock: the JSON body of the lock file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockOwner {
+    /// The holder's pid.
+    pub pid: u32,
+    /// The holder's process start time (detects pid reuse), if known.
+    #[serde(default)]
+    pub start_time: Option<u64>,
+    /// Random identity of this lock instance.
+    pub nonce: u64,
+    /// Wall-clock acquisition time, ms since the Unix epoch.
+    pub acquired_at_ms: u64,
+    /// The holder's maximum hold.
+    pub max_hold_ms: u64,
+    /// Fence token: grows with every acquisition by one manager.
+    pub fence: u64,
+}
+
+/// Why a lock file was judged stale, or a hold force-released.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// The owner's process is dead.
+    DeadOwner,
+    /// The owner's pid now belongs to another process.
+    ReusedPid,
+    /// Our own pid, but no holder in this process.
+    OrphanedSelf,
+    /// Empty, garbage or half-written, and older than the grace period.
+    Unreadable,
+    /// Held past its maximum hold plus the takeover grace.
+    Expired,
+    /// The watchdog fired at the maximum hold.
+    MaxHold,
+    /// Attempt cleanup abandoned it.
+    Abandoned,
+}
+
+impl Reason {
+    /// A short name for diagnostics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::DeadOwner => "owner process is dead",
+            Reason::ReusedPid => "owner pid was reused",
+            Reason::OrphanedSelf => "our pid, no holder in this process",
+            Reason::Unreadable => "lock file unreadable past its grace",
+            Reason::Expired => "held past max hold + grace",
+            Reason::MaxHold => "max hold reached (watchdog)",
+            Reason::Abandoned => "abandoned by attempt cleanup",
+        }
+    }
+}
+
+/// One forced release (L7): what the diagnostic names. A takeover of a
+/// stale lock file is a forced release too (its owner may be unreadable).
+#[derive(Clone, Debug)]
+pub struct ForcedRelease {
+    /// The session file.
+    pub session_file: PathBuf,
+    /// The owner whose hold was released, if its lock file was readable.
+    pub owner: Option<LockOwner>,
+    /// Why.
+    pub reason: Reason,
+}
+
+/// A hook that sees every forced release (besides the `tracing` event).
+pub type ForcedReleaseHook = Arc<dyn Fn(&ForcedRelease) + Send + Sync>;
+
+/// Timeouts and bounds. Defaults are upstream's where it had one.
+#[derive(Clone)]
+pub struct LockConfig {
+    /// How long `acquire` waits. Default 60 s.
+    pub acquire_timeout: Duration,
+    /// First retry delay (then doubling, jittered). Default 50 ms.
+    pub retry_min: Duration,
+    /// Longest retry delay. Default 1 s.
+    pub retry_max: Duration,
+    /// Maximum hold (run timeout + grace): the watchdog's deadline and the
+    /// end of the holder's lease. Default 5 min.
+    pub max_hold: Duration,
+    /// How long after the maximum hold another process may take over a
+    /// live holder's lock; must exceed the slowest append. Default 30 s.
+    pub takeover_grace: Duration,
+    /// How old an unreadable lock file must be before it counts as stale
+    /// (its writer may be mid-write). Default 30 s.
+    pub unreadable_grace: Duration,
+    /// How old a takeover claim must be before it counts as abandoned (its
+    /// claimer crashed mid-takeover). Default 30 s.
+    pub claim_stale: Duration,
+    /// Sees every forced release.
+    pub on_forced_release: Option<ForcedReleaseHook>,
+}
+
+impl Default for LockConfig {
+    fn default() -> Self {
+        LockConfig {
+            acquire_timeout: Duration::from_secs(60),
+            retry_min: Duration::from_millis(50),
+            retry_max: Duration::from_secs(1),
+            max_hold: Duration::from_secs(300),
+            takeover_grace: Duration::from_secs(30),
+            unreadable_grace: Duration::from_secs(30),
+            claim_stale: Duration::from_secs(30),
+            on_forced_release: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for LockConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockConfig")
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("max_hold", &self.max_hold)
+            .field("takeover_grace", &self.takeover_grace)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a lock operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// `acquire` gave up (L3).
+    #[error("lock {lock} not acquired within {} ms; held by {}", waited.as_millis(), describe(owner.as_ref()))]
+    Timeout {
+        /// The lock file.
+        lock: PathBuf,
+        /// How long it waited.
+        waited: Duration,
+        /// The owner seen last, if the lock file was readable.
+        owner: Option<LockOwner>,
+    },
+    /// The hold was force-released or taken over: nothing was written (L1).
+    #[error("lock {lock} is no longer ours ({reason}); nothing written")]
+    Takeover {
+        /// The lock file.
+        lock: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The guard was released.
+    #[error("lock {0} was released")]
+    Released(PathBuf),
+    /// An append must be exactly one line ending in `\n`.
+    #[error("an append must be one whole line ending in a newline")]
+    NotALine,
+    /// A file operation failed.
+    #[error("lock {lock}: {step} failed: {source}")]
+    Io {
+        /// The lock file.
+        lock: PathBuf,
+        /// The step.
+        step: &'static str,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+fn describe(owner: Option<&LockOwner>) -> String {
+    match owner {
+        Some(o) => format!("pid {} (nonce {:016x}, fence {}, since {} ms)", o.pid, o.nonce, o.fence, o.acquired_at_ms),
+        None => "an unreadable or vanished lock file".into(),
+    }
+}
+
+/// The lock file of a session file: `<session>.lock` beside it.
+pub fn lock_path(session_file: &std::path::Path) -> PathBuf {
+    let mut p = session_file.as_os_str().to_os_string();
+    p.push(".lock");
+    PathBuf::from(p)
+}

@@ -1,0 +1,657 @@
+//! `lock` and its two replicas (incident 3, L1..L7).
+//!
+//! Three processes (`p0`..`p2`) take turns on two session transcripts under
+//! a slow mount: each attempt acquires a session's lock, appends a few
+//! whole JSON lines, and sometimes runs a post-run compaction that releases
+//! and reacquires the lock and then may hang forever (a hang rule); an
+//! attempt timeout cancels it and attempt cleanup abandons its locks. Some
+//! attempts skip cleanup (the watchdog must free their lock), some turns
+//! outlive their lease (others take over; the late release must not delete
+//! the new holder's lock). Processes are killed while holding, restarted
+//! with a reused pid, and the power fails; a crashed writer leaves a
+//! half-written lock file at boot.
+//!
+//! Checkers: a watcher on the sessions directory judges L1 (no append lands
+//! from a holder that was released, force-released or superseded) and L5
+//! (a valid holder's lock file is never removed or replaced under it) after
+//! every effect; the workload judges L2 after cleanup and at max hold, L3
+//! on every timeout, L4 and L6 on every acquire; the driver judges L4
+//! (every lock recoverable in the quiet phase), L6 and L7 at the end.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use steadfast_core::lock::{
+    Attempt, ForcedRelease, LockConfig, LockError, LockGuard, LockManager, LockOwner, Reason, lock_path,
+};
+use steadfast_core::{Env, FsExt, FsOp, Liveness};
+use steadfast_sim::schedule::{ErrorRule, Event, HangRule, Latency, Mount, TimedEvent};
+use steadfast_sim::swarm::Swarm;
+use steadfast_sim::world::{Invariant, Landed, LocalBoxFuture};
+use steadfast_sim::{Expect, FaultKind, Scenario, Schedule, SimRng, World};
+
+const DIR: &str = "/data/sessions";
+const PROCS: &[&str] = &["p0", "p1", "p2"];
+const SESSIONS: &[&str] = &["/data/sessions/s0.jsonl", "/data/sessions/s1.jsonl"];
+
+const INVARIANTS: &[Invariant] = &[
+    Invariant {
+        id: "L1",
+        statement: "a holder whose lock was force-released or taken over cannot land a write afterwards; it gets a typed takeover error",
+    },
+    Invariant {
+        id: "L2",
+        statement: "cleanup abandons a hung holder's in-flight locks at once (idempotent); without cleanup the watchdog frees the lock at max hold",
+    },
+    Invariant { id: "L3", statement: "acquire fails after its timeout with a typed error that names the owner" },
+    Invariant {
+        id: "L4",
+        statement: "a stale lock (dead owner, unreadable, expired, reused pid) is recovered, and never by two waiters at once",
+    },
+    Invariant { id: "L5", statement: "releasing never deletes a lock that someone else now holds" },
+    Invariant { id: "L6", statement: "the session .jsonl is never torn or interleaved across holders" },
+    Invariant { id: "L7", statement: "one diagnostic per forced release, naming file, owner and reason" },
+];
+
+const HUNG_ABANDONED: &str = "cleanup abandoned a hung compaction's lock";
+const DEAD_TAKEOVER: &str = "a dead owner's lock taken over";
+const UNREADABLE_TAKEOVER: &str = "a half-written lock file recovered";
+const WATCHDOG: &str = "the watchdog freed a lock at max hold";
+const REFUSED: &str = "an append refused after takeover";
+const SOMETIMES: &[&str] = &[HUNG_ABANDONED, DEAD_TAKEOVER, UNREADABLE_TAKEOVER, WATCHDOG, REFUSED];
+
+// Simulation-scale timings (production defaults are 60 s, 5 min, 30 s).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(4);
+const MAX_HOLD: Duration = Duration::from_secs(3);
+const TAKEOVER_GRACE: Duration = Duration::from_secs(2);
+const UNREADABLE_GRACE: Duration = Duration::from_secs(2);
+const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(2_500);
+/// The slowest operation on the mount: below the takeover grace, as the
+/// lease argument requires (see `core::lock`).
+const LATENCY_MS_MAX: u64 = 300;
+/// L2: after cleanup returns the lock file no longer names the abandoned
+/// hold, at once. Without cleanup: gone by max hold + the drain bound
+/// (the takeover grace) + this slack.
+const WATCHDOG_SLACK: Duration = Duration::from_millis(100);
+/// L4 in the quiet phase: every lock is taken within max hold + takeover
+/// grace + unreadable grace + the acquire timeout.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(11);
+const CHAOS_MS: u64 = 15_000;
+const QUIET_MS: u64 = 15_000;
+const RESTART_MS: u64 = 1_000;
+
+/// The fixed core or a replica.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// `steadfast_core::lock`.
+    Core,
+    /// Cleanup does not abandon reacquired locks.
+    HungCompaction,
+    /// Release deletes whatever lock file is there.
+    UncheckedRelease,
+}
+
+/// The `lock` scenario for one variant.
+pub struct LockScenario {
+    /// What runs.
+    pub variant: Variant,
+}
+
+impl Scenario for LockScenario {
+    fn name(&self) -> &'static str {
+        match self.variant {
+            Variant::Core => "lock",
+            Variant::HungCompaction => "legacy/lock-hung-compaction",
+            Variant::UncheckedRelease => "legacy/lock-unchecked-release",
+        }
+    }
+
+    fn expect(&self) -> Expect {
+        if self.variant == Variant::Core { Expect::Hold } else { Expect::Violate }
+    }
+
+    fn description(&self) -> &'static str {
+        match self.variant {
+            Variant::Core => {
+                "core session lock under hangs, timeouts, kills, pid reuse, half-written locks, power loss"
+            }
+            Variant::HungCompaction => "cleanup does not abandon reacquired locks: breaks L2",
+            Variant::UncheckedRelease => "release deletes whatever lock file is there: breaks L5",
+        }
+    }
+
+    fn invariants(&self) -> &'static [Invariant] {
+        INVARIANTS
+    }
+
+    fn sometimes(&self) -> &'static [&'static str] {
+        if self.variant == Variant::Core { SOMETIMES } else { &[] }
+    }
+
+    fn schedule(&self, seed: u64) -> Schedule {
+        schedule(seed)
+    }
+
+    fn restart_after_crash_ms(&self) -> Option<u64> {
+        Some(RESTART_MS)
+    }
+
+    fn run<'a>(&'a self, world: &'a World) -> LocalBoxFuture<'a, ()> {
+        Box::pin(drive(world, self.variant))
+    }
+}
+
+fn schedule(seed: u64) -> Schedule {
+    let mut sw = Swarm::draw(seed, &["eio", "kill", "reuse_pid", "power_loss", "hang"]);
+    let mut s = Schedule::calm(seed, CHAOS_MS);
+    s.quiet_ms = QUIET_MS;
+    s.metadata_commit_ms = Some(sw.rng().range(5, 2_000));
+    let slow = sw.rng().range(1, LATENCY_MS_MAX);
+    s.mounts.push(Mount { prefix: "/data".into(), latency: vec![Latency { ops: vec![], ms_min: 0, ms_max: slow }] });
+    if sw.on("eio") {
+        let ops = ["append", "create_new", "read", "remove_file", "rename"].map(String::from).to_vec();
+        let p = sw.rate("eio") * 0.3;
+        s.errors.push(ErrorRule {
+            ops,
+            path_prefix: Some(DIR.into()),
+            error: FaultKind::Eio,
+            nth: None,
+            probability: Some(p),
+        });
+    }
+    // Compactions hang in most seeds: the incident's trigger.
+    let hang_p = if sw.on("hang") { 0.5 } else { 0.15 };
+    s.hangs.push(HangRule { point: "compaction".into(), nth: None, probability: Some(hang_p) });
+    let (kill, reuse, power) = (sw.on("kill"), sw.on("reuse_pid"), sw.on("power_loss"));
+    let rng = sw.rng();
+    for _ in 0..u64::from(kill) * rng.range(1, 3) {
+        let node = rng.pick(PROCS).to_string();
+        let at_ms = rng.range(200, CHAOS_MS - RESTART_MS - 1);
+        s.events.push(TimedEvent { at_ms, what: Event::Kill { node: node.clone() } });
+        s.events.push(TimedEvent { at_ms: at_ms + RESTART_MS, what: Event::Restart { node, reuse_pid: reuse } });
+    }
+    if power {
+        let at_ms = rng.range(200, CHAOS_MS - 1);
+        s.events.push(TimedEvent {
+            at_ms,
+            what: Event::PowerLoss { torn: rng.chance(0.5), restart_after_ms: Some(RESTART_MS) },
+        });
+    }
+    s.params.insert("garbage_lock".into(), rng.range(0, 2));
+    s
+}
+
+// ----- the book -----------------------------------------------------------
+
+struct HoldRec {
+    session: usize,
+    pid: u32,
+    /// The holder's process incarnation (a restart may reuse the pid).
+    incarnation: u64,
+    acquired_at_ms: u64,
+    max_hold_ms: u64,
+    /// Released, force-released, or being released: no longer valid.
+    ending: bool,
+    ended: bool,
+}
+
+#[derive(Default)]
+struct Book {
+    holds: BTreeMap<u64, HoldRec>,
+    /// Per session, the nonce that acquired last.
+    current: BTreeMap<usize, u64>,
+    /// Nonces superseded by a later acquire of their session.
+    superseded: BTreeSet<u64>,
+    /// Forced-release diagnostics per nonce (L7).
+    diagnostics: BTreeMap<u64, Vec<ForcedRelease>>,
+    /// Nonces a cleanup abandoned.
+    abandoned: BTreeSet<u64>,
+    /// The wall clock at virtual time zero, ms since the epoch.
+    wall0_ms: u64,
+    /// Each process's current incarnation.
+    incarnation: BTreeMap<String, u64>,
+    /// Which process each incarnation belongs to.
+    incarnation_of: BTreeMap<u64, String>,
+}
+
+impl Book {
+    /// Is the holder's process still the one that acquired (not
+    /// restarted, even under the same pid)? Its pid's liveness is judged
+    /// by the caller.
+    fn same_process(&self, h: &HoldRec) -> bool {
+        self.incarnation_of.get(&h.incarnation).is_some_and(|node| self.incarnation.get(node) == Some(&h.incarnation))
+    }
+}
+
+type SharedBook = Arc<Mutex<Book>>;
+
+fn lock_book(b: &SharedBook) -> MutexGuard<'_, Book> {
+    b.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn session_of(path: &Path) -> Option<usize> {
+    SESSIONS.iter().position(|s| Path::new(s) == path || lock_path(Path::new(s)) == path)
+}
+
+impl HoldRec {
+    /// Still entitled to the lock at wall time `now_ms` (the watcher judges
+    /// liveness separately).
+    fn valid(&self, now_ms: u64) -> bool {
+        !self.ending && now_ms < self.acquired_at_ms + self.max_hold_ms
+    }
+}
+
+/// L1 and L5 after every effect on a session or lock file.
+fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
+    Box::new(move |l: &mut Landed<'_>| {
+        let Some(session) = session_of(l.op.path()).or_else(|| l.op.second_path().and_then(session_of)) else {
+            return;
+        };
+        let book = lock_book(&book);
+        if let (FsOp::Append { path, data }, true) = (l.op, l.ok) {
+            let nonce = serde_json::from_slice::<serde_json::Value>(data).ok().and_then(|v| v["n"].as_u64());
+            if let Some(n) = nonce {
+                let dead = book.superseded.contains(&n) || book.holds.get(&n).is_some_and(|h| h.ended);
+                l.check("L1", !dead, || {
+                    format!("an append by hold {n:016x} landed after its lock was released or taken over")
+                });
+            }
+            // After a whole append lands, every line is whole (L6).
+            if let Ok(bytes) = l.read(path) {
+                let problem = lines_problem(&bytes);
+                l.check("L6", problem.is_none(), || format!("{}: {}", path.display(), problem.unwrap_or_default()));
+            }
+        }
+        let Some(&holder) = book.current.get(&session) else { return };
+        let Some(h) = book.holds.get(&holder) else { return };
+        let now_ms = book.wall0_ms + l.at.as_millis() as u64;
+        if h.valid(now_ms) && l.pid_alive(h.pid) && book.same_process(h) {
+            let lock = lock_path(Path::new(SESSIONS[session]));
+            let owner = l.read(&lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok());
+            l.check("L5", owner.as_ref().is_some_and(|o| o.nonce == holder), || {
+                format!("hold {holder:016x} of {} is valid, but its lock file now holds {owner:?}", SESSIONS[session])
+            });
+        }
+    })
+}
+
+// ----- the workload -------------------------------------------------------
+
+struct Proc {
+    world: World,
+    env: Env,
+    book: SharedBook,
+    manager: LockManager,
+    variant: Variant,
+    incarnation: u64,
+    /// Wall ms at virtual time zero, to compare lock ages with the book.
+    wall0_ms: u64,
+}
+
+async fn drive(world: &World, variant: Variant) {
+    world.setup([FsOp::CreateDirAll(DIR.into())]);
+    if world.schedule().param("garbage_lock", 0) == 1 {
+        // A writer crashed mid-way through writing its lock file.
+        world.setup([FsOp::Write { path: lock_path(Path::new(SESSIONS[1])), data: b"{\"pid\":4".to_vec() }]);
+    }
+    let book: SharedBook = Arc::default();
+    // No clock jumps here: wall and virtual time differ by a constant.
+    lock_book(&book).wall0_ms = wall_ms(&world.env());
+    world.watch(DIR, watcher(book.clone()));
+    for (i, name) in PROCS.iter().enumerate() {
+        let (b, inc) = (book.clone(), Arc::new(AtomicU64::new(0)));
+        world.add_node(name, move |w| {
+            let (book, n) = (b.clone(), inc.fetch_add(1, Ordering::Relaxed));
+            async move { process_main(w, book, variant, i as u64 * 100 + n).await }
+        });
+    }
+    world.sleep_until(world.chaos_end()).await;
+    quiet_phase_checks(world, &book).await;
+}
+
+fn make_manager(env: &Env, book: &SharedBook, world: &World) -> LockManager {
+    let (b, w) = (book.clone(), world.clone());
+    let hook: steadfast_core::lock::ForcedReleaseHook = Arc::new(move |r: &ForcedRelease| {
+        let reached = match r.reason {
+            Reason::DeadOwner => Some(DEAD_TAKEOVER),
+            Reason::Unreadable => Some(UNREADABLE_TAKEOVER),
+            Reason::MaxHold => Some(WATCHDOG),
+            _ => None,
+        };
+        if let Some(point) = reached {
+            w.reach(point);
+        }
+        let nonce = r.owner.as_ref().map_or(0, |o| o.nonce);
+        w.note(format!("forced release of {nonce:016x} ({}): {}", r.reason.as_str(), r.session_file.display()));
+        lock_book(&b).diagnostics.entry(nonce).or_default().push(r.clone());
+    });
+    let config = LockConfig {
+        acquire_timeout: ACQUIRE_TIMEOUT,
+        retry_min: Duration::from_millis(20),
+        retry_max: Duration::from_millis(500),
+        max_hold: MAX_HOLD,
+        takeover_grace: TAKEOVER_GRACE,
+        unreadable_grace: UNREADABLE_GRACE,
+        claim_stale: Duration::from_secs(2),
+        on_forced_release: Some(hook),
+    };
+    LockManager::new(env, config)
+}
+
+async fn process_main(world: World, book: SharedBook, variant: Variant, stream: u64) {
+    let env = world.env();
+    let wall0_ms = wall_ms(&env).saturating_sub(world.now().as_millis() as u64);
+    let manager = make_manager(&env, &book, &world);
+    let name = PROCS[(stream / 100) as usize].to_string();
+    {
+        let mut b = lock_book(&book);
+        b.incarnation.insert(name.clone(), stream);
+        b.incarnation_of.insert(stream, name);
+    }
+    let p = Rc::new(Proc { world: world.clone(), env, book, manager, variant, wall0_ms, incarnation: stream });
+    let mut rng = world.workload_rng(stream);
+    while world.now() < world.chaos_end() {
+        attempt(&p, &mut rng).await;
+        p.env.clock.sleep(Duration::from_millis(rng.range(0, 300))).await;
+    }
+}
+
+fn wall_ms(env: &Env) -> u64 {
+    env.clock.wall().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// One attempt: a turn with appends, maybe a compaction that may hang,
+/// maybe a turn that outlives its lease; then cleanup (or, in some
+/// attempts, none: the watchdog's case).
+async fn attempt(p: &Rc<Proc>, rng: &mut SimRng) {
+    let session = rng.range(0, SESSIONS.len() as u64 - 1) as usize;
+    let att = p.manager.attempt();
+    let long_turn = rng.chance(0.1);
+    let cleanup = rng.chance(0.8);
+    let compaction = rng.chance(0.4);
+    let acquired: Rc<std::cell::RefCell<Vec<u64>>> = Rc::default();
+    let body = turn(p, &att, session, long_turn, compaction, rng.next_u64(), acquired.clone());
+    let timed_out = if long_turn {
+        body.await;
+        false
+    } else {
+        steadfast_core::timeout(&*p.env.clock, ATTEMPT_TIMEOUT, body).await.is_err()
+    };
+    let held: Vec<u64> = {
+        let book = lock_book(&p.book);
+        acquired.borrow().iter().copied().filter(|n| book.holds.get(n).is_some_and(|h| !h.ending)).collect()
+    };
+    if !cleanup {
+        for n in held {
+            watch_watchdog(p, n);
+        }
+        return;
+    }
+    {
+        let mut book = lock_book(&p.book);
+        for n in &held {
+            book.abandoned.insert(*n);
+            if let Some(h) = book.holds.get_mut(n) {
+                h.ending = true;
+            }
+        }
+    }
+    let released = att.abandon_in_flight().await;
+    if timed_out && released > 0 {
+        p.world.reach(HUNG_ABANDONED);
+    }
+    let again = att.abandon_in_flight().await;
+    p.world.check("L2", again == 0, || format!("a second cleanup released {again} more locks: not idempotent"));
+    let lock = lock_path(Path::new(SESSIONS[session]));
+    let owner = p.world.peek_file(&lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok());
+    let mut book = lock_book(&p.book);
+    for n in held {
+        if let Some(h) = book.holds.get_mut(&n) {
+            h.ended = true;
+        }
+        let still = owner.as_ref().is_some_and(|o| o.nonce == n);
+        p.world.check("L2", !still, || {
+            format!("after cleanup returned, {} still names abandoned hold {n:016x}", lock.display())
+        });
+    }
+}
+
+/// Without cleanup, the watchdog frees the lock by max hold + drain bound.
+fn watch_watchdog(p: &Rc<Proc>, nonce: u64) {
+    let Some((at_ms, session, pid)) =
+        lock_book(&p.book).holds.get(&nonce).map(|h| (h.acquired_at_ms - p.wall0_ms, h.session, h.pid))
+    else {
+        return;
+    };
+    let deadline = Duration::from_millis(at_ms) + MAX_HOLD + TAKEOVER_GRACE + WATCHDOG_SLACK;
+    let p = p.clone();
+    madsim::task::spawn_local(async move {
+        p.world.sleep_until(deadline).await;
+        if p.env.procs.liveness(pid) != Liveness::Alive {
+            return; // killed: its watchdog died with it; recovery is L4's
+        }
+        let lock = lock_path(Path::new(SESSIONS[session]));
+        let owner = p.world.peek_file(&lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok());
+        p.world.check("L2", owner.as_ref().is_none_or(|o| o.nonce != nonce), || {
+            format!(
+                "{} still names hold {nonce:016x} past max hold, with no cleanup: the watchdog never freed it",
+                lock.display()
+            )
+        });
+    });
+}
+
+async fn turn(
+    p: &Rc<Proc>,
+    att: &Attempt,
+    session: usize,
+    long_turn: bool,
+    compaction: bool,
+    seed: u64,
+    acquired: Rc<std::cell::RefCell<Vec<u64>>>,
+) {
+    let mut rng = SimRng::new(seed, 7);
+    let path = Path::new(SESSIONS[session]);
+    let Some(guard) = acquire(p, att, session, false, &acquired).await else { return };
+    let n = 1 + rng.range(0, 4);
+    if !appends(p, &guard, &mut rng, n).await {
+        return release(p, &guard).await;
+    }
+    if long_turn {
+        // A long tool call: the lease runs out and others may take over.
+        p.env.clock.sleep(MAX_HOLD + TAKEOVER_GRACE + Duration::from_millis(500)).await;
+        let refused = guard.append(&line(&guard, 99)).await;
+        if matches!(refused, Err(LockError::Takeover { .. })) {
+            p.world.reach(REFUSED);
+        }
+        return release(p, &guard).await;
+    }
+    if !compaction {
+        return release(p, &guard).await;
+    }
+    // Post-run compaction: release for the prompt, reacquire, compact.
+    release(p, &guard).await;
+    let Some(again) = acquire(p, att, session, true, &acquired).await else { return };
+    p.world.hang_point("compaction").await;
+    let _ = again.append(&line(&again, 1000)).await;
+    let _ = path;
+    release(p, &again).await;
+}
+
+fn line(guard: &LockGuard, k: u64) -> Vec<u8> {
+    format!("{{\"n\":{},\"fence\":{},\"k\":{k}}}\n", guard.owner().nonce, guard.fence()).into_bytes()
+}
+
+async fn appends(p: &Proc, guard: &LockGuard, rng: &mut SimRng, n: u64) -> bool {
+    for k in 0..n {
+        match guard.append(&line(guard, k)).await {
+            Ok(()) => {}
+            Err(LockError::Takeover { .. }) => {
+                p.world.reach(REFUSED);
+                return false;
+            }
+            Err(_) => {}
+        }
+        p.env.clock.sleep(Duration::from_millis(rng.range(0, 200))).await;
+    }
+    true
+}
+
+/// Acquire (tracked by the attempt, or for a reacquisition in the
+/// hung-compaction replica untracked, as upstream did) and judge L3, L4, L6.
+async fn acquire(
+    p: &Proc,
+    att: &Attempt,
+    session: usize,
+    reacquire: bool,
+    acquired: &Rc<std::cell::RefCell<Vec<u64>>>,
+) -> Option<LockGuard> {
+    let path = Path::new(SESSIONS[session]);
+    let result = if reacquire && p.variant == Variant::HungCompaction {
+        p.manager.acquire(path).await
+    } else {
+        att.acquire(path).await
+    };
+    let guard = match result {
+        Ok(g) => g,
+        Err(e @ LockError::Timeout { .. }) => {
+            check_timeout(p, session, &e);
+            return None;
+        }
+        Err(_) => return None,
+    };
+    let nonce = guard.owner().nonce;
+    acquired.borrow_mut().push(nonce);
+    let previous = lock_book(&p.book).current.get(&session).copied();
+    let prev_pid = previous.and_then(|n| lock_book(&p.book).holds.get(&n).map(|h| h.pid));
+    let prev_alive = prev_pid.is_some_and(|pid| p.env.procs.liveness(pid) == Liveness::Alive);
+    let now_ms = wall_ms(&p.env);
+    let mut book = lock_book(&p.book);
+    if let Some(prev) = previous
+        && let Some(h) = book.holds.get(&prev)
+    {
+        let still = prev_alive && book.same_process(h) && h.valid(now_ms) && !h.ended;
+        p.world.check("L4", !still, || {
+            format!("{} acquired by {nonce:016x} while hold {prev:016x} still held it", path.display())
+        });
+        book.superseded.insert(prev);
+    }
+    book.current.insert(session, nonce);
+    let owner = guard.owner();
+    book.holds.insert(
+        nonce,
+        HoldRec {
+            session,
+            pid: owner.pid,
+            incarnation: p.incarnation,
+            acquired_at_ms: owner.acquired_at_ms,
+            max_hold_ms: owner.max_hold_ms,
+            ending: false,
+            ended: false,
+        },
+    );
+    Some(guard)
+}
+
+fn check_timeout(p: &Proc, session: usize, e: &LockError) {
+    let LockError::Timeout { waited, owner, .. } = e else { return };
+    let lock = lock_path(Path::new(SESSIONS[session]));
+    let readable = p.world.peek_file(&lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok());
+    p.world.check("L3", *waited >= ACQUIRE_TIMEOUT, || {
+        format!("acquire gave up after {waited:?} (timeout {ACQUIRE_TIMEOUT:?})")
+    });
+    // The error names the owner its last look saw; an owner that has held
+    // the lock for longer than any one operation takes must be named.
+    let settled_owner = readable.filter(|o| o.acquired_at_ms + LATENCY_MS_MAX * 2 < wall_ms(&p.env));
+    p.world.check("L3", owner.is_some() || settled_owner.is_none(), || {
+        format!("a timeout on {} named no owner though the lock file names {settled_owner:?}", lock.display())
+    });
+}
+
+async fn release(p: &Proc, guard: &LockGuard) {
+    let nonce = guard.owner().nonce;
+    if let Some(h) = lock_book(&p.book).holds.get_mut(&nonce) {
+        h.ending = true;
+    }
+    if p.variant == Variant::UncheckedRelease {
+        // Upstream's release: delete the lock file, whoever it names.
+        let _ = p.env.fs.remove_file(guard.lock_path()).await;
+    }
+    let _ = guard.release().await;
+    if let Some(h) = lock_book(&p.book).holds.get_mut(&nonce) {
+        h.ended = true;
+    }
+}
+
+/// L6: what is wrong with a transcript, if anything: a partial last line,
+/// or a line that is not one whole JSON object (bytes of two holders
+/// interleaved).
+fn lines_problem(bytes: &[u8]) -> Option<String> {
+    if !bytes.is_empty() && bytes.last() != Some(&b'\n') {
+        return Some("ends in a partial line".into());
+    }
+    let bad = bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .find(|l| serde_json::from_slice::<serde_json::Value>(l).is_err())?;
+    Some(format!("holds a broken line {:?}", String::from_utf8_lossy(bad)))
+}
+
+fn check_lines(world: &World, path: &Path, when: &str) {
+    let Ok(bytes) = world.peek_file(path) else { return };
+    let problem = lines_problem(&bytes);
+    world.check("L6", problem.is_none(), || format!("{} {when}: {}", path.display(), problem.unwrap_or_default()));
+}
+
+/// The quiet phase: every session's lock can be taken (L4: whatever the
+/// chaos left is recoverable) and its transcript is whole (L6); L7 over
+/// every forced release.
+async fn quiet_phase_checks(world: &World, book: &SharedBook) {
+    let probe_done = Arc::new(Mutex::new(Vec::new()));
+    let (b, done) = (book.clone(), probe_done.clone());
+    world.add_node("probe", move |w| {
+        let (book, done) = (b.clone(), done.clone());
+        async move {
+            let env = w.env();
+            let mut manager = make_manager(&env, &book, &w);
+            // Whatever the chaos left must be recoverable within this bound.
+            let config = LockConfig { acquire_timeout: PROBE_TIMEOUT, ..manager.config().clone() };
+            manager = LockManager::new(&env, config);
+            for s in SESSIONS {
+                let r = manager.acquire(Path::new(s)).await;
+                if let Ok(g) = &r {
+                    let _ = g.release().await;
+                }
+                done.lock().unwrap_or_else(|p| p.into_inner()).push((s.to_string(), r.err().map(|e| e.to_string())));
+            }
+        }
+    });
+    world.sleep_until(world.quiet_end()).await;
+    let results = probe_done.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    world.check("L4", results.len() == SESSIONS.len(), || format!("the quiet-phase probe finished only {results:?}"));
+    for (s, err) in results {
+        world.check("L4", err.is_none(), || format!("in the quiet phase {s} could not be locked: {err:?}"));
+        check_lines(world, Path::new(&s), "at quiescence");
+    }
+    let book = lock_book(book);
+    for (nonce, diags) in &book.diagnostics {
+        if *nonce == 0 {
+            continue; // unreadable lock files: no owner to name
+        }
+        // At most one in-process forced release (watchdog or cleanup) and
+        // one takeover of what it left behind, each with one diagnostic.
+        let in_process = diags.iter().filter(|d| matches!(d.reason, Reason::MaxHold | Reason::Abandoned)).count();
+        let takeovers = diags.len() - in_process;
+        world.check("L7", in_process <= 1 && takeovers <= 1, || {
+            format!("hold {nonce:016x} got {in_process} in-process and {takeovers} takeover diagnostics")
+        });
+        for d in diags {
+            let named = d.session_file.to_str().is_some_and(|f| SESSIONS.contains(&f)) && d.owner.is_some();
+            world.check("L7", named, || format!("a diagnostic names no session file or owner: {d:?}"));
+        }
+    }
+}
