@@ -54,7 +54,57 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         println!("{:<40} {:>12.0} {:>14.0} {:>14.0}", sc.name(), one.seeds_per_s(), all.seeds_per_s(), speed);
     }
     println!();
-    export_vs_raw(&args.dir, args.quick)
+    export_vs_raw(&args.dir, args.quick)?;
+    println!();
+    lock_vs_raw(&args.dir, args.quick)
+}
+
+/// Uncontended acquire + release against a raw exclusive create + remove.
+fn lock_vs_raw(dir: &Path, quick: bool) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let work = tempfile::tempdir_in(dir).map_err(|e| format!("cannot create a directory in {}: {e}", dir.display()))?;
+    let runs = if quick { 100 } else { 1000 };
+    let [raw, tokio_raw, lock] = rt.block_on(async {
+        let env = Env::real().map_err(|e| e.to_string())?;
+        let manager = steadfast_core::lock::LockManager::new(&env, Default::default());
+        let session = work.path().join("s.jsonl");
+        let raw_lock = work.path().join("raw.lock");
+        let (mut raw, mut tokio_raw, mut lock) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let t = Instant::now();
+            std::fs::OpenOptions::new().write(true).create_new(true).open(&raw_lock).map_err(|e| e.to_string())?;
+            std::fs::remove_file(&raw_lock).map_err(|e| e.to_string())?;
+            raw.push(t.elapsed());
+            let t = Instant::now();
+            tokio::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&raw_lock)
+                .await
+                .map_err(|e| e.to_string())?;
+            tokio::fs::remove_file(&raw_lock).await.map_err(|e| e.to_string())?;
+            tokio_raw.push(t.elapsed());
+            let t = Instant::now();
+            let guard = manager.acquire(&session).await.map_err(|e| e.to_string())?;
+            guard.release().await.map_err(|e| e.to_string())?;
+            lock.push(t.elapsed());
+        }
+        Ok::<_, String>([median(raw), median(tokio_raw), median(lock)])
+    })?;
+    println!(
+        "session lock: uncontended acquire+release vs exclusive create+remove, in {} (medians of {runs})",
+        dir.display()
+    );
+    println!("{:>12} {:>14} {:>10} {:>12} {:>14}", "raw sync ms", "raw tokio ms", "lock ms", "lock/sync", "lock/tokio");
+    println!(
+        "{:>12.3} {:>14.3} {:>10.3} {:>12.2} {:>14.2}",
+        ms(raw),
+        ms(tokio_raw),
+        ms(lock),
+        ms(lock) / ms(raw).max(1e-9),
+        ms(lock) / ms(tokio_raw).max(1e-9)
+    );
+    Ok(())
 }
 
 fn export_vs_raw(dir: &Path, quick: bool) -> Result<(), String> {

@@ -25,14 +25,20 @@ pub(crate) struct Hold {
 /// Attempts to remove a lock file on release.
 const REMOVE_TRIES_MAX: u32 = 8;
 
-#[derive(Default)]
 struct HoldState {
     /// Why the hold was revoked (force-released or found taken over).
     revoked: Option<String>,
     released: bool,
     appends_in_flight: u32,
-    /// A failed append may have left a partial line.
+    /// The transcript's tail may hold a partial line (a failed append; or,
+    /// until the first append checks, a holder that died mid-append).
     repair: bool,
+}
+
+impl Default for HoldState {
+    fn default() -> Self {
+        HoldState { revoked: None, released: false, appends_in_flight: 0, repair: true }
+    }
 }
 
 impl Hold {
@@ -219,8 +225,14 @@ impl Hold {
     }
 
     /// Remove the lock file if it still names us and we may touch it (L5).
+    /// Within the lease nobody else may take it over (see the module docs),
+    /// so the ownership read is needed only past it.
     async fn remove_once(&self) -> Result<(), LockError> {
-        if !self.may_touch_file() || !self.still_ours().await? {
+        if !self.may_touch_file() {
+            return Ok(());
+        }
+        let revoked = self.state().revoked.is_some();
+        if (revoked || !self.lease_left()) && !self.still_ours().await? {
             return Ok(());
         }
         match self.manager.env.fs.remove_file(&self.lock).await {

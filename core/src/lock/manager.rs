@@ -111,6 +111,11 @@ impl LockManager {
     /// and recovering stale lock files (L3, L4). Untracked: use
     /// [`Attempt::acquire`] inside an attempt.
     pub async fn acquire(&self, session_file: &Path) -> Result<LockGuard, LockError> {
+        self.acquire_within(session_file, self.inner.config.acquire_timeout).await
+    }
+
+    /// [`acquire`](Self::acquire) with its own timeout (zero: one try).
+    pub async fn acquire_within(&self, session_file: &Path, timeout: Duration) -> Result<LockGuard, LockError> {
         let env = &self.inner.env;
         let cfg = &self.inner.config;
         let lock = lock_path(session_file);
@@ -121,7 +126,7 @@ impl LockManager {
             let owner = self.new_owner();
             let body = serde_json::to_vec(&owner).expect("a lock owner always serialises");
             match env.fs.create_new(&lock, body).await {
-                Ok(()) => return Ok(self.hold(session_file, lock, owner).await),
+                Ok(()) => return Ok(self.hold(session_file, lock, owner)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => match self.inspect(&lock).await {
                     Found::Gone => continue,
                     // An I/O error says nothing new: keep the owner seen last.
@@ -138,7 +143,7 @@ impl LockManager {
                 Err(_) => {}
             }
             let waited = env.clock.now().saturating_since(start);
-            if waited >= cfg.acquire_timeout {
+            if waited >= timeout {
                 // Name the owner as it is now, if the lock file can say.
                 if let Found::Held(Some(o)) | Found::Stale(_, _, Some(o)) = self.inspect(&lock).await {
                     last_owner = Some(o);
@@ -147,17 +152,16 @@ impl LockManager {
             }
             // Jitter in [delay/2, delay], never past the deadline.
             let jittered = delay / 2 + Duration::from_micros(env.entropy.below(delay.as_micros() as u64 / 2 + 1));
-            env.clock.sleep(jittered.min(cfg.acquire_timeout - waited)).await;
+            env.clock.sleep(jittered.min(timeout - waited)).await;
             delay = (delay * 2).min(cfg.retry_max);
         }
     }
 
-    async fn hold(&self, session_file: &Path, lock: PathBuf, owner: LockOwner) -> LockGuard {
+    fn hold(&self, session_file: &Path, lock: PathBuf, owner: LockOwner) -> LockGuard {
         self.inner.state().held.insert(owner.nonce);
-        let hold = Hold::new(self.inner.clone(), session_file.to_path_buf(), lock, owner);
         // A holder that died mid-append (or a power loss) may have left a
-        // partial last line: cut it before anyone appends (L6).
-        hold.repair_tail().await;
+        // partial last line: the hold's first append cuts it first (L6).
+        let hold = Hold::new(self.inner.clone(), session_file.to_path_buf(), lock, owner);
         hold.start_watchdog();
         LockGuard::new(hold)
     }

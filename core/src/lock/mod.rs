@@ -19,9 +19,10 @@
 //! - A [`LockGuard`] appends whole lines through its fence (L1, L6): an
 //!   append is refused with [`LockError::Takeover`] once the hold was
 //!   force-released, once its lease (maximum hold) has run out, or once the
-//!   lock file no longer names its nonce. A failed append that may have left
-//!   a partial line is repaired (cut back to the last whole line) before the
-//!   next append, and on acquire.
+//!   lock file no longer names its nonce. A partial last line (a failed
+//!   append, a holder that died mid-append, a torn power loss) is cut back
+//!   to the last whole line before a hold's first append and after any
+//!   failed one.
 //! - [`LockGuard::release`] removes the lock file only if it still names the
 //!   guard's nonce and its lease allows (L5); releasing twice is a no-op.
 //! - An [`Attempt`] tracks every lock it acquires or reacquires.

@@ -3,4 +3,5 @@
 
 mod clock;
 mod conformance;
+mod lock;
 mod trace;
