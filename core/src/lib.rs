@@ -31,6 +31,7 @@ pub mod lock;
 pub mod procs;
 #[cfg(feature = "real")]
 pub mod real;
+pub mod retention;
 mod signal;
 pub mod spawn;
 pub mod trace;

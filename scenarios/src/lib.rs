@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod lock;
+pub mod retention;
 pub mod selftest;
 pub mod trace;
 
@@ -32,6 +33,8 @@ pub fn all() -> Vec<&'static dyn Scenario> {
         &lock::LockScenario { variant: lock::Variant::Core },
         &lock::LockScenario { variant: lock::Variant::HungCompaction },
         &lock::LockScenario { variant: lock::Variant::UncheckedRelease },
+        &retention::RetentionScenario { variant: retention::Variant::Core },
+        &retention::RetentionScenario { variant: retention::Variant::TelemetryUnbounded },
     ]
 }
 

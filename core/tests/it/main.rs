@@ -4,4 +4,5 @@
 mod clock;
 mod conformance;
 mod lock;
+mod retention;
 mod trace;

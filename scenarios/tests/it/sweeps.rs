@@ -137,6 +137,16 @@ fn legacy_lock_unchecked_release() {
 }
 
 #[test]
+fn retention() {
+    check("retention");
+}
+
+#[test]
+fn legacy_telemetry_unbounded() {
+    check("legacy/telemetry-unbounded");
+}
+
+#[test]
 fn every_scenario_has_a_test_here() {
     let source = include_str!("sweeps.rs");
     for sc in steadfast_scenarios::all() {

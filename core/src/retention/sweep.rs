@@ -1,0 +1,310 @@
+//! The sweeps themselves: [`sweep_dir`] and [`sweep_orphans`].
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use super::{Kept, Kind, OrphanPolicy, RetentionPolicy, SweepReport};
+use crate::fs::{BoxFuture, FileKind, FsExt};
+use crate::procs::Liveness;
+use crate::spawn::TaskHandle;
+use crate::{Env, yield_now};
+
+/// The caller's session rows: is a workspace (a directory name under the
+/// workspace root) named by a live session? A soft-deleted row is not live.
+pub trait SessionIndex: Send + Sync {
+    /// Whether a live session row names `workspace`.
+    fn is_live<'a>(&'a self, workspace: &'a str) -> BoxFuture<'a, io::Result<bool>>;
+}
+
+/// The pid a file name carries: the last `-`-separated segment before the
+/// kind's suffix, after dropping rotation segments (`name-42.3.log` is pid
+/// 42). `None` when it does not parse (such a file counts as not live).
+pub fn pid_of_name(name: &str, kind: &Kind) -> Option<u32> {
+    let mut stem = name.strip_suffix(kind.suffix.as_str())?;
+    while let Some((head, tail)) = stem.rsplit_once('.') {
+        if tail.is_empty() || !tail.bytes().all(|b| b.is_ascii_digit()) {
+            break;
+        }
+        stem = head;
+    }
+    stem.rsplit_once('-')?.1.parse().ok()
+}
+
+struct Candidate {
+    path: PathBuf,
+    len: u64,
+    modified: SystemTime,
+    /// `None` when it may be deleted; otherwise why not.
+    keep: Option<Kept>,
+}
+
+/// Sweep one directory by `policy` (see the [module docs](super)). A
+/// missing or unreadable directory is a no-op (counted as an error if
+/// unreadable). Never returns early on a per-entry error.
+pub async fn sweep_dir(env: &Env, dir: &Path, policy: &RetentionPolicy) -> SweepReport {
+    let mut report = SweepReport::default();
+    let entries = match env.fs.read_dir(dir).await {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return report,
+        Err(_) => {
+            report.errors += 1;
+            return report;
+        }
+    };
+    report.listed = entries.len();
+    let mut by_kind: Vec<Vec<Candidate>> = policy.kinds.iter().map(|_| Vec::new()).collect();
+    for entry in entries {
+        yield_now().await;
+        report.examined += 1;
+        let Some(name) = entry.name.to_str() else {
+            report.keep(Kept::NotAKind);
+            continue;
+        };
+        if policy.protected.iter().any(|p| p == name) {
+            report.keep(Kept::Protected);
+            continue;
+        }
+        let Some(k) = policy.kinds.iter().position(|k| k.matches(name)) else {
+            report.keep(Kept::NotAKind);
+            continue;
+        };
+        match entry.kind {
+            FileKind::Symlink => report.keep(Kept::Symlink),
+            FileKind::File => {
+                if let Some(c) = candidate(env, dir, name, &policy.kinds[k], policy.age_floor, &mut report).await {
+                    by_kind[k].push(c);
+                }
+            }
+            _ => report.keep(Kept::NotAKind),
+        }
+    }
+    for (kind, candidates) in policy.kinds.iter().zip(by_kind) {
+        enforce(env, kind, candidates, policy.deletions_max, &mut report).await;
+    }
+    report
+}
+
+/// Stat one file of a kind and judge whether it may go.
+async fn candidate(
+    env: &Env,
+    dir: &Path,
+    name: &str,
+    kind: &Kind,
+    age_floor: Duration,
+    report: &mut SweepReport,
+) -> Option<Candidate> {
+    let path = dir.join(name);
+    let meta = match env.fs.symlink_metadata(&path).await {
+        Ok(m) if m.kind == FileKind::File => m,
+        Ok(_) => {
+            report.changed += 1; // turned into a symlink or directory
+            return None;
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            report.changed += 1;
+            return None;
+        }
+        Err(_) => {
+            report.errors += 1;
+            return None;
+        }
+    };
+    let live = pid_of_name(name, kind).is_some_and(|pid| env.procs.liveness(pid) != Liveness::Dead);
+    // A clock that jumped back makes a file look young: kept, which is safe.
+    let young = env.clock.wall().duration_since(meta.modified).map_or(true, |age| age < age_floor);
+    let keep = if live {
+        Some(Kept::LivePid)
+    } else if young {
+        Some(Kept::TooYoung)
+    } else {
+        None
+    };
+    Some(Candidate { path, len: meta.len, modified: meta.modified, keep })
+}
+
+/// Delete a kind's oldest deletable files until its ceilings hold.
+async fn enforce(
+    env: &Env,
+    kind: &Kind,
+    mut candidates: Vec<Candidate>,
+    deletions_max: usize,
+    report: &mut SweepReport,
+) {
+    candidates.sort_by(|a, b| (a.modified, &a.path).cmp(&(b.modified, &b.path)));
+    let mut count = candidates.len();
+    let mut bytes: u64 = candidates.iter().map(|c| c.len).sum();
+    for c in candidates {
+        if count <= kind.files_max && bytes <= kind.bytes_max {
+            report.keep(Kept::WithinCeiling);
+            continue;
+        }
+        if let Some(why) = c.keep {
+            report.keep(why);
+            continue;
+        }
+        if report.deleted >= deletions_max {
+            report.keep(Kept::Capped);
+            continue;
+        }
+        yield_now().await;
+        match delete_if_unchanged(env, &c).await {
+            Outcome::Deleted => {
+                report.deleted += 1;
+                report.bytes_freed += c.len;
+            }
+            Outcome::Vanished => report.changed += 1,
+            Outcome::Changed => {
+                report.changed += 1;
+                continue; // still there, still counted
+            }
+            Outcome::Failed => {
+                report.errors += 1;
+                continue;
+            }
+        }
+        count -= 1;
+        bytes = bytes.saturating_sub(c.len);
+    }
+}
+
+enum Outcome {
+    Deleted,
+    Vanished,
+    Changed,
+    Failed,
+}
+
+/// Delete a file only if it is still the file judged (a regular file with
+/// the same mtime): one that turned into a symlink or was rewritten
+/// meanwhile is left alone (R1, R4).
+async fn delete_if_unchanged(env: &Env, c: &Candidate) -> Outcome {
+    match env.fs.symlink_metadata(&c.path).await {
+        Ok(m) if m.kind == FileKind::File && m.modified == c.modified => {}
+        Ok(_) => return Outcome::Changed,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Outcome::Vanished,
+        Err(_) => return Outcome::Failed,
+    }
+    match env.fs.remove_file(&c.path).await {
+        Ok(()) => Outcome::Deleted,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Outcome::Vanished,
+        Err(_) => Outcome::Failed,
+    }
+}
+
+/// Remove orphan workspaces under `root` (see the [module docs](super)).
+pub async fn sweep_orphans(env: &Env, root: &Path, index: &dyn SessionIndex, policy: &OrphanPolicy) -> SweepReport {
+    let mut report = SweepReport::default();
+    let entries = match env.fs.read_dir(root).await {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return report,
+        Err(_) => {
+            report.errors += 1;
+            return report;
+        }
+    };
+    report.listed = entries.len();
+    for entry in entries {
+        yield_now().await;
+        report.examined += 1;
+        match (entry.kind, entry.name.to_str()) {
+            (FileKind::Symlink, _) => report.keep(Kept::Symlink),
+            (FileKind::Dir, Some(name)) if report.deleted < policy.removals_max => {
+                orphan(env, root, name, index, policy.age_floor, &mut report).await
+            }
+            (FileKind::Dir, Some(_)) => report.keep(Kept::Capped),
+            _ => report.keep(Kept::NotAKind),
+        }
+    }
+    report
+}
+
+async fn orphan(
+    env: &Env,
+    root: &Path,
+    name: &str,
+    index: &dyn SessionIndex,
+    floor: Duration,
+    report: &mut SweepReport,
+) {
+    let path = root.join(name);
+    let dir_unchanged = |m: &crate::fs::Metadata| m.kind == FileKind::Dir;
+    let meta = match env.fs.symlink_metadata(&path).await {
+        Ok(m) if dir_unchanged(&m) => m,
+        Ok(_) => return report.changed += 1,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return report.changed += 1,
+        Err(_) => return report.errors += 1,
+    };
+    // The floor first: a row is written before its workspace is cloned, so
+    // a young directory may have a row the lookup has not seen yet.
+    if env.clock.wall().duration_since(meta.modified).map_or(true, |age| age < floor) {
+        return report.keep(Kept::TooYoung);
+    }
+    match index.is_live(name).await {
+        Ok(true) => return report.keep(Kept::LiveSession),
+        Ok(false) => {}
+        Err(_) => return report.errors += 1,
+    }
+    match env.fs.symlink_metadata(&path).await {
+        Ok(m) if dir_unchanged(&m) => {}
+        Ok(_) => return report.changed += 1,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return report.changed += 1,
+        Err(_) => return report.errors += 1,
+    }
+    match env.fs.remove_dir_all(&path).await {
+        Ok(()) => report.deleted += 1,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => report.changed += 1,
+        Err(_) => report.errors += 1,
+    }
+}
+
+/// Run `sweep` once, `delay` after now, on a background task that does not
+/// keep the process alive (the boot sweep: 90 s after "listening").
+pub fn spawn_after(env: &Env, delay: Duration, sweep: BoxFuture<'static, ()>) -> TaskHandle {
+    let clock = env.clock.clone();
+    env.spawner.spawn(
+        "retention-sweep",
+        Box::pin(async move {
+            clock.sleep(delay).await;
+            sweep.await;
+        }),
+    )
+}
+
+/// The explicit delete of one workspace a user asks for: synchronous on
+/// purpose (the user waits for it). `name` must be one plain path
+/// component, and a symlink is refused rather than followed.
+pub fn delete_workspace_blocking(env: &Env, root: &Path, name: &str) -> io::Result<()> {
+    let plain = !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0']);
+    if !plain {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{name:?} is not a workspace name")));
+    }
+    let path = root.join(name);
+    if env.fs.symlink_metadata_blocking(&path)?.kind != FileKind::Dir {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a directory", path.display())));
+    }
+    env.fs.remove_dir_all_blocking(&path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pids_parse_from_names_as_upstream_did() {
+        let k = Kind::telemetry("traces-");
+        let log = Kind { prefix: "app-".into(), suffix: ".log".into(), files_max: 20, bytes_max: 200 << 20 };
+        for (name, kind, pid) in [
+            ("traces-42.jsonl", &k, Some(42)),
+            ("traces-host-a-4242.jsonl", &k, Some(4242)),
+            ("traces-.jsonl", &k, None),
+            ("traces-abc.jsonl", &k, None),
+            ("traces-42.json", &k, None),
+            ("app-42.3.log", &log, Some(42)),
+            ("app-42.3.17.log", &log, Some(42)),
+            ("app-x.log", &log, None),
+        ] {
+            assert_eq!(pid_of_name(name, kind), pid, "{name}");
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! `retention` on the real file system: a tempfile directory with a few
+//! thousand telemetry files, symlinks out of the root and to the protected
+//! file, names outside the allow-list and a live pid's files; one sweep
+//! must delete only what it may (R1) and leave every kind within its
+//! ceilings (R2). Lazy sinks create their file on the first write (R5).
+
+use std::path::Path;
+use std::time::Duration;
+
+use steadfast_core::Env;
+use steadfast_core::retention::{
+    Kept, Kind, LazySink, OrphanPolicy, RetentionPolicy, SessionIndex, sweep_dir, sweep_orphans,
+};
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+}
+
+fn write(p: &Path, bytes: usize) {
+    std::fs::write(p, vec![b'x'; bytes]).expect("write");
+}
+
+#[test]
+fn a_sweep_deletes_only_what_it_may_and_meets_the_ceilings() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let outside = tempfile::tempdir().expect("tempdir");
+    let dir = root.path();
+    let own = std::process::id();
+    for i in 0..3_000u32 {
+        let kind = if i % 2 == 0 { "traces" } else { "metrics" };
+        write(&dir.join(format!("{kind}-{}.jsonl", 4_000_000 + i)), (i % 7) as usize * 100);
+    }
+    write(&dir.join(format!("traces-{own}.jsonl")), 10);
+    write(&dir.join("secret_access.jsonl"), 10);
+    write(&dir.join("notes.txt"), 10);
+    write(&dir.join("traces-1.json"), 10);
+    write(&outside.path().join("precious"), 10);
+    std::os::unix::fs::symlink(outside.path().join("precious"), dir.join("traces-5000001.jsonl")).expect("symlink");
+    std::os::unix::fs::symlink(outside.path(), dir.join("metrics-5000002.jsonl")).expect("symlink");
+    std::os::unix::fs::symlink("secret_access.jsonl", dir.join("metrics-5000003.jsonl")).expect("symlink");
+    let kind = |p: &str| Kind { prefix: p.into(), suffix: ".jsonl".into(), files_max: 100, bytes_max: 20_000 };
+    let policy = RetentionPolicy {
+        kinds: vec![kind("traces-"), kind("metrics-")],
+        protected: vec!["secret_access.jsonl".into()],
+        age_floor: Duration::ZERO,
+        deletions_max: 10_000,
+    };
+    let report = rt().block_on(async { sweep_dir(&Env::real().expect("env"), dir, &policy).await });
+    assert_eq!(report.examined, report.listed);
+    assert_eq!(report.errors, 0, "{report:?}");
+    assert_eq!(report.kept.get(&Kept::Symlink), Some(&3));
+    for name in ["secret_access.jsonl", "notes.txt", "traces-1.json", &format!("traces-{own}.jsonl")] {
+        assert!(dir.join(name).exists(), "R1: {name} was deleted");
+    }
+    assert!(outside.path().join("precious").exists(), "R1: followed a symlink out of the root");
+    for link in ["traces-5000001.jsonl", "metrics-5000002.jsonl", "metrics-5000003.jsonl"] {
+        assert!(dir.join(link).symlink_metadata().is_ok(), "R1: symlink {link} deleted");
+    }
+    for k in &policy.kinds {
+        let files: Vec<_> = std::fs::read_dir(dir)
+            .expect("dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .filter(|e| e.file_name().to_str().is_some_and(|n| n.starts_with(&k.prefix) && n.ends_with(&k.suffix)))
+            .collect();
+        let bytes: u64 = files.iter().map(|e| e.metadata().expect("meta").len()).sum();
+        // The live pid's file counts toward the totals and may hold one over.
+        assert!(
+            files.len() <= k.files_max + 1 && bytes <= k.bytes_max + 10,
+            "R2: {} {} files {bytes} bytes",
+            k.prefix,
+            files.len()
+        );
+    }
+    let kept_alive = report.kept.get(&Kept::LivePid).copied().unwrap_or(0);
+    let within = report.kept.get(&Kept::WithinCeiling).copied().unwrap_or(0);
+    assert_eq!(report.deleted + within + kept_alive, 3_001, "every kind file accounted for: {report:?}");
+}
+
+struct Rows(Vec<&'static str>);
+
+impl SessionIndex for Rows {
+    fn is_live<'a>(&'a self, ws: &'a str) -> steadfast_core::BoxFuture<'a, std::io::Result<bool>> {
+        Box::pin(async move { Ok(self.0.contains(&ws)) })
+    }
+}
+
+#[test]
+fn orphan_sweep_removes_at_most_its_cap_and_never_a_live_or_linked_workspace() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let outside = tempfile::tempdir().expect("tempdir");
+    for w in 0..15 {
+        std::fs::create_dir_all(root.path().join(format!("ws-{w}")).join("src")).expect("mkdir");
+        write(&root.path().join(format!("ws-{w}")).join("src").join("f"), 10);
+    }
+    write(&outside.path().join("precious"), 1);
+    std::os::unix::fs::symlink(outside.path(), root.path().join("ws-link")).expect("symlink");
+    let rows = Rows(vec!["ws-0", "ws-1"]);
+    let policy = OrphanPolicy { age_floor: Duration::ZERO, removals_max: 10 };
+    let env_rt = rt();
+    let first = env_rt.block_on(async { sweep_orphans(&Env::real().expect("env"), root.path(), &rows, &policy).await });
+    assert_eq!(first.deleted, 10, "{first:?}");
+    assert_eq!(first.kept.get(&Kept::Capped), Some(&3), "{first:?}");
+    let second =
+        env_rt.block_on(async { sweep_orphans(&Env::real().expect("env"), root.path(), &rows, &policy).await });
+    assert_eq!(second.deleted, 3, "{second:?}");
+    assert!(root.path().join("ws-0").exists() && root.path().join("ws-1").exists(), "R1: a live workspace went");
+    assert!(outside.path().join("precious").exists(), "R1: followed the symlink");
+    assert!(root.path().join("ws-link").symlink_metadata().is_ok());
+}
+
+#[test]
+fn a_lazy_sink_creates_its_directory_at_once_and_its_file_on_first_write() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let path = root.path().join("telemetry").join("traces-1.jsonl");
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        let sink = LazySink::open(&env, &path).await.expect("open");
+        assert!(path.parent().expect("parent").is_dir(), "the directory is created eagerly");
+        assert!(!path.exists(), "R5: no file before the first write");
+        sink.write_line("{\"a\":1}").await.expect("write");
+        sink.write_line("{\"a\":2}").await.expect("write");
+        assert!(sink.write_line("two\nlines").await.is_err());
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "{\"a\":1}\n{\"a\":2}\n");
+        let bad = LazySink::open(&env, Path::new("/proc/version/x/traces.jsonl")).await;
+        assert!(bad.is_err(), "a bad directory is reported at construction");
+    });
+}

@@ -1,0 +1,616 @@
+//! `retention` and `legacy/telemetry-unbounded` (incidents 0, 1, 2; R1..R5).
+//!
+//! A telemetry directory on an EFS-like mount seeded with up to 55,000
+//! entries (`traces-*`/`metrics-*` files of dead pids, a protected
+//! `secret_access.jsonl`, names outside the allow-list, a directory named
+//! like a kind, symlinks out of the root and to the protected file), and a
+//! workspace root with orphan and live workspaces. The app process boots
+//! repeatedly (killed and restarted); at each boot it opens its lazy
+//! telemetry sinks, starts a heartbeat, and 90 s later a sweep loop
+//! (telemetry sweep + orphan sweep; again after 30 s while work is left,
+//! else after 10 min). A `churn` process
+//! meanwhile creates and deletes files, turns files into symlinks, clones
+//! new workspaces (row first) and soft-deletes rows.
+//!
+//! Checkers: a watcher judges R1 on every removal that lands; the app
+//! judges R3 (heartbeat lag) and R4 (every sweep examines every entry it
+//! listed) as it goes; the driver judges R2 and R5 at quiescence, after a
+//! quiet phase long enough for ⌈excess / deletions per sweep⌉ + 1 sweeps.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use steadfast_core::retention::{
+    Kept, Kind, LazySink, OrphanPolicy, RetentionPolicy, SessionIndex, pid_of_name, spawn_after, sweep_dir,
+    sweep_orphans,
+};
+use steadfast_core::{BoxFuture, Env, FileKind, FsExt, FsOp, Liveness};
+use steadfast_sim::schedule::{ErrorRule, Event, Latency, Mount, TimedEvent};
+use steadfast_sim::swarm::Swarm;
+use steadfast_sim::world::{Invariant, Landed, LocalBoxFuture};
+use steadfast_sim::{Expect, FaultKind, Scenario, Schedule, SimRng, World};
+
+const TELEMETRY: &str = "/efs/telemetry";
+const WORKSPACES: &str = "/efs/workspaces";
+const OUTSIDE: &str = "/outside";
+const PROTECTED: &str = "secret_access.jsonl";
+
+const INVARIANTS: &[Invariant] = &[
+    Invariant {
+        id: "R1",
+        statement: "never deletes protected names, names outside a kind's allow-list, files of a live pid, workspaces of a live session, anything younger than the floor; never follows a symlink out of its root",
+    },
+    Invariant {
+        id: "R2",
+        statement: "after enough sweeps the per-kind count and byte ceilings hold and every orphan past the floor is gone",
+    },
+    Invariant { id: "R3", statement: "no step of a sweep blocks the event loop longer than a bound" },
+    Invariant {
+        id: "R4",
+        statement: "entries vanishing or appearing mid-sweep and per-entry errors are skipped; the sweep continues",
+    },
+    Invariant { id: "R5", statement: "a log or telemetry file appears on first write only" },
+];
+
+const SWEEP_DURING_CHURN: &str = "a sweep step met an entry that changed under it";
+const SWEEP_ERROR: &str = "a sweep step failed and the sweep went on";
+const CAPPED: &str = "a sweep stopped at its cap and left work for the next";
+const LARGE: &str = "a sweep over 55,000 entries";
+const SOMETIMES: &[&str] = &[SWEEP_DURING_CHURN, SWEEP_ERROR, CAPPED, LARGE];
+
+const FILES_MAX: usize = 100;
+const BYTES_MAX: u64 = 20 << 10;
+const AGE_FLOOR: Duration = Duration::from_secs(60);
+const DELETIONS_MAX: usize = 10_000;
+const WS_FLOOR: Duration = Duration::from_secs(120);
+const WS_REMOVALS_MAX: usize = 10;
+const BOOT_DELAY: Duration = Duration::from_secs(90);
+const SWEEP_AGAIN: Duration = Duration::from_secs(30);
+const SWEEP_IDLE: Duration = Duration::from_secs(600);
+const HEARTBEAT: Duration = Duration::from_millis(100);
+/// R3's bound: the heartbeat's lag never exceeds this.
+const LAG_MS_MAX: u64 = 50;
+const LARGE_ENTRIES: u64 = 55_000;
+const CHAOS_MS: u64 = 240_000;
+/// The quiet phase: enough for ⌈entries / deletions per sweep⌉ + 1 sweeps
+/// (7 for 55,000 entries) at up to 3 ms per entry per sweep (a stat, a
+/// re-stat and a delete at the mount's latencies) plus the pauses between
+/// them, and a boot's delay: R2's bound.
+fn quiet_ms(entries: u64, workspaces: u64) -> u64 {
+    let sweeps = entries.div_ceil(DELETIONS_MAX as u64).max(workspaces.div_ceil(WS_REMOVALS_MAX as u64)) + 1;
+    let per_sweep_ms = entries * 3 + workspaces * 300 + SWEEP_AGAIN.as_millis() as u64;
+    RESTART_MS + BOOT_DELAY.as_millis() as u64 + WS_FLOOR.as_millis() as u64 + sweeps * per_sweep_ms
+}
+const RESTART_MS: u64 = 2_000;
+
+/// The fixed core or the replica.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// `steadfast_core::retention`.
+    Core,
+    /// One file pair per process, created eagerly, no retention.
+    TelemetryUnbounded,
+}
+
+/// The `retention` scenario for one variant.
+pub struct RetentionScenario {
+    /// What runs.
+    pub variant: Variant,
+}
+
+impl Scenario for RetentionScenario {
+    fn name(&self) -> &'static str {
+        match self.variant {
+            Variant::Core => "retention",
+            Variant::TelemetryUnbounded => "legacy/telemetry-unbounded",
+        }
+    }
+
+    fn expect(&self) -> Expect {
+        if self.variant == Variant::Core { Expect::Hold } else { Expect::Violate }
+    }
+
+    fn description(&self) -> &'static str {
+        match self.variant {
+            Variant::Core => {
+                "core sweeps and lazy files: up to 55k entries, slow fs, concurrent change, crashes, reboots"
+            }
+            Variant::TelemetryUnbounded => "one file pair per process, eager create, no retention: breaks R2",
+        }
+    }
+
+    fn invariants(&self) -> &'static [Invariant] {
+        INVARIANTS
+    }
+
+    fn sometimes(&self) -> &'static [&'static str] {
+        if self.variant == Variant::Core { SOMETIMES } else { &[] }
+    }
+
+    fn schedule(&self, seed: u64) -> Schedule {
+        schedule(seed)
+    }
+
+    fn restart_after_crash_ms(&self) -> Option<u64> {
+        Some(RESTART_MS)
+    }
+
+    fn run<'a>(&'a self, world: &'a World) -> LocalBoxFuture<'a, ()> {
+        Box::pin(drive(world, self.variant))
+    }
+}
+
+fn schedule(seed: u64) -> Schedule {
+    let mut sw = Swarm::draw(seed, &["eio", "eacces", "kill", "power_loss"]);
+    let mut s = Schedule::calm(seed, CHAOS_MS);
+    let slow = sw.rng().range(1, 3);
+    s.mounts.push(Mount {
+        prefix: "/efs".into(),
+        latency: vec![
+            Latency { ops: vec!["read_dir".into()], ms_min: 5, ms_max: 200 },
+            Latency { ops: vec![], ms_min: 0, ms_max: slow },
+        ],
+    });
+    let ops = ["symlink_metadata", "remove_file", "remove_dir_all", "read_dir"].map(String::from).to_vec();
+    for (kind, fault) in [("eio", FaultKind::Eio), ("eacces", FaultKind::Eacces)] {
+        if sw.on(kind) {
+            let p = sw.rate(kind) * 0.05;
+            s.errors.push(ErrorRule {
+                ops: ops.clone(),
+                path_prefix: Some("/efs".into()),
+                error: fault,
+                nth: None,
+                probability: Some(p),
+            });
+        }
+    }
+    let (kill, power) = (sw.on("kill"), sw.on("power_loss"));
+    let rng = sw.rng();
+    for _ in 0..u64::from(kill) * rng.range(1, 3) {
+        let at_ms = rng.range(1_000, CHAOS_MS - RESTART_MS - 1);
+        s.events.push(TimedEvent { at_ms, what: Event::Kill { node: "app".into() } });
+        s.events.push(TimedEvent {
+            at_ms: at_ms + RESTART_MS,
+            what: Event::Restart { node: "app".into(), reuse_pid: false },
+        });
+    }
+    if power {
+        let at_ms = rng.range(1_000, CHAOS_MS - 1);
+        s.events.push(TimedEvent { at_ms, what: Event::PowerLoss { torn: false, restart_after_ms: Some(RESTART_MS) } });
+    }
+    // One seed in a hundred runs the incident's full 55,000 entries.
+    let entries = if seed % 100 == 42 { LARGE_ENTRIES } else { rng.range(100, 3_000) };
+    let workspaces = rng.range(5, 40);
+    s.params.insert("entries".into(), entries);
+    s.params.insert("workspaces".into(), workspaces);
+    // The churn clones about one workspace per 7.5 s of chaos.
+    s.quiet_ms = quiet_ms(entries, workspaces + CHAOS_MS / 7_500);
+    s
+}
+
+// ----- the book -------------------------------------------------------------
+
+#[derive(Default)]
+struct Book {
+    /// Telemetry names to their creation time (virtual ms).
+    created_ms: BTreeMap<String, u64>,
+    /// Names that became symlinks, and when (virtual ms; 0 at setup).
+    symlinks: BTreeMap<String, u64>,
+    /// Power losses (virtual ms): an unsynced symlink made before one may
+    /// be a file again after it.
+    power_losses: Vec<u64>,
+    /// Workspaces to their clone time (virtual ms).
+    ws_created_ms: BTreeMap<String, u64>,
+    /// Live session rows.
+    rows: BTreeSet<String>,
+    /// Lazy sinks: path to whether anything was written.
+    sinks: BTreeMap<PathBuf, bool>,
+    /// Sweeps completed.
+    sweeps: u64,
+    /// When the last completed sweep started (virtual ms): R2 judges what
+    /// was eligible then.
+    last_sweep_ms: u64,
+}
+
+type SharedBook = Arc<Mutex<Book>>;
+
+fn lock(b: &SharedBook) -> MutexGuard<'_, Book> {
+    b.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn policy() -> RetentionPolicy {
+    let kind = |prefix: &str| Kind {
+        prefix: prefix.into(),
+        suffix: ".jsonl".into(),
+        files_max: FILES_MAX,
+        bytes_max: BYTES_MAX,
+    };
+    RetentionPolicy {
+        kinds: vec![kind("traces-"), kind("metrics-")],
+        protected: vec![PROTECTED.into()],
+        age_floor: AGE_FLOOR,
+        deletions_max: DELETIONS_MAX,
+    }
+}
+
+fn kind_of(name: &str) -> Option<Kind> {
+    policy().kinds.into_iter().find(|k| {
+        name.starts_with(&k.prefix) && name.ends_with(&k.suffix) && name.len() > k.prefix.len() + k.suffix.len()
+    })
+}
+
+/// R1 on every removal that lands (the churn process's own deletes are
+/// the concurrent change, not the sweep's).
+fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
+    Box::new(move |l: &mut Landed<'_>| {
+        if !l.ok {
+            return;
+        }
+        // What each telemetry name is now, as effects land.
+        let name = |p: &Path| p.file_name().and_then(|n| n.to_str()).map(String::from);
+        match l.op {
+            FsOp::Symlink { link, .. } => {
+                if let Some(n) = name(link) {
+                    lock(&book).symlinks.insert(n, l.at.as_millis() as u64);
+                }
+                return;
+            }
+            FsOp::Write { path, .. } => {
+                if let Some(n) = name(path) {
+                    lock(&book).symlinks.remove(&n);
+                }
+                return;
+            }
+            _ if l.node == "churn" => return,
+            _ => {}
+        }
+        let (path, dir_all) = match l.op {
+            FsOp::RemoveFile(p) => (p, false),
+            FsOp::RemoveDirAll(p) => (p, true),
+            _ => return,
+        };
+        let now_ms = l.at.as_millis() as u64;
+        let book = lock(&book);
+        let why = if path.starts_with(OUTSIDE) {
+            Some("outside the swept roots".to_string())
+        } else if dir_all {
+            judge_workspace(&book, path, now_ms)
+        } else {
+            judge_telemetry(&book, path, now_ms, |pid| l.pid_alive(pid))
+        };
+        l.check("R1", why.is_none(), || format!("{} was deleted: {}", path.display(), why.unwrap_or_default()));
+    })
+}
+
+fn judge_telemetry(book: &Book, path: &Path, now_ms: u64, alive: impl Fn(u32) -> bool) -> Option<String> {
+    if path.parent() != Some(Path::new(TELEMETRY)) {
+        return Some("not directly in the telemetry directory".into());
+    }
+    let name = path.file_name()?.to_str()?;
+    if name == PROTECTED {
+        return Some("a protected name".into());
+    }
+    let Some(kind) = kind_of(name) else { return Some("outside the allow-list".into()) };
+    if let Some(&made) = book.symlinks.get(name)
+        && (made == 0 || !book.power_losses.iter().any(|&t| t >= made && t <= now_ms))
+    {
+        return Some("a symlink".into());
+    }
+    if let Some(pid) = pid_of_name(name, &kind)
+        && alive(pid)
+    {
+        return Some(format!("pid {pid} is alive"));
+    }
+    let created = book.created_ms.get(name).copied().unwrap_or(0);
+    (now_ms < created + AGE_FLOOR.as_millis() as u64)
+        .then(|| format!("created at {created} ms: younger than the floor"))
+}
+
+fn judge_workspace(book: &Book, path: &Path, now_ms: u64) -> Option<String> {
+    if path.parent() != Some(Path::new(WORKSPACES)) {
+        return Some("not a workspace directly under the root".into());
+    }
+    let name = path.file_name()?.to_str()?;
+    if book.rows.contains(name) {
+        return Some("its session row is live".into());
+    }
+    let created = book.ws_created_ms.get(name).copied().unwrap_or(0);
+    (now_ms < created + WS_FLOOR.as_millis() as u64).then(|| format!("cloned at {created} ms: younger than the floor"))
+}
+
+// ----- setup ------------------------------------------------------------------
+
+fn setup(world: &World, book: &SharedBook) {
+    let s = world.schedule();
+    let mut rng = world.workload_rng(0);
+    let mut ops = vec![
+        FsOp::CreateDirAll(TELEMETRY.into()),
+        FsOp::CreateDirAll(WORKSPACES.into()),
+        FsOp::CreateDirAll(OUTSIDE.into()),
+        FsOp::Write { path: Path::new(OUTSIDE).join("precious"), data: b"keep".to_vec() },
+        FsOp::Write { path: Path::new(TELEMETRY).join(PROTECTED), data: vec![b's'; 4096] },
+        FsOp::Write { path: Path::new(TELEMETRY).join("notes.txt"), data: b"n".to_vec() },
+        FsOp::Write { path: Path::new(TELEMETRY).join("traces-1.json"), data: b"x".to_vec() },
+        FsOp::CreateDirAll(Path::new(TELEMETRY).join("traces-dir-9.jsonl")),
+        FsOp::Symlink {
+            target: Path::new(OUTSIDE).join("precious"),
+            link: Path::new(TELEMETRY).join("traces-777.jsonl"),
+        },
+        FsOp::Symlink { target: PROTECTED.into(), link: Path::new(TELEMETRY).join("metrics-778.jsonl") },
+        FsOp::Symlink { target: OUTSIDE.into(), link: Path::new(WORKSPACES).join("ws-link") },
+    ];
+    let mut b = lock(book);
+    b.symlinks.extend([("traces-777.jsonl".to_string(), 0), ("metrics-778.jsonl".to_string(), 0)]);
+    b.power_losses = s.events.iter().filter(|e| matches!(e.what, Event::PowerLoss { .. })).map(|e| e.at_ms).collect();
+    for i in 0..s.param("entries", 100) {
+        // Dead pids: far above the simulator's (which start at 101).
+        let name = format!("{}-{}.jsonl", if rng.chance(0.5) { "traces" } else { "metrics" }, 10_000 + i);
+        ops.push(FsOp::Write { path: Path::new(TELEMETRY).join(&name), data: vec![b't'; rng.range(0, 512) as usize] });
+        b.created_ms.insert(name, 0);
+    }
+    for w in 0..s.param("workspaces", 5) {
+        let name = format!("ws-{w}");
+        ops.push(FsOp::CreateDirAll(Path::new(WORKSPACES).join(&name).join("src")));
+        for f in 0..rng.range(1, 20) {
+            ops.push(FsOp::Write {
+                path: Path::new(WORKSPACES).join(&name).join("src").join(format!("f{f}")),
+                data: vec![b'w'; 64],
+            });
+        }
+        if rng.chance(0.4) {
+            b.rows.insert(name.clone());
+        }
+        b.ws_created_ms.insert(name, 0);
+    }
+    drop(b);
+    world.setup(ops);
+}
+
+// ----- the workload -------------------------------------------------------------
+
+struct Index {
+    book: SharedBook,
+    env: Env,
+}
+
+impl SessionIndex for Index {
+    fn is_live<'a>(&'a self, workspace: &'a str) -> BoxFuture<'a, std::io::Result<bool>> {
+        Box::pin(async move {
+            self.env.clock.sleep(Duration::from_millis(5)).await;
+            Ok(lock(&self.book).rows.contains(workspace))
+        })
+    }
+}
+
+async fn drive(world: &World, variant: Variant) {
+    let book: SharedBook = Arc::default();
+    setup(world, &book);
+    world.watch("/", watcher(book.clone()));
+    if world.schedule().param("entries", 0) >= LARGE_ENTRIES {
+        world.reach(LARGE);
+    }
+    let b = book.clone();
+    world.add_node("app", move |w| {
+        let book = b.clone();
+        async move { app(w, book, variant).await }
+    });
+    let b = book.clone();
+    let n = Arc::new(AtomicU64::new(0));
+    world.add_node("churn", move |w| {
+        let (book, stream) = (b.clone(), n.fetch_add(1, Ordering::Relaxed));
+        async move { churn(w, book, stream).await }
+    });
+    world.sleep_until(world.quiet_end()).await;
+    final_checks(world, &book);
+}
+
+async fn app(world: World, book: SharedBook, variant: Variant) {
+    let env = world.env();
+    let pid = env.procs.own_pid();
+    // The process's own telemetry pair, through lazy sinks (the replica
+    // creates both eagerly and never sweeps).
+    let traces = Path::new(TELEMETRY).join(format!("traces-{pid}.jsonl"));
+    let metrics = Path::new(TELEMETRY).join(format!("metrics-{pid}.jsonl"));
+    if variant == Variant::TelemetryUnbounded {
+        for p in [&traces, &metrics] {
+            let _ = env.fs.write(p, Vec::new()).await;
+            lock(&book).sinks.insert(p.clone(), false);
+        }
+        return heartbeat(&world, &env).await;
+    }
+    let (Ok(t), Ok(m)) = (LazySink::open(&env, &traces).await, LazySink::open(&env, &metrics).await) else { return };
+    {
+        let mut b = lock(&book);
+        b.sinks.insert(traces.clone(), false);
+        b.sinks.insert(metrics.clone(), false);
+    }
+    let index = Arc::new(Index { book: book.clone(), env: env.clone() });
+    let (w, b, e) = (world.clone(), book.clone(), env.clone());
+    let _sweeps = spawn_after(&env, BOOT_DELAY, Box::pin(async move { sweep_loop(w, b, e, index).await }));
+    let mut rng = world.workload_rng(9);
+    let writes = async {
+        for i in 0..rng.range(0, 5) {
+            env.clock.sleep(Duration::from_secs(rng.range(1, 60))).await;
+            if t.write_line(&format!("{{\"i\":{i}}}")).await.is_ok() {
+                lock(&book).sinks.insert(traces.clone(), true);
+            }
+        }
+        std::future::pending::<()>().await
+    };
+    let _ = (&m, &metrics);
+    futures_join(writes, heartbeat(&world, &env)).await;
+}
+
+/// Both futures, forever (neither ends).
+async fn futures_join(a: impl std::future::Future<Output = ()>, b: impl std::future::Future<Output = ()>) {
+    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
+    std::future::poll_fn(|cx| {
+        let _ = a.as_mut().poll(cx);
+        let _ = b.as_mut().poll(cx);
+        std::task::Poll::<()>::Pending
+    })
+    .await
+}
+
+/// R3: the event loop's heartbeat lag stays under the bound (a loop meant
+/// to run forever: it ends with its node).
+async fn heartbeat(world: &World, env: &Env) {
+    loop {
+        let before = env.clock.now();
+        env.clock.sleep(HEARTBEAT).await;
+        let lag = env.clock.now().saturating_since(before).saturating_sub(HEARTBEAT);
+        let lag_ms = lag.as_millis() as u64;
+        world.check("R3", lag_ms <= LAG_MS_MAX, || {
+            format!("the event loop stalled {lag_ms} ms (bound {LAG_MS_MAX} ms)")
+        });
+    }
+}
+
+async fn sweep_loop(world: World, book: SharedBook, env: Env, index: Arc<Index>) {
+    let policy = policy();
+    let orphans = OrphanPolicy { age_floor: WS_FLOOR, removals_max: WS_REMOVALS_MAX };
+    loop {
+        let started_ms = world.now().as_millis() as u64;
+        let r = sweep_dir(&env, Path::new(TELEMETRY), &policy).await;
+        check_report(&world, "telemetry", &r);
+        let o = sweep_orphans(&env, Path::new(WORKSPACES), &*index, &orphans).await;
+        check_report(&world, "workspaces", &o);
+        {
+            let mut b = lock(&book);
+            b.sweeps += 1;
+            b.last_sweep_ms = started_ms;
+        }
+        // Work left (a cap reached, something deleted) or the quiet phase,
+        // where R2 must converge: soon. Otherwise rarely.
+        let busy =
+            r.deleted > 0 || o.deleted > 0 || r.kept.contains_key(&Kept::Capped) || o.kept.contains_key(&Kept::Capped);
+        let to_quiet = world.chaos_end().saturating_sub(world.now());
+        let idle = if to_quiet.is_zero() { SWEEP_AGAIN } else { SWEEP_IDLE.min(to_quiet) };
+        env.clock.sleep(if busy { SWEEP_AGAIN } else { idle }).await;
+    }
+}
+
+fn check_report(world: &World, what: &str, r: &steadfast_core::retention::SweepReport) {
+    world.check("R4", r.examined == r.listed, || {
+        format!("the {what} sweep examined {} of {} entries", r.examined, r.listed)
+    });
+    if r.changed > 0 {
+        world.reach(SWEEP_DURING_CHURN);
+    }
+    if r.errors > 0 && r.examined == r.listed && r.listed > 0 {
+        world.reach(SWEEP_ERROR);
+    }
+    if r.kept.contains_key(&Kept::Capped) {
+        world.reach(CAPPED);
+    }
+}
+
+/// Concurrent change during the chaos phase: new and deleted telemetry
+/// files, a file turned into a symlink, new workspaces (row first, then
+/// the clone), soft-deleted rows.
+async fn churn(world: World, book: SharedBook, stream: u64) {
+    let env = world.env();
+    let mut rng: SimRng = world.workload_rng(100 + stream);
+    let mut n = 0u64;
+    while world.now() < world.chaos_end() {
+        env.clock.sleep(Duration::from_millis(rng.range(10, 3_000))).await;
+        n += 1;
+        let now_ms = world.now().as_millis() as u64;
+        match rng.range(0, 4) {
+            0 => {
+                let name = format!("traces-{}.jsonl", 500_000 + stream * 10_000 + n);
+                lock(&book).created_ms.insert(name.clone(), now_ms);
+                let _ = env.fs.write(Path::new(TELEMETRY).join(name), vec![b'c'; 100]).await;
+            }
+            1 => {
+                let name = format!(
+                    "{}-{}.jsonl",
+                    if rng.chance(0.5) { "traces" } else { "metrics" },
+                    10_000 + rng.range(0, 3_000)
+                );
+                let _ = env.fs.remove_file(Path::new(TELEMETRY).join(name)).await;
+            }
+            2 => {
+                let name = format!("metrics-{}.jsonl", 10_000 + rng.range(0, 3_000));
+                let path = Path::new(TELEMETRY).join(&name);
+                let _ = env.fs.remove_file(&path).await;
+                let _ = env.fs.symlink(Path::new(OUTSIDE).join("precious"), &path).await;
+            }
+            3 => {
+                let name = format!("ws-new-{stream}-{n}");
+                {
+                    let mut b = lock(&book);
+                    b.rows.insert(name.clone());
+                    b.ws_created_ms.insert(name.clone(), now_ms);
+                }
+                let _ = env.fs.create_dir_all(Path::new(WORKSPACES).join(&name).join("src")).await;
+            }
+            _ => {
+                let mut b = lock(&book);
+                let victim = b.rows.iter().nth(rng.range(0, 10) as usize).cloned();
+                if let Some(v) = victim {
+                    b.rows.remove(&v);
+                }
+            }
+        }
+    }
+    let _ = Liveness::Alive;
+}
+
+/// R2 and R5 at quiescence.
+fn final_checks(world: &World, book: &SharedBook) {
+    let listing = world.listing();
+    let live_pids: BTreeSet<u32> =
+        ["app", "churn"].iter().filter(|n| world.is_alive(n)).filter_map(|n| world.pid_of(n)).collect();
+    let book = lock(book);
+    let now_ms = book.last_sweep_ms;
+    for kind in policy().kinds {
+        let files: Vec<_> = listing
+            .iter()
+            .filter(|l| l.kind == FileKind::File && l.path.parent() == Some(Path::new(TELEMETRY)))
+            .filter(|l| {
+                l.path.file_name().and_then(|n| n.to_str()).is_some_and(|n| kind_of(n).is_some_and(|k| k == kind))
+            })
+            .collect();
+        let (count, bytes) = (files.len(), files.iter().map(|l| l.len).sum::<u64>());
+        let deletable = files
+            .iter()
+            .filter(|l| {
+                let name = l.path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                let live = pid_of_name(name, &kind).is_some_and(|p| live_pids.contains(&p));
+                let created = book.created_ms.get(name).copied().unwrap_or(0);
+                !live && now_ms >= created + AGE_FLOOR.as_millis() as u64
+            })
+            .count();
+        let over = count > kind.files_max || bytes > kind.bytes_max;
+        world.check("R2", !over || deletable == 0, || {
+            format!(
+                "{}*: {count} files, {bytes} bytes after {} sweeps, {deletable} of them deletable",
+                kind.prefix, book.sweeps
+            )
+        });
+    }
+    let orphans: Vec<String> = listing
+        .iter()
+        .filter(|l| l.kind == FileKind::Dir && l.path.parent() == Some(Path::new(WORKSPACES)))
+        .filter_map(|l| l.path.file_name()?.to_str().map(String::from))
+        .filter(|n| {
+            !book.rows.contains(n)
+                && now_ms >= book.ws_created_ms.get(n).copied().unwrap_or(0) + WS_FLOOR.as_millis() as u64
+        })
+        .collect();
+    world.check("R2", orphans.is_empty(), || {
+        format!("orphan workspaces left after {} sweeps: {orphans:?}", book.sweeps)
+    });
+    for (path, written) in &book.sinks {
+        let exists = listing.iter().any(|l| &l.path == path);
+        // (A written file may be missing: a power loss, or a sweep once its
+        // process died. Appearing unwritten is the bug.)
+        world.check("R5", !exists || *written, || {
+            format!("{} exists though nothing was ever written to it", path.display())
+        });
+    }
+}
