@@ -27,6 +27,7 @@ pub mod clock;
 pub mod conformance;
 mod env;
 pub mod fs;
+pub mod liveness;
 pub mod lock;
 pub mod procs;
 #[cfg(feature = "real")]

@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+pub mod liveness;
 pub mod lock;
 pub mod retention;
 pub mod selftest;
@@ -35,6 +36,9 @@ pub fn all() -> Vec<&'static dyn Scenario> {
         &lock::LockScenario { variant: lock::Variant::UncheckedRelease },
         &retention::RetentionScenario { variant: retention::Variant::Core },
         &retention::RetentionScenario { variant: retention::Variant::TelemetryUnbounded },
+        &liveness::LivenessScenario { variant: liveness::Variant::Core },
+        &liveness::LivenessScenario { variant: liveness::Variant::SweepSyncRm },
+        &liveness::LivenessScenario { variant: liveness::Variant::HubChildFullScan },
     ]
 }
 

@@ -95,7 +95,8 @@ pub struct Outcome {
     pub checks: BTreeMap<String, u64>,
     /// Coverage points reached.
     pub reached: Vec<String>,
-    /// The final file tree.
+    /// The final file tree (empty in a sweep: only a run that keeps more
+    /// than `SWEEP_HISTORY_KEEP` events lists it).
     pub tree: Vec<Listed>,
     /// The events kept in memory (all of them for a replay, the last few
     /// for a sweep).
@@ -244,7 +245,8 @@ fn run_here(scenario: &dyn Scenario, seed: u64, schedule: Option<Schedule>, hist
         }
     };
     drop(rt);
-    let report = world.take_report(end_ns);
+    // Sweeps keep a short history and no final tree; a replay keeps both.
+    let report = world.take_report(end_ns, history_keep > SWEEP_HISTORY_KEEP);
     Outcome {
         scenario: scenario.name(),
         seed,

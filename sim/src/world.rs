@@ -619,6 +619,26 @@ impl World {
         st.tree.sync_all();
     }
 
+    /// Write a file from outside every process, instantly and durably (a
+    /// kernel pseudo-file such as a cgroup's `memory.current`, or a file an
+    /// operator drops in): only that file and its directory are synced,
+    /// not the whole tree. Panics on an error (a scenario bug).
+    pub fn harness_write(&self, path: &Path, data: Vec<u8>) {
+        let mut st = self.lock();
+        st.settle(now_ns());
+        let wall = st.wall_at(now_ns());
+        let write = FsOp::Write { path: path.to_path_buf(), data };
+        if let Err(e) = st.tree.apply(&write, wall) {
+            panic!("harness write {}: {e}", path.display());
+        }
+        for p in [Some(path), path.parent()].into_iter().flatten() {
+            let sync = FsOp::SyncFile(p.to_path_buf());
+            if let Err(e) = st.tree.apply(&sync, wall) {
+                panic!("harness sync {}: {e}", p.display());
+            }
+        }
+    }
+
     /// Run a read-only operation on the tree as it is now, without latency,
     /// faults or history: for checkers.
     pub fn peek(&self, op: FsOp) -> io::Result<FsOutput> {
@@ -656,14 +676,16 @@ impl World {
     }
 
     /// Summary counters and verdicts (for the runner).
-    pub(crate) fn take_report(&self, now: u64) -> Report {
+    /// `with_tree`: list the final tree (a replay wants it; a sweep of
+    /// thousands of seeds over 50,000-entry trees does not).
+    pub(crate) fn take_report(&self, now: u64, with_tree: bool) -> Report {
         let mut st = self.lock();
         st.settle(now);
         Report {
             violations: std::mem::take(&mut st.violations),
             checks: std::mem::take(&mut st.checks),
             reached: st.reached.keys().cloned().collect(),
-            tree: st.tree.listing(),
+            tree: if with_tree { st.tree.listing() } else { Vec::new() },
             history: std::mem::replace(&mut st.history, History::new(0)),
             fs_ops: st.fs_ops,
             faults_injected: st.faults_injected,

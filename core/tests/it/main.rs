@@ -3,6 +3,7 @@
 
 mod clock;
 mod conformance;
+mod liveness;
 mod lock;
 mod retention;
 mod trace;

@@ -147,6 +147,21 @@ fn legacy_telemetry_unbounded() {
 }
 
 #[test]
+fn liveness() {
+    check("liveness");
+}
+
+#[test]
+fn legacy_sweep_sync_rm() {
+    check("legacy/sweep-sync-rm");
+}
+
+#[test]
+fn legacy_hub_child_full_scan() {
+    check("legacy/hub-child-full-scan");
+}
+
+#[test]
 fn every_scenario_has_a_test_here() {
     let source = include_str!("sweeps.rs");
     for sc in steadfast_scenarios::all() {

@@ -1,0 +1,140 @@
+//! `liveness` on the real OS: the follow-up upstream proposed and never
+//! built. The `/healthz` HTTP adapter boots on loopback beside a boot
+//! sweep of a seeded orphan directory of real files; every probe during
+//! the sweep must answer 200 within 1 s. Also: the heartbeat reports
+//! stalled (503) when its loop is blocked, and the handshake helper's
+//! failure modes.
+
+#![allow(clippy::disallowed_methods)] // real sockets, real time
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use steadfast_core::liveness::http::serve_healthz;
+use steadfast_core::liveness::{Handshake, HandshakeError, Heartbeat, HeartbeatConfig};
+use steadfast_core::real::SystemClock;
+use steadfast_core::retention::{OrphanPolicy, SessionIndex, sweep_orphans};
+use steadfast_core::{BoxFuture, Env};
+
+fn get(addr: SocketAddr) -> std::io::Result<String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
+    s.set_read_timeout(Some(Duration::from_secs(1)))?;
+    s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+struct NoRows;
+
+impl SessionIndex for NoRows {
+    fn is_live<'a>(&'a self, _: &'a str) -> BoxFuture<'a, std::io::Result<bool>> {
+        Box::pin(async { Ok(false) })
+    }
+}
+
+fn seed_orphans(root: &Path, dirs: usize, files: usize) {
+    for d in 0..dirs {
+        let dir = root.join(format!("ws-{d}")).join("src");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        for f in 0..files {
+            std::fs::write(dir.join(format!("f{f}")), b"x").expect("write");
+        }
+    }
+}
+
+#[test]
+fn healthz_answers_within_a_second_throughout_a_boot_sweep() {
+    let root = tempfile::tempdir().expect("tempdir");
+    seed_orphans(root.path(), 10, 1_000);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let local = tokio::task::LocalSet::new();
+    let (worst, answers, removed) = local.block_on(&rt, async {
+        let env = Env::real().expect("env");
+        let config = HeartbeatConfig { tick: Duration::from_millis(10), stalled_after: Duration::from_millis(500) };
+        let (hb, _ticker) = Heartbeat::start(&env, config, None);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(serve_healthz("127.0.0.1:0".parse().expect("addr"), hb, tx));
+        let addr = rx.await.expect("bound");
+        let root_path = root.path().to_path_buf();
+        let sweep = tokio::task::spawn_local(async move {
+            let policy = OrphanPolicy { age_floor: Duration::ZERO, removals_max: 10 };
+            sweep_orphans(&Env::real().expect("env"), &root_path, &NoRows, &policy).await
+        });
+        // Probe from a real thread, as a load balancer would, until the
+        // sweep is done.
+        let prober = std::thread::spawn(move || {
+            let (mut worst, mut answers) = (Duration::ZERO, Vec::new());
+            for _ in 0..10_000 {
+                let t = Instant::now();
+                let answer = get(addr);
+                worst = worst.max(t.elapsed());
+                answers.push(
+                    answer.map(|a| a.lines().next().unwrap_or_default().to_string()).unwrap_or_else(|e| e.to_string()),
+                );
+                if answers.len() >= 20 && std::fs::read_dir(root.path()).map(|d| d.count()).unwrap_or(0) == 0 {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            (worst, answers)
+        });
+        let report = sweep.await.expect("sweep");
+        let (worst, answers) = tokio::task::spawn_blocking(move || prober.join().expect("prober")).await.expect("join");
+        (worst, answers, report.deleted)
+    });
+    assert_eq!(removed, 10, "the sweep removed every orphan");
+    assert!(answers.len() >= 20, "{answers:?}");
+    assert!(answers.iter().all(|a| a == "HTTP/1.1 200 OK"), "every probe healthy: {answers:?}");
+    assert!(worst < Duration::from_secs(1), "slowest probe {worst:?}");
+}
+
+#[test]
+fn health_turns_stalled_when_the_loop_is_blocked_and_lag_is_measured() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let env = Env::real().expect("env");
+        let config = HeartbeatConfig { tick: Duration::from_millis(10), stalled_after: Duration::from_millis(100) };
+        let (hb, _ticker) = Heartbeat::start(&env, config, None);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(hb.health().ok);
+        // Block the only event-loop thread, as a synchronous rm would.
+        std::thread::sleep(Duration::from_millis(300));
+        let h = hb.health();
+        assert!(!h.ok && h.status_code() == 503, "{h:?}");
+        assert!(h.since_tick_ms >= 300, "{h:?}");
+        assert!(h.to_json().contains("\"status\":\"stalled\""));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let h = hb.health();
+        assert!(h.ok, "{h:?}");
+        assert!(h.lag_max_ms >= 250, "the blocked tick's lag was measured: {h:?}");
+    });
+}
+
+#[test]
+fn handshake_tells_its_failures_apart() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let clock = SystemClock::new();
+    let lines = |v: Vec<&'static str>| {
+        let mut it = v.into_iter();
+        move || -> BoxFuture<'static, std::io::Result<Option<String>>> {
+            let next = it.next().map(String::from);
+            Box::pin(async move { Ok(next) })
+        }
+    };
+    rt.block_on(async {
+        let mut hs = Handshake::new("ready");
+        assert_eq!(hs.wait(&clock, lines(vec!["noise", "ready 42"])).await.expect("ok"), "ready 42");
+        assert!(matches!(hs.wait(&clock, lines(vec!["noise"])).await, Err(HandshakeError::Eof)));
+        assert!(
+            matches!(hs.wait(&clock, lines(vec!["error: boom"])).await, Err(HandshakeError::Failed(m)) if m == "boom")
+        );
+        let polluted: Vec<&'static str> = vec!["x"; 100];
+        assert!(matches!(hs.wait(&clock, lines(polluted)).await, Err(HandshakeError::Polluted { lines: 64, .. })));
+        hs.deadline = Duration::from_millis(20);
+        let never = || -> BoxFuture<'static, std::io::Result<Option<String>>> { Box::pin(std::future::pending()) };
+        assert!(matches!(hs.wait(&clock, never).await, Err(HandshakeError::Timeout(_))));
+    });
+}

@@ -1,0 +1,467 @@
+//! `liveness` and its replicas (incidents 0, 1, 2; H1..H4).
+//!
+//! A server boots, serves its health over the simulated network, watches
+//! its cgroup memory file, and 90 s after boot starts the deferred, capped,
+//! asynchronous orphan sweep over an EFS-like mount of large workspace
+//! trees; now and then a user deletes one small workspace synchronously (a
+//! short, honest stall). A load balancer polls every 5 s with a 1 s timeout
+//! and kills and restarts the server after three failures in a row. A
+//! parent spawns a hub child that must answer its handshake within 30 s
+//! while 20,000 sessions sit on the slow mount.
+//!
+//! Checkers: H1 on every health answer (status and figures against the
+//! ticks the heartbeat recorded), H2 ("the server is never killed"), H3 at
+//! the end of every memory reading's hold, H4 when the parent's wait ends.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use madsim::net::Endpoint;
+use steadfast_core::liveness::{
+    DeferUntilHandshake, Handshake, Heartbeat, HeartbeatConfig, MemoryEvent, MemoryWatchConfig, memory_watch,
+};
+use steadfast_core::retention::{OrphanPolicy, SessionIndex, delete_workspace_blocking, spawn_after, sweep_orphans};
+use steadfast_core::{BoxFuture, Env, FsExt, FsOp};
+use steadfast_sim::schedule::{Latency, Mount};
+use steadfast_sim::world::{Invariant, LocalBoxFuture};
+use steadfast_sim::{Expect, Scenario, Schedule, SimRng, World};
+
+const WORKSPACES: &str = "/efs/workspaces";
+const SESSIONS: &str = "/efs/sessions";
+const CGROUP: &str = "/sys/fs/cgroup/memory.current";
+const HEALTH_PORT: u16 = 80;
+const HANDSHAKE_PORT: u16 = 81;
+
+const INVARIANTS: &[Invariant] = &[
+    Invariant {
+        id: "H1",
+        statement: "health is ok while ticks arrive, stalled once the last tick is older than the threshold; the reported lag is the measured lag",
+    },
+    Invariant {
+        id: "H2",
+        statement: "a load balancer polling every 5 s with a 1 s timeout never sees its kill condition",
+    },
+    Invariant {
+        id: "H3",
+        statement: "one warning on crossing above the threshold, one notice on recovery, silent without a cgroup file",
+    },
+    Invariant {
+        id: "H4",
+        statement: "a spawned child finishes its handshake before the deadline however many sessions exist on disk",
+    },
+];
+
+const PROBE_DURING_SWEEP: &str = "a health probe answered while a sweep step ran";
+const STALL_REPORTED: &str = "a synchronous delete's stall showed up as measured lag";
+const MEMORY_ROUND_TRIP: &str = "memory crossed above the threshold and recovered";
+const CHILD_ANSWERED: &str = "the child answered with 20,000 sessions on disk";
+const SOMETIMES: &[&str] = &[PROBE_DURING_SWEEP, STALL_REPORTED, MEMORY_ROUND_TRIP, CHILD_ANSWERED];
+
+const TICK: Duration = Duration::from_secs(5);
+const STALLED_AFTER: Duration = Duration::from_secs(30);
+const POLL_EVERY: Duration = Duration::from_secs(5);
+const POLL_TIMEOUT: Duration = Duration::from_secs(1);
+const KILL_AFTER_FAILURES: u32 = 3;
+const BOOT_DELAY: Duration = Duration::from_secs(90);
+const MEMORY_INTERVAL: Duration = Duration::from_secs(60);
+const THRESHOLD: u64 = 13 << 30;
+/// Each memory reading is held this long: at least two samples.
+const READING_HOLD: Duration = Duration::from_secs(180);
+const SESSION_COUNT: u64 = 20_000;
+const CHAOS_MS: u64 = 2 * 3600 * 1000;
+const QUIET_MS: u64 = 10 * 60 * 1000;
+const RESTART_MS: u64 = 10_000;
+
+/// The fixed core or a replica.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// `steadfast_core::liveness` and the async sweep.
+    Core,
+    /// Synchronous recursive delete of orphans at boot.
+    SweepSyncRm,
+    /// The child repeats the full session scan before its handshake.
+    HubChildFullScan,
+}
+
+/// The `liveness` scenario for one variant.
+pub struct LivenessScenario {
+    /// What runs.
+    pub variant: Variant,
+}
+
+impl Scenario for LivenessScenario {
+    fn name(&self) -> &'static str {
+        match self.variant {
+            Variant::Core => "liveness",
+            Variant::SweepSyncRm => "legacy/sweep-sync-rm",
+            Variant::HubChildFullScan => "legacy/hub-child-full-scan",
+        }
+    }
+
+    fn expect(&self) -> Expect {
+        if self.variant == Variant::Core { Expect::Hold } else { Expect::Violate }
+    }
+
+    fn description(&self) -> &'static str {
+        match self.variant {
+            Variant::Core => "core heartbeat/health, memory watch, handshake under a boot sweep on a slow mount",
+            Variant::SweepSyncRm => "synchronous recursive remove of orphans at boot: breaks H2",
+            Variant::HubChildFullScan => "the child scans every session before its handshake: breaks H4",
+        }
+    }
+
+    fn invariants(&self) -> &'static [Invariant] {
+        INVARIANTS
+    }
+
+    fn sometimes(&self) -> &'static [&'static str] {
+        if self.variant == Variant::Core { SOMETIMES } else { &[] }
+    }
+
+    fn schedule(&self, seed: u64) -> Schedule {
+        let mut rng = SimRng::new(seed, 0x11);
+        let mut s = Schedule::calm(seed, CHAOS_MS);
+        s.quiet_ms = QUIET_MS;
+        let per_entry_ms = rng.range(5, 50);
+        s.mounts.push(Mount {
+            prefix: "/efs".into(),
+            latency: vec![
+                Latency { ops: vec!["remove_dir_all".into()], ms_min: 1, ms_max: per_entry_ms },
+                Latency { ops: vec![], ms_min: 1, ms_max: 5 },
+            ],
+        });
+        s.params.insert("workspaces".into(), rng.range(12, 30));
+        s.params.insert("tree_files".into(), rng.range(100, 400));
+        s.params.insert("cgroup".into(), u64::from(rng.chance(0.9)));
+        s.params.insert("child_at_s".into(), rng.range(1, 600));
+        s
+    }
+
+    fn run<'a>(&'a self, world: &'a World) -> LocalBoxFuture<'a, ()> {
+        Box::pin(drive(world, self.variant))
+    }
+}
+
+#[derive(Default)]
+struct Book {
+    /// Heartbeat ticks per server incarnation (virtual ms, lag ms).
+    ticks: BTreeMap<u64, Vec<(u64, u64)>>,
+    /// Memory events per incarnation.
+    memory: BTreeMap<u64, Vec<MemoryEvent>>,
+    incarnation: u64,
+    sweeping: bool,
+    kills: u32,
+}
+
+type SharedBook = Arc<Mutex<Book>>;
+
+fn lock(b: &SharedBook) -> MutexGuard<'_, Book> {
+    b.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn setup(world: &World) {
+    let s = world.schedule();
+    let mut ops = vec![FsOp::CreateDirAll(WORKSPACES.into()), FsOp::CreateDirAll(SESSIONS.into())];
+    for w in 0..s.param("workspaces", 12) {
+        let dir = Path::new(WORKSPACES).join(format!("ws-{w}"));
+        ops.push(FsOp::CreateDirAll(dir.clone()));
+        for f in 0..s.param("tree_files", 100) {
+            ops.push(FsOp::Write { path: dir.join(format!("f{f}")), data: Vec::new() });
+        }
+    }
+    for u in 0..8 {
+        let dir = Path::new(WORKSPACES).join(format!("user-{u}"));
+        ops.push(FsOp::CreateDirAll(dir.clone()));
+        // Small enough that deleting it synchronously stalls for seconds,
+        // not for the load balancer's three failed polls.
+        for f in 0..40 {
+            ops.push(FsOp::Write { path: dir.join(format!("a{f}")), data: Vec::new() });
+        }
+    }
+    for i in 0..SESSION_COUNT {
+        ops.push(FsOp::Write { path: Path::new(SESSIONS).join(format!("s{i}.json")), data: b"{}".to_vec() });
+    }
+    if s.param("cgroup", 1) == 1 {
+        ops.push(FsOp::CreateDirAll("/sys/fs/cgroup".into()));
+        ops.push(FsOp::Write { path: CGROUP.into(), data: b"1000000000\n".to_vec() });
+    }
+    world.setup(ops);
+}
+
+async fn drive(world: &World, variant: Variant) {
+    setup(world);
+    let book: SharedBook = Arc::default();
+    let b = book.clone();
+    let inc = Arc::new(AtomicU64::new(0));
+    world.add_node("server", move |w| {
+        let (book, n) = (b.clone(), inc.fetch_add(1, Ordering::Relaxed));
+        async move { server(w, book, variant, n).await }
+    });
+    let b = book.clone();
+    world.add_node("lb", move |w| {
+        let book = b.clone();
+        async move { load_balancer(w, book).await }
+    });
+    world.add_node("parent", move |w| async move { parent(w, variant).await });
+    if world.schedule().param("cgroup", 1) == 1 {
+        memory_readings(world, &book).await;
+    }
+    world.sleep_until(world.quiet_end()).await;
+    if world.schedule().param("cgroup", 1) == 0 {
+        let book = lock(&book);
+        for events in book.memory.values() {
+            world.check("H3", events == &[MemoryEvent::Disabled], || {
+                format!("without a cgroup file the watch said {events:?}")
+            });
+        }
+    }
+}
+
+struct Rows;
+
+impl SessionIndex for Rows {
+    fn is_live<'a>(&'a self, ws: &'a str) -> BoxFuture<'a, std::io::Result<bool>> {
+        // Every `ws-*` is an orphan; `user-*` workspaces are live.
+        Box::pin(async move { Ok(ws.starts_with("user-")) })
+    }
+}
+
+async fn server(world: World, book: SharedBook, variant: Variant, incarnation: u64) {
+    let env = world.env();
+    lock(&book).incarnation = incarnation;
+    let b = book.clone();
+    let w = world.clone();
+    let on_tick = Box::new(move |t: steadfast_core::liveness::Tick| {
+        let _ = &w;
+        lock(&b)
+            .ticks
+            .entry(incarnation)
+            .or_default()
+            .push((t.at.since_origin().as_millis() as u64, t.lag.as_millis() as u64));
+    });
+    let config = HeartbeatConfig { tick: TICK, stalled_after: STALLED_AFTER };
+    let (hb, _ticker) = Heartbeat::start(&env, config, Some(on_tick));
+    let b = book.clone();
+    let mem_config = MemoryWatchConfig { path: CGROUP.into(), interval: MEMORY_INTERVAL, threshold_bytes: THRESHOLD };
+    let _watch =
+        memory_watch(&env, mem_config, Box::new(move |e| lock(&b).memory.entry(incarnation).or_default().push(e)));
+    let sweep = boot_sweep(env.clone(), book.clone(), variant);
+    let _sweeper = spawn_after(&env, BOOT_DELAY, sweep);
+    let (w2, e2) = (world.clone(), env.clone());
+    madsim::task::spawn(async move { user_deletes(w2, e2).await });
+    let Ok(ep) = Endpoint::bind((world.ip("server"), HEALTH_PORT)).await else { return };
+    let mut buf = [0u8; 8];
+    while let Ok((_, from)) = ep.recv_from(1, &mut buf).await {
+        if lock(&book).sweeping {
+            world.reach(PROBE_DURING_SWEEP);
+        }
+        let h = hb.health();
+        let now_ms = env.clock.now().since_origin().as_millis() as u64;
+        let answer = format!("{}|{now_ms}|{}", h.status_code(), h.to_json());
+        let _ = ep.send_to(from, 2, answer.as_bytes()).await;
+    }
+}
+
+/// The deferred, capped orphan sweep: async in the core; synchronous
+/// recursive removes in the replica (upstream's shipped boot sweep).
+fn boot_sweep(env: Env, book: SharedBook, variant: Variant) -> BoxFuture<'static, ()> {
+    Box::pin(async move {
+        loop {
+            lock(&book).sweeping = true;
+            if variant == Variant::SweepSyncRm {
+                if let Ok(entries) = env.fs.read_dir(WORKSPACES).await {
+                    for e in entries.iter().filter(|e| e.name.to_str().is_some_and(|n| n.starts_with("ws-"))) {
+                        let _ =
+                            delete_workspace_blocking(&env, Path::new(WORKSPACES), e.name.to_str().unwrap_or_default());
+                    }
+                }
+            } else {
+                let policy = OrphanPolicy { age_floor: Duration::ZERO, removals_max: 10 };
+                let _ = sweep_orphans(&env, Path::new(WORKSPACES), &Rows, &policy).await;
+            }
+            lock(&book).sweeping = false;
+            env.clock.sleep(Duration::from_secs(600)).await;
+        }
+    })
+}
+
+/// Now and then a user deletes one small workspace, synchronously on
+/// purpose: a short stall the heartbeat must report honestly.
+async fn user_deletes(world: World, env: Env) {
+    let mut rng = world.workload_rng(3);
+    for u in 0..8 {
+        env.clock.sleep(Duration::from_secs(rng.range(60, 900))).await;
+        let _ = delete_workspace_blocking(&env, Path::new(WORKSPACES), &format!("user-{u}"));
+    }
+}
+
+async fn load_balancer(world: World, book: SharedBook) {
+    let Ok(ep) = Endpoint::bind((world.ip("lb"), HEALTH_PORT)).await else { return };
+    let server = (world.ip("server"), HEALTH_PORT);
+    let mut failures = 0;
+    while world.now() + POLL_EVERY < world.quiet_end() {
+        madsim::time::sleep(POLL_EVERY).await;
+        let ok = poll(&world, &ep, server, &book).await;
+        failures = if ok { 0 } else { failures + 1 };
+        if failures >= KILL_AFTER_FAILURES {
+            world.check("H2", false, || {
+                format!("{failures} health checks in a row failed: the load balancer kills the server")
+            });
+            lock(&book).kills += 1;
+            world.fire(&steadfast_sim::schedule::Event::Restart { node: "server".into(), reuse_pid: false });
+            failures = 0;
+            madsim::time::sleep(Duration::from_millis(RESTART_MS)).await;
+        }
+    }
+}
+
+/// One poll; judges H1 on the answer. `true` when healthy in time.
+async fn poll(world: &World, ep: &Endpoint, server: (std::net::IpAddr, u16), book: &SharedBook) -> bool {
+    if ep.send_to(server, 1, b"GET").await.is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 512];
+    let Ok(Ok((n, _))) = madsim::time::timeout(POLL_TIMEOUT, ep.recv_from(2, &mut buf)).await else { return false };
+    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let mut parts = text.splitn(3, '|');
+    let (code, at_ms, body) = (parts.next().unwrap_or(""), parts.next().unwrap_or("0"), parts.next().unwrap_or(""));
+    let at_ms: u64 = at_ms.parse().unwrap_or(0);
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    let since = v["event_loop"]["since_tick_ms"].as_u64().unwrap_or(u64::MAX);
+    let lag = v["event_loop"]["lag_ms"].as_u64().unwrap_or(u64::MAX);
+    let b = lock(book);
+    let ticks = b.ticks.get(&b.incarnation).map(Vec::as_slice).unwrap_or_default();
+    // The answer may have been computed just before a tick of the same
+    // instant ran: either of the last two ticks up to then may be "last".
+    let mut recent = ticks.iter().rev().filter(|(t, _)| *t <= at_ms).take(2).copied();
+    let candidates: Vec<(u64, u64)> = recent.by_ref().map(|(t, l)| (at_ms - t, l)).collect();
+    // Before the first tick the heartbeat counts from its start.
+    let (expect_since, expect_lag) = candidates
+        .iter()
+        .copied()
+        .find(|(s, l)| since.abs_diff(*s) <= 1 && lag.abs_diff(*l) <= 1)
+        .or(candidates.first().copied())
+        .unwrap_or((since, 0));
+    let stalled = expect_since > STALLED_AFTER.as_millis() as u64;
+    let expect_code = if stalled { "503" } else { "200" };
+    // (Both sides truncate to whole ms: allow one.)
+    let close = since.abs_diff(expect_since) <= 1 && lag.abs_diff(expect_lag) <= 1;
+    world.check("H1", code == expect_code && close, || {
+        format!("health said {code} since_tick {since} ms lag {lag} ms; the heartbeat's ticks say {expect_code}, {expect_since} ms, {expect_lag} ms")
+    });
+    if lag >= 1_000 {
+        world.reach(STALL_REPORTED);
+    }
+    code == "200"
+}
+
+/// The cgroup file's readings: each held for three samples; H3 judged at
+/// the end of each hold.
+async fn memory_readings(world: &World, book: &SharedBook) {
+    let mut rng = world.workload_rng(7);
+    let mut side_expected = false;
+    let mut crossed_up = false;
+    while world.now() + READING_HOLD < world.chaos_end() {
+        let garbage = rng.chance(0.1);
+        let value = if rng.chance(0.5) { THRESHOLD + rng.range(1, 2 << 30) } else { THRESHOLD - rng.range(0, 4 << 30) };
+        let data = if garbage { b"not a number\n".to_vec() } else { format!("{value}\n").into_bytes() };
+        world.harness_write(Path::new(CGROUP), data);
+        if !garbage {
+            side_expected = value > THRESHOLD;
+        }
+        world.sleep_until(world.now() + READING_HOLD).await;
+        let b = lock(book);
+        let events = b.memory.get(&b.incarnation).cloned().unwrap_or_default();
+        let side = judge_memory(world, &events);
+        crossed_up |= side;
+        if b.kills == 0 {
+            world.check("H3", side == side_expected, || {
+                format!(
+                    "after {READING_HOLD:?} of a reading on the {} side, the watch's events say {events:?}",
+                    if side_expected { "high" } else { "low" }
+                )
+            });
+        }
+        if crossed_up && !side && events.len() >= 2 {
+            world.reach(MEMORY_ROUND_TRIP);
+        }
+    }
+}
+
+/// H3's shape: events alternate Above, Recovered, Above... each on the
+/// right side of the threshold. Returns the side they end on.
+fn judge_memory(world: &World, events: &[MemoryEvent]) -> bool {
+    let mut above = false;
+    for e in events {
+        let ok = match e {
+            MemoryEvent::Above { bytes } => !above && *bytes > THRESHOLD,
+            MemoryEvent::Recovered { bytes } => above && *bytes <= THRESHOLD,
+            MemoryEvent::Disabled => false,
+        };
+        world.check("H3", ok, || format!("memory events out of order or on the wrong side: {events:?}"));
+        above = matches!(e, MemoryEvent::Above { .. });
+    }
+    above
+}
+
+/// The parent spawns the hub child and waits for its handshake (H4).
+async fn parent(world: World, variant: Variant) {
+    let env = world.env();
+    env.clock.sleep(Duration::from_secs(world.schedule().param("child_at_s", 1))).await;
+    let Ok(ep) = Endpoint::bind((world.ip("parent"), HANDSHAKE_PORT)).await else { return };
+    let ep = Arc::new(ep);
+    let parent_addr = (world.ip("parent"), HANDSHAKE_PORT);
+    world.add_node("child", move |w| async move { child(w, variant, parent_addr).await });
+    let reader = ep.clone();
+    let next_line = move || -> BoxFuture<'static, std::io::Result<Option<String>>> {
+        let ep = reader.clone();
+        Box::pin(async move {
+            let mut buf = [0u8; 256];
+            let (n, _) = ep.recv_from(3, &mut buf).await?;
+            Ok(Some(String::from_utf8_lossy(&buf[..n]).into_owned()))
+        })
+    };
+    let result = Handshake::new("ready").wait(&*env.clock, next_line).await;
+    world.check("H4", result.is_ok(), || {
+        format!(
+            "the parent gave up on its child: {}",
+            result.as_ref().err().map(ToString::to_string).unwrap_or_default()
+        )
+    });
+    if result.is_ok() {
+        world.reach(CHILD_ANSWERED);
+    }
+}
+
+/// The hub child: only handshake-critical work before answering; the
+/// session scan is skipped and other startup work deferred (the replica
+/// runs the scan first, as upstream shipped).
+async fn child(world: World, variant: Variant, parent: (std::net::IpAddr, u16)) {
+    let env = world.env();
+    let Ok(ep) = Endpoint::bind((world.ip("child"), HANDSHAKE_PORT)).await else { return };
+    let startup = DeferUntilHandshake::new();
+    let scan_env = env.clone();
+    let scan = async move {
+        if let Ok(entries) = scan_env.fs.read_dir(SESSIONS).await {
+            for e in entries {
+                let _ = scan_env.fs.read(Path::new(SESSIONS).join(&e.name)).await;
+            }
+        }
+    };
+    if variant == Variant::HubChildFullScan {
+        scan.await;
+    } else {
+        // Upstream's fix: the hub child skips the scan its parent just ran.
+        // Work a child does need (here: announcing itself) waits for the
+        // handshake.
+        drop(scan);
+        let w = world.clone();
+        startup.defer(&*env.spawner, async move { w.note("child: deferred startup work runs after the handshake") });
+    }
+    let _ = ep.send_to(parent, 3, format!("ready {}", env.procs.own_pid()).as_bytes()).await;
+    startup.handshake_sent(&*env.spawner);
+    std::future::pending::<()>().await;
+}
