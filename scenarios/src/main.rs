@@ -7,6 +7,8 @@
 //! - `steadfast crashes --scenario NAME [--seed S] [--max N] [--jobs J] [--point K]`: every
 //!   targeted crash point of one seed (power loss right after each fsync,
 //!   rename and directory fsync), or the schedule of point K
+//! - `steadfast shrink --scenario NAME --seed S [--schedule FILE] [--out FILE] [--max-runs N]`:
+//!   the minimal fault schedule that still breaks the same invariant, as JSON
 //! - `steadfast bench [--scenario NAME]... [--seeds N] [--dir D] [--quick]`: seeds per second
 //!   on one core and on all, and the real exporter against raw operations
 //!
@@ -25,7 +27,7 @@ use std::process::ExitCode;
 use steadfast_sim::runner::{self, Summary, SweepOptions};
 use steadfast_sim::{Expect, Scenario, Schedule};
 
-const USAGE: &str = "usage: steadfast list | run [--scenario NAME]... [--seeds N] [--start S] [--shard I/N] [--jobs J] [--json] [--check-determinism] | replay --scenario NAME [--seed S] [--schedule FILE] [--print-schedule] | crashes --scenario NAME [--seed S] [--max N] [--jobs J] [--point K] | bench [--scenario NAME]... [--seeds N] [--dir D] [--quick]";
+const USAGE: &str = "usage: steadfast list | run [--scenario NAME]... [--seeds N] [--start S] [--shard I/N] [--jobs J] [--json] [--check-determinism] | replay --scenario NAME [--seed S] [--schedule FILE] [--print-schedule] | crashes --scenario NAME [--seed S] [--max N] [--jobs J] [--point K] | shrink --scenario NAME --seed S [--schedule FILE] [--out FILE] [--max-runs N] | bench [--scenario NAME]... [--seeds N] [--dir D] [--quick]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -48,6 +50,7 @@ fn dispatch(args: &[String]) -> Result<ExitCode, String> {
         Some("run") => run(RunArgs::parse(&args[1..])?),
         Some("replay") => replay(ReplayArgs::parse(&args[1..])?),
         Some("crashes") => crashes(CrashArgs::parse(&args[1..])?),
+        Some("shrink") => shrink(ShrinkArgs::parse(&args[1..])?),
         Some("bench") => {
             bench::run(&parse_bench(&args[1..])?)?;
             Ok(ExitCode::SUCCESS)
@@ -440,4 +443,62 @@ fn parse_bench(args: &[String]) -> Result<bench::BenchArgs, String> {
         b.scenarios = steadfast_scenarios::all();
     }
     Ok(b)
+}
+
+struct ShrinkArgs {
+    scenario: &'static dyn Scenario,
+    seed: u64,
+    schedule: Option<PathBuf>,
+    out: Option<PathBuf>,
+    runs_max: usize,
+}
+
+impl ShrinkArgs {
+    fn parse(args: &[String]) -> Result<ShrinkArgs, String> {
+        let (mut sc, mut seed, mut schedule, mut out, mut runs_max) = (None, None, None, None, 500);
+        let mut f = Flags::new(args);
+        while let Some(flag) = f.next_flag() {
+            match flag {
+                "--scenario" => sc = Some(scenario(f.value(flag)?)?),
+                "--seed" => seed = Some(f.number(flag)?),
+                "--schedule" => schedule = Some(PathBuf::from(f.value(flag)?)),
+                "--out" => out = Some(PathBuf::from(f.value(flag)?)),
+                "--max-runs" => runs_max = f.number(flag)?,
+                other => return Err(format!("shrink: unknown flag {other:?}")),
+            }
+        }
+        let scenario = sc.ok_or("shrink needs --scenario NAME")?;
+        if seed.is_none() && schedule.is_none() {
+            return Err("shrink needs --seed S or --schedule FILE".into());
+        }
+        Ok(ShrinkArgs { scenario, seed: seed.unwrap_or(0), schedule, out, runs_max })
+    }
+}
+
+/// Shrink a failing seed's schedule; the JSON goes to `--out` or stdout,
+/// the summary to stderr.
+fn shrink(args: ShrinkArgs) -> Result<ExitCode, String> {
+    let schedule = match &args.schedule {
+        Some(path) => Some(Schedule::load(path).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let seed = schedule.as_ref().map_or(args.seed, |s| s.seed);
+    let sc = args.scenario;
+    let shrunk = steadfast_sim::shrink::shrink(sc, seed, schedule, args.runs_max)?;
+    let json = shrunk.schedule.to_json();
+    match &args.out {
+        Some(path) => std::fs::write(path, &json).map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+        None => println!("{json}"),
+    }
+    eprintln!(
+        "{} seed {seed}: {} still broken with {} schedule parts (from {}) after {} runs",
+        sc.name(),
+        shrunk.invariant,
+        shrunk.size_after,
+        shrunk.size_before,
+        shrunk.runs
+    );
+    let out = args.out.as_ref().map_or_else(|| "shrunk.json".to_string(), |p| p.display().to_string());
+    eprintln!("  replay: steadfast replay --scenario {} --schedule {out}", sc.name());
+    Ok(ExitCode::SUCCESS)
 }

@@ -13,6 +13,7 @@ pub mod history;
 pub mod rng;
 pub mod runner;
 pub mod schedule;
+pub mod shrink;
 #[cfg(feature = "proptest")]
 pub mod strategy;
 pub mod swarm;

@@ -142,7 +142,8 @@ pub fn replay_commands(scenario: &str, seed: u64) -> String {
     format!(
         "  replay:   cargo run --release -p steadfast-scenarios --bin steadfast -- replay --scenario {scenario} --seed {seed}\n  \
          test:     STEADFAST_SEED={seed} cargo test -p steadfast-scenarios --test it -- {test_name}\n  \
-         schedule: cargo run --release -p steadfast-scenarios --bin steadfast -- replay --scenario {scenario} --seed {seed} --print-schedule > schedule.json"
+         schedule: cargo run --release -p steadfast-scenarios --bin steadfast -- replay --scenario {scenario} --seed {seed} --print-schedule > schedule.json\n  \
+         shrink:   cargo run --release -p steadfast-scenarios --bin steadfast -- shrink --scenario {scenario} --seed {seed} --out shrunk.json"
     )
 }
 

@@ -160,3 +160,34 @@ fn check_determinism_flag_runs_clean() {
     }
     assert_eq!(stdout(&o).lines().count(), 20);
 }
+
+#[test]
+fn shrink_writes_a_smaller_schedule_that_still_breaks_the_invariant() {
+    let sc = "legacy/trace-rename-race";
+    let rows = json_rows(&["run", "--scenario", sc, "--seeds", "60", "--json"]);
+    let seed = rows
+        .iter()
+        .find(|r| r["violations"].as_array().is_some_and(|v| !v.is_empty()))
+        .and_then(|r| r["seed"].as_u64())
+        .expect("the replica is caught within 60 seeds")
+        .to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("shrunk.json");
+    let o = steadfast(&["shrink", "--scenario", sc, "--seed", &seed, "--out", out.to_str().expect("utf8")]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("T3 still broken"), "{err}");
+    let (before, after) = sizes(&err);
+    assert!(after <= before, "{err}");
+    let replay = steadfast(&["replay", "--scenario", sc, "--schedule", out.to_str().expect("utf8")]);
+    assert!(stdout(&replay).contains("T3   VIOLATED"), "{}", stdout(&replay));
+    let nothing = steadfast(&["shrink", "--scenario", "selftest/rename-with-fsync", "--seed", "1"]);
+    assert_eq!(nothing.status.code(), Some(2), "a passing seed has nothing to shrink");
+}
+
+/// "(... with A schedule parts (from B)": (B, A).
+fn sizes(summary: &str) -> (usize, usize) {
+    let after = summary.split(" schedule parts").next().and_then(|s| s.rsplit(' ').next()).and_then(|n| n.parse().ok());
+    let before = summary.split("(from ").nth(1).and_then(|s| s.split(')').next()).and_then(|n| n.parse().ok());
+    (before.expect("before"), after.expect("after"))
+}
