@@ -3,7 +3,7 @@
 //! - `steadfast list`
 //! - `steadfast run [--scenario NAME]... [--seeds N] [--start S] [--shard I/N] [--jobs J] [--json]`
 //!   `[--check-determinism]`
-//! - `steadfast replay --scenario NAME [--seed S] [--schedule FILE] [--print-schedule]`
+//! - `steadfast replay --scenario NAME [--seed S] [--schedule FILE] [--print-schedule] [--chrome-trace OUT]`
 //! - `steadfast crashes --scenario NAME [--seed S] [--max N] [--jobs J] [--point K]`: every
 //!   targeted crash point of one seed (power loss right after each fsync,
 //!   rename and directory fsync), or the schedule of point K
@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use steadfast_sim::runner::{self, Summary, SweepOptions};
 use steadfast_sim::{Expect, Scenario, Schedule};
 
-const USAGE: &str = "usage: steadfast list | run [--scenario NAME]... [--seeds N] [--start S] [--shard I/N] [--jobs J] [--json] [--check-determinism] | replay --scenario NAME [--seed S] [--schedule FILE] [--print-schedule] | crashes --scenario NAME [--seed S] [--max N] [--jobs J] [--point K] | shrink --scenario NAME --seed S [--schedule FILE] [--out FILE] [--max-runs N] | bench [--scenario NAME]... [--seeds N] [--dir D] [--quick]";
+const USAGE: &str = "usage: steadfast list | run [--scenario NAME]... [--seeds N] [--start S] [--shard I/N] [--jobs J] [--json] [--check-determinism] | replay --scenario NAME [--seed S] [--schedule FILE] [--print-schedule] [--chrome-trace OUT] | crashes --scenario NAME [--seed S] [--max N] [--jobs J] [--point K] | shrink --scenario NAME --seed S [--schedule FILE] [--out FILE] [--max-runs N] | bench [--scenario NAME]... [--seeds N] [--dir D] [--quick]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -266,11 +266,12 @@ struct ReplayArgs {
     seed: Option<u64>,
     schedule: Option<PathBuf>,
     print_schedule: bool,
+    chrome_trace: Option<PathBuf>,
 }
 
 impl ReplayArgs {
     fn parse(args: &[String]) -> Result<ReplayArgs, String> {
-        let (mut sc, mut seed, mut schedule, mut print_schedule) = (None, None, None, false);
+        let (mut sc, mut seed, mut schedule, mut print_schedule, mut chrome_trace) = (None, None, None, false, None);
         let mut f = Flags::new(args);
         while let Some(flag) = f.next_flag() {
             match flag {
@@ -278,6 +279,7 @@ impl ReplayArgs {
                 "--seed" => seed = Some(f.number(flag)?),
                 "--schedule" => schedule = Some(PathBuf::from(f.value(flag)?)),
                 "--print-schedule" => print_schedule = true,
+                "--chrome-trace" => chrome_trace = Some(PathBuf::from(f.value(flag)?)),
                 other => return Err(format!("replay: unknown flag {other:?}")),
             }
         }
@@ -285,7 +287,7 @@ impl ReplayArgs {
         if seed.is_none() && schedule.is_none() {
             return Err("replay needs --seed S or --schedule FILE".into());
         }
-        Ok(ReplayArgs { scenario, seed, schedule, print_schedule })
+        Ok(ReplayArgs { scenario, seed, schedule, print_schedule, chrome_trace })
     }
 }
 
@@ -301,6 +303,10 @@ fn replay(args: ReplayArgs) -> Result<ExitCode, String> {
         return Ok(ExitCode::SUCCESS);
     }
     let outcome = runner::run(args.scenario, seed, Some(schedule), usize::MAX);
+    if let (Some(path), Some(trace)) = (&args.chrome_trace, &outcome.chrome_trace) {
+        std::fs::write(path, trace).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        eprintln!("chrome trace written to {} (open it in https://ui.perfetto.dev)", path.display());
+    }
     let mut out = std::io::stdout().lock();
     let sc = args.scenario;
     let _ = writeln!(out, "scenario {} (expect {}), seed {}", sc.name(), sc.expect().as_str(), seed);

@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+mod chrome;
 pub mod faults;
 pub mod fs;
 pub mod history;

@@ -114,6 +114,8 @@ pub struct Outcome {
     pub chaos_ops: BTreeMap<String, u64>,
     /// Virtual time at the end.
     pub sim_time: Duration,
+    /// The Chrome trace JSON (a replay only: `history_keep == usize::MAX`).
+    pub chrome_trace: Option<String>,
 }
 
 impl Outcome {
@@ -143,7 +145,8 @@ pub fn replay_commands(scenario: &str, seed: u64) -> String {
         "  replay:   cargo run --release -p steadfast-scenarios --bin steadfast -- replay --scenario {scenario} --seed {seed}\n  \
          test:     STEADFAST_SEED={seed} cargo test -p steadfast-scenarios --test it -- {test_name}\n  \
          schedule: cargo run --release -p steadfast-scenarios --bin steadfast -- replay --scenario {scenario} --seed {seed} --print-schedule > schedule.json\n  \
-         shrink:   cargo run --release -p steadfast-scenarios --bin steadfast -- shrink --scenario {scenario} --seed {seed} --out shrunk.json"
+         shrink:   cargo run --release -p steadfast-scenarios --bin steadfast -- shrink --scenario {scenario} --seed {seed} --out shrunk.json\n  \
+         timeline: cargo run --release -p steadfast-scenarios --bin steadfast -- replay --scenario {scenario} --seed {seed} --chrome-trace trace.json"
     )
 }
 
@@ -246,6 +249,7 @@ fn run_here(scenario: &dyn Scenario, seed: u64, schedule: Option<Schedule>, hist
         }
     };
     drop(rt);
+    let chrome_trace = world.chrome_trace();
     // Sweeps keep a short history and no final tree; a replay keeps both.
     let report = world.take_report(end_ns, history_keep > SWEEP_HISTORY_KEEP);
     Outcome {
@@ -263,6 +267,7 @@ fn run_here(scenario: &dyn Scenario, seed: u64, schedule: Option<Schedule>, hist
         fs_ops: report.fs_ops,
         faults_injected: report.faults_injected,
         chaos_ops: report.chaos_ops,
+        chrome_trace,
         sim_time: Duration::from_nanos(report.sim_ns),
     }
 }

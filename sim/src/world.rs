@@ -134,6 +134,8 @@ struct State {
     chaos_ops: BTreeMap<&'static str, u64>,
     watchers: Vec<(std::path::PathBuf, Watcher)>,
     invariants: Vec<Invariant>,
+    /// The Chrome trace, in replay mode only.
+    chrome: Option<crate::chrome::ChromeTrace>,
 }
 
 /// A checker run on every landed effect under its path prefix (see
@@ -236,6 +238,7 @@ impl World {
             chaos_ops: BTreeMap::new(),
             watchers: Vec::new(),
             invariants: invariants.to_vec(),
+            chrome: (history_keep == usize::MAX).then(crate::chrome::ChromeTrace::default),
         };
         World(Arc::new(Shared {
             state: Mutex::new(state),
@@ -694,6 +697,12 @@ impl World {
         }
     }
 
+    /// The run's Chrome trace (replay mode only: a world created with an
+    /// unbounded history).
+    pub fn chrome_trace(&self) -> Option<String> {
+        self.lock().chrome.as_ref().map(crate::chrome::ChromeTrace::to_json)
+    }
+
     /// Time of the last recorded event (for a run that ended in a panic).
     pub(crate) fn last_event_ns(&self) -> u64 {
         self.lock().history.events().last().map_or(0, |e| e.at_ns)
@@ -747,6 +756,15 @@ impl World {
             latency / 1_000_000,
             (effect - t0) / 1_000_000
         );
+        if let Some(c) = &mut st.chrome {
+            let args = serde_json::json!({
+                "path": op.path().display().to_string(),
+                "to": op.second_path().map(|p| p.display().to_string()),
+                "blocking": blocking,
+                "lands_at_ms": effect as f64 / 1e6,
+            });
+            c.span(&name, op.name(), t0, latency, args);
+        }
         st.record(t0, &name, line);
         let crash = if chaos && fault.is_none() { st.crash_for(&self.0.schedule, &op) } else { None };
         if let Some(rule) = crash {
@@ -918,6 +936,9 @@ impl State {
     }
 
     fn record(&mut self, at_ns: u64, node: &str, what: String) {
+        if let Some(c) = &mut self.chrome {
+            c.instant(node, at_ns, &what);
+        }
         self.history.push(HistEvent { at_ns, node: node.to_string(), what });
     }
 

@@ -191,3 +191,22 @@ fn sizes(summary: &str) -> (usize, usize) {
     let before = summary.split("(from ").nth(1).and_then(|s| s.split(')').next()).and_then(|n| n.parse().ok());
     (before.expect("before"), after.expect("after"))
 }
+
+#[test]
+fn replay_writes_a_chrome_trace_with_spans_effects_and_violations() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("trace.json");
+    let args = ["replay", "--scenario", "selftest/rename-without-fsync", "--seed", "0", "--chrome-trace"];
+    let o = steadfast(&[&args[..], &[path.to_str().expect("utf8")]].concat());
+    assert!(o.status.code().is_some(), "{o:?}");
+    let trace: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("written")).expect("JSON");
+    let events = trace["traceEvents"].as_array().expect("traceEvents");
+    let has = |f: &dyn Fn(&serde_json::Value) -> bool| events.iter().any(f);
+    assert!(has(&|e| e["ph"] == "M" && e["args"]["name"] == "writer"), "a track per node");
+    assert!(has(&|e| e["ph"] == "X" && e["name"] == "rename"), "fs operations as spans");
+    assert!(has(&|e| e["cat"] == "effect"), "effects as instants");
+    assert!(has(&|e| e["cat"] == "fault"), "the power loss as an instant");
+    let first = std::fs::read(&path).expect("read");
+    let _ = steadfast(&[&args[..], &[path.to_str().expect("utf8")]].concat());
+    assert_eq!(std::fs::read(&path).expect("read"), first, "byte-identical on every run");
+}
