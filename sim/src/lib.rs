@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+mod check;
 mod chrome;
 pub mod faults;
 pub mod fs;
@@ -20,6 +21,7 @@ pub mod strategy;
 pub mod swarm;
 pub mod world;
 
+pub use check::{Check, check};
 pub use faults::{FaultKind, InjectedFault, is_injected};
 pub use rng::SimRng;
 pub use runner::{Expect, Outcome, Scenario, Summary};

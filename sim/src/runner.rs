@@ -445,7 +445,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn new(scenario: &dyn Scenario) -> Summary {
+    pub(crate) fn new(scenario: &dyn Scenario) -> Summary {
         Summary {
             scenario: scenario.name(),
             expect: scenario.expect(),
@@ -460,7 +460,7 @@ impl Summary {
         }
     }
 
-    fn add(&mut self, o: &Outcome) {
+    pub(crate) fn add(&mut self, o: &Outcome) {
         self.seeds += 1;
         self.fs_ops += o.fs_ops;
         self.sim_time += o.sim_time;

@@ -4,66 +4,20 @@
 //! of each test and prints its failure report; `STEADFAST_SEEDS=N` changes
 //! the sweep size.
 
-use steadfast_sim::runner::{self, Summary, SweepOptions};
-use steadfast_sim::{Expect, Scenario};
+use steadfast_sim::runner::{self, SweepOptions};
 
-const HOLD_SEEDS: u64 = 1000;
-const CATCH_WITHIN: u64 = 100;
-
-fn env_u64(name: &str) -> Option<u64> {
-    let v = std::env::var(name).ok()?;
-    Some(v.parse().unwrap_or_else(|_| panic!("{name}={v:?} is not a number")))
-}
-
-/// Sweep `name` (or replay `STEADFAST_SEED`) and assert its expectation.
+/// Sweep `name` through the public `check` API (which honours
+/// `STEADFAST_SEED`, `STEADFAST_SEEDS` and `STEADFAST_SCHEDULE`, and
+/// persists a seed that breaks a `hold` scenario under
+/// `scenarios/steadfast-regressions/` to run first next time) and assert
+/// its expectation: what a user's own test of their own scenario looks like.
 fn check(name: &str) {
     let sc = steadfast_scenarios::find(name).unwrap_or_else(|| panic!("no scenario {name}"));
-    if let Some(seed) = env_u64("STEADFAST_SEED") {
-        let o = runner::run(sc, seed, None, runner::SWEEP_HISTORY_KEEP);
-        let as_expected = o.violated() == (sc.expect() == Expect::Violate);
-        let report = if o.violated() { runner::failure_report(sc, &o) } else { "no violation".into() };
-        assert!(as_expected, "{name} seed {seed} (expect {}):\n{report}", sc.expect().as_str());
-        return;
-    }
-    let default = if sc.expect() == Expect::Hold { HOLD_SEEDS } else { CATCH_WITHIN };
-    let seeds: Vec<u64> = (0..env_u64("STEADFAST_SEEDS").unwrap_or(default)).collect();
-    let mut first_report = None;
-    let summary = runner::sweep(sc, &seeds, SweepOptions::jobs(jobs()), |o| {
-        if o.violated() && first_report.is_none() {
-            first_report = Some(runner::failure_report(sc, o));
-        }
-    });
-    assert_expectation(sc, &summary, first_report);
+    steadfast_sim::check(sc).run();
 }
 
 fn jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-fn assert_expectation(sc: &dyn Scenario, s: &Summary, first_report: Option<String>) {
-    let never = s.never_reached();
-    assert!(never.is_empty(), "{}: coverage points never reached in {} seeds: {never:?}", s.scenario, s.seeds);
-    // Each dangerous moment must be reached in at least 1% of the seeds, so
-    // a green sweep proves it was exercised more than by luck.
-    for (point, n) in &s.reached {
-        assert!(*n * 100 >= s.seeds, "{}: {point:?} reached in only {n} of {} seeds (< 1%)", s.scenario, s.seeds);
-    }
-    match sc.expect() {
-        Expect::Hold => assert!(
-            s.violating == 0,
-            "{}: {} of {} seeds violate\n{}",
-            s.scenario,
-            s.violating,
-            s.seeds,
-            first_report.unwrap_or_default()
-        ),
-        Expect::Violate => assert!(
-            s.violating > 0,
-            "{}: the replica was not caught in {} seeds: a gap in the simulator",
-            s.scenario,
-            s.seeds
-        ),
-    }
 }
 
 #[test]

@@ -1,4 +1,5 @@
 //! Integration tests of `steadfast-sim`: one binary, a module per area.
 
+mod check;
 mod conformance;
 mod world;

@@ -1,0 +1,190 @@
+//! `check`: a user's own test of their own scenario in one call, the way
+//! `cargo test` users expect a property test to behave.
+//!
+//! ```ignore
+//! #[test]
+//! fn my_exporter_survives_crashes() {
+//!     steadfast_sim::check(&MyScenario).seeds(1000).run();
+//! }
+//! ```
+//!
+//! The environment steers it: `STEADFAST_SEED=S` replays one seed (with its
+//! full failure report), `STEADFAST_SCHEDULE=FILE` replays a schedule (a
+//! shrunk one, say), `STEADFAST_SEEDS=N` changes the sweep size. Seeds that
+//! broke a `hold` scenario are persisted, like proptest's regressions, in
+//! `steadfast-regressions/<scenario>.txt` under the crate being tested, and
+//! run first next time: a fixed bug stays fixed.
+
+#![allow(clippy::disallowed_methods)] // environment and files, outside every simulation
+
+use std::path::PathBuf;
+
+use crate::runner::{self, Expect, Outcome, Scenario, Summary, SweepOptions};
+use crate::schedule::Schedule;
+
+/// Start a check of `scenario` (1,000 seeds for `hold`, 100 for `violate`).
+pub fn check(scenario: &dyn Scenario) -> Check<'_> {
+    let seeds = if scenario.expect() == Expect::Hold { 1_000 } else { 100 };
+    Check {
+        scenario,
+        seeds,
+        start: 0,
+        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        coverage_floor: 0.01,
+        regressions: std::env::var_os("CARGO_MANIFEST_DIR").map(|d| PathBuf::from(d).join("steadfast-regressions")),
+    }
+}
+
+/// A configured check; [`Check::run`] panics with a failure report when the
+/// scenario does not meet its expectation.
+pub struct Check<'a> {
+    scenario: &'a dyn Scenario,
+    seeds: u64,
+    start: u64,
+    jobs: usize,
+    coverage_floor: f64,
+    regressions: Option<PathBuf>,
+}
+
+fn env_u64(name: &str) -> Option<u64> {
+    let v = std::env::var(name).ok()?;
+    Some(v.parse().unwrap_or_else(|_| panic!("{name}={v:?} is not a number")))
+}
+
+impl<'a> Check<'a> {
+    /// Sweep this many seeds (`STEADFAST_SEEDS` overrides).
+    pub fn seeds(mut self, n: u64) -> Self {
+        self.seeds = n;
+        self
+    }
+
+    /// Start the sweep at this seed.
+    pub fn start(mut self, seed: u64) -> Self {
+        self.start = seed;
+        self
+    }
+
+    /// OS threads (default: every core).
+    pub fn jobs(mut self, jobs: usize) -> Self {
+        self.jobs = jobs.max(1);
+        self
+    }
+
+    /// Every declared coverage point must be reached in at least this share
+    /// of the seeds (default 1%; 0 only requires it be reached once).
+    pub fn coverage_floor(mut self, share: f64) -> Self {
+        self.coverage_floor = share;
+        self
+    }
+
+    /// Where failing seeds persist (default `steadfast-regressions/` in the
+    /// crate under test); `None` to keep nothing.
+    pub fn regressions(mut self, dir: Option<PathBuf>) -> Self {
+        self.regressions = dir;
+        self
+    }
+
+    fn regression_file(&self) -> Option<PathBuf> {
+        let name = self.scenario.name().replace(['/', '-'], "_");
+        self.regressions.as_ref().map(|d| d.join(format!("{name}.txt")))
+    }
+
+    fn persisted(&self) -> Vec<u64> {
+        let Some(file) = self.regression_file() else { return Vec::new() };
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        text.lines().filter_map(|l| l.split_whitespace().nth(1)?.parse().ok()).collect()
+    }
+
+    fn persist(&self, o: &Outcome) {
+        let Some(file) = self.regression_file() else { return };
+        if self.persisted().contains(&o.seed) {
+            return;
+        }
+        let why = o.violations.first().map_or("", |v| v.invariant.as_str());
+        let line = format!("seed {} # broke {why}; replay: STEADFAST_SEED={} cargo test\n", o.seed, o.seed);
+        let _ = std::fs::create_dir_all(file.parent().unwrap_or(&file));
+        let mut text = std::fs::read_to_string(&file)
+            .unwrap_or_else(|_| "# Seeds that broke this scenario once; they run first on every check.\n".to_string());
+        text.push_str(&line);
+        let _ = std::fs::write(&file, text);
+    }
+
+    fn replay_one(&self, seed: u64, schedule: Option<Schedule>) -> Outcome {
+        let sc = self.scenario;
+        let o = runner::run(sc, seed, schedule, runner::SWEEP_HISTORY_KEEP);
+        let as_expected = o.violated() == (sc.expect() == Expect::Violate);
+        let report = if o.violated() { runner::failure_report(sc, &o) } else { "no violation".into() };
+        assert!(as_expected, "{} seed {seed} (expect {}):\n{report}", sc.name(), sc.expect().as_str());
+        o
+    }
+
+    /// Run the check; panics with the failure report when the scenario
+    /// does not meet its expectation (or a coverage point falls under the
+    /// floor). Returns the sweep's summary.
+    pub fn run(self) -> Summary {
+        let sc = self.scenario;
+        if let Ok(path) = std::env::var("STEADFAST_SCHEDULE") {
+            let s = Schedule::load(path.as_ref()).unwrap_or_else(|e| panic!("STEADFAST_SCHEDULE: {e}"));
+            let seed = s.seed;
+            return summary_of(sc, &self.replay_one(seed, Some(s)));
+        }
+        if let Some(seed) = env_u64("STEADFAST_SEED") {
+            return summary_of(sc, &self.replay_one(seed, None));
+        }
+        if sc.expect() == Expect::Hold {
+            for seed in self.persisted() {
+                self.replay_one(seed, None);
+            }
+        }
+        let n = env_u64("STEADFAST_SEEDS").unwrap_or(self.seeds);
+        let seeds: Vec<u64> = (self.start..self.start + n).collect();
+        let mut first_report = None;
+        let summary = runner::sweep(sc, &seeds, SweepOptions::jobs(self.jobs), |o| {
+            if o.violated() && sc.expect() == Expect::Hold {
+                self.persist(o);
+            }
+            if o.violated() && first_report.is_none() {
+                first_report = Some(runner::failure_report(sc, o));
+            }
+        });
+        self.judge(&summary, first_report);
+        summary
+    }
+
+    fn judge(&self, s: &Summary, first_report: Option<String>) {
+        let never = s.never_reached();
+        assert!(never.is_empty(), "{}: coverage points never reached in {} seeds: {never:?}", s.scenario, s.seeds);
+        for (point, n) in &s.reached {
+            let share = *n as f64 / s.seeds.max(1) as f64;
+            assert!(
+                share >= self.coverage_floor,
+                "{}: {point:?} reached in only {n} of {} seeds (floor {:.1}%)",
+                s.scenario,
+                s.seeds,
+                self.coverage_floor * 100.0
+            );
+        }
+        match s.expect {
+            Expect::Hold => assert!(
+                s.violating == 0,
+                "{}: {} of {} seeds violate\n{}",
+                s.scenario,
+                s.violating,
+                s.seeds,
+                first_report.unwrap_or_default()
+            ),
+            Expect::Violate => assert!(
+                s.violating > 0,
+                "{}: the replica was not caught in {} seeds: a gap in the simulator",
+                s.scenario,
+                s.seeds
+            ),
+        }
+    }
+}
+
+fn summary_of(sc: &dyn Scenario, o: &Outcome) -> Summary {
+    let mut s = Summary::new(sc);
+    s.add(o);
+    s
+}

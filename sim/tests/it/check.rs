@@ -1,0 +1,60 @@
+//! The `check` API: a failing `hold` scenario panics with its report, its
+//! failing seeds are persisted and run first on the next check, and
+//! coverage under the floor fails.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use steadfast_sim::world::{Invariant, LocalBoxFuture};
+use steadfast_sim::{Expect, Scenario, Schedule, World};
+
+const ODD: &[Invariant] = &[Invariant { id: "X1", statement: "even seeds only" }];
+
+/// Breaks X1 on odd seeds.
+struct OddSeedsFail;
+
+impl Scenario for OddSeedsFail {
+    fn name(&self) -> &'static str {
+        "test/odd-seeds-fail"
+    }
+    fn expect(&self) -> Expect {
+        Expect::Hold
+    }
+    fn description(&self) -> &'static str {
+        "a hold scenario that breaks on odd seeds"
+    }
+    fn invariants(&self) -> &'static [Invariant] {
+        ODD
+    }
+    fn schedule(&self, seed: u64) -> Schedule {
+        Schedule::calm(seed, 10)
+    }
+    fn run<'a>(&'a self, world: &'a World) -> LocalBoxFuture<'a, ()> {
+        Box::pin(async move {
+            let seed = world.schedule().seed;
+            world.check("X1", seed % 2 == 0, || format!("seed {seed} is odd"));
+        })
+    }
+}
+
+fn panics(f: impl FnOnce()) -> String {
+    let err = catch_unwind(AssertUnwindSafe(f)).expect_err("the check must fail");
+    err.downcast_ref::<String>().cloned().unwrap_or_default()
+}
+
+#[test]
+fn failing_seeds_are_reported_persisted_and_run_first_next_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let regressions = Some(dir.path().to_path_buf());
+    let msg = panics(|| drop(steadfast_sim::check(&OddSeedsFail).seeds(4).regressions(regressions.clone()).run()));
+    assert!(msg.contains("2 of 4 seeds violate") && msg.contains("X1"), "{msg}");
+    assert!(msg.contains("STEADFAST_SEED=1"), "the report says how to replay: {msg}");
+    let file = dir.path().join("test_odd_seeds_fail.txt");
+    let persisted = std::fs::read_to_string(&file).expect("persisted");
+    assert!(persisted.contains("seed 1 ") && persisted.contains("seed 3 "), "{persisted}");
+    // Next time, even a sweep of only even seeds fails: seed 1 runs first.
+    let msg = panics(|| drop(steadfast_sim::check(&OddSeedsFail).seeds(1).regressions(regressions.clone()).run()));
+    assert!(msg.contains("seed 1"), "{msg}");
+    // Without persistence the even seeds pass.
+    let summary = steadfast_sim::check(&OddSeedsFail).seeds(1).regressions(None).run();
+    assert_eq!(summary.violating, 0);
+}
