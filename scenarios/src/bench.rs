@@ -58,7 +58,100 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     println!();
     lock_vs_raw(&args.dir, args.quick)?;
     println!();
-    sweep_vs_find(&args.dir, if args.quick { 5_000 } else { 55_000 })
+    sweep_vs_find(&args.dir, if args.quick { 5_000 } else { 55_000 })?;
+    println!();
+    cost_of_determinism(&args.dir, if args.quick { 50 } else { 200 })
+}
+
+/// The same trace workload (sessions recording bursts and flushing) under
+/// the simulator, with a calm schedule, and on plain tokio with `RealFs`
+/// in a directory on disk.
+fn cost_of_determinism(dir: &Path, rounds: u32) -> Result<(), String> {
+    let sim = {
+        let sc = WorkloadScenario { rounds };
+        let t = Instant::now();
+        let o = runner::run(&sc, 1, None, 0);
+        if o.violated() {
+            return Err(format!("the workload failed in simulation: {:?}", o.violations));
+        }
+        t.elapsed()
+    };
+    let work = tempfile::tempdir_in(dir).map_err(|e| format!("cannot create a directory in {}: {e}", dir.display()))?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let real = rt.block_on(async {
+        let env = Env::real().map_err(|e| e.to_string())?;
+        let t = Instant::now();
+        trace_workload(&env, work.path(), rounds).await?;
+        Ok::<_, String>(t.elapsed())
+    })?;
+    println!(
+        "cost of determinism: {SESSIONS} sessions x {rounds} rounds of (10 events + flush) through the trace exporter"
+    );
+    println!("{:>12} {:>14} {:>10}", "sim ms", "real fs ms", "sim/real");
+    println!("{:>12.1} {:>14.1} {:>10.3}", ms(sim), ms(real), ms(sim) / ms(real).max(1e-9));
+    Ok(())
+}
+
+const SESSIONS: u32 = 4;
+
+/// The workload both sides run: every round, each session records ten
+/// events and flushes (a tmp write, fsync, rename, directory fsync).
+async fn trace_workload(env: &Env, dir: &Path, rounds: u32) -> Result<(), String> {
+    use steadfast_core::trace::{TraceConfig, Tracer};
+    let config = FileExporterConfig::default();
+    let exporter = Arc::new(FileExporter::open(env, dir, config).await.map_err(|e| e.to_string())?);
+    let tracer = Tracer::new(env, vec![exporter], TraceConfig::default());
+    let sessions: Vec<_> = (0..SESSIONS).map(|i| tracer.start(&format!("s{i}"))).collect();
+    for round in 0..rounds {
+        for s in &sessions {
+            for k in 0..10 {
+                s.record(&format!("r{round}-{k}"), None, serde_json::Value::Null);
+            }
+            s.flush().await.map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// The trace workload as a scenario: a calm world, no faults.
+struct WorkloadScenario {
+    rounds: u32,
+}
+
+const NO_INVARIANTS: &[steadfast_sim::Invariant] = &[];
+
+impl steadfast_sim::Scenario for WorkloadScenario {
+    fn name(&self) -> &'static str {
+        "bench/trace-workload"
+    }
+    fn expect(&self) -> steadfast_sim::Expect {
+        steadfast_sim::Expect::Hold
+    }
+    fn description(&self) -> &'static str {
+        "the cost-of-determinism workload"
+    }
+    fn invariants(&self) -> &'static [steadfast_sim::Invariant] {
+        NO_INVARIANTS
+    }
+    fn schedule(&self, seed: u64) -> steadfast_sim::Schedule {
+        steadfast_sim::Schedule::calm(seed, 1_000)
+    }
+    fn run<'a>(&'a self, world: &'a steadfast_sim::World) -> steadfast_sim::world::LocalBoxFuture<'a, ()> {
+        Box::pin(async move {
+            let rounds = self.rounds;
+            let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let flag = done.clone();
+            world.add_node("app", move |w| {
+                let flag = flag.clone();
+                async move {
+                    let ok = trace_workload(&w.env(), Path::new("/bench"), rounds).await.is_ok();
+                    flag.store(ok, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+            world.sleep_until(world.chaos_end()).await;
+            assert!(done.load(std::sync::atomic::Ordering::Relaxed), "the workload did not finish in simulation");
+        })
+    }
 }
 
 fn make_tree(dir: &Path, files: usize) -> Result<(), String> {
