@@ -1,5 +1,5 @@
 //! The run's history in the Chrome trace event format (opens in Perfetto
-//! or `chrome://tracing`): one track per node; every file operation a span
+//! or `chrome://tracing`): one track per node and task; every file operation a span
 //! over its latency window, with the instant its effect landed; faults,
 //! crashes, stalls, notes and invariant violations as instant events.
 //! Recorded only in replay mode: a sweep pays nothing for it.
@@ -20,21 +20,23 @@ fn us(ns: u64) -> f64 {
 }
 
 impl ChromeTrace {
-    fn track(&mut self, node: &str) -> u64 {
+    /// One track per node and task.
+    fn track(&mut self, node: &str, task: &str) -> u64 {
         let next = self.tracks.len() as u64;
-        *self.tracks.entry(node.to_string()).or_insert(next)
+        let key = if node == "-" { "world".to_string() } else { format!("{node}/{task}") };
+        *self.tracks.entry(key).or_insert(next)
     }
 
     /// A file operation's latency window.
-    pub(crate) fn span(&mut self, node: &str, name: &str, t0_ns: u64, dur_ns: u64, args: Value) {
-        let tid = self.track(node);
+    pub(crate) fn span(&mut self, node: &str, task: &str, name: &str, t0_ns: u64, dur_ns: u64, args: Value) {
+        let tid = self.track(node, task);
         self.events.push(json!({"name": name, "cat": "fs", "ph": "X", "ts": us(t0_ns), "dur": us(dur_ns), "pid": 1, "tid": tid, "args": args}));
     }
 
     /// Anything that happens at an instant (an effect landing, a fault, a
     /// crash, a violation, a note).
-    pub(crate) fn instant(&mut self, node: &str, at_ns: u64, what: &str) {
-        let tid = self.track(node);
+    pub(crate) fn instant(&mut self, node: &str, task: &str, at_ns: u64, what: &str) {
+        let tid = self.track(node, task);
         let cat = if what.starts_with("VIOLATION") {
             "violation"
         } else if what.contains("ERR ")
@@ -59,10 +61,7 @@ impl ChromeTrace {
         let mut all: Vec<Value> = self
             .tracks
             .iter()
-            .map(|(node, tid)| {
-                let name = if node == "-" { "world" } else { node.as_str() };
-                json!({"name": "thread_name", "ph": "M", "pid": 1, "tid": tid, "args": {"name": name}})
-            })
+            .map(|(name, tid)| json!({"name": "thread_name", "ph": "M", "pid": 1, "tid": tid, "args": {"name": name}}))
             .collect();
         all.extend(self.events.iter().cloned());
         json!({"traceEvents": all, "displayTimeUnit": "ms"}).to_string()

@@ -14,6 +14,9 @@ pub struct Event {
     pub at_ns: u64,
     /// The node it happened on (`-` for the world itself).
     pub node: String,
+    /// The task on that node: the name it was spawned with through the
+    /// `Spawn` seam (`heartbeat`, `lock-watchdog`...), or `main`.
+    pub task: String,
     /// What happened.
     pub what: String,
 }
@@ -24,7 +27,7 @@ impl Event {
         let mut s = String::with_capacity(64 + self.what.len());
         let ms = self.at_ns / 1_000_000;
         let us = (self.at_ns / 1_000) % 1_000;
-        let _ = write!(s, "{ms:>9}.{us:03}ms  {:<10}  {}", self.node, self.what);
+        let _ = write!(s, "{ms:>9}.{us:03}ms  {:<10}  {:<16}  {}", self.node, self.task, self.what);
         s
     }
 }

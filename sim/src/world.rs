@@ -97,6 +97,8 @@ struct Pending {
     /// The caller's pid (0 for the harness): a killed process stays alive
     /// until its in-flight system calls finish, as in a kernel.
     pid: u32,
+    /// The calling task's name.
+    task: String,
     fault: Option<(FaultKind, usize)>,
     /// With a fault on a write-like op: the prefix of the data that still
     /// lands (a partial write before the error).
@@ -763,7 +765,7 @@ impl World {
                 "blocking": blocking,
                 "lands_at_ms": effect as f64 / 1e6,
             });
-            c.span(&name, op.name(), t0, latency, args);
+            c.span(&name, &current_task(), op.name(), t0, latency, args);
         }
         st.record(t0, &name, line);
         let crash = if chaos && fault.is_none() { st.crash_for(&self.0.schedule, &op) } else { None };
@@ -772,7 +774,7 @@ impl World {
             st.record(t0, &name, format!("CRASH POINT crashes[{rule}]: power goes out when this lands"));
         }
         let pid = node.map_or(0, |i| st.nodes[i].pid);
-        st.pending.insert((effect, id), Pending { id, op, node: name, pid, fault, partial });
+        st.pending.insert((effect, id), Pending { id, op, node: name, pid, task: current_task(), fault, partial });
         if blocking {
             st.settle(effect);
         }
@@ -936,10 +938,15 @@ impl State {
     }
 
     fn record(&mut self, at_ns: u64, node: &str, what: String) {
+        let task = if node == "-" { "-".to_string() } else { current_task() };
+        self.record_task(at_ns, node, task, what);
+    }
+
+    fn record_task(&mut self, at_ns: u64, node: &str, task: String, what: String) {
         if let Some(c) = &mut self.chrome {
-            c.instant(node, at_ns, &what);
+            c.instant(node, &task, at_ns, &what);
         }
-        self.history.push(HistEvent { at_ns, node: node.to_string(), what });
+        self.history.push(HistEvent { at_ns, node: node.to_string(), task, what });
     }
 
     fn wall_at(&self, t_ns: u64) -> SystemTime {
@@ -976,7 +983,8 @@ impl State {
                 Err(e) if faults::is_injected(e) => format!("ERR {e}"),
                 Err(e) => format!("err {:?}", e.kind()),
             };
-            self.record(at, &p.node, format!("  = {} {}: {shown}", p.op.name(), p.op.path().display()));
+            let line = format!("  = {} {}: {shown}", p.op.name(), p.op.path().display());
+            self.record_task(at, &p.node, p.task.clone(), line);
             self.run_watchers(at, &p.node, &p.op, result.is_ok());
             if !self.abandoned.remove(&p.id) {
                 self.results.insert(p.id, result);
@@ -1154,6 +1162,35 @@ impl Procs for SimProcs {
     }
 }
 
+thread_local! {
+    /// The name of the task being polled (set by [`Named`]): madsim runs a
+    /// node's tasks on one thread and does not expose the current task.
+    static TASK: std::cell::RefCell<Option<Arc<str>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The current task's name, for the history (`main` for a node's own
+/// future and tasks spawned without a name).
+fn current_task() -> String {
+    TASK.with(|t| t.borrow().as_deref().map_or_else(|| "main".to_string(), String::from))
+}
+
+/// A future that names itself while it is polled.
+struct Named {
+    name: Arc<str>,
+    inner: BoxFuture<'static, ()>,
+}
+
+impl Future for Named {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        let previous = TASK.with(|t| t.replace(Some(self.name.clone())));
+        let out = self.inner.as_mut().poll(cx);
+        TASK.with(|t| *t.borrow_mut() = previous);
+        out
+    }
+}
+
 /// Spawns on the calling node: the task dies with the node.
 #[derive(Clone, Copy, Debug)]
 pub struct SimSpawner;
@@ -1170,8 +1207,8 @@ impl Abort for SimTask {
 }
 
 impl Spawn for SimSpawner {
-    fn spawn(&self, _name: &str, task: BoxFuture<'static, ()>) -> TaskHandle {
-        TaskHandle::new(SimTask(madsim::task::spawn(task)))
+    fn spawn(&self, name: &str, task: BoxFuture<'static, ()>) -> TaskHandle {
+        TaskHandle::new(SimTask(madsim::task::spawn(Named { name: name.into(), inner: task })))
     }
 }
 

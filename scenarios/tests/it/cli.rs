@@ -202,7 +202,7 @@ fn replay_writes_a_chrome_trace_with_spans_effects_and_violations() {
     let trace: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("written")).expect("JSON");
     let events = trace["traceEvents"].as_array().expect("traceEvents");
     let has = |f: &dyn Fn(&serde_json::Value) -> bool| events.iter().any(f);
-    assert!(has(&|e| e["ph"] == "M" && e["args"]["name"] == "writer"), "a track per node");
+    assert!(has(&|e| e["ph"] == "M" && e["args"]["name"] == "writer/main"), "a track per node and task");
     assert!(has(&|e| e["ph"] == "X" && e["name"] == "rename"), "fs operations as spans");
     assert!(has(&|e| e["cat"] == "effect"), "effects as instants");
     assert!(has(&|e| e["cat"] == "fault"), "the power loss as an instant");
