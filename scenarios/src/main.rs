@@ -9,6 +9,9 @@
 //!   rename and directory fsync), or the schedule of point K
 //! - `steadfast shrink --scenario NAME --seed S [--schedule FILE] [--out FILE] [--max-runs N]`:
 //!   the minimal fault schedule that still breaks the same invariant, as JSON
+//! - `steadfast merge [FILE]...`: fold `run --json` lines (files, or stdin) from
+//!   many shards into one summary and the list of failing seeds; exit
+//!   status as `run`'s
 //! - `steadfast bench [--scenario NAME]... [--seeds N] [--dir D] [--quick]`: seeds per second
 //!   on one core and on all, and the real exporter against raw operations
 //!
@@ -27,7 +30,7 @@ use std::process::ExitCode;
 use steadfast_sim::runner::{self, Summary, SweepOptions};
 use steadfast_sim::{Expect, Scenario, Schedule};
 
-const USAGE: &str = "usage: steadfast list | run [--scenario NAME]... [--seeds N] [--start S] [--shard I/N] [--jobs J] [--json] [--check-determinism] | replay --scenario NAME [--seed S] [--schedule FILE] [--print-schedule] [--chrome-trace OUT] | crashes --scenario NAME [--seed S] [--max N] [--jobs J] [--point K] | shrink --scenario NAME --seed S [--schedule FILE] [--out FILE] [--max-runs N] | bench [--scenario NAME]... [--seeds N] [--dir D] [--quick]";
+const USAGE: &str = "usage: steadfast list | run [--scenario NAME]... [--seeds N] [--start S] [--shard I/N] [--jobs J] [--json] [--check-determinism] | replay --scenario NAME [--seed S] [--schedule FILE] [--print-schedule] [--chrome-trace OUT] | crashes --scenario NAME [--seed S] [--max N] [--jobs J] [--point K] | shrink --scenario NAME --seed S [--schedule FILE] [--out FILE] [--max-runs N] | merge [FILE]... | bench [--scenario NAME]... [--seeds N] [--dir D] [--quick]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -51,6 +54,7 @@ fn dispatch(args: &[String]) -> Result<ExitCode, String> {
         Some("replay") => replay(ReplayArgs::parse(&args[1..])?),
         Some("crashes") => crashes(CrashArgs::parse(&args[1..])?),
         Some("shrink") => shrink(ShrinkArgs::parse(&args[1..])?),
+        Some("merge") => merge(&args[1..]),
         Some("bench") => {
             bench::run(&parse_bench(&args[1..])?)?;
             Ok(ExitCode::SUCCESS)
@@ -507,4 +511,53 @@ fn shrink(args: ShrinkArgs) -> Result<ExitCode, String> {
     let out = args.out.as_ref().map_or_else(|| "shrunk.json".to_string(), |p| p.display().to_string());
     eprintln!("  replay: steadfast replay --scenario {} --schedule {out}", sc.name());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Per scenario: its expectation, seeds seen, and the violating seeds with
+/// their first invariant.
+#[derive(Default)]
+struct Merged {
+    expect: String,
+    seeds: std::collections::BTreeSet<u64>,
+    failing: std::collections::BTreeMap<u64, String>,
+}
+
+/// Fold `run --json` rows from shards into one summary.
+fn merge(files: &[String]) -> Result<ExitCode, String> {
+    let mut text = String::new();
+    if files.is_empty() {
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| format!("stdin: {e}"))?;
+    }
+    for f in files {
+        text += &std::fs::read_to_string(f).map_err(|e| format!("cannot read {f}: {e}"))?;
+    }
+    let mut by: std::collections::BTreeMap<String, Merged> = std::collections::BTreeMap::new();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let row: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("line {}: not a run --json row: {e}", n + 1))?;
+        let (Some(sc), Some(seed)) = (row["scenario"].as_str(), row["seed"].as_u64()) else {
+            return Err(format!("line {}: a row needs \"scenario\" and \"seed\"", n + 1));
+        };
+        let m = by.entry(sc.to_string()).or_default();
+        m.expect = row["expect"].as_str().unwrap_or("hold").to_string();
+        m.seeds.insert(seed);
+        if let Some(v) = row["violations"].as_array().and_then(|v| v.first()) {
+            m.failing.insert(seed, v["invariant"].as_str().unwrap_or("?").to_string());
+        }
+    }
+    let mut ok = true;
+    println!("{:<40} {:<7} {:>8} {:>10}  verdict", "scenario", "expect", "seeds", "violations");
+    for (sc, m) in &by {
+        let caught = !m.failing.is_empty();
+        let good = if m.expect == "violate" { caught } else { !caught };
+        ok &= good;
+        let verdict = if good { "ok" } else { "FAILED" };
+        println!("{sc:<40} {:<7} {:>8} {:>10}  {verdict}", m.expect, m.seeds.len(), m.failing.len());
+        if m.expect != "violate" {
+            for (seed, inv) in &m.failing {
+                println!("  failing seed {seed} ({inv}): steadfast replay --scenario {sc} --seed {seed}");
+            }
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -210,3 +210,33 @@ fn replay_writes_a_chrome_trace_with_spans_effects_and_violations() {
     let _ = steadfast(&[&args[..], &[path.to_str().expect("utf8")]].concat());
     assert_eq!(std::fs::read(&path).expect("read"), first, "byte-identical on every run");
 }
+
+#[test]
+fn merge_folds_shards_into_one_summary_with_failing_seeds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut files = Vec::new();
+    for shard in ["1/2", "2/2"] {
+        let args = ["run", "--scenario", "selftest/rename-without-fsync", "--seeds", "20", "--shard", shard, "--json"];
+        let path = dir.path().join(format!("shard-{}.jsonl", &shard[..1]));
+        std::fs::write(&path, steadfast(&args).stdout).expect("write");
+        files.push(path.to_str().expect("utf8").to_string());
+    }
+    let o = steadfast(&["merge", &files[0], &files[1]]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    let line =
+        stdout(&o).lines().find(|l| l.starts_with("selftest/rename-without-fsync")).map(String::from).expect("row");
+    assert!(line.contains(" 20 ") && line.ends_with("ok"), "{line}");
+    // A hold scenario's failing seeds are listed with their replay command.
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        "{\"scenario\":\"trace\",\"seed\":7,\"expect\":\"hold\",\"violations\":[{\"invariant\":\"T3\"}]}\n",
+    )
+    .expect("write");
+    let o = steadfast(&["merge", bad.to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("failing seed 7 (T3): steadfast replay --scenario trace --seed 7"), "{}", stdout(&o));
+    let junk = dir.path().join("junk.jsonl");
+    std::fs::write(&junk, "not json\n").expect("write");
+    assert_eq!(steadfast(&["merge", junk.to_str().expect("utf8")]).status.code(), Some(2));
+}
