@@ -286,6 +286,15 @@ impl Schedule {
     }
 
     /// Parse and validate.
+    ///
+    /// ```
+    /// use steadfast_sim::Schedule;
+    /// let s = Schedule::from_json(r#"{"version": 1, "seed": 7, "duration_ms": 1000,
+    ///     "crashes": [{"ops": ["rename"], "nth": 2, "metadata_survives": true}]}"#).unwrap();
+    /// assert_eq!(s.crashes[0].nth, 2);
+    /// let bad = Schedule::from_json(r#"{"version": 1, "seed": 7, "duration_ms": 0}"#);
+    /// assert!(bad.unwrap_err().to_string().contains("duration_ms"));
+    /// ```
     pub fn from_json(text: &str) -> Result<Schedule, ScheduleError> {
         let s: Schedule = serde_json::from_str(text)?;
         s.validate()?;

@@ -64,6 +64,13 @@ impl Health {
     }
 
     /// The JSON body: the state and the event loop's figures.
+    ///
+    /// ```
+    /// use steadfast_core::liveness::Health;
+    /// let h = Health { ok: false, since_tick_ms: 31_000, lag_ms: 12, lag_max_ms: 26_000 };
+    /// assert_eq!(h.status_code(), 503);
+    /// assert!(h.to_json().starts_with(r#"{"status":"stalled""#));
+    /// ```
     pub fn to_json(&self) -> String {
         format!(
             "{{\"status\":\"{}\",\"event_loop\":{{\"ok\":{},\"since_tick_ms\":{},\"lag_ms\":{},\"lag_max_ms\":{}}}}}",

@@ -29,6 +29,13 @@ pub const TMP_MARK: &str = ".tmp.";
 
 /// The canonical key of a session: its encoded id. The file is
 /// `<key>.trace.json`; the crash set and temporary files use the same key.
+///
+/// ```
+/// use steadfast_core::trace::names::{file_name, key};
+/// assert_eq!(key("a:b"), "a%3Ab");
+/// assert_ne!(file_name("a:b"), file_name("a_b")); // upstream made these collide
+/// assert_eq!(file_name(".."), "%2E%2E.trace.json"); // never a path component
+/// ```
 pub fn key(session_id: &str) -> String {
     let encoded = encode(session_id);
     if encoded.len() <= ENCODED_MAX {
