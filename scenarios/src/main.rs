@@ -176,6 +176,18 @@ fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// One bar per scenario on a terminal (stderr); nothing otherwise: the
+/// summary table says it all.
+fn progress_bar(name: &str, seeds: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(seeds as u64);
+    let style = indicatif::ProgressStyle::with_template("{prefix:<40} [{bar:30}] {pos}/{len} seeds, {per_sec}, eta {eta} {msg}")
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_prefix(name.to_string());
+    bar
+}
+
 fn parse_shard(v: &str) -> Result<(u64, u64), String> {
     let bad = || format!("--shard {v:?} must be I/N with 1 <= I <= N");
     let (i, n) = v.split_once('/').ok_or_else(bad)?;
@@ -193,23 +205,25 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     let mut reports = Vec::new();
     let stdout = std::io::stdout();
     for &sc in &args.scenarios {
-        let mut done = 0usize;
         let mut first_failure = None;
         let options = SweepOptions { jobs: args.jobs, check_determinism: args.check_determinism };
+        let bar = progress.then(|| progress_bar(sc.name(), seeds.len()));
         let summary = runner::sweep(sc, &seeds, options, |o| {
-            done += 1;
             if args.json {
                 let _ = writeln!(stdout.lock(), "{}", o.json_row());
             }
             if o.violated() && first_failure.is_none() {
                 first_failure = Some(runner::failure_report(sc, o));
             }
-            if progress && (done % 64 == 0 || done == seeds.len()) {
-                eprint!("\r{:<40} {done}/{}", sc.name(), seeds.len());
+            if let Some(bar) = &bar {
+                bar.inc(1);
+                if o.violated() {
+                    bar.set_message(format!("violations (first seed {})", o.seed));
+                }
             }
         });
-        if progress {
-            eprintln!();
+        if let Some(bar) = bar {
+            bar.finish();
         }
         if let Some(report) = first_failure {
             reports.push((sc, report));
