@@ -54,6 +54,8 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         println!("{:<40} {:>12.0} {:>14.0} {:>14.0}", sc.name(), one.seeds_per_s(), all.seeds_per_s(), speed);
     }
     println!();
+    detection(&args.scenarios, if args.quick { 100 } else { 1_000 });
+    println!();
     export_vs_raw(&args.dir, args.quick)?;
     println!();
     lock_vs_raw(&args.dir, args.quick)?;
@@ -152,6 +154,40 @@ impl steadfast_sim::Scenario for WorkloadScenario {
             assert!(done.load(std::sync::atomic::Ordering::Relaxed), "the workload did not finish in simulation");
         })
     }
+}
+
+/// For every replica: the share of seeds that catch it, and the seeds to
+/// first detection from every start offset in the window (median, max).
+fn detection(scenarios: &[&'static dyn steadfast_sim::Scenario], seeds: u64) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("replicas over {seeds} seeds: share of seeds that catch it; seeds to first detection (median, max)");
+    println!("{:<40} {:>8} {:>8} {:>6}", "replica", "share", "median", "max");
+    for &sc in scenarios.iter().filter(|s| s.expect() == steadfast_sim::Expect::Violate) {
+        let list: Vec<u64> = (0..seeds).collect();
+        let mut caught = Vec::new();
+        runner::sweep(sc, &list, SweepOptions::jobs(cores), |o| caught.push(o.violated()));
+        let (median, max) = seeds_to_detect(&caught);
+        let share = caught.iter().filter(|c| **c).count() as f64 / caught.len().max(1) as f64;
+        let show = |v: Option<usize>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
+        println!("{:<40} {:>7.1}% {:>8} {:>6}", sc.name(), share * 100.0, show(median), show(max));
+    }
+}
+
+/// From each start offset, seeds until the first one that catches (only
+/// offsets with a catch ahead of them in the window count).
+fn seeds_to_detect(caught: &[bool]) -> (Option<usize>, Option<usize>) {
+    let mut next_catch = None;
+    let mut distances = Vec::new();
+    for (i, c) in caught.iter().enumerate().rev() {
+        if *c {
+            next_catch = Some(i);
+        }
+        if let Some(j) = next_catch {
+            distances.push(j - i + 1);
+        }
+    }
+    distances.sort_unstable();
+    (distances.get(distances.len() / 2).copied(), distances.last().copied())
 }
 
 fn make_tree(dir: &Path, files: usize) -> Result<(), String> {

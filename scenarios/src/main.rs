@@ -180,9 +180,11 @@ fn default_jobs() -> usize {
 /// summary table says it all.
 fn progress_bar(name: &str, seeds: usize) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(seeds as u64);
-    let style = indicatif::ProgressStyle::with_template("{prefix:<40} [{bar:30}] {pos}/{len} seeds, {per_sec}, eta {eta} {msg}")
-        .map(|s| s.progress_chars("=> "))
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let style = indicatif::ProgressStyle::with_template(
+        "{prefix:<40} [{bar:30}] {pos}/{len} seeds, {per_sec}, eta {eta} {msg}",
+    )
+    .map(|s| s.progress_chars("=> "))
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_prefix(name.to_string());
     bar
