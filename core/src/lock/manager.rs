@@ -23,6 +23,9 @@ pub struct LockManager {
 pub(crate) struct Inner {
     pub(crate) env: Env,
     pub(crate) config: LockConfig,
+    /// This process's pid and start time, read once: a process's own never
+    /// change, and reading `/proc` on every acquire would block the loop.
+    own: (u32, Option<u64>),
     state: Mutex<ManagerState>,
 }
 
@@ -78,7 +81,11 @@ impl Inner {
 impl LockManager {
     /// A manager for this process.
     pub fn new(env: &Env, config: LockConfig) -> LockManager {
-        LockManager { inner: Arc::new(Inner { env: env.clone(), config, state: Mutex::new(ManagerState::default()) }) }
+        let pid = env.procs.own_pid();
+        let own = (pid, env.procs.start_time(pid));
+        LockManager {
+            inner: Arc::new(Inner { env: env.clone(), config, own, state: Mutex::new(ManagerState::default()) }),
+        }
     }
 
     /// The configuration.
@@ -93,13 +100,13 @@ impl LockManager {
 
     fn new_owner(&self) -> LockOwner {
         let env = &self.inner.env;
-        let pid = env.procs.own_pid();
+        let (pid, start_time) = self.inner.own;
         let now = wall_ms(env);
         let mut st = self.inner.state();
         st.last_fence = (st.last_fence + 1).max(now);
         LockOwner {
             pid,
-            start_time: env.procs.start_time(pid),
+            start_time,
             nonce: env.entropy.next_u64(),
             acquired_at_ms: now,
             max_hold_ms: self.inner.config.max_hold.as_millis() as u64,
@@ -194,8 +201,8 @@ impl LockManager {
 
     fn judge(&self, o: &LockOwner) -> Option<Reason> {
         let env = &self.inner.env;
-        let own = env.procs.own_pid();
-        if o.pid == own && o.start_time == env.procs.start_time(own) && !self.inner.state().held.contains(&o.nonce) {
+        let (own, own_start) = self.inner.own;
+        if o.pid == own && o.start_time == own_start && !self.inner.state().held.contains(&o.nonce) {
             return Some(Reason::OrphanedSelf);
         }
         if env.procs.liveness(o.pid) == Liveness::Dead {
