@@ -331,7 +331,11 @@ fn replay(args: ReplayArgs) -> Result<ExitCode, String> {
     let sc = args.scenario;
     let _ = writeln!(out, "scenario {} (expect {}), seed {}", sc.name(), sc.expect().as_str(), seed);
     let _ = writeln!(out, "timeline ({} events):", outcome.events);
-    for e in &outcome.history {
+    // Shown in time order (stable): an effect is recorded when something
+    // observes it, which may be after later operations began.
+    let mut timeline: Vec<_> = outcome.history.iter().collect();
+    timeline.sort_by_key(|e| e.at_ns);
+    for e in timeline {
         let _ = writeln!(out, "{}", e.line());
     }
     let _ = writeln!(out, "verdicts:");

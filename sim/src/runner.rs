@@ -176,7 +176,9 @@ pub fn failure_report(scenario: &dyn Scenario, outcome: &Outcome) -> String {
     }
     if !outcome.history.is_empty() {
         out += "  last events:\n";
-        for e in outcome.history.iter().rev().take(12).collect::<Vec<_>>().into_iter().rev() {
+        let mut last: Vec<_> = outcome.history.iter().rev().take(12).collect();
+        last.sort_by_key(|e| e.at_ns); // time order; stable for equal instants
+        for e in last {
             out += &format!("    {}\n", e.line());
         }
     }
