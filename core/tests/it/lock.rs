@@ -199,3 +199,48 @@ fn processes_contending_for_one_lock_never_overlap() {
     }
     assert_eq!(transcript.lines().count(), 3 * entries);
 }
+
+#[test]
+fn a_half_written_lock_file_is_recovered_after_its_grace_and_not_before() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let session = dir.path().join("s.jsonl");
+    std::fs::write(lock_path(&session), b"{\"pid\":12").expect("a writer crashed mid-write");
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        let patient = LockManager::new(
+            &env,
+            LockConfig { unreadable_grace: Duration::from_secs(3600), ..config(Duration::ZERO) },
+        );
+        let young = patient.acquire(&session).await.err().expect("still within its grace");
+        assert!(matches!(young, LockError::Timeout { owner: None, .. }), "{young}");
+        let manager =
+            LockManager::new(&env, LockConfig { unreadable_grace: Duration::ZERO, ..config(Duration::from_secs(5)) });
+        let g = manager.acquire(&session).await.expect("recovered");
+        assert_eq!(g.owner().pid, std::process::id());
+        g.release().await.expect("release");
+    });
+}
+
+#[test]
+fn a_dead_owners_lock_is_taken_over() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let session = dir.path().join("s.jsonl");
+    // A real process that held the lock and exited.
+    let mut child = Command::new("true").spawn().expect("spawn");
+    let dead = child.id();
+    child.wait().expect("reap");
+    // A start time no live process has: even if the pid is reused by the
+    // time we look, the lock is stale (reused pid) rather than held.
+    let body = format!(
+        "{{\"pid\":{dead},\"start_time\":1,\"nonce\":7,\"acquired_at_ms\":1,\"max_hold_ms\":300000,\"fence\":1}}"
+    );
+    std::fs::write(lock_path(&session), body).expect("write");
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        let g = LockManager::new(&env, config(Duration::from_secs(5))).acquire(&session).await.expect("taken over");
+        g.append(b"{\"after\":\"takeover\"}\n").await.expect("append");
+        g.release().await.expect("release");
+    });
+    assert!(!lock_path(&session).exists());
+    assert!(!dir.path().join("s.jsonl.lock.takeover.0000000000000007").exists(), "the claim is removed");
+}
