@@ -233,9 +233,7 @@ async fn server(world: World, book: SharedBook, variant: Variant, incarnation: u
     let env = world.env();
     lock(&book).incarnation = incarnation;
     let b = book.clone();
-    let w = world.clone();
     let on_tick = Box::new(move |t: steadfast_core::liveness::Tick| {
-        let _ = &w;
         lock(&b)
             .ticks
             .entry(incarnation)

@@ -455,7 +455,6 @@ async fn turn(
     acquired: Rc<std::cell::RefCell<Vec<u64>>>,
 ) {
     let mut rng = SimRng::new(seed, 7);
-    let path = Path::new(SESSIONS[session]);
     let Some(guard) = acquire(p, att, session, false, &acquired).await else { return };
     let n = 1 + rng.range(0, 4);
     if !appends(p, &guard, &mut rng, n).await {
@@ -478,7 +477,6 @@ async fn turn(
     let Some(again) = acquire(p, att, session, true, &acquired).await else { return };
     p.world.hang_point("compaction").await;
     let _ = again.append(&line(&again, 1000)).await;
-    let _ = path;
     release(p, &again).await;
 }
 
