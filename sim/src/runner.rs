@@ -238,7 +238,13 @@ fn run_here(scenario: &dyn Scenario, seed: u64, schedule: Option<Schedule>, hist
                 let at = w.now().as_nanos() as u64;
                 w.runner_violation("RUN1", at, format!("driver still running after {} ms", bound.as_millis()));
             }
-            w.now().as_nanos() as u64
+            let end = w.now().as_nanos() as u64;
+            // Let madsim drop every node's tasks (they hold the world) before
+            // the runtime goes: a sweep of thousands of seeds must not keep
+            // every seed's world in memory.
+            w.kill_all_quietly();
+            madsim::time::sleep(Duration::from_millis(1)).await;
+            end
         })
     }));
     let panic = PANIC_MESSAGE.with(|m| m.borrow_mut().take()).unwrap_or_default();
@@ -254,6 +260,7 @@ fn run_here(scenario: &dyn Scenario, seed: u64, schedule: Option<Schedule>, hist
     let chrome_trace = world.chrome_trace();
     // Sweeps keep a short history and no final tree; a replay keeps both.
     let report = world.take_report(end_ns, history_keep > SWEEP_HISTORY_KEEP);
+    world.teardown();
     Outcome {
         scenario: scenario.name(),
         seed,

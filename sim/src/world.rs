@@ -705,6 +705,36 @@ impl World {
         self.lock().chrome.as_ref().map(crate::chrome::ChromeTrace::to_json)
     }
 
+    /// After the run: kill every node (the world's own too) without a trace
+    /// in the history, so madsim drops their tasks once the executor runs
+    /// again; otherwise the tasks, and the world they hold, outlive the
+    /// runtime (madsim's timers and tasks keep each other alive).
+    pub(crate) fn kill_all_quietly(&self) {
+        let ids: Vec<NodeId> = {
+            let st = self.lock();
+            let world = st.world_node.as_ref().map(NodeHandle::id);
+            st.by_id.keys().copied().chain(world).collect()
+        };
+        for id in ids {
+            Handle::current().kill(id);
+        }
+    }
+
+    /// Break the reference cycles a finished run leaves (the world node's
+    /// handle keeps madsim's executor, whose tasks hold this world; node
+    /// inits and watchers may hold it too), so the run's memory is freed.
+    /// The runner calls it after the report is taken.
+    pub(crate) fn teardown(&self) {
+        let (node, watchers) = {
+            let mut st = self.lock();
+            st.pending.clear();
+            st.results.clear();
+            (st.world_node.take(), std::mem::take(&mut st.watchers))
+        };
+        let inits = std::mem::take(&mut *self.0.inits.lock().unwrap_or_else(|p| p.into_inner()));
+        drop((node, watchers, inits));
+    }
+
     /// Time of the last recorded event (for a run that ended in a panic).
     pub(crate) fn last_event_ns(&self) -> u64 {
         self.lock().history.events().last().map_or(0, |e| e.at_ns)
