@@ -57,6 +57,12 @@ pub trait Clock: Send + Sync {
 
     /// A future that completes `duration` after it is created.
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
+
+    /// Wall-clock now in ms since the Unix epoch (0 before it): the unit
+    /// trace events and lock files record.
+    fn wall_ms(&self) -> u64 {
+        self.wall().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    }
 }
 
 impl<T: Clock + ?Sized> Clock for std::sync::Arc<T> {

@@ -34,8 +34,21 @@ impl Signal {
         wakers.into_iter().for_each(Waker::wake);
     }
 
+    /// Wait until `ready` returns `Some`, checking it now and after every
+    /// notification (the epoch is read before each check, so a notify that
+    /// races the check is never missed).
+    pub(crate) async fn until<T>(&self, mut ready: impl FnMut() -> Option<T>) -> T {
+        loop {
+            let epoch = self.epoch();
+            if let Some(v) = ready() {
+                return v;
+            }
+            self.changed(epoch).await;
+        }
+    }
+
     /// Completes once the epoch differs from `seen`.
-    pub(crate) async fn changed(&self, seen: u64) {
+    async fn changed(&self, seen: u64) {
         std::future::poll_fn(|cx| {
             let mut g = self.lock();
             if g.0 != seen {

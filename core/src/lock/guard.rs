@@ -5,7 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::manager::{Inner, wall_ms};
+use super::manager::Inner;
 use super::{ForcedRelease, LockError, LockOwner, Reason};
 use crate::fs::FsExt;
 use crate::signal::Signal;
@@ -59,7 +59,7 @@ impl Hold {
     }
 
     fn age_ms(&self) -> u64 {
-        wall_ms(&self.manager.env).saturating_sub(self.owner.acquired_at_ms)
+        self.manager.env.clock.wall_ms().saturating_sub(self.owner.acquired_at_ms)
     }
 
     /// The lease: appends only before the maximum hold.
@@ -167,13 +167,8 @@ impl Hold {
             hold.signal.notify();
         });
         drop(self.manager.env.spawner.spawn("lock-append", task));
-        loop {
-            let epoch = self.signal.epoch();
-            if let Some(result) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                return result.map_err(|e| self.io("append to the transcript", e));
-            }
-            self.signal.changed(epoch).await;
-        }
+        let result = self.signal.until(|| slot.lock().unwrap_or_else(|p| p.into_inner()).take()).await;
+        result.map_err(|e| self.io("append to the transcript", e))
     }
 
     /// Cut a partial last line (a failed append, a crash mid-append, a torn
@@ -212,15 +207,7 @@ impl Hold {
     /// Wait (bounded by the takeover grace) until no append is in flight.
     async fn drain(&self) {
         let clock = self.manager.env.clock.clone();
-        let drained = async {
-            loop {
-                let epoch = self.signal.epoch();
-                if self.state().appends_in_flight == 0 {
-                    return;
-                }
-                self.signal.changed(epoch).await;
-            }
-        };
+        let drained = self.signal.until(|| (self.state().appends_in_flight == 0).then_some(()));
         let _ = crate::timeout(&*clock, self.manager.config.takeover_grace, drained).await;
     }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use super::guard::{Hold, LockGuard};
 use super::{ForcedRelease, LockConfig, LockError, LockOwner, Reason, lock_path};
@@ -46,10 +46,6 @@ enum Found {
     Unknown,
     /// Stale: the instance's id, why, and its owner if readable.
     Stale(String, Reason, Option<LockOwner>),
-}
-
-pub(crate) fn wall_ms(env: &Env) -> u64 {
-    env.clock.wall().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Inner {
@@ -101,7 +97,7 @@ impl LockManager {
     fn new_owner(&self) -> LockOwner {
         let env = &self.inner.env;
         let (pid, start_time) = self.inner.own;
-        let now = wall_ms(env);
+        let now = env.clock.wall_ms();
         let mut st = self.inner.state();
         st.last_fence = (st.last_fence + 1).max(now);
         LockOwner {
@@ -213,7 +209,7 @@ impl LockManager {
         {
             return Some(Reason::ReusedPid);
         }
-        let age_ms = wall_ms(env).saturating_sub(o.acquired_at_ms);
+        let age_ms = env.clock.wall_ms().saturating_sub(o.acquired_at_ms);
         let grace_ms = self.inner.config.takeover_grace.as_millis() as u64;
         (age_ms >= o.max_hold_ms.saturating_add(grace_ms)).then_some(Reason::Expired)
     }

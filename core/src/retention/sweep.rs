@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::{Kept, Kind, OrphanPolicy, RetentionPolicy, SweepReport};
-use crate::fs::{BoxFuture, FileKind, FsExt};
+use crate::fs::{BoxFuture, DirEntry, FileKind, FsExt};
 use crate::procs::Liveness;
 use crate::spawn::TaskHandle;
 use crate::{Env, yield_now};
@@ -31,6 +31,22 @@ pub fn pid_of_name(name: &str, kind: &Kind) -> Option<u32> {
     stem.rsplit_once('-')?.1.parse().ok()
 }
 
+/// A sweep's listing: `None` when there is nothing to sweep (a missing
+/// directory is a no-op; an unreadable one counts as an error).
+async fn list(env: &Env, dir: &Path, report: &mut SweepReport) -> Option<Vec<DirEntry>> {
+    match env.fs.read_dir(dir).await {
+        Ok(entries) => {
+            report.listed = entries.len();
+            Some(entries)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(_) => {
+            report.errors += 1;
+            None
+        }
+    }
+}
+
 struct Candidate {
     path: PathBuf,
     len: u64,
@@ -44,15 +60,7 @@ struct Candidate {
 /// unreadable). Never returns early on a per-entry error.
 pub async fn sweep_dir(env: &Env, dir: &Path, policy: &RetentionPolicy) -> SweepReport {
     let mut report = SweepReport::default();
-    let entries = match env.fs.read_dir(dir).await {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return report,
-        Err(_) => {
-            report.errors += 1;
-            return report;
-        }
-    };
-    report.listed = entries.len();
+    let Some(entries) = list(env, dir, &mut report).await else { return report };
     let mut by_kind: Vec<Vec<Candidate>> = policy.kinds.iter().map(|_| Vec::new()).collect();
     for entry in entries {
         yield_now().await;
@@ -195,15 +203,7 @@ async fn delete_if_unchanged(env: &Env, c: &Candidate) -> Outcome {
 /// Remove orphan workspaces under `root` (see the [module docs](super)).
 pub async fn sweep_orphans(env: &Env, root: &Path, index: &dyn SessionIndex, policy: &OrphanPolicy) -> SweepReport {
     let mut report = SweepReport::default();
-    let entries = match env.fs.read_dir(root).await {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return report,
-        Err(_) => {
-            report.errors += 1;
-            return report;
-        }
-    };
-    report.listed = entries.len();
+    let Some(entries) = list(env, root, &mut report).await else { return report };
     for entry in entries {
         yield_now().await;
         report.examined += 1;

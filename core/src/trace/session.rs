@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use super::{Exported, Exporter, FORMAT, Status, TraceDoc, TraceError, TraceEvent};
 use crate::Env;
@@ -106,7 +106,7 @@ impl Tracer {
                     format: FORMAT,
                     session_id: session_id.to_string(),
                     status: Status::Running,
-                    started_at_ms: wall_ms(&self.inner.env),
+                    started_at_ms: self.inner.env.clock.wall_ms(),
                     events: Vec::new(),
                 };
                 let state = State {
@@ -145,10 +145,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn wall_ms(env: &Env) -> u64 {
-    env.clock.wall().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
 /// One session's trace. Cheap to clone; every clone is the same session.
 #[derive(Clone)]
 pub struct Session {
@@ -170,7 +166,7 @@ impl Session {
     /// Record an event; its sequence number, or `None` once the trace has
     /// ended or crashed (the event is dropped).
     pub fn record(&self, name: &str, span: Option<u64>, data: serde_json::Value) -> Option<u64> {
-        let at_ms = wall_ms(&self.inner.env);
+        let at_ms = self.inner.env.clock.wall_ms();
         let mut st = self.state();
         if st.ended {
             return None;
@@ -270,19 +266,17 @@ impl Session {
 
     /// Wait until no write is in flight; `Err` if the session crashed.
     async fn idle(&self) -> Result<(), TraceError> {
-        loop {
-            let epoch = self.cell.signal.epoch();
-            {
+        self.cell
+            .signal
+            .until(|| {
                 let st = self.state();
                 if st.crashed {
-                    return Err(TraceError::Crashed(self.id.clone()));
+                    Some(Err(TraceError::Crashed(self.id.clone())))
+                } else {
+                    (!st.writing).then_some(Ok(()))
                 }
-                if !st.writing {
-                    return Ok(());
-                }
-            }
-            self.cell.signal.changed(epoch).await;
-        }
+            })
+            .await
     }
 
     /// Wait until no write is in flight (for tests and orderly shutdown).
