@@ -78,7 +78,7 @@ fn cost_of_determinism(dir: &Path, rounds: u32) -> Result<(), String> {
         }
         t.elapsed()
     };
-    let work = tempfile::tempdir_in(dir).map_err(|e| format!("cannot create a directory in {}: {e}", dir.display()))?;
+    let work = scratch(dir)?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     let real = rt.block_on(async {
         let env = Env::real().map_err(|e| e.to_string())?;
@@ -205,7 +205,7 @@ fn make_tree(dir: &Path, files: usize) -> Result<(), String> {
 /// identical tree.
 fn sweep_vs_find(dir: &Path, files: usize) -> Result<(), String> {
     use steadfast_core::retention::{Kind, RetentionPolicy, sweep_dir};
-    let work = tempfile::tempdir_in(dir).map_err(|e| format!("cannot create a directory in {}: {e}", dir.display()))?;
+    let work = scratch(dir)?;
     let (a, b) = (work.path().join("find"), work.path().join("sweep"));
     make_tree(&a, files)?;
     make_tree(&b, files)?;
@@ -270,7 +270,7 @@ fn sweep_vs_find(dir: &Path, files: usize) -> Result<(), String> {
 /// Uncontended acquire + release against a raw exclusive create + remove.
 fn lock_vs_raw(dir: &Path, quick: bool) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
-    let work = tempfile::tempdir_in(dir).map_err(|e| format!("cannot create a directory in {}: {e}", dir.display()))?;
+    let work = scratch(dir)?;
     let runs = if quick { 100 } else { 1000 };
     let [raw, tokio_raw, lock] = rt.block_on(async {
         let env = Env::real().map_err(|e| e.to_string())?;
@@ -317,7 +317,7 @@ fn lock_vs_raw(dir: &Path, quick: bool) -> Result<(), String> {
 
 fn export_vs_raw(dir: &Path, quick: bool) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
-    let work = tempfile::tempdir_in(dir).map_err(|e| format!("cannot create a directory in {}: {e}", dir.display()))?;
+    let work = scratch(dir)?;
     println!("trace export vs raw write+fsync+rename+dir fsync, in {} (medians)", dir.display());
     println!(
         "{:<8} {:>6} {:>12} {:>14} {:>10} {:>14} {:>14}",
@@ -337,6 +337,11 @@ fn export_vs_raw(dir: &Path, quick: bool) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// A scratch directory under `dir` (removed when dropped).
+fn scratch(dir: &Path) -> Result<tempfile::TempDir, String> {
+    tempfile::tempdir_in(dir).map_err(|e| format!("cannot create a directory in {}: {e}", dir.display()))
 }
 
 fn ms(d: Duration) -> f64 {

@@ -15,7 +15,15 @@ pub mod retention;
 pub mod selftest;
 pub mod trace;
 
+use std::sync::{Mutex, MutexGuard};
+
 use steadfast_sim::Scenario;
+
+/// Lock a scenario's shared book. A checker that panicked while holding it
+/// is already a failed run (RUN2); the book is still the best record.
+pub(crate) fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// Every scenario, in the order `steadfast list` shows them.
 pub fn all() -> Vec<&'static dyn Scenario> {

@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use madsim::net::Endpoint;
@@ -28,6 +28,8 @@ use steadfast_core::{BoxFuture, Env, FsExt, FsOp};
 use steadfast_sim::schedule::{Latency, Mount};
 use steadfast_sim::world::{Invariant, LocalBoxFuture};
 use steadfast_sim::{Expect, Scenario, Schedule, SimRng, World};
+
+use crate::locked as lock;
 
 const WORKSPACES: &str = "/efs/workspaces";
 const SESSIONS: &str = "/efs/sessions";
@@ -157,10 +159,6 @@ struct Book {
 }
 
 type SharedBook = Arc<Mutex<Book>>;
-
-fn lock(b: &SharedBook) -> MutexGuard<'_, Book> {
-    b.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 fn setup(world: &World) {
     let s = world.schedule();

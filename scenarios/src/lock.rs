@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use steadfast_core::lock::{
@@ -33,6 +33,8 @@ use steadfast_sim::schedule::{ErrorRule, Event, HangRule, Latency, Mount, TimedE
 use steadfast_sim::swarm::Swarm;
 use steadfast_sim::world::{Invariant, Landed, LocalBoxFuture};
 use steadfast_sim::{Expect, FaultKind, Scenario, Schedule, SimRng, World};
+
+use crate::locked as lock_book;
 
 const DIR: &str = "/data/sessions";
 const PROCS: &[&str] = &["p0", "p1", "p2"];
@@ -229,10 +231,6 @@ impl Book {
 
 type SharedBook = Arc<Mutex<Book>>;
 
-fn lock_book(b: &SharedBook) -> MutexGuard<'_, Book> {
-    b.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 fn session_of(path: &Path) -> Option<usize> {
     SESSIONS.iter().position(|s| Path::new(s) == path || lock_path(Path::new(s)) == path)
 }
@@ -300,7 +298,7 @@ async fn drive(world: &World, variant: Variant) {
     }
     let book: SharedBook = Arc::default();
     // No clock jumps here: wall and virtual time differ by a constant.
-    lock_book(&book).wall0_ms = wall_ms(&world.env());
+    lock_book(&book).wall0_ms = world.env().clock.wall_ms();
     world.watch(DIR, watcher(book.clone()));
     for (i, name) in PROCS.iter().enumerate() {
         let (b, inc) = (book.clone(), Arc::new(AtomicU64::new(0)));
@@ -344,7 +342,7 @@ fn make_manager(env: &Env, book: &SharedBook, world: &World) -> LockManager {
 
 async fn process_main(world: World, book: SharedBook, variant: Variant, stream: u64) {
     let env = world.env();
-    let wall0_ms = wall_ms(&env).saturating_sub(world.now().as_millis() as u64);
+    let wall0_ms = env.clock.wall_ms().saturating_sub(world.now().as_millis() as u64);
     let manager = make_manager(&env, &book, &world);
     let name = PROCS[(stream / 100) as usize].to_string();
     {
@@ -358,10 +356,6 @@ async fn process_main(world: World, book: SharedBook, variant: Variant, stream: 
         attempt(&p, &mut rng).await;
         p.env.clock.sleep(Duration::from_millis(rng.range(0, 300))).await;
     }
-}
-
-fn wall_ms(env: &Env) -> u64 {
-    env.clock.wall().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// One attempt: a turn with appends, maybe a compaction that may hang,
@@ -527,7 +521,7 @@ async fn acquire(
     let previous = lock_book(&p.book).current.get(&session).copied();
     let prev_pid = previous.and_then(|n| lock_book(&p.book).holds.get(&n).map(|h| h.pid));
     let prev_alive = prev_pid.is_some_and(|pid| p.env.procs.liveness(pid) == Liveness::Alive);
-    let now_ms = wall_ms(&p.env);
+    let now_ms = p.env.clock.wall_ms();
     let mut book = lock_book(&p.book);
     if let Some(prev) = previous
         && let Some(h) = book.holds.get(&prev)
@@ -564,7 +558,7 @@ fn check_timeout(p: &Proc, session: usize, e: &LockError) {
     });
     // The error names the owner its last look saw; an owner that has held
     // the lock for longer than any one operation takes must be named.
-    let settled_owner = readable.filter(|o| o.acquired_at_ms + LATENCY_MS_MAX * 2 < wall_ms(&p.env));
+    let settled_owner = readable.filter(|o| o.acquired_at_ms + LATENCY_MS_MAX * 2 < p.env.clock.wall_ms());
     p.world.check("L3", owner.is_some() || settled_owner.is_none(), || {
         format!("a timeout on {} named no owner though the lock file names {settled_owner:?}", lock.display())
     });

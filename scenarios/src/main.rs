@@ -311,11 +311,13 @@ impl ReplayArgs {
     }
 }
 
+/// The `--schedule FILE` of `replay` and `shrink`, if given.
+fn load_schedule(path: Option<&std::path::Path>) -> Result<Option<Schedule>, String> {
+    path.map(|p| Schedule::load(p).map_err(|e| e.to_string())).transpose()
+}
+
 fn replay(args: ReplayArgs) -> Result<ExitCode, String> {
-    let schedule = match &args.schedule {
-        Some(path) => Some(Schedule::load(path).map_err(|e| e.to_string())?),
-        None => None,
-    };
+    let schedule = load_schedule(args.schedule.as_deref())?;
     let seed = args.seed.or(schedule.as_ref().map(|s| s.seed)).unwrap_or(0);
     let schedule = schedule.unwrap_or_else(|| args.scenario.schedule(seed));
     if args.print_schedule {
@@ -508,10 +510,7 @@ impl ShrinkArgs {
 /// Shrink a failing seed's schedule; the JSON goes to `--out` or stdout,
 /// the summary to stderr.
 fn shrink(args: ShrinkArgs) -> Result<ExitCode, String> {
-    let schedule = match &args.schedule {
-        Some(path) => Some(Schedule::load(path).map_err(|e| e.to_string())?),
-        None => None,
-    };
+    let schedule = load_schedule(args.schedule.as_deref())?;
     let seed = schedule.as_ref().map_or(args.seed, |s| s.seed);
     let sc = args.scenario;
     let shrunk = steadfast_sim::shrink::shrink(sc, seed, schedule, args.runs_max)?;

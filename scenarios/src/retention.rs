@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use steadfast_core::retention::{
@@ -32,6 +32,8 @@ use steadfast_sim::schedule::{ErrorRule, Event, Latency, Mount, TimedEvent};
 use steadfast_sim::swarm::Swarm;
 use steadfast_sim::world::{Invariant, Landed, LocalBoxFuture};
 use steadfast_sim::{Expect, FaultKind, Scenario, Schedule, SimRng, World};
+
+use crate::locked as lock;
 
 const TELEMETRY: &str = "/efs/telemetry";
 const WORKSPACES: &str = "/efs/workspaces";
@@ -216,10 +218,6 @@ struct Book {
 }
 
 type SharedBook = Arc<Mutex<Book>>;
-
-fn lock(b: &SharedBook) -> MutexGuard<'_, Book> {
-    b.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 fn policy() -> RetentionPolicy {
     let kind = |prefix: &str| Kind {

@@ -156,7 +156,8 @@ pub struct Landed<'a> {
     /// Did it succeed?
     pub ok: bool,
     tree: &'a Tree,
-    alive: Vec<u32>,
+    nodes: &'a [NodeSlot],
+    pending: &'a BTreeMap<(u64, u64), Pending>,
     verdicts: Vec<(String, bool, String)>,
     reached: Vec<String>,
 }
@@ -170,7 +171,7 @@ impl Landed<'_> {
     /// Is process `pid` alive right after this effect (running, or killed
     /// with a system call still in flight)?
     pub fn pid_alive(&self, pid: u32) -> bool {
-        self.alive.contains(&pid)
+        pid_alive(self.nodes, self.pending, pid)
     }
 
     /// List a directory as it is right after this effect.
@@ -936,15 +937,14 @@ impl State {
             return;
         }
         let mut watchers = std::mem::take(&mut self.watchers);
-        let alive =
-            self.nodes.iter().filter(|n| n.alive).map(|n| n.pid).chain(self.pending.values().map(|p| p.pid)).collect();
         let mut landed = Landed {
             at: Duration::from_nanos(at),
             node,
             op,
             ok,
             tree: &self.tree,
-            alive,
+            nodes: &self.nodes,
+            pending: &self.pending,
             verdicts: Vec::new(),
             reached: Vec::new(),
         };
@@ -1077,6 +1077,13 @@ fn truncated(op: &FsOp, keep: usize) -> FsOp {
     }
 }
 
+/// Is `pid` alive: a running node's process, or a killed one with an
+/// operation still in flight (SIGKILL takes effect when its system calls
+/// return, as in a kernel).
+fn pid_alive(nodes: &[NodeSlot], pending: &BTreeMap<(u64, u64), Pending>, pid: u32) -> bool {
+    nodes.iter().any(|n| n.alive && n.pid == pid) || pending.values().any(|p| p.pid == pid)
+}
+
 /// The address of the `idx`-th node added (10.0.0.2, 10.0.0.3, ...).
 fn node_ip(idx: usize) -> std::net::IpAddr {
     std::net::Ipv4Addr::new(10, 0, (idx / 250) as u8, (idx % 250) as u8 + 2).into()
@@ -1175,10 +1182,7 @@ impl Procs for SimProcs {
         }
         let mut st = self.0.lock();
         st.settle(now_ns());
-        // SIGKILL takes effect when the process's system calls return: a
-        // process with an operation in flight is not dead yet.
-        let alive = st.nodes.iter().any(|n| n.alive && n.pid == pid) || st.pending.values().any(|p| p.pid == pid);
-        if alive { Liveness::Alive } else { Liveness::Dead }
+        if pid_alive(&st.nodes, &st.pending, pid) { Liveness::Alive } else { Liveness::Dead }
     }
 
     fn start_time(&self, pid: u32) -> Option<u64> {

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use steadfast_core::trace::{
@@ -33,6 +33,8 @@ use steadfast_sim::schedule::{CrashRule, ErrorRule, Event, Latency, Mount, Timed
 use steadfast_sim::swarm::Swarm;
 use steadfast_sim::world::{Invariant, Landed, LocalBoxFuture};
 use steadfast_sim::{Expect, FaultKind, Scenario, Schedule, SimRng, World};
+
+use crate::locked as lock;
 
 pub use legacy::{DebounceSession, LegacyExporter, LegacyFlavour, upstream_name};
 
@@ -274,10 +276,6 @@ struct Book {
 }
 
 type SharedBook = Arc<Mutex<Book>>;
-
-fn lock(book: &SharedBook) -> MutexGuard<'_, Book> {
-    book.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 fn is_canonical(p: &Path) -> bool {
     p.parent() == Some(Path::new(DIR)) && p.to_str().is_some_and(|s| s.ends_with(".trace.json"))
