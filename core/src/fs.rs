@@ -22,16 +22,16 @@
 //! | operation | success | errors (kind) |
 //! |---|---|---|
 //! | `CreateDirAll(p)` | `p` and every missing ancestor exist as directories; no-op if `p` is a directory | a component is a file: `NotADirectory`; `p` is a file: `AlreadyExists` |
-//! | `Read(p)` | the whole content | missing: `NotFound`; directory: `IsADirectory` |
+//! | `Read(p)` | the whole content; never blocks on a FIFO or device | missing: `NotFound`; directory: `IsADirectory`; FIFO, socket or device: `InvalidInput` |
 //! | `Write { path, data }` | file created or truncated, then `data` written | missing parent: `NotFound`; `path` is a directory: `IsADirectory`; a parent is a file: `NotADirectory` |
 //! | `Append { path, data }` | file created if missing; `data` lands at the end in one piece, never interleaved with another append | as `Write` |
-//! | `CreateNew { path, data }` | exclusive create (`O_EXCL`): exactly one of racing callers succeeds | exists (even as a dangling symlink): `AlreadyExists`; as `Write` otherwise |
+//! | `CreateNew { path, data }` | exclusive create (`O_EXCL`): exactly one of racing callers succeeds, and the file appears with all of `data` or not at all: a failed create leaves nothing behind | exists (even as a dangling symlink): `AlreadyExists`; as `Write` otherwise |
 //! | `Rename { from, to }` | atomically replaces `to`; a directory may replace an empty directory | `from` missing or `to`'s parent missing: `NotFound`; directory onto non-empty directory: `DirectoryNotEmpty`; file onto directory: `IsADirectory`; directory onto file: `NotADirectory` |
 //! | `RemoveFile(p)` | the entry (file or symlink, never its target) is gone | missing: `NotFound`; directory: `IsADirectory` |
 //! | `RemoveDir(p)` | the empty directory is gone | missing: `NotFound`; not empty: `DirectoryNotEmpty`; a file: `NotADirectory` |
 //! | `RemoveDirAll(p)` | the tree is gone; symlinks inside are removed, never followed | missing: `NotFound`; `p` is a file: `NotADirectory` |
 //! | `ReadDir(p)` | the entries, sorted by name, without `.` and `..` | missing: `NotFound`; a file: `NotADirectory` |
-//! | `SymlinkMetadata(p)` | metadata of the entry itself (a symlink is reported as a symlink) | missing: `NotFound` |
+//! | `SymlinkMetadata(p)` | metadata of the entry itself (a symlink is reported as a symlink, a FIFO, socket or device as `Special`) | missing: `NotFound` |
 //! | `Metadata(p)` | metadata after following symlinks | missing or dangling: `NotFound` |
 //! | `SyncFile(p)` | the file's data is durable (fsync) | missing: `NotFound` |
 //! | `SyncDir(p)` | the directory's entries (creates, renames, unlinks) are durable | missing: `NotFound`; a file: `NotADirectory` |
@@ -42,6 +42,12 @@
 //! after `SyncFile`; a new, renamed or removed directory entry only after
 //! `SyncDir` of its parent (both parents for a rename). An adapter that
 //! simulates power loss drops whatever was not made durable.
+//!
+//! `CreateNew` is all-or-nothing for callers that see its result; a power
+//! loss before `SyncFile` may still leave the entry without its data, and a
+//! process killed mid-create on a file system without `O_TMPFILE` may leave
+//! an empty file (the real adapter writes into an unnamed file and links it
+//! into place where the file system allows).
 
 use std::future::Future;
 use std::io;
@@ -194,17 +200,34 @@ pub enum FileKind {
     Dir,
     /// A symbolic link (only from `SymlinkMetadata` and `ReadDir`).
     Symlink,
+    /// A FIFO, socket or device: never something `core` wrote, and never
+    /// read (a read could block forever).
+    Special,
 }
 
 /// Metadata of one entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Metadata {
     /// What the entry is.
     pub kind: FileKind,
     /// Length in bytes (for a symlink, the length of its target path).
     pub len: u64,
-    /// Last modification, from the adapter's wall clock.
+    /// Last modification of the content, from the adapter's wall clock.
     pub modified: SystemTime,
+    /// Last change of the content or of the entry itself (`ctime`): moves
+    /// on a write, a rename or a new link, which `modified` need not.
+    pub changed: SystemTime,
+    /// The file's identity on its file system (`st_dev` and `st_ino`
+    /// mixed): a file replaced by a rename has another.
+    pub id: u64,
+}
+
+impl Metadata {
+    /// Metadata as an adapter reports it.
+    pub fn new(kind: FileKind, len: u64, modified: SystemTime, changed: SystemTime, id: u64) -> Metadata {
+        Metadata { kind, len, modified, changed, id }
+    }
 }
 
 /// One entry of a directory listing.

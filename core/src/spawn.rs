@@ -78,3 +78,20 @@ impl<T: Entropy + ?Sized> Entropy for std::sync::Arc<T> {
         (**self).next_u64()
     }
 }
+
+/// Run `task` as a task of its own and wait for its output. If the caller
+/// is dropped (an attempt timeout cancels it), the task still runs to the
+/// end: for critical sections that must never stop halfway, such as a
+/// takeover that holds a claim file until the stale lock is gone, or an
+/// append whose in-flight count must fall only when the write has landed.
+pub async fn run_detached<T: Send + 'static>(spawner: &dyn Spawn, name: &str, task: BoxFuture<'static, T>) -> T {
+    let slot: std::sync::Arc<(std::sync::Mutex<Option<T>>, crate::signal::Signal)> = std::sync::Arc::default();
+    let out = slot.clone();
+    let run = Box::pin(async move {
+        let value = task.await;
+        *out.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
+        out.1.notify();
+    });
+    drop(spawner.spawn(name, run));
+    slot.1.until(|| slot.0.lock().unwrap_or_else(|p| p.into_inner()).take()).await
+}

@@ -645,6 +645,36 @@ impl World {
         }
     }
 
+    /// Change the tree from outside every process, instantly (an operator
+    /// or a hostile user: a planted symlink, a removed directory): no
+    /// latency, no faults, nothing made durable. The result is returned,
+    /// and recorded in the history.
+    pub fn harness_apply(&self, op: FsOp) -> io::Result<FsOutput> {
+        let now = now_ns();
+        let mut st = self.lock();
+        st.settle(now);
+        let wall = st.wall_at(now);
+        let result = st.tree.apply(&op, wall);
+        let shown = if result.is_ok() {
+            "ok".to_string()
+        } else {
+            format!("err {:?}", result.as_ref().err().map(io::Error::kind))
+        };
+        st.record(now, "harness", format!("{} {}: {shown}", op.name(), op.path().display()));
+        result
+    }
+
+    /// Plant a FIFO (a special file) at `path` from outside every process.
+    pub fn harness_special(&self, path: &Path) -> io::Result<()> {
+        let now = now_ns();
+        let mut st = self.lock();
+        st.settle(now);
+        let wall = st.wall_at(now);
+        let result = st.tree.plant_special(path, wall);
+        st.record(now, "harness", format!("mkfifo {}: {}", path.display(), if result.is_ok() { "ok" } else { "err" }));
+        result
+    }
+
     /// Run a read-only operation on the tree as it is now, without latency,
     /// faults or history: for checkers.
     pub fn peek(&self, op: FsOp) -> io::Result<FsOutput> {
@@ -771,9 +801,9 @@ impl World {
         }
         let fault = if chaos { st.fault_for(&self.0.schedule, &op) } else { None };
         let partial = match (&op, fault) {
-            (FsOp::Write { data, .. } | FsOp::Append { data, .. } | FsOp::CreateNew { data, .. }, Some(_))
-                if st.rng.chance(0.5) =>
-            {
+            // An exclusive create is all or nothing (the `Fs` contract): a
+            // failed one leaves no partial file.
+            (FsOp::Write { data, .. } | FsOp::Append { data, .. }, Some(_)) if st.rng.chance(0.5) => {
                 Some(st.rng.range(0, data.len() as u64) as usize)
             }
             _ => None,
@@ -1072,7 +1102,6 @@ fn truncated(op: &FsOp, keep: usize) -> FsOp {
     match op {
         FsOp::Write { path, data } => FsOp::Write { path: path.clone(), data: cut(data) },
         FsOp::Append { path, data } => FsOp::Append { path: path.clone(), data: cut(data) },
-        FsOp::CreateNew { path, data } => FsOp::CreateNew { path: path.clone(), data: cut(data) },
         other => other.clone(),
     }
 }

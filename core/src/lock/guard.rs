@@ -22,6 +22,13 @@ pub(crate) struct Hold {
     watchdog: Mutex<Option<TaskHandle>>,
 }
 
+#[derive(PartialEq, Eq)]
+enum Look {
+    Ours,
+    Other,
+    Vanished,
+}
+
 /// Attempts to remove a lock file on release.
 const REMOVE_TRIES_MAX: u32 = 8;
 
@@ -117,13 +124,21 @@ impl Hold {
         }
     }
 
-    /// Does the lock file still name our nonce?
-    async fn still_ours(&self) -> Result<bool, LockError> {
+    /// What the lock file says now: ours, someone else's, or gone.
+    async fn look(&self) -> Result<Look, LockError> {
         match self.manager.env.fs.read(&self.lock).await {
-            Ok(bytes) => Ok(serde_json::from_slice::<LockOwner>(&bytes).is_ok_and(|o| o.nonce == self.owner.nonce)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Ok(bytes) => match serde_json::from_slice::<LockOwner>(&bytes) {
+                Ok(o) if o.nonce == self.owner.nonce => Ok(Look::Ours),
+                _ => Ok(Look::Other),
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Look::Vanished),
             Err(e) => Err(self.io("read lock file", e)),
         }
+    }
+
+    /// Does the lock file still name our nonce?
+    async fn still_ours(&self) -> Result<bool, LockError> {
+        Ok(self.look().await? == Look::Ours)
     }
 
     async fn append(self: &Arc<Self>, line: &[u8]) -> Result<(), LockError> {
@@ -135,11 +150,13 @@ impl Hold {
         if !self.lease_left() {
             return Err(self.takeover("its lease (max hold) ran out"));
         }
-        if !self.still_ours().await? {
-            return Err(self.takeover("the lock file names another owner"));
+        match self.look().await? {
+            Look::Ours => {}
+            Look::Other => return Err(self.takeover("the lock file names another owner")),
+            Look::Vanished => return Err(self.takeover("the lock file vanished")),
         }
-        if self.state().repair && !self.repair_tail().await {
-            return Err(self.io("repair a partial last line", io::Error::other("the transcript's tail is still torn")));
+        if self.state().repair {
+            self.repair_tail().await.map_err(|e| self.io("repair a partial last line", e))?;
         }
         {
             // The last check: nothing suspends between it and issuing the
@@ -174,34 +191,42 @@ impl Hold {
     /// Cut a partial last line (a failed append, a crash mid-append, a torn
     /// power loss) back to the last whole line, atomically (L6). Best
     /// effort: on failure the next append tries again (and appends nothing
-    /// until a repair succeeds). `true` when the tail is whole.
-    pub(crate) async fn repair_tail(&self) -> bool {
+    /// until a repair succeeds). `Ok` when the tail is whole; the error
+    /// keeps its kind (a full disk stays `StorageFull`).
+    pub(crate) async fn repair_tail(&self) -> io::Result<()> {
         let fs = &self.manager.env.fs;
         let bytes = match fs.read(&self.session).await {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-            Err(_) => {
+            Err(e) => {
                 self.state().repair = true;
-                return false;
+                return Err(e);
             }
         };
+        let tmp = super::manager::repair_path(&self.session);
         if bytes.is_empty() || bytes.last() == Some(&b'\n') {
+            // A holder killed mid-repair left its copy: only a holder
+            // writes it, and we hold the lock.
+            match fs.remove_file(&tmp).await {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
             self.state().repair = false;
-            return true;
+            return Ok(());
         }
         let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let tmp = PathBuf::from(format!("{}.repair.{:016x}", self.session.display(), self.owner.nonce));
+        debug_assert!(keep < bytes.len() && (keep == 0 || bytes[keep - 1] == b'\n'));
         let fixed = async {
             fs.write(&tmp, bytes[..keep].to_vec()).await?;
             fs.sync_file(&tmp).await?;
             fs.rename(&tmp, &self.session).await
         };
-        let ok = fixed.await.is_ok();
-        if !ok {
+        let result = fixed.await;
+        if result.is_err() {
             let _ = fs.remove_file(&tmp).await;
         }
-        self.state().repair = !ok;
-        ok
+        self.state().repair = result.is_err();
+        result
     }
 
     /// Wait (bounded by the takeover grace) until no append is in flight.
@@ -281,7 +306,7 @@ impl Hold {
         self.stop_watchdog();
         self.drain().await;
         if self.state().repair {
-            self.repair_tail().await;
+            let _ = self.repair_tail().await;
         }
         let result = self.remove_if_ours().await;
         self.manager.forget(self.owner.nonce);

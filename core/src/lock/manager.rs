@@ -1,7 +1,7 @@
 //! [`LockManager`] (acquire, stale recovery) and [`Attempt`] (tracking and
 //! abandoning the locks of one attempt).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -9,12 +9,14 @@ use std::time::Duration;
 
 use super::guard::{Hold, LockGuard};
 use super::{ForcedRelease, LockConfig, LockError, LockOwner, Reason, lock_path};
-use crate::Env;
 use crate::fs::FsExt;
 use crate::procs::Liveness;
+use crate::{Env, FileKind, Mono};
 
-/// Takes session locks for one process. Use one per process: it knows which
-/// of its pid's lock files have a holder here (an orphaned one is stale).
+/// Takes session locks. One per process is the usual shape, but any number
+/// keep mutual exclusion: each writes its own identity into its lock
+/// records, and a lock of another manager in this process counts as a live
+/// owner's (recovered only when it expires), never as an orphan.
 #[derive(Clone)]
 pub struct LockManager {
     pub(crate) inner: Arc<Inner>,
@@ -26,27 +28,91 @@ pub(crate) struct Inner {
     /// This process's pid and start time, read once: a process's own never
     /// change, and reading `/proc` on every acquire would block the loop.
     own: (u32, Option<u64>),
+    /// This manager's identity in its lock records.
+    id: u64,
     state: Mutex<ManagerState>,
 }
+
+/// Lock instances whose first sighting is remembered (for records that
+/// claim an age they cannot have); the oldest key is dropped past this.
+const SEEN_MAX: usize = 1024;
+/// Retries without sleeping after a lock file vanished under a look: a
+/// lock path that keeps vanishing (a hostile churn) then waits like a
+/// busy one, so `acquire` never spins.
+const IMMEDIATE_RETRIES_MAX: u32 = 4;
+/// Tries to remove our own takeover claim.
+const CLAIM_REMOVE_TRIES_MAX: u32 = 8;
 
 #[derive(Default)]
 struct ManagerState {
     last_fence: u64,
-    /// Nonces of the holds alive in this process.
+    /// Nonces of the holds alive in this process, inserted before their
+    /// lock file can exist, so that no sibling task ever sees a live hold
+    /// of ours as an orphan.
     held: BTreeSet<u64>,
+    /// When this manager first saw each (lock file, instance).
+    seen: BTreeMap<(PathBuf, String), Mono>,
 }
 
-/// What a look at an existing lock file found.
+/// A nonce registered as held before its lock file exists; forgotten
+/// again unless the hold is made (also when the acquiring call is dropped).
+struct Registered<'a> {
+    inner: &'a Inner,
+    nonce: u64,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.inner.forget(self.nonce);
+    }
+}
+
+/// What a look at an existing lock path found.
 enum Found {
-    /// Gone meanwhile: try again at once.
+    /// Gone meanwhile: try again.
     Gone,
     /// Held by a live owner (or unreadable but young: no owner to name).
     Held(Option<LockOwner>),
-    /// The lock file could not be read just now (an I/O error).
-    Unknown,
+    /// The lock path could not be read just now.
+    Unknown(io::Error),
+    /// Not a regular file: nothing `acquire` may judge or remove.
+    NotAFile(FileKind),
     /// Stale: the instance's id, why, and its owner if readable.
     Stale(String, Reason, Option<LockOwner>),
 }
+
+/// The outcome of one try of `acquire`.
+enum Try {
+    Acquired(LockGuard),
+    /// Retry at once (the lock vanished, or a stale one was removed).
+    Again,
+    /// Held (by the owner, if readable).
+    Busy(Option<LockOwner>),
+    /// A transient I/O error.
+    Failed(io::ErrorKind),
+}
+
+/// Errors that waiting cannot cure: `acquire` returns them at once.
+fn permanent(e: &io::Error) -> bool {
+    use io::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::NotFound
+            | K::NotADirectory
+            | K::IsADirectory
+            | K::PermissionDenied
+            | K::ReadOnlyFilesystem
+            | K::StorageFull
+            | K::QuotaExceeded
+            | K::FileTooLarge
+            | K::InvalidFilename
+            | K::InvalidInput
+            | K::Unsupported
+    ) || e.raw_os_error() == Some(ELOOP)
+}
+
+/// Linux's errno for a symlink loop (no stable `ErrorKind` yet).
+const ELOOP: i32 = 40;
 
 impl Inner {
     fn state(&self) -> MutexGuard<'_, ManagerState> {
@@ -72,15 +138,30 @@ impl Inner {
             hook(&release);
         }
     }
+
+    /// How long this manager has known lock instance `id` of `lock`: a
+    /// lower bound on its age that no record can forge.
+    fn observed_age(&self, lock: &Path, id: &str) -> Duration {
+        let now = self.env.clock.now();
+        let mut st = self.state();
+        if st.seen.len() >= SEEN_MAX && !st.seen.contains_key(&(lock.to_path_buf(), id.to_string())) {
+            st.seen.pop_first();
+        }
+        let first = *st.seen.entry((lock.to_path_buf(), id.to_string())).or_insert(now);
+        now.saturating_since(first)
+    }
 }
 
 impl LockManager {
-    /// A manager for this process.
+    /// A manager.
     pub fn new(env: &Env, config: LockConfig) -> LockManager {
+        assert!(config.retry_min <= config.retry_max, "LockConfig: retry_min must not exceed retry_max");
+        assert!(!config.retry_max.is_zero(), "LockConfig: retry_max must be positive");
         let pid = env.procs.own_pid();
         let own = (pid, env.procs.start_time(pid));
+        let id = env.entropy.next_u64();
         LockManager {
-            inner: Arc::new(Inner { env: env.clone(), config, own, state: Mutex::new(ManagerState::default()) }),
+            inner: Arc::new(Inner { env: env.clone(), config, own, id, state: Mutex::new(ManagerState::default()) }),
         }
     }
 
@@ -107,12 +188,20 @@ impl LockManager {
             acquired_at_ms: now,
             max_hold_ms: self.inner.config.max_hold.as_millis() as u64,
             fence: st.last_fence,
+            manager: self.inner.id,
         }
     }
 
     /// Take the lock of `session_file`, waiting up to the acquire timeout
     /// and recovering stale lock files (L3, L4). Untracked: use
     /// [`Attempt::acquire`] inside an attempt.
+    ///
+    /// Returns within the timeout plus one retry delay whatever is at the
+    /// lock path (L8). Errors that waiting cannot cure come back at once:
+    /// [`LockError::NotAFile`] when a directory, symlink or special file
+    /// sits at the lock path, [`LockError::Io`] with the error's kind for a
+    /// missing directory, a read-only or full file system, a denied
+    /// permission.
     pub async fn acquire(&self, session_file: &Path) -> Result<LockGuard, LockError> {
         self.acquire_within(session_file, self.inner.config.acquire_timeout).await
     }
@@ -125,34 +214,37 @@ impl LockManager {
         let start = env.clock.now();
         let mut delay = cfg.retry_min;
         let mut last_owner = None;
+        let mut last_error = None;
+        let mut immediate = 0;
         loop {
-            let owner = self.new_owner();
-            let body = serde_json::to_vec(&owner).expect("a lock owner always serialises");
-            match env.fs.create_new(&lock, body).await {
-                Ok(()) => return Ok(self.hold(session_file, lock, owner)),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => match self.inspect(&lock).await {
-                    Found::Gone => continue,
-                    // An I/O error says nothing new: keep the owner seen last.
-                    Found::Unknown => {}
-                    Found::Held(owner) => last_owner = owner,
-                    Found::Stale(id, reason, owner) => {
-                        if self.take_over(session_file, &lock, &id, reason, owner.clone()).await {
-                            continue;
-                        }
-                        last_owner = owner;
-                    }
-                },
-                // A transient error: retried like a busy lock.
-                Err(_) => {}
+            match self.try_once(session_file, &lock).await? {
+                Try::Acquired(guard) => return Ok(guard),
+                Try::Again => immediate += 1,
+                Try::Busy(owner) => {
+                    last_owner = owner.or(last_owner);
+                    immediate = IMMEDIATE_RETRIES_MAX;
+                }
+                Try::Failed(kind) => {
+                    last_error = Some(kind);
+                    immediate = IMMEDIATE_RETRIES_MAX;
+                }
             }
             let waited = env.clock.now().saturating_since(start);
-            if waited >= timeout {
+            // A lock that just vanished (or was just recovered) gets its
+            // few immediate tries even at the deadline: a zero timeout
+            // still means one real try at a free lock.
+            let again = immediate > 0 && immediate < IMMEDIATE_RETRIES_MAX;
+            if waited >= timeout && !again {
                 // Name the owner as it is now, if the lock file can say.
                 if let Found::Held(Some(o)) | Found::Stale(_, _, Some(o)) = self.inspect(&lock).await {
                     last_owner = Some(o);
                 }
-                return Err(LockError::Timeout { lock, waited, owner: last_owner });
+                return Err(LockError::Timeout { lock, waited, owner: last_owner, last_error });
             }
+            if immediate < IMMEDIATE_RETRIES_MAX {
+                continue;
+            }
+            immediate = 0;
             // Jitter in [delay/2, delay], never past the deadline.
             let jittered = delay / 2 + Duration::from_micros(env.entropy.below(delay.as_micros() as u64 / 2 + 1));
             env.clock.sleep(jittered.min(timeout - waited)).await;
@@ -160,46 +252,108 @@ impl LockManager {
         }
     }
 
-    fn hold(&self, session_file: &Path, lock: PathBuf, owner: LockOwner) -> LockGuard {
+    /// One exclusive create, and on a busy lock one look at it. `Err` only
+    /// for errors that waiting cannot cure.
+    async fn try_once(&self, session_file: &Path, lock: &Path) -> Result<Try, LockError> {
+        let owner = self.new_owner();
+        let body = serde_json::to_vec(&owner).expect("a lock owner always serialises");
+        // Held before the file can exist: a sibling task that reads it at
+        // once must see a live hold, not our orphan. If this call is
+        // dropped before the hold exists, the nonce is forgotten again, so
+        // a lock file that lands anyway is our orphan, reclaimable at once.
         self.inner.state().held.insert(owner.nonce);
+        let pending = Registered { inner: &self.inner, nonce: owner.nonce };
+        match self.inner.env.fs.create_new(lock, body).await {
+            Ok(()) => {
+                std::mem::forget(pending);
+                return Ok(Try::Acquired(self.hold(session_file, lock.to_path_buf(), owner)));
+            }
+            Err(e) => {
+                // A failed create leaves no file (the `Fs` contract).
+                drop(pending);
+                if e.kind() != io::ErrorKind::AlreadyExists {
+                    return match permanent(&e) {
+                        true => Err(io_error(lock, "create the lock file", e)),
+                        false => Ok(Try::Failed(e.kind())),
+                    };
+                }
+            }
+        }
+        match self.inspect(lock).await {
+            Found::Gone => Ok(Try::Again),
+            Found::NotAFile(found) => Err(LockError::NotAFile { lock: lock.to_path_buf(), found }),
+            Found::Unknown(e) if permanent(&e) => Err(io_error(lock, "read the lock file", e)),
+            Found::Unknown(e) => Ok(Try::Failed(e.kind())),
+            Found::Held(owner) => Ok(Try::Busy(owner)),
+            Found::Stale(id, reason, owner) => {
+                match self.take_over(session_file, lock, &id, reason, owner.clone()).await {
+                    true => Ok(Try::Again),
+                    false => Ok(Try::Busy(owner)),
+                }
+            }
+        }
+    }
+
+    fn hold(&self, session_file: &Path, lock: PathBuf, owner: LockOwner) -> LockGuard {
+        debug_assert!(self.inner.state().held.contains(&owner.nonce), "a hold is registered before its file exists");
         // A holder that died mid-append (or a power loss) may have left a
-        // partial last line: the hold's first append cuts it first (L6).
+        // partial last line, or mid-repair its copy of the transcript: the
+        // hold's first append (or its release) checks the tail and removes
+        // such a copy (L6, L9).
         let hold = Hold::new(self.inner.clone(), session_file.to_path_buf(), lock, owner);
         hold.start_watchdog();
         LockGuard::new(hold)
     }
 
-    /// Read an existing lock file and judge it (L4).
+    /// Look at an existing lock path and judge it (L4, L8). Only a regular
+    /// file is read: a FIFO could block the read forever, and a symlink or
+    /// directory is nothing a lock manager wrote.
     async fn inspect(&self, lock: &Path) -> Found {
         let env = &self.inner.env;
+        let meta = match env.fs.symlink_metadata(lock).await {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Found::Gone,
+            Err(e) => return Found::Unknown(e),
+        };
+        if meta.kind != FileKind::File {
+            return Found::NotAFile(meta.kind);
+        }
         let bytes = match env.fs.read(lock).await {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Found::Gone,
-            Err(_) => return Found::Unknown,
+            Err(e) => return Found::Unknown(e),
         };
         let Ok(owner) = serde_json::from_slice::<LockOwner>(&bytes) else {
-            let age = match env.fs.symlink_metadata(lock).await {
-                Ok(m) => env.clock.wall().duration_since(m.modified).unwrap_or_default(),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Found::Gone,
-                Err(_) => return Found::Unknown,
-            };
+            // Named by content and mtime: two empty files (power losses at
+            // different times) are different instances.
+            let mtime_ns = meta.modified.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos() as u64;
+            let id = format!("x{:016x}", crate::mix64(crate::fnv1a64(&bytes, 0xCBF2_9CE4_8422_2325) ^ mtime_ns));
+            // An mtime in the future cannot make it young for ever.
+            let age = env.clock.wall().duration_since(meta.modified).unwrap_or_default();
+            let age = age.max(self.inner.observed_age(lock, &id));
             if age >= self.inner.config.unreadable_grace {
-                let id = crate::mix64(crate::fnv1a64(&bytes, 0xCBF2_9CE4_8422_2325));
-                return Found::Stale(format!("x{id:016x}"), Reason::Unreadable, None);
+                return Found::Stale(id, Reason::Unreadable, None);
             }
             return Found::Held(None);
         };
-        match self.judge(&owner) {
-            Some(reason) => Found::Stale(format!("{:016x}", owner.nonce), reason, Some(owner)),
+        let id = format!("{:016x}", owner.nonce);
+        match self.judge(lock, &id, &owner) {
+            Some(reason) => Found::Stale(id, reason, Some(owner)),
             None => Found::Held(Some(owner)),
         }
     }
 
-    fn judge(&self, o: &LockOwner) -> Option<Reason> {
+    fn judge(&self, lock: &Path, id: &str, o: &LockOwner) -> Option<Reason> {
         let env = &self.inner.env;
         let (own, own_start) = self.inner.own;
-        if o.pid == own && o.start_time == own_start && !self.inner.state().held.contains(&o.nonce) {
-            return Some(Reason::OrphanedSelf);
+        if o.pid == own && o.start_time == own_start && o.manager == self.inner.id {
+            if !self.inner.state().held.contains(&o.nonce) {
+                return Some(Reason::OrphanedSelf);
+            }
+        } else if o.pid == own && o.start_time.is_none() && own_start.is_some() {
+            // Every record this process writes names its start time: this
+            // one was written by an earlier process under the same pid.
+            return Some(Reason::ReusedPid);
         }
         if env.procs.liveness(o.pid) == Liveness::Dead {
             return Some(Reason::DeadOwner);
@@ -209,14 +363,24 @@ impl LockManager {
         {
             return Some(Reason::ReusedPid);
         }
-        let age_ms = env.clock.wall_ms().saturating_sub(o.acquired_at_ms);
+        // The hold is bounded by our own maximum whatever the record says,
+        // and its age by how long we have seen it, whatever its clock said.
+        let hold_ms = o.max_hold_ms.min(self.inner.config.max_hold.as_millis() as u64);
         let grace_ms = self.inner.config.takeover_grace.as_millis() as u64;
-        (age_ms >= o.max_hold_ms.saturating_add(grace_ms)).then_some(Reason::Expired)
+        let record_age_ms = env.clock.wall_ms().saturating_sub(o.acquired_at_ms);
+        let seen_ms = self.inner.observed_age(lock, id).as_millis() as u64;
+        (record_age_ms.max(seen_ms) >= hold_ms.saturating_add(grace_ms)).then_some(Reason::Expired)
     }
 
     /// Remove the stale instance `id` of `lock`, race-free: only the waiter
     /// that creates the claim `<lock>.takeover.<id>` may, and only if the
-    /// lock is still that instance when it looks again.
+    /// lock is still that instance when it looks again. A claim is removed
+    /// by its claimer, or once abandoned (claimer dead, or older than
+    /// `claim_stale`) by a waiter that needs it or by [`Self::sweep_stale`].
+    ///
+    /// The whole section runs as a task of its own: a caller cancelled
+    /// halfway (an attempt timeout) must not leave its claim behind, and
+    /// the claim may go only once the stale lock's removal has landed.
     async fn take_over(
         &self,
         session_file: &Path,
@@ -225,10 +389,26 @@ impl LockManager {
         reason: Reason,
         owner: Option<LockOwner>,
     ) -> bool {
+        let me = self.clone();
+        let (session_file, lock, id) = (session_file.to_path_buf(), lock.to_path_buf(), id.to_string());
+        let task = Box::pin(async move { me.take_over_now(&session_file, &lock, &id, reason, owner).await });
+        crate::spawn::run_detached(&*self.inner.env.spawner, "lock-takeover", task).await
+    }
+
+    async fn take_over_now(
+        &self,
+        session_file: &Path,
+        lock: &Path,
+        id: &str,
+        reason: Reason,
+        owner: Option<LockOwner>,
+    ) -> bool {
         let fs = &self.inner.env.fs;
-        let claim = PathBuf::from(format!("{}.takeover.{id}", lock.display()));
-        let me = serde_json::to_vec(&self.new_owner()).expect("a lock owner always serialises");
-        match fs.create_new(&claim, me).await {
+        let claim = claim_path(lock, id);
+        let me = self.new_owner();
+        let body = serde_json::to_vec(&me).expect("a lock owner always serialises");
+        let made = self.inner.env.clock.now();
+        match fs.create_new(&claim, body).await {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 self.clear_abandoned_claim(&claim).await;
@@ -241,23 +421,221 @@ impl LockManager {
             _ => false,
         };
         let removed = still && matches!(fs.remove_file(lock).await, Ok(()));
-        let _ = fs.remove_file(&claim).await;
+        self.remove_claim(&claim, me.nonce, made).await;
         if removed {
             self.inner.diagnose(ForcedRelease { session_file: session_file.to_path_buf(), owner, reason });
         }
         removed
     }
 
-    /// A claim whose claimer crashed mid-takeover blocks recovery; after
-    /// `claim_stale` it is removed and the takeover is tried again.
-    async fn clear_abandoned_claim(&self, claim: &Path) {
+    /// Remove our own claim (only while it is still ours: once it names
+    /// another claimer, it is theirs), retrying transient errors (bounded):
+    /// a claim left behind blocks takeovers until it counts as abandoned.
+    ///
+    /// It stops trying at half of `claim_stale` after `made`: past that a
+    /// clearer may judge the claim abandoned, and only one of the two may
+    /// act on it.
+    async fn remove_claim(&self, claim: &Path, nonce: u64, made: Mono) {
         let env = &self.inner.env;
-        if let Ok(m) = env.fs.symlink_metadata(claim).await
-            && env.clock.wall().duration_since(m.modified).unwrap_or_default() >= self.inner.config.claim_stale
-        {
-            let _ = env.fs.remove_file(claim).await;
+        let mut delay = self.inner.config.retry_min;
+        for _ in 0..CLAIM_REMOVE_TRIES_MAX {
+            if env.clock.now().saturating_since(made) >= self.inner.config.claim_stale / 2 {
+                return;
+            }
+            // Ours only when the file says so; a failed read proves nothing.
+            match env.fs.read(claim).await {
+                Ok(bytes) if serde_json::from_slice::<LockOwner>(&bytes).is_ok_and(|o| o.nonce == nonce) => {}
+                Ok(_) => return,
+                Err(e) if e.kind() == io::ErrorKind::NotFound || permanent(&e) => return,
+                Err(_) => {
+                    env.clock.sleep(delay).await;
+                    delay = (delay * 2).min(self.inner.config.retry_max);
+                    continue;
+                }
+            }
+            match env.fs.remove_file(claim).await {
+                Ok(()) => return,
+                Err(e) if e.kind() == io::ErrorKind::NotFound || permanent(&e) => return,
+                Err(_) => {}
+            }
+            env.clock.sleep(delay).await;
+            delay = (delay * 2).min(self.inner.config.retry_max);
         }
     }
+
+    /// A claim whose claimer died, or that is older than `claim_stale`
+    /// (its claimer crashed mid-takeover), blocks recovery and is litter:
+    /// it is removed.
+    pub(crate) async fn clear_abandoned_claim(&self, claim: &Path) -> bool {
+        let Some(claimer) = self.abandoned(claim).await else { return false };
+        if claim.to_string_lossy().contains(".clear.") {
+            // A clearer that died mid-clear: nothing acts on its file.
+            return self.inner.env.fs.remove_file(claim).await.is_ok();
+        }
+        // Clearers exclude each other through a clear-claim named by the
+        // abandoned claimer's nonce (never reused): two clearers that both
+        // judged the same claim abandoned must not both remove "it", or
+        // the second removes a new claimer's fresh claim.
+        let me = self.clone();
+        let claim = claim.to_path_buf();
+        let task = Box::pin(async move { me.clear_now(&claim, claimer).await });
+        crate::spawn::run_detached(&*self.inner.env.spawner, "lock-claim-clear", task).await
+    }
+
+    /// The claimer's nonce of an abandoned claim (its claimer dead, or the
+    /// claim older than `claim_stale`), if `claim` is one.
+    ///
+    /// The content is read before the metadata: if the claim was replaced
+    /// in between, the mtime is the newer one's, so a young claim is never
+    /// judged by an old one's age (the simulator found that mix, seed
+    /// 100220 of `lock`).
+    async fn abandoned(&self, claim: &Path) -> Option<u64> {
+        let env = &self.inner.env;
+        let stale_ms = self.inner.config.claim_stale.as_millis() as u64;
+        let claimer = serde_json::from_slice::<LockOwner>(&env.fs.read(claim).await.ok()?).ok();
+        let m = env.fs.symlink_metadata(claim).await.ok()?;
+        if m.kind != FileKind::File {
+            return None;
+        }
+        let mtime_old =
+            env.clock.wall().duration_since(m.modified).unwrap_or_default() >= self.inner.config.claim_stale;
+        let body_old =
+            claimer.as_ref().is_none_or(|c| env.clock.wall_ms().saturating_sub(c.acquired_at_ms) >= stale_ms);
+        let dead = claimer.as_ref().is_some_and(|c| env.procs.liveness(c.pid) == Liveness::Dead);
+        ((mtime_old && body_old) || dead).then(|| claimer.map_or(0, |c| c.nonce))
+    }
+
+    async fn clear_now(&self, claim: &Path, claimer: u64) -> bool {
+        let fs = &self.inner.env.fs;
+        let mut clear = claim.as_os_str().to_os_string();
+        clear.push(format!(".clear.{claimer:016x}"));
+        let clear = PathBuf::from(clear);
+        let me = self.new_owner();
+        let body = serde_json::to_vec(&me).expect("a lock owner always serialises");
+        let made = self.inner.env.clock.now();
+        match fs.create_new(&clear, body).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                // A clearer that died mid-clear: its file goes once
+                // abandoned, and the claim with it next time.
+                if self.abandoned(&clear).await.is_some() {
+                    let _ = fs.remove_file(&clear).await;
+                }
+                return false;
+            }
+            Err(_) => return false,
+        }
+        // Still the claim judged abandoned? Nobody else can change it now:
+        // its claimer is done, other clearers are excluded, and no new claim
+        // can be made while it exists.
+        let same = match fs.read(claim).await {
+            Ok(bytes) => serde_json::from_slice::<LockOwner>(&bytes).map_or(claimer == 0, |c| c.nonce == claimer),
+            Err(_) => false,
+        };
+        let removed = same && fs.remove_file(claim).await.is_ok();
+        self.remove_claim(&clear, me.nonce, made).await;
+        removed
+    }
+}
+
+/// What [`LockManager::sweep_stale`] removed, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Litter {
+    /// A stale lock file (taken over through its claim, as `acquire` does).
+    StaleLock(Reason),
+    /// A takeover claim whose claimer died or that is older than
+    /// `claim_stale`.
+    AbandonedClaim,
+    /// A holder's copy of a transcript for a tail repair, left by a holder
+    /// killed mid-repair, whose session nobody holds now.
+    RepairCopy,
+}
+
+/// What a sweep of a sessions directory inspected and removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StaleSweep {
+    /// Lock files, claims and repair copies looked at.
+    pub inspected: usize,
+    /// What was removed, in name order.
+    pub removed: Vec<(PathBuf, Litter)>,
+}
+
+impl LockManager {
+    /// Sweep a sessions directory of lock litter, as a service does at
+    /// boot: stale `*.lock` files (judged and taken over exactly as
+    /// `acquire` would), abandoned `*.lock.takeover.*` claims, and
+    /// `*.repair` copies of sessions whose lock nobody holds. A live lock
+    /// and its files are never touched. Per-entry errors are skipped.
+    pub async fn sweep_stale(&self, dir: &Path) -> io::Result<StaleSweep> {
+        let fs = &self.inner.env.fs;
+        let mut out = StaleSweep::default();
+        let mut entries = fs.read_dir(dir).await?;
+        // Dead clearers' files first: each blocks the clearing of a claim.
+        entries.sort_by_key(|e| {
+            !e.name.to_string_lossy().contains(".takeover.") || !e.name.to_string_lossy().contains(".clear.")
+        });
+        for entry in entries {
+            let Some(name) = entry.name.to_str() else { continue };
+            let path = dir.join(&entry.name);
+            if entry.kind != FileKind::File {
+                continue;
+            }
+            if name.contains(".lock.takeover.") {
+                out.inspected += 1;
+                if self.clear_abandoned_claim(&path).await {
+                    out.removed.push((path, Litter::AbandonedClaim));
+                }
+            } else if let Some(session) = name.strip_suffix(".lock") {
+                out.inspected += 1;
+                if let Found::Stale(id, reason, owner) = self.inspect(&path).await
+                    && self.take_over(&dir.join(session), &path, &id, reason, owner).await
+                {
+                    out.removed.push((path, Litter::StaleLock(reason)));
+                }
+            } else if let Some(session) = repair_of(name) {
+                out.inspected += 1;
+                let free = matches!(fs.symlink_metadata(lock_path(&dir.join(session))).await,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound);
+                if free && fs.remove_file(&path).await.is_ok() {
+                    out.removed.push((path, Litter::RepairCopy));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The session a repair copy's name belongs to: `<session>.repair`, or
+/// `<session>.repair.<nonce>` as older versions named it.
+fn repair_of(name: &str) -> Option<&str> {
+    if let Some(session) = name.strip_suffix(".repair") {
+        return Some(session);
+    }
+    let (session, nonce) = name.rsplit_once(".repair.")?;
+    (nonce.len() == 16 && nonce.bytes().all(|b| b.is_ascii_hexdigit())).then_some(session)
+}
+
+/// The claim of a takeover of instance `id` of `lock`. One name per
+/// instance: a single fixed name let two waiters that cleared the same
+/// abandoned claim race a new claimer (the simulator found it, seed 281 of
+/// `lock`), while a claim for an instance that no longer exists is harmless.
+fn claim_path(lock: &Path, id: &str) -> PathBuf {
+    let mut p = lock.as_os_str().to_os_string();
+    p.push(format!(".takeover.{id}"));
+    PathBuf::from(p)
+}
+
+/// The repaired copy of a transcript, written and renamed over it by its
+/// holder: one fixed name, so that the next holder finds what a killed one
+/// left.
+pub(crate) fn repair_path(session_file: &Path) -> PathBuf {
+    let mut p = session_file.as_os_str().to_os_string();
+    p.push(".repair");
+    PathBuf::from(p)
+}
+
+fn io_error(lock: &Path, step: &'static str, source: io::Error) -> LockError {
+    LockError::Io { lock: lock.to_path_buf(), step, source }
 }
 
 /// One attempt (a run of an agent turn, say): every lock it acquires or

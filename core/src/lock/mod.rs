@@ -55,7 +55,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use guard::LockGuard;
-pub use manager::{Attempt, LockManager};
+pub use manager::{Attempt, Litter, LockManager, StaleSweep};
 
 /// Who holds a lock: the JSON body of the lock file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +73,11 @@ pub struct LockOwner {
     pub max_hold_ms: u64,
     /// Fence token: grows with every acquisition by one manager.
     pub fence: u64,
+    /// Random identity of the [`LockManager`] that wrote it (0 in records
+    /// of older versions): another manager of the same process is a live
+    /// owner, not an orphan.
+    #[serde(default)]
+    pub manager: u64,
 }
 
 /// Why a lock file was judged stale, or a hold force-released.
@@ -178,7 +183,7 @@ impl std::fmt::Debug for LockConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     /// `acquire` gave up (L3).
-    #[error("lock {lock} not acquired within {} ms; held by {}", waited.as_millis(), describe(owner.as_ref()))]
+    #[error("lock {lock} not acquired within {} ms; {}", waited.as_millis(), describe(owner.as_ref(), *last_error))]
     Timeout {
         /// The lock file.
         lock: PathBuf,
@@ -186,6 +191,18 @@ pub enum LockError {
         waited: Duration,
         /// The owner seen last, if the lock file was readable.
         owner: Option<LockOwner>,
+        /// The last transient I/O error met while trying, if any.
+        last_error: Option<std::io::ErrorKind>,
+    },
+    /// Something that is not a lock file sits at the lock path (L8): a
+    /// directory, a symlink (dangling or looping too) or a FIFO, socket or
+    /// device. Nothing `acquire` may judge or remove; it fails at once.
+    #[error("lock {lock}: the lock path is {}, not a lock file; remove it", kind_name(*found))]
+    NotAFile {
+        /// The lock path.
+        lock: PathBuf,
+        /// What is there.
+        found: crate::FileKind,
     },
     /// The hold was force-released or taken over: nothing was written (L1).
     #[error("lock {lock} is no longer ours ({reason}); nothing written")]
@@ -201,7 +218,9 @@ pub enum LockError {
     /// An append must be exactly one line ending in `\n`.
     #[error("an append must be one whole line ending in a newline")]
     NotALine,
-    /// A file operation failed.
+    /// A file operation failed. From `acquire`, an error that waiting
+    /// cannot cure (missing directory, full or read-only file system,
+    /// permission), returned at once with its kind (L8).
     #[error("lock {lock}: {step} failed: {source}")]
     Io {
         /// The lock file.
@@ -213,10 +232,35 @@ pub enum LockError {
     },
 }
 
-fn describe(owner: Option<&LockOwner>) -> String {
-    match owner {
-        Some(o) => format!("pid {} (nonce {:016x}, fence {}, since {} ms)", o.pid, o.nonce, o.fence, o.acquired_at_ms),
-        None => "an unreadable or vanished lock file".into(),
+fn describe(owner: Option<&LockOwner>, last_error: Option<std::io::ErrorKind>) -> String {
+    match (owner, last_error) {
+        (Some(o), _) => {
+            format!("held by pid {} (nonce {:016x}, fence {}, since {} ms)", o.pid, o.nonce, o.fence, o.acquired_at_ms)
+        }
+        (None, Some(kind)) => format!("the last try failed: {kind}"),
+        (None, None) => "held by an unreadable lock file (being written, or garbage within its grace)".into(),
+    }
+}
+
+impl LockError {
+    /// The I/O error kind behind this error, if one is.
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        match self {
+            LockError::Io { source, .. } => Some(source.kind()),
+            LockError::NotAFile { found: crate::FileKind::Dir, .. } => Some(std::io::ErrorKind::IsADirectory),
+            LockError::NotAFile { .. } => Some(std::io::ErrorKind::InvalidInput),
+            LockError::Timeout { last_error, .. } => *last_error,
+            _ => None,
+        }
+    }
+}
+
+fn kind_name(kind: crate::FileKind) -> &'static str {
+    match kind {
+        crate::FileKind::File => "a regular file",
+        crate::FileKind::Dir => "a directory",
+        crate::FileKind::Symlink => "a symlink",
+        crate::FileKind::Special => "a FIFO, socket or device",
     }
 }
 

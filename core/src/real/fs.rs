@@ -43,7 +43,7 @@ impl Fs for RealFs {
 fn run(op: FsOp) -> io::Result<FsOutput> {
     match op {
         FsOp::CreateDirAll(p) => fs::create_dir_all(p).map(unit),
-        FsOp::Read(p) => fs::read(p).map(FsOutput::Bytes),
+        FsOp::Read(p) => read(&p).map(FsOutput::Bytes),
         FsOp::Write { path, data } => fs::write(path, data).map(unit),
         FsOp::Append { path, data } => append(&path, &data).map(unit),
         FsOp::CreateNew { path, data } => create_new(&path, &data).map(unit),
@@ -71,8 +71,51 @@ fn append(path: &Path, data: &[u8]) -> io::Result<()> {
     OpenOptions::new().append(true).create(true).open(path)?.write_all(data)
 }
 
+/// Exclusive create, all or nothing: the data goes into an unnamed file
+/// (`O_TMPFILE`) that is then linked into place, so the entry appears with
+/// its whole content or not at all, even if this process is killed midway.
+/// Where the file system has no `O_TMPFILE` (NFS, older kernels) it falls
+/// back to `O_EXCL` and removes the file again if the write fails (a full
+/// disk must not leave an empty lock file behind).
 fn create_new(path: &Path, data: &[u8]) -> io::Result<()> {
-    OpenOptions::new().write(true).create_new(true).open(path)?.write_all(data)
+    match create_linked(path, data) {
+        Err(e) if tmpfile_unsupported(&e) => create_exclusive(path, data),
+        other => other,
+    }
+}
+
+fn create_linked(path: &Path, data: &[u8]) -> io::Result<()> {
+    use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let fd = rustix::fs::openat(CWD, parent, OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC, Mode::from(0o644))?;
+    let mut file = File::from(fd);
+    file.write_all(data)?;
+    let proc_path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file));
+    rustix::fs::linkat(CWD, proc_path.as_str(), CWD, path, AtFlags::SYMLINK_FOLLOW)?;
+    Ok(())
+}
+
+fn tmpfile_unsupported(e: &io::Error) -> bool {
+    // EOPNOTSUPP, EISDIR (kernels before 3.11 read O_TMPFILE as O_DIRECTORY),
+    // EINVAL; ENOENT when /proc is not mounted but the parent exists.
+    let errno = e.raw_os_error();
+    [rustix::io::Errno::OPNOTSUPP, rustix::io::Errno::ISDIR, rustix::io::Errno::INVAL]
+        .iter()
+        .any(|n| errno == Some(n.raw_os_error()))
+        || (e.kind() == io::ErrorKind::NotFound && !Path::new("/proc/self/fd").exists())
+}
+
+fn create_exclusive(path: &Path, data: &[u8]) -> io::Result<()> {
+    let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
+    if let Err(e) = file.write_all(data) {
+        drop(file);
+        let _ = fs::remove_file(path);
+        return Err(e);
+    }
+    Ok(())
 }
 
 fn remove_dir_all(path: &Path) -> io::Result<()> {
@@ -120,11 +163,37 @@ fn kind_of(t: fs::FileType) -> FileKind {
         FileKind::Symlink
     } else if t.is_dir() {
         FileKind::Dir
-    } else {
+    } else if t.is_file() {
         FileKind::File
+    } else {
+        FileKind::Special
     }
 }
 
 fn meta(m: fs::Metadata) -> io::Result<FsOutput> {
-    Ok(FsOutput::Metadata(Metadata { kind: kind_of(m.file_type()), len: m.len(), modified: m.modified()? }))
+    use std::os::unix::fs::MetadataExt as _;
+    let changed = std::time::UNIX_EPOCH
+        + std::time::Duration::from_secs(m.ctime().max(0) as u64)
+        + std::time::Duration::from_nanos(m.ctime_nsec().clamp(0, 999_999_999) as u64);
+    let id = crate::mix64(m.dev() ^ crate::mix64(m.ino()));
+    Ok(FsOutput::Metadata(Metadata::new(kind_of(m.file_type()), m.len(), m.modified()?, changed, id)))
+}
+
+/// Read a whole regular file. Opened non-blocking and checked after open,
+/// so a FIFO or device at `path` (planted by anyone) is refused at once
+/// instead of blocking the caller forever.
+fn read(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = OpenOptions::new().read(true).custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32).open(path)?;
+    let m = file.metadata()?;
+    if m.is_dir() {
+        return Err(io::Error::from(io::ErrorKind::IsADirectory));
+    }
+    if !m.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file (FIFO, socket or device)"));
+    }
+    let mut out = Vec::with_capacity(m.len() as usize);
+    file.read_to_end(&mut out)?;
+    Ok(out)
 }

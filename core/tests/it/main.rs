@@ -5,5 +5,6 @@ mod clock;
 mod conformance;
 mod liveness;
 mod lock;
+mod lock_hostile;
 mod retention;
 mod trace;

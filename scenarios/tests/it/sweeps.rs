@@ -101,6 +101,26 @@ fn legacy_telemetry_unbounded() {
 }
 
 #[test]
+fn legacy_lock_in_process_double_holder() {
+    check("legacy/lock-in-process-double-holder");
+}
+
+#[test]
+fn legacy_lock_dangling_symlink_spin() {
+    check("legacy/lock-dangling-symlink-spin");
+}
+
+#[test]
+fn legacy_lock_enospc_lockout() {
+    check("legacy/lock-enospc-lockout");
+}
+
+#[test]
+fn legacy_lock_two_managers() {
+    check("legacy/lock-two-managers");
+}
+
+#[test]
 fn liveness() {
     check("liveness");
 }

@@ -25,15 +25,28 @@ const DIR_LEN: u64 = 4096;
 
 #[derive(Clone, Debug)]
 enum Node {
-    File { data: Vec<u8>, durable: Vec<u8> },
-    Dir { live: BTreeMap<OsString, Ino>, durable: BTreeMap<OsString, Ino> },
-    Symlink { target: PathBuf },
+    File {
+        data: Vec<u8>,
+        durable: Vec<u8>,
+    },
+    Dir {
+        live: BTreeMap<OsString, Ino>,
+        durable: BTreeMap<OsString, Ino>,
+    },
+    Symlink {
+        target: PathBuf,
+    },
+    /// A FIFO, socket or device, planted from outside (`core` never makes
+    /// one): reads are refused, as the real adapter refuses them.
+    Special,
 }
 
 #[derive(Clone, Debug)]
 struct Inode {
     node: Node,
     mtime: SystemTime,
+    /// `ctime`: moves with `mtime` and on renames.
+    ctime: SystemTime,
     /// Live plus durable directory entries naming this inode (the root holds
     /// one permanent reference). Freed at zero.
     refs: u32,
@@ -68,6 +81,7 @@ fn kind_name<S: serde::Serializer>(kind: &FileKind, s: S) -> Result<S::Ok, S::Er
         FileKind::File => "file",
         FileKind::Dir => "dir",
         FileKind::Symlink => "symlink",
+        FileKind::Special => "special",
     })
 }
 
@@ -102,7 +116,12 @@ fn names(path: &Path) -> io::Result<Vec<OsString>> {
 impl Tree {
     /// An empty tree: a root directory, durable.
     pub fn new(wall: SystemTime) -> Tree {
-        let root = Inode { node: Node::Dir { live: BTreeMap::new(), durable: BTreeMap::new() }, mtime: wall, refs: 1 };
+        let root = Inode {
+            node: Node::Dir { live: BTreeMap::new(), durable: BTreeMap::new() },
+            mtime: wall,
+            ctime: wall,
+            refs: 1,
+        };
         Tree { inodes: vec![Some(root)], free: Vec::new() }
     }
 
@@ -115,7 +134,7 @@ impl Tree {
     }
 
     fn alloc(&mut self, node: Node, wall: SystemTime) -> Ino {
-        let inode = Some(Inode { node, mtime: wall, refs: 0 });
+        let inode = Some(Inode { node, mtime: wall, ctime: wall, refs: 0 });
         match self.free.pop() {
             Some(ino) => {
                 self.inodes[ino] = inode;
@@ -156,8 +175,10 @@ impl Tree {
 
     fn link(&mut self, dir: Ino, name: OsString, ino: Ino, wall: SystemTime) {
         self.incref(ino);
+        self.get_mut(ino).ctime = wall;
         let d = self.get_mut(dir);
         d.mtime = wall;
+        d.ctime = wall;
         if let Node::Dir { live, .. } = &mut d.node
             && let Some(old) = live.insert(name, ino)
         {
@@ -168,6 +189,7 @@ impl Tree {
     fn unlink(&mut self, dir: Ino, name: &OsStr, wall: SystemTime) {
         let d = self.get_mut(dir);
         d.mtime = wall;
+        d.ctime = wall;
         if let Node::Dir { live, .. } = &mut d.node
             && let Some(old) = live.remove(name)
         {
@@ -245,6 +267,7 @@ impl Tree {
             Node::File { .. } => FileKind::File,
             Node::Dir { .. } => FileKind::Dir,
             Node::Symlink { .. } => FileKind::Symlink,
+            Node::Special => FileKind::Special,
         }
     }
 
@@ -309,6 +332,9 @@ impl Tree {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         match &self.get(self.walk(path, true)?).node {
             Node::File { data, .. } => Ok(data.clone()),
+            Node::Special => {
+                Err(io::Error::new(ErrorKind::InvalidInput, "not a regular file (FIFO, socket or device)"))
+            }
             _ => Err(err(ErrorKind::IsADirectory)),
         }
     }
@@ -331,9 +357,15 @@ impl Tree {
                 }
                 data.extend_from_slice(bytes);
                 inode.mtime = wall;
+                inode.ctime = wall;
                 Ok(())
             }
             Node::Dir { .. } => Err(err(ErrorKind::IsADirectory)),
+            // Writing into a FIFO would block for a reader: refused, as
+            // nothing in `core` writes anything but regular files.
+            Node::Special => {
+                Err(io::Error::new(ErrorKind::InvalidInput, "not a regular file (FIFO, socket or device)"))
+            }
             Node::Symlink { target } => {
                 // open(O_CREAT) follows the link, creating a missing target.
                 if hops >= SYMLINK_HOPS_MAX {
@@ -470,8 +502,9 @@ impl Tree {
             Node::File { data, .. } => data.len() as u64,
             Node::Dir { .. } => DIR_LEN,
             Node::Symlink { target } => target.as_os_str().len() as u64,
+            Node::Special => 0,
         };
-        Ok(Metadata { kind: self.kind(ino), len, modified: inode.mtime })
+        Ok(Metadata::new(self.kind(ino), len, inode.mtime, inode.ctime, ino as u64))
     }
 
     fn sync(&mut self, path: &Path, dir_only: bool) -> io::Result<()> {
@@ -501,7 +534,7 @@ impl Tree {
                 durable.clone_from(live);
                 (added, removed)
             }
-            Node::Symlink { .. } => return,
+            Node::Symlink { .. } | Node::Special => return,
         };
         added.into_iter().for_each(|i| self.incref(i));
         removed.into_iter().for_each(|i| self.decref(i));
@@ -513,6 +546,18 @@ impl Tree {
             return Err(err(ErrorKind::AlreadyExists));
         }
         let ino = self.alloc(Node::Symlink { target: target.to_path_buf() }, wall);
+        self.link(dir, name, ino, wall);
+        Ok(())
+    }
+
+    /// Plant a FIFO (or any special file) at `path`, as an operator or a
+    /// hostile user could: not an [`FsOp`], since `core` never makes one.
+    pub fn plant_special(&mut self, path: &Path, wall: SystemTime) -> io::Result<()> {
+        let (dir, name) = self.parent(path)?;
+        if self.child(dir, &name).is_some() {
+            return Err(err(ErrorKind::AlreadyExists));
+        }
+        let ino = self.alloc(Node::Special, wall);
         self.link(dir, name, ino, wall);
         Ok(())
     }
@@ -578,7 +623,7 @@ impl Tree {
                     live.clone_from(durable);
                     dir_changes.push((back, gone));
                 }
-                Node::Symlink { .. } => {}
+                Node::Symlink { .. } | Node::Special => {}
             }
         }
         // Every reference that comes back is counted before any that goes:
@@ -606,7 +651,7 @@ impl Tree {
                     Node::Symlink { target } => {
                         (target.as_os_str().len() as u64, hash_bytes(target.as_os_str().as_encoded_bytes()))
                     }
-                    Node::Dir { .. } => (0, 0),
+                    Node::Dir { .. } | Node::Special => (0, 0),
                 };
                 out.push(Listed { path: p, kind: self.kind(child), len, hash });
             }

@@ -1,4 +1,4 @@
-//! `lock` and its two replicas (incident 3, L1..L7).
+//! `lock` and its replicas (incident 3 and the hostile host, L1..L9).
 //!
 //! Three processes (`p0`..`p2`) take turns on two session transcripts under
 //! a slow mount: each attempt acquires a session's lock, appends a few
@@ -10,6 +10,14 @@
 //! the new holder's lock). Processes are killed while holding, restarted
 //! with a reused pid, and the power fails; a crashed writer leaves a
 //! half-written lock file at boot.
+//!
+//! The hostile host: besides each process's attempts, up to six
+//! contender tasks per process take short turns through the process's own
+//! manager (in some seeds half of them through a second manager in the
+//! same process); a vandal plants dangling and looping symlinks, FIFOs,
+//! directories and garbage at a lock path and tears transcripts while no
+//! one holds them; the disk fills during creates; a power loss can strike
+//! in the middle of a tail repair.
 //!
 //! Checkers: a watcher on the sessions directory judges L1 (no append lands
 //! from a holder that was released, force-released or superseded) and L5
@@ -36,9 +44,18 @@ use steadfast_sim::{Expect, FaultKind, Scenario, Schedule, SimRng, World};
 
 use crate::locked as lock_book;
 
+mod hostile;
+pub mod legacy;
+
+use hostile::{Locker, contender, vandal};
+use legacy::Flaw;
+
 const DIR: &str = "/data/sessions";
 const PROCS: &[&str] = &["p0", "p1", "p2"];
-const SESSIONS: &[&str] = &["/data/sessions/s0.jsonl", "/data/sessions/s1.jsonl"];
+/// The last one is the vandal's.
+const SESSIONS: &[&str] = &["/data/sessions/s0.jsonl", "/data/sessions/s1.jsonl", "/data/sessions/s2.jsonl"];
+/// Incarnations of one process (`stream = process * INCARNATIONS_MAX + n`).
+const INCARNATIONS_MAX: u64 = 100;
 
 const INVARIANTS: &[Invariant] = &[
     Invariant {
@@ -57,6 +74,14 @@ const INVARIANTS: &[Invariant] = &[
     Invariant { id: "L5", statement: "releasing never deletes a lock that someone else now holds" },
     Invariant { id: "L6", statement: "the session .jsonl is never torn or interleaved across holders" },
     Invariant { id: "L7", statement: "one diagnostic per forced release, naming file, owner and reason" },
+    Invariant {
+        id: "L8",
+        statement: "acquire returns within its timeout plus one retry delay for every state of the lock path; a permanent error returns at once, typed",
+    },
+    Invariant {
+        id: "L9",
+        statement: "a lock file appears whole or not at all; no .repair. or .takeover. file outlives its owner; any number of managers in one process keep mutual exclusion",
+    },
 ];
 
 const HUNG_ABANDONED: &str = "cleanup abandoned a hung compaction's lock";
@@ -64,10 +89,15 @@ const DEAD_TAKEOVER: &str = "a dead owner's lock taken over";
 const UNREADABLE_TAKEOVER: &str = "a half-written lock file recovered";
 const WATCHDOG: &str = "the watchdog freed a lock at max hold";
 const REFUSED: &str = "an append refused after takeover";
-const SOMETIMES: &[&str] = &[HUNG_ABANDONED, DEAD_TAKEOVER, UNREADABLE_TAKEOVER, WATCHDOG, REFUSED];
+const NOT_A_FILE: &str = "a planted non-file refused at once";
+const DISK_FULL: &str = "a full disk refused at once";
+const SIBLINGS: &str = "a sibling task waited on its own process's lock";
+const SOMETIMES: &[&str] =
+    &[HUNG_ABANDONED, DEAD_TAKEOVER, UNREADABLE_TAKEOVER, WATCHDOG, REFUSED, NOT_A_FILE, DISK_FULL, SIBLINGS];
 
 // Simulation-scale timings (production defaults are 60 s, 5 min, 30 s).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(4);
+const RETRY_MAX: Duration = Duration::from_millis(500);
 const MAX_HOLD: Duration = Duration::from_secs(3);
 const TAKEOVER_GRACE: Duration = Duration::from_secs(2);
 const UNREADABLE_GRACE: Duration = Duration::from_secs(2);
@@ -83,7 +113,11 @@ const WATCHDOG_SLACK: Duration = Duration::from_millis(100);
 /// grace + unreadable grace + the acquire timeout.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(11);
 const CHAOS_MS: u64 = 15_000;
-const QUIET_MS: u64 = 15_000;
+/// The quiet phase's closing sweep starts this long before its end: after
+/// every process's last turn (bounded by L8's bound after the chaos ends),
+/// with room for its own operations on the slow mount.
+const SWEEP_BEFORE_END: Duration = Duration::from_secs(10);
+const QUIET_MS: u64 = 20_000;
 const RESTART_MS: u64 = 1_000;
 
 /// The fixed core or a replica.
@@ -95,6 +129,27 @@ pub enum Variant {
     HungCompaction,
     /// Release deletes whatever lock file is there.
     UncheckedRelease,
+    /// Contenders through one manager; held recorded after create.
+    DoubleHolder,
+    /// A vanished lock path retried at once, without the deadline.
+    Spin,
+    /// The lock file created empty, then written.
+    EnospcLockout,
+    /// Orphans judged by pid alone: a second manager takes over the first.
+    TwoManagers,
+}
+
+impl Variant {
+    /// The replica's flaw, if its contenders run the legacy manager.
+    fn flaw(self) -> Option<Flaw> {
+        match self {
+            Variant::DoubleHolder => Some(Flaw::HeldAfterCreate),
+            Variant::Spin => Some(Flaw::SpinOnVanished),
+            Variant::EnospcLockout => Some(Flaw::CreateThenWrite),
+            Variant::TwoManagers => Some(Flaw::OrphanByPid),
+            _ => None,
+        }
+    }
 }
 
 /// The `lock` scenario for one variant.
@@ -109,6 +164,10 @@ impl Scenario for LockScenario {
             Variant::Core => "lock",
             Variant::HungCompaction => "legacy/lock-hung-compaction",
             Variant::UncheckedRelease => "legacy/lock-unchecked-release",
+            Variant::DoubleHolder => "legacy/lock-in-process-double-holder",
+            Variant::Spin => "legacy/lock-dangling-symlink-spin",
+            Variant::EnospcLockout => "legacy/lock-enospc-lockout",
+            Variant::TwoManagers => "legacy/lock-two-managers",
         }
     }
 
@@ -123,6 +182,10 @@ impl Scenario for LockScenario {
             }
             Variant::HungCompaction => "cleanup does not abandon reacquired locks: breaks L2",
             Variant::UncheckedRelease => "release deletes whatever lock file is there: breaks L5",
+            Variant::DoubleHolder => "one manager records a hold only after its lock file is visible: breaks L9",
+            Variant::Spin => "a lock path that vanishes under the read is retried for ever: breaks L8",
+            Variant::EnospcLockout => "the lock file is created empty, then written: breaks L9",
+            Variant::TwoManagers => "a second manager in the process takes over the first's lock: breaks L9",
         }
     }
 
@@ -135,7 +198,7 @@ impl Scenario for LockScenario {
     }
 
     fn schedule(&self, seed: u64) -> Schedule {
-        schedule(seed)
+        schedule(seed, self.variant)
     }
 
     fn restart_after_crash_ms(&self) -> Option<u64> {
@@ -147,8 +210,8 @@ impl Scenario for LockScenario {
     }
 }
 
-fn schedule(seed: u64) -> Schedule {
-    let mut sw = Swarm::draw(seed, &["eio", "kill", "reuse_pid", "power_loss", "hang"]);
+fn schedule(seed: u64, variant: Variant) -> Schedule {
+    let mut sw = Swarm::draw(seed, &["eio", "kill", "reuse_pid", "power_loss", "hang", "enospc", "repair_crash"]);
     let mut s = Schedule::calm(seed, CHAOS_MS);
     s.quiet_ms = QUIET_MS;
     s.metadata_commit_ms = Some(sw.rng().range(5, 2_000));
@@ -184,6 +247,7 @@ fn schedule(seed: u64) -> Schedule {
         });
     }
     s.params.insert("garbage_lock".into(), rng.range(0, 2));
+    hostile::schedule(&mut s, &mut sw, variant);
     s
 }
 
@@ -218,6 +282,8 @@ struct Book {
     incarnation: BTreeMap<String, u64>,
     /// Which process each incarnation belongs to.
     incarnation_of: BTreeMap<u64, String>,
+    /// What the vandal planted at a session's lock path, with a plant id.
+    plant: BTreeMap<usize, (u64, hostile::Plant)>,
 }
 
 impl Book {
@@ -250,7 +316,10 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
             return;
         };
         let book = lock_book(&book);
-        if let (FsOp::Append { path, data }, true) = (l.op, l.ok) {
+        let lock = lock_path(Path::new(SESSIONS[session]));
+        if let (FsOp::Append { path, data }, true) = (l.op, l.ok)
+            && *path != lock
+        {
             let nonce = serde_json::from_slice::<serde_json::Value>(data).ok().and_then(|v| v["n"].as_u64());
             if let Some(n) = nonce {
                 let dead = book.superseded.contains(&n) || book.holds.get(&n).is_some_and(|h| h.ended);
@@ -264,14 +333,32 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
                 l.check("L6", problem.is_none(), || format!("{}: {}", path.display(), problem.unwrap_or_default()));
             }
         }
+        if let (FsOp::CreateNew { path, .. }, true) = (l.op, l.ok)
+            && *path == lock
+        {
+            // All or nothing: the instant a lock file appears it is whole.
+            let whole = l.read(&lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok()).is_some();
+            l.check("L9", whole, || format!("{} appeared without its whole owner record", lock.display()));
+        }
+        // Only an effect on the lock path can change who it names.
+        let on_lock = l.op.path() == lock || l.op.second_path() == Some(lock.as_path());
+        if !on_lock || matches!(l.op, FsOp::Read(_) | FsOp::SymlinkMetadata(_) | FsOp::Metadata(_)) {
+            return;
+        }
         let Some(&holder) = book.current.get(&session) else { return };
         let Some(h) = book.holds.get(&holder) else { return };
         let now_ms = book.wall0_ms + l.at.as_millis() as u64;
         if h.valid(now_ms) && l.pid_alive(h.pid) && book.same_process(h) {
-            let lock = lock_path(Path::new(SESSIONS[session]));
             let owner = l.read(&lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok());
-            l.check("L5", owner.as_ref().is_some_and(|o| o.nonce == holder), || {
-                format!("hold {holder:016x} of {} is valid, but its lock file now holds {owner:?}", SESSIONS[session])
+            // The holder's own process removing it: mutual exclusion inside
+            // one process broke (L9); anyone else: L5.
+            let own = book.incarnation_of.get(&h.incarnation).is_some_and(|n| n == l.node);
+            let (op, node) = (l.op.name(), l.node.to_string());
+            l.check(if own { "L9" } else { "L5" }, owner.as_ref().is_some_and(|o| o.nonce == holder), || {
+                format!(
+                    "hold {holder:016x} of {} is valid, but after {op} by {node} its lock file holds {owner:?}",
+                    SESSIONS[session]
+                )
             });
         }
     })
@@ -285,6 +372,8 @@ struct Proc {
     book: SharedBook,
     manager: LockManager,
     variant: Variant,
+    /// This process's name.
+    name: String,
     incarnation: u64,
     /// Wall ms at virtual time zero, to compare lock ages with the book.
     wall0_ms: u64,
@@ -304,14 +393,23 @@ async fn drive(world: &World, variant: Variant) {
         let (b, inc) = (book.clone(), Arc::new(AtomicU64::new(0)));
         world.add_node(name, move |w| {
             let (book, n) = (b.clone(), inc.fetch_add(1, Ordering::Relaxed));
-            async move { process_main(w, book, variant, i as u64 * 100 + n).await }
+            assert!(n < INCARNATIONS_MAX, "more incarnations than the stream encoding holds");
+            async move { process_main(w, book, variant, i as u64 * INCARNATIONS_MAX + n).await }
         });
+    }
+    if world.schedule().param("vandal", 0) == 1 {
+        let (w, b) = (world.clone(), book.clone());
+        madsim::task::spawn_local(async move { vandal(&w, &b).await });
     }
     world.sleep_until(world.chaos_end()).await;
     quiet_phase_checks(world, &book).await;
 }
 
 fn make_manager(env: &Env, book: &SharedBook, world: &World) -> LockManager {
+    LockManager::new(env, make_config(env, book, world))
+}
+
+fn make_config(_env: &Env, book: &SharedBook, world: &World) -> LockConfig {
     let (b, w) = (book.clone(), world.clone());
     let hook: steadfast_core::lock::ForcedReleaseHook = Arc::new(move |r: &ForcedRelease| {
         let reached = match r.reason {
@@ -327,34 +425,53 @@ fn make_manager(env: &Env, book: &SharedBook, world: &World) -> LockManager {
         w.note(format!("forced release of {nonce:016x} ({}): {}", r.reason.as_str(), r.session_file.display()));
         lock_book(&b).diagnostics.entry(nonce).or_default().push(r.clone());
     });
-    let config = LockConfig {
+    LockConfig {
         acquire_timeout: ACQUIRE_TIMEOUT,
         retry_min: Duration::from_millis(20),
-        retry_max: Duration::from_millis(500),
+        retry_max: RETRY_MAX,
         max_hold: MAX_HOLD,
         takeover_grace: TAKEOVER_GRACE,
         unreadable_grace: UNREADABLE_GRACE,
         claim_stale: Duration::from_secs(2),
         on_forced_release: Some(hook),
-    };
-    LockManager::new(env, config)
+    }
 }
 
 async fn process_main(world: World, book: SharedBook, variant: Variant, stream: u64) {
     let env = world.env();
     let wall0_ms = env.clock.wall_ms().saturating_sub(world.now().as_millis() as u64);
     let manager = make_manager(&env, &book, &world);
-    let name = PROCS[(stream / 100) as usize].to_string();
+    let name = PROCS[(stream / INCARNATIONS_MAX) as usize].to_string();
     {
         let mut b = lock_book(&book);
         b.incarnation.insert(name.clone(), stream);
-        b.incarnation_of.insert(stream, name);
+        b.incarnation_of.insert(stream, name.clone());
     }
-    let p = Rc::new(Proc { world: world.clone(), env, book, manager, variant, wall0_ms, incarnation: stream });
+    let p = Rc::new(Proc { world: world.clone(), env, book, manager, variant, wall0_ms, incarnation: stream, name });
+    let contenders = world.schedule().param("contenders", 0);
+    let two = variant == Variant::TwoManagers || world.schedule().param("two_managers", 0) == 1;
+    let second = make_manager(&p.env, &p.book, &p.world);
+    let legacy = variant.flaw().map(|flaw| Locker::legacy(&p, flaw));
+    let mut tasks = Vec::new();
+    for k in 0..contenders {
+        let locker = match (&legacy, variant.flaw()) {
+            (Some(_), Some(flaw)) if two && k % 2 == 1 => Locker::legacy(&p, flaw),
+            (Some(Locker::Legacy(m)), _) => Locker::Legacy(m.clone()),
+            _ if two && k % 2 == 1 => Locker::Core(second.clone()),
+            _ => Locker::Core(p.manager.clone()),
+        };
+        let (p, stream) = (p.clone(), stream * 16 + 1 + k);
+        tasks.push(madsim::task::spawn_local(async move { contender(&p, locker, stream).await }));
+    }
     let mut rng = world.workload_rng(stream);
     while world.now() < world.chaos_end() {
         attempt(&p, &mut rng).await;
         p.env.clock.sleep(Duration::from_millis(rng.range(0, 300))).await;
+    }
+    // The process exits when its work is done, not in the middle of a
+    // contender's turn.
+    for task in tasks {
+        let _ = task.await;
     }
 }
 
@@ -516,8 +633,16 @@ async fn acquire(
         }
         Err(_) => return None,
     };
-    let nonce = guard.owner().nonce;
-    acquired.borrow_mut().push(nonce);
+    acquired.borrow_mut().push(guard.owner().nonce);
+    register(p, session, guard.owner());
+    Some(guard)
+}
+
+/// Book a new hold, and judge L4 (cross-process) or L9 (in-process): the
+/// previous holder of the session must no longer be entitled to it.
+fn register(p: &Proc, session: usize, owner: &LockOwner) {
+    let path = Path::new(SESSIONS[session]);
+    let nonce = owner.nonce;
     let previous = lock_book(&p.book).current.get(&session).copied();
     let prev_pid = previous.and_then(|n| lock_book(&p.book).holds.get(&n).map(|h| h.pid));
     let prev_alive = prev_pid.is_some_and(|pid| p.env.procs.liveness(pid) == Liveness::Alive);
@@ -527,13 +652,13 @@ async fn acquire(
         && let Some(h) = book.holds.get(&prev)
     {
         let still = prev_alive && book.same_process(h) && h.valid(now_ms) && !h.ended;
-        p.world.check("L4", !still, || {
+        let invariant = if h.incarnation == p.incarnation { "L9" } else { "L4" };
+        p.world.check(invariant, !still, || {
             format!("{} acquired by {nonce:016x} while hold {prev:016x} still held it", path.display())
         });
         book.superseded.insert(prev);
     }
     book.current.insert(session, nonce);
-    let owner = guard.owner();
     book.holds.insert(
         nonce,
         HoldRec {
@@ -546,7 +671,6 @@ async fn acquire(
             ended: false,
         },
     );
-    Some(guard)
 }
 
 fn check_timeout(p: &Proc, session: usize, e: &LockError) {
@@ -620,6 +744,12 @@ async fn quiet_phase_checks(world: &World, book: &SharedBook) {
                 }
                 done.lock().unwrap_or_else(|p| p.into_inner()).push((s.to_string(), r.err().map(|e| e.to_string())));
             }
+            // The sweep a service runs at its next boot, once every process
+            // has finished its work: stale locks, claims whose claimer died
+            // mid-takeover, repair copies nobody is writing. Nothing may be
+            // left after it (L9).
+            w.sleep_until(w.quiet_end().saturating_sub(SWEEP_BEFORE_END)).await;
+            let _ = manager.sweep_stale(Path::new(DIR)).await;
         }
     });
     world.sleep_until(world.quiet_end()).await;
@@ -629,6 +759,19 @@ async fn quiet_phase_checks(world: &World, book: &SharedBook) {
         world.check("L4", err.is_none(), || format!("in the quiet phase {s} could not be locked: {err:?}"));
         check_lines(world, Path::new(&s), "at quiescence");
     }
+    let litter: Vec<String> = world
+        .peek(FsOp::ReadDir(DIR.into()))
+        .ok()
+        .and_then(|o| match o {
+            steadfast_core::FsOutput::Entries(e) => Some(e),
+            _ => None,
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|e| e.name.into_string().ok())
+        .filter(|n| n.contains(".repair") || n.contains(".takeover."))
+        .collect();
+    world.check("L9", litter.is_empty(), || format!("left at quiescence in {DIR}: {litter:?}"));
     let book = lock_book(book);
     for (nonce, diags) in &book.diagnostics {
         if *nonce == 0 {
