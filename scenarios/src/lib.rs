@@ -46,6 +46,7 @@ pub fn all() -> Vec<&'static dyn Scenario> {
         &lock::LockScenario { variant: lock::Variant::Spin },
         &lock::LockScenario { variant: lock::Variant::EnospcLockout },
         &lock::LockScenario { variant: lock::Variant::TwoManagers },
+        &lock::LockScenario { variant: lock::Variant::UnfencedAttempt },
         &retention::RetentionScenario { variant: retention::Variant::Core },
         &retention::RetentionScenario { variant: retention::Variant::TelemetryUnbounded },
         &liveness::LivenessScenario { variant: liveness::Variant::Core },

@@ -1029,7 +1029,9 @@ impl State {
             let wall = self.wall_at(at);
             let result = match (p.fault, p.partial) {
                 (Some((fault, rule)), partial) => {
-                    if let Some(keep) = partial {
+                    // A write that failed before its first byte changes
+                    // nothing, not even the mtime.
+                    if let Some(keep) = partial.filter(|&k| k > 0) {
                         let _ = self.tree.apply(&truncated(&p.op, keep), wall);
                     }
                     self.faults_injected += 1;

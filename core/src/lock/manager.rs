@@ -121,6 +121,9 @@ impl Inner {
 
     pub(crate) fn forget(&self, nonce: u64) {
         self.state().held.remove(&nonce);
+        if let Some(held) = &self.config.held {
+            held.remove(nonce);
+        }
     }
 
     /// The diagnostic of a forced release (L7): one `tracing` event and the
@@ -300,6 +303,9 @@ impl LockManager {
         // partial last line, or mid-repair its copy of the transcript: the
         // hold's first append (or its release) checks the tail and removes
         // such a copy (L6, L9).
+        if let Some(held) = &self.inner.config.held {
+            held.insert(owner.nonce, lock.clone());
+        }
         let hold = Hold::new(self.inner.clone(), session_file.to_path_buf(), lock, owner);
         hold.start_watchdog();
         LockGuard::new(hold)

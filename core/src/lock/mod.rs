@@ -1,4 +1,4 @@
-//! The session write lock (incident 3; invariants L1 to L7).
+//! The session write lock (incident 3; invariants L1 to L10).
 //!
 //! A session's append-only JSONL transcript `<name>.jsonl` is guarded by a
 //! lock file beside it, `<name>.jsonl.lock`, created exclusively and holding
@@ -32,7 +32,24 @@
 //!   at its maximum hold. Each forced release emits one diagnostic naming the
 //!   session file, the owner and the reason (L7), through `tracing` and an
 //!   optional hook.
+//! - An [`AttemptController`] is upstream's attempt-level lock: it lets go
+//!   of the lock for long waits and fences every later write on the
+//!   session file's [`Fingerprint`] (L10); takeover is sticky, and after
+//!   cleanup nothing written through it lands.
+//! - [`LockManager::sweep_stale`] clears what killed processes leave: stale
+//!   lock files, abandoned takeover claims, repair copies.
 //!
+//! # A hostile host (L8, L9)
+//!
+//! `acquire` looks at what sits at the lock path before it reads it: a
+//! directory, a symlink or a FIFO is refused at once, and errors that
+//! waiting cannot cure (a missing directory, a full or read-only disk)
+//! come back at once with their kind. The lock file appears whole or not
+//! at all (the `Fs` contract's `CreateNew`). Any number of tasks and of
+//! managers in one process keep mutual exclusion: a hold is registered
+//! before its file can exist, and records name the manager that wrote
+//! them. A record's hold is bounded by the reader's own maximum and its
+//! age by how long the reader has seen it, whatever the record claims.
 //! # Why leases
 //!
 //! A plain file system offers no compare-and-delete, so a holder that is
@@ -45,7 +62,9 @@
 //! so). Takeover of a dead owner needs no grace: a killed process is dead
 //! only once its system calls have returned, so it has no write in flight.
 
+mod controller;
 mod guard;
+mod held;
 mod manager;
 
 use std::path::PathBuf;
@@ -54,7 +73,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use controller::{AttemptController, Fingerprint};
 pub use guard::LockGuard;
+pub use held::HeldLocks;
 pub use manager::{Attempt, Litter, LockManager, StaleSweep};
 
 /// Who holds a lock: the JSON body of the lock file.
@@ -152,6 +173,9 @@ pub struct LockConfig {
     pub claim_stale: Duration,
     /// Sees every forced release.
     pub on_forced_release: Option<ForcedReleaseHook>,
+    /// Where held lock files are registered, for removal on exit (see
+    /// `real::ExitCleanup`). None by default.
+    pub held: Option<Arc<HeldLocks>>,
 }
 
 impl Default for LockConfig {
@@ -165,6 +189,7 @@ impl Default for LockConfig {
             unreadable_grace: Duration::from_secs(30),
             claim_stale: Duration::from_secs(30),
             on_forced_release: None,
+            held: None,
         }
     }
 }

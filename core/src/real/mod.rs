@@ -5,10 +5,12 @@
 //! `SystemTime::now`, `std::fs` and the OS directly (see `clippy.toml`).
 
 mod clock;
+mod exit;
 mod fs;
 mod procs;
 
 pub use clock::{OsEntropy, SystemClock, TokioSpawner};
+pub use exit::ExitCleanup;
 pub use fs::RealFs;
 pub use procs::OsProcs;
 

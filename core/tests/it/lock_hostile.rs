@@ -373,3 +373,68 @@ fn holders_sigkilled_at_random_instants_leave_no_litter() {
     }
     assert!(transcript.ends_with("{\"final\":true}\n"));
 }
+
+const EXIT_DIR: &str = "STEADFAST_LOCK_EXIT_DIR";
+const EXIT_HOW: &str = "STEADFAST_LOCK_EXIT_HOW";
+
+/// Not a test: a holder that installs `ExitCleanup`, takes two locks and
+/// then either returns (a normal exit) or waits for a signal.
+#[test]
+#[ignore = "helper process of held_locks_are_removed_on_exit_and_on_sigterm"]
+fn lock_exit_process() {
+    use steadfast_core::lock::HeldLocks;
+    use steadfast_core::real::ExitCleanup;
+    let Some(dir) = std::env::var_os(EXIT_DIR).map(PathBuf::from) else { return };
+    let wait = std::env::var_os(EXIT_HOW).is_some_and(|h| h == "signal");
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        let held = Arc::new(HeldLocks::new());
+        let _cleanup = ExitCleanup::install(&env, held.clone()).expect("install");
+        let m = LockManager::new(&env, LockConfig { held: Some(held.clone()), ..config(Duration::from_secs(5)) });
+        let a = m.acquire(&dir.join("a.jsonl")).await.expect("acquire a");
+        let b = m.acquire(&dir.join("b.jsonl")).await.expect("acquire b");
+        assert_eq!(held.len(), 2);
+        std::fs::write(dir.join("ready"), b"").expect("ready");
+        if wait {
+            std::future::pending::<()>().await;
+        }
+        std::mem::forget((a, b)); // never released: only the exit cleanup removes them
+    });
+}
+
+fn run_exit_child(dir: &Path, how: &str) -> std::process::Child {
+    Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "lock_hostile::lock_exit_process", "--ignored", "--test-threads=1"])
+        .env(EXIT_DIR, dir)
+        .env(EXIT_HOW, how)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn")
+}
+
+#[test]
+fn held_locks_are_removed_on_exit_and_on_sigterm() {
+    for how in ["return", "signal"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut child = run_exit_child(dir.path(), how);
+        for _ in 0..2_000 {
+            if dir.path().join("ready").exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(dir.path().join("ready").exists(), "{how}: the child never took its locks");
+        if how == "signal" {
+            let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+            assert!(status.success());
+        }
+        let status = child.wait().expect("wait");
+        if how == "signal" {
+            use std::os::unix::process::ExitStatusExt as _;
+            assert_eq!((status.code(), status.signal()), (Some(143), None), "exits as 128 + SIGTERM");
+        }
+        let left: Vec<String> = names(dir.path()).into_iter().filter(|n| n.contains(".lock")).collect();
+        assert!(left.is_empty(), "{how}: lock files left: {left:?}");
+    }
+}

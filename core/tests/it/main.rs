@@ -5,6 +5,7 @@ mod clock;
 mod conformance;
 mod liveness;
 mod lock;
+mod lock_attempt;
 mod lock_hostile;
 mod retention;
 mod trace;

@@ -44,6 +44,7 @@ use steadfast_sim::{Expect, FaultKind, Scenario, Schedule, SimRng, World};
 
 use crate::locked as lock_book;
 
+mod fence;
 mod hostile;
 pub mod legacy;
 
@@ -79,6 +80,10 @@ const INVARIANTS: &[Invariant] = &[
         statement: "acquire returns within its timeout plus one retry delay for every state of the lock path; a permanent error returns at once, typed",
     },
     Invariant {
+        id: "L10",
+        statement: "a write through an attempt after its lock was released for a wait lands only if the session file is unchanged; takeover is sticky; after cleanup no write through it lands",
+    },
+    Invariant {
         id: "L9",
         statement: "a lock file appears whole or not at all; no .repair. or .takeover. file outlives its owner; any number of managers in one process keep mutual exclusion",
     },
@@ -92,8 +97,18 @@ const REFUSED: &str = "an append refused after takeover";
 const NOT_A_FILE: &str = "a planted non-file refused at once";
 const DISK_FULL: &str = "a full disk refused at once";
 const SIBLINGS: &str = "a sibling task waited on its own process's lock";
-const SOMETIMES: &[&str] =
-    &[HUNG_ABANDONED, DEAD_TAKEOVER, UNREADABLE_TAKEOVER, WATCHDOG, REFUSED, NOT_A_FILE, DISK_FULL, SIBLINGS];
+const SOMETIMES: &[&str] = &[
+    HUNG_ABANDONED,
+    DEAD_TAKEOVER,
+    UNREADABLE_TAKEOVER,
+    WATCHDOG,
+    REFUSED,
+    NOT_A_FILE,
+    DISK_FULL,
+    SIBLINGS,
+    fence::FENCED,
+    fence::PASSED,
+];
 
 // Simulation-scale timings (production defaults are 60 s, 5 min, 30 s).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(4);
@@ -137,6 +152,8 @@ pub enum Variant {
     EnospcLockout,
     /// Orphans judged by pid alone: a second manager takes over the first.
     TwoManagers,
+    /// Writes after a wait reacquire without the transcript fence.
+    UnfencedAttempt,
 }
 
 impl Variant {
@@ -168,6 +185,7 @@ impl Scenario for LockScenario {
             Variant::Spin => "legacy/lock-dangling-symlink-spin",
             Variant::EnospcLockout => "legacy/lock-enospc-lockout",
             Variant::TwoManagers => "legacy/lock-two-managers",
+            Variant::UnfencedAttempt => "legacy/lock-unfenced-attempt",
         }
     }
 
@@ -186,6 +204,7 @@ impl Scenario for LockScenario {
             Variant::Spin => "a lock path that vanishes under the read is retried for ever: breaks L8",
             Variant::EnospcLockout => "the lock file is created empty, then written: breaks L9",
             Variant::TwoManagers => "a second manager in the process takes over the first's lock: breaks L9",
+            Variant::UnfencedAttempt => "a write after a wait reacquires without the transcript fence: breaks L10",
         }
     }
 
@@ -284,6 +303,11 @@ struct Book {
     incarnation_of: BTreeMap<u64, String>,
     /// What the vandal planted at a session's lock path, with a plant id.
     plant: BTreeMap<usize, (u64, hostile::Plant)>,
+    /// Every landed change of each transcript: when, and by which hold's
+    /// nonce (0: a repair, a torn write).
+    changes: BTreeMap<usize, Vec<(Duration, u64)>>,
+    /// When a removal of each session's lock file last failed.
+    failed_removals: BTreeMap<usize, Duration>,
 }
 
 impl Book {
@@ -315,12 +339,25 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
         let Some(session) = session_of(l.op.path()).or_else(|| l.op.second_path().and_then(session_of)) else {
             return;
         };
-        let book = lock_book(&book);
+        let mut book = lock_book(&book);
         let lock = lock_path(Path::new(SESSIONS[session]));
+        if let (FsOp::RemoveFile(path), false) = (l.op, l.ok)
+            && *path == lock
+        {
+            book.failed_removals.insert(session, l.at);
+        }
+        // Every change of a transcript, for L10: appends by their hold's
+        // nonce, a repair's rename as 0.
+        if let (FsOp::Rename { to, .. }, true) = (l.op, l.ok)
+            && to.as_path() == Path::new(SESSIONS[session])
+        {
+            book.changes.entry(session).or_default().push((l.at, 0));
+        }
         if let (FsOp::Append { path, data }, true) = (l.op, l.ok)
             && *path != lock
         {
             let nonce = serde_json::from_slice::<serde_json::Value>(data).ok().and_then(|v| v["n"].as_u64());
+            book.changes.entry(session).or_default().push((l.at, nonce.unwrap_or(0)));
             if let Some(n) = nonce {
                 let dead = book.superseded.contains(&n) || book.holds.get(&n).is_some_and(|h| h.ended);
                 l.check("L1", !dead, || {
@@ -434,6 +471,7 @@ fn make_config(_env: &Env, book: &SharedBook, world: &World) -> LockConfig {
         unreadable_grace: UNREADABLE_GRACE,
         claim_stale: Duration::from_secs(2),
         on_forced_release: Some(hook),
+        held: None,
     }
 }
 
@@ -462,6 +500,10 @@ async fn process_main(world: World, book: SharedBook, variant: Variant, stream: 
         };
         let (p, stream) = (p.clone(), stream * 16 + 1 + k);
         tasks.push(madsim::task::spawn_local(async move { contender(&p, locker, stream).await }));
+    }
+    if variant == Variant::UnfencedAttempt || world.schedule().param("controller", 0) == 1 {
+        let (p, stream) = (p.clone(), stream * 16);
+        tasks.push(madsim::task::spawn_local(async move { fence::attempts(&p, stream).await }));
     }
     let mut rng = world.workload_rng(stream);
     while world.now() < world.chaos_end() {
@@ -547,7 +589,17 @@ fn watch_watchdog(p: &Rc<Proc>, nonce: u64) {
         }
         let lock = lock_path(Path::new(SESSIONS[session]));
         let owner = p.world.peek_file(&lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok());
-        p.world.check("L2", owner.as_ref().is_none_or(|o| o.nonce != nonce), || {
+        // The watchdog fired (the hold is revoked: nothing more lands) but
+        // every removal it was allowed to try failed (persistent EIO): the
+        // file is then recovered by takeover (L4), not by the watchdog.
+        let excused = {
+            let book = lock_book(&p.book);
+            let fired = book.diagnostics.get(&nonce).is_some_and(|d| d.iter().any(|r| r.reason == Reason::MaxHold));
+            let failed =
+                book.failed_removals.get(&session).is_some_and(|t| *t + WATCHDOG_SLACK >= deadline - TAKEOVER_GRACE);
+            fired && failed
+        };
+        p.world.check("L2", excused || owner.as_ref().is_none_or(|o| o.nonce != nonce), || {
             format!(
                 "{} still names hold {nonce:016x} past max hold, with no cleanup: the watchdog never freed it",
                 lock.display()
@@ -772,16 +824,21 @@ async fn quiet_phase_checks(world: &World, book: &SharedBook) {
         .filter(|n| n.contains(".repair") || n.contains(".takeover."))
         .collect();
     world.check("L9", litter.is_empty(), || format!("left at quiescence in {DIR}: {litter:?}"));
+    let schedule = world.schedule();
+    let power_losses =
+        schedule.events.iter().filter(|e| matches!(e.what, Event::PowerLoss { .. })).count() + schedule.crashes.len();
     let book = lock_book(book);
     for (nonce, diags) in &book.diagnostics {
         if *nonce == 0 {
             continue; // unreadable lock files: no owner to name
         }
         // At most one in-process forced release (watchdog or cleanup) and
-        // one takeover of what it left behind, each with one diagnostic.
+        // one takeover of what it left behind, each with one diagnostic;
+        // plus one per power loss, which can bring back a removal that was
+        // not yet durable (the lock file reappears and is recovered again).
         let in_process = diags.iter().filter(|d| matches!(d.reason, Reason::MaxHold | Reason::Abandoned)).count();
         let takeovers = diags.len() - in_process;
-        world.check("L7", in_process <= 1 && takeovers <= 1, || {
+        world.check("L7", in_process <= 1 && takeovers <= 1 + power_losses, || {
             format!("hold {nonce:016x} got {in_process} in-process and {takeovers} takeover diagnostics")
         });
         for d in diags {

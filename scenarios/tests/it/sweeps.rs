@@ -121,6 +121,11 @@ fn legacy_lock_two_managers() {
 }
 
 #[test]
+fn legacy_lock_unfenced_attempt() {
+    check("legacy/lock-unfenced-attempt");
+}
+
+#[test]
 fn liveness() {
     check("liveness");
 }

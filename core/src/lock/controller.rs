@@ -1,0 +1,214 @@
+//! [`AttemptController`]: upstream's attempt-level lock with its transcript
+//! fence (L10).
+//!
+//! An agent's attempt holds a session's lock coarsely, but must let go of
+//! it while it waits for something long (a model response, a user), so
+//! that others can use the session meanwhile. When it writes again it must
+//! know whether anybody did: before letting go it records the session
+//! file's fingerprint (identity, size, mtime, ctime, or absent), and every
+//! later write reacquires the lock, compares the fingerprint, runs, and
+//! refreshes the fingerprint (even when the write failed) before letting
+//! go again. A mismatch is a takeover, and takeover is sticky: every later
+//! write of the attempt fails without acquiring. Cleanup abandons every
+//! lock the attempt still holds (awaiting each), logs once, and leaves the
+//! attempt taken over, so a late write through it is refused, never
+//! appended.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::{Attempt, LockError, LockGuard, LockManager};
+use crate::fs::FsExt;
+
+/// What a session file looked like: enough to tell that someone else
+/// wrote it, replaced it or removed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fingerprint {
+    /// No session file.
+    Absent,
+    /// The file's identity, length, mtime and ctime.
+    Present {
+        /// `st_dev` and `st_ino`, mixed.
+        id: u64,
+        /// Length in bytes.
+        len: u64,
+        /// Last modification.
+        modified: std::time::SystemTime,
+        /// Last change (content or entry).
+        changed: std::time::SystemTime,
+    },
+}
+
+/// One attempt's lock on one session, with the transcript fence (L10).
+pub struct AttemptController {
+    manager: LockManager,
+    session: PathBuf,
+    attempt: Attempt,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The lock, while held (coarsely, or by a write in progress).
+    held: Option<Arc<LockGuard>>,
+    /// The session file as this attempt last left it.
+    fingerprint: Option<Fingerprint>,
+    /// Why the attempt lost the session; sticky.
+    takeover: Option<String>,
+    /// Cleanup ran (it logs once).
+    cleaned: bool,
+}
+
+impl LockManager {
+    /// An attempt controller for `session_file` (L10).
+    pub fn controller(&self, session_file: &Path) -> AttemptController {
+        AttemptController {
+            manager: self.clone(),
+            session: session_file.to_path_buf(),
+            attempt: self.attempt(),
+            state: Mutex::new(State::default()),
+        }
+    }
+}
+
+impl AttemptController {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn refused(&self) -> Option<LockError> {
+        let st = self.state();
+        st.takeover.clone().map(|reason| LockError::Takeover { lock: super::lock_path(&self.session), reason })
+    }
+
+    fn take_over(&self, reason: &str) -> LockError {
+        let mut st = self.state();
+        let reason = st.takeover.get_or_insert_with(|| reason.to_string()).clone();
+        LockError::Takeover { lock: super::lock_path(&self.session), reason }
+    }
+
+    /// Has this attempt lost the session (a changed fingerprint, an
+    /// acquire timeout inside a write, or cleanup)?
+    pub fn is_taken_over(&self) -> bool {
+        self.state().takeover.is_some()
+    }
+
+    /// The session file's fingerprint now.
+    pub async fn fingerprint(&self) -> Result<Fingerprint, LockError> {
+        match self.manager.inner.env.fs.metadata(&self.session).await {
+            Ok(m) => Ok(Fingerprint::Present { id: m.id, len: m.len, modified: m.modified, changed: m.changed }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Fingerprint::Absent),
+            Err(e) => {
+                Err(LockError::Io { lock: super::lock_path(&self.session), step: "fingerprint the session", source: e })
+            }
+        }
+    }
+
+    /// Take the coarse lock for the attempt (a no-op while held).
+    pub async fn acquire(&self) -> Result<(), LockError> {
+        if let Some(e) = self.refused() {
+            return Err(e);
+        }
+        if self.state().held.is_some() {
+            return Ok(());
+        }
+        let guard = self.attempt.acquire(&self.session).await?;
+        self.state().held = Some(Arc::new(guard));
+        Ok(())
+    }
+
+    /// Let go of the lock for a long wait, recording the session file's
+    /// fingerprint first (while still holding it).
+    pub async fn release_for_wait(&self) -> Result<(), LockError> {
+        let Some(guard) = self.state().held.clone() else { return Ok(()) };
+        let fingerprint = self.fingerprint().await;
+        self.state().held = None;
+        let released = guard.release().await;
+        self.state().fingerprint = Some(fingerprint?);
+        released
+    }
+
+    /// Run one write under the lock: reuse the lock if this attempt holds
+    /// it (a nested call, or the coarse lock); otherwise reacquire it,
+    /// check that the session file is as this attempt left it, run, and
+    /// let go again. The fingerprint is refreshed after the write, even a
+    /// failed one. Refused with [`LockError::Takeover`] once the attempt
+    /// lost the session; an acquire timeout here loses it too.
+    pub async fn write<T>(&self, f: impl AsyncFnOnce(&LockGuard) -> Result<T, LockError>) -> Result<T, LockError> {
+        if let Some(e) = self.refused() {
+            return Err(e);
+        }
+        let held = self.state().held.clone();
+        if let Some(guard) = held {
+            let out = f(&guard).await;
+            self.refresh().await;
+            return self.sticky(out);
+        }
+        let guard = match self.attempt.acquire(&self.session).await {
+            Ok(g) => Arc::new(g),
+            Err(e @ LockError::Timeout { .. }) => {
+                self.take_over("the lock could not be reacquired within its timeout");
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        let out = self.write_held(&guard, f).await;
+        let out = self.sticky(out);
+        self.state().held = None;
+        let released = guard.release().await;
+        let out = out?;
+        released.map(|()| out)
+    }
+
+    async fn write_held<T>(
+        &self,
+        guard: &Arc<LockGuard>,
+        f: impl AsyncFnOnce(&LockGuard) -> Result<T, LockError>,
+    ) -> Result<T, LockError> {
+        let now = self.fingerprint().await?;
+        let recorded = self.state().fingerprint.clone();
+        if recorded.as_ref().is_some_and(|r| *r != now) {
+            return Err(self.take_over("the session file changed while the lock was released"));
+        }
+        // Nested writes inside `f` reuse this hold.
+        self.state().held = Some(guard.clone());
+        let out = f(guard).await;
+        self.refresh().await;
+        out
+    }
+
+    /// A hold found taken over loses the session for the attempt too.
+    fn sticky<T>(&self, out: Result<T, LockError>) -> Result<T, LockError> {
+        match out {
+            Err(LockError::Takeover { reason, .. }) => Err(self.take_over(&reason)),
+            other => other,
+        }
+    }
+
+    async fn refresh(&self) {
+        // An unreadable fingerprint is recorded as unknown: the next
+        // reacquire compares against none and trusts the lock alone.
+        let now = self.fingerprint().await.ok();
+        self.state().fingerprint = now;
+    }
+
+    /// Append one whole line through [`write`](Self::write).
+    pub async fn append(&self, line: &[u8]) -> Result<(), LockError> {
+        self.write(async |g: &LockGuard| g.append(line).await).await
+    }
+
+    /// Attempt cleanup: abandon every lock the attempt still holds (each
+    /// awaited), log once, and leave the attempt taken over: a late write
+    /// through it is refused. Never acquires. Idempotent; returns how many
+    /// locks were still held.
+    pub async fn cleanup(&self) -> usize {
+        self.take_over("the attempt was cleaned up");
+        self.state().held = None;
+        let released = self.attempt.abandon_in_flight().await;
+        let first = !std::mem::replace(&mut self.state().cleaned, true);
+        if first {
+            tracing::info!(session_file = %self.session.display(), released, "attempt cleaned up; later writes are refused");
+        }
+        released
+    }
+}

@@ -1,0 +1,171 @@
+//! The attempt controller under the `lock` scenario (L10): each process
+//! runs attempts that write under the coarse lock, let go of it for a wait
+//! (a model call) while others use the session, and write again through
+//! the transcript fence; then clean up and try one late write.
+//!
+//! Judged on every write after a wait, against the book's log of every
+//! landed change of the transcript:
+//! - safety: a write that landed had no change by anyone else between the
+//!   wait's start and its own landing;
+//! - progress (the twin that a fence refusing everything would break): a
+//!   write refused for a changed session had a change to be refused for;
+//! - after cleanup, a late write is refused.
+
+use std::path::Path;
+use std::rc::Rc;
+use std::time::Duration;
+
+use steadfast_core::lock::{LockError, LockGuard};
+
+use super::{Proc, SESSIONS, Variant, lock_book, register};
+
+/// Coverage: the fence refused a write because the session changed.
+pub(super) const FENCED: &str = "a write after a wait refused: the session changed";
+/// Coverage: a write after a wait landed.
+pub(super) const PASSED: &str = "a write after a wait landed";
+
+fn line(nonce: u64, k: u64) -> Vec<u8> {
+    format!("{{\"n\":{nonce},\"fence\":0,\"k\":{k}}}\n").into_bytes()
+}
+
+/// Attempts until the chaos ends.
+pub(super) async fn attempts(p: &Rc<Proc>, stream: u64) {
+    let mut rng = p.world.workload_rng(stream);
+    while p.world.now() < p.world.chaos_end() {
+        let session = rng.range(0, 1) as usize;
+        let wait = Duration::from_millis(rng.range(50, 1_500));
+        if p.variant == Variant::UnfencedAttempt {
+            unfenced(p, session, wait).await;
+        } else {
+            fenced(p, session, wait).await;
+        }
+        p.env.clock.sleep(Duration::from_millis(rng.range(0, 300))).await;
+    }
+}
+
+/// Write one line through `write`, booking the hold it ran under; the
+/// nonce of that hold, if it ran.
+async fn write_line(
+    p: &Proc,
+    ctl: &steadfast_core::lock::AttemptController,
+    session: usize,
+    k: u64,
+) -> (Result<(), LockError>, Option<u64>) {
+    let mut nonce = None;
+    let out = ctl
+        .write(async |g: &LockGuard| {
+            nonce = Some(g.owner().nonce);
+            if !lock_book(&p.book).holds.contains_key(&g.owner().nonce) {
+                register(p, session, g.owner());
+            }
+            let out = g.append(&line(g.owner().nonce, k)).await;
+            // The controller may let go of this hold as soon as this
+            // returns: no longer entitled from here on.
+            if let Some(h) = lock_book(&p.book).holds.get_mut(&g.owner().nonce) {
+                h.ending = true;
+            }
+            out
+        })
+        .await;
+    (out, nonce)
+}
+
+async fn fenced(p: &Proc, session: usize, wait: Duration) {
+    let ctl = p.manager.controller(Path::new(SESSIONS[session]));
+    if ctl.acquire().await.is_err() {
+        return;
+    }
+    let (first, coarse) = write_line(p, &ctl, session, 1).await;
+    // The wait starts while the lock is still held: nobody else can change
+    // the session before the release lands, and anybody may after it.
+    let since = p.world.now();
+    let before = p.world.peek_file(Path::new(SESSIONS[session])).ok();
+    let released = ctl.release_for_wait().await;
+    coarse.into_iter().for_each(|n| end_hold(p, n));
+    if first.is_err() || released.is_err() {
+        ctl.cleanup().await;
+        return;
+    }
+    p.env.clock.sleep(wait).await;
+    let (out, nonce) = write_line(p, &ctl, session, 2).await;
+    nonce.into_iter().for_each(|n| end_hold(p, n));
+    judge(p, session, since, before, &out, nonce);
+    ctl.cleanup().await;
+    let (late, late_nonce) = write_line(p, &ctl, session, 3).await;
+    p.world.check("L10", late.is_err() && late_nonce.is_none(), || {
+        format!("a write through a cleaned-up attempt on {} returned {late:?}", SESSIONS[session])
+    });
+}
+
+/// Upstream before the fence: after the wait, reacquire and write.
+async fn unfenced(p: &Proc, session: usize, wait: Duration) {
+    let path = Path::new(SESSIONS[session]);
+    let Ok(g) = p.manager.acquire(path).await else { return };
+    register(p, session, g.owner());
+    let first = g.append(&line(g.owner().nonce, 1)).await;
+    let since = p.world.now();
+    let before = p.world.peek_file(path).ok();
+    ending(p, g.owner().nonce);
+    let _ = g.release().await;
+    end_hold(p, g.owner().nonce);
+    if first.is_err() {
+        return;
+    }
+    p.env.clock.sleep(wait).await;
+    let Ok(g) = p.manager.acquire(path).await else { return };
+    register(p, session, g.owner());
+    let out = g.append(&line(g.owner().nonce, 2)).await;
+    let nonce = g.owner().nonce;
+    ending(p, nonce);
+    let _ = g.release().await;
+    end_hold(p, nonce);
+    judge(p, session, since, before, &out, Some(nonce));
+}
+
+fn ending(p: &Proc, nonce: u64) {
+    if let Some(h) = lock_book(&p.book).holds.get_mut(&nonce) {
+        h.ending = true;
+    }
+}
+
+fn end_hold(p: &Proc, nonce: u64) {
+    if let Some(h) = lock_book(&p.book).holds.get_mut(&nonce) {
+        h.ending = true;
+        h.ended = true;
+    }
+}
+
+/// L10 for one write after a wait that started at `since`.
+fn judge(
+    p: &Proc,
+    session: usize,
+    since: Duration,
+    before: Option<Vec<u8>>,
+    out: &Result<(), LockError>,
+    nonce: Option<u64>,
+) {
+    let changes = lock_book(&p.book).changes.get(&session).cloned().unwrap_or_default();
+    let after: Vec<(Duration, u64)> = changes.into_iter().filter(|(at, _)| *at > since).collect();
+    match (out, nonce) {
+        (Ok(()), Some(n)) => {
+            p.world.reach(PASSED);
+            let landed = after.iter().find(|(_, m)| *m == n).map(|(at, _)| *at);
+            let others: Vec<u64> =
+                after.iter().filter(|(at, m)| *m != n && landed.is_none_or(|t| *at < t)).map(|(_, m)| *m).collect();
+            p.world.check("L10", others.is_empty(), || {
+                format!(
+                    "a write by hold {n:016x} on {} landed after a wait in which the session changed (by {others:x?})",
+                    SESSIONS[session]
+                )
+            });
+        }
+        (Err(LockError::Takeover { reason, .. }), _) if reason.contains("changed") => {
+            p.world.reach(FENCED);
+            let now = p.world.peek_file(Path::new(SESSIONS[session])).ok();
+            p.world.check("L10", !after.is_empty() || now != before, || {
+                format!("a write on {} was refused as changed, but nothing changed during the wait", SESSIONS[session])
+            });
+        }
+        _ => {}
+    }
+}
