@@ -411,27 +411,33 @@ impl LockManager {
     ) -> bool {
         let fs = &self.inner.env.fs;
         let claim = claim_path(lock, id);
-        let me = self.new_owner();
-        let body = serde_json::to_vec(&me).expect("a lock owner always serialises");
-        let made = self.inner.env.clock.now();
-        match fs.create_new(&claim, body).await {
-            Ok(()) => {}
+        let (nonce, made) = match self.claim(&claim).await {
+            Ok(made) => made,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 self.clear_abandoned_claim(&claim).await;
                 return false;
             }
             Err(_) => return false,
-        }
+        };
         let still = match self.inspect(lock).await {
             Found::Stale(again, _, _) => again == id,
             _ => false,
         };
         let removed = still && matches!(fs.remove_file(lock).await, Ok(()));
-        self.remove_claim(&claim, me.nonce, made).await;
+        self.remove_claim(&claim, nonce, made).await;
         if removed {
             self.inner.diagnose(ForcedRelease { session_file: session_file.to_path_buf(), owner, reason });
         }
         removed
+    }
+
+    /// Create a claim (or clear-claim) file naming us: our claim nonce and
+    /// when we made it.
+    async fn claim(&self, path: &Path) -> io::Result<(u64, Mono)> {
+        let me = self.new_owner();
+        let body = serde_json::to_vec(&me).expect("a lock owner always serialises");
+        let made = self.inner.env.clock.now();
+        self.inner.env.fs.create_new(path, body).await.map(|()| (me.nonce, made))
     }
 
     /// Remove our own claim (only while it is still ours: once it names
@@ -516,11 +522,8 @@ impl LockManager {
         let mut clear = claim.as_os_str().to_os_string();
         clear.push(format!(".clear.{claimer:016x}"));
         let clear = PathBuf::from(clear);
-        let me = self.new_owner();
-        let body = serde_json::to_vec(&me).expect("a lock owner always serialises");
-        let made = self.inner.env.clock.now();
-        match fs.create_new(&clear, body).await {
-            Ok(()) => {}
+        let (nonce, made) = match self.claim(&clear).await {
+            Ok(made) => made,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 // A clearer that died mid-clear: its file goes once
                 // abandoned, and the claim with it next time.
@@ -530,7 +533,7 @@ impl LockManager {
                 return false;
             }
             Err(_) => return false,
-        }
+        };
         // Still the claim judged abandoned? Nobody else can change it now:
         // its claimer is done, other clearers are excluded, and no new claim
         // can be made while it exists.
@@ -539,7 +542,7 @@ impl LockManager {
             Err(_) => false,
         };
         let removed = same && fs.remove_file(claim).await.is_ok();
-        self.remove_claim(&clear, me.nonce, made).await;
+        self.remove_claim(&clear, nonce, made).await;
         removed
     }
 }

@@ -438,3 +438,55 @@ fn held_locks_are_removed_on_exit_and_on_sigterm() {
         assert!(left.is_empty(), "{how}: lock files left: {left:?}");
     }
 }
+
+const FULL_DIR: &str = "STEADFAST_LOCK_FULL_DIR";
+
+/// Not a test: tries to take a lock in a process whose file-size limit is
+/// 0 (every write fails, as on a full disk), and records what it got.
+#[test]
+#[ignore = "helper process of a_failed_create_leaves_no_lock_file"]
+fn lock_full_disk_process() {
+    let Some(dir) = std::env::var_os(FULL_DIR).map(PathBuf::from) else { return };
+    let err = rt().block_on(async {
+        let env = Env::real().expect("env");
+        let m = LockManager::new(&env, config(Duration::from_secs(60)));
+        m.acquire(&dir.join("s.jsonl")).await.err()
+    });
+    // Reported through the exit status: no file can be written here.
+    let err = err.expect("a lock taken although every write fails");
+    assert!(matches!(err, LockError::Io { .. }), "refused at once, not after a timeout: {err}");
+    assert_eq!(err.io_kind(), Some(std::io::ErrorKind::FileTooLarge), "{err}");
+}
+
+/// A write that fails after the lock file was created (here EFBIG from a
+/// zero file-size limit, standing in for ENOSPC) leaves no lock file, and
+/// `acquire` says so at once with the error's kind (L8, L9). Before the fix
+/// the empty file stayed and locked everyone out for the unreadable grace.
+#[test]
+fn a_failed_create_leaves_no_lock_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exe = std::env::current_exe().expect("test binary");
+    let script = format!(
+        "ulimit -f 0; trap '' XFSZ; exec '{}' --exact lock_hostile::lock_full_disk_process --ignored --test-threads=1",
+        exe.display()
+    );
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .env(FULL_DIR, dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("sh");
+    assert!(status.success(), "the child's acquire was not refused at once with EFBIG: {status}");
+    let left: Vec<String> = names(dir.path()).into_iter().filter(|n| n.contains(".lock")).collect();
+    assert!(left.is_empty(), "a failed create left {left:?}");
+    // Where writes work again, the lock is free on the first try: nothing
+    // was left behind to wait out.
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        let g =
+            LockManager::new(&env, config(Duration::ZERO)).acquire(&dir.path().join("s.jsonl")).await.expect("free");
+        g.release().await.expect("release");
+    });
+}

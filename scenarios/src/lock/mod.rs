@@ -389,7 +389,13 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
             let owner = l.read(&lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok());
             // The holder's own process removing it: mutual exclusion inside
             // one process broke (L9); anyone else: L5.
-            let own = book.incarnation_of.get(&h.incarnation).is_some_and(|n| n == l.node);
+            // Attributed by who holds it now: a hold of the same process
+            // (or, with the file gone, a removal by that process).
+            let own = match &owner {
+                Some(o) if o.nonce == holder => false,
+                Some(o) => o.pid == h.pid,
+                None => book.incarnation_of.get(&h.incarnation).is_some_and(|n| n == l.node),
+            };
             let (op, node) = (l.op.name(), l.node.to_string());
             l.check(if own { "L9" } else { "L5" }, owner.as_ref().is_some_and(|o| o.nonce == holder), || {
                 format!(
