@@ -42,7 +42,8 @@ pub enum MemoryEvent {
         /// The sample.
         bytes: u64,
     },
-    /// The file does not exist: the watch stops.
+    /// The file did not exist at the first sample: the watch stops. A file
+    /// that goes missing later is a skipped sample, like a garbage one.
     Disabled,
 }
 
@@ -58,16 +59,20 @@ pub fn memory_watch(
         "memory-watch",
         Box::pin(async move {
             let mut above = false;
+            let mut seen = false;
             loop {
                 match env2.fs.read(&config.path).await {
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    // No cgroup file at the start: not under a cgroup, silent.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound && !seen => {
                         tracing::info!(file = %config.path.display(), "memory watch disabled: no cgroup file");
                         on_event(MemoryEvent::Disabled);
                         return;
                     }
-                    // Unreadable this time, or garbage: ignore the sample.
+                    // Missing for one sample later on, unreadable this time,
+                    // or garbage: skip the sample and keep watching.
                     Err(_) => {}
                     Ok(bytes) => {
+                        seen = true;
                         if let Some(event) = judge(&bytes, config.threshold_bytes, &mut above) {
                             log(&event, config.threshold_bytes);
                             on_event(event);

@@ -30,7 +30,8 @@ impl LazySink {
     }
 
     /// Append one record as one line (a newline is added; the record must
-    /// not contain one). Creates the file if needed, keeping what is there.
+    /// not contain one). Creates the file if needed, keeping what is there,
+    /// and its directory if it was removed meanwhile (R5).
     pub async fn write_line(&self, record: &str) -> io::Result<()> {
         if record.contains('\n') {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "a record must be one line"));
@@ -38,6 +39,16 @@ impl LazySink {
         let mut line = Vec::with_capacity(record.len() + 1);
         line.extend_from_slice(record.as_bytes());
         line.push(b'\n');
-        self.fs.append(&self.path, line).await
+        match self.fs.append(&self.path, line.clone()).await {
+            // The directory was removed under a running sink (R5): make it
+            // again, as the first write of a new sink would, and retry once.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    self.fs.create_dir_all(dir).await?;
+                }
+                self.fs.append(&self.path, line).await
+            }
+            other => other,
+        }
     }
 }

@@ -93,6 +93,19 @@ pub async fn sweep_dir(env: &Env, dir: &Path, policy: &RetentionPolicy) -> Sweep
     report
 }
 
+/// Is an entry younger than the floor, by its mtime (R1, R6)? An mtime up
+/// to [`MTIME_SKEW_MAX`](super::MTIME_SKEW_MAX) in the future (a clock that
+/// jumped back, a file server a little ahead) is young, which is safe and
+/// ends as the clock passes it. Further in the future it is no age at all:
+/// judged by it, anyone who can `touch` a file could exempt it from
+/// retention for ever, so it counts as old.
+fn is_young(now: SystemTime, modified: SystemTime, floor: Duration) -> bool {
+    match now.duration_since(modified) {
+        Ok(age) => age < floor,
+        Err(ahead) => ahead.duration() <= super::MTIME_SKEW_MAX,
+    }
+}
+
 /// Stat one file of a kind and judge whether it may go.
 async fn candidate(
     env: &Env,
@@ -119,8 +132,7 @@ async fn candidate(
         }
     };
     let live = pid_of_name(name, kind).is_some_and(|pid| env.procs.liveness(pid) != Liveness::Dead);
-    // A clock that jumped back makes a file look young: kept, which is safe.
-    let young = env.clock.wall().duration_since(meta.modified).map_or(true, |age| age < age_floor);
+    let young = is_young(env.clock.wall(), meta.modified, age_floor);
     let keep = if live {
         Some(Kept::LivePid)
     } else if young {
@@ -139,7 +151,10 @@ async fn enforce(
     deletions_max: usize,
     report: &mut SweepReport,
 ) {
-    candidates.sort_by(|a, b| (a.modified, &a.path).cmp(&(b.modified, &b.path)));
+    // Oldest first; an mtime in the future sorts as now, not past every
+    // honest file.
+    let now = env.clock.wall();
+    candidates.sort_by(|a, b| (a.modified.min(now), &a.path).cmp(&(b.modified.min(now), &b.path)));
     let mut count = candidates.len();
     let mut bytes: u64 = candidates.iter().map(|c| c.len).sum();
     for c in candidates {
@@ -237,7 +252,7 @@ async fn orphan(
     };
     // The floor first: a row is written before its workspace is cloned, so
     // a young directory may have a row the lookup has not seen yet.
-    if env.clock.wall().duration_since(meta.modified).map_or(true, |age| age < floor) {
+    if is_young(env.clock.wall(), meta.modified, floor) {
         return report.keep(Kept::TooYoung);
     }
     match index.is_live(name).await {
@@ -280,10 +295,18 @@ pub fn delete_workspace_blocking(env: &Env, root: &Path, name: &str) -> io::Resu
         return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{name:?} is not a workspace name")));
     }
     let path = root.join(name);
-    if env.fs.symlink_metadata_blocking(&path)?.kind != FileKind::Dir {
+    let meta = match env.fs.symlink_metadata_blocking(&path) {
+        // Already gone: deleting it again is done, not an error.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        other => other?,
+    };
+    if meta.kind != FileKind::Dir {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a directory", path.display())));
     }
-    env.fs.remove_dir_all_blocking(&path)
+    match env.fs.remove_dir_all_blocking(&path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
 }
 
 #[cfg(test)]

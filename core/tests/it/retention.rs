@@ -4,6 +4,8 @@
 //! must delete only what it may (R1) and leave every kind within its
 //! ceilings (R2). Lazy sinks create their file on the first write (R5).
 
+#![allow(clippy::disallowed_methods)] // real files dated by the real clock: this is the real-OS test
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -125,4 +127,73 @@ fn a_lazy_sink_creates_its_directory_at_once_and_its_file_on_first_write() {
         let bad = LazySink::open(&env, Path::new("/proc/version/x/traces.jsonl")).await;
         assert!(bad.is_err(), "a bad directory is reported at construction");
     });
+}
+
+/// Hostile-host cases of issue 15 (R5, R6): a file dated next year is no
+/// exemption from ceilings; a sink whose directory was removed recreates
+/// it; deleting a workspace that is already gone is done.
+#[test]
+fn a_future_mtime_does_not_exempt_a_file_from_the_ceilings() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path();
+    let next_year = std::time::SystemTime::now() + Duration::from_secs(365 * 24 * 3600);
+    let soon = std::time::SystemTime::now() + Duration::from_secs(60);
+    for (name, when) in [("traces-4000001.jsonl", next_year), ("traces-4000002.jsonl", soon)] {
+        write(&dir.join(name), 10);
+        std::fs::File::options().write(true).open(dir.join(name)).expect("open").set_modified(when).expect("touch");
+    }
+    let policy = RetentionPolicy {
+        kinds: vec![Kind { prefix: "traces-".into(), suffix: ".jsonl".into(), files_max: 0, bytes_max: 0 }],
+        protected: vec![],
+        age_floor: Duration::from_secs(3600),
+        deletions_max: 10,
+    };
+    let report = rt().block_on(async { sweep_dir(&Env::real().expect("env"), dir, &policy).await });
+    assert!(!dir.join("traces-4000001.jsonl").exists(), "R6: a year ahead is no age: {report:?}");
+    // A minute ahead is clock skew: young, kept until the clock passes it.
+    assert!(dir.join("traces-4000002.jsonl").exists(), "{report:?}");
+}
+
+#[test]
+fn a_lazy_sink_recreates_its_removed_directory_and_a_gone_workspace_is_deleted() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("telemetry");
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        let sink = LazySink::open(&env, dir.join("events.jsonl")).await.expect("open");
+        sink.write_line("{\"a\":1}").await.expect("first record");
+        std::fs::remove_dir_all(&dir).expect("an operator removes the directory");
+        sink.write_line("{\"b\":2}").await.expect("R5: the next record recreates the directory");
+        assert_eq!(std::fs::read(dir.join("events.jsonl")).expect("read"), b"{\"b\":2}\n");
+        steadfast_core::retention::delete_workspace_blocking(&env, root.path(), "never-existed")
+            .expect("deleting a workspace that is not there is done");
+    });
+}
+
+#[test]
+fn the_memory_watch_skips_a_sample_whose_file_went_missing() {
+    use std::sync::{Arc, Mutex};
+    use steadfast_core::liveness::{MemoryEvent, MemoryWatchConfig, memory_watch};
+    let root = tempfile::tempdir().expect("tempdir");
+    let path = root.path().join("memory.current");
+    std::fs::write(&path, b"5\n").expect("write");
+    let events: Arc<Mutex<Vec<MemoryEvent>>> = Arc::default();
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        let config = MemoryWatchConfig { path: path.clone(), interval: Duration::from_millis(5), threshold_bytes: 10 };
+        let seen = events.clone();
+        let task = memory_watch(&env, config, Box::new(move |e| seen.lock().expect("events").push(e)));
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        std::fs::remove_file(&path).expect("the cgroup file goes away for a while");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        std::fs::write(&path, b"50\n").expect("and comes back, above the threshold");
+        for _ in 0..200 {
+            if !events.lock().expect("events").is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        task.abort();
+    });
+    assert_eq!(*events.lock().expect("events"), vec![MemoryEvent::Above { bytes: 50 }], "still watching");
 }
