@@ -138,3 +138,87 @@ fn handshake_tells_its_failures_apart() {
         assert!(matches!(hs.wait(&clock, never).await, Err(HandshakeError::Timeout(_))));
     });
 }
+
+const HEALTH_DIR: &str = "STEADFAST_HEALTH_DIR";
+
+/// Not a test: a `/healthz` server in a process limited to 64 open files,
+/// for `healthz_survives_an_idle_flood_under_a_low_fd_limit`.
+#[test]
+#[ignore = "helper process of healthz_survives_an_idle_flood_under_a_low_fd_limit"]
+fn healthz_server_process() {
+    let Some(dir) = std::env::var_os(HEALTH_DIR).map(std::path::PathBuf::from) else { return };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let env = Env::real().expect("env");
+        let (hb, _ticker) = Heartbeat::start(&env, HeartbeatConfig::default(), None);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let server = tokio::spawn(serve_healthz("127.0.0.1:0".parse().expect("addr"), hb, tx));
+        let addr = rx.await.expect("bound");
+        std::fs::write(dir.join("addr"), addr.to_string()).expect("addr file");
+        let ended = server.await;
+        std::fs::write(dir.join("ended"), format!("{ended:?}")).expect("ended file");
+    });
+}
+
+fn raw(addr: SocketAddr, request: &[u8]) -> std::io::Result<String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
+    s.set_read_timeout(Some(Duration::from_secs(3)))?;
+    s.write_all(request)?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+/// H5: 200 idle connections against a server limited to 64 file
+/// descriptors (its accepts fail with EMFILE), a slow-loris head, an
+/// oversized head and pipelined requests; the server keeps serving, and
+/// after the flood ends `/healthz` answers within 1 s.
+#[test]
+fn healthz_survives_an_idle_flood_under_a_low_fd_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exe = std::env::current_exe().expect("test binary");
+    let script = format!(
+        "ulimit -n 64; exec '{}' --exact liveness::healthz_server_process --ignored --test-threads=1",
+        exe.display()
+    );
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .env(HEALTH_DIR, dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let addr_file = dir.path().join("addr");
+    for _ in 0..2_000 {
+        if addr_file.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let addr: SocketAddr = std::fs::read_to_string(&addr_file).expect("bound").parse().expect("addr");
+    let flood: Vec<TcpStream> =
+        (0..200).filter_map(|_| TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()).collect();
+    assert!(flood.len() > 64, "the flood exceeds the server's fd limit ({} connections)", flood.len());
+    std::thread::sleep(Duration::from_millis(300));
+    // A slow-loris head, an oversized head and pipelined requests.
+    let mut loris = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok();
+    if let Some(l) = loris.as_mut() {
+        let _ = l.write_all(b"GET /hea");
+    }
+    drop(flood);
+    let t = Instant::now();
+    let answer = get(addr).expect("/healthz answers after the flood");
+    assert!(t.elapsed() < Duration::from_secs(1), "answered after {:?}", t.elapsed());
+    assert!(answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.1 503"), "{answer}");
+    let big = [b"GET /healthz HTTP/1.1\r\nx: ".as_slice(), &[b'a'; 9_000]].concat();
+    assert!(raw(addr, &big).expect("oversized").starts_with("HTTP/1.1 400"));
+    let two = raw(addr, b"GET /healthz HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n").expect("pipelined");
+    assert_eq!(two.matches("HTTP/1.1 ").count(), 1, "one answer, then close: {two}");
+    assert!(raw(addr, b"POST /healthz HTTP/1.1\r\n\r\n").expect("post").starts_with("HTTP/1.1 405"));
+    assert!(raw(addr, b"GET /other HTTP/1.1\r\n\r\n").expect("other").starts_with("HTTP/1.1 404"));
+    drop(loris);
+    assert!(!dir.path().join("ended").exists(), "the server loop ended");
+    let _ = child.kill();
+    let _ = child.wait();
+}
