@@ -166,6 +166,17 @@ pub enum TraceError {
         /// The error.
         source: io::Error,
     },
+    /// An exporter did not finish `end_trace`'s final write within its
+    /// bound (T9); it goes on in the background.
+    #[error("trace of session {session:?}: exporter {exporter} did not answer within {} ms", waited.as_millis())]
+    ExporterTimeout {
+        /// The session id.
+        session: String,
+        /// The exporter's index in the tracer's list.
+        exporter: usize,
+        /// The bound.
+        waited: std::time::Duration,
+    },
     /// The session was crash-written: crash wins, nothing more is exported.
     #[error("trace of session {0:?} was crash-written; no further export (crash wins, T3)")]
     Crashed(String),

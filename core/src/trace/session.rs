@@ -26,11 +26,20 @@ pub struct TraceConfig {
     /// session recording without pause keeps requesting them); the next
     /// `snapshot` or `flush` resumes. Default 1024.
     pub follow_up_chain_max: u32,
+    /// How long `end_trace` waits for each exporter's final write (T9):
+    /// an exporter that does not answer is reported in [`Ended::error`]
+    /// and left to finish in the background, never waited on. Default 5 s.
+    pub exporter_timeout: Duration,
 }
 
 impl Default for TraceConfig {
     fn default() -> Self {
-        TraceConfig { flush_rounds_max: 16, end_wait: Duration::from_secs(5), follow_up_chain_max: 1024 }
+        TraceConfig {
+            flush_rounds_max: 16,
+            end_wait: Duration::from_secs(5),
+            follow_up_chain_max: 1024,
+            exporter_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -65,6 +74,9 @@ struct State {
     crashed: bool,
     /// Events held by the last version every exporter took.
     persisted: usize,
+    /// The status of the last version every exporter took (what the file
+    /// holds), if any: `end_trace` reports this, never a hope (T9).
+    on_disk: Option<Status>,
     writes: u64,
     follow_ups: u64,
 }
@@ -116,6 +128,7 @@ impl Tracer {
                     ended: false,
                     crashed: false,
                     persisted: 0,
+                    on_disk: None,
                     writes: 0,
                     follow_ups: 0,
                 };
@@ -261,6 +274,56 @@ impl Session {
             return Err(TraceError::Crashed(self.id.clone()));
         }
         st.persisted = st.persisted.max(doc.events.len());
+        st.on_disk = Some(doc.status);
+        Ok(())
+    }
+
+    /// The final write of `end_trace`: like `write_round`, but each
+    /// exporter runs as a task of its own and is waited on for at most
+    /// `exporter_timeout` (T9). A hung exporter is reported, not awaited;
+    /// its export goes on in the background and is fenced like any other.
+    async fn final_round(&self) -> Result<(), TraceError> {
+        let doc = {
+            let mut st = self.state();
+            if st.crashed {
+                return Err(TraceError::Crashed(self.id.clone()));
+            }
+            st.writes += 1;
+            st.doc.clone()
+        };
+        let env = &self.inner.env;
+        let bound = self.inner.config.exporter_timeout;
+        let mut first_error = None;
+        let mut skipped = false;
+        for (i, exporter) in self.inner.exporters.iter().enumerate() {
+            let (exporter, doc) = (exporter.clone(), doc.clone());
+            let task = Box::pin(async move { exporter.export(&doc).await });
+            let run = crate::spawn::run_detached(&*env.spawner, "trace-final-export", task);
+            match crate::timeout(&*env.clock, bound, run).await {
+                Ok(Ok(Exported::Written | Exported::Superseded)) => {}
+                Ok(Ok(Exported::SkippedCrashed)) => skipped = true,
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                Err(_) => {
+                    tracing::warn!(session = %self.id, exporter = i, bound_ms = bound.as_millis() as u64, "exporter did not answer end_trace in time");
+                    first_error.get_or_insert(TraceError::ExporterTimeout {
+                        session: self.id.clone(),
+                        exporter: i,
+                        waited: bound,
+                    });
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        let mut st = self.state();
+        if skipped || st.crashed {
+            return Err(TraceError::Crashed(self.id.clone()));
+        }
+        st.persisted = st.persisted.max(doc.events.len());
+        st.on_disk = Some(doc.status);
         Ok(())
     }
 
@@ -344,14 +407,68 @@ impl Session {
             st.crashed
         };
         let error = if crashed {
-            None
+            // Crash wins; if the crash write itself failed, the file still
+            // holds an older version: try the crash write once more.
+            let on_disk = self.state().on_disk;
+            if on_disk == Some(Status::Crashed) { None } else { self.crash_write().err() }
         } else {
-            let result = self.write_round().await;
+            let result = self.final_round().await;
             self.release_writer();
             result.err()
         };
         lock(&self.inner.sessions).remove(&self.id);
-        Ended { path: self.existing_path().await, status: self.state().doc.status, error }
+        let status = {
+            let st = self.state();
+            st.on_disk.unwrap_or(st.doc.status)
+        };
+        debug_assert!(
+            error.is_some() || crashed || Some(status) == self.state().on_disk,
+            "a clean end reports what it wrote"
+        );
+        Ended { path: self.existing_path().await, status, error }
+    }
+
+    /// Clean shutdown without a runtime (upstream's `finalizeSync`): if the
+    /// session already crashed, return its path without writing (crash
+    /// wins); otherwise mark every exporter, so that no export in flight
+    /// lands after it, and write the trace as `completed` with blocking
+    /// calls. Once it returns `Ok`, the file reads completed.
+    pub fn finalize_sync(&self) -> Result<Option<PathBuf>, TraceError> {
+        let doc = {
+            let mut st = self.state();
+            st.ended = true;
+            st.follow_up = false;
+            if st.crashed {
+                drop(st);
+                return Ok(self.inner.exporters.iter().find_map(|e| e.path(&self.id)));
+            }
+            st.doc.status = Status::Completed;
+            st.doc.clone()
+        };
+        self.write_fenced_blocking(&doc)?;
+        lock(&self.inner.sessions).remove(&self.id);
+        Ok(self.inner.exporters.iter().find_map(|e| e.path(&self.id)))
+    }
+
+    /// Mark the session on every exporter (fencing every export in
+    /// flight), then write `doc` with blocking calls on each; the first
+    /// error, if any. The status is recorded as on disk only when every
+    /// exporter took it.
+    fn write_fenced_blocking(&self, doc: &TraceDoc) -> Result<(), TraceError> {
+        for exporter in &self.inner.exporters {
+            exporter.mark_crashed(&self.id);
+        }
+        let mut first_error = None;
+        for exporter in &self.inner.exporters {
+            if let Err(e) = exporter.write_crashed(doc) {
+                first_error.get_or_insert(e);
+            }
+        }
+        if first_error.is_none() {
+            self.state().on_disk = Some(doc.status);
+        }
+        self.cell.signal.notify();
+        first_error.map_or(Ok(()), Err)
     }
 
     /// The first exporter's file that exists. A stat that fails other than
@@ -383,19 +500,7 @@ impl Session {
             st.doc.status = Status::Crashed;
             st.doc.clone()
         };
-        for exporter in &self.inner.exporters {
-            exporter.mark_crashed(&self.id);
-        }
-        let mut first_error = None;
-        for exporter in &self.inner.exporters {
-            if let Err(e) = exporter.write_crashed(&doc) {
-                first_error.get_or_insert(e);
-            }
-        }
-        self.cell.signal.notify();
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(self.inner.exporters.iter().find_map(|e| e.path(&self.id))),
-        }
+        self.write_fenced_blocking(&doc)?;
+        Ok(self.inner.exporters.iter().find_map(|e| e.path(&self.id)))
     }
 }

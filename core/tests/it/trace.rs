@@ -240,3 +240,88 @@ fn a_crash_write_racing_exports_on_real_threads_wins() {
         assert!(tmp_files(dir.path()).is_empty(), "litter: {:?}", tmp_files(dir.path()));
     });
 }
+
+/// An exporter that never answers (issue 15, T9).
+struct Hung;
+
+impl Exporter for Hung {
+    fn export<'a>(&'a self, _doc: &'a TraceDoc) -> BoxFuture<'a, Result<Exported, TraceError>> {
+        Box::pin(std::future::pending())
+    }
+    fn mark_crashed(&self, _id: &str) {}
+    fn write_crashed(&self, _doc: &TraceDoc) -> Result<(), TraceError> {
+        Ok(())
+    }
+    fn path(&self, _id: &str) -> Option<std::path::PathBuf> {
+        None
+    }
+}
+
+#[test]
+fn end_trace_is_bounded_per_exporter_and_reports_a_hung_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        let file = open(&env, dir.path()).await;
+        let config = TraceConfig { exporter_timeout: std::time::Duration::from_millis(100), ..TraceConfig::default() };
+        let tracer = Tracer::new(&env, vec![file.clone(), Arc::new(Hung)], config);
+        let s = tracer.start("s");
+        s.record("e", None, serde_json::Value::Null);
+        let ended = tokio::time::timeout(std::time::Duration::from_secs(10), s.end_trace(Status::Completed))
+            .await
+            .expect("T9: end_trace returns whatever an exporter does");
+        assert!(matches!(ended.error, Some(TraceError::ExporterTimeout { exporter: 1, .. })), "{:?}", ended.error);
+        assert_eq!(ended.path.as_deref(), Some(file.path_for("s").as_path()));
+        // The file exporter took the final version: the status reported is
+        // the one its file holds.
+        assert_eq!(read_doc(&file.path_for("s")).status, ended.status, "{ended:?}");
+    });
+}
+
+#[test]
+fn end_trace_never_reports_a_crash_the_file_does_not_hold() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    rt().block_on(async {
+        let faulty = Arc::new(Faulty { inner: RealFs::new(), fail: Mutex::new(Vec::new()) });
+        let env = Env { fs: faulty.clone(), ..Env::real().expect("env") };
+        let file = open(&env, dir.path()).await;
+        let tracer = Tracer::new(&env, vec![file.clone()], TraceConfig::default());
+        let s = tracer.start("s");
+        s.record("e", None, serde_json::Value::Null);
+        s.flush().await.expect("flush");
+        faulty.fail.lock().expect("lock").push(("rename", io::ErrorKind::Other));
+        assert!(s.crash_write().is_err(), "the crash write's rename fails (EIO)");
+        assert_eq!(read_doc(&file.path_for("s")).status, Status::Running, "the file still holds running");
+        // end_trace tries the crash write again (crash wins), and reports
+        // what the file holds.
+        let ended = s.end_trace(Status::Completed).await;
+        assert!(ended.error.is_none(), "{:?}", ended.error);
+        assert_eq!(ended.status, Status::Crashed);
+        assert_eq!(read_doc(&file.path_for("s")).status, Status::Crashed);
+    });
+}
+
+#[test]
+fn finalize_sync_writes_completed_unless_crashed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        let file = open(&env, dir.path()).await;
+        let tracer = Tracer::new(&env, vec![file.clone()], TraceConfig::default());
+        let a = tracer.start("a");
+        a.record("e", None, serde_json::Value::Null);
+        a.snapshot();
+        let path = a.finalize_sync().expect("finalize").expect("a path");
+        assert_eq!(read_doc(&path).status, Status::Completed);
+        assert_eq!(read_doc(&path).events.len(), 1);
+        let b = tracer.start("b");
+        b.record("e", None, serde_json::Value::Null);
+        b.crash_write().expect("crash");
+        let again = b.finalize_sync().expect("finalize after a crash").expect("its path");
+        assert_eq!(read_doc(&again).status, Status::Crashed, "crash wins; nothing written");
+        // Let any snapshot in flight settle: the completed file stays.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(read_doc(&path).status, Status::Completed);
+        assert!(tmp_files(dir.path()).is_empty());
+    });
+}
