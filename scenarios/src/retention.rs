@@ -566,7 +566,11 @@ fn final_checks(world: &World, book: &SharedBook) {
     let live_pids: BTreeSet<u32> =
         ["app", "churn"].iter().filter(|n| world.is_alive(n)).filter_map(|n| world.pid_of(n)).collect();
     let book = lock(book);
-    let now_ms = book.last_sweep_ms;
+    // What was eligible when the last sweep started; a fleet that never
+    // swept is judged against the clock at quiescence, so that unbounded
+    // growth itself breaks R2 (judged at the last sweep's time, a run with
+    // no sweep made R2 vacuous: a check that could not fail).
+    let now_ms = if book.sweeps > 0 { book.last_sweep_ms } else { world.now().as_millis() as u64 };
     for kind in policy().kinds {
         let files: Vec<_> = listing
             .iter()

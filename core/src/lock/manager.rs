@@ -444,14 +444,15 @@ impl LockManager {
     /// another claimer, it is theirs), retrying transient errors (bounded):
     /// a claim left behind blocks takeovers until it counts as abandoned.
     ///
-    /// It stops trying at half of `claim_stale` after `made`: past that a
-    /// clearer may judge the claim abandoned, and only one of the two may
-    /// act on it.
+    /// It stops trying at three quarters of `claim_stale` after `made`:
+    /// past that a clearer may judge the claim abandoned, and only one of
+    /// the two may act on it (the last quarter is the margin for the read
+    /// and the removal in flight).
     async fn remove_claim(&self, claim: &Path, nonce: u64, made: Mono) {
         let env = &self.inner.env;
         let mut delay = self.inner.config.retry_min;
         for _ in 0..CLAIM_REMOVE_TRIES_MAX {
-            if env.clock.now().saturating_since(made) >= self.inner.config.claim_stale / 2 {
+            if env.clock.now().saturating_since(made) >= self.inner.config.claim_stale * 3 / 4 {
                 return;
             }
             // Ours only when the file says so; a failed read proves nothing.

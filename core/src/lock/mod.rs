@@ -169,7 +169,10 @@ pub struct LockConfig {
     /// (its writer may be mid-write). Default 30 s.
     pub unreadable_grace: Duration,
     /// How old a takeover claim must be before it counts as abandoned (its
-    /// claimer crashed mid-takeover). Default 30 s.
+    /// claimer crashed mid-takeover). Default 30 s. Like `takeover_grace`
+    /// it is a lease: it must exceed a takeover's few operations (a create,
+    /// a look, a removal, and the claim's own removal) on the slowest file
+    /// system, or a live claim may be cleared.
     pub claim_stale: Duration,
     /// Sees every forced release.
     pub on_forced_release: Option<ForcedReleaseHook>,

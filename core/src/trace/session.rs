@@ -282,7 +282,7 @@ impl Session {
     /// exporter runs as a task of its own and is waited on for at most
     /// `exporter_timeout` (T9). A hung exporter is reported, not awaited;
     /// its export goes on in the background and is fenced like any other.
-    async fn final_round(&self) -> Result<(), TraceError> {
+    async fn final_round(&self, late: &mut Vec<usize>) -> Result<(), TraceError> {
         let doc = {
             let mut st = self.state();
             if st.crashed {
@@ -306,6 +306,7 @@ impl Session {
                     first_error.get_or_insert(e);
                 }
                 Err(_) => {
+                    late.push(i);
                     tracing::warn!(session = %self.id, exporter = i, bound_ms = bound.as_millis() as u64, "exporter did not answer end_trace in time");
                     first_error.get_or_insert(TraceError::ExporterTimeout {
                         session: self.id.clone(),
@@ -398,6 +399,8 @@ impl Session {
         }
         let clock = self.inner.env.clock.clone();
         let _ = crate::timeout(&*clock, self.inner.config.end_wait, self.idle()).await;
+        // Exporters whose final write outlived its bound: still landing.
+        let mut late = Vec::new();
         let crashed = {
             let mut st = self.state();
             if !st.crashed {
@@ -412,7 +415,7 @@ impl Session {
             let on_disk = self.state().on_disk;
             if on_disk == Some(Status::Crashed) { None } else { self.crash_write().err() }
         } else {
-            let result = self.final_round().await;
+            let result = self.final_round(&mut late).await;
             self.release_writer();
             result.err()
         };
@@ -425,7 +428,7 @@ impl Session {
             error.is_some() || crashed || Some(status) == self.state().on_disk,
             "a clean end reports what it wrote"
         );
-        Ended { path: self.existing_path().await, status, error }
+        Ended { path: self.existing_path(&late).await, status, error }
     }
 
     /// Clean shutdown without a runtime (upstream's `finalizeSync`): if the
@@ -471,12 +474,16 @@ impl Session {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// The first exporter's file that exists. A stat that fails other than
-    /// with `NotFound` counts as existing: better a path that may be there
-    /// than a lost trace.
-    async fn existing_path(&self) -> Option<PathBuf> {
-        for exporter in &self.inner.exporters {
+    /// The first exporter's file that exists, or will: an exporter in
+    /// `late` is still writing it. A stat that fails other than with
+    /// `NotFound` counts as existing: better a path that may be there than
+    /// a lost trace (T8).
+    async fn existing_path(&self, late: &[usize]) -> Option<PathBuf> {
+        for (i, exporter) in self.inner.exporters.iter().enumerate() {
             let Some(path) = exporter.path(&self.id) else { continue };
+            if late.contains(&i) {
+                return Some(path);
+            }
             match self.inner.env.fs.symlink_metadata(&path).await {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 _ => return Some(path),

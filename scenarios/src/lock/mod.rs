@@ -113,6 +113,8 @@ const SOMETIMES: &[&str] = &[
 // Simulation-scale timings (production defaults are 60 s, 5 min, 30 s).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(4);
 const RETRY_MAX: Duration = Duration::from_millis(500);
+const CLAIM_STALE: Duration = Duration::from_secs(4);
+const _: () = assert!(CLAIM_STALE.as_millis() as u64 * 3 / 4 > 8 * LATENCY_MS_MAX, "claims are a lease");
 const MAX_HOLD: Duration = Duration::from_secs(3);
 const TAKEOVER_GRACE: Duration = Duration::from_secs(2);
 const UNREADABLE_GRACE: Duration = Duration::from_secs(2);
@@ -475,7 +477,9 @@ fn make_config(_env: &Env, book: &SharedBook, world: &World) -> LockConfig {
         max_hold: MAX_HOLD,
         takeover_grace: TAKEOVER_GRACE,
         unreadable_grace: UNREADABLE_GRACE,
-        claim_stale: Duration::from_secs(2),
+        // A lease like the takeover grace: above a takeover's operations on
+        // this mount (eight at most LATENCY_MS_MAX each) with room to spare.
+        claim_stale: CLAIM_STALE,
         on_forced_release: Some(hook),
         held: None,
     }
