@@ -4,8 +4,11 @@
 //! (H5): an accept error (EMFILE under an idle-connection flood) is logged
 //! and backed off, never the end of the server; every connection has a
 //! deadline for its request head and a size limit; connections past a cap
-//! are closed at once so they cannot starve the probe that matters; a
+//! are closed at once, so the server's descriptors and memory stay bounded; a
 //! malformed head is answered 400, another method 405, another path 404;
+//! (a flood that keeps 256 connections idle, renewing them every 2 s, can
+//! still crowd out a probe: the cap bounds memory and descriptors, the head
+//! deadline bounds how long each holds its slot);
 //! each connection answers one request and closes (pipelined requests
 //! after it are not read).
 //!

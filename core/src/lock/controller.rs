@@ -104,7 +104,9 @@ impl AttemptController {
         }
     }
 
-    /// Take the coarse lock for the attempt (a no-op while held).
+    /// Take the coarse lock for the attempt (a no-op while held). After a
+    /// wait it is fenced like a write: the session file must be as this
+    /// attempt left it.
     pub async fn acquire(&self) -> Result<(), LockError> {
         if let Some(e) = self.refused() {
             return Err(e);
@@ -112,8 +114,27 @@ impl AttemptController {
         if self.state().held.is_some() {
             return Ok(());
         }
-        let guard = self.attempt.acquire(&self.session).await?;
-        self.state().held = Some(Arc::new(guard));
+        let guard = Arc::new(self.attempt.acquire(&self.session).await?);
+        if let Err(e) = self.fence(&guard).await {
+            let _ = guard.release().await;
+            return Err(e);
+        }
+        self.state().held = Some(guard);
+        Ok(())
+    }
+
+    /// Right after a reacquire: refused if cleanup ran meanwhile, or if the
+    /// session file is not as this attempt left it (L10).
+    async fn fence(&self, guard: &Arc<LockGuard>) -> Result<(), LockError> {
+        let _ = guard;
+        if let Some(e) = self.refused() {
+            return Err(e);
+        }
+        let now = self.fingerprint().await?;
+        let recorded = self.state().fingerprint.clone();
+        if recorded.as_ref().is_some_and(|r| *r != now) {
+            return Err(self.take_over("the session file changed while the lock was released"));
+        }
         Ok(())
     }
 
@@ -165,11 +186,7 @@ impl AttemptController {
         guard: &Arc<LockGuard>,
         f: impl AsyncFnOnce(&LockGuard) -> Result<T, LockError>,
     ) -> Result<T, LockError> {
-        let now = self.fingerprint().await?;
-        let recorded = self.state().fingerprint.clone();
-        if recorded.as_ref().is_some_and(|r| *r != now) {
-            return Err(self.take_over("the session file changed while the lock was released"));
-        }
+        self.fence(guard).await?;
         // Nested writes inside `f` reuse this hold.
         self.state().held = Some(guard.clone());
         let out = f(guard).await;

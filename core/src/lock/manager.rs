@@ -40,6 +40,8 @@ const SEEN_MAX: usize = 1024;
 /// lock path that keeps vanishing (a hostile churn) then waits like a
 /// busy one, so `acquire` never spins.
 const IMMEDIATE_RETRIES_MAX: u32 = 4;
+/// The largest lock file read; anything longer is garbage.
+const LOCK_FILE_MAX: u64 = 64 << 10;
 /// Tries to remove our own takeover claim.
 const CLAIM_REMOVE_TRIES_MAX: u32 = 8;
 
@@ -148,7 +150,13 @@ impl Inner {
         let now = self.env.clock.now();
         let mut st = self.state();
         if st.seen.len() >= SEEN_MAX && !st.seen.contains_key(&(lock.to_path_buf(), id.to_string())) {
-            st.seen.pop_first();
+            // Forget the instance seen most recently (it has the least age
+            // to lose), not the first by name: an instance that has been
+            // stuck for long must keep its age under churn elsewhere.
+            let newest = st.seen.iter().max_by_key(|(_, at)| **at).map(|(k, _)| k.clone());
+            if let Some(k) = newest {
+                st.seen.remove(&k);
+            }
         }
         let first = *st.seen.entry((lock.to_path_buf(), id.to_string())).or_insert(now);
         now.saturating_since(first)
@@ -215,7 +223,8 @@ impl LockManager {
         let cfg = &self.inner.config;
         let lock = lock_path(session_file);
         let start = env.clock.now();
-        let mut delay = cfg.retry_min;
+        // A zero first delay would double to zero for ever: a spin.
+        let mut delay = cfg.retry_min.max(Duration::from_millis(1));
         let mut last_owner = None;
         let mut last_error = None;
         let mut immediate = 0;
@@ -324,10 +333,16 @@ impl LockManager {
         if meta.kind != FileKind::File {
             return Found::NotAFile(meta.kind);
         }
-        let bytes = match env.fs.read(lock).await {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Found::Gone,
-            Err(e) => return Found::Unknown(e),
+        // A lock record is a few hundred bytes: a huge file (a sparse
+        // 100 TB one, say) is garbage, judged without reading it.
+        let bytes = if meta.len > LOCK_FILE_MAX {
+            format!("oversized {} bytes", meta.len).into_bytes()
+        } else {
+            match env.fs.read(lock).await {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Found::Gone,
+                Err(e) => return Found::Unknown(e),
+            }
         };
         let Ok(owner) = serde_json::from_slice::<LockOwner>(&bytes) else {
             // Named by content and mtime: two empty files (power losses at

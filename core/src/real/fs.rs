@@ -193,7 +193,9 @@ fn read(path: &Path) -> io::Result<Vec<u8>> {
     if !m.is_file() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file (FIFO, socket or device)"));
     }
-    let mut out = Vec::with_capacity(m.len() as usize);
+    // The length is a hint (a sparse file may claim terabytes): reserve
+    // at most 1 MiB up front, grow as bytes arrive.
+    let mut out = Vec::with_capacity(m.len().min(1 << 20) as usize);
     file.read_to_end(&mut out)?;
     Ok(out)
 }

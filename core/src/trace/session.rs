@@ -58,6 +58,10 @@ struct Inner {
 
 struct Cell {
     state: Mutex<State>,
+    /// Serialises the blocking final writes (crash write, finalize_sync):
+    /// whichever comes second sees what the first did, so a completed
+    /// write never lands after a crash write returned (T3).
+    final_write: Mutex<()>,
     /// Moves whenever a write finishes or the session crashes.
     signal: Signal,
 }
@@ -132,7 +136,7 @@ impl Tracer {
                     writes: 0,
                     follow_ups: 0,
                 };
-                Arc::new(Cell { state: Mutex::new(state), signal: Signal::default() })
+                Arc::new(Cell { state: Mutex::new(state), final_write: Mutex::new(()), signal: Signal::default() })
             })
             .clone();
         Session { inner: self.inner.clone(), cell, id: session_id.to_string() }
@@ -437,6 +441,7 @@ impl Session {
     /// lands after it, and write the trace as `completed` with blocking
     /// calls. Once it returns `Ok`, the file reads completed.
     pub fn finalize_sync(&self) -> Result<Option<PathBuf>, TraceError> {
+        let _final = lock(&self.cell.final_write);
         let doc = {
             let mut st = self.state();
             st.ended = true;
@@ -448,9 +453,9 @@ impl Session {
             st.doc.status = Status::Completed;
             st.doc.clone()
         };
-        self.write_fenced_blocking(&doc)?;
+        let written = self.write_fenced_blocking(&doc);
         lock(&self.inner.sessions).remove(&self.id);
-        Ok(self.inner.exporters.iter().find_map(|e| e.path(&self.id)))
+        written.map(|()| self.inner.exporters.iter().find_map(|e| e.path(&self.id)))
     }
 
     /// Mark the session on every exporter (fencing every export in
@@ -499,6 +504,7 @@ impl Session {
     /// allowed; the status stays crashed. Returns the canonical path of the
     /// first exporter that has one.
     pub fn crash_write(&self) -> Result<Option<PathBuf>, TraceError> {
+        let _final = lock(&self.cell.final_write);
         let doc = {
             let mut st = self.state();
             st.crashed = true;

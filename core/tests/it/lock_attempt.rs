@@ -126,3 +126,26 @@ fn after_cleanup_no_write_through_the_attempt_lands() {
     });
     assert_eq!(std::fs::read(&session).expect("read"), b"{\"turn\":1}\n");
 }
+
+#[test]
+fn retaking_the_coarse_lock_after_a_wait_is_fenced_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let session = dir.path().join("s.jsonl");
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        let ctl = manager(&env, Duration::from_secs(5)).controller(&session);
+        ctl.acquire().await.expect("coarse lock");
+        ctl.append(b"{\"mine\":1}\n").await.expect("append");
+        ctl.release_for_wait().await.expect("release for the wait");
+        let other = manager(&env, Duration::from_secs(5));
+        let g = other.acquire(&session).await.expect("another turn");
+        g.append(b"{\"theirs\":1}\n").await.expect("append");
+        g.release().await.expect("release");
+        let again = ctl.acquire().await;
+        assert!(matches!(again, Err(LockError::Takeover { .. })), "L10: {again:?}");
+        assert!(!lock_path(&session).exists(), "the refused reacquire let go of the lock");
+        let late = ctl.append(b"{\"mine\":2}\n").await;
+        assert!(matches!(late, Err(LockError::Takeover { .. })), "{late:?}");
+    });
+    assert_eq!(std::fs::read(&session).expect("read"), b"{\"mine\":1}\n{\"theirs\":1}\n");
+}
