@@ -142,6 +142,9 @@ impl AttemptController {
     /// fingerprint first (while still holding it).
     pub async fn release_for_wait(&self) -> Result<(), LockError> {
         let Some(guard) = self.state().held.clone() else { return Ok(()) };
+        // A torn tail is cut before the fingerprint, not by the release
+        // after it (that would change the file behind our own record).
+        guard.settle_tail().await;
         let fingerprint = self.fingerprint().await;
         self.state().held = None;
         let released = guard.release().await;
@@ -190,6 +193,7 @@ impl AttemptController {
         // Nested writes inside `f` reuse this hold.
         self.state().held = Some(guard.clone());
         let out = f(guard).await;
+        guard.settle_tail().await;
         self.refresh().await;
         out
     }

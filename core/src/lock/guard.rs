@@ -358,6 +358,15 @@ impl LockGuard {
         self.hold.append(line).await
     }
 
+    /// Cut a partial last line now, if a failed append left one (release
+    /// would do it): so that a fingerprint taken next is what the file
+    /// keeps.
+    pub(crate) async fn settle_tail(&self) {
+        if self.hold.state().repair {
+            let _ = self.hold.repair_tail().await;
+        }
+    }
+
     /// Release (L5): wait for appends in flight, then remove the lock file
     /// only if it still names this hold. Idempotent.
     pub async fn release(&self) -> Result<(), LockError> {
