@@ -251,14 +251,7 @@ impl Session {
 
     /// Export the current state once through every exporter.
     async fn write_round(&self) -> Result<(), TraceError> {
-        let doc = {
-            let mut st = self.state();
-            if st.crashed {
-                return Err(TraceError::Crashed(self.id.clone()));
-            }
-            st.writes += 1;
-            st.doc.clone()
-        };
+        let doc = self.begin_round()?;
         let mut first_error = None;
         let mut skipped = false;
         for exporter in &self.inner.exporters {
@@ -270,16 +263,7 @@ impl Session {
                 }
             }
         }
-        if let Some(e) = first_error {
-            return Err(e);
-        }
-        let mut st = self.state();
-        if skipped || st.crashed {
-            return Err(TraceError::Crashed(self.id.clone()));
-        }
-        st.persisted = st.persisted.max(doc.events.len());
-        st.on_disk = Some(doc.status);
-        Ok(())
+        self.finish_round(&doc, first_error, skipped)
     }
 
     /// The final write of `end_trace`: like `write_round`, but each
@@ -287,14 +271,7 @@ impl Session {
     /// `exporter_timeout` (T9). A hung exporter is reported, not awaited;
     /// its export goes on in the background and is fenced like any other.
     async fn final_round(&self, late: &mut Vec<usize>) -> Result<(), TraceError> {
-        let doc = {
-            let mut st = self.state();
-            if st.crashed {
-                return Err(TraceError::Crashed(self.id.clone()));
-            }
-            st.writes += 1;
-            st.doc.clone()
-        };
+        let doc = self.begin_round()?;
         let env = &self.inner.env;
         let bound = self.inner.config.exporter_timeout;
         let mut first_error = None;
@@ -320,6 +297,22 @@ impl Session {
                 }
             }
         }
+        self.finish_round(&doc, first_error, skipped)
+    }
+
+    /// Start an export round: the version to write, unless crashed.
+    fn begin_round(&self) -> Result<TraceDoc, TraceError> {
+        let mut st = self.state();
+        if st.crashed {
+            return Err(TraceError::Crashed(self.id.clone()));
+        }
+        st.writes += 1;
+        Ok(st.doc.clone())
+    }
+
+    /// Close an export round: the first error, or crashed if an exporter
+    /// skipped it (crash wins); otherwise record what every exporter holds.
+    fn finish_round(&self, doc: &TraceDoc, first_error: Option<TraceError>, skipped: bool) -> Result<(), TraceError> {
         if let Some(e) = first_error {
             return Err(e);
         }
