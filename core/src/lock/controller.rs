@@ -115,7 +115,7 @@ impl AttemptController {
             return Ok(());
         }
         let guard = Arc::new(self.attempt.acquire(&self.session).await?);
-        if let Err(e) = self.fence(&guard).await {
+        if let Err(e) = self.fence().await {
             let _ = guard.release().await;
             return Err(e);
         }
@@ -125,8 +125,7 @@ impl AttemptController {
 
     /// Right after a reacquire: refused if cleanup ran meanwhile, or if the
     /// session file is not as this attempt left it (L10).
-    async fn fence(&self, guard: &Arc<LockGuard>) -> Result<(), LockError> {
-        let _ = guard;
+    async fn fence(&self) -> Result<(), LockError> {
         if let Some(e) = self.refused() {
             return Err(e);
         }
@@ -189,7 +188,7 @@ impl AttemptController {
         guard: &Arc<LockGuard>,
         f: impl AsyncFnOnce(&LockGuard) -> Result<T, LockError>,
     ) -> Result<T, LockError> {
-        self.fence(guard).await?;
+        self.fence().await?;
         // Nested writes inside `f` reuse this hold.
         self.state().held = Some(guard.clone());
         let out = f(guard).await;

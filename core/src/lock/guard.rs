@@ -171,8 +171,7 @@ impl Hold {
         // attempt timeout), the system call still completes, and the
         // in-flight count must fall only then, or a force-release would
         // remove the lock under a write that lands later.
-        let slot: Arc<Mutex<Option<io::Result<()>>>> = Arc::default();
-        let (hold, out, data) = (self.clone(), slot.clone(), line.to_vec());
+        let (hold, data) = (self.clone(), line.to_vec());
         let task = Box::pin(async move {
             let result = hold.manager.env.fs.append(&hold.session, data).await;
             {
@@ -180,11 +179,11 @@ impl Hold {
                 st.appends_in_flight -= 1;
                 st.repair |= result.is_err();
             }
-            *out.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+            // Drains wait on the hold's own signal.
             hold.signal.notify();
+            result
         });
-        drop(self.manager.env.spawner.spawn("lock-append", task));
-        let result = self.signal.until(|| slot.lock().unwrap_or_else(|p| p.into_inner()).take()).await;
+        let result = crate::spawn::run_detached(&*self.manager.env.spawner, "lock-append", task).await;
         result.map_err(|e| self.io("append to the transcript", e))
     }
 
