@@ -2,13 +2,13 @@
 //! atomically (temporary file, fsync, rename, directory fsync), with the
 //! crash-wins fence described in the [module docs](super).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::names::{self, SUFFIX, TMP_MARK};
+use super::names::{self, CRASH_MARK, SUFFIX, TMP_MARK};
 use super::{Exported, Exporter, TraceDoc, TraceError};
 use crate::fs::{BoxFuture, FileKind, Fs, FsExt};
 use crate::{Clock, Entropy, Env};
@@ -21,13 +21,26 @@ pub struct FileExporterConfig {
     /// that another live process exporting into the same directory is never
     /// disturbed; zero when this process owns the directory.
     pub stale_tmp_age: Duration,
+    /// This exporter is the only writer of its directory: no other
+    /// exporter instance, in this process or another, ever exports into it.
+    /// Crash marks then live in memory only (the last [`CRASH_MARKS_MAX`]
+    /// of them), which saves a `stat` per export and a directory listing
+    /// per crash write. Default `false`; with `true` and a second writer,
+    /// crash wins only per instance (`legacy/trace-per-instance-crash-mark`
+    /// shows what breaks).
+    pub sole_writer: bool,
 }
 
 impl Default for FileExporterConfig {
     fn default() -> Self {
-        FileExporterConfig { stale_tmp_age: Duration::from_secs(3600) }
+        FileExporterConfig { stale_tmp_age: Duration::from_secs(3600), sole_writer: false }
     }
 }
+
+/// Crash marks one exporter keeps in memory; the oldest is forgotten
+/// beyond this. Without [`FileExporterConfig::sole_writer`] the mark on
+/// disk still stands for it, so forgetting costs only a `stat`.
+pub const CRASH_MARKS_MAX: usize = 4096;
 
 /// Writes each session's trace to `<dir>/<key>.trace.json`.
 pub struct FileExporter {
@@ -41,8 +54,10 @@ pub struct FileExporter {
 
 #[derive(Default)]
 struct State {
-    /// Keys (never raw ids) of sessions marked crashed.
+    /// Keys (never raw ids) of sessions marked crashed in memory, and the
+    /// order they were marked in (bounded by [`CRASH_MARKS_MAX`]).
     crashed: BTreeSet<String>,
+    crash_order: VecDeque<String>,
     /// Temporary files of exports in flight, by key and generation.
     in_flight: BTreeMap<String, BTreeMap<u64, PathBuf>>,
     /// Temporary files unlinked by a fence (their rename must fail).
@@ -50,6 +65,34 @@ struct State {
     /// Temporary files whose removal failed: retried by the next export.
     litter: BTreeSet<PathBuf>,
     next_gen: u64,
+}
+
+impl State {
+    /// Mark `key` crashed in memory, forgetting the oldest mark beyond the
+    /// bound; never a mark of a session with an export in flight.
+    fn mark(&mut self, key: &str) {
+        if !self.crashed.insert(key.to_string()) {
+            return;
+        }
+        self.crash_order.push_back(key.to_string());
+        let mut kept = 0;
+        while self.crashed.len() > CRASH_MARKS_MAX && kept < self.crash_order.len() {
+            let Some(old) = self.crash_order.pop_front() else { break };
+            if self.in_flight.contains_key(&old) {
+                self.crash_order.push_back(old);
+                kept += 1;
+            } else {
+                self.crashed.remove(&old);
+            }
+        }
+        debug_assert_eq!(self.crashed.len(), self.crash_order.len(), "every mark is ordered once");
+    }
+
+    fn unmark(&mut self, key: &str) {
+        if self.crashed.remove(key) {
+            self.crash_order.retain(|k| k != key);
+        }
+    }
 }
 
 /// Litter removals retried per export: a bound, so a broken disk cannot
@@ -96,6 +139,30 @@ impl FileExporter {
     /// The canonical file of a session.
     pub fn path_for(&self, session_id: &str) -> PathBuf {
         self.dir.join(names::file_name(session_id))
+    }
+
+    /// The crash mark of a session: while it exists, no exporter on this
+    /// directory lands an export of the session (T10).
+    pub fn crash_mark_for(&self, session_id: &str) -> PathBuf {
+        self.mark_path(&names::key(session_id))
+    }
+
+    /// Forget a session's trace: remove its canonical file, then its crash
+    /// mark, and this exporter's memory of both. A crashed session id stays
+    /// crashed in its directory until this runs (whichever process or
+    /// exporter instance exports it next); afterwards the id starts afresh.
+    /// Missing files are not an error.
+    pub async fn remove_trace(&self, session_id: &str) -> io::Result<()> {
+        let key = names::key(session_id);
+        for path in [self.path_for(session_id), self.crash_mark_for(session_id)] {
+            match self.fs.remove_file(&path).await {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        self.fs.sync_dir(&self.dir).await?;
+        self.lock().unmark(&key);
+        Ok(())
     }
 
     /// Is `name` one of our temporary files?
@@ -178,6 +245,20 @@ impl FileExporter {
             return self.bail(key, tmp, Err(io_err("fsync temporary file", e))).await;
         }
         self.fence_older(key, generation).await;
+        // Another exporter's crash write, here or in another process: it
+        // writes the mark before it lists and unlinks every temporary file
+        // of the session, so a temporary file its listing missed was
+        // created after the mark, and this `stat` comes later still (T10).
+        if !self.config.sole_writer {
+            match self.fs.symlink_metadata(&self.mark_path(key)).await {
+                Ok(_) => {
+                    self.lock().mark(key);
+                    return self.bail(key, tmp, Ok(Exported::SkippedCrashed)).await;
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return self.bail(key, tmp, Err(io_err("check the crash mark", e))).await,
+            }
+        }
         // The last check: nothing suspends between it and issuing the rename.
         if self.is_crashed(key) {
             return self.bail(key, tmp, Ok(Exported::SkippedCrashed)).await;
@@ -195,10 +276,19 @@ impl FileExporter {
     /// rather than as the error it caused.
     async fn bail(&self, key: &str, tmp: &Path, outcome: Result<Exported, TraceError>) -> Result<Exported, TraceError> {
         self.discard(tmp).await;
-        let (fenced, crashed) = {
+        let (fenced, mut crashed) = {
             let st = self.lock();
             (st.fenced.contains(tmp), st.crashed.contains(key))
         };
+        let source_gone =
+            matches!(&outcome, Err(TraceError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound);
+        if source_gone && !crashed && !fenced && !self.config.sole_writer {
+            // Another exporter's crash write unlinked our source.
+            crashed = self.fs.symlink_metadata(&self.mark_path(key)).await.is_ok();
+            if crashed {
+                self.lock().mark(key);
+            }
+        }
         match outcome {
             Err(TraceError::Io { ref source, .. }) if source.kind() == io::ErrorKind::NotFound && crashed => {
                 Ok(Exported::SkippedCrashed)
@@ -212,6 +302,10 @@ impl FileExporter {
 
     fn is_crashed(&self, key: &str) -> bool {
         self.lock().crashed.contains(key)
+    }
+
+    fn mark_path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}{CRASH_MARK}"))
     }
 
     fn tmp_path(&self, key: &str, generation: u64) -> PathBuf {
@@ -260,18 +354,46 @@ impl FileExporter {
         }
     }
 
-    /// The crash path: fence every in-flight export of the session, then
-    /// write the crashed version with blocking calls.
-    fn write_crashed_blocking(&self, session_id: &str, bytes: Vec<u8>) -> Result<(), TraceError> {
+    /// The crash path (and `finalize_sync`'s): fence every in-flight
+    /// export of the session, then write `bytes` with blocking calls. A
+    /// crashed version (`crashed`) also fences every other exporter on the
+    /// directory: it writes the crash mark, then unlinks every temporary
+    /// file of the session it lists, whoever made it.
+    fn write_crashed_blocking(&self, session_id: &str, bytes: Vec<u8>, crashed: bool) -> Result<(), TraceError> {
         let key = names::key(session_id);
         let io_err = |step, source| TraceError::Io { session: session_id.to_string(), step, source };
         let generation = {
             let mut st = self.lock();
-            st.crashed.insert(key.clone());
+            st.mark(&key);
             st.next_gen += 1;
             st.next_gen
         };
         let mut fence_error = None;
+        let shared = crashed && !self.config.sole_writer;
+        if shared && let Err(e) = self.fs.write_blocking(self.mark_path(&key), Vec::new()) {
+            fence_error.get_or_insert(io_err("write the crash mark", e));
+        }
+        if shared {
+            let prefix = format!("{key}{SUFFIX}{TMP_MARK}");
+            match self.fs.read_dir_blocking(&self.dir) {
+                Ok(entries) => {
+                    for entry in entries {
+                        if entry.name.to_str().is_none_or(|n| !n.starts_with(&prefix)) {
+                            continue;
+                        }
+                        match self.fs.remove_file_blocking(self.dir.join(entry.name)) {
+                            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                                fence_error.get_or_insert(io_err("fence another exporter's export", e));
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Err(e) => {
+                    fence_error.get_or_insert(io_err("list the trace directory", e));
+                }
+            }
+        }
         for victim in self.take_older(&key, u64::MAX) {
             match self.fs.remove_file_blocking(&victim) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => {
@@ -314,12 +436,12 @@ impl Exporter for FileExporter {
     }
 
     fn mark_crashed(&self, session_id: &str) {
-        self.lock().crashed.insert(names::key(session_id));
+        self.lock().mark(&names::key(session_id));
     }
 
     fn write_crashed(&self, doc: &TraceDoc) -> Result<(), TraceError> {
         let bytes = serialise(doc)?;
-        self.write_crashed_blocking(&doc.session_id, bytes)
+        self.write_crashed_blocking(&doc.session_id, bytes, doc.status == super::Status::Crashed)
     }
 
     fn path(&self, session_id: &str) -> Option<PathBuf> {

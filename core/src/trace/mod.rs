@@ -49,6 +49,31 @@
 //! effect that touches a canonical file, with renames landing at every
 //! instant of their window (`trace` scenario), and catches upstream's
 //! version of this code (`legacy/trace-rename-race`).
+//!
+//! # Across exporter instances and processes (T10)
+//!
+//! The registry above lives in one exporter's memory. Another exporter on
+//! the same directory (a second instance, or another process) is fenced
+//! through the directory itself: the crash write first writes a crash
+//! mark, `<key>.trace.crashed`, then lists the directory and unlinks every
+//! temporary file of the session, whoever made it, before writing its own.
+//! Every export `stat`s the mark after creating its temporary file and
+//! before renaming it. A temporary file the listing saw is unlinked (its
+//! rename fails or lands before the crash write's own); one created after
+//! the listing was created after the mark, so the export sees the mark and
+//! gives up. The cost is one `stat` per export and one directory listing
+//! per crash write; [`FileExporterConfig::sole_writer`] drops both for a
+//! directory one exporter owns (`legacy/trace-per-instance-crash-mark`
+//! shows what breaks when that promise is false). On NFS with attribute
+//! caching a `stat` can miss a file another client just created; mount
+//! the trace directory with `lookupcache=positive` or `noac` there.
+//!
+//! A crashed session id therefore stays crashed in its directory: a new
+//! session under the same id records in memory, but its exports report
+//! [`Exported::SkippedCrashed`] (`flush` returns [`TraceError::Crashed`])
+//! and the file keeps its crashed version, in every process, until
+//! [`FileExporter::remove_trace`] removes the file and its mark. Crash
+//! marks in memory are bounded by [`CRASH_MARKS_MAX`] per exporter.
 
 mod file;
 pub mod names;
@@ -61,7 +86,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fs::BoxFuture;
 
-pub use file::{FileExporter, FileExporterConfig};
+pub use file::{CRASH_MARKS_MAX, FileExporter, FileExporterConfig};
 pub use session::{Ended, Session, TraceConfig, Tracer};
 
 /// The trace file format this build writes.

@@ -26,6 +26,10 @@ const PREFIX_KEPT: usize = 120;
 pub const SUFFIX: &str = ".trace.json";
 /// What follows the canonical name in a temporary file's name.
 pub const TMP_MARK: &str = ".tmp.";
+/// The suffix of a session's crash mark, `<key>.trace.crashed`: it tells
+/// every exporter sharing the directory, in this process or another, that
+/// the session crashed (T10).
+pub const CRASH_MARK: &str = ".trace.crashed";
 
 /// The canonical key of a session: its encoded id. The file is
 /// `<key>.trace.json`; the crash set and temporary files use the same key.
@@ -57,6 +61,11 @@ pub fn key(session_id: &str) -> String {
 /// The canonical file name of a session.
 pub fn file_name(session_id: &str) -> String {
     format!("{}{SUFFIX}", key(session_id))
+}
+
+/// The name of a session's crash mark.
+pub fn crash_mark_name(session_id: &str) -> String {
+    format!("{}{CRASH_MARK}", key(session_id))
 }
 
 fn encode(id: &str) -> String {

@@ -78,11 +78,33 @@ struct State {
     crashed: bool,
     /// Events held by the last version every exporter took.
     persisted: usize,
-    /// The status of the last version every exporter took (what the file
-    /// holds), if any: `end_trace` reports this, never a hope (T9).
-    on_disk: Option<Status>,
+    /// Per exporter, the status of the last version it took (what its file
+    /// holds), if known: `end_trace` reports this, never a hope (T9).
+    on_disk: Vec<Option<Status>>,
     writes: u64,
     follow_ups: u64,
+}
+
+/// What one exporter's export did to what its file holds.
+#[derive(Clone, Copy)]
+enum Took {
+    /// The file holds this version.
+    Written,
+    /// It may or may not (an error after the rename, a newer version, an
+    /// exporter still running): `end_trace` reads the file to say.
+    Unknown,
+    /// Refused as crashed: the crash write decides what the file holds.
+    Skipped,
+}
+
+impl Took {
+    fn of(outcome: &Result<Exported, TraceError>) -> Took {
+        match outcome {
+            Ok(Exported::Written) => Took::Written,
+            Ok(Exported::SkippedCrashed) => Took::Skipped,
+            Ok(Exported::Superseded) | Err(_) => Took::Unknown,
+        }
+    }
 }
 
 /// Counters of one session, for tests and diagnostics.
@@ -99,7 +121,10 @@ pub struct SessionStats {
 pub struct Ended {
     /// The canonical file, whenever it exists, crashed or not (T8).
     pub path: Option<PathBuf>,
-    /// The session's final status (crashed if the crash write came first).
+    /// What the file at `path` holds (T9): the final status when the final
+    /// write landed, crashed if the crash write came first, or the older
+    /// version's status when the final write failed or is still landing.
+    /// Without a path, the status the session ended with.
     pub status: Status,
     /// Why the final write failed, if it did.
     pub error: Option<TraceError>,
@@ -132,7 +157,7 @@ impl Tracer {
                     ended: false,
                     crashed: false,
                     persisted: 0,
-                    on_disk: None,
+                    on_disk: vec![None; self.inner.exporters.len()],
                     writes: 0,
                     follow_ups: 0,
                 };
@@ -254,8 +279,11 @@ impl Session {
         let doc = self.begin_round()?;
         let mut first_error = None;
         let mut skipped = false;
+        let mut took = Vec::with_capacity(self.inner.exporters.len());
         for exporter in &self.inner.exporters {
-            match exporter.export(&doc).await {
+            let outcome = exporter.export(&doc).await;
+            took.push(Took::of(&outcome));
+            match outcome {
                 Ok(Exported::Written | Exported::Superseded) => {}
                 Ok(Exported::SkippedCrashed) => skipped = true,
                 Err(e) => {
@@ -263,7 +291,7 @@ impl Session {
                 }
             }
         }
-        self.finish_round(&doc, first_error, skipped)
+        self.finish_round(&doc, first_error, skipped, &took)
     }
 
     /// The final write of `end_trace`: like `write_round`, but each
@@ -276,11 +304,14 @@ impl Session {
         let bound = self.inner.config.exporter_timeout;
         let mut first_error = None;
         let mut skipped = false;
+        let mut took = Vec::with_capacity(self.inner.exporters.len());
         for (i, exporter) in self.inner.exporters.iter().enumerate() {
             let (exporter, doc) = (exporter.clone(), doc.clone());
             let task = Box::pin(async move { exporter.export(&doc).await });
             let run = crate::spawn::run_detached(&*env.spawner, "trace-final-export", task);
-            match crate::timeout(&*env.clock, bound, run).await {
+            let outcome = crate::timeout(&*env.clock, bound, run).await;
+            took.push(outcome.as_ref().map_or(Took::Unknown, Took::of));
+            match outcome {
                 Ok(Ok(Exported::Written | Exported::Superseded)) => {}
                 Ok(Ok(Exported::SkippedCrashed)) => skipped = true,
                 Ok(Err(e)) => {
@@ -297,7 +328,7 @@ impl Session {
                 }
             }
         }
-        self.finish_round(&doc, first_error, skipped)
+        self.finish_round(&doc, first_error, skipped, &took)
     }
 
     /// Start an export round: the version to write, unless crashed.
@@ -310,18 +341,34 @@ impl Session {
         Ok(st.doc.clone())
     }
 
-    /// Close an export round: the first error, or crashed if an exporter
-    /// skipped it (crash wins); otherwise record what every exporter holds.
-    fn finish_round(&self, doc: &TraceDoc, first_error: Option<TraceError>, skipped: bool) -> Result<(), TraceError> {
+    /// Close an export round: record what each exporter that wrote now
+    /// holds (unless the crash write came meanwhile: its version lands
+    /// last); then the first error, or crashed if an exporter skipped it
+    /// (crash wins); otherwise every exporter holds every event of `doc`.
+    fn finish_round(
+        &self,
+        doc: &TraceDoc,
+        first_error: Option<TraceError>,
+        skipped: bool,
+        took: &[Took],
+    ) -> Result<(), TraceError> {
+        let mut st = self.state();
+        if !st.crashed {
+            for (held, took) in st.on_disk.iter_mut().zip(took) {
+                match took {
+                    Took::Written => *held = Some(doc.status),
+                    Took::Unknown => *held = None,
+                    Took::Skipped => {}
+                }
+            }
+        }
         if let Some(e) = first_error {
             return Err(e);
         }
-        let mut st = self.state();
         if skipped || st.crashed {
             return Err(TraceError::Crashed(self.id.clone()));
         }
         st.persisted = st.persisted.max(doc.events.len());
-        st.on_disk = Some(doc.status);
         Ok(())
     }
 
@@ -409,23 +456,37 @@ impl Session {
         let error = if crashed {
             // Crash wins; if the crash write itself failed, the file still
             // holds an older version: try the crash write once more.
-            let on_disk = self.state().on_disk;
-            if on_disk == Some(Status::Crashed) { None } else { self.crash_write().err() }
+            let held = self.state().on_disk.iter().all(|s| *s == Some(Status::Crashed));
+            if held { None } else { self.crash_write().err() }
         } else {
             let result = self.final_round(&mut late).await;
             self.release_writer();
             result.err()
         };
         lock(&self.inner.sessions).remove(&self.id);
-        let status = {
+        let found = self.existing_path(&late).await;
+        let (known, wanted) = {
             let st = self.state();
-            st.on_disk.unwrap_or(st.doc.status)
+            (found.as_ref().and_then(|(_, i)| st.on_disk[*i]), st.doc.status)
+        };
+        let status = match (&found, known) {
+            (_, Some(held)) => held,
+            // A file this session never wrote (an earlier process's), or
+            // whose write outcome is unknown: say what it holds.
+            (Some((path, _)), None) => self.read_status(path).await.unwrap_or(wanted),
+            (None, None) => wanted,
         };
         debug_assert!(
-            error.is_some() || crashed || Some(status) == self.state().on_disk,
-            "a clean end reports what it wrote"
+            error.is_some() || known.is_none() || status == wanted,
+            "a clean end reports the status it wrote"
         );
-        Ended { path: self.existing_path(&late).await, status, error }
+        Ended { path: found.map(|(p, _)| p), status, error }
+    }
+
+    /// The status a trace file holds, if it reads as a trace.
+    async fn read_status(&self, path: &std::path::Path) -> Option<Status> {
+        let bytes = self.inner.env.fs.read(path).await.ok()?;
+        TraceDoc::parse(&bytes).ok().map(|d| d.status)
     }
 
     /// Clean shutdown without a runtime (upstream's `finalizeSync`): if the
@@ -460,13 +521,13 @@ impl Session {
             exporter.mark_crashed(&self.id);
         }
         let mut first_error = None;
-        for exporter in &self.inner.exporters {
-            if let Err(e) = exporter.write_crashed(doc) {
-                first_error.get_or_insert(e);
+        for (i, exporter) in self.inner.exporters.iter().enumerate() {
+            match exporter.write_crashed(doc) {
+                Ok(()) => self.state().on_disk[i] = Some(doc.status),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
             }
-        }
-        if first_error.is_none() {
-            self.state().on_disk = Some(doc.status);
         }
         self.cell.signal.notify();
         first_error.map_or(Ok(()), Err)
@@ -476,15 +537,15 @@ impl Session {
     /// `late` is still writing it. A stat that fails other than with
     /// `NotFound` counts as existing: better a path that may be there than
     /// a lost trace (T8).
-    async fn existing_path(&self, late: &[usize]) -> Option<PathBuf> {
+    async fn existing_path(&self, late: &[usize]) -> Option<(PathBuf, usize)> {
         for (i, exporter) in self.inner.exporters.iter().enumerate() {
             let Some(path) = exporter.path(&self.id) else { continue };
             if late.contains(&i) {
-                return Some(path);
+                return Some((path, i));
             }
             match self.inner.env.fs.symlink_metadata(&path).await {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                _ => return Some(path),
+                _ => return Some((path, i)),
             }
         }
         None

@@ -325,3 +325,128 @@ fn finalize_sync_writes_completed_unless_crashed() {
         assert!(tmp_files(dir.path()).is_empty());
     });
 }
+
+/// T10: a crash written through one exporter instance wins over exports of
+/// the same session through another instance on the same directory (a
+/// second process sharing it behaves the same: nothing is shared but the
+/// directory). Exports race the crash write from the runtime's workers.
+#[test]
+fn crash_wins_across_exporter_instances_sharing_a_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        let ours = open(&env, dir.path()).await;
+        let theirs = open(&env, dir.path()).await;
+        let crashing = Tracer::new(&env, vec![ours.clone()], TraceConfig::default());
+        let exporting = Tracer::new(&env, vec![theirs.clone()], TraceConfig::default());
+        for round in 0..30u64 {
+            let id = format!("shared-{round}");
+            let mirror = exporting.start(&id);
+            let snapper = {
+                let s = mirror.clone();
+                tokio::spawn(async move {
+                    for i in 0..200 {
+                        s.record(&format!("e{i}"), None, serde_json::Value::Null);
+                        s.snapshot();
+                        tokio::task::yield_now().await;
+                    }
+                    s.settled().await;
+                })
+            };
+            for _ in 0..(round % 6) * 7 {
+                tokio::task::yield_now().await;
+            }
+            let s = crashing.start(&id);
+            s.record("boom", None, serde_json::Value::Null);
+            tokio::task::spawn_blocking(move || s.crash_write()).await.expect("join").expect("crash write");
+            assert_eq!(read_doc(&ours.path_for(&id)).status, Status::Crashed, "round {round}: right after");
+            snapper.await.expect("snapper");
+            assert_eq!(read_doc(&ours.path_for(&id)).status, Status::Crashed, "round {round}: after settling");
+            assert!(
+                matches!(mirror.flush().await, Err(TraceError::Crashed(_))),
+                "round {round}: the other instance refuses the crashed session"
+            );
+        }
+        assert!(tmp_files(dir.path()).is_empty(), "litter: {:?}", tmp_files(dir.path()));
+    });
+}
+
+/// A crashed id stays crashed in its directory, for a reused id in the same
+/// process, a new exporter instance and a new tracer alike, until
+/// `remove_trace` forgets it; then the id starts afresh.
+#[test]
+fn a_reused_crashed_id_stays_crashed_until_its_trace_is_removed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        let file = open(&env, dir.path()).await;
+        let tracer = Tracer::new(&env, vec![file.clone()], TraceConfig::default());
+        let s = tracer.start("reused");
+        s.record("e", None, serde_json::Value::Null);
+        s.crash_write().expect("crash");
+        assert!(file.crash_mark_for("reused").exists(), "the mark is on disk");
+        // Until it ends, the tracer hands out the crashed session itself.
+        assert_eq!(tracer.start("reused").record("late", None, serde_json::Value::Null), None);
+        let ended = s.end_trace(Status::Completed).await;
+        assert_eq!(ended.status, Status::Crashed);
+        // A new session under the id: it records, but never lands.
+        let again = tracer.start("reused");
+        again.record("second life", None, serde_json::Value::Null);
+        assert!(matches!(again.flush().await, Err(TraceError::Crashed(_))));
+        // A new process (a new exporter instance and tracer) alike.
+        let fresh = open(&env, dir.path()).await;
+        let other = Tracer::new(&env, vec![fresh.clone()], TraceConfig::default()).start("reused");
+        other.record("third life", None, serde_json::Value::Null);
+        assert!(matches!(other.flush().await, Err(TraceError::Crashed(_))));
+        let ended = other.end_trace(Status::Completed).await;
+        assert_eq!(ended.status, Status::Crashed, "it reports what the file holds: {ended:?}");
+        assert_eq!(read_doc(&file.path_for("reused")).events.len(), 1, "the crashed trace is untouched");
+        // Removing the trace frees the id.
+        fresh.remove_trace("reused").await.expect("remove");
+        assert!(!file.crash_mark_for("reused").exists());
+        let reborn = Tracer::new(&env, vec![fresh.clone()], TraceConfig::default()).start("reused");
+        reborn.record("fresh", None, serde_json::Value::Null);
+        reborn.flush().await.expect("a removed trace's id starts afresh");
+        assert_eq!(read_doc(&file.path_for("reused")).status, Status::Running);
+        fresh.remove_trace("never-existed").await.expect("removing nothing is fine");
+    });
+}
+
+/// Crash marks in memory are bounded; a sole writer forgets the oldest
+/// (documented), a shared directory keeps the mark on disk.
+#[test]
+fn crash_marks_in_memory_are_bounded() {
+    use steadfast_core::trace::CRASH_MARKS_MAX;
+    let dir = tempfile::tempdir().expect("tempdir");
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        let sole = FileExporterConfig { sole_writer: true, ..FileExporterConfig::default() };
+        let file = Arc::new(FileExporter::open(&env, dir.path(), sole).await.expect("open"));
+        let tracer = Tracer::new(&env, vec![file.clone()], TraceConfig::default());
+        let first = tracer.start("first");
+        first.crash_write().expect("crash");
+        first.end_trace(Status::Completed).await;
+        let shared = open(&env, dir.path()).await;
+        let shared_tracer = Tracer::new(&env, vec![shared.clone()], TraceConfig::default());
+        let marked = shared_tracer.start("marked");
+        marked.crash_write().expect("crash");
+        marked.end_trace(Status::Completed).await;
+        for i in 0..=CRASH_MARKS_MAX {
+            file.mark_crashed(&format!("filler-{i}"));
+            shared.mark_crashed(&format!("filler-{i}"));
+        }
+        // The sole writer forgot its oldest mark and writes the id again.
+        let doc = TraceDoc {
+            format: steadfast_core::trace::FORMAT,
+            session_id: "first".into(),
+            status: Status::Running,
+            started_at_ms: 0,
+            events: Vec::new(),
+        };
+        assert_eq!(file.export(&doc).await.expect("export"), Exported::Written);
+        // The shared one forgot it in memory, but the mark on disk stands.
+        let doc = TraceDoc { session_id: "marked".into(), ..doc };
+        assert_eq!(shared.export(&doc).await.expect("export"), Exported::SkippedCrashed);
+        assert_eq!(read_doc(&shared.path_for("marked")).status, Status::Crashed);
+    });
+}

@@ -16,6 +16,7 @@
 //! driver judges T1 (durable), T3, T4, T5 and T7 at quiescence.
 
 mod legacy;
+mod shared;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -26,10 +27,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use steadfast_core::trace::{
-    Ended, Exporter, FileExporter, FileExporterConfig, Session, Status, TraceConfig, TraceDoc, TraceError, Tracer,
+    Ended, Exported, Exporter, FileExporter, FileExporterConfig, Session, Status, TraceConfig, TraceDoc, TraceError,
+    Tracer,
 };
-use steadfast_core::{Env, FileKind, FsOp};
-use steadfast_sim::schedule::{CrashRule, ErrorRule, Event, Latency, Mount, TimedEvent};
+use steadfast_core::{BoxFuture, Env, FileKind, FsOp};
+use steadfast_sim::schedule::{CrashRule, ErrorRule, Event, HangRule, Latency, Mount, TimedEvent};
 use steadfast_sim::swarm::Swarm;
 use steadfast_sim::world::{Invariant, Landed, LocalBoxFuture};
 use steadfast_sim::{Expect, FaultKind, Scenario, Schedule, SimRng, World};
@@ -37,6 +39,7 @@ use steadfast_sim::{Expect, FaultKind, Scenario, Schedule, SimRng, World};
 use crate::locked as lock;
 
 pub use legacy::{DebounceSession, LegacyExporter, LegacyFlavour, upstream_name};
+pub use shared::SharedDirScenario;
 
 const DIR: &str = "/efs/traces";
 
@@ -61,13 +64,18 @@ const INVARIANTS: &[Invariant] = &[
     },
     Invariant { id: "T7", statement: "session ids map to file names injectively and never escape the trace directory" },
     Invariant { id: "T8", statement: "end_trace returns the file's path whenever the file exists, crashed or not" },
+    Invariant {
+        id: "T9",
+        statement: "end_trace returns within its per-exporter bound whatever an exporter does, and never reports a status the file does not hold",
+    },
 ];
 
 const CRASH_DURING_RENAME: &str = "crash write while a rename is in flight";
 const RENAME_AFTER_CRASH: &str = "a rename landed after the crash write returned";
 const FOLLOW_UP: &str = "follow-up requested during a pending write";
 const LOSS_BETWEEN: &str = "power loss between write and rename";
-const SOMETIMES: &[&str] = &[CRASH_DURING_RENAME, RENAME_AFTER_CRASH, FOLLOW_UP, LOSS_BETWEEN];
+const HUNG_AT_END: &str = "an exporter hung during end_trace";
+const SOMETIMES: &[&str] = &[CRASH_DURING_RENAME, RENAME_AFTER_CRASH, FOLLOW_UP, LOSS_BETWEEN, HUNG_AT_END];
 
 /// Session ids, chosen to collide under upstream's naming and to try to
 /// escape the directory.
@@ -90,6 +98,8 @@ pub enum Variant {
     RawSessionKey,
     /// Upstream's file names: `/ \ . :` become `_`.
     UnderscoreNames,
+    /// end_trace waits on each exporter without a bound (before T9).
+    HungEnd,
 }
 
 /// The `trace` scenario for one variant.
@@ -108,6 +118,7 @@ impl Scenario for TraceScenario {
             Variant::SharedExporter => "legacy/trace-shared-exporter",
             Variant::RawSessionKey => "legacy/trace-raw-session-key",
             Variant::UnderscoreNames => "legacy/trace-underscore-names",
+            Variant::HungEnd => "legacy/trace-hung-end",
         }
     }
 
@@ -124,6 +135,7 @@ impl Scenario for TraceScenario {
             Variant::SharedExporter => "exporter-wide crashed flag: breaks T6",
             Variant::RawSessionKey => "crash mark with raw id, check with sanitised id: breaks T3",
             Variant::UnderscoreNames => "upstream's file names, \"a:b\" and \"a_b\" share a file: breaks T7",
+            Variant::HungEnd => "end_trace waits on a hung exporter without a bound: breaks T9",
         }
     }
 
@@ -246,7 +258,42 @@ fn schedule(seed: u64) -> Schedule {
             });
         }
     }
+    // One session may end in the chaos phase, when a second exporter (a
+    // mirror on a hung mount) can fail to answer its final write (T9).
+    if rng.chance(0.5) {
+        s.params.insert("early_end_ms".into(), rng.range(1_000, CHAOS_MS - 1_000));
+        if rng.chance(0.6) {
+            s.hangs.push(HangRule { point: HANG_POINT.into(), nth: Some(1), probability: None });
+        }
+    }
     s
+}
+
+/// Where the mirror exporter's final write hangs.
+const HANG_POINT: &str = "mirror-final-export";
+
+/// A second exporter beside the file (a mirror to a remote store): it
+/// keeps nothing, and its final write hangs where the schedule says.
+struct Mirror {
+    world: World,
+}
+
+impl Exporter for Mirror {
+    fn export<'a>(&'a self, doc: &'a TraceDoc) -> BoxFuture<'a, Result<Exported, TraceError>> {
+        Box::pin(async move {
+            if doc.status != Status::Running {
+                self.world.hang_point(HANG_POINT).await;
+            }
+            Ok(Exported::Written)
+        })
+    }
+    fn mark_crashed(&self, _session_id: &str) {}
+    fn write_crashed(&self, _doc: &TraceDoc) -> Result<(), TraceError> {
+        Ok(())
+    }
+    fn path(&self, _session_id: &str) -> Option<PathBuf> {
+        None
+    }
 }
 
 // ----- the book: what the workload did, for the checkers ----------------
@@ -260,6 +307,9 @@ struct SessionBook {
     flushed: usize,
     crash_started: bool,
     crash_returned: bool,
+    /// When end_trace was called, in the incarnation that called it.
+    end_started: Option<(u64, Duration)>,
+    end_returned: bool,
 }
 
 #[derive(Default)]
@@ -271,6 +321,8 @@ struct Book {
     tmp_writes: BTreeMap<PathBuf, u64>,
     /// The last incarnation tidied up in the quiet phase.
     tidied: bool,
+    /// The incarnation running now.
+    incarnation: u64,
     /// Parsed trace versions by content hash.
     parsed: BTreeMap<u64, Result<Parsed, String>>,
 }
@@ -319,7 +371,7 @@ impl Book {
 }
 
 /// A checker's verdict sink: invariant, ok, and the message if not.
-type Check<'a> = dyn FnMut(&str, bool, &dyn Fn() -> String) + 'a;
+pub(super) type Check<'a> = dyn FnMut(&str, bool, &dyn Fn() -> String) + 'a;
 
 /// T3, T4 and T7 for one canonical file, as it is now. `read` is the file's
 /// content (or why not).
@@ -459,6 +511,7 @@ struct App {
     env: Env,
     file: Arc<FileExporter>,
     make: MakeSession,
+    inc: u64,
 }
 
 async fn drive(world: &World, variant: Variant) {
@@ -477,7 +530,7 @@ async fn drive(world: &World, variant: Variant) {
 
 /// Open the exporter, retrying injected errors (bounded).
 async fn open_exporter(env: &Env) -> Option<FileExporter> {
-    let config = FileExporterConfig { stale_tmp_age: Duration::ZERO };
+    let config = FileExporterConfig { stale_tmp_age: Duration::ZERO, ..FileExporterConfig::default() };
     for _ in 0..50 {
         if let Ok(e) = FileExporter::open(env, DIR, config.clone()).await {
             return Some(e);
@@ -489,14 +542,18 @@ async fn open_exporter(env: &Env) -> Option<FileExporter> {
 
 async fn incarnation_main(world: World, book: SharedBook, variant: Variant, inc: u64) {
     let env = world.env();
-    lock(&book).tidied = false;
+    {
+        let mut b = lock(&book);
+        b.tidied = false;
+        b.incarnation = inc;
+    }
     if inc > 0 && lost_power_last(&world) && has_tmp(&world) {
         world.reach(LOSS_BETWEEN);
     }
     let Some(file) = open_exporter(&env).await else { return };
     let file = Arc::new(file);
-    let make = make_sessions(&env, file.clone(), variant);
-    let app = Rc::new(App { world: world.clone(), book: book.clone(), env: env.clone(), file, make });
+    let make = make_sessions(&world, &env, file.clone(), variant);
+    let app = Rc::new(App { world: world.clone(), book: book.clone(), env: env.clone(), file, make, inc });
     let s = world.schedule();
     let (n, first) = (s.param("sessions", 2) as usize, s.param("first_id", 0) as usize);
     let sessions: Vec<(Sess, String)> = (0..n)
@@ -534,7 +591,7 @@ async fn incarnation_main(world: World, book: SharedBook, variant: Variant, inc:
 /// Starts a session of the variant under test; returns it and its file.
 type MakeSession = Box<dyn Fn(&str) -> (Sess, PathBuf)>;
 
-fn make_sessions(env: &Env, file: Arc<FileExporter>, variant: Variant) -> MakeSession {
+fn make_sessions(world: &World, env: &Env, file: Arc<FileExporter>, variant: Variant) -> MakeSession {
     let legacy = |flavour| {
         let e: Arc<dyn Exporter> = Arc::new(LegacyExporter::new(env, Path::new(DIR), flavour));
         e
@@ -546,7 +603,7 @@ fn make_sessions(env: &Env, file: Arc<FileExporter>, variant: Variant) -> MakeSe
         upstream_names: false,
     };
     let exporter: Arc<dyn Exporter> = match variant {
-        Variant::Core | Variant::DebounceDrop => file.clone(),
+        Variant::Core | Variant::DebounceDrop | Variant::HungEnd => file.clone(),
         Variant::ExportOverwritesCrash => legacy(flavour(false, false, false)),
         Variant::RenameRace => legacy(flavour(true, false, false)),
         Variant::SharedExporter => legacy(flavour(true, true, false)),
@@ -557,7 +614,16 @@ fn make_sessions(env: &Env, file: Arc<FileExporter>, variant: Variant) -> MakeSe
     if variant == Variant::DebounceDrop {
         return Box::new(move |id| (Sess::Debounce(DebounceSession::start(&env, file.clone(), id)), file.path_for(id)));
     }
-    let tracer = Tracer::new(&env, vec![exporter.clone()], TraceConfig::default());
+    let mut exporters = vec![exporter.clone()];
+    let mut config = TraceConfig::default();
+    if matches!(variant, Variant::Core | Variant::HungEnd) {
+        exporters.push(Arc::new(Mirror { world: world.clone() }));
+    }
+    if variant == Variant::HungEnd {
+        // Before T9, end_trace awaited each exporter without a bound.
+        config.exporter_timeout = Duration::from_secs(86_400 * 365);
+    }
+    let tracer = Tracer::new(&env, exporters, config);
     Box::new(move |id| {
         let path = exporter.path(id).expect("file exporters have paths");
         (Sess::Core(tracer.start(id)), path)
@@ -629,16 +695,27 @@ fn judge_now(world: &World, book: &SharedBook, path: &Path) {
 async fn session_main(app: &App, sess: Sess, id: String, stream: u64) {
     let mut rng: SimRng = app.world.workload_rng(stream);
     let mut next = 0u64;
+    let early_end = app.world.schedule().params.get("early_end_ms").copied().filter(|_| stream == 0);
     while app.world.now() < app.world.chaos_end() {
+        if early_end.is_some_and(|at| app.world.now() >= Duration::from_millis(at)) {
+            break;
+        }
         burst(app, &sess, &id, &mut rng, &mut next).await;
         if rng.chance(0.3) {
             flush_and_check(app, &sess, &id, false).await;
         }
         app.env.clock.sleep(Duration::from_millis(rng.range(0, 2_000))).await;
     }
-    flush_and_check(app, &sess, &id, true).await;
+    flush_and_check(app, &sess, &id, app.world.now() >= app.world.chaos_end()).await;
+    let started = app.world.now();
+    if let Some(s) = lock(&app.book).sessions.get_mut(&id) {
+        s.end_started = Some((app.inc, started));
+    }
     let ended = sess.end_trace().await;
-    check_ended(app, &id, &ended);
+    if let Some(s) = lock(&app.book).sessions.get_mut(&id) {
+        s.end_returned = true;
+    }
+    check_ended(app, &id, &ended, app.world.now() - started);
     if sess.follow_ups() > 0 {
         app.world.reach(FOLLOW_UP);
     }
@@ -699,11 +776,32 @@ async fn flush_and_check(app: &App, sess: &Sess, id: &str, quiet: bool) {
     }
 }
 
-fn check_ended(app: &App, id: &str, ended: &Ended) {
+/// The longest end_trace may take (T9): the wait for a write in flight,
+/// each exporter's bound, and one blocking crash write on the EFS mount.
+fn end_bound() -> Duration {
+    let c = TraceConfig::default();
+    c.end_wait + c.exporter_timeout * 2 + Duration::from_millis(RENAME_MS_MAX + 1_000)
+}
+
+fn check_ended(app: &App, id: &str, ended: &Ended, took: Duration) {
     let path = lock(&app.book).sessions[id].path.clone();
     let exists = app.world.peek(FsOp::SymlinkMetadata(path.clone())).is_ok();
+    let held = app.world.peek_file(&path).ok().and_then(|b| TraceDoc::parse(&b).ok()).map(|d| d.status);
+    if matches!(ended.error, Some(TraceError::ExporterTimeout { exporter: 1, .. })) {
+        app.world.reach(HUNG_AT_END);
+    }
     let book = lock(&app.book);
     let s = &book.sessions[id];
+    app.world
+        .check("T9", took <= end_bound(), || format!("end_trace of {id:?} took {took:?} (bound {:?})", end_bound()));
+    // What the file holds, unless it may still change: the file exporter
+    // is late, or a crash write raced the end.
+    let file_late = matches!(ended.error, Some(TraceError::ExporterTimeout { exporter: 0, .. }));
+    if ended.path.is_some() && held.is_some() && !file_late && !s.crash_started {
+        app.world.check("T9", held == Some(ended.status), || {
+            format!("end_trace of {id:?} reports {:?}, but {} holds {held:?}", ended.status, path.display())
+        });
+    }
     app.world.check("T8", ended.path.is_some() || !exists, || {
         format!("end_trace of {id:?} returned no path, but {} exists (status {:?})", s.path.display(), ended.status)
     });
@@ -741,6 +839,23 @@ fn final_checks(world: &World, shared: &SharedBook) {
                 s.flushed
             )
         });
+    }
+    // T9 for an end_trace that never returned: the incarnation that called
+    // it still runs, so nothing excuses it.
+    if world.is_alive("app") {
+        for (id, s) in &book.sessions {
+            if let Some((inc, at)) = s.end_started
+                && inc == book.incarnation
+                && !s.end_returned
+            {
+                world.check("T9", false, || {
+                    format!(
+                        "end_trace of {id:?} started at {at:?} and had not returned at quiescence (bound {:?})",
+                        end_bound()
+                    )
+                });
+            }
+        }
     }
     if book.tidied && world.is_alive("app") {
         let litter: Vec<String> = listing

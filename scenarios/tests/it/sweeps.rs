@@ -76,6 +76,21 @@ fn legacy_trace_underscore_names() {
 }
 
 #[test]
+fn legacy_trace_hung_end() {
+    check("legacy/trace-hung-end");
+}
+
+#[test]
+fn trace_shared_dir() {
+    check("trace-shared-dir");
+}
+
+#[test]
+fn legacy_trace_per_instance_crash_mark() {
+    check("legacy/trace-per-instance-crash-mark");
+}
+
+#[test]
 fn lock() {
     check("lock");
 }

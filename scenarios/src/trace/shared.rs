@@ -1,0 +1,349 @@
+//! `trace-shared-dir` and `legacy/trace-per-instance-crash-mark` (T10):
+//! two processes export the same sessions into one EFS directory.
+//!
+//! Nodes `a` and `b` each open their own [`FileExporter`] and [`Tracer`]
+//! on `/efs/traces` and record the same session ids (a session handed
+//! between two workers, or a standby mirroring it): bursts of events with
+//! a snapshot after each, and flushes. At a seeded instant one of them
+//! crash-writes one session (and sometimes dies right after, as after a
+//! panic hook); both end every session in the quiet phase. Renames take
+//! 50 ms to 5 s and land anywhere in that window; EIO and ENOSPC are
+//! injected by the seed's swarm.
+//!
+//! Checkers: a watcher judges every effect on the canonical file of a
+//! session whose crash write returned (T10, T4); end_trace returns within
+//! its bounds (T9; what it reports is judged in `trace`, where one process
+//! writes the files); at quiescence every
+//! session that never crashed reads completed (T6: the crash mark of one
+//! session never suppresses another), crashed ones read crashed (T10), and
+//! no temporary file is left (T5).
+//!
+//! The replica runs today's exporter as a sole writer of the directory
+//! (`FileExporterConfig::sole_writer`): crash marks in memory only, so the
+//! other process's exports land over the crash.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use steadfast_core::trace::{FileExporter, FileExporterConfig, Session, Status, TraceConfig, TraceDoc, Tracer};
+use steadfast_core::{Env, FileKind, FsOp};
+use steadfast_sim::schedule::{ErrorRule, Event, Latency, Mount, TimedEvent};
+use steadfast_sim::swarm::Swarm;
+use steadfast_sim::world::{Invariant, Landed, LocalBoxFuture};
+use steadfast_sim::{Expect, FaultKind, Scenario, Schedule, SimRng, World};
+
+use crate::locked as lock;
+
+const DIR: &str = "/efs/traces";
+const NODES: [&str; 2] = ["a", "b"];
+const CHAOS_MS: u64 = 10_000;
+/// Longer than the stale age below plus the slowest rename, so that the
+/// survivor's last tidy removes what a dead process left.
+const QUIET_MS: u64 = 25_000;
+const STALE_TMP_MS: u64 = 8_000;
+const RENAME_MS_MAX: u64 = 5_000;
+
+const INVARIANTS: &[Invariant] = &[
+    Invariant {
+        id: "T10",
+        statement: "T3 holds across exporter instances and processes sharing a trace directory: once one crash write returned, the file reads crashed for good",
+    },
+    Invariant { id: "T4", statement: "at every instant the file is absent or a whole, parseable trace of its session" },
+    Invariant { id: "T5", statement: "after quiescence no temporary files remain" },
+    Invariant {
+        id: "T6",
+        statement: "one session's crash never suppresses another session's export: a session no process crashed ends completed",
+    },
+    Invariant { id: "T9", statement: "end_trace returns within its bounds (its wait plus one exporter bound)" },
+];
+
+const OTHER_RENAME_AFTER_CRASH: &str = "the other process's rename of a crashed session was in flight at its crash";
+const OTHER_REFUSED: &str = "the other process's export of a crashed session was refused";
+const SOMETIMES: &[&str] = &[OTHER_RENAME_AFTER_CRASH, OTHER_REFUSED];
+
+/// Two processes, one directory: the fixed exporter or the replica.
+pub struct SharedDirScenario {
+    /// Run the exporter as a sole writer (the replica).
+    pub sole_writer: bool,
+}
+
+impl Scenario for SharedDirScenario {
+    fn name(&self) -> &'static str {
+        if self.sole_writer { "legacy/trace-per-instance-crash-mark" } else { "trace-shared-dir" }
+    }
+
+    fn expect(&self) -> Expect {
+        if self.sole_writer { Expect::Violate } else { Expect::Hold }
+    }
+
+    fn description(&self) -> &'static str {
+        if self.sole_writer {
+            "crash marks per exporter instance, two processes on one directory: breaks T10"
+        } else {
+            "two processes export the same sessions into one EFS directory; one crash-writes (T10)"
+        }
+    }
+
+    fn invariants(&self) -> &'static [Invariant] {
+        INVARIANTS
+    }
+
+    fn sometimes(&self) -> &'static [&'static str] {
+        if self.sole_writer { &[] } else { SOMETIMES }
+    }
+
+    fn schedule(&self, seed: u64) -> Schedule {
+        schedule(seed)
+    }
+
+    fn run<'a>(&'a self, world: &'a World) -> LocalBoxFuture<'a, ()> {
+        Box::pin(drive(world, self.sole_writer))
+    }
+}
+
+fn schedule(seed: u64) -> Schedule {
+    let mut sw = Swarm::draw(seed, &["eio", "enospc", "die"]);
+    let mut s = Schedule::calm(seed, CHAOS_MS);
+    s.quiet_ms = QUIET_MS;
+    let rng = sw.rng();
+    let rename_max = rng.range(100, RENAME_MS_MAX);
+    s.mounts.push(Mount {
+        prefix: "/efs".into(),
+        latency: vec![
+            Latency { ops: vec!["rename".into()], ms_min: rename_max.min(50), ms_max: rename_max },
+            Latency { ops: vec!["write".into(), "sync_file".into()], ms_min: 0, ms_max: 50 },
+            Latency { ops: vec![], ms_min: 0, ms_max: 10 },
+        ],
+    });
+    let ops = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    if sw.on("eio") {
+        let p = sw.rate("eio") * 0.2;
+        s.errors.push(ErrorRule {
+            ops: ops(&["write", "sync_file", "rename", "remove_file", "symlink_metadata", "read_dir"]),
+            path_prefix: Some(DIR.into()),
+            error: FaultKind::Eio,
+            nth: None,
+            probability: Some(p),
+        });
+    }
+    if sw.on("enospc") {
+        let p = sw.rate("enospc") * 0.5;
+        s.errors.push(ErrorRule {
+            ops: ops(&["write"]),
+            path_prefix: Some(DIR.into()),
+            error: FaultKind::Enospc,
+            nth: None,
+            probability: Some(p),
+        });
+    }
+    let die = sw.on("die");
+    let rng = sw.rng();
+    let crash_at_ms = rng.range(500, CHAOS_MS - 1_000);
+    s.params.insert("sessions".into(), rng.range(1, 3));
+    s.params.insert("crash_at_ms".into(), crash_at_ms);
+    s.params.insert("crash_node".into(), rng.range(0, 1));
+    s.params.insert("crash_session".into(), rng.range(0, 2));
+    if die {
+        let node = NODES[s.params["crash_node"] as usize];
+        s.events.push(TimedEvent { at_ms: crash_at_ms + 1, what: Event::Kill { node: node.into() } });
+    }
+    s
+}
+
+#[derive(Default)]
+struct Book {
+    /// Canonical path to session id.
+    ids: BTreeMap<PathBuf, String>,
+    /// Sessions whose crash write returned `Ok`.
+    crashed: BTreeMap<String, bool>,
+    /// Sessions whose crash write started (a failed one may still land).
+    crash_started: BTreeMap<String, bool>,
+    /// Nodes that finished the quiet phase's tidy.
+    tidied: Vec<String>,
+}
+
+type SharedBook = Arc<Mutex<Book>>;
+
+fn session_ids(world: &World) -> Vec<String> {
+    (0..world.schedule().param("sessions", 1).min(3)).map(|i| format!("s{i}")).collect()
+}
+
+/// Judge a canonical file as it is: whole (T4), and crashed if a crash
+/// write of its session returned (T10).
+fn judge(book: &Book, path: &Path, read: Result<&[u8], &String>, check: &mut super::Check<'_>) {
+    let Some(id) = book.ids.get(path) else { return };
+    let crashed = book.crashed.get(id).copied().unwrap_or(false);
+    let bytes = match read {
+        Ok(b) => b,
+        Err(e) => {
+            return check("T10", !crashed, &|| format!("{id:?} was crash-written but {} is gone: {e}", path.display()));
+        }
+    };
+    let doc = match TraceDoc::parse(bytes) {
+        Ok(d) => d,
+        Err(e) => return check("T4", false, &|| format!("{} is not a whole trace: {e}", path.display())),
+    };
+    check("T4", doc.session_id == *id, &|| format!("{} holds session {:?}", path.display(), doc.session_id));
+    check("T10", !crashed || doc.status == Status::Crashed, &|| {
+        format!(
+            "{id:?} was crash-written, but {} now reads {:?} ({} events)",
+            path.display(),
+            doc.status,
+            doc.events.len()
+        )
+    });
+}
+
+fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
+    Box::new(move |l: &mut Landed<'_>| {
+        let book = lock(&book);
+        let touched: Vec<PathBuf> = [Some(l.op.path()), l.op.second_path()]
+            .into_iter()
+            .flatten()
+            .filter(|p| book.ids.contains_key(*p))
+            .map(Path::to_path_buf)
+            .collect();
+        for path in touched {
+            let read = l.read(&path).map_err(|e| e.to_string());
+            judge(&book, &path, read.as_deref(), &mut |id, ok, msg| l.check(id, ok, msg));
+        }
+    })
+}
+
+async fn drive(world: &World, sole_writer: bool) {
+    world.setup([FsOp::CreateDirAll(DIR.into())]);
+    let book: SharedBook = Arc::default();
+    {
+        let mut b = lock(&book);
+        for id in session_ids(world) {
+            b.ids.insert(Path::new(DIR).join(steadfast_core::trace::names::file_name(&id)), id);
+        }
+    }
+    world.watch(DIR, watcher(book.clone()));
+    for (i, node) in NODES.iter().enumerate() {
+        let b = book.clone();
+        world.add_node(node, move |w| {
+            let book = b.clone();
+            async move { process(w, book, i, sole_writer).await }
+        });
+    }
+    world.sleep_until(world.quiet_end()).await;
+    final_checks(world, &book);
+}
+
+async fn open_exporter(env: &Env, sole_writer: bool) -> Option<Arc<FileExporter>> {
+    let config = FileExporterConfig { stale_tmp_age: Duration::from_millis(STALE_TMP_MS), sole_writer };
+    for _ in 0..50 {
+        if let Ok(e) = FileExporter::open(env, DIR, config.clone()).await {
+            return Some(Arc::new(e));
+        }
+        env.clock.sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+async fn process(world: World, book: SharedBook, node: usize, sole_writer: bool) {
+    let env = world.env();
+    let Some(file) = open_exporter(&env, sole_writer).await else { return };
+    let tracer = Tracer::new(&env, vec![file.clone()], TraceConfig::default());
+    let sessions: Vec<Session> = session_ids(&world).iter().map(|id| tracer.start(id)).collect();
+    let s = world.schedule();
+    if s.param("crash_node", 0) as usize == node {
+        let victim = sessions[s.param("crash_session", 0) as usize % sessions.len()].clone();
+        let (w, b, f) = (world.clone(), book.clone(), file.clone());
+        let at = s.param("crash_at_ms", 1_000);
+        madsim::task::spawn_local(async move { crasher(&w, &b, &f, victim, at).await });
+    }
+    let tasks: Vec<_> = sessions
+        .into_iter()
+        .enumerate()
+        .map(|(i, sess)| {
+            let (world, book) = (world.clone(), book.clone());
+            let rng = world.workload_rng(node as u64 * 8 + i as u64);
+            madsim::task::spawn_local(async move { session_main(&world, &book, sess, NODES[node], rng).await })
+        })
+        .collect();
+    for t in tasks {
+        let _ = t.await;
+    }
+    // Tidy once every temporary file a dead peer left has aged.
+    world.sleep_until(world.quiet_end() - Duration::from_millis(1_000)).await;
+    if file.tidy().await.is_ok() {
+        lock(&book).tidied.push(NODES[node].to_string());
+    }
+}
+
+async fn crasher(world: &World, book: &SharedBook, file: &FileExporter, victim: Session, at_ms: u64) {
+    world.sleep_until(Duration::from_millis(at_ms)).await;
+    let id = victim.id().to_string();
+    let path = file.path_for(&id);
+    let others = format!("{}.tmp.", path.display());
+    if world.in_flight("rename", |p| p.to_str().is_some_and(|p| p.starts_with(&others))) > 0 {
+        world.reach(OTHER_RENAME_AFTER_CRASH);
+    }
+    lock(book).crash_started.insert(id.clone(), true);
+    let result = victim.crash_write();
+    world.note(format!("crash write of {id:?}: {result:?}"));
+    if result.is_ok() {
+        lock(book).crashed.insert(id.clone(), true);
+        let read = world.peek_file(&path).map_err(|e| e.to_string());
+        let book = lock(book);
+        judge(&book, &path, read.as_deref(), &mut |inv, ok, msg| world.check(inv, ok, msg));
+    }
+}
+
+async fn session_main(world: &World, book: &SharedBook, sess: Session, node: &str, mut rng: SimRng) {
+    let env = world.env();
+    let mut n = 0u64;
+    while world.now() < world.chaos_end() {
+        for _ in 0..rng.range(1, 20) {
+            sess.record(&format!("{node}-e{n}"), None, serde_json::Value::Null);
+            n += 1;
+            sess.snapshot();
+        }
+        if rng.chance(0.3) && sess.flush().await.is_err() && lock(book).crashed.contains_key(sess.id()) {
+            world.reach(OTHER_REFUSED);
+        }
+        env.clock.sleep(Duration::from_millis(rng.range(0, 1_500))).await;
+    }
+    let _ = sess.flush().await;
+    let started = world.now();
+    sess.end_trace(Status::Completed).await;
+    let took = world.now() - started;
+    let config = TraceConfig::default();
+    let bound = config.end_wait + config.exporter_timeout + Duration::from_secs(1);
+    world.check("T9", took <= bound, || {
+        format!("end_trace of {:?} on {node} took {took:?} (bound {bound:?})", sess.id())
+    });
+    // What end_trace reports is not judged here: the other process's
+    // exports of a session neither crashed may land at any time (only
+    // crash wins across processes); `trace` judges it with one writer.
+}
+
+fn final_checks(world: &World, shared: &SharedBook) {
+    let book = lock(shared);
+    for (path, id) in &book.ids {
+        let read = world.peek_file(path).map_err(|e| e.to_string());
+        judge(&book, path, read.as_deref(), &mut |inv, ok, msg| world.check(inv, ok, msg));
+        if book.crash_started.contains_key(id) {
+            continue;
+        }
+        let status = read.ok().and_then(|b| TraceDoc::parse(&b).ok()).map(|d| d.status);
+        // Both processes may have died only if one crashed; a session no
+        // one crashed is ended by a live process in the quiet phase.
+        world.check("T6", status == Some(Status::Completed), || {
+            format!("{id:?} never crashed, but {} reads {status:?} at quiescence", path.display())
+        });
+    }
+    if !book.tidied.is_empty() {
+        let litter: Vec<String> = world
+            .listing()
+            .iter()
+            .filter(|l| l.kind == FileKind::File && FileExporter::is_tmp_name(&l.path.to_string_lossy()))
+            .map(|l| l.path.display().to_string())
+            .collect();
+        world.check("T5", litter.is_empty(), || format!("temporary files left after quiescence: {litter:?}"));
+    }
+}
