@@ -1,4 +1,4 @@
-//! `retention` and `legacy/telemetry-unbounded` (incidents 0, 1, 2; R1..R5).
+//! `retention` and `legacy/telemetry-unbounded` (incidents 0, 1, 2; R1..R6).
 //!
 //! A telemetry directory on an EFS-like mount seeded with up to 55,000
 //! entries (`traces-*`/`metrics-*` files of dead pids, a protected
@@ -10,11 +10,14 @@
 //! (telemetry sweep + orphan sweep; again after 30 s while work is left,
 //! else after 10 min). A `churn` process
 //! meanwhile creates and deletes files, turns files into symlinks, clones
-//! new workspaces (row first) and soft-deletes rows.
+//! new workspaces (row first), soft-deletes rows, dates files a day to ten
+//! years into the future (`touch -d`), and removes the app's spool
+//! directory under its running sink (`rm -rf`).
 //!
 //! Checkers: a watcher judges R1 on every removal that lands; the app
 //! judges R3 (heartbeat lag) and R4 (every sweep examines every entry it
-//! listed) as it goes; the driver judges R2 and R5 at quiescence, after a
+//! listed) as it goes, and R5 for a spool record written in the quiet
+//! phase; the driver judges R2, R5 and R6 at quiescence, after a
 //! quiet phase long enough for ⌈excess / deletions per sweep⌉ + 1 sweeps.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,6 +41,9 @@ use crate::locked as lock;
 const TELEMETRY: &str = "/efs/telemetry";
 const WORKSPACES: &str = "/efs/workspaces";
 const OUTSIDE: &str = "/outside";
+/// A spool directory of the app's own log, which an operator removes now
+/// and then (`rm -rf`) while the app runs.
+const SPOOL: &str = "/efs/spool";
 const PROTECTED: &str = "secret_access.jsonl";
 
 const INVARIANTS: &[Invariant] = &[
@@ -54,14 +60,20 @@ const INVARIANTS: &[Invariant] = &[
         id: "R4",
         statement: "entries vanishing or appearing mid-sweep and per-entry errors are skipped; the sweep continues",
     },
-    Invariant { id: "R5", statement: "a log or telemetry file appears on first write only" },
+    Invariant {
+        id: "R5",
+        statement: "a log or telemetry file appears on first write only, and a write lands even after its directory was removed",
+    },
+    Invariant { id: "R6", statement: "an entry whose mtime lies in the future cannot stay past the ceilings forever" },
 ];
 
 const SWEEP_DURING_CHURN: &str = "a sweep step met an entry that changed under it";
 const SWEEP_ERROR: &str = "a sweep step failed and the sweep went on";
 const CAPPED: &str = "a sweep stopped at its cap and left work for the next";
 const LARGE: &str = "a sweep over 55,000 entries";
-const SOMETIMES: &[&str] = &[SWEEP_DURING_CHURN, SWEEP_ERROR, CAPPED, LARGE];
+const TOUCHED_GONE: &str = "a file dated into the future was swept";
+const SPOOL_RECREATED: &str = "a sink wrote after its directory was removed";
+const SOMETIMES: &[&str] = &[SWEEP_DURING_CHURN, SWEEP_ERROR, CAPPED, LARGE, TOUCHED_GONE, SPOOL_RECREATED];
 
 const FILES_MAX: usize = 100;
 const BYTES_MAX: u64 = 20 << 10;
@@ -215,6 +227,10 @@ struct Book {
     /// When the last completed sweep started (virtual ms): R2 judges what
     /// was eligible then.
     last_sweep_ms: u64,
+    /// Files dated into the future (`touch -d`), and when (virtual ms).
+    touched: BTreeMap<String, u64>,
+    /// Times the spool directory was removed (virtual ms).
+    spool_removed: Vec<u64>,
 }
 
 type SharedBook = Arc<Mutex<Book>>;
@@ -226,8 +242,11 @@ fn policy() -> RetentionPolicy {
         files_max: FILES_MAX,
         bytes_max: BYTES_MAX,
     };
+    // Audit files may not be kept at all past the floor: what a date in
+    // the future would exempt is plain to see (R6).
+    let audit = Kind { prefix: "audit-".into(), suffix: ".jsonl".into(), files_max: 0, bytes_max: 0 };
     RetentionPolicy {
-        kinds: vec![kind("traces-"), kind("metrics-")],
+        kinds: vec![kind("traces-"), kind("metrics-"), audit],
         protected: vec![PROTECTED.into()],
         age_floor: AGE_FLOOR,
         deletions_max: DELETIONS_MAX,
@@ -429,6 +448,8 @@ async fn app(world: World, book: SharedBook, variant: Variant) {
         b.sinks.insert(traces.clone(), false);
         b.sinks.insert(metrics.clone(), false);
     }
+    let spool_path = Path::new(SPOOL).join(format!("app-{pid}.log"));
+    let Ok(spool) = LazySink::open(&env, &spool_path).await else { return };
     let index = Arc::new(Index { book: book.clone(), env: env.clone() });
     let (w, b, e) = (world.clone(), book.clone(), env.clone());
     let _sweeps = spawn_after(&env, BOOT_DELAY, Box::pin(async move { sweep_loop(w, b, e, index).await }));
@@ -439,7 +460,24 @@ async fn app(world: World, book: SharedBook, variant: Variant) {
             if t.write_line(&format!("{{\"i\":{i}}}")).await.is_ok() {
                 lock(&book).sinks.insert(traces.clone(), true);
             }
+            let _ = spool.write_line(&format!("chaos {i}")).await;
         }
+        // In the quiet phase (no faults, no churn) a record lands, though
+        // an operator may have removed the spool directory meanwhile (R5).
+        world.sleep_until(world.chaos_end() + Duration::from_secs(5)).await;
+        let line = format!("quiet {pid}");
+        let wrote = spool.write_line(&line).await;
+        let held = world.peek_file(&spool_path).map(|b| String::from_utf8_lossy(&b).contains(&line));
+        let removed = lock(&book).spool_removed.clone();
+        if wrote.is_ok() && !removed.is_empty() {
+            world.reach(SPOOL_RECREATED);
+        }
+        world.check("R5", wrote.is_ok() && matches!(held, Ok(true)), || {
+            format!(
+                "a record to {} failed in the quiet phase ({wrote:?}, file: {held:?}); the spool directory was removed at {removed:?} ms",
+                spool_path.display()
+            )
+        });
         std::future::pending::<()>().await
     };
     futures_join(writes, heartbeat(&world, &env)).await;
@@ -520,7 +558,7 @@ async fn churn(world: World, book: SharedBook, stream: u64) {
         env.clock.sleep(Duration::from_millis(rng.range(10, 3_000))).await;
         n += 1;
         let now_ms = world.now().as_millis() as u64;
-        match rng.range(0, 4) {
+        match rng.range(0, 6) {
             0 => {
                 let name = format!("traces-{}.jsonl", 500_000 + stream * 10_000 + n);
                 lock(&book).created_ms.insert(name.clone(), now_ms);
@@ -540,6 +578,29 @@ async fn churn(world: World, book: SharedBook, stream: u64) {
                 let _ = env.fs.remove_file(&path).await;
                 let _ = env.fs.symlink(Path::new(OUTSIDE).join("precious"), &path).await;
             }
+            4 => {
+                // A file dated a day to ten years ahead: a new audit file,
+                // or an old trace of a dead process.
+                let name = if rng.chance(0.5) {
+                    format!("audit-{}.jsonl", 700_000 + stream * 10_000 + n)
+                } else {
+                    format!("traces-{}.jsonl", 10_000 + rng.range(0, 3_000))
+                };
+                let path = Path::new(TELEMETRY).join(&name);
+                if name.starts_with("audit-") {
+                    lock(&book).created_ms.insert(name.clone(), now_ms);
+                    let _ = env.fs.write(&path, vec![b'a'; 64]).await;
+                }
+                let ahead = Duration::from_secs(rng.range(86_400, 10 * 365 * 86_400));
+                if world.harness_touch(&path, env.clock.wall() + ahead).is_ok() {
+                    lock(&book).touched.insert(name, world.now().as_millis() as u64);
+                }
+            }
+            5 if rng.chance(0.2) => {
+                lock(&book).spool_removed.push(now_ms);
+                let _ = env.fs.remove_dir_all(Path::new(SPOOL)).await;
+            }
+            5 => {}
             3 => {
                 let name = format!("ws-new-{stream}-{n}");
                 {
@@ -594,6 +655,28 @@ fn final_checks(world: &World, book: &SharedBook) {
             format!(
                 "{}*: {count} files, {bytes} bytes after {} sweeps, {deletable} of them deletable",
                 kind.prefix, book.sweeps
+            )
+        });
+    }
+    // R6: an audit file (ceiling zero) dated into the future is gone once
+    // a sweep started a floor after its touch; a trace of a dead process
+    // so dated is judged by R2 with the rest.
+    for (name, &touched_ms) in &book.touched {
+        let path = Path::new(TELEMETRY).join(name);
+        let exists = listing.iter().any(|l| l.path == path && l.kind == FileKind::File);
+        // (Judged, like R2, at quiescence when nothing swept: a fleet that
+        // never sweeps keeps the file for ever, which is what R6 forbids.)
+        if !name.starts_with("audit-") {
+            continue;
+        }
+        let due = now_ms >= touched_ms + AGE_FLOOR.as_millis() as u64;
+        if due && !exists {
+            world.reach(TOUCHED_GONE);
+        }
+        world.check("R6", !(due && exists), || {
+            format!(
+                "{name}, dated into the future at {touched_ms} ms, survived {} sweeps under a ceiling of zero",
+                book.sweeps
             )
         });
     }

@@ -664,6 +664,24 @@ impl World {
         result
     }
 
+    /// Set a file's mtime from outside every process (`touch -d`: a
+    /// hostile user dating a file into the future, or into the past); its
+    /// ctime becomes the wall clock's now. Recorded in the history.
+    pub fn harness_touch(&self, path: &Path, mtime: std::time::SystemTime) -> io::Result<()> {
+        let now = now_ns();
+        let mut st = self.lock();
+        st.settle(now);
+        let wall = st.wall_at(now);
+        let result = st.tree.set_mtime(path, mtime, wall);
+        let shown = match mtime.duration_since(wall) {
+            Ok(ahead) => format!("+{} ms", ahead.as_millis()),
+            Err(behind) => format!("-{} ms", behind.duration().as_millis()),
+        };
+        let outcome = if result.is_ok() { "ok" } else { "err" };
+        st.record(now, "harness", format!("touch {} mtime {shown}: {outcome}", path.display()));
+        result
+    }
+
     /// Plant a FIFO (a special file) at `path` from outside every process.
     pub fn harness_special(&self, path: &Path) -> io::Result<()> {
         let now = now_ns();

@@ -34,10 +34,12 @@ use std::time::Duration;
 pub use lazy::LazySink;
 pub use sweep::{SessionIndex, delete_workspace_blocking, pid_of_name, spawn_after, sweep_dir, sweep_orphans};
 
-/// How far in the future an mtime may lie and still count as young (R6):
-/// clock skew between a host and its file server stays well below this; a
-/// file dated further ahead is judged as old, so that a `touch -d` cannot
-/// exempt it from the ceilings.
+/// How far in the future an mtime may lie and still be trusted (R6):
+/// clock skew between a host and its file server stays well below this. A
+/// file dated further ahead ages from its ctime instead (the moment it was
+/// touched), for the floor and for the oldest-first order alike, so that a
+/// `touch -d` can neither exempt it from the ceilings nor make it outrank
+/// honest files.
 pub const MTIME_SKEW_MAX: Duration = Duration::from_secs(600);
 
 /// A kind of file a sweep may delete: names `<prefix>*<suffix>`.

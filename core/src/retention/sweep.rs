@@ -51,6 +51,8 @@ struct Candidate {
     path: PathBuf,
     len: u64,
     modified: SystemTime,
+    /// What its age counts from ([`age_from`], capped at now).
+    ages_from: SystemTime,
     /// `None` when it may be deleted; otherwise why not.
     keep: Option<Kept>,
 }
@@ -93,16 +95,26 @@ pub async fn sweep_dir(env: &Env, dir: &Path, policy: &RetentionPolicy) -> Sweep
     report
 }
 
-/// Is an entry younger than the floor, by its mtime (R1, R6)? An mtime up
-/// to [`MTIME_SKEW_MAX`](super::MTIME_SKEW_MAX) in the future (a clock that
-/// jumped back, a file server a little ahead) is young, which is safe and
-/// ends as the clock passes it. Further in the future it is no age at all:
-/// judged by it, anyone who can `touch` a file could exempt it from
-/// retention for ever, so it counts as old.
-fn is_young(now: SystemTime, modified: SystemTime, floor: Duration) -> bool {
-    match now.duration_since(modified) {
-        Ok(age) => age < floor,
-        Err(ahead) => ahead.duration() <= super::MTIME_SKEW_MAX,
+/// The instant an entry's age counts from (R1, R6): its mtime, unless that
+/// lies more than [`MTIME_SKEW_MAX`](super::MTIME_SKEW_MAX) in the future.
+/// Anyone who can `touch` a file can date its mtime, so a far-future one
+/// is no age at all: the ctime then stands for it, which `touch` moves to
+/// the moment of the touch and which only a change of the system clock
+/// can date ahead. `None` when both lie that far ahead (the clock jumped
+/// back): young, until the clock passes them, which bounds the exemption
+/// by the jump.
+fn age_from(now: SystemTime, meta: &crate::fs::Metadata) -> Option<SystemTime> {
+    let trusted = |t: SystemTime| t.duration_since(now).map_or(true, |ahead| ahead <= super::MTIME_SKEW_MAX);
+    [meta.modified, meta.changed].into_iter().find(|t| trusted(*t))
+}
+
+/// Is an entry younger than the floor? An age that starts up to the skew
+/// bound in the future is young (a file server a little ahead), which is
+/// safe and ends as the clock passes it.
+fn is_young(now: SystemTime, meta: &crate::fs::Metadata, floor: Duration) -> bool {
+    match age_from(now, meta).map(|t| now.duration_since(t)) {
+        Some(Ok(age)) => age < floor,
+        Some(Err(_)) | None => true,
     }
 }
 
@@ -132,7 +144,8 @@ async fn candidate(
         }
     };
     let live = pid_of_name(name, kind).is_some_and(|pid| env.procs.liveness(pid) != Liveness::Dead);
-    let young = is_young(env.clock.wall(), meta.modified, age_floor);
+    let now = env.clock.wall();
+    let young = is_young(now, &meta, age_floor);
     let keep = if live {
         Some(Kept::LivePid)
     } else if young {
@@ -140,7 +153,10 @@ async fn candidate(
     } else {
         None
     };
-    Some(Candidate { path, len: meta.len, modified: meta.modified, keep })
+    // Oldest first by the same age: a file dated into the future sorts by
+    // when it was touched, never past every honest file (R6).
+    let ages_from = age_from(now, &meta).map_or(now, |t| t.min(now));
+    Some(Candidate { path, len: meta.len, modified: meta.modified, ages_from, keep })
 }
 
 /// Delete a kind's oldest deletable files until its ceilings hold.
@@ -151,10 +167,8 @@ async fn enforce(
     deletions_max: usize,
     report: &mut SweepReport,
 ) {
-    // Oldest first; an mtime in the future sorts as now, not past every
-    // honest file.
-    let now = env.clock.wall();
-    candidates.sort_by(|a, b| (a.modified.min(now), &a.path).cmp(&(b.modified.min(now), &b.path)));
+    // Oldest first.
+    candidates.sort_by(|a, b| (a.ages_from, &a.path).cmp(&(b.ages_from, &b.path)));
     let mut count = candidates.len();
     let mut bytes: u64 = candidates.iter().map(|c| c.len).sum();
     for c in candidates {
@@ -252,7 +266,7 @@ async fn orphan(
     };
     // The floor first: a row is written before its workspace is cloned, so
     // a young directory may have a row the lookup has not seen yet.
-    if is_young(env.clock.wall(), meta.modified, floor) {
+    if is_young(env.clock.wall(), &meta, floor) {
         return report.keep(Kept::TooYoung);
     }
     match index.is_live(name).await {

@@ -142,16 +142,51 @@ fn a_future_mtime_does_not_exempt_a_file_from_the_ceilings() {
         write(&dir.join(name), 10);
         std::fs::File::options().write(true).open(dir.join(name)).expect("open").set_modified(when).expect("touch");
     }
-    let policy = RetentionPolicy {
+    let policy = |age_floor| RetentionPolicy {
         kinds: vec![Kind { prefix: "traces-".into(), suffix: ".jsonl".into(), files_max: 0, bytes_max: 0 }],
         protected: vec![],
-        age_floor: Duration::from_secs(3600),
+        age_floor,
+        deletions_max: 10,
+    };
+    // A year ahead is no age: the file ages from its touch (its ctime), so
+    // with an hour's floor it is young now, as a file written now would be.
+    let report =
+        rt().block_on(async { sweep_dir(&Env::real().expect("env"), dir, &policy(Duration::from_secs(3600))).await });
+    assert!(dir.join("traces-4000001.jsonl").exists(), "young by its touch: {report:?}");
+    // Past the floor (zero here) it goes, ceilings of zero being what they
+    // are: the date next year exempts nothing (R6).
+    let report = rt().block_on(async { sweep_dir(&Env::real().expect("env"), dir, &policy(Duration::ZERO)).await });
+    assert!(!dir.join("traces-4000001.jsonl").exists(), "R6: a year ahead is no exemption: {report:?}");
+    // A minute ahead is clock skew: young, kept until the clock passes it.
+    assert!(dir.join("traces-4000002.jsonl").exists(), "{report:?}");
+}
+
+/// A file dated into the future sorts by its touch, not after every honest
+/// file: with room for one, the file touched before an honest file was
+/// written goes first.
+#[test]
+fn a_future_mtime_does_not_outrank_honest_files() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path();
+    write(&dir.join("traces-4000001.jsonl"), 10);
+    let far = std::time::SystemTime::now() + Duration::from_secs(10 * 365 * 24 * 3600);
+    std::fs::File::options()
+        .write(true)
+        .open(dir.join("traces-4000001.jsonl"))
+        .expect("open")
+        .set_modified(far)
+        .expect("touch");
+    std::thread::sleep(Duration::from_millis(20));
+    write(&dir.join("traces-4000002.jsonl"), 10);
+    let policy = RetentionPolicy {
+        kinds: vec![Kind { prefix: "traces-".into(), suffix: ".jsonl".into(), files_max: 1, bytes_max: 1 << 20 }],
+        protected: vec![],
+        age_floor: Duration::ZERO,
         deletions_max: 10,
     };
     let report = rt().block_on(async { sweep_dir(&Env::real().expect("env"), dir, &policy).await });
-    assert!(!dir.join("traces-4000001.jsonl").exists(), "R6: a year ahead is no age: {report:?}");
-    // A minute ahead is clock skew: young, kept until the clock passes it.
-    assert!(dir.join("traces-4000002.jsonl").exists(), "{report:?}");
+    assert!(!dir.join("traces-4000001.jsonl").exists(), "the touched file is the older: {report:?}");
+    assert!(dir.join("traces-4000002.jsonl").exists(), "the newest honest file stays: {report:?}");
 }
 
 #[test]

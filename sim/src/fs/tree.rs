@@ -562,6 +562,17 @@ impl Tree {
         Ok(())
     }
 
+    /// Set the mtime of what `path` names (not following a last symlink),
+    /// as `touch -d` does: the ctime moves to `wall`, the moment of the
+    /// change, whatever mtime is asked for.
+    pub fn set_mtime(&mut self, path: &Path, mtime: SystemTime, wall: SystemTime) -> io::Result<()> {
+        let ino = self.walk(path, false)?;
+        let inode = self.get_mut(ino);
+        inode.mtime = mtime;
+        inode.ctime = wall;
+        Ok(())
+    }
+
     fn read_link(&self, path: &Path) -> io::Result<PathBuf> {
         match &self.get(self.walk(path, false)?).node {
             Node::Symlink { target } => Ok(target.clone()),
