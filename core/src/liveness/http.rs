@@ -1,63 +1,70 @@
 //! `/healthz` over HTTP/1.1 on tokio (feature `real`): one route,
 //! hand-written because it is a few dozen lines where a server stack would
-//! be the biggest dependency of the build. It must survive its clients
-//! (H5): an accept error (EMFILE under an idle-connection flood) is logged
-//! and backed off, never the end of the server; every connection has a
-//! deadline for its request head and a size limit; connections past a cap
-//! are closed at once, so the server's descriptors and memory stay bounded; a
-//! malformed head is answered 400, another method 405, another path 404;
-//! (a flood that keeps 256 connections idle, renewing them every 2 s, can
-//! still crowd out a probe: the cap bounds memory and descriptors, the head
-//! deadline bounds how long each holds its slot);
-//! each connection answers one request and closes (pipelined requests
-//! after it are not read).
+//! be the biggest dependency of the build. It matches what a server stack
+//! promises, point by point, and survives its clients (H5):
+//! - an accept error is never the end of the server. EMFILE or ENFILE (an
+//!   idle-connection flood past the descriptor limit) first closes the
+//!   oldest connection still waiting for its head and accepts again at
+//!   once; other errors, or nothing to close, back off (5 ms doubling to
+//!   500 ms) and retry;
+//! - every connection has a deadline for its request head
+//!   ([`HEAD_TIMEOUT`]) and a size limit (8 KiB, else 400);
+//! - at most [`CONNECTIONS_MAX`] connections are held: a new one past the
+//!   cap closes the oldest still waiting for its head, so a probe that
+//!   sends its head at once is answered even while idle connections fill
+//!   every slot, and descriptors and memory stay bounded;
+//! - a malformed head is answered 400, another method 405 (with `allow`),
+//!   another path 404, `HEAD` the `GET`'s headers without a body;
+//! - each connection answers one request and closes (pipelined requests
+//!   after it are not read).
 //!
-//! Services that run their own HTTP server mount the same answer through
-//! [`healthz_response`].
+//! The accept loop is generic over [`Listener`]: tokio's `TcpListener` in
+//! production, turmoil's simulated TCP in the tests that run hostile
+//! clients over a seeded network (`healthz_turmoil`). Services that run
+//! their own HTTP server mount the same answer through
+//! [`healthz_response`](super::healthz_response) and its `http` and
+//! `tower` forms.
 
 #![allow(clippy::disallowed_methods)]
 
+use std::collections::BTreeMap;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 use super::Heartbeat;
+use super::answer::{Answer, answer_method};
 
 /// Longest request head read before answering 400.
 const HEAD_MAX: usize = 8 << 10;
 /// How long a connection may take to send its request head: an idle or
 /// slow-loris connection is closed after this.
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(2);
-/// Connections served at once; more are closed at accept.
+/// Connections held at once; a new one past this closes the oldest still
+/// waiting for its head.
 pub const CONNECTIONS_MAX: usize = 256;
 /// Back-off after a failed accept, doubling up to the maximum.
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_millis(500);
 
-/// An HTTP answer for a health request, for services that mount `/healthz`
-/// in their own server (hyper, axum, actix): status, headers and body, with
-/// no HTTP library named.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HealthResponse {
-    /// 200 when healthy, 503 when stalled.
-    pub status: u16,
-    /// `content-type` and `cache-control: no-store`.
-    pub headers: Vec<(&'static str, &'static str)>,
-    /// The JSON body of [`super::Health`].
-    pub body: String,
+/// Where the server's connections come from: tokio's `TcpListener`, or a
+/// simulated one (turmoil's) in tests.
+pub trait Listener: Send + 'static {
+    /// One accepted connection.
+    type Conn: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// Accept the next connection.
+    fn accept(&mut self) -> impl Future<Output = io::Result<Self::Conn>> + Send;
 }
 
-/// The `/healthz` answer for `heartbeat` now (H1).
-pub fn healthz_response(heartbeat: &Heartbeat) -> HealthResponse {
-    let h = heartbeat.health();
-    HealthResponse {
-        status: h.status_code(),
-        headers: vec![("content-type", "application/json"), ("cache-control", "no-store")],
-        body: h.to_json(),
+impl Listener for TcpListener {
+    type Conn = tokio::net::TcpStream;
+    async fn accept(&mut self) -> io::Result<Self::Conn> {
+        TcpListener::accept(self).await.map(|(stream, _)| stream)
     }
 }
 
@@ -73,38 +80,118 @@ pub async fn serve_healthz(
 ) -> io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
     let _ = bound.send(listener.local_addr()?);
-    let slots = Arc::new(tokio::sync::Semaphore::new(CONNECTIONS_MAX));
+    serve_healthz_on(listener, heartbeat).await
+}
+
+/// Connections still waiting for their head, oldest first: the ones a new
+/// connection may close when the cap or the descriptor limit is reached.
+#[derive(Default)]
+struct Waiting {
+    next: u64,
+    conns: BTreeMap<u64, tokio::task::AbortHandle>,
+    /// Connections whose tasks are alive (their `Held` not dropped).
+    held: usize,
+    /// Of those, closed by eviction and not yet dropped.
+    evicted: std::collections::BTreeSet<u64>,
+}
+
+type SharedWaiting = Arc<Mutex<Waiting>>;
+
+fn waiting(w: &SharedWaiting) -> std::sync::MutexGuard<'_, Waiting> {
+    w.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Close the oldest connection still waiting for its head; `false` if
+/// there is none.
+fn evict_oldest(w: &SharedWaiting) -> bool {
+    let mut st = waiting(w);
+    match st.conns.pop_first() {
+        Some((id, task)) => {
+            st.evicted.insert(id);
+            task.abort();
+            true
+        }
+        None => false,
+    }
+}
+
+/// Forgets a connection when its task ends, however it ends (answered,
+/// timed out, aborted).
+struct Held {
+    w: SharedWaiting,
+    id: u64,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut w = waiting(&self.w);
+        w.conns.remove(&self.id);
+        w.evicted.remove(&self.id);
+        w.held -= 1;
+    }
+}
+
+/// The accept loop of [`serve_healthz`] over any [`Listener`]; it returns
+/// only if the runtime drops it.
+pub async fn serve_healthz_on<L: Listener>(mut listener: L, heartbeat: Heartbeat) -> io::Result<()> {
+    let w: SharedWaiting = Arc::default();
     let mut backoff = ACCEPT_BACKOFF_MIN;
     // Meant to run for the life of the process.
     loop {
         let stream = match listener.accept().await {
-            Ok((stream, _)) => {
+            Ok(stream) => {
                 backoff = ACCEPT_BACKOFF_MIN;
                 stream
             }
             Err(e) => {
-                // EMFILE, ENFILE, ENOBUFS, a connection reset before accept:
-                // the listener is fine, the moment is not.
+                // Out of descriptors: the flood holds them; close its
+                // oldest idle connection and take the next one at once.
+                let exhausted = matches!(e.raw_os_error(), Some(code) if code == EMFILE || code == ENFILE);
+                if exhausted && evict_oldest(&w) {
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+                // ENOBUFS, a reset before accept, nothing to close: the
+                // listener is fine, the moment is not.
                 tracing::warn!(error = %e, backoff_ms = backoff.as_millis() as u64, "healthz accept failed; retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
                 continue;
             }
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            drop(stream); // past the cap: closed at once, frees its fd
-            continue;
+        let full = {
+            let st = waiting(&w);
+            st.held - st.evicted.len() >= CONNECTIONS_MAX
         };
+        if full && !evict_oldest(&w) {
+            drop(stream); // every slot is answering: closed at once
+            continue;
+        }
+        let id = {
+            let mut st = waiting(&w);
+            st.next += 1;
+            st.held += 1;
+            st.next
+        };
+        let held = Held { w: w.clone(), id };
         let hb = heartbeat.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
-            let _ = tokio::time::timeout(HEAD_TIMEOUT * 2, serve_one(stream, hb)).await;
+        // Spawned and registered under the lock: a task that ends at once
+        // drops its `Held` (which takes the lock) only after this.
+        let mut st = waiting(&w);
+        let task = tokio::spawn(async move {
+            let held = held;
+            let _ = tokio::time::timeout(HEAD_TIMEOUT * 2, serve_one(stream, hb, &held)).await;
         });
+        st.conns.insert(id, task.abort_handle());
+        debug_assert!(st.held - st.evicted.len() <= CONNECTIONS_MAX, "the cap holds, closing ones aside");
     }
 }
 
+const EMFILE: i32 = 24;
+const ENFILE: i32 = 23;
+
 /// Read one request head (bounded in size and time) and answer it.
-async fn serve_one(mut stream: TcpStream, heartbeat: Heartbeat) {
+async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, heartbeat: Heartbeat, held: &Held) {
     let head = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream)).await {
         Ok(Some(head)) => head,
         Ok(None) => {
@@ -114,6 +201,8 @@ async fn serve_one(mut stream: TcpStream, heartbeat: Heartbeat) {
         }
         Err(_) => return, // idle or too slow: closed without a word
     };
+    // Answering now: no longer one a new connection may close.
+    waiting(&held.w).conns.remove(&held.id);
     let response = route(&head, &heartbeat);
     let _ = stream.write_all(&response).await;
     let _ = stream.shutdown().await;
@@ -121,7 +210,7 @@ async fn serve_one(mut stream: TcpStream, heartbeat: Heartbeat) {
 
 /// The head up to its blank line; `None` when it is oversized or the peer
 /// closed before finishing it.
-async fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
+async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Option<Vec<u8>> {
     let mut head = Vec::with_capacity(512);
     let mut buf = [0u8; 1024];
     loop {
@@ -154,24 +243,23 @@ fn route(head: &[u8], heartbeat: &Heartbeat) -> Vec<u8> {
     if path != b"/healthz" {
         return answer(404, "Not Found", "", None);
     }
-    if method != b"GET" && method != b"HEAD" {
-        return answer(405, "Method Not Allowed", "", Some("allow: GET, HEAD\r\n"));
+    match answer_method(method, heartbeat) {
+        Answer::MethodNotAllowed => answer(405, "Method Not Allowed", "", Some("allow: GET, HEAD\r\n")),
+        Answer::Health { response: r, head } => {
+            let reason = if r.status == 200 { "OK" } else { "Service Unavailable" };
+            let headers: String = r.headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+            if head {
+                // HEAD carries the GET's length, not its body.
+                return format!(
+                    "HTTP/1.1 {} {reason}\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n",
+                    r.status,
+                    r.body.len()
+                )
+                .into_bytes();
+            }
+            answer(r.status, reason, &r.body, Some(&headers))
+        }
     }
-    let r = healthz_response(heartbeat);
-    let reason = if r.status == 200 { "OK" } else { "Service Unavailable" };
-    let headers: String = r.headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
-    let body = if method == b"HEAD" { "" } else { r.body.as_str() };
-    let mut out = answer(r.status, reason, body, Some(&headers));
-    if method == b"HEAD" {
-        // HEAD carries the GET's length, not its body.
-        out = format!(
-            "HTTP/1.1 {} {reason}\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n",
-            r.status,
-            r.body.len()
-        )
-        .into_bytes();
-    }
-    out
 }
 
 fn answer(status: u16, reason: &str, body: &str, headers: Option<&str>) -> Vec<u8> {

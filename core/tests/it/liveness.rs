@@ -172,7 +172,7 @@ fn raw(addr: SocketAddr, request: &[u8]) -> std::io::Result<String> {
 /// H5: 200 idle connections against a server limited to 64 file
 /// descriptors (its accepts fail with EMFILE), a slow-loris head, an
 /// oversized head and pipelined requests; the server keeps serving, and
-/// after the flood ends `/healthz` answers within 1 s.
+/// `/healthz` answers within 1 s during the flood and after it ends.
 #[test]
 fn healthz_survives_an_idle_flood_under_a_low_fd_limit() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -206,6 +206,13 @@ fn healthz_survives_an_idle_flood_under_a_low_fd_limit() {
     if let Some(l) = loris.as_mut() {
         let _ = l.write_all(b"GET /hea");
     }
+    // During the flood: the oldest idle connections make room (H5).
+    for round in 0..3 {
+        let t = Instant::now();
+        let during = get(addr).expect("/healthz answers during the flood");
+        assert!(t.elapsed() < Duration::from_secs(1), "round {round}: answered after {:?}", t.elapsed());
+        assert!(during.starts_with("HTTP/1.1 200") || during.starts_with("HTTP/1.1 503"), "{during}");
+    }
     drop(flood);
     let t = Instant::now();
     let answer = get(addr).expect("/healthz answers after the flood");
@@ -221,4 +228,43 @@ fn healthz_survives_an_idle_flood_under_a_low_fd_limit() {
     assert!(!dir.path().join("ended").exists(), "the server loop ended");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Services with their own server: the `http::Response` form and the tower
+/// service answer as the standalone server does (status, `no-store`, JSON,
+/// `HEAD` without a body but with the `GET`'s length, 405 with `allow`).
+#[test]
+fn healthz_mounts_in_other_servers_as_http_and_tower() {
+    use steadfast_core::liveness::{HealthzService, healthz_http, healthz_http_response, healthz_response};
+    use tower_service::Service;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let env = Env::real().expect("env");
+        let (hb, _ticker) = Heartbeat::start(&env, HeartbeatConfig::default(), None);
+        let plain = healthz_response(&hb);
+        let get = healthz_http_response(&http::Method::GET, &hb);
+        assert_eq!(get.status(), plain.status);
+        assert_eq!(get.headers()["cache-control"], "no-store");
+        assert_eq!(get.headers()["content-type"], "application/json");
+        assert!(get.body().starts_with("{\"status\":\"ok\""), "{}", get.body());
+        let head = healthz_http_response(&http::Method::HEAD, &hb);
+        assert_eq!(head.status(), plain.status);
+        assert!(head.body().is_empty());
+        assert_eq!(head.headers()["content-length"], plain.body.len().to_string().as_str());
+        for method in [http::Method::POST, http::Method::DELETE, http::Method::OPTIONS] {
+            let r = healthz_http_response(&method, &hb);
+            assert_eq!(r.status(), 405, "{method}");
+            assert_eq!(r.headers()["allow"], "GET, HEAD");
+        }
+        let mut service = HealthzService::new(hb.clone());
+        std::future::poll_fn(|cx| Service::<http::Request<()>>::poll_ready(&mut service, cx))
+            .await
+            .expect("always ready");
+        let request = http::Request::get("/healthz").body(()).expect("request");
+        let answered = service.call(request).await.expect("infallible");
+        assert_eq!(answered.status(), 200);
+        assert_eq!(answered.body(), healthz_http(&http::Request::get("/healthz").body(()).expect("r"), &hb).body());
+        let post = service.call(http::Request::post("/healthz").body(vec![1u8; 10]).expect("request")).await;
+        assert_eq!(post.expect("infallible").status(), 405);
+    });
 }
