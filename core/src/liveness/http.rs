@@ -3,16 +3,19 @@
 //! be the biggest dependency of the build. It matches what a server stack
 //! promises, point by point, and survives its clients (H5):
 //! - an accept error is never the end of the server. EMFILE or ENFILE (an
-//!   idle-connection flood past the descriptor limit) first closes the
-//!   oldest connection still waiting for its head and accepts again at
-//!   once; other errors, or nothing to close, back off (5 ms doubling to
+//!   idle-connection flood past the descriptor limit) first closes a
+//!   waiting connection (as below) and accepts again at once; other errors, or nothing to close, back off (5 ms doubling to
 //!   500 ms) and retry;
 //! - every connection has a deadline for its request head
 //!   ([`HEAD_TIMEOUT`]) and a size limit (8 KiB, else 400);
 //! - at most [`CONNECTIONS_MAX`] connections are held: a new one past the
-//!   cap closes the oldest still waiting for its head, so a probe that
-//!   sends its head at once is answered even while idle connections fill
-//!   every slot, and descriptors and memory stay bounded;
+//!   cap closes the oldest connection still waiting for its head of the
+//!   peer address that holds the most of them, so a load balancer's probe
+//!   is answered even while one client's idle connections fill every slot
+//!   and renew faster than a probe's head arrives, and descriptors and
+//!   memory stay bounded (a flood from as many addresses as there are
+//!   slots can still crowd a probe out: that is a DDoS, for the network
+//!   in front to stop);
 //! - a malformed head is answered 400, another method 405 (with `allow`),
 //!   another path 404, `HEAD` the `GET`'s headers without a body;
 //! - each connection answers one request and closes (pipelined requests
@@ -30,7 +33,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -57,14 +60,14 @@ const ACCEPT_BACKOFF_MAX: Duration = Duration::from_millis(500);
 pub trait Listener: Send + 'static {
     /// One accepted connection.
     type Conn: AsyncRead + AsyncWrite + Unpin + Send + 'static;
-    /// Accept the next connection.
-    fn accept(&mut self) -> impl Future<Output = io::Result<Self::Conn>> + Send;
+    /// Accept the next connection, and its peer's address.
+    fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Conn, SocketAddr)>> + Send;
 }
 
 impl Listener for TcpListener {
     type Conn = tokio::net::TcpStream;
-    async fn accept(&mut self) -> io::Result<Self::Conn> {
-        TcpListener::accept(self).await.map(|(stream, _)| stream)
+    async fn accept(&mut self) -> io::Result<(Self::Conn, SocketAddr)> {
+        TcpListener::accept(self).await
     }
 }
 
@@ -88,7 +91,9 @@ pub async fn serve_healthz(
 #[derive(Default)]
 struct Waiting {
     next: u64,
-    conns: BTreeMap<u64, tokio::task::AbortHandle>,
+    conns: BTreeMap<u64, (IpAddr, tokio::task::AbortHandle)>,
+    /// Waiting connections per peer address.
+    per_peer: BTreeMap<IpAddr, usize>,
     /// Connections whose tasks are alive (their `Held` not dropped).
     held: usize,
     /// Of those, closed by eviction and not yet dropped.
@@ -101,18 +106,34 @@ fn waiting(w: &SharedWaiting) -> std::sync::MutexGuard<'_, Waiting> {
     w.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Close the oldest connection still waiting for its head; `false` if
-/// there is none.
+impl Waiting {
+    fn forget(&mut self, id: u64) {
+        if let Some((peer, _)) = self.conns.remove(&id)
+            && let Some(n) = self.per_peer.get_mut(&peer)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.per_peer.remove(&peer);
+            }
+        }
+    }
+}
+
+/// Close the oldest connection still waiting for its head of the peer
+/// that holds the most of them (a flood from one address never crowds out
+/// a load balancer's single probe); `false` if none waits.
 fn evict_oldest(w: &SharedWaiting) -> bool {
     let mut st = waiting(w);
-    match st.conns.pop_first() {
-        Some((id, task)) => {
-            st.evicted.insert(id);
-            task.abort();
-            true
-        }
-        None => false,
+    let Some((&peer, _)) = st.per_peer.iter().max_by_key(|(ip, n)| (**n, std::cmp::Reverse(**ip))) else {
+        return false;
+    };
+    let Some(id) = st.conns.iter().find(|(_, (ip, _))| *ip == peer).map(|(id, _)| *id) else { return false };
+    if let Some((_, task)) = st.conns.get(&id) {
+        task.abort();
     }
+    st.forget(id);
+    st.evicted.insert(id);
+    true
 }
 
 /// Forgets a connection when its task ends, however it ends (answered,
@@ -125,7 +146,7 @@ struct Held {
 impl Drop for Held {
     fn drop(&mut self) {
         let mut w = waiting(&self.w);
-        w.conns.remove(&self.id);
+        w.forget(self.id);
         w.evicted.remove(&self.id);
         w.held -= 1;
     }
@@ -138,10 +159,10 @@ pub async fn serve_healthz_on<L: Listener>(mut listener: L, heartbeat: Heartbeat
     let mut backoff = ACCEPT_BACKOFF_MIN;
     // Meant to run for the life of the process.
     loop {
-        let stream = match listener.accept().await {
-            Ok(stream) => {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => {
                 backoff = ACCEPT_BACKOFF_MIN;
-                stream
+                accepted
             }
             Err(e) => {
                 // Out of descriptors: the flood holds them; close its
@@ -182,7 +203,8 @@ pub async fn serve_healthz_on<L: Listener>(mut listener: L, heartbeat: Heartbeat
             let held = held;
             let _ = tokio::time::timeout(HEAD_TIMEOUT * 2, serve_one(stream, hb, &held)).await;
         });
-        st.conns.insert(id, task.abort_handle());
+        st.conns.insert(id, (peer.ip(), task.abort_handle()));
+        *st.per_peer.entry(peer.ip()).or_default() += 1;
         debug_assert!(st.held - st.evicted.len() <= CONNECTIONS_MAX, "the cap holds, closing ones aside");
     }
 }
@@ -202,7 +224,7 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, heartbeat: 
         Err(_) => return, // idle or too slow: closed without a word
     };
     // Answering now: no longer one a new connection may close.
-    waiting(&held.w).conns.remove(&held.id);
+    waiting(&held.w).forget(held.id);
     let response = route(&head, &heartbeat);
     let _ = stream.write_all(&response).await;
     let _ = stream.shutdown().await;

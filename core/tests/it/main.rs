@@ -3,6 +3,7 @@
 
 mod clock;
 mod conformance;
+mod healthz_turmoil;
 mod liveness;
 mod lock;
 mod lock_attempt;
