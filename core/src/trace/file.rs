@@ -50,6 +50,8 @@ pub struct FileExporter {
     config: FileExporterConfig,
     dir: PathBuf,
     state: Mutex<State>,
+    /// Moves whenever an export ends.
+    settled: crate::signal::Signal,
 }
 
 #[derive(Default)]
@@ -118,6 +120,7 @@ impl FileExporter {
             config,
             dir,
             state: Mutex::new(State::default()),
+            settled: crate::signal::Signal::default(),
         };
         exporter.remove_stale_tmps().await?;
         Ok(exporter)
@@ -223,7 +226,19 @@ impl FileExporter {
             }
         }
         st.fenced.remove(&tmp);
+        drop(st);
+        self.settled.notify();
         result
+    }
+
+    /// Wait, at most `bound`, until no export is in flight: a late final
+    /// write that `end_trace` stopped waiting for, a background snapshot.
+    /// `true` once none is. For an orderly shutdown: drain, then
+    /// [`tidy`](Self::tidy), then exit; a process that exits with an export
+    /// in flight leaves its temporary file to the next `open`.
+    pub async fn drain(&self, bound: Duration) -> bool {
+        let idle = self.settled.until(|| self.lock().in_flight.is_empty().then_some(()));
+        crate::timeout(&*self.clock, bound, idle).await.is_ok()
     }
 
     async fn write_steps(

@@ -583,7 +583,10 @@ async fn incarnation_main(world: World, book: SharedBook, variant: Variant, inc:
         let _ = t.await;
     }
     if app.world.now() >= app.world.chaos_end() {
-        let tidied = app.file.tidy().await.is_ok();
+        // An orderly shutdown: a final write end_trace stopped waiting for
+        // lands (or fails) first, then the litter goes.
+        let drained = app.file.drain(Duration::from_secs(30)).await;
+        let tidied = drained && app.file.tidy().await.is_ok();
         lock(&book).tidied = tidied;
     }
 }
