@@ -181,7 +181,7 @@ fn healthz_survives_an_idle_flood_under_a_low_fd_limit() {
         "ulimit -n 64; exec '{}' --exact liveness::healthz_server_process --ignored --test-threads=1",
         exe.display()
     );
-    let mut child = std::process::Command::new("sh")
+    let child = std::process::Command::new("sh")
         .arg("-c")
         .arg(&script)
         .env(HEALTH_DIR, dir.path())
@@ -189,6 +189,16 @@ fn healthz_survives_an_idle_flood_under_a_low_fd_limit() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn");
+    // Killed however the test ends: a failed assertion must not leave the
+    // server running.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let child = KillOnDrop(child);
     let addr_file = dir.path().join("addr");
     for _ in 0..2_000 {
         if addr_file.exists() {
@@ -226,8 +236,7 @@ fn healthz_survives_an_idle_flood_under_a_low_fd_limit() {
     assert!(raw(addr, b"GET /other HTTP/1.1\r\n\r\n").expect("other").starts_with("HTTP/1.1 404"));
     drop(loris);
     assert!(!dir.path().join("ended").exists(), "the server loop ended");
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
 }
 
 /// Services with their own server: the `http::Response` form and the tower
