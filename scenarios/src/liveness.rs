@@ -27,7 +27,7 @@ use steadfast_core::retention::{OrphanPolicy, SessionIndex, delete_workspace_blo
 use steadfast_core::{BoxFuture, Env, FsExt, FsOp};
 use steadfast_sim::schedule::{Latency, Mount};
 use steadfast_sim::world::{Invariant, LocalBoxFuture};
-use steadfast_sim::{Expect, Scenario, Schedule, SimRng, World};
+use steadfast_sim::{Expect, ParamSpec, Scenario, Schedule, SimRng, World};
 
 use crate::locked as lock;
 
@@ -117,6 +117,10 @@ impl Scenario for LivenessScenario {
 
     fn invariants(&self) -> &'static [Invariant] {
         INVARIANTS
+    }
+
+    fn params(&self) -> &'static [ParamSpec] {
+        PARAMS
     }
 
     fn sometimes(&self) -> &'static [&'static str] {
@@ -461,3 +465,15 @@ async fn child(world: World, variant: Variant, parent: (std::net::IpAddr, u16)) 
     startup.handshake_sent(&*env.spawner);
     std::future::pending::<()>().await;
 }
+
+/// The `liveness` schedule's knobs.
+const PARAMS: &[ParamSpec] = &[
+    ParamSpec { name: "workspaces", max: 1_000, doc: "orphan workspaces the boot sweep removes" },
+    ParamSpec { name: "tree_files", max: 10_000, doc: "files in each workspace" },
+    ParamSpec { name: "cgroup", max: 1, doc: "1: the cgroup memory file exists" },
+    ParamSpec {
+        name: "child_at_s",
+        max: steadfast_sim::schedule::limits::RUN_MS_MAX / 1_000,
+        doc: "when the hub child starts, in seconds",
+    },
+];

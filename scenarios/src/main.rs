@@ -311,13 +311,18 @@ impl ReplayArgs {
     }
 }
 
-/// The `--schedule FILE` of `replay` and `shrink`, if given.
-fn load_schedule(path: Option<&std::path::Path>) -> Result<Option<Schedule>, String> {
-    path.map(|p| Schedule::load(p).map_err(|e| e.to_string())).transpose()
+/// The `--schedule FILE` of `replay` and `shrink`, if given: valid,
+/// within the bounds, its params declared by `scenario` (else one line,
+/// exit 2).
+fn load_schedule(scenario: &dyn Scenario, path: Option<&std::path::Path>) -> Result<Option<Schedule>, String> {
+    let Some(path) = path else { return Ok(None) };
+    let schedule = Schedule::load(path).map_err(|e| e.to_string())?;
+    runner::admit(scenario, &schedule).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Some(schedule))
 }
 
 fn replay(args: ReplayArgs) -> Result<ExitCode, String> {
-    let schedule = load_schedule(args.schedule.as_deref())?;
+    let schedule = load_schedule(args.scenario, args.schedule.as_deref())?;
     let seed = args.seed.or(schedule.as_ref().map(|s| s.seed)).unwrap_or(0);
     let schedule = schedule.unwrap_or_else(|| args.scenario.schedule(seed));
     if args.print_schedule {
@@ -510,7 +515,7 @@ impl ShrinkArgs {
 /// Shrink a failing seed's schedule; the JSON goes to `--out` or stdout,
 /// the summary to stderr.
 fn shrink(args: ShrinkArgs) -> Result<ExitCode, String> {
-    let schedule = load_schedule(args.schedule.as_deref())?;
+    let schedule = load_schedule(args.scenario, args.schedule.as_deref())?;
     let seed = schedule.as_ref().map_or(args.seed, |s| s.seed);
     let sc = args.scenario;
     let shrunk = steadfast_sim::shrink::shrink(sc, seed, schedule, args.runs_max)?;

@@ -34,7 +34,7 @@ use steadfast_core::{BoxFuture, Env, FileKind, FsExt, FsOp};
 use steadfast_sim::schedule::{ErrorRule, Event, Latency, Mount, TimedEvent};
 use steadfast_sim::swarm::Swarm;
 use steadfast_sim::world::{Invariant, Landed, LocalBoxFuture};
-use steadfast_sim::{Expect, FaultKind, Scenario, Schedule, SimRng, World};
+use steadfast_sim::{Expect, FaultKind, ParamSpec, Scenario, Schedule, SimRng, World};
 
 use crate::locked as lock;
 
@@ -138,6 +138,10 @@ impl Scenario for RetentionScenario {
 
     fn invariants(&self) -> &'static [Invariant] {
         INVARIANTS
+    }
+
+    fn params(&self) -> &'static [ParamSpec] {
+        PARAMS
     }
 
     fn sometimes(&self) -> &'static [&'static str] {
@@ -701,3 +705,9 @@ fn final_checks(world: &World, book: &SharedBook) {
         });
     }
 }
+
+/// The `retention` schedule's knobs.
+const PARAMS: &[ParamSpec] = &[
+    ParamSpec { name: "entries", max: 200_000, doc: "telemetry files at the start" },
+    ParamSpec { name: "workspaces", max: 1_000, doc: "workspaces at the start" },
+];

@@ -170,6 +170,10 @@ impl Scenario for TreeDelete {
         S1
     }
 
+    fn params(&self) -> &'static [steadfast_sim::ParamSpec] {
+        TREE_PARAMS
+    }
+
     fn sometimes(&self) -> &'static [&'static str] {
         &["a poll answered while the deletion ran"]
     }
@@ -274,3 +278,14 @@ async fn delete_async(w: &World) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// The tree-deletion self-tests' knobs.
+const TREE_PARAMS: &[steadfast_sim::ParamSpec] = &[
+    steadfast_sim::ParamSpec { name: "dirs", max: 1_000, doc: "directories in the tree" },
+    steadfast_sim::ParamSpec { name: "files_per_dir", max: 1_000, doc: "files in each directory" },
+    steadfast_sim::ParamSpec {
+        name: "start_ms",
+        max: steadfast_sim::schedule::limits::RUN_MS_MAX,
+        doc: "when the deletion starts",
+    },
+];

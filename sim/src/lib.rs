@@ -25,5 +25,5 @@ pub use check::{Check, check};
 pub use faults::{FaultKind, InjectedFault, is_injected};
 pub use rng::SimRng;
 pub use runner::{Expect, Outcome, Scenario, Summary};
-pub use schedule::Schedule;
+pub use schedule::{ParamSpec, Schedule};
 pub use world::{Invariant, SimClock, SimEntropy, SimFs, SimProcs, SimSpawner, Violation, World};

@@ -60,6 +60,13 @@ pub trait Scenario: Sync {
     fn restart_after_crash_ms(&self) -> Option<u64> {
         None
     }
+    /// Its knobs in `Schedule::params`, with their maxima: a schedule
+    /// naming another key or exceeding a maximum is rejected before it
+    /// runs (RUN5). Empty by default: any key, each at most
+    /// [`crate::schedule::limits::PARAM_DEFAULT_MAX`].
+    fn params(&self) -> &'static [crate::ParamSpec] {
+        &[]
+    }
     /// Set up the world and drive the workload to its end, checking as it
     /// goes. Runs on the harness node; workload processes are nodes added
     /// with [`World::add_node`].
@@ -74,7 +81,17 @@ pub const RUNNER_INVARIANTS: &[Invariant] = &[
     },
     Invariant { id: "RUN2", statement: "no code panics (a failed assertion inside core is a found bug)" },
     Invariant { id: "RUN3", statement: "the same seed and schedule give the same history hash on every run" },
+    Invariant {
+        id: "RUN5",
+        statement: "every schedule a run starts from, generated or loaded, is valid and within the documented bounds",
+    },
 ];
+
+/// Is `schedule` fit to run `scenario`: valid, within the bounds, its
+/// params declared? The one-line reason if not.
+pub fn admit(scenario: &dyn Scenario, schedule: &Schedule) -> Result<(), String> {
+    schedule.validate().and_then(|()| schedule.validate_params(scenario.params())).map_err(|e| e.to_string())
+}
 
 const RUN_SLACK: Duration = Duration::from_secs(60);
 
@@ -227,6 +244,32 @@ fn run_here(scenario: &dyn Scenario, seed: u64, schedule: Option<Schedule>, hist
     install_panic_hook();
     PANIC_MESSAGE.with(|m| *m.borrow_mut() = Some(String::new()));
     let schedule = schedule.unwrap_or_else(|| scenario.schedule(seed));
+    if let Err(why) = admit(scenario, &schedule) {
+        // Never started: a run past the bounds would hang, overflow or
+        // exhaust memory. A generated schedule here is a scenario bug.
+        return Outcome {
+            scenario: scenario.name(),
+            seed,
+            expect: scenario.expect(),
+            schedule,
+            violations: vec![Violation {
+                invariant: "RUN5".into(),
+                at_ms: 0,
+                message: format!("schedule rejected: {why}"),
+            }],
+            checks: Default::default(),
+            reached: Default::default(),
+            tree: Vec::new(),
+            history: Vec::new(),
+            events: 0,
+            history_hash: 0,
+            fs_ops: 0,
+            faults_injected: 0,
+            chaos_ops: Default::default(),
+            chrome_trace: None,
+            sim_time: Duration::ZERO,
+        };
+    }
     let world = World::new(schedule.clone(), scenario.invariants(), history_keep);
     let rt = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
     let bound = Duration::from_millis(schedule.duration_ms + schedule.quiet_ms) + RUN_SLACK;

@@ -24,6 +24,42 @@ use crate::faults::FaultKind;
 /// The schedule format version this build reads and writes.
 pub const VERSION: u32 = 1;
 
+/// The bounds every schedule is held to, generated or loaded: past them a
+/// run would hang, overflow or exhaust memory, so [`Schedule::validate`]
+/// rejects it with one line naming the field.
+pub mod limits {
+    /// `duration_ms + quiet_ms`: two days of virtual time.
+    pub const RUN_MS_MAX: u64 = 48 * 3_600_000;
+    /// A latency rule's `ms_max`, `metadata_commit_ms`, `restart_after_ms`.
+    pub const DELAY_MS_MAX: u64 = 3_600_000;
+    /// A clock jump, either way: ten years.
+    pub const CLOCK_JUMP_MS_MAX: u64 = 10 * 365 * 86_400_000;
+    /// Mounts, latency rules per mount, error, hang and crash rules, each.
+    pub const RULES_MAX: usize = 256;
+    /// Timed events.
+    pub const EVENTS_MAX: usize = 10_000;
+    /// A rule's `nth`.
+    pub const NTH_MAX: u64 = 1_000_000_000;
+    /// Operations named by one rule, and bytes of a path or a name.
+    pub const NAME_MAX: usize = 4_096;
+    /// Parameters of one schedule.
+    pub const PARAMS_MAX: usize = 64;
+    /// A parameter's value, for a scenario that declares none of its own.
+    pub const PARAM_DEFAULT_MAX: u64 = 1_000_000;
+}
+
+/// A scenario's knob in `params`: its name, its largest value (a run over
+/// it would hang or exhaust memory) and what it does.
+#[derive(Clone, Copy, Debug)]
+pub struct ParamSpec {
+    /// The key in `params`.
+    pub name: &'static str,
+    /// The largest value accepted.
+    pub max: u64,
+    /// What it sets.
+    pub doc: &'static str,
+}
+
 /// Every operation name a rule may name (see `steadfast_core::FsOp::name`).
 pub const OP_NAMES: &[&str] = &[
     "create_dir_all",
@@ -313,8 +349,10 @@ impl Schedule {
         serde_json::to_string_pretty(self).expect("a schedule always serialises")
     }
 
-    /// Reject impossible values with a message naming the field.
+    /// Reject impossible values, and values past the [`limits`], with a
+    /// message naming the field.
     pub fn validate(&self) -> Result<(), ScheduleError> {
+        use limits::*;
         let bad = |m: String| Err(ScheduleError::Invalid(m));
         if self.version != VERSION {
             return bad(format!("version {} is not supported (this build reads {VERSION})", self.version));
@@ -322,16 +360,45 @@ impl Schedule {
         if self.duration_ms == 0 {
             return bad("duration_ms must be positive".into());
         }
-        if self.metadata_commit_ms == Some(0) {
-            return bad("metadata_commit_ms must be positive".into());
+        if self.duration_ms.checked_add(self.quiet_ms).is_none_or(|t| t > RUN_MS_MAX) {
+            let (d, q) = (self.duration_ms, self.quiet_ms);
+            return bad(format!("duration_ms {d} + quiet_ms {q} is over the maximum {RUN_MS_MAX} ms"));
+        }
+        match self.metadata_commit_ms {
+            Some(0) => return bad("metadata_commit_ms must be positive".into()),
+            Some(ms) if ms > DELAY_MS_MAX => {
+                return bad(format!("metadata_commit_ms {ms} is over the maximum {DELAY_MS_MAX}"));
+            }
+            _ => {}
+        }
+        let counts = [
+            ("mounts", self.mounts.len(), RULES_MAX),
+            ("errors", self.errors.len(), RULES_MAX),
+            ("hangs", self.hangs.len(), RULES_MAX),
+            ("crashes", self.crashes.len(), RULES_MAX),
+            ("events", self.events.len(), EVENTS_MAX),
+            ("params", self.params.len(), PARAMS_MAX),
+        ];
+        if let Some((field, n, max)) = counts.into_iter().find(|(_, n, max)| n > max) {
+            return bad(format!("{field} has {n} entries, over the maximum {max}"));
         }
         for (i, m) in self.mounts.iter().enumerate() {
             if !m.prefix.has_root() {
                 return bad(format!("mounts[{i}].prefix {} is not absolute", m.prefix.display()));
             }
+            check_path(&m.prefix, &format!("mounts[{i}].prefix"))?;
+            if m.latency.len() > RULES_MAX {
+                return bad(format!("mounts[{i}].latency has {} rules, over the maximum {RULES_MAX}", m.latency.len()));
+            }
             for (j, l) in m.latency.iter().enumerate() {
                 if l.ms_min > l.ms_max {
                     return bad(format!("mounts[{i}].latency[{j}]: ms_min {} > ms_max {}", l.ms_min, l.ms_max));
+                }
+                if l.ms_max > DELAY_MS_MAX {
+                    return bad(format!(
+                        "mounts[{i}].latency[{j}].ms_max {} is over the maximum {DELAY_MS_MAX}",
+                        l.ms_max
+                    ));
                 }
                 check_ops(&l.ops, &format!("mounts[{i}].latency[{j}]"))?;
             }
@@ -340,18 +407,65 @@ impl Schedule {
             let at = format!("errors[{i}]");
             check_ops(&r.ops, &at)?;
             check_trigger(r.nth, r.probability, &at)?;
+            check_prefix(r.path_prefix.as_deref(), &at)?;
         }
         for (i, h) in self.hangs.iter().enumerate() {
-            check_trigger(h.nth, h.probability, &format!("hangs[{i}]"))?;
+            let at = format!("hangs[{i}]");
+            check_trigger(h.nth, h.probability, &at)?;
+            if h.point.len() > NAME_MAX {
+                return bad(format!("{at}.point is {} bytes, over the maximum {NAME_MAX}", h.point.len()));
+            }
         }
         for (i, c) in self.crashes.iter().enumerate() {
             let at = format!("crashes[{i}]");
             check_ops(&c.ops, &at)?;
             check_trigger(Some(c.nth), None, &at)?;
+            check_prefix(c.path_prefix.as_deref(), &at)?;
+            check_delay(c.restart_after_ms, &format!("{at}.restart_after_ms"))?;
         }
         for (i, e) in self.events.iter().enumerate() {
             if e.at_ms > self.duration_ms {
                 return bad(format!("events[{i}].at_ms {} is after duration_ms {}", e.at_ms, self.duration_ms));
+            }
+            match &e.what {
+                Event::PowerLoss { restart_after_ms, .. } => {
+                    check_delay(*restart_after_ms, &format!("events[{i}].restart_after_ms"))?
+                }
+                Event::ClockJump { by_ms } if by_ms.unsigned_abs() > CLOCK_JUMP_MS_MAX => {
+                    return bad(format!(
+                        "events[{i}].by_ms {by_ms} is over the maximum {CLOCK_JUMP_MS_MAX} either way"
+                    ));
+                }
+                Event::Kill { node } | Event::Restart { node, .. } if node.len() > NAME_MAX => {
+                    return bad(format!("events[{i}].node is {} bytes, over the maximum {NAME_MAX}", node.len()));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Check `params` against a scenario's declared knobs: with none
+    /// declared, every value is at most [`limits::PARAM_DEFAULT_MAX`];
+    /// otherwise every key must be declared and within its maximum.
+    pub fn validate_params(&self, specs: &[ParamSpec]) -> Result<(), ScheduleError> {
+        for (name, &value) in &self.params {
+            let max = if specs.is_empty() {
+                limits::PARAM_DEFAULT_MAX
+            } else {
+                match specs.iter().find(|p| p.name == name) {
+                    Some(p) => p.max,
+                    None => {
+                        let known: Vec<&str> = specs.iter().map(|p| p.name).collect();
+                        return Err(ScheduleError::Invalid(format!(
+                            "params.{name} is not a parameter of this scenario (known: {})",
+                            known.join(", ")
+                        )));
+                    }
+                }
+            };
+            if value > max {
+                return Err(ScheduleError::Invalid(format!("params.{name} {value} is over its maximum {max}")));
             }
         }
         Ok(())
@@ -359,6 +473,9 @@ impl Schedule {
 }
 
 fn check_ops(ops: &[String], at: &str) -> Result<(), ScheduleError> {
+    if ops.len() > limits::NAME_MAX {
+        return Err(ScheduleError::Invalid(format!("{at}.ops has {} entries", ops.len())));
+    }
     match ops.iter().find(|o| !OP_NAMES.contains(&o.as_str())) {
         Some(o) => {
             Err(ScheduleError::Invalid(format!("{at}: unknown operation {o:?} (known: {})", OP_NAMES.join(", "))))
@@ -367,8 +484,32 @@ fn check_ops(ops: &[String], at: &str) -> Result<(), ScheduleError> {
     }
 }
 
+fn check_delay(ms: Option<u64>, at: &str) -> Result<(), ScheduleError> {
+    match ms {
+        Some(ms) if ms > limits::DELAY_MS_MAX => {
+            Err(ScheduleError::Invalid(format!("{at} {ms} is over the maximum {}", limits::DELAY_MS_MAX)))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_path(p: &Path, at: &str) -> Result<(), ScheduleError> {
+    let n = p.as_os_str().len();
+    if n > limits::NAME_MAX {
+        return Err(ScheduleError::Invalid(format!("{at} is {n} bytes, over the maximum {}", limits::NAME_MAX)));
+    }
+    Ok(())
+}
+
+fn check_prefix(p: Option<&Path>, at: &str) -> Result<(), ScheduleError> {
+    p.map_or(Ok(()), |p| check_path(p, &format!("{at}.path_prefix")))
+}
+
 fn check_trigger(nth: Option<u64>, probability: Option<f64>, at: &str) -> Result<(), ScheduleError> {
     match (nth, probability) {
+        (Some(n), _) if n > limits::NTH_MAX => {
+            Err(ScheduleError::Invalid(format!("{at}.nth {n} is over the maximum {}", limits::NTH_MAX)))
+        }
         (None, None) => Err(ScheduleError::Invalid(format!("{at}: needs nth or probability"))),
         (Some(0), _) => Err(ScheduleError::Invalid(format!("{at}.nth is 1-based; 0 never fires"))),
         (_, Some(p)) if !(0.0..=1.0).contains(&p) => {
@@ -423,5 +564,36 @@ mod tests {
         check_rejected(&base(r#","events":[{"at_ms":101,"kind":"clock_jump","by_ms":5}]"#), "events[0].at_ms 101");
         check_rejected(&base(r#","surprise":1"#), "unknown field");
         check_rejected(&base(r#","errors":[{"error":"eperm","nth":1}]"#), "unknown variant");
+    }
+
+    /// Issue 16: values that hung, overflowed or aborted the tool.
+    #[test]
+    fn rejects_values_past_the_bounds() {
+        let base = |extra: &str| format!(r#"{{"version":1,"seed":1,"duration_ms":100{extra}}}"#);
+        check_rejected(r#"{"version":1,"seed":1,"duration_ms":18446744073709551615}"#, "over the maximum");
+        check_rejected(&base(r#","quiet_ms":18446744073709551615"#), "quiet_ms");
+        check_rejected(&base(r#","metadata_commit_ms":999999999999"#), "metadata_commit_ms");
+        check_rejected(
+            &base(r#","mounts":[{"prefix":"/e","latency":[{"ms_min":0,"ms_max":99999999999}]}]"#),
+            "mounts[0].latency[0].ms_max",
+        );
+        check_rejected(&base(r#","errors":[{"error":"eio","nth":99999999999}]"#), "errors[0].nth");
+        check_rejected(&base(r#","events":[{"at_ms":1,"kind":"clock_jump","by_ms":-9223372036854775808}]"#), "by_ms");
+        check_rejected(
+            &base(r#","events":[{"at_ms":1,"kind":"power_loss","restart_after_ms":18446744073709551615}]"#),
+            "events[0].restart_after_ms",
+        );
+        let many = vec![r#"{"at_ms":1,"kind":"clock_jump","by_ms":1}"#; limits::EVENTS_MAX + 1].join(",");
+        check_rejected(&base(&format!(r#","events":[{many}]"#)), "events has 10001 entries");
+        let s = Schedule::from_json(&base(r#","params":{"sessions":1000000000000}"#)).expect("shape is fine");
+        let e = s.validate_params(&[]).expect_err("over the default maximum");
+        assert!(e.to_string().contains("params.sessions"), "{e}");
+        let specs = [ParamSpec { name: "sessions", max: 4, doc: "sessions" }];
+        let e = s.validate_params(&specs).expect_err("over its maximum");
+        assert!(e.to_string().contains("over its maximum 4"), "{e}");
+        let typo = Schedule::from_json(&base(r#","params":{"sesions":1}"#)).expect("shape is fine");
+        assert!(typo.validate_params(&specs).expect_err("unknown").to_string().contains("known: sessions"));
+        let ok = Schedule::from_json(&base(r#","params":{"sessions":4}"#)).expect("fine");
+        ok.validate_params(&specs).expect("within");
     }
 }

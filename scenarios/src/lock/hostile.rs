@@ -26,7 +26,7 @@ use super::{
 const ACQUIRE_BOUND: Duration = Duration::from_millis(
     super::ACQUIRE_TIMEOUT.as_millis() as u64 + super::RETRY_MAX.as_millis() as u64 + 16 * LATENCY_MS_MAX,
 );
-const CONTENDERS_MAX: u64 = 6;
+pub(super) const CONTENDERS_MAX: u64 = 6;
 
 /// The hostile parts of a seed's schedule.
 pub(super) fn schedule(s: &mut Schedule, sw: &mut Swarm, variant: Variant) {

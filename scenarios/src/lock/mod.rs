@@ -40,7 +40,7 @@ use steadfast_core::{Env, FsExt, FsOp, Liveness};
 use steadfast_sim::schedule::{ErrorRule, Event, HangRule, Latency, Mount, TimedEvent};
 use steadfast_sim::swarm::Swarm;
 use steadfast_sim::world::{Invariant, Landed, LocalBoxFuture};
-use steadfast_sim::{Expect, FaultKind, Scenario, Schedule, SimRng, World};
+use steadfast_sim::{Expect, FaultKind, ParamSpec, Scenario, Schedule, SimRng, World};
 
 use crate::locked as lock_book;
 
@@ -212,6 +212,10 @@ impl Scenario for LockScenario {
 
     fn invariants(&self) -> &'static [Invariant] {
         INVARIANTS
+    }
+
+    fn params(&self) -> &'static [ParamSpec] {
+        PARAMS
     }
 
     fn sometimes(&self) -> &'static [&'static str] {
@@ -857,3 +861,13 @@ async fn quiet_phase_checks(world: &World, book: &SharedBook) {
         }
     }
 }
+
+/// The `lock` schedule's knobs.
+const PARAMS: &[ParamSpec] = &[
+    ParamSpec { name: "garbage_lock", max: 2, doc: "1: a half-written lock file at the start" },
+    ParamSpec { name: "crowd", max: 1, doc: "1: every contender slot filled, nearly all on one session" },
+    ParamSpec { name: "contenders", max: hostile::CONTENDERS_MAX, doc: "contender tasks per process" },
+    ParamSpec { name: "two_managers", max: 1, doc: "1: a second lock manager in each process" },
+    ParamSpec { name: "controller", max: 1, doc: "1: attempt controllers that let go for a wait" },
+    ParamSpec { name: "vandal", max: 1, doc: "1: a vandal plants symlinks, FIFOs and garbage at lock paths" },
+];

@@ -34,7 +34,7 @@ use steadfast_core::{BoxFuture, Env, FileKind, FsOp};
 use steadfast_sim::schedule::{CrashRule, ErrorRule, Event, HangRule, Latency, Mount, TimedEvent};
 use steadfast_sim::swarm::Swarm;
 use steadfast_sim::world::{Invariant, Landed, LocalBoxFuture};
-use steadfast_sim::{Expect, FaultKind, Scenario, Schedule, SimRng, World};
+use steadfast_sim::{Expect, FaultKind, ParamSpec, Scenario, Schedule, SimRng, World};
 
 use crate::locked as lock;
 
@@ -141,6 +141,10 @@ impl Scenario for TraceScenario {
 
     fn invariants(&self) -> &'static [Invariant] {
         INVARIANTS
+    }
+
+    fn params(&self) -> &'static [ParamSpec] {
+        PARAMS
     }
 
     fn sometimes(&self) -> &'static [&'static str] {
@@ -869,3 +873,21 @@ fn final_checks(world: &World, shared: &SharedBook) {
         world.check("T5", litter.is_empty(), || format!("temporary files left after quiescence: {litter:?}"));
     }
 }
+
+/// The `trace` schedule's knobs.
+const PARAMS: &[ParamSpec] = &[
+    ParamSpec { name: "sessions", max: 16, doc: "sessions the app records at once" },
+    ParamSpec { name: "first_id", max: 1_000, doc: "which of the hostile ids comes first (modulo their number)" },
+    ParamSpec {
+        name: "crash_at_ms",
+        max: steadfast_sim::schedule::limits::RUN_MS_MAX,
+        doc: "when one session is crash-written",
+    },
+    ParamSpec { name: "crash_session", max: 16, doc: "which session crashes" },
+    ParamSpec { name: "crash_aimed", max: 1, doc: "1: the crash waits for a rename of that session in flight" },
+    ParamSpec {
+        name: "early_end_ms",
+        max: steadfast_sim::schedule::limits::RUN_MS_MAX,
+        doc: "when the first session ends, inside the chaos phase",
+    },
+];

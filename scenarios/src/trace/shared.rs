@@ -32,7 +32,7 @@ use steadfast_core::{Env, FileKind, FsOp};
 use steadfast_sim::schedule::{ErrorRule, Event, Latency, Mount, TimedEvent};
 use steadfast_sim::swarm::Swarm;
 use steadfast_sim::world::{Invariant, Landed, LocalBoxFuture};
-use steadfast_sim::{Expect, FaultKind, Scenario, Schedule, SimRng, World};
+use steadfast_sim::{Expect, FaultKind, ParamSpec, Scenario, Schedule, SimRng, World};
 
 use crate::locked as lock;
 
@@ -88,6 +88,10 @@ impl Scenario for SharedDirScenario {
 
     fn invariants(&self) -> &'static [Invariant] {
         INVARIANTS
+    }
+
+    fn params(&self) -> &'static [ParamSpec] {
+        PARAMS
     }
 
     fn sometimes(&self) -> &'static [&'static str] {
@@ -351,3 +355,15 @@ fn final_checks(world: &World, shared: &SharedBook) {
         world.check("T5", litter.is_empty(), || format!("temporary files left after quiescence: {litter:?}"));
     }
 }
+
+/// The `trace-shared-dir` schedule's knobs.
+const PARAMS: &[ParamSpec] = &[
+    ParamSpec { name: "sessions", max: 3, doc: "session ids both processes export" },
+    ParamSpec {
+        name: "crash_at_ms",
+        max: steadfast_sim::schedule::limits::RUN_MS_MAX,
+        doc: "when one session is crash-written",
+    },
+    ParamSpec { name: "crash_node", max: 1, doc: "which process crash-writes (0: a, 1: b)" },
+    ParamSpec { name: "crash_session", max: 2, doc: "which session crashes" },
+];

@@ -240,3 +240,45 @@ fn merge_folds_shards_into_one_summary_with_failing_seeds() {
     std::fs::write(&junk, "not json\n").expect("write");
     assert_eq!(steadfast(&["merge", junk.to_str().expect("utf8")]).status.code(), Some(2));
 }
+
+/// Issue 16: a loaded schedule past the bounds (a duration that would hang
+/// the tool, a param that would exhaust memory, a param the scenario does
+/// not have) is one line on stderr and exit 2, before anything runs.
+#[test]
+fn schedules_past_the_bounds_are_refused_with_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = steadfast(&["replay", "--scenario", "retention", "--seed", "1", "--print-schedule"]);
+    let base: serde_json::Value = serde_json::from_slice(&base.stdout).expect("a schedule");
+    let cases: [(&str, serde_json::Value, &str); 3] = [
+        ("duration_ms", serde_json::json!(u64::MAX), "over the maximum"),
+        ("params", serde_json::json!({ "entries": 1_000_000_000_000u64 }), "params.entries"),
+        ("params", serde_json::json!({ "sesions": 2 }), "not a parameter of this scenario"),
+    ];
+    for (field, value, needle) in cases {
+        let mut s = base.clone();
+        s[field] = value;
+        let path = dir.path().join("s.json");
+        std::fs::write(&path, s.to_string()).expect("write");
+        for cmd in ["replay", "shrink"] {
+            let o = steadfast(&[cmd, "--scenario", "retention", "--schedule", path.to_str().expect("utf8")]);
+            assert_eq!(o.status.code(), Some(2), "{cmd} {field}: {}", String::from_utf8_lossy(&o.stderr));
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+            assert!(err.contains(needle), "{err}");
+        }
+    }
+}
+
+/// The runner admits no schedule past the bounds either, generated or
+/// handed in: RUN5, before the world starts.
+#[test]
+fn the_runner_refuses_a_schedule_past_the_bounds_as_run5() {
+    let sc = steadfast_scenarios::find("trace").expect("trace");
+    let mut s = sc.schedule(0);
+    s.params.insert("sessions".into(), u64::MAX);
+    let o = steadfast_sim::runner::run(sc, 0, Some(s), 0);
+    assert_eq!(o.violations.len(), 1, "{:?}", o.violations);
+    assert_eq!(o.violations[0].invariant, "RUN5");
+    assert!(o.violations[0].message.contains("params.sessions"), "{}", o.violations[0].message);
+    assert_eq!(o.events, 0, "nothing ran");
+}
