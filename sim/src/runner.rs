@@ -118,6 +118,10 @@ pub struct Outcome {
     /// The events kept in memory (all of them for a replay, the last few
     /// for a sweep).
     pub history: Vec<Event>,
+    /// The events around the first violation (see
+    /// [`crate::history::report_window`]), and the violation's position
+    /// among them; empty without a violation.
+    pub around_first_violation: (Vec<Event>, usize),
     /// Total events in the history.
     pub events: u64,
     /// Hash of the whole history.
@@ -168,7 +172,7 @@ pub fn replay_commands(scenario: &str, seed: u64) -> String {
 }
 
 /// A failure report for one violating outcome: scenario, seed, each
-/// violated invariant with its statement, when, the last events before it,
+/// violated invariant with its statement, when, the events around the first violation (or the last ones),
 /// and the commands to replay it.
 pub fn failure_report(scenario: &dyn Scenario, outcome: &Outcome) -> String {
     let mut out =
@@ -191,7 +195,16 @@ pub fn failure_report(scenario: &dyn Scenario, outcome: &Outcome) -> String {
             statement(&v.invariant)
         );
     }
-    if !outcome.history.is_empty() {
+    let (around, at) = &outcome.around_first_violation;
+    if !around.is_empty() {
+        let (before, after) = (*at, around.len() - at - 1);
+        out += &format!(
+            "  around the first violation ({before} events before, {after} after; STEADFAST_REPORT_WINDOW=B,A):\n"
+        );
+        for (i, e) in around.iter().enumerate() {
+            out += &format!("  {} {}\n", if i == *at { ">>" } else { "  " }, e.line());
+        }
+    } else if !outcome.history.is_empty() {
         out += "  last events:\n";
         let mut last: Vec<_> = outcome.history.iter().rev().take(12).collect();
         last.sort_by_key(|e| e.at_ns); // time order; stable for equal instants
@@ -261,6 +274,7 @@ fn run_here(scenario: &dyn Scenario, seed: u64, schedule: Option<Schedule>, hist
             reached: Default::default(),
             tree: Vec::new(),
             history: Vec::new(),
+            around_first_violation: (Vec::new(), 0),
             events: 0,
             history_hash: 0,
             fs_ops: 0,
@@ -314,6 +328,10 @@ fn run_here(scenario: &dyn Scenario, seed: u64, schedule: Option<Schedule>, hist
         reached: report.reached.into_iter().collect(),
         tree: report.tree,
         history: report.history.events().cloned().collect(),
+        around_first_violation: report
+            .history
+            .around_first_violation()
+            .map_or((Vec::new(), 0), |(events, at)| (events.to_vec(), at)),
         events: report.history.total(),
         history_hash: report.history.hash(),
         fs_ops: report.fs_ops,

@@ -230,7 +230,10 @@ impl World {
             world_node: None,
             start_wall: SystemTime::UNIX_EPOCH,
             wall_offset_ns: 0,
-            history: History::new(history_keep),
+            history: {
+                let (before, after) = crate::history::report_window();
+                History::new(history_keep).with_window(before, after)
+            },
             violations: Vec::new(),
             checks: BTreeMap::new(),
             reached: BTreeMap::new(),
@@ -792,7 +795,7 @@ impl World {
     /// Record a violation found by the runner itself (a panic, a time-out).
     pub(crate) fn runner_violation(&self, invariant: &str, at_ns: u64, message: String) {
         let mut st = self.lock();
-        st.record(at_ns, "-", format!("VIOLATION {invariant}: {message}"));
+        st.record_violation(at_ns, format!("VIOLATION {invariant}: {message}"));
         st.violations.push(Violation { invariant: invariant.to_string(), at_ms: at_ns / 1_000_000, message });
     }
 
@@ -962,7 +965,7 @@ impl State {
     fn verdict(&mut self, at_ns: u64, invariant: &str, ok: bool, message: String) {
         *self.checks.entry(invariant.to_string()).or_insert(0) += 1;
         if !ok {
-            self.record(at_ns, "-", format!("VIOLATION {invariant}: {message}"));
+            self.record_violation(at_ns, format!("VIOLATION {invariant}: {message}"));
             if self.violations.len() < 64 {
                 self.violations.push(Violation { invariant: invariant.to_string(), at_ms: at_ns / 1_000_000, message });
             }
@@ -1013,6 +1016,13 @@ impl State {
         for r in reached {
             self.reached_point(at, &r);
         }
+    }
+
+    fn record_violation(&mut self, at_ns: u64, what: String) {
+        if let Some(c) = &mut self.chrome {
+            c.instant("-", "-", at_ns, &what);
+        }
+        self.history.push_violation(HistEvent { at_ns, node: "-".into(), task: "-".into(), what });
     }
 
     fn record(&mut self, at_ns: u64, node: &str, what: String) {

@@ -282,3 +282,22 @@ fn the_runner_refuses_a_schedule_past_the_bounds_as_run5() {
     assert!(o.violations[0].message.contains("params.sessions"), "{}", o.violations[0].message);
     assert_eq!(o.events, 0, "nothing ran");
 }
+
+/// Issue 16: a failure report shows the events around the first violation,
+/// not the run's last ones (for this replica the violation is at 214 s and
+/// the run goes on to 7,700 s).
+#[test]
+fn a_report_shows_the_events_around_the_first_violation() {
+    let o = steadfast(&["run", "--scenario", "legacy/hub-child-full-scan", "--seeds", "1"]);
+    let out = stdout(&o);
+    let report = out.split("around the first violation").nth(1).expect("a window");
+    let marked = report.lines().find(|l| l.trim_start().starts_with(">>")).expect("the violation marked");
+    assert!(marked.contains("VIOLATION H4"), "{marked}");
+    let times: Vec<f64> = report
+        .lines()
+        .take_while(|l| !l.contains("replay:"))
+        .filter_map(|l| l.trim_start_matches([' ', '>']).split("ms").next()?.trim().parse().ok())
+        .collect();
+    assert!(times.len() > 12, "{report}");
+    assert!(times.iter().all(|t| (t - 214_001.0).abs() < 1_000.0), "all within a second of it: {times:?}");
+}
