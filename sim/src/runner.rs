@@ -122,6 +122,10 @@ pub struct Outcome {
     /// [`crate::history::report_window`]), and the violation's position
     /// among them; empty without a violation.
     pub around_first_violation: (Vec<Event>, usize),
+    /// The crash rules (indices into `schedule.crashes`) whose power loss
+    /// happened: a rule not listed never fired, and its point was not
+    /// reached.
+    pub crashes_fired: Vec<usize>,
     /// Total events in the history.
     pub events: u64,
     /// Hash of the whole history.
@@ -275,6 +279,7 @@ fn run_here(scenario: &dyn Scenario, seed: u64, schedule: Option<Schedule>, hist
             tree: Vec::new(),
             history: Vec::new(),
             around_first_violation: (Vec::new(), 0),
+            crashes_fired: Vec::new(),
             events: 0,
             history_hash: 0,
             fs_ops: 0,
@@ -336,6 +341,7 @@ fn run_here(scenario: &dyn Scenario, seed: u64, schedule: Option<Schedule>, hist
         history_hash: report.history.hash(),
         fs_ops: report.fs_ops,
         faults_injected: report.faults_injected,
+        crashes_fired: report.crashes_fired,
         chaos_ops: report.chaos_ops,
         chrome_trace,
         sim_time: Duration::from_nanos(report.sim_ns),

@@ -118,6 +118,11 @@ struct State {
     nodes: Vec<NodeSlot>,
     by_id: BTreeMap<NodeId, usize>,
     next_pid: u32,
+    /// Power losses so far: a restart scheduled by one is dropped when a
+    /// later one came before it (power comes back once, after the last).
+    power_epoch: u64,
+    /// Crash rules whose power loss happened, in order.
+    crashes_fired: Vec<usize>,
     world_node: Option<NodeHandle>,
     start_wall: SystemTime,
     wall_offset_ns: i64,
@@ -227,6 +232,8 @@ impl World {
             nodes: Vec::new(),
             by_id: BTreeMap::new(),
             next_pid: FIRST_PID,
+            power_epoch: 0,
+            crashes_fired: Vec::new(),
             world_node: None,
             start_wall: SystemTime::UNIX_EPOCH,
             wall_offset_ns: 0,
@@ -506,13 +513,28 @@ impl World {
             let mode = if torn { Torn::Prefix } else { Torn::None };
             let torn_files = tree.power_loss(mode, &mut |extra| rng.range(0, extra as u64) as usize);
             st.record(now, "-", format!("POWER LOSS: {lost} in-flight ops lost, {torn_files} files torn"));
+            st.power_epoch += 1;
         }
+        let epoch = self.lock().power_epoch;
         if let Some(after) = restart_after_ms {
             let world = self.clone();
             self.spawn_on_world(async move {
                 madsim::time::sleep(Duration::from_millis(after.max(1))).await;
+                let now = now_ns();
+                {
+                    let mut st = world.lock();
+                    if st.power_epoch != epoch {
+                        // A later loss came while the power was off: its
+                        // own restart (or none) decides; restarts coalesce.
+                        st.record(now, "-", "restart after power loss dropped: a later power loss came first".into());
+                        return;
+                    }
+                }
                 for name in names {
-                    if let Some((_, id)) = world.node_id(&name) {
+                    if let Some((idx, id)) = world.node_id(&name) {
+                        // Every kill is recorded: a node a schedule event
+                        // restarted meanwhile is running.
+                        world.kill_idx(idx, id, now, "killed for restart after power loss");
                         Handle::current().restart(id);
                     }
                 }
@@ -746,6 +768,7 @@ impl World {
             history: std::mem::replace(&mut st.history, History::new(0)),
             fs_ops: st.fs_ops,
             faults_injected: st.faults_injected,
+            crashes_fired: std::mem::take(&mut st.crashes_fired),
             chaos_ops: st.chaos_ops.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             sim_ns: now,
         }
@@ -850,7 +873,10 @@ impl World {
             c.span(&name, &current_task(), op.name(), t0, latency, args);
         }
         st.record(t0, &name, line);
-        let crash = if chaos && fault.is_none() { st.crash_for(&self.0.schedule, &op) } else { None };
+        // Every op in the chaos phase counts toward a crash rule's nth, as
+        // the enumeration counts them: one that fails (an injected error)
+        // cuts the power right after its error too.
+        let crash = if chaos { st.crash_for(&self.0.schedule, &op) } else { None };
         if let Some(rule) = crash {
             st.crash = Some(((effect, id), rule));
             st.record(t0, &name, format!("CRASH POINT crashes[{rule}]: power goes out when this lands"));
@@ -877,7 +903,15 @@ impl World {
         let world = self.clone();
         self.spawn_on_world(async move {
             sleep_until_ns(effect).await;
-            if world.lock().crash.is_some_and(|(key, _)| key == (effect, id)) {
+            let armed = {
+                let mut st = world.lock();
+                let armed = st.crash.is_some_and(|(key, _)| key == (effect, id));
+                if armed {
+                    st.crashes_fired.push(rule);
+                }
+                armed
+            };
+            if armed {
                 let c = &world.0.schedule.crashes[rule];
                 world.power_loss(c.torn, c.metadata_survives, c.restart_after_ms);
             }
@@ -952,6 +986,7 @@ pub(crate) struct Report {
     pub history: History,
     pub fs_ops: u64,
     pub faults_injected: u64,
+    pub crashes_fired: Vec<usize>,
     pub chaos_ops: BTreeMap<String, u64>,
     pub sim_ns: u64,
 }
@@ -1082,13 +1117,20 @@ impl State {
         }
     }
 
+    /// The latency of `op`: drawn from the first matching rule of the
+    /// mount with the longest prefix over its path; an op with two paths
+    /// (a rename across mounts) takes the slower of the two mounts' draws,
+    /// as error and crash rules match either path.
     fn latency_ns(&mut self, schedule: &Schedule, op: &FsOp) -> u64 {
-        let path = op.path();
-        let Some(mount) =
+        let mount_of = |path: &Path| {
             schedule.mounts.iter().filter(|m| path.starts_with(&m.prefix)).max_by_key(|m| m.prefix.as_os_str().len())
-        else {
-            return 0;
         };
+        let first = mount_of(op.path());
+        let second = op.second_path().and_then(mount_of).filter(|m| first.is_none_or(|f| !std::ptr::eq(*m, f)));
+        [first, second].into_iter().flatten().map(|m| self.mount_latency_ns(m, op)).max().unwrap_or(0)
+    }
+
+    fn mount_latency_ns(&mut self, mount: &crate::schedule::Mount, op: &FsOp) -> u64 {
         let Some(l) = mount.latency.iter().find(|l| l.ops.is_empty() || l.ops.iter().any(|o| o == op.name())) else {
             return 0;
         };

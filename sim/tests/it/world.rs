@@ -249,3 +249,57 @@ fn power_loss_reverts_a_directory_whose_entry_was_never_synced() {
         assert_eq!(left, ["/d"], "the unsynced entry /d/sub vanishes with everything under it");
     });
 }
+
+/// Issue 16: two power losses close together restart each node once, after
+/// the last (the second used to kill, unrecorded, the process the first
+/// restart had started), and a restart that finds a node running records
+/// the kill.
+#[test]
+fn restarts_coalesce_while_the_power_is_off() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let starts = Arc::new(AtomicU64::new(0));
+    let s = starts.clone();
+    in_world(Schedule::calm(3, 10_000), |w| async move {
+        let s2 = s.clone();
+        w.add_node("app", move |_| {
+            s2.fetch_add(1, Ordering::SeqCst);
+            std::future::pending::<()>()
+        });
+        w.sleep_until(Duration::from_millis(100)).await;
+        w.fire(&Event::PowerLoss { torn: false, restart_after_ms: Some(500) });
+        w.sleep_until(Duration::from_millis(200)).await;
+        w.fire(&Event::PowerLoss { torn: false, restart_after_ms: Some(500) });
+        w.sleep_until(Duration::from_millis(650)).await;
+        assert!(!w.is_alive("app"), "the first loss's restart was dropped: power is back only after the last");
+        w.sleep_until(Duration::from_millis(1_000)).await;
+        assert!(w.is_alive("app"), "restarted after the second loss");
+        assert_eq!(s.load(Ordering::SeqCst), 2, "started twice: at the start and once after the losses");
+        let pid = w.pid_of("app");
+        w.sleep_until(Duration::from_millis(3_000)).await;
+        assert_eq!(w.pid_of("app"), pid, "nothing killed it since");
+    });
+}
+
+/// Issue 16: latency matches a rename's destination too (error and crash
+/// rules always matched either path): a rename into a slow mount is slow.
+#[test]
+fn a_rename_is_as_slow_as_the_slower_of_its_two_mounts() {
+    let mut s = Schedule::calm(5, 60_000);
+    s.mounts.push(Mount {
+        prefix: "/slow".into(),
+        latency: vec![Latency { ops: vec!["rename".into()], ms_min: 1_000, ms_max: 2_000 }],
+    });
+    in_world(s, |w| async move {
+        w.setup([FsOp::CreateDirAll("/slow".into())]);
+        let fs = w.env().fs;
+        for (from, to) in [("/d/a", "/slow/a"), ("/slow/a", "/d/b")] {
+            if from == "/d/a" {
+                fs.write(from, b"x".to_vec()).await.expect("write");
+            }
+            let t0 = w.now();
+            fs.rename(from, to).await.expect("rename");
+            let took = w.now() - t0;
+            assert!(took >= Duration::from_millis(1_000), "{from} -> {to} took {took:?}");
+        }
+    });
+}
