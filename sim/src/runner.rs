@@ -82,6 +82,10 @@ pub const RUNNER_INVARIANTS: &[Invariant] = &[
     Invariant { id: "RUN2", statement: "no code panics (a failed assertion inside core is a found bug)" },
     Invariant { id: "RUN3", statement: "the same seed and schedule give the same history hash on every run" },
     Invariant {
+        id: "RUN4",
+        statement: "virtual time advances: at most a million file operations begin within one virtual second",
+    },
+    Invariant {
         id: "RUN5",
         statement: "every schedule a run starts from, generated or loaded, is valid and within the documented bounds",
     },
@@ -312,6 +316,8 @@ fn run_here(scenario: &dyn Scenario, seed: u64, schedule: Option<Schedule>, hist
     let panic = PANIC_MESSAGE.with(|m| m.borrow_mut().take()).unwrap_or_default();
     let end_ns = match result {
         Ok(end) => end,
+        // Ended for making no progress: RUN4 is recorded already.
+        Err(_) if world.has_violation("RUN4") => world.last_event_ns(),
         Err(_) => {
             let at = world.last_event_ns();
             world.runner_violation("RUN2", at, format!("panic: {panic}"));

@@ -56,6 +56,16 @@ const FIRST_PID: u32 = 100;
 /// stalls: longer than the loss takes to arrive (it is due already).
 const CRASH_STALL_NS: u64 = 1_000_000_000;
 /// Cap on per-entry latency draws of one `remove_dir_all`.
+/// File operations that may begin within one virtual second before the
+/// run is ended as making no progress (RUN4): far more than any honest
+/// burst.
+pub const SAME_INSTANT_OPS_MAX: u64 = 1_000_000;
+
+/// The panic payload that ends a run making no progress (RUN4 is already
+/// recorded; the runner does not report it again as a panic).
+#[derive(Debug)]
+pub(crate) struct NoProgress;
+
 const TREE_DRAWS_MAX: u64 = 100_000;
 
 /// A declared invariant: its ID (`T3`, `F1`) and one-line statement.
@@ -123,6 +133,9 @@ struct State {
     power_epoch: u64,
     /// Crash rules whose power loss happened, in order.
     crashes_fired: Vec<usize>,
+    /// File operations begun since virtual time last moved by a
+    /// second: (when that window began, how many) (RUN4).
+    ops_window: (u64, u64),
     world_node: Option<NodeHandle>,
     start_wall: SystemTime,
     wall_offset_ns: i64,
@@ -234,6 +247,7 @@ impl World {
             next_pid: FIRST_PID,
             power_epoch: 0,
             crashes_fired: Vec::new(),
+            ops_window: (0, 0),
             world_node: None,
             start_wall: SystemTime::UNIX_EPOCH,
             wall_offset_ns: 0,
@@ -815,6 +829,11 @@ impl World {
         self.lock().history.events().last().map_or(0, |e| e.at_ns)
     }
 
+    /// Has `invariant` been violated in this run?
+    pub(crate) fn has_violation(&self, invariant: &str) -> bool {
+        self.lock().violations.iter().any(|v| v.invariant == invariant)
+    }
+
     /// Record a violation found by the runner itself (a panic, a time-out).
     pub(crate) fn runner_violation(&self, invariant: &str, at_ns: u64, message: String) {
         let mut st = self.lock();
@@ -836,6 +855,23 @@ impl World {
         {
             st.record(t0, &name, format!("{} {}: lost, the power is going out", op.name(), op.path().display()));
             return None;
+        }
+        // RUN4: a workload looping on zero-latency operations barely moves
+        // virtual time (madsim adds nanoseconds per poll) and would spin
+        // for ever: end the run instead.
+        let (at, n) = st.ops_window;
+        st.ops_window = if t0.saturating_sub(at) < 1_000_000_000 { (at, n + 1) } else { (t0, 1) };
+        if st.ops_window.1 > SAME_INSTANT_OPS_MAX {
+            let message = format!(
+                "no progress: {SAME_INSTANT_OPS_MAX} file operations began within one virtual second, from {} ms (the last: {} {})",
+                t0 / 1_000_000,
+                op.name(),
+                op.path().display()
+            );
+            st.record_violation(t0, format!("VIOLATION RUN4: {message}"));
+            st.violations.push(Violation { invariant: "RUN4".into(), at_ms: t0 / 1_000_000, message });
+            drop(st);
+            std::panic::panic_any(NoProgress);
         }
         let latency = st.latency_ns(&self.0.schedule, &op);
         let effect = t0 + st.rng.range(0, latency);

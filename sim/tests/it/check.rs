@@ -58,3 +58,44 @@ fn failing_seeds_are_reported_persisted_and_run_first_next_time() {
     let summary = steadfast_sim::check(&OddSeedsFail).seeds(1).regressions(None).run();
     assert_eq!(summary.violating, 0);
 }
+
+/// Loops on a zero-latency operation: virtual time never moves.
+struct Spinner;
+
+impl Scenario for Spinner {
+    fn name(&self) -> &'static str {
+        "test/spinner"
+    }
+    fn expect(&self) -> Expect {
+        Expect::Hold
+    }
+    fn description(&self) -> &'static str {
+        "polls a file without end and without latency"
+    }
+    fn invariants(&self) -> &'static [Invariant] {
+        ODD
+    }
+    fn schedule(&self, seed: u64) -> Schedule {
+        Schedule::calm(seed, 10)
+    }
+    fn run<'a>(&'a self, world: &'a World) -> LocalBoxFuture<'a, ()> {
+        Box::pin(async move {
+            let fs = world.env().fs;
+            loop {
+                let _ = steadfast_core::FsExt::symlink_metadata(&*fs, "/nothing").await;
+            }
+        })
+    }
+}
+
+/// Issue 16: a run whose virtual time stops advancing ends as RUN4 (it
+/// used to hang: RUN1 is bounded in virtual time only), not as a panic.
+#[test]
+fn a_run_that_makes_no_progress_ends_as_run4() {
+    let o = steadfast_sim::runner::run(&Spinner, 0, None, 64);
+    let ids: Vec<&str> = o.violations.iter().map(|v| v.invariant.as_str()).collect();
+    assert_eq!(ids, ["RUN4"], "{:?}", o.violations);
+    assert!(o.violations[0].message.contains("symlink_metadata /nothing"), "{}", o.violations[0].message);
+    let report = steadfast_sim::runner::failure_report(&Spinner, &o);
+    assert!(report.contains("RUN4 promises: virtual time advances"), "{report}");
+}
