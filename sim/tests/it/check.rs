@@ -99,3 +99,58 @@ fn a_run_that_makes_no_progress_ends_as_run4() {
     let report = steadfast_sim::runner::failure_report(&Spinner, &o);
     assert!(report.contains("RUN4 promises: virtual time advances"), "{report}");
 }
+
+static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Records which run it is: no two runs agree from that event on.
+struct Forgetful;
+
+impl Scenario for Forgetful {
+    fn name(&self) -> &'static str {
+        "test/forgetful"
+    }
+    fn expect(&self) -> Expect {
+        Expect::Hold
+    }
+    fn description(&self) -> &'static str {
+        "notes a process-wide counter: not deterministic"
+    }
+    fn invariants(&self) -> &'static [Invariant] {
+        ODD
+    }
+    fn schedule(&self, seed: u64) -> Schedule {
+        Schedule::calm(seed, 10)
+    }
+    fn run<'a>(&'a self, world: &'a World) -> LocalBoxFuture<'a, ()> {
+        Box::pin(async move {
+            for step in ["open", "read", "write"] {
+                world.note(step);
+            }
+            world.note(format!("run {}", RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
+            world.note("close");
+        })
+    }
+}
+
+/// Issue 16: RUN3 names the first differing event, both versions of it
+/// and the common events before it.
+#[test]
+fn a_determinism_failure_names_the_first_differing_event() {
+    let why = steadfast_sim::runner::check_determinism(&Forgetful, 0).expect_err("two runs differ");
+    assert!(why.contains("the first difference is event 3, after 3 common events"), "{why}");
+    for needle in ["common 0:", "common 2:", "write", "first run  3:", "second run 3:"] {
+        assert!(why.contains(needle), "{needle} in {why}");
+    }
+    let lines: Vec<&str> = why.lines().filter(|l| l.contains(" run ")).collect();
+    assert_eq!(lines.len(), 2, "{why}");
+    assert_ne!(lines[0].split("run ").last(), lines[1].split("run ").last(), "{why}");
+    let options = steadfast_sim::runner::SweepOptions { jobs: 1, check_determinism: true };
+    let mut messages = Vec::new();
+    steadfast_sim::runner::sweep(&Forgetful, &[1], options, |o| {
+        messages.extend(o.violations.iter().map(|v| (v.invariant.clone(), v.message.clone())));
+        assert!(o.history.len() <= steadfast_sim::runner::SWEEP_HISTORY_KEEP);
+    });
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0].0, "RUN3");
+    assert!(messages[0].1.contains("first difference is event 3"), "{}", messages[0].1);
+}
