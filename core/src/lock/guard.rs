@@ -165,6 +165,7 @@ impl Hold {
             if let Some(reason) = &st.revoked {
                 return Err(LockError::Takeover { lock: self.lock.clone(), reason: reason.clone() });
             }
+            debug_assert!(!st.released, "an append starts only on a live hold");
             st.appends_in_flight += 1;
         }
         // The append runs as its own task: if the caller is cancelled (an
@@ -176,6 +177,7 @@ impl Hold {
             let result = hold.manager.env.fs.append(&hold.session, data).await;
             {
                 let mut st = hold.state();
+                debug_assert!(st.appends_in_flight > 0, "every append in flight was counted");
                 st.appends_in_flight -= 1;
                 st.repair |= result.is_err();
             }

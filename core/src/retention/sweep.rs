@@ -92,6 +92,10 @@ pub async fn sweep_dir(env: &Env, dir: &Path, policy: &RetentionPolicy) -> Sweep
     for (kind, candidates) in policy.kinds.iter().zip(by_kind) {
         enforce(env, kind, candidates, policy.deletions_max, &mut report).await;
     }
+    // R4 and the cap: every listed entry examined once, no more deleted
+    // than allowed or than there were.
+    debug_assert_eq!(report.examined, report.listed, "every listed entry is examined");
+    debug_assert!(report.deleted <= policy.deletions_max.min(report.listed), "{report:?}");
     report
 }
 

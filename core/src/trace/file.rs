@@ -212,6 +212,10 @@ impl FileExporter {
             }
             st.next_gen += 1;
             let generation = st.next_gen;
+            debug_assert!(
+                st.in_flight.get(&key).is_none_or(|m| m.keys().all(|&g| g < generation)),
+                "generations only grow"
+            );
             let tmp = self.tmp_path(&key, generation);
             // Registered before it exists, so a crash write can fence it.
             st.in_flight.entry(key.clone()).or_default().insert(generation, tmp.clone());
@@ -336,6 +340,7 @@ impl FileExporter {
             .get(key)
             .map(|m| m.range(..generation).map(|(_, p)| p.clone()).filter(|p| !st.fenced.contains(p)).collect())
             .unwrap_or_default();
+        debug_assert!(older.iter().all(|p| p.starts_with(&self.dir)), "a fence unlinks only in its own directory");
         st.fenced.extend(older.iter().cloned());
         older
     }

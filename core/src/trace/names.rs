@@ -41,6 +41,15 @@ pub const CRASH_MARK: &str = ".trace.crashed";
 /// assert_eq!(file_name(".."), "%2E%2E.trace.json"); // never a path component
 /// ```
 pub fn key(session_id: &str) -> String {
+    let key = key_of(session_id);
+    // T7: short enough for a file name with its suffixes, and nothing a
+    // path could be steered with.
+    debug_assert!(key.len() <= ENCODED_MAX, "key of {} bytes", key.len());
+    debug_assert!(!key.bytes().any(|b| matches!(b, b'/' | b'\\' | b'.' | 0)), "unsafe key {key:?}");
+    key
+}
+
+fn key_of(session_id: &str) -> String {
     let encoded = encode(session_id);
     if encoded.len() <= ENCODED_MAX {
         return encoded;

@@ -214,6 +214,7 @@ impl Session {
             return None;
         }
         let seq = st.doc.events.len() as u64;
+        debug_assert!(st.doc.events.last().is_none_or(|e| e.seq + 1 == seq), "seqs are dense");
         st.doc.events.push(TraceEvent { seq, at_ms, name: name.to_string(), span, data });
         Some(seq)
     }
@@ -260,6 +261,7 @@ impl Session {
                 tracing::warn!(session = %self.id, error = %e, "trace snapshot failed");
             }
             chain += 1;
+            debug_assert!(chain <= self.inner.config.follow_up_chain_max.max(1), "T2: the chain is bounded");
             let mut st = self.state();
             if st.follow_up && !st.ended && chain < self.inner.config.follow_up_chain_max {
                 st.follow_up = false;
@@ -369,6 +371,7 @@ impl Session {
             return Err(TraceError::Crashed(self.id.clone()));
         }
         st.persisted = st.persisted.max(doc.events.len());
+        debug_assert!(st.persisted <= st.doc.events.len(), "nothing persisted that was not recorded");
         Ok(())
     }
 
