@@ -171,11 +171,11 @@ impl Outcome {
 pub fn replay_commands(scenario: &str, seed: u64) -> String {
     let test_name = scenario.replace(['/', '-'], "_");
     format!(
-        "  replay:   cargo run --release -p steadfast-scenarios --bin steadfast -- replay --scenario {scenario} --seed {seed}\n  \
+        "  replay:   cargo run --profile sweep -p steadfast-scenarios --bin steadfast -- replay --scenario {scenario} --seed {seed}\n  \
          test:     STEADFAST_SEED={seed} cargo test -p steadfast-scenarios --test it -- {test_name}\n  \
-         schedule: cargo run --release -p steadfast-scenarios --bin steadfast -- replay --scenario {scenario} --seed {seed} --print-schedule > schedule.json\n  \
-         shrink:   cargo run --release -p steadfast-scenarios --bin steadfast -- shrink --scenario {scenario} --seed {seed} --out shrunk.json\n  \
-         timeline: cargo run --release -p steadfast-scenarios --bin steadfast -- replay --scenario {scenario} --seed {seed} --chrome-trace trace.json"
+         schedule: cargo run --profile sweep -p steadfast-scenarios --bin steadfast -- replay --scenario {scenario} --seed {seed} --print-schedule > schedule.json\n  \
+         shrink:   cargo run --profile sweep -p steadfast-scenarios --bin steadfast -- shrink --scenario {scenario} --seed {seed} --out shrunk.json\n  \
+         timeline: cargo run --profile sweep -p steadfast-scenarios --bin steadfast -- replay --scenario {scenario} --seed {seed} --chrome-trace trace.json"
     )
 }
 
