@@ -182,14 +182,7 @@ fn schedule(seed: u64) -> Schedule {
     // are slow); the swarm decides the faults.
     let rename_max = rng.range(100, RENAME_MS_MAX);
     s.metadata_commit_ms = Some(rng.range(5, 5_000));
-    s.mounts.push(Mount {
-        prefix: "/efs".into(),
-        latency: vec![
-            Latency { ops: vec!["rename".into()], ms_min: rename_max.min(50), ms_max: rename_max },
-            Latency { ops: vec!["write".into(), "sync_file".into()], ms_min: 0, ms_max: 50 },
-            Latency { ops: vec![], ms_min: 0, ms_max: 10 },
-        ],
-    });
+    s.mounts.push(efs_mount(rename_max));
     let ops = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
     if sw.on("eio") {
         let p = sw.rate("eio") * 0.3;
@@ -271,6 +264,20 @@ fn schedule(seed: u64) -> Schedule {
         }
     }
     s
+}
+
+/// The EFS-like mount of the trace directory: renames take 50 ms (or
+/// less) to `rename_max` and land anywhere in that window; writes and
+/// fsyncs up to 50 ms, the rest up to 10 ms.
+pub(super) fn efs_mount(rename_max: u64) -> Mount {
+    Mount {
+        prefix: "/efs".into(),
+        latency: vec![
+            Latency { ops: vec!["rename".into()], ms_min: rename_max.min(50), ms_max: rename_max },
+            Latency { ops: vec!["write".into(), "sync_file".into()], ms_min: 0, ms_max: 50 },
+            Latency { ops: vec![], ms_min: 0, ms_max: 10 },
+        ],
+    }
 }
 
 /// Where the mirror exporter's final write hangs.

@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use steadfast_core::trace::{FileExporter, FileExporterConfig, Session, Status, TraceConfig, TraceDoc, Tracer};
 use steadfast_core::{Env, FileKind, FsOp};
-use steadfast_sim::schedule::{ErrorRule, Event, Latency, Mount, TimedEvent};
+use steadfast_sim::schedule::{ErrorRule, Event, TimedEvent};
 use steadfast_sim::swarm::Swarm;
 use steadfast_sim::world::{Invariant, Landed, LocalBoxFuture};
 use steadfast_sim::{Expect, FaultKind, ParamSpec, Scenario, Schedule, SimRng, World};
@@ -113,14 +113,7 @@ fn schedule(seed: u64) -> Schedule {
     s.quiet_ms = QUIET_MS;
     let rng = sw.rng();
     let rename_max = rng.range(100, RENAME_MS_MAX);
-    s.mounts.push(Mount {
-        prefix: "/efs".into(),
-        latency: vec![
-            Latency { ops: vec!["rename".into()], ms_min: rename_max.min(50), ms_max: rename_max },
-            Latency { ops: vec!["write".into(), "sync_file".into()], ms_min: 0, ms_max: 50 },
-            Latency { ops: vec![], ms_min: 0, ms_max: 10 },
-        ],
-    });
+    s.mounts.push(super::efs_mount(rename_max));
     let ops = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
     if sw.on("eio") {
         let p = sw.rate("eio") * 0.2;
