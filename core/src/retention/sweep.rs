@@ -51,6 +51,10 @@ struct Candidate {
     path: PathBuf,
     len: u64,
     modified: SystemTime,
+    /// Its ctime and inode: a file replaced or re-touched to the same
+    /// mtime is not the file judged.
+    changed: SystemTime,
+    id: u64,
     /// What its age counts from ([`age_from`], capped at now).
     ages_from: SystemTime,
     /// `None` when it may be deleted; otherwise why not.
@@ -160,7 +164,15 @@ async fn candidate(
     // Oldest first by the same age: a file dated into the future sorts by
     // when it was touched, never past every honest file (R6).
     let ages_from = age_from(now, &meta).map_or(now, |t| t.min(now));
-    Some(Candidate { path, len: meta.len, modified: meta.modified, ages_from, keep })
+    Some(Candidate {
+        path,
+        len: meta.len,
+        modified: meta.modified,
+        changed: meta.changed,
+        id: meta.id,
+        ages_from,
+        keep,
+    })
 }
 
 /// Delete a kind's oldest deletable files until its ceilings hold.
@@ -217,11 +229,11 @@ enum Outcome {
 }
 
 /// Delete a file only if it is still the file judged (a regular file with
-/// the same mtime): one that turned into a symlink or was rewritten
-/// meanwhile is left alone (R1, R4).
+/// the same mtime, ctime and inode): one that turned into a symlink, was
+/// rewritten, replaced or re-touched meanwhile is left alone (R1, R4).
 async fn delete_if_unchanged(env: &Env, c: &Candidate) -> Outcome {
     match env.fs.symlink_metadata(&c.path).await {
-        Ok(m) if m.kind == FileKind::File && m.modified == c.modified => {}
+        Ok(m) if m.kind == FileKind::File && (m.modified, m.changed, m.id) == (c.modified, c.changed, c.id) => {}
         Ok(_) => return Outcome::Changed,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Outcome::Vanished,
         Err(_) => return Outcome::Failed,

@@ -87,7 +87,6 @@ impl State {
                 self.crashed.remove(&old);
             }
         }
-        debug_assert_eq!(self.crashed.len(), self.crash_order.len(), "every mark is ordered once");
     }
 
     fn unmark(&mut self, key: &str) {
@@ -163,9 +162,20 @@ impl FileExporter {
                 _ => {}
             }
         }
-        self.fs.sync_dir(&self.dir).await?;
         self.lock().unmark(&key);
-        Ok(())
+        // A crash write that ran meanwhile (here or in another process)
+        // may have put a crashed trace back after the first unlink: crash
+        // wins, so it keeps its mark.
+        let crashed_again = match self.fs.read(&self.path_for(session_id)).await {
+            Ok(bytes) => super::TraceDoc::parse(&bytes).is_ok_and(|d| d.status == super::Status::Crashed),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(e) => return Err(e),
+        };
+        if crashed_again {
+            self.fs.write(&self.mark_path(&key), Vec::new()).await?;
+            self.lock().mark(&key);
+        }
+        self.fs.sync_dir(&self.dir).await
     }
 
     /// Is `name` one of our temporary files?
@@ -212,10 +222,6 @@ impl FileExporter {
             }
             st.next_gen += 1;
             let generation = st.next_gen;
-            debug_assert!(
-                st.in_flight.get(&key).is_none_or(|m| m.keys().all(|&g| g < generation)),
-                "generations only grow"
-            );
             let tmp = self.tmp_path(&key, generation);
             // Registered before it exists, so a crash write can fence it.
             st.in_flight.entry(key.clone()).or_default().insert(generation, tmp.clone());
@@ -340,8 +346,10 @@ impl FileExporter {
             .get(key)
             .map(|m| m.range(..generation).map(|(_, p)| p.clone()).filter(|p| !st.fenced.contains(p)).collect())
             .unwrap_or_default();
-        debug_assert!(older.iter().all(|p| p.starts_with(&self.dir)), "a fence unlinks only in its own directory");
         st.fenced.extend(older.iter().cloned());
+        drop(st);
+        // Asserted with no lock held: a panic hook's crash write takes it.
+        debug_assert!(older.iter().all(|p| p.starts_with(&self.dir)), "a fence unlinks only in its own directory");
         older
     }
 

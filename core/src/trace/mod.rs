@@ -73,7 +73,10 @@
 //! [`Exported::SkippedCrashed`] (`flush` returns [`TraceError::Crashed`])
 //! and the file keeps its crashed version, in every process, until
 //! [`FileExporter::remove_trace`] removes the file and its mark. Crash
-//! marks in memory are bounded by [`CRASH_MARKS_MAX`] per exporter.
+//! marks in memory are bounded by [`CRASH_MARKS_MAX`] per exporter. With
+//! [`FileExporterConfig::sole_writer`] there is no mark on disk: a crashed
+//! id stays crashed only while its mark is among the last
+//! [`CRASH_MARKS_MAX`] in that exporter's memory, and not after a restart.
 
 mod file;
 pub mod names;

@@ -78,9 +78,12 @@ struct State {
     crashed: bool,
     /// Events held by the last version every exporter took.
     persisted: usize,
-    /// Per exporter, the status of the last version it took (what its file
-    /// holds), if known: `end_trace` reports this, never a hope (T9).
-    on_disk: Vec<Option<Status>>,
+    /// Per exporter, what its file holds, if known, and the round that
+    /// last said so (a late older round never overwrites a newer one):
+    /// `end_trace` reports this, never a hope (T9).
+    on_disk: Vec<(u64, Option<Status>)>,
+    /// Numbers export rounds and blocking final writes, in start order.
+    round: u64,
     writes: u64,
     follow_ups: u64,
 }
@@ -157,7 +160,8 @@ impl Tracer {
                     ended: false,
                     crashed: false,
                     persisted: 0,
-                    on_disk: vec![None; self.inner.exporters.len()],
+                    on_disk: vec![(0, None); self.inner.exporters.len()],
+                    round: 0,
                     writes: 0,
                     follow_ups: 0,
                 };
@@ -214,8 +218,11 @@ impl Session {
             return None;
         }
         let seq = st.doc.events.len() as u64;
-        debug_assert!(st.doc.events.last().is_none_or(|e| e.seq + 1 == seq), "seqs are dense");
+        let dense = st.doc.events.last().is_none_or(|e| e.seq + 1 == seq);
         st.doc.events.push(TraceEvent { seq, at_ms, name: name.to_string(), span, data });
+        drop(st);
+        // Asserted with no lock held: a panic hook's crash write takes it.
+        debug_assert!(dense, "seqs are dense");
         Some(seq)
     }
 
@@ -278,7 +285,7 @@ impl Session {
 
     /// Export the current state once through every exporter.
     async fn write_round(&self) -> Result<(), TraceError> {
-        let doc = self.begin_round()?;
+        let (doc, round) = self.begin_round()?;
         let mut first_error = None;
         let mut skipped = false;
         let mut took = Vec::with_capacity(self.inner.exporters.len());
@@ -293,7 +300,7 @@ impl Session {
                 }
             }
         }
-        self.finish_round(&doc, first_error, skipped, &took)
+        self.finish_round(&doc, round, first_error, skipped, &took)
     }
 
     /// The final write of `end_trace`: like `write_round`, but each
@@ -301,7 +308,7 @@ impl Session {
     /// `exporter_timeout` (T9). A hung exporter is reported, not awaited;
     /// its export goes on in the background and is fenced like any other.
     async fn final_round(&self, late: &mut Vec<usize>) -> Result<(), TraceError> {
-        let doc = self.begin_round()?;
+        let (doc, round) = self.begin_round()?;
         let env = &self.inner.env;
         let bound = self.inner.config.exporter_timeout;
         let mut first_error = None;
@@ -330,17 +337,19 @@ impl Session {
                 }
             }
         }
-        self.finish_round(&doc, first_error, skipped, &took)
+        self.finish_round(&doc, round, first_error, skipped, &took)
     }
 
-    /// Start an export round: the version to write, unless crashed.
-    fn begin_round(&self) -> Result<TraceDoc, TraceError> {
+    /// Start an export round: the version to write and the round's
+    /// number, unless crashed.
+    fn begin_round(&self) -> Result<(TraceDoc, u64), TraceError> {
         let mut st = self.state();
         if st.crashed {
             return Err(TraceError::Crashed(self.id.clone()));
         }
         st.writes += 1;
-        Ok(st.doc.clone())
+        st.round += 1;
+        Ok((st.doc.clone(), st.round))
     }
 
     /// Close an export round: record what each exporter that wrote now
@@ -350,6 +359,7 @@ impl Session {
     fn finish_round(
         &self,
         doc: &TraceDoc,
+        round: u64,
         first_error: Option<TraceError>,
         skipped: bool,
         took: &[Took],
@@ -357,11 +367,18 @@ impl Session {
         let mut st = self.state();
         if !st.crashed {
             for (held, took) in st.on_disk.iter_mut().zip(took) {
-                match took {
-                    Took::Written => *held = Some(doc.status),
-                    Took::Unknown => *held = None,
-                    Took::Skipped => {}
+                // A round that ends after a newer one (a snapshot stuck in
+                // its directory fsync past end_wait) says nothing new: the
+                // newer version fenced it.
+                if held.0 > round {
+                    continue;
                 }
+                *held = match took {
+                    Took::Written => (round, Some(doc.status)),
+                    // Refused as crashed (another exporter instance or
+                    // process crash-wrote it): what the file holds is read.
+                    Took::Unknown | Took::Skipped => (round, None),
+                };
             }
         }
         if let Some(e) = first_error {
@@ -371,7 +388,10 @@ impl Session {
             return Err(TraceError::Crashed(self.id.clone()));
         }
         st.persisted = st.persisted.max(doc.events.len());
-        debug_assert!(st.persisted <= st.doc.events.len(), "nothing persisted that was not recorded");
+        let consistent = st.persisted <= st.doc.events.len();
+        // Asserted with no lock held: a panic hook's crash write takes it.
+        drop(st);
+        debug_assert!(consistent, "nothing persisted that was not recorded");
         Ok(())
     }
 
@@ -459,7 +479,7 @@ impl Session {
         let error = if crashed {
             // Crash wins; if the crash write itself failed, the file still
             // holds an older version: try the crash write once more.
-            let held = self.state().on_disk.iter().all(|s| *s == Some(Status::Crashed));
+            let held = self.state().on_disk.iter().all(|(_, s)| *s == Some(Status::Crashed));
             if held { None } else { self.crash_write().err() }
         } else {
             let result = self.final_round(&mut late).await;
@@ -470,7 +490,7 @@ impl Session {
         let found = self.existing_path(&late).await;
         let (known, wanted) = {
             let st = self.state();
-            (found.as_ref().and_then(|(_, i)| st.on_disk[*i]), st.doc.status)
+            (found.as_ref().and_then(|(_, i)| st.on_disk[*i].1), st.doc.status)
         };
         let status = match (&found, known) {
             (_, Some(held)) => held,
@@ -524,12 +544,19 @@ impl Session {
             exporter.mark_crashed(&self.id);
         }
         let mut first_error = None;
+        let round = {
+            let mut st = self.state();
+            st.round += 1;
+            st.round
+        };
         for (i, exporter) in self.inner.exporters.iter().enumerate() {
-            match exporter.write_crashed(doc) {
-                Ok(()) => self.state().on_disk[i] = Some(doc.status),
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
+            let result = exporter.write_crashed(doc);
+            // An error may come after the rename landed (the mark, the
+            // listing, the directory fsync): then what the file holds is
+            // read, not assumed.
+            self.state().on_disk[i] = (round, result.as_ref().ok().map(|()| doc.status));
+            if let Err(e) = result {
+                first_error.get_or_insert(e);
             }
         }
         self.cell.signal.notify();

@@ -362,10 +362,14 @@ fn crash_wins_across_exporter_instances_sharing_a_directory() {
             assert_eq!(read_doc(&ours.path_for(&id)).status, Status::Crashed, "round {round}: right after");
             snapper.await.expect("snapper");
             assert_eq!(read_doc(&ours.path_for(&id)).status, Status::Crashed, "round {round}: after settling");
+            // A new event to export (a flush with nothing new returns Ok
+            // without writing): the other instance refuses it.
+            mirror.record("after the crash", None, serde_json::Value::Null);
             assert!(
                 matches!(mirror.flush().await, Err(TraceError::Crashed(_))),
                 "round {round}: the other instance refuses the crashed session"
             );
+            assert_eq!(read_doc(&ours.path_for(&id)).status, Status::Crashed, "round {round}: after the refusal");
         }
         assert!(tmp_files(dir.path()).is_empty(), "litter: {:?}", tmp_files(dir.path()));
     });
