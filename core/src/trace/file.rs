@@ -96,6 +96,36 @@ impl State {
     }
 }
 
+/// One export in flight, forgotten however it ends. Dropped before it
+/// finished (its caller timed out), its temporary file becomes litter: the
+/// next export or `tidy` removes it, which also fences a rename of it the
+/// kernel may still complete.
+struct InFlight<'a> {
+    exporter: &'a FileExporter,
+    key: String,
+    generation: u64,
+    tmp: PathBuf,
+    done: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut st = self.exporter.lock();
+        if let Some(m) = st.in_flight.get_mut(&self.key) {
+            m.remove(&self.generation);
+            if m.is_empty() {
+                st.in_flight.remove(&self.key);
+            }
+        }
+        st.fenced.remove(&self.tmp);
+        if !self.done {
+            st.litter.insert(self.tmp.clone());
+        }
+        drop(st);
+        self.exporter.settled.notify();
+    }
+}
+
 /// Litter removals retried per export: a bound, so a broken disk cannot
 /// make every export slower without limit.
 const LITTER_RETRIES_MAX: usize = 16;
@@ -227,17 +257,9 @@ impl FileExporter {
             st.in_flight.entry(key.clone()).or_default().insert(generation, tmp.clone());
             (generation, tmp)
         };
-        let result = self.write_steps(session_id, &key, generation, &tmp, bytes).await;
-        let mut st = self.lock();
-        if let Some(m) = st.in_flight.get_mut(&key) {
-            m.remove(&generation);
-            if m.is_empty() {
-                st.in_flight.remove(&key);
-            }
-        }
-        st.fenced.remove(&tmp);
-        drop(st);
-        self.settled.notify();
+        let mut guard = InFlight { exporter: self, key, generation, tmp, done: false };
+        let result = self.write_steps(session_id, &guard.key, generation, &guard.tmp, bytes).await;
+        guard.done = true;
         result
     }
 

@@ -454,3 +454,46 @@ fn crash_marks_in_memory_are_bounded() {
         assert_eq!(read_doc(&shared.path_for("marked")).status, Status::Crashed);
     });
 }
+
+/// A file system whose async fsync never answers (a hung mount).
+struct StallingFsync {
+    inner: RealFs,
+}
+
+impl Fs for StallingFsync {
+    fn exec(&self, op: FsOp) -> BoxFuture<'_, io::Result<FsOutput>> {
+        match op {
+            FsOp::SyncFile(_) => Box::pin(std::future::pending()),
+            op => self.inner.exec(op),
+        }
+    }
+    fn exec_blocking(&self, op: FsOp) -> io::Result<FsOutput> {
+        self.inner.exec_blocking(op)
+    }
+}
+
+/// An export whose caller gives up mid-flight (a timed-out flush) is
+/// forgotten at once: drain does not wait for it, and its temporary file
+/// is litter that tidy removes.
+#[test]
+fn an_export_dropped_mid_flight_is_forgotten_and_its_file_tidied() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    rt().block_on(async {
+        let env = Env { fs: Arc::new(StallingFsync { inner: RealFs::new() }), ..Env::real().expect("env") };
+        let config = FileExporterConfig { stale_tmp_age: std::time::Duration::from_secs(3600), sole_writer: false };
+        let file = FileExporter::open(&env, dir.path(), config).await.expect("open");
+        let doc = TraceDoc {
+            format: steadfast_core::trace::FORMAT,
+            session_id: "s".into(),
+            status: Status::Running,
+            started_at_ms: 0,
+            events: Vec::new(),
+        };
+        let gave_up = tokio::time::timeout(std::time::Duration::from_millis(50), file.export(&doc)).await;
+        assert!(gave_up.is_err(), "the fsync hangs");
+        assert_eq!(tmp_files(dir.path()).len(), 1, "its temporary file is there");
+        assert!(file.drain(std::time::Duration::from_millis(10)).await, "nothing is in flight any more");
+        file.tidy().await.expect("tidy");
+        assert!(tmp_files(dir.path()).is_empty(), "litter: {:?}", tmp_files(dir.path()));
+    });
+}
