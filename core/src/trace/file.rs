@@ -297,7 +297,7 @@ impl FileExporter {
         // of the session, so a temporary file its listing missed was
         // created after the mark, and this `stat` comes later still (T10).
         if !self.config.sole_writer {
-            match self.fs.symlink_metadata(&self.mark_path(key)).await {
+            match self.crash_marked(key).await {
                 Ok(_) => {
                     self.lock().mark(key);
                     return self.bail(key, tmp, Ok(Exported::SkippedCrashed)).await;
@@ -331,7 +331,7 @@ impl FileExporter {
             matches!(&outcome, Err(TraceError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound);
         if source_gone && !crashed && !fenced && !self.config.sole_writer {
             // Another exporter's crash write unlinked our source.
-            crashed = self.fs.symlink_metadata(&self.mark_path(key)).await.is_ok();
+            crashed = self.crash_marked(key).await.is_ok();
             if crashed {
                 self.lock().mark(key);
             }
@@ -349,6 +349,12 @@ impl FileExporter {
 
     fn is_crashed(&self, key: &str) -> bool {
         self.lock().crashed.contains(key)
+    }
+
+    /// `Ok` when the session's crash mark exists (another exporter's crash
+    /// write, here or in another process).
+    async fn crash_marked(&self, key: &str) -> io::Result<crate::fs::Metadata> {
+        self.fs.symlink_metadata(&self.mark_path(key)).await
     }
 
     fn mark_path(&self, key: &str) -> PathBuf {

@@ -94,18 +94,16 @@ enum Took {
     /// The file holds this version.
     Written,
     /// It may or may not (an error after the rename, a newer version, an
-    /// exporter still running): `end_trace` reads the file to say.
+    /// exporter still running, a refusal because another exporter instance
+    /// or process crash-wrote the session): `end_trace` reads the file.
     Unknown,
-    /// Refused as crashed: the crash write decides what the file holds.
-    Skipped,
 }
 
 impl Took {
     fn of(outcome: &Result<Exported, TraceError>) -> Took {
         match outcome {
             Ok(Exported::Written) => Took::Written,
-            Ok(Exported::SkippedCrashed) => Took::Skipped,
-            Ok(Exported::Superseded) | Err(_) => Took::Unknown,
+            Ok(Exported::SkippedCrashed | Exported::Superseded) | Err(_) => Took::Unknown,
         }
     }
 }
@@ -375,9 +373,7 @@ impl Session {
                 }
                 *held = match took {
                     Took::Written => (round, Some(doc.status)),
-                    // Refused as crashed (another exporter instance or
-                    // process crash-wrote it): what the file holds is read.
-                    Took::Unknown | Took::Skipped => (round, None),
+                    Took::Unknown => (round, None),
                 };
             }
         }
