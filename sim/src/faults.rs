@@ -9,7 +9,7 @@ use std::io::{self, ErrorKind};
 use serde::{Deserialize, Serialize};
 
 /// The errors a fault rule can inject.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FaultKind {
     /// An I/O error (`EIO`).
@@ -44,6 +44,43 @@ impl FaultKind {
     }
 }
 
+/// Faults that return success and change what the operation did, as
+/// TigerBeetle's storage simulator injects them: the caller cannot tell,
+/// only a careful reader (a checksum, a read-back) can.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SilentFault {
+    /// A read returns the file's bytes with one bit flipped; the file
+    /// itself is intact, so a second read may see the truth.
+    CorruptRead,
+    /// A write or append reports success and changes nothing.
+    LostWrite,
+    /// A write or append reports success, but its data lands in another
+    /// regular file of the same directory (with the operation's semantics:
+    /// a write replaces that file, an append extends it); with no other
+    /// file there, it is lost.
+    MisdirectedWrite,
+}
+
+impl SilentFault {
+    /// The operations it can strike.
+    pub fn ops(self) -> &'static [&'static str] {
+        match self {
+            SilentFault::CorruptRead => &["read"],
+            SilentFault::LostWrite | SilentFault::MisdirectedWrite => &["write", "append"],
+        }
+    }
+
+    /// What it did, in words (the timeline).
+    pub fn describe(self) -> &'static str {
+        match self {
+            SilentFault::CorruptRead => "corrupted the bytes read",
+            SilentFault::LostWrite => "lost the data written",
+            SilentFault::MisdirectedWrite => "misdirected the data written",
+        }
+    }
+}
+
 /// The payload of an injected `io::Error`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InjectedFault {
@@ -57,6 +94,9 @@ pub struct InjectedFault {
 
 impl fmt::Display for InjectedFault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.rule == CAPACITY_RULE {
+            return write!(f, "injected {} on {} (the disk is full: capacity_bytes)", self.fault.errno(), self.op);
+        }
         write!(f, "injected {} on {} (error rule {})", self.fault.errno(), self.op, self.rule)
     }
 }
@@ -66,6 +106,16 @@ impl std::error::Error for InjectedFault {}
 /// Build the `io::Error` for an injected fault.
 pub fn injected(fault: FaultKind, op: &'static str, rule: usize) -> io::Error {
     io::Error::new(fault.kind(), InjectedFault { fault, op, rule })
+}
+
+/// Index given as the rule of the `ENOSPC` a full disk returns (the
+/// schedule's `capacity_bytes`, not an error rule).
+pub const CAPACITY_RULE: usize = usize::MAX;
+
+/// The error a write gets when the disk is full (the schedule's
+/// `capacity_bytes`): `ENOSPC`, recognisable by [`is_injected`].
+pub fn disk_full(op: &'static str) -> io::Error {
+    io::Error::new(ErrorKind::StorageFull, InjectedFault { fault: FaultKind::Enospc, op, rule: CAPACITY_RULE })
 }
 
 /// Is `e` an error the simulator injected (rather than one the code caused)?

@@ -79,6 +79,8 @@ impl Space {
                 hangs,
                 crashes,
                 events,
+                capacity_bytes: None,
+                silent: Vec::new(),
                 params,
             })
             .boxed()

@@ -366,7 +366,7 @@ struct Parsed {
 impl Book {
     /// Parse `bytes` (cached by content).
     fn parse(&mut self, bytes: &[u8]) -> Result<Parsed, String> {
-        let hash = steadfast_sim::fs::hash_bytes(bytes);
+        let hash = steadfast_sim::disk::hash_bytes(bytes);
         if let Some(p) = self.parsed.get(&hash) {
             return p.clone();
         }

@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::faults::FaultKind;
+use crate::faults::{FaultKind, SilentFault};
+
+mod validate;
 
 /// The schedule format version this build reads and writes.
 pub const VERSION: u32 = 1;
@@ -42,6 +44,8 @@ pub mod limits {
     pub const NTH_MAX: u64 = 1_000_000_000;
     /// Operations named by one rule, and bytes of a path or a name.
     pub const NAME_MAX: usize = 4_096;
+    /// The disk's `capacity_bytes`: 1 TiB (a counted disk walks its tree).
+    pub const CAPACITY_BYTES_MAX: u64 = 1 << 40;
     /// Parameters of one schedule.
     pub const PARAMS_MAX: usize = 64;
     /// A parameter's value, for a scenario that declares none of its own.
@@ -115,6 +119,16 @@ pub struct Schedule {
     /// Timed events.
     #[serde(default)]
     pub events: Vec<TimedEvent>,
+    /// The disk's size in bytes: a write that does not fit lands what fits
+    /// and fails with `ENOSPC` (see `disk::capacity`). Unlimited if absent.
+    /// Unlike a fault rule it holds in the quiet phase too: a full disk
+    /// stays full until something is removed.
+    #[serde(default)]
+    pub capacity_bytes: Option<u64>,
+    /// Silent faults: corrupt reads, lost and misdirected writes that
+    /// report success (see `disk::silent`).
+    #[serde(default)]
+    pub silent: Vec<SilentRule>,
     /// Scenario-specific knobs (burst sizes, entry counts...), chosen by the
     /// scenario's generator and read by its workload.
     #[serde(default)]
@@ -218,6 +232,33 @@ fn op_matches(ops: &[String], prefix: Option<&Path>, op: &steadfast_core::FsOp) 
     op_ok && prefix.is_none_or(|pre| op.path().starts_with(pre) || op.second_path().is_some_and(|p| p.starts_with(pre)))
 }
 
+/// Strike matching operations with a silent fault during the chaos phase:
+/// the call reports success and did something else. The fault names the
+/// operations it can strike (`read` for a corrupt read; `write` and
+/// `append` for lost and misdirected writes).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SilentRule {
+    /// The fault.
+    pub fault: SilentFault,
+    /// Only operations on paths under this prefix.
+    #[serde(default)]
+    pub path_prefix: Option<PathBuf>,
+    /// Strike exactly the nth matching operation (1-based).
+    #[serde(default)]
+    pub nth: Option<u64>,
+    /// Strike each matching operation with this probability.
+    #[serde(default)]
+    pub probability: Option<f64>,
+}
+
+impl SilentRule {
+    /// Does this rule count `op` (by its fault's operations and path)?
+    pub fn matches(&self, op: &steadfast_core::FsOp) -> bool {
+        self.fault.ops().contains(&op.name()) && op_matches(&[], self.path_prefix.as_deref(), op)
+    }
+}
+
 /// Make a named hang point's future never complete.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -312,6 +353,8 @@ impl Schedule {
             hangs: Vec::new(),
             crashes: Vec::new(),
             events: Vec::new(),
+            capacity_bytes: None,
+            silent: Vec::new(),
             params: BTreeMap::new(),
         }
     }
@@ -347,253 +390,5 @@ impl Schedule {
     /// Pretty JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a schedule always serialises")
-    }
-
-    /// Reject impossible values, and values past the [`limits`], with a
-    /// message naming the field.
-    pub fn validate(&self) -> Result<(), ScheduleError> {
-        use limits::*;
-        let bad = |m: String| Err(ScheduleError::Invalid(m));
-        if self.version != VERSION {
-            return bad(format!("version {} is not supported (this build reads {VERSION})", self.version));
-        }
-        if self.duration_ms == 0 {
-            return bad("duration_ms must be positive".into());
-        }
-        if self.duration_ms.checked_add(self.quiet_ms).is_none_or(|t| t > RUN_MS_MAX) {
-            let (d, q) = (self.duration_ms, self.quiet_ms);
-            return bad(format!("duration_ms {d} + quiet_ms {q} is over the maximum {RUN_MS_MAX} ms"));
-        }
-        match self.metadata_commit_ms {
-            Some(0) => return bad("metadata_commit_ms must be positive".into()),
-            Some(ms) if ms > DELAY_MS_MAX => {
-                return bad(format!("metadata_commit_ms {ms} is over the maximum {DELAY_MS_MAX}"));
-            }
-            _ => {}
-        }
-        let counts = [
-            ("mounts", self.mounts.len(), RULES_MAX),
-            ("errors", self.errors.len(), RULES_MAX),
-            ("hangs", self.hangs.len(), RULES_MAX),
-            ("crashes", self.crashes.len(), RULES_MAX),
-            ("events", self.events.len(), EVENTS_MAX),
-            ("params", self.params.len(), PARAMS_MAX),
-        ];
-        if let Some((field, n, max)) = counts.into_iter().find(|(_, n, max)| n > max) {
-            return bad(format!("{field} has {n} entries, over the maximum {max}"));
-        }
-        for (i, m) in self.mounts.iter().enumerate() {
-            if !m.prefix.has_root() {
-                return bad(format!("mounts[{i}].prefix {} is not absolute", m.prefix.display()));
-            }
-            check_path(&m.prefix, &format!("mounts[{i}].prefix"))?;
-            if m.latency.len() > RULES_MAX {
-                return bad(format!("mounts[{i}].latency has {} rules, over the maximum {RULES_MAX}", m.latency.len()));
-            }
-            for (j, l) in m.latency.iter().enumerate() {
-                if l.ms_min > l.ms_max {
-                    return bad(format!("mounts[{i}].latency[{j}]: ms_min {} > ms_max {}", l.ms_min, l.ms_max));
-                }
-                if l.ms_max > DELAY_MS_MAX {
-                    return bad(format!(
-                        "mounts[{i}].latency[{j}].ms_max {} is over the maximum {DELAY_MS_MAX}",
-                        l.ms_max
-                    ));
-                }
-                check_ops(&l.ops, &format!("mounts[{i}].latency[{j}]"))?;
-            }
-        }
-        for (i, r) in self.errors.iter().enumerate() {
-            let at = format!("errors[{i}]");
-            check_ops(&r.ops, &at)?;
-            check_trigger(r.nth, r.probability, &at)?;
-            check_prefix(r.path_prefix.as_deref(), &at)?;
-        }
-        for (i, h) in self.hangs.iter().enumerate() {
-            let at = format!("hangs[{i}]");
-            check_trigger(h.nth, h.probability, &at)?;
-            if h.point.len() > NAME_MAX {
-                return bad(format!("{at}.point is {} bytes, over the maximum {NAME_MAX}", h.point.len()));
-            }
-        }
-        for (i, c) in self.crashes.iter().enumerate() {
-            let at = format!("crashes[{i}]");
-            check_ops(&c.ops, &at)?;
-            check_trigger(Some(c.nth), None, &at)?;
-            check_prefix(c.path_prefix.as_deref(), &at)?;
-            check_delay(c.restart_after_ms, &format!("{at}.restart_after_ms"))?;
-        }
-        for (i, e) in self.events.iter().enumerate() {
-            if e.at_ms > self.duration_ms {
-                return bad(format!("events[{i}].at_ms {} is after duration_ms {}", e.at_ms, self.duration_ms));
-            }
-            match &e.what {
-                Event::PowerLoss { restart_after_ms, .. } => {
-                    check_delay(*restart_after_ms, &format!("events[{i}].restart_after_ms"))?
-                }
-                Event::ClockJump { by_ms } if by_ms.unsigned_abs() > CLOCK_JUMP_MS_MAX => {
-                    return bad(format!(
-                        "events[{i}].by_ms {by_ms} is over the maximum {CLOCK_JUMP_MS_MAX} either way"
-                    ));
-                }
-                Event::Kill { node } | Event::Restart { node, .. } if node.len() > NAME_MAX => {
-                    return bad(format!("events[{i}].node is {} bytes, over the maximum {NAME_MAX}", node.len()));
-                }
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-
-    /// Check `params` against a scenario's declared knobs: with none
-    /// declared, every value is at most [`limits::PARAM_DEFAULT_MAX`];
-    /// otherwise every key must be declared and within its maximum.
-    pub fn validate_params(&self, specs: &[ParamSpec]) -> Result<(), ScheduleError> {
-        for (name, &value) in &self.params {
-            let max = if specs.is_empty() {
-                limits::PARAM_DEFAULT_MAX
-            } else {
-                match specs.iter().find(|p| p.name == name) {
-                    Some(p) => p.max,
-                    None => {
-                        let known: Vec<&str> = specs.iter().map(|p| p.name).collect();
-                        return Err(ScheduleError::Invalid(format!(
-                            "params.{name} is not a parameter of this scenario (known: {})",
-                            known.join(", ")
-                        )));
-                    }
-                }
-            };
-            if value > max {
-                return Err(ScheduleError::Invalid(format!("params.{name} {value} is over its maximum {max}")));
-            }
-        }
-        Ok(())
-    }
-}
-
-fn check_ops(ops: &[String], at: &str) -> Result<(), ScheduleError> {
-    if ops.len() > limits::NAME_MAX {
-        return Err(ScheduleError::Invalid(format!("{at}.ops has {} entries", ops.len())));
-    }
-    match ops.iter().find(|o| !OP_NAMES.contains(&o.as_str())) {
-        Some(o) => {
-            Err(ScheduleError::Invalid(format!("{at}: unknown operation {o:?} (known: {})", OP_NAMES.join(", "))))
-        }
-        None => Ok(()),
-    }
-}
-
-fn check_delay(ms: Option<u64>, at: &str) -> Result<(), ScheduleError> {
-    match ms {
-        Some(ms) if ms > limits::DELAY_MS_MAX => {
-            Err(ScheduleError::Invalid(format!("{at} {ms} is over the maximum {}", limits::DELAY_MS_MAX)))
-        }
-        _ => Ok(()),
-    }
-}
-
-fn check_path(p: &Path, at: &str) -> Result<(), ScheduleError> {
-    let n = p.as_os_str().len();
-    if n > limits::NAME_MAX {
-        return Err(ScheduleError::Invalid(format!("{at} is {n} bytes, over the maximum {}", limits::NAME_MAX)));
-    }
-    Ok(())
-}
-
-fn check_prefix(p: Option<&Path>, at: &str) -> Result<(), ScheduleError> {
-    p.map_or(Ok(()), |p| check_path(p, &format!("{at}.path_prefix")))
-}
-
-fn check_trigger(nth: Option<u64>, probability: Option<f64>, at: &str) -> Result<(), ScheduleError> {
-    match (nth, probability) {
-        (Some(n), _) if n > limits::NTH_MAX => {
-            Err(ScheduleError::Invalid(format!("{at}.nth {n} is over the maximum {}", limits::NTH_MAX)))
-        }
-        (None, None) => Err(ScheduleError::Invalid(format!("{at}: needs nth or probability"))),
-        (Some(0), _) => Err(ScheduleError::Invalid(format!("{at}.nth is 1-based; 0 never fires"))),
-        (_, Some(p)) if !(0.0..=1.0).contains(&p) => {
-            Err(ScheduleError::Invalid(format!("{at}.probability {p} is outside 0..=1")))
-        }
-        _ => Ok(()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn check_rejected(json: &str, needle: &str) {
-        match Schedule::from_json(json) {
-            Err(e) => assert!(e.to_string().contains(needle), "{e} should mention {needle:?}"),
-            Ok(s) => panic!("accepted {s:?}"),
-        }
-    }
-
-    #[test]
-    fn round_trips_the_documented_example() {
-        let json = r#"{
-          "version": 1, "seed": 42, "duration_ms": 60000, "quiet_ms": 30000,
-          "mounts": [{ "prefix": "/efs", "latency": [{ "ops": ["rename"], "ms_min": 50, "ms_max": 5000 }] }],
-          "errors": [{ "ops": ["write"], "path_prefix": "/efs", "error": "enospc", "nth": 3 }],
-          "hangs": [{ "point": "compaction", "nth": 1 }],
-          "events": [{ "at_ms": 1200, "kind": "power_loss", "torn": true, "restart_after_ms": 100 },
-                     { "at_ms": 10, "kind": "restart", "node": "a", "reuse_pid": true }],
-          "params": { "burst": 12 }
-        }"#;
-        let s = Schedule::from_json(json).expect("valid");
-        assert_eq!(s.param("burst", 0), 12);
-        assert_eq!(Schedule::from_json(&s.to_json()).expect("round trip"), s);
-    }
-
-    #[test]
-    fn rejects_impossible_values_naming_the_field() {
-        let base = |extra: &str| format!(r#"{{"version":1,"seed":1,"duration_ms":100{extra}}}"#);
-        check_rejected("{", "not valid JSON");
-        check_rejected(r#"{"version":2,"seed":1,"duration_ms":1}"#, "version 2");
-        check_rejected(r#"{"version":1,"seed":1,"duration_ms":0}"#, "duration_ms");
-        check_rejected(&base(r#","mounts":[{"prefix":"efs","latency":[]}]"#), "mounts[0].prefix");
-        check_rejected(
-            &base(r#","mounts":[{"prefix":"/e","latency":[{"ms_min":5,"ms_max":1}]}]"#),
-            "ms_min 5 > ms_max 1",
-        );
-        check_rejected(&base(r#","errors":[{"ops":["renam"],"error":"eio","nth":1}]"#), "unknown operation \"renam\"");
-        check_rejected(&base(r#","errors":[{"error":"eio"}]"#), "errors[0]: needs nth or probability");
-        check_rejected(&base(r#","errors":[{"error":"eio","nth":0}]"#), "errors[0].nth");
-        check_rejected(&base(r#","hangs":[{"point":"x","probability":1.5}]"#), "hangs[0].probability");
-        check_rejected(&base(r#","events":[{"at_ms":101,"kind":"clock_jump","by_ms":5}]"#), "events[0].at_ms 101");
-        check_rejected(&base(r#","surprise":1"#), "unknown field");
-        check_rejected(&base(r#","errors":[{"error":"eperm","nth":1}]"#), "unknown variant");
-    }
-
-    /// Issue 16: values that hung, overflowed or aborted the tool.
-    #[test]
-    fn rejects_values_past_the_bounds() {
-        let base = |extra: &str| format!(r#"{{"version":1,"seed":1,"duration_ms":100{extra}}}"#);
-        check_rejected(r#"{"version":1,"seed":1,"duration_ms":18446744073709551615}"#, "over the maximum");
-        check_rejected(&base(r#","quiet_ms":18446744073709551615"#), "quiet_ms");
-        check_rejected(&base(r#","metadata_commit_ms":999999999999"#), "metadata_commit_ms");
-        check_rejected(
-            &base(r#","mounts":[{"prefix":"/e","latency":[{"ms_min":0,"ms_max":99999999999}]}]"#),
-            "mounts[0].latency[0].ms_max",
-        );
-        check_rejected(&base(r#","errors":[{"error":"eio","nth":99999999999}]"#), "errors[0].nth");
-        check_rejected(&base(r#","events":[{"at_ms":1,"kind":"clock_jump","by_ms":-9223372036854775808}]"#), "by_ms");
-        check_rejected(
-            &base(r#","events":[{"at_ms":1,"kind":"power_loss","restart_after_ms":18446744073709551615}]"#),
-            "events[0].restart_after_ms",
-        );
-        let many = vec![r#"{"at_ms":1,"kind":"clock_jump","by_ms":1}"#; limits::EVENTS_MAX + 1].join(",");
-        check_rejected(&base(&format!(r#","events":[{many}]"#)), "events has 10001 entries");
-        let s = Schedule::from_json(&base(r#","params":{"sessions":1000000000000}"#)).expect("shape is fine");
-        let e = s.validate_params(&[]).expect_err("over the default maximum");
-        assert!(e.to_string().contains("params.sessions"), "{e}");
-        let specs = [ParamSpec { name: "sessions", max: 4, doc: "sessions" }];
-        let e = s.validate_params(&specs).expect_err("over its maximum");
-        assert!(e.to_string().contains("over its maximum 4"), "{e}");
-        let typo = Schedule::from_json(&base(r#","params":{"sesions":1}"#)).expect("shape is fine");
-        assert!(typo.validate_params(&specs).expect_err("unknown").to_string().contains("known: sessions"));
-        let ok = Schedule::from_json(&base(r#","params":{"sessions":4}"#)).expect("fine");
-        ok.validate_params(&specs).expect("within");
     }
 }

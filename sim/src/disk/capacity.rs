@@ -1,0 +1,55 @@
+//! Capacity: the disk fills by bytes, as turmoil's `capacity` does. The
+//! bytes in use are the live data of every file reachable from the root;
+//! directories, symlinks and names take none. A write that does not fit
+//! lands the prefix that does (after its truncation, for a `write`) and
+//! fails with `ENOSPC`, as `write_all` over a short `write(2)` does; an
+//! exclusive create is all or nothing (the `Fs` contract) and leaves no
+//! file. Space comes back as soon as a file is removed or truncated.
+//! Counting walks the tree, so a scenario with a capacity keeps its tree
+//! small.
+
+use steadfast_core::FsOp;
+
+use super::Tree;
+
+/// If `op` does not fit on a disk of `limit` bytes: how many of its bytes
+/// still land (0 for an exclusive create).
+pub(super) fn refuses(tree: &Tree, op: &FsOp, limit: u64) -> Option<usize> {
+    let (data, replaced) = match op {
+        FsOp::Write { path, data } => (data, tree.file_len(path).unwrap_or(0)),
+        FsOp::Append { data, .. } | FsOp::CreateNew { data, .. } => (data, 0),
+        _ => return None,
+    };
+    let used = tree.live_bytes();
+    debug_assert!(replaced <= used, "a file holds more bytes than the disk");
+    let free = limit.saturating_sub(used - replaced);
+    if data.len() as u64 <= free {
+        return None;
+    }
+    Some(if matches!(op, FsOp::CreateNew { .. }) { 0 } else { free as usize })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::SystemTime;
+
+    use super::*;
+
+    fn write(path: &str, n: usize) -> FsOp {
+        FsOp::Write { path: PathBuf::from(path), data: vec![b'x'; n] }
+    }
+
+    #[test]
+    fn a_write_fits_when_the_bytes_it_replaces_make_room() {
+        let mut t = Tree::new(SystemTime::UNIX_EPOCH);
+        t.apply(&write("/a", 60), SystemTime::UNIX_EPOCH).expect("write");
+        assert_eq!(refuses(&t, &write("/a", 100), 100), None, "replacing 60 of 100 bytes");
+        assert_eq!(refuses(&t, &write("/b", 50), 100), Some(40), "40 bytes free");
+        let append = FsOp::Append { path: PathBuf::from("/a"), data: vec![0; 41] };
+        assert_eq!(refuses(&t, &append, 100), Some(40));
+        let create = FsOp::CreateNew { path: PathBuf::from("/c"), data: vec![0; 41] };
+        assert_eq!(refuses(&t, &create, 100), Some(0), "all or nothing");
+        assert_eq!(refuses(&t, &FsOp::RemoveFile(PathBuf::from("/a")), 0), None, "removing never needs space");
+    }
+}

@@ -1,0 +1,223 @@
+//! The disk: the file tree with its live and durable images ([`Tree`]),
+//! the effects queued to land at their instants, the results waiting for
+//! their callers, and the armed crash point. Each fault mechanism that acts
+//! when an effect lands has its own file: [`capacity`] (the disk fills by
+//! bytes) and [`silent`] (corrupt reads, lost and misdirected writes);
+//! injected errors and partial writes are applied here.
+//!
+//! What to decide (latency, instant, which fault) is the plan's business
+//! (`crate::plan`); the disk only applies what was decided.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use steadfast_core::{FsOp, FsOutput};
+
+use crate::faults::{self, FaultKind};
+use crate::log::Ending;
+use crate::plan::Silent;
+
+mod capacity;
+mod silent;
+mod tree;
+
+pub use tree::{Listed, Torn, Tree, hash_bytes};
+
+/// An operation whose effect is queued.
+pub(crate) struct Pending {
+    pub id: u64,
+    pub op: FsOp,
+    pub node: Arc<str>,
+    /// The caller's pid (0 for the harness): a killed process stays alive
+    /// until its in-flight system calls finish, as in a kernel.
+    pub pid: u32,
+    /// The calling task's name.
+    pub task: Arc<str>,
+    pub fault: Option<(FaultKind, usize)>,
+    /// With a fault on a write-like op: the prefix of the data that still
+    /// lands (a partial write before the error).
+    pub partial: Option<usize>,
+    /// A silent fault the plan chose for this operation.
+    pub silent: Option<Silent>,
+}
+
+/// One effect that just landed, for the log and the watchers.
+pub(crate) struct Effect {
+    pub at: u64,
+    pub pending: Pending,
+    pub ending: Ending,
+    pub ok: bool,
+}
+
+/// The disk of one run.
+pub(crate) struct Disk {
+    pub tree: Tree,
+    pending: BTreeMap<(u64, u64), Pending>,
+    results: BTreeMap<u64, io::Result<FsOutput>>,
+    /// Operations whose caller went away: their results are not kept.
+    abandoned: BTreeSet<u64>,
+    next_op: u64,
+    /// The armed crash point: the queue key of the operation after whose
+    /// effect the power goes out, and the rule that armed it.
+    pub crash: Option<((u64, u64), usize)>,
+    /// The disk's size in bytes (the schedule's `capacity_bytes`).
+    capacity_bytes: Option<u64>,
+    /// Effects landed so far.
+    pub fs_ops: u64,
+    /// Faults applied so far (injected errors, full-disk refusals, silent
+    /// faults).
+    pub faults_injected: u64,
+}
+
+impl Disk {
+    pub fn new(wall: SystemTime, capacity_bytes: Option<u64>) -> Disk {
+        Disk {
+            tree: Tree::new(wall),
+            pending: BTreeMap::new(),
+            results: BTreeMap::new(),
+            abandoned: BTreeSet::new(),
+            next_op: 0,
+            crash: None,
+            capacity_bytes,
+            fs_ops: 0,
+            faults_injected: 0,
+        }
+    }
+
+    /// The id the next queued operation gets.
+    pub fn next_id(&mut self) -> u64 {
+        let id = self.next_op;
+        self.next_op += 1;
+        id
+    }
+
+    /// Queue `p`'s effect at `effect_ns`.
+    pub fn queue(&mut self, effect_ns: u64, p: Pending) {
+        let previous = self.pending.insert((effect_ns, p.id), p);
+        debug_assert!(previous.is_none(), "two operations share a queue key");
+    }
+
+    /// Queued operations, in landing order.
+    pub fn in_flight(&self) -> impl Iterator<Item = &Pending> {
+        self.pending.values()
+    }
+
+    /// Does process `pid` have an operation in flight?
+    pub fn pid_in_flight(&self, pid: u32) -> bool {
+        self.pending.values().any(|p| p.pid == pid)
+    }
+
+    /// Land the next effect due at or before `t_ns` (never one queued after
+    /// the armed crash point).
+    pub fn land_next(&mut self, t_ns: u64, wall_at: impl Fn(u64) -> SystemTime) -> Option<Effect> {
+        let entry = self.pending.first_entry()?;
+        let (at, id) = *entry.key();
+        if at > t_ns || self.crash.is_some_and(|(key, _)| (at, id) > key) {
+            return None;
+        }
+        let p = entry.remove();
+        let (result, ending) = self.apply(&p, wall_at(at));
+        self.fs_ops += 1;
+        let ok = result.is_ok();
+        if !self.abandoned.remove(&p.id) {
+            self.results.insert(p.id, result);
+        }
+        Some(Effect { at, pending: p, ending, ok })
+    }
+
+    /// Apply one operation with the faults planned for it.
+    fn apply(&mut self, p: &Pending, wall: SystemTime) -> (io::Result<FsOutput>, Ending) {
+        if let Some((fault, rule)) = p.fault {
+            // A write that failed before its first byte changes nothing,
+            // not even the mtime.
+            if let Some(keep) = p.partial.filter(|&k| k > 0) {
+                let _ = self.tree.apply(&truncated(&p.op, keep), wall);
+            }
+            self.faults_injected += 1;
+            return (Err(faults::injected(fault, p.op.name(), rule)), Ending::Injected { fault, rule });
+        }
+        if let Some(limit) = self.capacity_bytes
+            && let Some(fits) = capacity::refuses(&self.tree, &p.op, limit)
+        {
+            // A `write` truncates before it runs out of room; a create
+            // that does not fit leaves nothing.
+            if fits > 0 || matches!(p.op, FsOp::Write { .. }) {
+                if let Err(e) = self.tree.apply(&truncated(&p.op, fits), wall) {
+                    return honest(Err(e));
+                }
+            }
+            self.faults_injected += 1;
+            return (Err(faults::disk_full(p.op.name())), Ending::DiskFull);
+        }
+        if let Some(s) = &p.silent
+            && let Some(done) = silent::apply(&mut self.tree, &p.op, s, wall)
+        {
+            self.faults_injected += 1;
+            return done;
+        }
+        honest(self.tree.apply(&p.op, wall))
+    }
+
+    /// The result of operation `id`, once it landed (a power loss took it
+    /// otherwise).
+    pub fn take_result(&mut self, id: u64, op_name: &'static str) -> io::Result<FsOutput> {
+        self.results.remove(&id).unwrap_or_else(|| Err(faults::lost_to_power_loss(op_name)))
+    }
+
+    /// The caller of `id` went away: forget its result, now or when it
+    /// lands.
+    pub fn abandon(&mut self, id: u64) {
+        if self.results.remove(&id).is_none() {
+            self.abandoned.insert(id);
+        }
+    }
+
+    /// The power goes out: queued effects are lost, and the tree keeps its
+    /// durable image (committed metadata first if `metadata_survives`, a
+    /// torn prefix of unsynced data if `torn`). Returns the effects lost
+    /// and the files torn.
+    pub fn power_loss(
+        &mut self,
+        torn: bool,
+        metadata_survives: bool,
+        keep: &mut dyn FnMut(usize) -> usize,
+    ) -> (usize, u64) {
+        self.crash = None;
+        let lost = self.pending.len();
+        self.pending.clear();
+        self.results.clear();
+        self.abandoned.clear();
+        if metadata_survives {
+            self.tree.commit_metadata();
+        }
+        let mode = if torn { Torn::Prefix } else { Torn::None };
+        (lost, self.tree.power_loss(mode, keep))
+    }
+
+    /// Drop everything queued (the run is over).
+    pub fn clear(&mut self) {
+        self.pending.clear();
+        self.results.clear();
+    }
+}
+
+/// A result the tree gave on its own, with its history ending.
+fn honest(result: io::Result<FsOutput>) -> (io::Result<FsOutput>, Ending) {
+    let ending = match &result {
+        Ok(_) => Ending::Ok,
+        Err(e) => Ending::Err(format!("{:?}", e.kind())),
+    };
+    (result, ending)
+}
+
+/// `op` with its data cut to `keep` bytes (a write interrupted by an error).
+fn truncated(op: &FsOp, keep: usize) -> FsOp {
+    let cut = |d: &Vec<u8>| d[..keep.min(d.len())].to_vec();
+    match op {
+        FsOp::Write { path, data } => FsOp::Write { path: path.clone(), data: cut(data) },
+        FsOp::Append { path, data } => FsOp::Append { path: path.clone(), data: cut(data) },
+        other => other.clone(),
+    }
+}

@@ -1,0 +1,88 @@
+//! Silent faults (TigerBeetle's storage faults at file level): the call
+//! reports success and did something else. A corrupt read returns the
+//! file's bytes with one bit flipped (the file is intact); a lost write
+//! changes no existing file (a new one appears empty: its directory entry
+//! was written, its data was not); a misdirected write lands in another
+//! regular file of the same directory, with the operation's own semantics,
+//! and the intended file is left as a lost write leaves it.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use steadfast_core::{FileKind, FsOp, FsOutput};
+
+use super::Tree;
+use crate::faults::SilentFault;
+use crate::log::Ending;
+use crate::plan::Silent;
+
+/// Apply `op` under silent fault `s`; `None` if the fault cannot strike it
+/// (an empty or failing read, a write that fails anyway), and the operation
+/// then runs as usual.
+pub(super) fn apply(
+    tree: &mut Tree,
+    op: &FsOp,
+    s: &Silent,
+    wall: SystemTime,
+) -> Option<(io::Result<FsOutput>, Ending)> {
+    let ending = |detail: String| Ending::Silent { fault: s.fault, rule: s.rule, detail };
+    match (s.fault, op) {
+        (SilentFault::CorruptRead, FsOp::Read(path)) => {
+            let mut bytes = tree.read_file(path).ok().filter(|b| !b.is_empty())?;
+            let bit = s.pick % (bytes.len() as u64 * 8);
+            bytes[(bit / 8) as usize] ^= 1 << (bit % 8);
+            Some((Ok(FsOutput::Bytes(bytes)), ending(format!("bit {} of byte {}", bit % 8, bit / 8))))
+        }
+        (SilentFault::LostWrite, FsOp::Write { path, .. } | FsOp::Append { path, .. }) => {
+            lose(tree, op, path, wall)?;
+            Some((Ok(FsOutput::Unit), ending(String::new())))
+        }
+        (SilentFault::MisdirectedWrite, FsOp::Write { path, .. } | FsOp::Append { path, .. }) => {
+            let Some(elsewhere) = sibling(tree, path, s.pick) else {
+                lose(tree, op, path, wall)?;
+                return Some((Ok(FsOutput::Unit), ending(String::new())));
+            };
+            tree.apply(&retarget(op, elsewhere.clone()), wall).ok()?;
+            lose(tree, op, path, wall)?;
+            Some((Ok(FsOutput::Unit), ending(format!("landed in {}", elsewhere.display()))))
+        }
+        _ => None,
+    }
+}
+
+/// The intended file after its data went astray: an existing file is left
+/// as it was; a missing one is created empty. `None` if the operation
+/// would fail anyway (its error is then the honest result).
+fn lose(tree: &mut Tree, op: &FsOp, path: &Path, wall: SystemTime) -> Option<()> {
+    if tree.file_len(path).is_some() {
+        return Some(());
+    }
+    tree.apply(&retarget_empty(op), wall).ok().map(|_| ())
+}
+
+/// Another regular file in `path`'s directory, chosen by `pick`.
+fn sibling(tree: &Tree, path: &Path, pick: u64) -> Option<PathBuf> {
+    let dir = path.parent()?;
+    let own = path.file_name()?;
+    let others: Vec<_> =
+        tree.list_dir(dir).ok()?.into_iter().filter(|e| e.kind == FileKind::File && e.name != own).collect();
+    let chosen = others.get((pick % others.len().max(1) as u64) as usize)?;
+    Some(dir.join(&chosen.name))
+}
+
+fn retarget(op: &FsOp, path: PathBuf) -> FsOp {
+    match op {
+        FsOp::Write { data, .. } => FsOp::Write { path, data: data.clone() },
+        FsOp::Append { data, .. } => FsOp::Append { path, data: data.clone() },
+        other => other.clone(),
+    }
+}
+
+fn retarget_empty(op: &FsOp) -> FsOp {
+    match op {
+        FsOp::Write { path, .. } => FsOp::Write { path: path.clone(), data: Vec::new() },
+        FsOp::Append { path, .. } => FsOp::Append { path: path.clone(), data: Vec::new() },
+        other => other.clone(),
+    }
+}

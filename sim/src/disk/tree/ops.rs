@@ -1,0 +1,330 @@
+//! The tree's operations: what each `FsOp` does to the live image, as the
+//! `Fs` contract in `core` states it.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::{self, ErrorKind};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use steadfast_core::{DirEntry, FileKind, FsOp, FsOutput, Metadata};
+
+use super::{DIR_LEN, ELOOP, Ino, Node, SYMLINK_HOPS_MAX, Tree, err, names};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Put {
+    Truncate,
+    Append,
+    Exclusive,
+}
+
+impl Tree {
+    /// Apply one operation at wall-clock instant `wall`.
+    pub fn apply(&mut self, op: &FsOp, wall: SystemTime) -> io::Result<FsOutput> {
+        let unit = |r: io::Result<()>| r.map(|()| FsOutput::Unit);
+        match op {
+            FsOp::CreateDirAll(p) => unit(self.create_dir_all(p, wall)),
+            FsOp::Read(p) => self.read(p).map(FsOutput::Bytes),
+            FsOp::Write { path, data } => unit(self.put(path, data, Put::Truncate, wall, 0)),
+            FsOp::Append { path, data } => unit(self.put(path, data, Put::Append, wall, 0)),
+            FsOp::CreateNew { path, data } => unit(self.put(path, data, Put::Exclusive, wall, 0)),
+            FsOp::Rename { from, to } => unit(self.rename(from, to, wall)),
+            FsOp::RemoveFile(p) => unit(self.remove_file(p, wall)),
+            FsOp::RemoveDir(p) => unit(self.remove_dir(p, wall)),
+            FsOp::RemoveDirAll(p) => unit(self.remove_dir_all(p, wall).map(|_| ())),
+            FsOp::ReadDir(p) => self.read_dir(p).map(FsOutput::Entries),
+            FsOp::SymlinkMetadata(p) => self.metadata(p, false).map(FsOutput::Metadata),
+            FsOp::Metadata(p) => self.metadata(p, true).map(FsOutput::Metadata),
+            FsOp::SyncFile(p) => unit(self.sync(p, false)),
+            FsOp::SyncDir(p) => unit(self.sync(p, true)),
+            FsOp::Symlink { target, link } => unit(self.symlink(target, link, wall)),
+            FsOp::ReadLink(p) => self.read_link(p).map(FsOutput::Path),
+            other => Err(io::Error::new(ErrorKind::Unsupported, format!("SimFs: {} not modelled", other.name()))),
+        }
+    }
+
+    fn create_dir_all(&mut self, path: &Path, wall: SystemTime) -> io::Result<()> {
+        let comps = names(path)?;
+        let mut prefix = PathBuf::from("/");
+        for (i, name) in comps.iter().enumerate() {
+            prefix.push(name);
+            match self.walk(&prefix, true) {
+                Ok(ino) if self.kind(ino) == FileKind::Dir => {}
+                Ok(_) if i + 1 == comps.len() => return Err(err(ErrorKind::AlreadyExists)),
+                Ok(_) => return Err(err(ErrorKind::NotADirectory)),
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    let (dir, name) = self.parent(&prefix)?;
+                    if self.child(dir, &name).is_some() {
+                        // A dangling symlink: mkdir refuses it.
+                        return Err(err(ErrorKind::AlreadyExists));
+                    }
+                    let ino = self.alloc(Node::Dir { live: BTreeMap::new(), durable: BTreeMap::new() }, wall);
+                    self.link(dir, name, ino, wall);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Read a file as it is now, without changing anything (for checkers).
+    pub fn read_file(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.read(path)
+    }
+
+    /// List a directory as it is now (for checkers).
+    pub fn list_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
+        self.read_dir(path)
+    }
+
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        match &self.get(self.walk(path, true)?).node {
+            Node::File { data, .. } => Ok(data.clone()),
+            Node::Special => {
+                Err(io::Error::new(ErrorKind::InvalidInput, "not a regular file (FIFO, socket or device)"))
+            }
+            _ => Err(err(ErrorKind::IsADirectory)),
+        }
+    }
+
+    fn put(&mut self, path: &Path, bytes: &[u8], how: Put, wall: SystemTime, hops: u32) -> io::Result<()> {
+        let (dir, name) = self.parent(path)?;
+        let Some(ino) = self.child(dir, &name) else {
+            let ino = self.alloc(Node::File { data: bytes.to_vec(), durable: Vec::new() }, wall);
+            self.link(dir, name, ino, wall);
+            return Ok(());
+        };
+        if how == Put::Exclusive {
+            return Err(err(ErrorKind::AlreadyExists));
+        }
+        let inode = self.get_mut(ino);
+        match &mut inode.node {
+            Node::File { data, .. } => {
+                if how == Put::Truncate {
+                    data.clear();
+                }
+                data.extend_from_slice(bytes);
+                inode.mtime = wall;
+                inode.ctime = wall;
+                Ok(())
+            }
+            Node::Dir { .. } => Err(err(ErrorKind::IsADirectory)),
+            // Writing into a FIFO would block for a reader: refused, as
+            // nothing in `core` writes anything but regular files.
+            Node::Special => {
+                Err(io::Error::new(ErrorKind::InvalidInput, "not a regular file (FIFO, socket or device)"))
+            }
+            Node::Symlink { target } => {
+                // open(O_CREAT) follows the link, creating a missing target.
+                if hops >= SYMLINK_HOPS_MAX {
+                    return Err(io::Error::from_raw_os_error(ELOOP));
+                }
+                let target = path.parent().unwrap_or(Path::new("/")).join(target.clone());
+                self.put(&target, bytes, how, wall, hops + 1)
+            }
+        }
+    }
+
+    fn rename(&mut self, from: &Path, to: &Path, wall: SystemTime) -> io::Result<()> {
+        let (fdir, fname) = self.parent(from)?;
+        let src = self.child(fdir, &fname).ok_or_else(|| err(ErrorKind::NotFound))?;
+        let (tdir, tname) = self.parent(to)?;
+        let dst = self.child(tdir, &tname);
+        if dst == Some(src) {
+            return Ok(());
+        }
+        let src_is_dir = self.kind(src) == FileKind::Dir;
+        if src_is_dir && self.is_within(tdir, src, to)? {
+            return Err(io::Error::new(ErrorKind::InvalidInput, "cannot move a directory into itself"));
+        }
+        if let Some(dst) = dst {
+            match (src_is_dir, self.kind(dst)) {
+                (true, FileKind::Dir) if !self.entries(dst)?.is_empty() => {
+                    return Err(err(ErrorKind::DirectoryNotEmpty));
+                }
+                (true, FileKind::Dir) => {}
+                (true, _) => return Err(err(ErrorKind::NotADirectory)),
+                (false, FileKind::Dir) => return Err(err(ErrorKind::IsADirectory)),
+                (false, _) => {}
+            }
+        }
+        self.incref(src);
+        self.unlink(fdir, &fname, wall);
+        self.link(tdir, tname, src, wall);
+        self.decref(src);
+        Ok(())
+    }
+
+    /// Is directory `dir` (reached by resolving `to`'s parent) `ancestor` or
+    /// inside it?
+    fn is_within(&self, dir: Ino, ancestor: Ino, to: &Path) -> io::Result<bool> {
+        if dir == ancestor {
+            return Ok(true);
+        }
+        let mut prefix = PathBuf::from("/");
+        for name in names(to.parent().unwrap_or(Path::new("/")))? {
+            prefix.push(name);
+            if self.walk(&prefix, true)? == ancestor {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn remove_file(&mut self, path: &Path, wall: SystemTime) -> io::Result<()> {
+        let (dir, name) = self.parent(path)?;
+        let ino = self.child(dir, &name).ok_or_else(|| err(ErrorKind::NotFound))?;
+        if self.kind(ino) == FileKind::Dir {
+            return Err(err(ErrorKind::IsADirectory));
+        }
+        self.unlink(dir, &name, wall);
+        Ok(())
+    }
+
+    fn remove_dir(&mut self, path: &Path, wall: SystemTime) -> io::Result<()> {
+        let (dir, name) = self.parent(path)?;
+        let ino = self.child(dir, &name).ok_or_else(|| err(ErrorKind::NotFound))?;
+        if self.kind(ino) != FileKind::Dir {
+            return Err(err(ErrorKind::NotADirectory));
+        }
+        if !self.entries(ino)?.is_empty() {
+            return Err(err(ErrorKind::DirectoryNotEmpty));
+        }
+        self.unlink(dir, &name, wall);
+        Ok(())
+    }
+
+    /// Remove a tree entry by entry, as `rm -r` does: every unlink is a
+    /// separate, separately volatile directory change. Returns the number of
+    /// entries removed, the directory itself included.
+    pub fn remove_dir_all(&mut self, path: &Path, wall: SystemTime) -> io::Result<u64> {
+        let (dir, name) = self.parent(path)?;
+        let ino = self.child(dir, &name).ok_or_else(|| err(ErrorKind::NotFound))?;
+        if self.kind(ino) != FileKind::Dir {
+            return Err(err(ErrorKind::NotADirectory));
+        }
+        let removed = self.empty_dir(ino, wall);
+        self.unlink(dir, &name, wall);
+        Ok(removed + 1)
+    }
+
+    fn empty_dir(&mut self, dir: Ino, wall: SystemTime) -> u64 {
+        let children: Vec<(OsString, Ino)> =
+            self.entries(dir).map(|e| e.iter().map(|(n, i)| (n.clone(), *i)).collect()).unwrap_or_default();
+        let mut removed = 0;
+        for (name, ino) in children {
+            if self.kind(ino) == FileKind::Dir {
+                removed += self.empty_dir(ino, wall);
+            }
+            self.unlink(dir, &name, wall);
+            removed += 1;
+        }
+        removed
+    }
+
+    /// How many entries `remove_dir_all(path)` would remove (for latency).
+    pub fn count_tree(&self, path: &Path) -> u64 {
+        fn count(t: &Tree, ino: Ino) -> u64 {
+            let children = t.entries(ino).map(|e| e.values().copied().collect::<Vec<_>>()).unwrap_or_default();
+            1 + children.into_iter().map(|c| if t.kind(c) == FileKind::Dir { count(t, c) } else { 1 }).sum::<u64>()
+        }
+        match self.walk(path, false) {
+            Ok(ino) if self.kind(ino) == FileKind::Dir => count(self, ino),
+            _ => 1,
+        }
+    }
+
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
+        let dir = self.walk(path, true)?;
+        Ok(self
+            .entries(dir)?
+            .iter()
+            .map(|(name, &ino)| DirEntry { name: name.clone(), kind: self.kind(ino) })
+            .collect())
+    }
+
+    fn metadata(&self, path: &Path, follow: bool) -> io::Result<Metadata> {
+        let ino = self.walk(path, follow)?;
+        let inode = self.get(ino);
+        let len = match &inode.node {
+            Node::File { data, .. } => data.len() as u64,
+            Node::Dir { .. } => DIR_LEN,
+            Node::Symlink { target } => target.as_os_str().len() as u64,
+            Node::Special => 0,
+        };
+        Ok(Metadata::new(self.kind(ino), len, inode.mtime, inode.ctime, ino as u64))
+    }
+
+    fn sync(&mut self, path: &Path, dir_only: bool) -> io::Result<()> {
+        let ino = self.walk(path, true)?;
+        match self.kind(ino) {
+            FileKind::File if dir_only => Err(err(ErrorKind::NotADirectory)),
+            _ => {
+                self.make_durable(ino, true);
+                Ok(())
+            }
+        }
+    }
+
+    /// Copy a file's live data (if `files_too`) or a directory's live
+    /// entries to its durable image, moving the durable references.
+    pub(super) fn make_durable(&mut self, ino: Ino, files_too: bool) {
+        let (added, removed) = match &mut self.get_mut(ino).node {
+            Node::File { data, durable } => {
+                if files_too {
+                    durable.clone_from(data);
+                }
+                return;
+            }
+            Node::Dir { live, durable } => {
+                let added: Vec<Ino> = live.values().copied().collect();
+                let removed: Vec<Ino> = durable.values().copied().collect();
+                durable.clone_from(live);
+                (added, removed)
+            }
+            Node::Symlink { .. } | Node::Special => return,
+        };
+        added.into_iter().for_each(|i| self.incref(i));
+        removed.into_iter().for_each(|i| self.decref(i));
+    }
+
+    fn symlink(&mut self, target: &Path, link: &Path, wall: SystemTime) -> io::Result<()> {
+        let (dir, name) = self.parent(link)?;
+        if self.child(dir, &name).is_some() {
+            return Err(err(ErrorKind::AlreadyExists));
+        }
+        let ino = self.alloc(Node::Symlink { target: target.to_path_buf() }, wall);
+        self.link(dir, name, ino, wall);
+        Ok(())
+    }
+
+    /// Plant a FIFO (or any special file) at `path`, as an operator or a
+    /// hostile user could: not an [`FsOp`], since `core` never makes one.
+    pub fn plant_special(&mut self, path: &Path, wall: SystemTime) -> io::Result<()> {
+        let (dir, name) = self.parent(path)?;
+        if self.child(dir, &name).is_some() {
+            return Err(err(ErrorKind::AlreadyExists));
+        }
+        let ino = self.alloc(Node::Special, wall);
+        self.link(dir, name, ino, wall);
+        Ok(())
+    }
+
+    /// Set the mtime of what `path` names (not following a last symlink),
+    /// as `touch -d` does: the ctime moves to `wall`, the moment of the
+    /// change, whatever mtime is asked for.
+    pub fn set_mtime(&mut self, path: &Path, mtime: SystemTime, wall: SystemTime) -> io::Result<()> {
+        let ino = self.walk(path, false)?;
+        let inode = self.get_mut(ino);
+        inode.mtime = mtime;
+        inode.ctime = wall;
+        Ok(())
+    }
+
+    fn read_link(&self, path: &Path) -> io::Result<PathBuf> {
+        match &self.get(self.walk(path, false)?).node {
+            Node::Symlink { target } => Ok(target.clone()),
+            _ => Err(err(ErrorKind::InvalidInput)),
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! The judge: the invariants a run declares, the verdict of every check,
+//! the coverage points reached, and the watchers that check an invariant
+//! on every landed effect. It decides what is a violation; the log records
+//! it.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use steadfast_core::FsOp;
+
+use crate::disk::Tree;
+use crate::log::SimEvent;
+
+/// A declared invariant: its ID (`T3`, `F1`) and one-line statement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Invariant {
+    /// The ID used in code, docs and failure messages.
+    pub id: &'static str,
+    /// What it promises, in one line.
+    pub statement: &'static str,
+}
+
+/// One invariant violation.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Violation {
+    /// The invariant's ID.
+    pub invariant: String,
+    /// Virtual time of the violation, ms since the start.
+    pub at_ms: u64,
+    /// What was seen.
+    pub message: String,
+}
+
+/// Violations kept per run (every one is still recorded in the history).
+const VIOLATIONS_KEPT_MAX: usize = 64;
+
+/// A checker run on every landed effect under its path prefix (see
+/// [`crate::World::watch`]).
+pub type Watcher = Box<dyn FnMut(&mut Landed<'_>) + Send>;
+
+/// One landed effect, as a watcher sees it: the operation, its result, and
+/// the tree right after it (read-only).
+pub struct Landed<'a> {
+    /// Virtual time of the effect.
+    pub at: Duration,
+    /// The node whose operation it was.
+    pub node: &'a str,
+    /// The operation.
+    pub op: &'a FsOp,
+    /// Did it succeed?
+    pub ok: bool,
+    pub(crate) tree: &'a Tree,
+    pub(crate) alive: &'a dyn Fn(u32) -> bool,
+    verdicts: Vec<(String, bool, String)>,
+    reached: Vec<String>,
+}
+
+impl Landed<'_> {
+    /// Read a file as it is right after this effect.
+    pub fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.tree.read_file(path)
+    }
+
+    /// Is process `pid` alive right after this effect (running, or killed
+    /// with a system call still in flight)?
+    pub fn pid_alive(&self, pid: u32) -> bool {
+        (self.alive)(pid)
+    }
+
+    /// List a directory as it is right after this effect.
+    pub fn list(&self, dir: &Path) -> io::Result<Vec<steadfast_core::DirEntry>> {
+        self.tree.list_dir(dir)
+    }
+
+    /// Count a check of `invariant`; a violation when `ok` is false.
+    pub fn check(&mut self, invariant: &str, ok: bool, message: impl FnOnce() -> String) {
+        let message = if ok { String::new() } else { message() };
+        self.verdicts.push((invariant.to_string(), ok, message));
+    }
+
+    /// Record that the run reached a coverage point.
+    pub fn reach(&mut self, name: &str) {
+        self.reached.push(name.to_string());
+    }
+}
+
+/// The verdicts of one run.
+pub(crate) struct Judge {
+    invariants: Vec<Invariant>,
+    pub violations: Vec<Violation>,
+    pub checks: BTreeMap<String, u64>,
+    pub reached: BTreeMap<String, u64>,
+    watchers: Vec<(PathBuf, Watcher)>,
+}
+
+impl Judge {
+    pub fn new(invariants: &[Invariant]) -> Judge {
+        Judge {
+            invariants: invariants.to_vec(),
+            violations: Vec::new(),
+            checks: BTreeMap::new(),
+            reached: BTreeMap::new(),
+            watchers: Vec::new(),
+        }
+    }
+
+    /// Panics if `invariant` was not declared (a scenario bug).
+    pub fn assert_declared(&self, invariant: &str) {
+        assert!(
+            self.invariants.iter().any(|i| i.id == invariant),
+            "invariant {invariant} is not declared by this scenario"
+        );
+    }
+
+    /// Count one check; the event to record when it failed.
+    pub fn verdict(&mut self, at_ns: u64, invariant: &str, ok: bool, message: String) -> Option<SimEvent> {
+        *self.checks.entry(invariant.to_string()).or_insert(0) += 1;
+        if ok {
+            return None;
+        }
+        Some(self.violation(at_ns, invariant, message))
+    }
+
+    /// A violation found outside any check (by the runner: a panic, a
+    /// time-out, no progress); the event to record.
+    pub fn violation(&mut self, at_ns: u64, invariant: &str, message: String) -> SimEvent {
+        if self.violations.len() < VIOLATIONS_KEPT_MAX || invariant.starts_with("RUN") {
+            let v = Violation { invariant: invariant.to_string(), at_ms: at_ns / 1_000_000, message: message.clone() };
+            self.violations.push(v);
+        }
+        SimEvent::Violation { invariant: invariant.to_string(), message }
+    }
+
+    /// Count a coverage point; the event to record the first time.
+    pub fn reach(&mut self, name: &str) -> Option<SimEvent> {
+        let n = self.reached.entry(name.to_string()).or_insert(0);
+        *n += 1;
+        (*n == 1).then(|| SimEvent::Reached { point: name.to_string() })
+    }
+
+    /// Watch every effect under `prefix`.
+    pub fn watch(&mut self, prefix: PathBuf, watcher: Watcher) {
+        self.watchers.push((prefix, watcher));
+    }
+
+    /// Run the watchers that cover `op` on its landed effect; the events to
+    /// record (violations, first reaches), in order.
+    pub fn run_watchers(
+        &mut self,
+        at_ns: u64,
+        node: &str,
+        op: &FsOp,
+        ok: bool,
+        tree: &Tree,
+        alive: &dyn Fn(u32) -> bool,
+    ) -> Vec<SimEvent> {
+        let covers =
+            |prefix: &Path| op.path().starts_with(prefix) || op.second_path().is_some_and(|p| p.starts_with(prefix));
+        if !self.watchers.iter().any(|(prefix, _)| covers(prefix)) {
+            return Vec::new();
+        }
+        let at = Duration::from_nanos(at_ns);
+        let mut landed = Landed { at, node, op, ok, tree, alive, verdicts: Vec::new(), reached: Vec::new() };
+        for (prefix, w) in &mut self.watchers {
+            if covers(prefix) {
+                w(&mut landed);
+            }
+        }
+        let (verdicts, reached) = (landed.verdicts, landed.reached);
+        let mut events = Vec::new();
+        for (invariant, ok, message) in verdicts {
+            self.assert_declared(&invariant);
+            events.extend(self.verdict(at_ns, &invariant, ok, message));
+        }
+        for r in reached {
+            events.extend(self.reach(&r));
+        }
+        events
+    }
+
+    /// Has `invariant` been violated?
+    pub fn has_violation(&self, invariant: &str) -> bool {
+        self.violations.iter().any(|v| v.invariant == invariant)
+    }
+
+    /// Drop the watchers (they may hold the world: a cycle).
+    pub fn take_watchers(&mut self) -> Vec<(PathBuf, Watcher)> {
+        std::mem::take(&mut self.watchers)
+    }
+}

@@ -1,0 +1,208 @@
+//! The plan: every decision the world makes about one operation, as a
+//! function of the schedule, the rule counters and the world's random
+//! stream, before anything happens. How long it takes, where in its window
+//! its effect lands, which injected error or silent fault it meets and
+//! whether the power goes out after it. The disk applies what was decided;
+//! nothing here touches the tree.
+//!
+//! The order of random draws is part of every seed's history: latency,
+//! effect instant, error rules, partial write, then silent rules. A new
+//! mechanism draws after the existing ones, and only when the schedule
+//! names it, so seeds that do not use it replay as before.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use steadfast_core::FsOp;
+
+use crate::faults::{FaultKind, SilentFault};
+use crate::rng::SimRng;
+use crate::schedule::{Mount, Schedule};
+
+/// Cap on per-entry latency draws of one `remove_dir_all`.
+const TREE_DRAWS_MAX: u64 = 100_000;
+
+/// File operations that may begin within one virtual second before the
+/// run is ended as making no progress (RUN4): far more than any honest
+/// burst.
+pub const SAME_INSTANT_OPS_MAX: u64 = 1_000_000;
+
+/// A silent fault chosen for one operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Silent {
+    pub fault: SilentFault,
+    /// The rule's index in `silent`.
+    pub rule: usize,
+    /// A raw draw the disk reduces when the effect lands (which bit, which
+    /// other file), since only then is the tree known.
+    pub pick: u64,
+}
+
+/// What the plan decided for one operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Plan {
+    pub latency_ns: u64,
+    /// The effect's offset inside the window, `0..=latency_ns`.
+    pub lands_ns: u64,
+    pub fault: Option<(FaultKind, usize)>,
+    /// With a fault on a write or append: how many bytes still land.
+    pub partial: Option<usize>,
+    /// The crash rule whose power loss follows this operation's effect.
+    pub crash: Option<usize>,
+    pub silent: Option<Silent>,
+}
+
+/// Rule counters: how many operations each rule has matched.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    errors: Vec<u64>,
+    crashes: Vec<u64>,
+    silent: Vec<u64>,
+    hangs: Vec<u64>,
+    /// Operations begun during the chaos phase, by name: the crash points
+    /// a run offers (see `runner::crash_points`).
+    pub chaos_ops: BTreeMap<&'static str, u64>,
+    /// File operations begun since virtual time last moved by a second:
+    /// (when that window began, how many) (RUN4).
+    ops_window: (u64, u64),
+}
+
+impl Counters {
+    pub fn new(schedule: &Schedule) -> Counters {
+        Counters {
+            errors: vec![0; schedule.errors.len()],
+            crashes: vec![0; schedule.crashes.len()],
+            silent: vec![0; schedule.silent.len()],
+            hangs: vec![0; schedule.hangs.len()],
+            chaos_ops: BTreeMap::new(),
+            ops_window: (0, 0),
+        }
+    }
+
+    /// Count an operation begun at `t0_ns`; false when more than
+    /// [`SAME_INSTANT_OPS_MAX`] began within one virtual second (RUN4: a
+    /// workload looping on zero-latency operations barely moves virtual
+    /// time and would spin for ever).
+    pub fn progress(&mut self, t0_ns: u64) -> bool {
+        let (at, n) = self.ops_window;
+        self.ops_window = if t0_ns.saturating_sub(at) < 1_000_000_000 { (at, n + 1) } else { (t0_ns, 1) };
+        self.ops_window.1 <= SAME_INSTANT_OPS_MAX
+    }
+}
+
+/// Where an operation stands when it begins.
+pub(crate) struct At<'a> {
+    /// Before the end of the chaos phase: faults may fire.
+    pub chaos: bool,
+    /// A crash point is armed already (one at a time).
+    pub crash_armed: bool,
+    /// Entries under a path (a `remove_dir_all` draws once per entry).
+    pub tree_count: &'a dyn Fn(&Path) -> u64,
+}
+
+/// Decide everything about `op`.
+pub(crate) fn plan(schedule: &Schedule, counters: &mut Counters, rng: &mut SimRng, op: &FsOp, at: &At<'_>) -> Plan {
+    let latency_ns = latency_ns(schedule, rng, op, at.tree_count);
+    let lands_ns = rng.range(0, latency_ns);
+    debug_assert!(lands_ns <= latency_ns, "an effect lands inside its window");
+    if at.chaos {
+        *counters.chaos_ops.entry(op.name()).or_insert(0) += 1;
+    }
+    let fault = if at.chaos { fault(schedule, counters, rng, op) } else { None };
+    let partial = match (op, fault) {
+        // An exclusive create is all or nothing (the `Fs` contract): a
+        // failed one leaves no partial file.
+        (FsOp::Write { data, .. } | FsOp::Append { data, .. }, Some(_)) if rng.chance(0.5) => {
+            Some(rng.range(0, data.len() as u64) as usize)
+        }
+        _ => None,
+    };
+    // Every op in the chaos phase counts toward a crash rule's nth, as the
+    // enumeration counts them: one that fails (an injected error) cuts the
+    // power right after its error too.
+    let crash = if at.chaos { crash(schedule, counters, op, at.crash_armed) } else { None };
+    let silent = if at.chaos { silent(schedule, counters, rng, op, fault.is_some()) } else { None };
+    Plan { latency_ns, lands_ns, fault, partial, crash, silent }
+}
+
+/// The latency of `op`: drawn from the first matching rule of the mount
+/// with the longest prefix over its path; an op with two paths (a rename
+/// across mounts) takes the slower of the two mounts' draws, as error and
+/// crash rules match either path.
+fn latency_ns(schedule: &Schedule, rng: &mut SimRng, op: &FsOp, tree_count: &dyn Fn(&Path) -> u64) -> u64 {
+    let mount_of = |path: &Path| {
+        schedule.mounts.iter().filter(|m| path.starts_with(&m.prefix)).max_by_key(|m| m.prefix.as_os_str().len())
+    };
+    let first = mount_of(op.path());
+    let second = op.second_path().and_then(mount_of).filter(|m| first.is_none_or(|f| !std::ptr::eq(*m, f)));
+    [first, second].into_iter().flatten().map(|m| mount_latency_ns(m, rng, op, tree_count)).max().unwrap_or(0)
+}
+
+fn mount_latency_ns(mount: &Mount, rng: &mut SimRng, op: &FsOp, tree_count: &dyn Fn(&Path) -> u64) -> u64 {
+    let Some(l) = mount.latency.iter().find(|l| l.ops.is_empty() || l.ops.iter().any(|o| o == op.name())) else {
+        return 0;
+    };
+    let draws = if let FsOp::RemoveDirAll(p) = op { tree_count(p).min(TREE_DRAWS_MAX) } else { 1 };
+    (0..draws).map(|_| rng.range(l.ms_min, l.ms_max).saturating_mul(1_000_000)).sum()
+}
+
+fn fault(schedule: &Schedule, counters: &mut Counters, rng: &mut SimRng, op: &FsOp) -> Option<(FaultKind, usize)> {
+    let mut fired = None;
+    for (i, rule) in schedule.errors.iter().enumerate() {
+        if !rule.matches(op) {
+            continue;
+        }
+        counters.errors[i] += 1;
+        let hit = rule.nth == Some(counters.errors[i]) || rule.probability.is_some_and(|p| rng.chance(p));
+        if hit && fired.is_none() {
+            fired = Some((rule.error, i));
+        }
+    }
+    fired
+}
+
+/// The crash rule this operation triggers, if any (one crash at a time).
+fn crash(schedule: &Schedule, counters: &mut Counters, op: &FsOp, armed: bool) -> Option<usize> {
+    let mut fired = None;
+    for (i, rule) in schedule.crashes.iter().enumerate() {
+        if rule.matches(op) {
+            counters.crashes[i] += 1;
+            if rule.nth == counters.crashes[i] && fired.is_none() && !armed {
+                fired = Some(i);
+            }
+        }
+    }
+    fired
+}
+
+/// The silent fault this operation meets, if any: never on top of an
+/// injected error, but every matching operation counts toward a rule's nth.
+fn silent(schedule: &Schedule, counters: &mut Counters, rng: &mut SimRng, op: &FsOp, failed: bool) -> Option<Silent> {
+    let mut fired = None;
+    for (i, rule) in schedule.silent.iter().enumerate() {
+        if !rule.matches(op) {
+            continue;
+        }
+        counters.silent[i] += 1;
+        let hit = rule.nth == Some(counters.silent[i]) || rule.probability.is_some_and(|p| rng.chance(p));
+        if hit && fired.is_none() && !failed {
+            fired = Some(Silent { fault: rule.fault, rule: i, pick: rng.next_u64() });
+        }
+    }
+    fired
+}
+
+/// Does this call of hang point `point` hang? Every call counts toward a
+/// rule's nth; only chaos-phase calls hang.
+pub(crate) fn hang(schedule: &Schedule, counters: &mut Counters, rng: &mut SimRng, point: &str, chaos: bool) -> bool {
+    let mut fire = false;
+    for (i, rule) in schedule.hangs.iter().enumerate() {
+        if rule.point != point {
+            continue;
+        }
+        counters.hangs[i] += 1;
+        let p = rule.probability.unwrap_or(0.0);
+        fire |= chaos && (rule.nth == Some(counters.hangs[i]) || rng.chance(p));
+    }
+    fire
+}

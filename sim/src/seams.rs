@@ -1,0 +1,181 @@
+//! The seam adapters `core` sees in a simulation: [`SimFs`] (every
+//! operation through the world's plan, disk and log; see `crate::world`
+//! for timing), [`SimClock`] (virtual time, per node), [`SimProcs`] (one
+//! process per node incarnation), [`SimSpawner`] (tasks that die with
+//! their node and name themselves in the history) and [`SimEntropy`]
+//! (madsim's seeded stream).
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use steadfast_core::{Abort, BoxFuture, Clock, Entropy, Fs, FsOp, FsOutput, Liveness, Mono, Procs, Spawn, TaskHandle};
+
+use crate::faults;
+use crate::procs::HARNESS_PID;
+use crate::world::{World, now_ns};
+
+/// How long a node that calls into a file system whose power is going out
+/// stalls: longer than the loss takes to arrive (it is due already).
+const CRASH_STALL_NS: u64 = 1_000_000_000;
+
+/// The simulated file system (see the [module docs](self) for timing).
+#[derive(Clone)]
+pub struct SimFs(pub(crate) World);
+
+impl Fs for SimFs {
+    fn exec(&self, op: FsOp) -> BoxFuture<'_, io::Result<FsOutput>> {
+        Box::pin(async move {
+            let name = op.name();
+            let Some((id, done)) = self.0.begin(op, false) else {
+                // The power is going out: the caller never sees a result.
+                return std::future::pending().await;
+            };
+            let guard = ResultGuard { world: &self.0, id };
+            let now = now_ns();
+            if done > now {
+                madsim::time::sleep(Duration::from_nanos(done - now)).await;
+            } else {
+                steadfast_core::yield_now().await;
+            }
+            let result = self.0.take_result(id, name);
+            std::mem::forget(guard);
+            result
+        })
+    }
+
+    fn exec_blocking(&self, op: FsOp) -> io::Result<FsOutput> {
+        let name = op.name();
+        let Some((id, _)) = self.0.begin(op, true) else {
+            // The power is going out: stall until the loss kills this node.
+            self.0.stall_current(CRASH_STALL_NS);
+            return Err(faults::lost_to_power_loss(name));
+        };
+        self.0.take_landed(id, name)
+    }
+}
+
+/// Forgets the result of an operation whose caller went away (killed or
+/// cancelled); its effect still lands.
+struct ResultGuard<'a> {
+    world: &'a World,
+    id: u64,
+}
+
+impl Drop for ResultGuard<'_> {
+    fn drop(&mut self) {
+        self.world.abandon(self.id);
+    }
+}
+
+/// Virtual time, per node (a stalled node's clock reads its stall's end).
+#[derive(Clone)]
+pub struct SimClock(pub(crate) World);
+
+impl Clock for SimClock {
+    fn now(&self) -> Mono {
+        let st = self.0.lock();
+        Mono::from_origin(Duration::from_nanos(self.0.local_now(&st)))
+    }
+
+    fn wall(&self) -> SystemTime {
+        let st = self.0.lock();
+        st.wall_at(self.0.local_now(&st))
+    }
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(madsim::time::sleep(duration))
+    }
+}
+
+/// Simulated processes: one per node incarnation.
+#[derive(Clone)]
+pub struct SimProcs(pub(crate) World);
+
+impl Procs for SimProcs {
+    fn liveness(&self, pid: u32) -> Liveness {
+        if pid == HARNESS_PID {
+            return Liveness::Alive;
+        }
+        let mut st = self.0.lock();
+        st.settle(now_ns());
+        if st.pid_alive(pid) { Liveness::Alive } else { Liveness::Dead }
+    }
+
+    fn start_time(&self, pid: u32) -> Option<u64> {
+        let st = self.0.lock();
+        st.procs.nodes.iter().find(|n| n.alive && n.pid == pid).map(|n| n.start_ns / 1_000_000)
+    }
+
+    fn own_pid(&self) -> u32 {
+        let st = self.0.lock();
+        self.0.current_node(&st).map_or(HARNESS_PID, |i| st.procs.nodes[i].pid)
+    }
+}
+
+thread_local! {
+    /// The name of the task being polled (set by [`Named`]): madsim runs a
+    /// node's tasks on one thread and does not expose the current task.
+    static TASK: std::cell::RefCell<Option<Arc<str>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The current task's name, for the history (`main` for a node's own
+/// future and tasks spawned without a name).
+pub(crate) fn current_task() -> Arc<str> {
+    TASK.with(|t| t.borrow().clone()).unwrap_or_else(|| MAIN.with(Arc::clone))
+}
+
+thread_local! {
+    static MAIN: Arc<str> = Arc::from("main");
+}
+
+/// A future that names itself while it is polled.
+struct Named {
+    name: Arc<str>,
+    inner: BoxFuture<'static, ()>,
+}
+
+impl Future for Named {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        let previous = TASK.with(|t| t.replace(Some(self.name.clone())));
+        let out = self.inner.as_mut().poll(cx);
+        TASK.with(|t| *t.borrow_mut() = previous);
+        out
+    }
+}
+
+/// Spawns on the calling node: the task dies with the node.
+#[derive(Clone, Copy, Debug)]
+pub struct SimSpawner;
+
+struct SimTask(madsim::task::JoinHandle<()>);
+
+impl Abort for SimTask {
+    fn abort(&self) {
+        self.0.abort()
+    }
+    fn is_finished(&self) -> bool {
+        self.0.is_finished()
+    }
+}
+
+impl Spawn for SimSpawner {
+    fn spawn(&self, name: &str, task: BoxFuture<'static, ()>) -> TaskHandle {
+        TaskHandle::new(SimTask(madsim::task::spawn(Named { name: name.into(), inner: task })))
+    }
+}
+
+/// madsim's seeded random stream.
+#[derive(Clone, Copy, Debug)]
+pub struct SimEntropy;
+
+impl Entropy for SimEntropy {
+    fn next_u64(&self) -> u64 {
+        use madsim::rand::RngCore;
+        madsim::rand::thread_rng().next_u64()
+    }
+}

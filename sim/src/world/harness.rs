@@ -1,0 +1,107 @@
+//! The world changed from outside every process: a scenario's initial
+//! tree, kernel pseudo-files, and hostile actors (a planted symlink or
+//! FIFO, `touch -d`, a removed directory). No latency, no faults.
+
+use std::io;
+use std::path::Path;
+use std::time::SystemTime;
+
+use steadfast_core::{FsOp, FsOutput};
+
+use super::{World, now_ns};
+use crate::log::{HarnessAct, SimEvent};
+
+/// The node label of an outside actor.
+const HARNESS: &str = "harness";
+
+fn err_name<T>(result: &io::Result<T>) -> Option<String> {
+    result.as_ref().err().map(|e| format!("{:?}", e.kind()))
+}
+
+impl World {
+    /// Build the initial tree: apply `ops` instantly, then make everything
+    /// durable. Panics on an error (a scenario bug).
+    pub fn setup(&self, ops: impl IntoIterator<Item = FsOp>) {
+        let mut st = self.lock();
+        let wall = st.wall_at(now_ns());
+        for op in ops {
+            if let Err(e) = st.disk.tree.apply(&op, wall) {
+                panic!("setup {} {}: {e}", op.name(), op.path().display());
+            }
+        }
+        st.disk.tree.sync_all();
+    }
+
+    /// Write a file from outside every process, instantly and durably (a
+    /// kernel pseudo-file such as a cgroup's `memory.current`, or a file an
+    /// operator drops in): only that file and its directory are synced,
+    /// not the whole tree. Panics on an error (a scenario bug).
+    pub fn harness_write(&self, path: &Path, data: Vec<u8>) {
+        let mut st = self.lock();
+        st.settle(now_ns());
+        let wall = st.wall_at(now_ns());
+        let write = FsOp::Write { path: path.to_path_buf(), data };
+        if let Err(e) = st.disk.tree.apply(&write, wall) {
+            panic!("harness write {}: {e}", path.display());
+        }
+        for p in [Some(path), path.parent()].into_iter().flatten() {
+            let sync = FsOp::SyncFile(p.to_path_buf());
+            if let Err(e) = st.disk.tree.apply(&sync, wall) {
+                panic!("harness sync {}: {e}", p.display());
+            }
+        }
+    }
+
+    /// Change the tree from outside every process, instantly (an operator
+    /// or a hostile user: a planted symlink, a removed directory): no
+    /// latency, no faults, nothing made durable. The result is returned,
+    /// and recorded in the history.
+    pub fn harness_apply(&self, op: FsOp) -> io::Result<FsOutput> {
+        let now = now_ns();
+        let mut st = self.lock();
+        st.settle(now);
+        let wall = st.wall_at(now);
+        let result = st.disk.tree.apply(&op, wall);
+        let event = SimEvent::Harness {
+            act: HarnessAct::Op { op: op.name() },
+            path: op.path().to_path_buf(),
+            err: err_name(&result),
+        };
+        st.record(now, HARNESS, event);
+        result
+    }
+
+    /// Set a file's mtime from outside every process (`touch -d`: a
+    /// hostile user dating a file into the future, or into the past); its
+    /// ctime becomes the wall clock's now. Recorded in the history.
+    pub fn harness_touch(&self, path: &Path, mtime: SystemTime) -> io::Result<()> {
+        let now = now_ns();
+        let mut st = self.lock();
+        st.settle(now);
+        let wall = st.wall_at(now);
+        let result = st.disk.tree.set_mtime(path, mtime, wall);
+        let offset_ms = match mtime.duration_since(wall) {
+            Ok(ahead) => ahead.as_millis() as i128,
+            Err(behind) => -(behind.duration().as_millis() as i128),
+        };
+        let event = SimEvent::Harness {
+            act: HarnessAct::Touch { offset_ms },
+            path: path.to_path_buf(),
+            err: err_name(&result),
+        };
+        st.record(now, HARNESS, event);
+        result
+    }
+
+    /// Plant a FIFO (a special file) at `path` from outside every process.
+    pub fn harness_special(&self, path: &Path) -> io::Result<()> {
+        let now = now_ns();
+        let mut st = self.lock();
+        st.settle(now);
+        let wall = st.wall_at(now);
+        let result = st.disk.tree.plant_special(path, wall);
+        let event = SimEvent::Harness { act: HarnessAct::Fifo, path: path.to_path_buf(), err: err_name(&result) };
+        st.record(now, HARNESS, event);
+        result
+    }
+}

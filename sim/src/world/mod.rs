@@ -1,0 +1,352 @@
+//! [`World`]: the handle to one run's simulated world, and the rooms it
+//! joins. Each concern lives in its own room: the plan (`crate::plan`:
+//! latency, effect instant, faults and crash point of an operation), the
+//! disk (`crate::disk`: tree, queued effects, power loss, capacity, silent
+//! faults), processes (`crate::procs`), the log (`crate::log`: typed
+//! events, hash, renderers) and the judge (`crate::judge`: invariants,
+//! watchers, coverage). The seam adapters that `core` sees are in
+//! `crate::seams`. This module is the public face; `ops` runs one file
+//! operation through the rooms, `nodes` runs processes through madsim.
+//!
+//! Time and scheduling come from madsim (virtual time that jumps to the next
+//! event, one seeded scheduler). File-system decisions (latency, effect
+//! instant, faults, torn prefixes) come from the world's own [`SimRng`].
+//!
+//! How an operation runs:
+//! - async: its latency `L` and effect offset `e` in `0..=L` are drawn at
+//!   its start `t0`; the effect is queued at `t0 + e` and the caller sleeps
+//!   until `t0 + L`. Queued effects are applied in time order whenever
+//!   anything observes the tree, so an effect lands at its instant even if
+//!   the caller has moved on or been killed (the kernel finishes a syscall
+//!   its process no longer waits for). A power loss drops effects that have
+//!   not landed.
+//! - blocking: drawn the same way, but the caller cannot wait, so its effect
+//!   lands at once (at the node's local time `t0 + e`) and the calling node
+//!   is paused until `t0 + L`: every task of that node stalls, as a real
+//!   event loop does behind a synchronous syscall. The node's clock reads
+//!   its local time (`t0 + L`) for the rest of the poll. Other nodes may
+//!   observe that effect up to `L` early; this is the one place where the
+//!   model compresses time, and it only ever makes a blocking call look
+//!   faster to others, never a stall shorter.
+
+use std::future::Future;
+use std::io;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use steadfast_core::{Env, FsOp, FsOutput};
+
+mod harness;
+mod nodes;
+mod ops;
+mod state;
+
+pub use crate::judge::{Invariant, Landed, Violation, Watcher};
+pub use crate::plan::SAME_INSTANT_OPS_MAX;
+pub use crate::procs::HARNESS_PID;
+pub use crate::seams::{SimClock, SimEntropy, SimFs, SimProcs, SimSpawner};
+
+use crate::disk::Listed;
+use crate::judge::Judge;
+use crate::log::{History, Record, SimEvent};
+use crate::rng::SimRng;
+use crate::schedule::Schedule;
+use state::State;
+
+/// A future that need not be `Send`: node inits and scenario drivers run on
+/// madsim's single-threaded executor.
+pub type LocalBoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// The panic payload that ends a run making no progress (RUN4 is already
+/// recorded; the runner does not report it again as a panic).
+#[derive(Debug)]
+pub(crate) struct NoProgress;
+
+type NodeInit = Arc<dyn Fn(World) -> LocalBoxFuture<'static, ()> + Send + Sync>;
+
+struct Shared {
+    state: Mutex<State>,
+    schedule: Schedule,
+    invariants: Vec<Invariant>,
+    inits: Mutex<Vec<NodeInit>>,
+}
+
+/// A handle to the world of one run. Cheap to clone.
+#[derive(Clone)]
+pub struct World(Arc<Shared>);
+
+pub(crate) fn now_ns() -> u64 {
+    madsim::time::TimeHandle::current().elapsed().as_nanos() as u64
+}
+
+pub(crate) fn ms_to_ns(ms: u64) -> u64 {
+    ms.saturating_mul(1_000_000)
+}
+
+pub(crate) async fn sleep_until_ns(at_ns: u64) {
+    let now = now_ns();
+    if at_ns > now {
+        madsim::time::sleep(Duration::from_nanos(at_ns - now)).await;
+    }
+}
+
+/// What a run leaves behind (consumed by the runner).
+pub(crate) struct Report {
+    pub violations: Vec<Violation>,
+    pub checks: std::collections::BTreeMap<String, u64>,
+    pub reached: std::collections::BTreeSet<String>,
+    pub tree: Vec<Listed>,
+    pub history: History,
+    pub fs_ops: u64,
+    pub faults_injected: u64,
+    pub crashes_fired: Vec<usize>,
+    pub chaos_ops: std::collections::BTreeMap<String, u64>,
+    pub sim_ns: u64,
+}
+
+impl World {
+    /// A world for `schedule`, judging `invariants`, keeping the last
+    /// `history_keep` events in memory. Must be created outside the runtime
+    /// and [`started`](World::start) inside it.
+    pub fn new(schedule: Schedule, invariants: &[Invariant], history_keep: usize) -> World {
+        let (before, after) = crate::log::report_window();
+        let log = History::new(history_keep).with_window(before, after);
+        let state = State::new(&schedule, Judge::new(invariants), log);
+        World(Arc::new(Shared {
+            state: Mutex::new(state),
+            schedule,
+            invariants: invariants.to_vec(),
+            inits: Mutex::new(Vec::new()),
+        }))
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock is already a failed run; the state
+        // is still the best record of what happened.
+        self.0.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The schedule of this run.
+    pub fn schedule(&self) -> &Schedule {
+        &self.0.schedule
+    }
+
+    /// The invariants this run judges.
+    pub fn invariants(&self) -> &[Invariant] {
+        &self.0.invariants
+    }
+
+    /// Virtual time since the start.
+    pub fn now(&self) -> Duration {
+        Duration::from_nanos(now_ns())
+    }
+
+    /// End of the chaos phase: no fault fires after it.
+    pub fn chaos_end(&self) -> Duration {
+        Duration::from_millis(self.0.schedule.duration_ms)
+    }
+
+    /// End of the quiet phase.
+    pub fn quiet_end(&self) -> Duration {
+        Duration::from_millis(self.0.schedule.duration_ms + self.0.schedule.quiet_ms)
+    }
+
+    /// Sleep until `at` (virtual, since the start); returns at once if past.
+    pub async fn sleep_until(&self, at: Duration) {
+        sleep_until_ns(at.as_nanos() as u64).await
+    }
+
+    /// An independent random stream for the workload's own choices.
+    pub fn workload_rng(&self, stream: u64) -> SimRng {
+        SimRng::new(self.0.schedule.seed, 0x1000 + stream)
+    }
+
+    /// The environment `core` code runs with: the simulated seams.
+    pub fn env(&self) -> Env {
+        Env {
+            fs: Arc::new(SimFs(self.clone())),
+            clock: Arc::new(SimClock(self.clone())),
+            procs: Arc::new(SimProcs(self.clone())),
+            spawner: Arc::new(SimSpawner),
+            entropy: Arc::new(SimEntropy),
+        }
+    }
+
+    // ----- verdicts ------------------------------------------------------
+
+    /// Count one check of `invariant`; record a violation when `ok` is false.
+    /// Panics if the invariant was not declared (a scenario bug).
+    pub fn check(&self, invariant: &str, ok: bool, message: impl FnOnce() -> String) {
+        let now = now_ns();
+        let mut st = self.lock();
+        st.judge.assert_declared(invariant);
+        let message = if ok { String::new() } else { message() };
+        st.verdict(now, invariant, ok, message);
+    }
+
+    /// Record that the run reached a dangerous moment (a coverage point).
+    pub fn reach(&self, name: &str) {
+        let now = now_ns();
+        self.lock().reach(now, name);
+    }
+
+    /// Run `watcher` on every effect that lands on a path under `prefix`
+    /// (either path of a rename), right after it lands: the way to check
+    /// an invariant "at every step" rather than at sampled instants.
+    pub fn watch(&self, prefix: impl Into<std::path::PathBuf>, watcher: Watcher) {
+        self.lock().judge.watch(prefix.into(), watcher);
+    }
+
+    /// Operations named `op` whose (first) path satisfies `matches`, begun
+    /// but not yet landed: how a workload aims at a dangerous moment ("crash
+    /// while a rename of this file is in flight").
+    pub fn in_flight(&self, op: &str, matches: impl Fn(&Path) -> bool) -> usize {
+        let now = now_ns();
+        let mut st = self.lock();
+        st.settle(now);
+        st.disk.in_flight().filter(|p| p.op.name() == op && matches(p.op.path())).count()
+    }
+
+    /// Add a line to the history from the workload (on the calling node).
+    pub fn note(&self, text: impl Into<String>) {
+        let now = now_ns();
+        let mut st = self.lock();
+        let node = self.caller_name(&st);
+        st.record(now, &node, SimEvent::Note { text: text.into() });
+    }
+
+    /// A named hang point: completes at once, unless a hang rule fires for
+    /// this call during the chaos phase, in which case it never completes.
+    pub async fn hang_point(&self, point: &str) {
+        let hang = {
+            let now = now_ns();
+            let mut st = self.lock();
+            let chaos = now < ms_to_ns(self.0.schedule.duration_ms);
+            let State { counters, rng, .. } = &mut *st;
+            let fire = crate::plan::hang(&self.0.schedule, counters, rng, point, chaos);
+            if fire {
+                let node = self.caller_name(&st);
+                st.record(now, &node, SimEvent::Hang { point: point.to_string() });
+            }
+            fire
+        };
+        if hang {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// The calling node's name (`driver` for the harness node).
+    fn caller_name(&self, st: &State) -> Arc<str> {
+        self.current_node(st).map_or_else(|| Arc::from("driver"), |i| st.procs.nodes[i].name.clone())
+    }
+
+    /// The calling node's time: a node stalled by a blocking call reads the
+    /// stall's end for the rest of the poll that made the call.
+    pub(crate) fn local_now(&self, st: &State) -> u64 {
+        let now = now_ns();
+        self.current_node(st).map_or(now, |i| now.max(st.procs.nodes[i].stall_until_ns))
+    }
+
+    pub(crate) fn current_node(&self, st: &State) -> Option<usize> {
+        st.procs.index_of(madsim::plugin::node())
+    }
+
+    // ----- the file tree, seen from outside ------------------------------
+
+    /// Run a read-only operation on the tree as it is now, without latency,
+    /// faults or history: for checkers.
+    pub fn peek(&self, op: FsOp) -> io::Result<FsOutput> {
+        let read_only = matches!(
+            op,
+            FsOp::Read(_) | FsOp::ReadDir(_) | FsOp::SymlinkMetadata(_) | FsOp::Metadata(_) | FsOp::ReadLink(_)
+        );
+        assert!(read_only, "peek is for read-only operations, not {}", op.name());
+        let now = now_ns();
+        let mut st = self.lock();
+        st.settle(now);
+        let wall = st.wall_at(now);
+        st.disk.tree.apply(&op, wall)
+    }
+
+    /// Read a file as it is now (for checkers).
+    pub fn peek_file(&self, path: &Path) -> io::Result<Vec<u8>> {
+        match self.peek(FsOp::Read(path.to_path_buf()))? {
+            FsOutput::Bytes(b) => Ok(b),
+            other => Err(io::Error::other(format!("read returned {other:?}"))),
+        }
+    }
+
+    /// Every entry of the tree as it is now.
+    pub fn listing(&self) -> Vec<Listed> {
+        let now = now_ns();
+        let mut st = self.lock();
+        st.settle(now);
+        st.disk.tree.listing()
+    }
+
+    /// File operations whose effects landed so far.
+    pub fn fs_ops(&self) -> u64 {
+        self.lock().disk.fs_ops
+    }
+
+    // ----- the end of a run ----------------------------------------------
+
+    /// Summary counters and verdicts (for the runner).
+    /// `with_tree`: list the final tree (a replay wants it; a sweep of
+    /// thousands of seeds over 50,000-entry trees does not).
+    pub(crate) fn take_report(&self, now: u64, with_tree: bool) -> Report {
+        let mut st = self.lock();
+        st.settle(now);
+        Report {
+            violations: std::mem::take(&mut st.judge.violations),
+            checks: std::mem::take(&mut st.judge.checks),
+            reached: st.judge.reached.keys().cloned().collect(),
+            tree: if with_tree { st.disk.tree.listing() } else { Vec::new() },
+            history: std::mem::replace(&mut st.log, History::new(0)),
+            fs_ops: st.disk.fs_ops,
+            faults_injected: st.disk.faults_injected,
+            crashes_fired: std::mem::take(&mut st.crashes_fired),
+            chaos_ops: st.counters.chaos_ops.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            sim_ns: now,
+        }
+    }
+
+    /// Break the reference cycles a finished run leaves (the world node's
+    /// handle keeps madsim's executor, whose tasks hold this world; node
+    /// inits and watchers may hold it too), so the run's memory is freed.
+    /// The runner calls it after the report is taken.
+    pub(crate) fn teardown(&self) {
+        let (node, watchers) = {
+            let mut st = self.lock();
+            st.disk.clear();
+            (st.world_node.take(), st.judge.take_watchers())
+        };
+        let inits = std::mem::take(&mut *self.0.inits.lock().unwrap_or_else(|p| p.into_inner()));
+        drop((node, watchers, inits));
+    }
+
+    /// Time of the last recorded event (for a run that ended in a panic).
+    pub(crate) fn last_event_ns(&self) -> u64 {
+        self.lock().log.events().last().map_or(0, |e: &Record| e.at_ns)
+    }
+
+    /// Has `invariant` been violated in this run?
+    pub(crate) fn has_violation(&self, invariant: &str) -> bool {
+        self.lock().judge.has_violation(invariant)
+    }
+
+    /// Record a violation found by the runner itself (a panic, a time-out).
+    pub(crate) fn runner_violation(&self, invariant: &str, at_ns: u64, message: String) {
+        self.lock().violation(at_ns, invariant, message);
+    }
+
+    fn spawn_on_world(&self, fut: impl Future<Output = ()> + Send + 'static) {
+        let node = self.lock().world_node.clone();
+        match node {
+            Some(node) => drop(node.spawn(fut)),
+            None => panic!("World::start was not called"),
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! Processes run through madsim: nodes added, started, killed, restarted
+//! and paused; timed schedule events; power losses and the restarts that
+//! follow them. The bookkeeping is `crate::procs`; this is where it meets
+//! the runtime.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use madsim::runtime::{Handle, NodeHandle};
+use madsim::task::NodeId;
+
+use super::state::WORLD;
+use super::{NodeInit, World, ms_to_ns, now_ns, sleep_until_ns};
+use crate::log::{KillCause, SimEvent};
+use crate::procs::node_ip;
+use crate::schedule::Event;
+
+impl World {
+    /// Start the world inside the runtime: the world node (which resumes
+    /// stalled nodes and fires timed events) and the schedule's events.
+    pub fn start(&self) {
+        let tm = madsim::time::TimeHandle::current();
+        let start_wall = tm.now_time() - tm.elapsed();
+        let node = Handle::current().create_node().name("world").init(std::future::pending::<()>).build();
+        let mut events = self.0.schedule.events.clone();
+        events.sort_by_key(|e| e.at_ms);
+        if let Some(every) = self.0.schedule.metadata_commit_ms {
+            let world = self.clone();
+            node.spawn(async move {
+                // Runs for as long as the run: the kernel's journal commits.
+                loop {
+                    madsim::time::sleep(Duration::from_millis(every)).await;
+                    let now = now_ns();
+                    let mut st = world.lock();
+                    st.settle(now);
+                    st.disk.tree.commit_metadata();
+                }
+            });
+        }
+        let world = self.clone();
+        node.spawn(async move {
+            for e in events {
+                sleep_until_ns(ms_to_ns(e.at_ms)).await;
+                world.fire(&e.what);
+            }
+        });
+        self.lock().start(start_wall, node, self.0.schedule.capacity_bytes);
+    }
+
+    /// Add a node named `name` whose process runs `init` (again after every
+    /// restart, with a new pid). Returns its madsim handle.
+    pub fn add_node<F, Fut>(&self, name: &str, init: F) -> NodeHandle
+    where
+        F: Fn(World) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let init: NodeInit = Arc::new(move |w| Box::pin(init(w)));
+        let idx = self.lock().procs.add(name);
+        self.0.inits.lock().unwrap_or_else(|p| p.into_inner()).push(init.clone());
+        let world = self.clone();
+        let handle = Handle::current()
+            .create_node()
+            .name(name)
+            .ip(node_ip(idx))
+            .init(move || {
+                let world = world.clone();
+                let init = init.clone();
+                async move {
+                    world.incarnate(idx);
+                    init(world).await
+                }
+            })
+            .build();
+        self.lock().procs.bind(handle.id(), idx);
+        handle
+    }
+
+    /// The IP address of node `name`.
+    pub fn ip(&self, name: &str) -> std::net::IpAddr {
+        let idx = self.lock().procs.find(name).unwrap_or_else(|| panic!("no node {name:?}"));
+        node_ip(idx)
+    }
+
+    fn incarnate(&self, idx: usize) {
+        let now = now_ns();
+        let mut st = self.lock();
+        let pid = st.procs.incarnate(idx, now);
+        let name = st.procs.nodes[idx].name.clone();
+        st.record(now, &name, SimEvent::ProcessStarts { pid });
+    }
+
+    /// Is node `name`'s process running?
+    pub fn is_alive(&self, name: &str) -> bool {
+        self.lock().procs.nodes.iter().any(|n| &*n.name == name && n.alive)
+    }
+
+    /// The current pid of node `name` (its last one if dead).
+    pub fn pid_of(&self, name: &str) -> Option<u32> {
+        let st = self.lock();
+        st.procs.find(name).map(|i| st.procs.nodes[i].pid)
+    }
+
+    /// Kill node `name`'s process now.
+    pub fn kill(&self, name: &str) {
+        self.fire(&Event::Kill { node: name.to_string() });
+    }
+
+    /// Restart node `name` now (killing it first if it runs).
+    pub fn restart(&self, name: &str) {
+        self.fire(&Event::Restart { node: name.to_string(), reuse_pid: false });
+    }
+
+    fn node_id(&self, name: &str) -> Option<(usize, NodeId)> {
+        let st = self.lock();
+        let idx = st.procs.find(name)?;
+        Some((idx, st.procs.madsim_id(idx)?))
+    }
+
+    /// Apply a schedule event now.
+    pub fn fire(&self, event: &Event) {
+        let now = now_ns();
+        match event {
+            Event::Kill { node } => {
+                let Some((idx, id)) = self.node_id(node) else { return self.unknown_node(node) };
+                self.kill_idx(idx, id, now, KillCause::Sigkill);
+            }
+            Event::Restart { node, reuse_pid } => {
+                let Some((idx, id)) = self.node_id(node) else { return self.unknown_node(node) };
+                self.kill_idx(idx, id, now, KillCause::ForRestart);
+                self.lock().procs.nodes[idx].reuse_pid_next = *reuse_pid;
+                Handle::current().restart(id);
+            }
+            Event::PowerLoss { torn, restart_after_ms } => self.power_loss(*torn, false, *restart_after_ms),
+            Event::ClockJump { by_ms } => {
+                let mut st = self.lock();
+                st.jump_wall(*by_ms);
+                st.record(now, WORLD, SimEvent::ClockJump { by_ms: *by_ms });
+            }
+        }
+    }
+
+    fn unknown_node(&self, node: &str) {
+        let now = now_ns();
+        self.lock().record(now, WORLD, SimEvent::UnknownNode { node: node.to_string() });
+    }
+
+    fn kill_idx(&self, idx: usize, id: NodeId, now: u64, cause: KillCause) {
+        {
+            let mut st = self.lock();
+            if !st.procs.kill(idx) {
+                return;
+            }
+            let name = st.procs.nodes[idx].name.clone();
+            st.record(now, &name, SimEvent::Killed { cause });
+        }
+        Handle::current().kill(id);
+    }
+
+    /// Every node dies and volatile state is lost; with `metadata_survives`
+    /// the kernel committed directory entries first (data stays volatile).
+    pub(crate) fn power_loss(&self, torn: bool, metadata_survives: bool, restart_after_ms: Option<u64>) {
+        let now = now_ns();
+        let names: Vec<Arc<str>> = self.lock().procs.nodes.iter().map(|n| n.name.clone()).collect();
+        for name in &names {
+            if let Some((idx, id)) = self.node_id(name) {
+                self.kill_idx(idx, id, now, KillCause::PowerLoss);
+            }
+        }
+        let epoch = {
+            let mut st = self.lock();
+            st.settle(now);
+            let super::State { disk, rng, .. } = &mut *st;
+            let (lost_ops, torn_files) =
+                disk.power_loss(torn, metadata_survives, &mut |extra| rng.range(0, extra as u64) as usize);
+            st.record(now, WORLD, SimEvent::PowerLoss { lost_ops, torn_files });
+            st.procs.power_epoch += 1;
+            st.procs.power_epoch
+        };
+        if let Some(after) = restart_after_ms {
+            let world = self.clone();
+            self.spawn_on_world(async move {
+                madsim::time::sleep(Duration::from_millis(after.max(1))).await;
+                world.restart_after_power_loss(epoch, &names);
+            });
+        }
+    }
+
+    fn restart_after_power_loss(&self, epoch: u64, names: &[Arc<str>]) {
+        let now = now_ns();
+        {
+            let mut st = self.lock();
+            if st.procs.power_epoch != epoch {
+                // A later loss came while the power was off: its own
+                // restart (or none) decides; restarts coalesce.
+                st.record(now, WORLD, SimEvent::RestartDropped);
+                return;
+            }
+        }
+        for name in names {
+            if let Some((idx, id)) = self.node_id(name) {
+                // Every kill is recorded: a node a schedule event restarted
+                // meanwhile is running.
+                self.kill_idx(idx, id, now, KillCause::RestartAfterPowerLoss);
+                Handle::current().restart(id);
+            }
+        }
+    }
+
+    /// Stall the calling node (if it is one) for `ns`.
+    pub(crate) fn stall_current(&self, ns: u64) {
+        let (node, now) = {
+            let st = self.lock();
+            (self.current_node(&st), self.local_now(&st))
+        };
+        if let Some(i) = node {
+            self.stall(i, now + ns);
+        }
+    }
+
+    /// Pause node `idx` until `until` (extending a stall in progress); the
+    /// world node resumes it.
+    pub(crate) fn stall(&self, idx: usize, until: u64) {
+        let id = {
+            let mut st = self.lock();
+            let now = now_ns();
+            let slot = &mut st.procs.nodes[idx];
+            slot.stall_until_ns = slot.stall_until_ns.max(until);
+            if slot.paused || until <= now {
+                return;
+            }
+            slot.paused = true;
+            let name = slot.name.clone();
+            st.record(now, &name, SimEvent::Stall { until_ns: until });
+            st.procs.madsim_id(idx)
+        };
+        let Some(id) = id else { return };
+        Handle::current().pause(id);
+        let world = self.clone();
+        self.spawn_on_world(async move {
+            loop {
+                let until = world.lock().procs.nodes[idx].stall_until_ns;
+                if now_ns() >= until {
+                    break;
+                }
+                sleep_until_ns(until).await;
+            }
+            world.resume(idx, id);
+        });
+    }
+
+    fn resume(&self, idx: usize, id: NodeId) {
+        let mut st = self.lock();
+        let slot = &mut st.procs.nodes[idx];
+        if !slot.paused {
+            return; // killed meanwhile
+        }
+        slot.paused = false;
+        let name = slot.name.clone();
+        st.record(now_ns(), &name, SimEvent::Resume);
+        drop(st);
+        Handle::current().resume(id);
+    }
+
+    /// After the run: kill every node (the world's own too) without a trace
+    /// in the history, so madsim drops their tasks once the executor runs
+    /// again; otherwise the tasks, and the world they hold, outlive the
+    /// runtime (madsim's timers and tasks keep each other alive).
+    pub(crate) fn kill_all_quietly(&self) {
+        let ids: Vec<NodeId> = {
+            let st = self.lock();
+            let world = st.world_node.as_ref().map(NodeHandle::id);
+            st.procs.ids().chain(world).collect()
+        };
+        for id in ids {
+            Handle::current().kill(id);
+        }
+    }
+}

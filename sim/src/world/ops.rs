@@ -1,0 +1,116 @@
+//! One file operation through the rooms: the plan decides, the log records
+//! its window, the disk queues its effect, and an armed crash point cuts
+//! the power right after it lands.
+
+use std::io;
+
+use steadfast_core::{FsOp, FsOutput};
+
+use super::{NoProgress, World, ms_to_ns, now_ns, sleep_until_ns};
+use crate::disk::Pending;
+use crate::log::SimEvent;
+use crate::plan::{self, At, SAME_INSTANT_OPS_MAX};
+
+impl World {
+    /// Start an operation: `None` when the power is already going out (an
+    /// armed crash point has passed), so it has no effect and no result.
+    /// Otherwise its id and the instant its window ends.
+    pub(crate) fn begin(&self, op: FsOp, blocking: bool) -> Option<(u64, u64)> {
+        let mut st = self.lock();
+        let node = self.current_node(&st);
+        let t0 = self.local_now(&st);
+        let name = self.caller_name(&st);
+        if let Some(((at, _), _)) = st.disk.crash
+            && t0 >= at
+        {
+            st.record(t0, &name, SimEvent::OpLost { op: op.name(), path: op.path().to_path_buf() });
+            return None;
+        }
+        if !st.counters.progress(t0) {
+            let message = format!(
+                "no progress: {SAME_INSTANT_OPS_MAX} file operations began within one virtual second, from {} ms (the last: {} {})",
+                t0 / 1_000_000,
+                op.name(),
+                op.path().display()
+            );
+            st.violation(t0, "RUN4", message);
+            drop(st);
+            std::panic::panic_any(NoProgress);
+        }
+        let chaos = t0 < ms_to_ns(self.0.schedule.duration_ms);
+        let super::State { counters, rng, disk, .. } = &mut *st;
+        let tree = &disk.tree;
+        let at = At { chaos, crash_armed: disk.crash.is_some(), tree_count: &|p| tree.count_tree(p) };
+        let plan = plan::plan(&self.0.schedule, counters, rng, &op, &at);
+        let effect = t0 + plan.lands_ns;
+        let id = st.disk.next_id();
+        let begun = SimEvent::OpBegun {
+            op: op.name(),
+            path: op.path().to_path_buf(),
+            to: op.second_path().map(|p| p.to_path_buf()),
+            blocking,
+            window_ns: plan.latency_ns,
+            lands_ns: plan.lands_ns,
+        };
+        st.record(t0, &name, begun);
+        if let Some(rule) = plan.crash {
+            st.disk.crash = Some(((effect, id), rule));
+            st.record(t0, &name, SimEvent::CrashArmed { rule });
+        }
+        let pid = node.map_or(0, |i| st.procs.nodes[i].pid);
+        let task = crate::seams::current_task();
+        let (fault, partial, silent) = (plan.fault, plan.partial, plan.silent);
+        st.disk.queue(effect, Pending { id, op, node: name, pid, task, fault, partial, silent });
+        if blocking {
+            st.settle(effect);
+        }
+        drop(st);
+        if let Some(rule) = plan.crash {
+            self.arm_crash(effect, id, rule);
+        }
+        if let (true, Some(i)) = (blocking, node) {
+            self.stall(i, t0 + plan.latency_ns);
+        }
+        Some((id, t0 + plan.latency_ns))
+    }
+
+    /// Cut the power right after operation `id` lands at `effect`: nothing
+    /// that lands later survives (`settle` stops at the crash point), and
+    /// nothing begun after it takes effect (`begin` swallows it).
+    fn arm_crash(&self, effect: u64, id: u64, rule: usize) {
+        let world = self.clone();
+        self.spawn_on_world(async move {
+            sleep_until_ns(effect).await;
+            let armed = {
+                let mut st = world.lock();
+                let armed = st.disk.crash.is_some_and(|(key, _)| key == (effect, id));
+                if armed {
+                    st.crashes_fired.push(rule);
+                }
+                armed
+            };
+            if armed {
+                let c = &world.0.schedule.crashes[rule];
+                world.power_loss(c.torn, c.metadata_survives, c.restart_after_ms);
+            }
+        });
+    }
+
+    /// The result of operation `id`, landing what is due first.
+    pub(crate) fn take_result(&self, id: u64, op_name: &'static str) -> io::Result<FsOutput> {
+        let now = now_ns();
+        let mut st = self.lock();
+        st.settle(now);
+        st.disk.take_result(id, op_name)
+    }
+
+    /// The result of a blocking operation, which landed in `begin`.
+    pub(crate) fn take_landed(&self, id: u64, op_name: &'static str) -> io::Result<FsOutput> {
+        self.lock().disk.take_result(id, op_name)
+    }
+
+    /// The caller of operation `id` went away; its effect still lands.
+    pub(crate) fn abandon(&self, id: u64) {
+        self.lock().disk.abandon(id);
+    }
+}

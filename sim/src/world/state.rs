@@ -1,0 +1,135 @@
+//! The state of one run, one field per room, and the few steps that join
+//! rooms: landing due effects (disk, log, judge), recording (log), and the
+//! wall clock.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use madsim::runtime::NodeHandle;
+
+use crate::disk::Disk;
+use crate::judge::Judge;
+use crate::log::{History, Record, SimEvent};
+use crate::plan::Counters;
+use crate::procs::Procs;
+use crate::rng::SimRng;
+use crate::schedule::Schedule;
+
+/// Everything a run changes, behind the world's one lock.
+pub(crate) struct State {
+    pub disk: Disk,
+    pub procs: Procs,
+    pub counters: Counters,
+    /// The world's own stream for file-system decisions.
+    pub rng: SimRng,
+    pub log: History,
+    pub judge: Judge,
+    /// Crash rules whose power loss happened, in order.
+    pub crashes_fired: Vec<usize>,
+    pub world_node: Option<NodeHandle>,
+    start_wall: SystemTime,
+    wall_offset_ns: i64,
+}
+
+/// The node label of the world itself.
+pub(crate) const WORLD: &str = "-";
+
+impl State {
+    pub fn new(schedule: &Schedule, judge: Judge, log: History) -> State {
+        State {
+            disk: Disk::new(SystemTime::UNIX_EPOCH, schedule.capacity_bytes),
+            procs: Procs::new(),
+            counters: Counters::new(schedule),
+            rng: SimRng::new(schedule.seed, 0xF5),
+            log,
+            judge,
+            crashes_fired: Vec::new(),
+            world_node: None,
+            start_wall: SystemTime::UNIX_EPOCH,
+            wall_offset_ns: 0,
+        }
+    }
+
+    /// The run starts: its wall clock reads `start_wall` at virtual 0.
+    pub fn start(&mut self, start_wall: SystemTime, node: NodeHandle, capacity_bytes: Option<u64>) {
+        self.start_wall = start_wall;
+        self.disk = Disk::new(start_wall, capacity_bytes);
+        self.world_node = Some(node);
+    }
+
+    /// The wall clock at virtual `t_ns`.
+    pub fn wall_at(&self, t_ns: u64) -> SystemTime {
+        wall(self.start_wall, self.wall_offset_ns, t_ns)
+    }
+
+    /// Jump the wall clock by `by_ms`.
+    pub fn jump_wall(&mut self, by_ms: i64) {
+        self.wall_offset_ns = self.wall_offset_ns.saturating_add(by_ms.saturating_mul(1_000_000));
+    }
+
+    /// Record `event` on node `node` by the current task (the world's own
+    /// events carry no task).
+    pub fn record(&mut self, at_ns: u64, node: &str, event: SimEvent) {
+        let task = if node == WORLD { Arc::from(WORLD) } else { crate::seams::current_task() };
+        self.record_task(at_ns, Arc::from(node), task, event);
+    }
+
+    /// Record `event` with its node and task given.
+    pub fn record_task(&mut self, at_ns: u64, node: Arc<str>, task: Arc<str>, event: SimEvent) {
+        self.log.push(Record { at_ns, node, task, event });
+    }
+
+    /// Record a violation found outside any check.
+    pub fn violation(&mut self, at_ns: u64, invariant: &str, message: String) {
+        let event = self.judge.violation(at_ns, invariant, message);
+        self.record(at_ns, WORLD, event);
+    }
+
+    /// Record a check's verdict (a violation if it failed).
+    pub fn verdict(&mut self, at_ns: u64, invariant: &str, ok: bool, message: String) {
+        if let Some(event) = self.judge.verdict(at_ns, invariant, ok, message) {
+            self.record(at_ns, WORLD, event);
+        }
+    }
+
+    /// Count a coverage point (recorded the first time).
+    pub fn reach(&mut self, at_ns: u64, name: &str) {
+        if let Some(event) = self.judge.reach(name) {
+            self.record(at_ns, WORLD, event);
+        }
+    }
+
+    /// Is `pid` alive: a running node's process, or a killed one with an
+    /// operation still in flight (SIGKILL takes effect when its system
+    /// calls return, as in a kernel).
+    pub fn pid_alive(&self, pid: u32) -> bool {
+        self.procs.running(pid) || self.disk.pid_in_flight(pid)
+    }
+
+    /// Land every queued effect due at or before `t_ns`, in time order:
+    /// each is recorded, then judged by the watchers over its path.
+    pub fn settle(&mut self, t_ns: u64) {
+        loop {
+            let (start, offset) = (self.start_wall, self.wall_offset_ns);
+            let Some(effect) = self.disk.land_next(t_ns, |at| wall(start, offset, at)) else { break };
+            let p = &effect.pending;
+            let event = SimEvent::Landed { op: p.op.name(), path: p.op.path().to_path_buf(), ending: effect.ending };
+            self.record_task(effect.at, p.node.clone(), p.task.clone(), event);
+            let State { judge, disk, procs, .. } = self;
+            let alive = |pid: u32| procs.running(pid) || disk.pid_in_flight(pid);
+            let events = judge.run_watchers(effect.at, &p.node, &p.op, effect.ok, &disk.tree, &alive);
+            for e in events {
+                self.record(effect.at, WORLD, e);
+            }
+        }
+    }
+}
+
+fn wall(start: SystemTime, offset_ns: i64, t_ns: u64) -> SystemTime {
+    let base = start + Duration::from_nanos(t_ns);
+    if offset_ns >= 0 {
+        base + Duration::from_nanos(offset_ns as u64)
+    } else {
+        base.checked_sub(Duration::from_nanos(offset_ns.unsigned_abs())).unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+}
