@@ -77,7 +77,7 @@ fn detail_text(detail: &str) -> String {
 fn harness(act: &HarnessAct, path: &std::path::Path, err: Option<&str>) -> String {
     match act {
         HarnessAct::Op { op } => {
-            let shown = err.map_or_else(|| "ok".to_string(), |k| format!("err Some({k})"));
+            let shown = err.map_or_else(|| "ok".to_string(), |k| format!("err {k}"));
             format!("{op} {}: {shown}", path.display())
         }
         HarnessAct::Touch { offset_ms } => {

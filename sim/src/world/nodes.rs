@@ -85,6 +85,9 @@ impl World {
     fn incarnate(&self, idx: usize) {
         let now = now_ns();
         let mut st = self.lock();
+        // What was due before this process existed lands first: a watcher
+        // judging it must not see the new process (a reused pid).
+        st.settle(now);
         let pid = st.procs.incarnate(idx, now);
         let name = st.procs.nodes[idx].name.clone();
         st.record(now, &name, SimEvent::ProcessStarts { pid });
@@ -134,6 +137,7 @@ impl World {
             Event::PowerLoss { torn, restart_after_ms } => self.power_loss(*torn, false, *restart_after_ms),
             Event::ClockJump { by_ms } => {
                 let mut st = self.lock();
+                st.settle(now); // effects due before the jump keep the old clock
                 st.jump_wall(*by_ms);
                 st.record(now, WORLD, SimEvent::ClockJump { by_ms: *by_ms });
             }
@@ -148,6 +152,8 @@ impl World {
     fn kill_idx(&self, idx: usize, id: NodeId, now: u64, cause: KillCause) {
         {
             let mut st = self.lock();
+            // What was due before the kill lands while the process lives.
+            st.settle(now);
             if !st.procs.kill(idx) {
                 return;
             }

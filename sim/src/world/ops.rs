@@ -17,6 +17,8 @@ impl World {
     /// Otherwise its id and the instant its window ends.
     pub(crate) fn begin(&self, op: FsOp, blocking: bool) -> Option<(u64, u64)> {
         let mut st = self.lock();
+        // The plan sees the tree as it is now, whoever looked at it before.
+        st.settle(now_ns());
         let node = self.current_node(&st);
         let t0 = self.local_now(&st);
         let name = self.caller_name(&st);

@@ -68,8 +68,17 @@ impl State {
     }
 
     /// Record `event` on node `node` by the current task (the world's own
-    /// events carry no task).
+    /// events carry no task). Effects due by now land first, so where an
+    /// effect sits in the history never depends on whether something
+    /// looked at the tree before this record (a checker's `peek`).
     pub fn record(&mut self, at_ns: u64, node: &str, event: SimEvent) {
+        self.settle(crate::world::now_ns());
+        self.push(at_ns, node, event);
+    }
+
+    /// Record without landing anything first: inside `settle`, and for
+    /// the runner's own verdicts after the runtime stopped.
+    fn push(&mut self, at_ns: u64, node: &str, event: SimEvent) {
         let task = if node == WORLD { Arc::from(WORLD) } else { crate::seams::current_task() };
         self.record_task(at_ns, Arc::from(node), task, event);
     }
@@ -82,7 +91,7 @@ impl State {
     /// Record a violation found outside any check.
     pub fn violation(&mut self, at_ns: u64, invariant: &str, message: String) {
         let event = self.judge.violation(at_ns, invariant, message);
-        self.record(at_ns, WORLD, event);
+        self.push(at_ns, WORLD, event);
     }
 
     /// Record a check's verdict (a violation if it failed).
@@ -119,7 +128,7 @@ impl State {
             let alive = |pid: u32| procs.running(pid) || disk.pid_in_flight(pid);
             let events = judge.run_watchers(effect.at, &p.node, &p.op, effect.ok, &disk.tree, &alive);
             for e in events {
-                self.record(effect.at, WORLD, e);
+                self.push(effect.at, WORLD, e);
             }
         }
     }
