@@ -1,7 +1,7 @@
 //! Shrinking a failing schedule to a minimal one that still breaks the same
 //! invariant: greedy one-step reductions (drop an event, an error rule, a
-//! hang, a crash point, a mount or one of its latency rules; forget the
-//! metadata commits), each kept only if the run still violates, until no
+//! hang, a crash point, a silent rule, a mount or one of its latency rules;
+//! forget the metadata commits or the disk's capacity), each kept only if the run still violates, until no
 //! reduction does or the run budget is spent. Delta debugging over the
 //! schedule's parts rather than proptest's value trees: a failing seed from
 //! CI arrives as a concrete schedule, not as a strategy's draw.
@@ -31,7 +31,9 @@ pub fn size(s: &Schedule) -> usize {
         + s.hangs.len()
         + s.crashes.len()
         + s.events.len()
+        + s.silent.len()
         + usize::from(s.metadata_commit_ms.is_some())
+        + usize::from(s.capacity_bytes.is_some())
 }
 
 /// Every schedule one step smaller than `s`, most aggressive first.
@@ -57,8 +59,14 @@ fn reductions(s: &Schedule) -> Vec<Schedule> {
     for i in 0..s.crashes.len() {
         push(&|c| drop(c.crashes.remove(i)));
     }
+    for i in 0..s.silent.len() {
+        push(&|c| drop(c.silent.remove(i)));
+    }
     if s.metadata_commit_ms.is_some() {
         push(&|c| c.metadata_commit_ms = None);
+    }
+    if s.capacity_bytes.is_some() {
+        push(&|c| c.capacity_bytes = None);
     }
     for (m, mount) in s.mounts.iter().enumerate() {
         for l in 0..mount.latency.len() {

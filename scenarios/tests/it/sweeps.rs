@@ -41,6 +41,50 @@ fn selftest_async_no_stall() {
 }
 
 #[test]
+fn selftest_disk_full_in_place() {
+    check("selftest/disk-full-in-place");
+}
+
+#[test]
+fn selftest_disk_full_atomic() {
+    check("selftest/disk-full-atomic");
+}
+
+#[test]
+fn selftest_corrupt_read_trusted() {
+    check("selftest/corrupt-read-trusted");
+}
+
+#[test]
+fn selftest_corrupt_read_checked() {
+    check("selftest/corrupt-read-checked");
+}
+
+#[test]
+fn selftest_lost_write_trusted() {
+    check("selftest/lost-write-trusted");
+}
+
+#[test]
+fn selftest_lost_write_verified() {
+    check("selftest/lost-write-verified");
+}
+
+/// The progress twin of the storage self-tests: a careful store that
+/// refuses every write breaks no safety invariant (it never returns a
+/// wrong value), so only D3 can catch it, and must, on every mechanism.
+#[test]
+fn a_store_that_refuses_every_write_is_caught_by_its_progress_invariant() {
+    use steadfast_scenarios::selftest::{Mechanism, StorageSelftest, Store};
+    for mechanism in [Mechanism::DiskFull, Mechanism::CorruptRead, Mechanism::LostWrite] {
+        let sc = StorageSelftest { mechanism, store: Store::Refusing };
+        let o = runner::run(&sc, 0, None, runner::SWEEP_HISTORY_KEEP);
+        let ids: Vec<&str> = o.violations.iter().map(|v| v.invariant.as_str()).collect();
+        assert!(!ids.is_empty() && ids.iter().all(|&i| i == "D3"), "{mechanism:?}: {ids:?}");
+    }
+}
+
+#[test]
 fn trace() {
     check("trace");
 }

@@ -368,3 +368,70 @@ fn looking_at_the_tree_never_changes_the_history_hash() {
         );
     }
 }
+
+/// A schedule with `rules` silent faults on every matching operation.
+fn silently(seed: u64, fault: steadfast_sim::SilentFault) -> Schedule {
+    let mut s = Schedule::calm(seed, 1_000);
+    s.silent.push(steadfast_sim::schedule::SilentRule { fault, path_prefix: None, nth: None, probability: Some(1.0) });
+    s
+}
+
+#[test]
+fn a_full_disk_lands_what_fits_and_refuses_the_rest_until_space_is_freed() {
+    let mut s = Schedule::calm(1, 1_000);
+    s.capacity_bytes = Some(100);
+    in_world(s, |w| async move {
+        let fs = w.env().fs;
+        fs.write("/d/a", vec![b'a'; 60]).await.expect("fits");
+        let e = fs.append("/d/a", vec![b'b'; 50]).await.expect_err("50 more do not fit");
+        assert_eq!(e.kind(), ErrorKind::StorageFull);
+        assert!(is_injected(&e), "a simulated full disk is recognisable: {e}");
+        assert_eq!(w.peek_file("/d/a".as_ref()).expect("a").len(), 100, "the 40 bytes that fit landed");
+        let e = fs.create_new("/d/b", vec![b'c'; 1]).await.expect_err("no room at all");
+        assert_eq!(e.kind(), ErrorKind::StorageFull);
+        assert!(w.peek_file("/d/b".as_ref()).is_err(), "an exclusive create is all or nothing");
+        fs.write("/d/a", vec![b'x'; 100]).await.expect("replacing 100 bytes by 100 fits");
+        let e = fs.write("/d/a", vec![b'y'; 101]).await.expect_err("101 do not");
+        assert_eq!(e.kind(), ErrorKind::StorageFull);
+        assert_eq!(w.peek_file("/d/a".as_ref()).expect("a"), vec![b'y'; 100], "truncated, then what fit");
+        fs.remove_file("/d/a").await.expect("remove");
+        fs.write("/d/b", vec![b'z'; 100]).await.expect("space came back");
+    });
+}
+
+#[test]
+fn a_corrupt_read_flips_one_bit_and_leaves_the_file_intact() {
+    in_world(silently(3, steadfast_sim::SilentFault::CorruptRead), |w| async move {
+        w.setup([FsOp::Write { path: "/d/f".into(), data: vec![0u8; 64] }]);
+        let got = w.env().fs.read("/d/f").await.expect("the read reports success");
+        let flipped: u32 = got.iter().map(|b| b.count_ones()).sum();
+        assert_eq!((got.len(), flipped), (64, 1), "one bit flipped");
+        assert_eq!(w.peek_file("/d/f".as_ref()).expect("f"), vec![0u8; 64], "the file itself is intact");
+    });
+}
+
+#[test]
+fn a_lost_write_reports_success_and_changes_nothing() {
+    in_world(silently(4, steadfast_sim::SilentFault::LostWrite), |w| async move {
+        w.setup([FsOp::Write { path: "/d/f".into(), data: b"old".to_vec() }]);
+        let fs = w.env().fs;
+        fs.write("/d/f", b"new".to_vec()).await.expect("reported as written");
+        fs.append("/d/f", b"more".to_vec()).await.expect("reported as appended");
+        assert_eq!(w.peek_file("/d/f".as_ref()).expect("f"), b"old");
+        fs.write("/d/fresh", b"data".to_vec()).await.expect("reported as written");
+        assert_eq!(w.peek_file("/d/fresh".as_ref()).expect("its entry was written"), b"", "its data was not");
+    });
+}
+
+#[test]
+fn a_misdirected_write_lands_in_another_file_of_its_directory() {
+    in_world(silently(5, steadfast_sim::SilentFault::MisdirectedWrite), |w| async move {
+        w.setup([
+            FsOp::Write { path: "/d/a".into(), data: b"a".to_vec() },
+            FsOp::Write { path: "/d/b".into(), data: b"b".to_vec() },
+        ]);
+        w.env().fs.write("/d/a", b"new".to_vec()).await.expect("reported as written");
+        assert_eq!(w.peek_file("/d/a".as_ref()).expect("a"), b"a", "the intended file is unchanged");
+        assert_eq!(w.peek_file("/d/b".as_ref()).expect("b"), b"new", "its neighbour took the data");
+    });
+}

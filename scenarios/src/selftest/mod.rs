@@ -12,6 +12,10 @@
 //!   network with a 1 s timeout. Blocking deletes stall the whole node, so a
 //!   poll times out (S1); async deletes that yield between entries do not.
 
+mod storage;
+
+pub use storage::{Mechanism, StorageSelftest, Store};
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
