@@ -38,7 +38,8 @@ pub struct BenchArgs {
 /// Run every figure and print the tables.
 pub fn run(args: &BenchArgs) -> Result<(), String> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("# steadfast bench: {cores} cores, {} seeds per sweep\n", args.seeds);
+    println!("# steadfast bench: {cores} cores, {} seeds per sweep", args.seeds);
+    println!("# {}\n", build_mode());
     println!(
         "{:<40} {:>12} {:>14} {:>14}",
         "scenario",
@@ -63,6 +64,19 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     sweep_vs_find(&args.dir, if args.quick { 5_000 } else { 55_000 })?;
     println!();
     cost_of_determinism(&args.dir, if args.quick { 50 } else { 200 })
+}
+
+/// What the figures were measured with: debug assertions and overflow
+/// checks cost sweeps about 2% (`scripts/assertions-cost.sh` measures it,
+/// interleaved, on this machine), so a figure names its build.
+fn build_mode() -> String {
+    let overflow = std::panic::catch_unwind(|| std::hint::black_box(u8::MAX) + std::hint::black_box(1)).is_err();
+    let on = |b: bool| if b { "on" } else { "off" };
+    format!(
+        "build: debug assertions {}, overflow checks {} (the `sweep` profile has both on; scripts/assertions-cost.sh measures their cost)",
+        on(cfg!(debug_assertions)),
+        on(overflow)
+    )
 }
 
 /// The same trace workload (sessions recording bursts and flushing) under

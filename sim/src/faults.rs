@@ -53,12 +53,15 @@ pub enum SilentFault {
     /// A read returns the file's bytes with one bit flipped; the file
     /// itself is intact, so a second read may see the truth.
     CorruptRead,
-    /// A write or append reports success and changes nothing.
+    /// A write or append reports success and changes no existing file (a
+    /// missing one appears empty: its directory entry was written, its
+    /// data was not).
     LostWrite,
     /// A write or append reports success, but its data lands in another
     /// regular file of the same directory (with the operation's semantics:
-    /// a write replaces that file, an append extends it); with no other
-    /// file there, it is lost.
+    /// a write replaces that file, an append extends it), and the intended
+    /// file is left as a lost write leaves it; with no other file there, or
+    /// no room for the data in it, the data is lost.
     MisdirectedWrite,
 }
 

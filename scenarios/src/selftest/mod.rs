@@ -11,8 +11,11 @@
 //!   large tree on a slow mount while another polls it over simulated
 //!   network with a 1 s timeout. Blocking deletes stall the whole node, so a
 //!   poll times out (S1); async deletes that yield between entries do not.
+//! - One pair per storage fault mechanism (a disk that fills by bytes,
+//!   corrupt reads, lost and misdirected writes), in [`storage`]'s module
+//!   docs: a careless register store is caught, a careful one holds.
 
-mod storage;
+pub mod storage;
 
 pub use storage::{Mechanism, StorageSelftest, Store};
 

@@ -13,11 +13,13 @@ use steadfast_core::FsOp;
 use super::Tree;
 
 /// If `op` does not fit on a disk of `limit` bytes: how many of its bytes
-/// still land (0 for an exclusive create).
+/// still land (0 for an exclusive create). An operation the tree refuses
+/// on its own (a missing parent, an existing target of an exclusive
+/// create, a directory) is never a full disk: it fails as it would anyway.
 pub(super) fn refuses(tree: &Tree, op: &FsOp, limit: u64) -> Option<usize> {
-    let (data, replaced) = match op {
-        FsOp::Write { path, data } => (data, tree.file_len(path).unwrap_or(0)),
-        FsOp::Append { data, .. } | FsOp::CreateNew { data, .. } => (data, 0),
+    let (data, replaced) = match (op, tree.put_len(op)?.ok()?) {
+        (FsOp::Write { data, .. }, len) => (data, len),
+        (FsOp::Append { data, .. } | FsOp::CreateNew { data, .. }, _) => (data, 0),
         _ => return None,
     };
     let used = tree.live_bytes();
@@ -51,5 +53,8 @@ mod tests {
         let create = FsOp::CreateNew { path: PathBuf::from("/c"), data: vec![0; 41] };
         assert_eq!(refuses(&t, &create, 100), Some(0), "all or nothing");
         assert_eq!(refuses(&t, &FsOp::RemoveFile(PathBuf::from("/a")), 0), None, "removing never needs space");
+        let exists = FsOp::CreateNew { path: PathBuf::from("/a"), data: vec![0; 41] };
+        assert_eq!(refuses(&t, &exists, 100), None, "an existing target fails as EEXIST, not ENOSPC");
+        assert_eq!(refuses(&t, &write("/missing/b", 50), 100), None, "a missing parent fails as ENOENT");
     }
 }

@@ -131,8 +131,12 @@ impl Disk {
     fn apply(&mut self, p: &Pending, wall: SystemTime) -> (io::Result<FsOutput>, Ending) {
         if let Some((fault, rule)) = p.fault {
             // A write that failed before its first byte changes nothing,
-            // not even the mtime.
-            if let Some(keep) = p.partial.filter(|&k| k > 0) {
+            // not even the mtime; the bytes that land fit on the disk.
+            let fits = |keep: usize| match self.capacity_bytes {
+                Some(limit) => capacity::refuses(&self.tree, &truncated(&p.op, keep), limit).unwrap_or(keep),
+                None => keep,
+            };
+            if let Some(keep) = p.partial.map(fits).filter(|&k| k > 0) {
                 let _ = self.tree.apply(&truncated(&p.op, keep), wall);
             }
             self.faults_injected += 1;
@@ -152,7 +156,7 @@ impl Disk {
             return (Err(faults::disk_full(p.op.name())), Ending::DiskFull);
         }
         if let Some(s) = &p.silent
-            && let Some(done) = silent::apply(&mut self.tree, &p.op, s, wall)
+            && let Some(done) = silent::apply(&mut self.tree, &p.op, s, self.capacity_bytes, wall)
         {
             self.faults_injected += 1;
             return done;

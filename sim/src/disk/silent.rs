@@ -14,38 +14,44 @@ use steadfast_core::{FileKind, FsOp, FsOutput};
 
 use super::Tree;
 use crate::faults::SilentFault;
-use crate::log::Ending;
+use crate::log::{Ending, Struck};
 use crate::plan::Silent;
 
-/// Apply `op` under silent fault `s`; `None` if the fault cannot strike it
-/// (an empty or failing read, a write that fails anyway), and the operation
-/// then runs as usual.
+/// Apply `op` under silent fault `s` on a disk of `capacity` bytes; `None`
+/// if the fault cannot strike it (an empty or failing read, a write that
+/// fails anyway), and the operation then runs as usual.
 pub(super) fn apply(
     tree: &mut Tree,
     op: &FsOp,
     s: &Silent,
+    capacity: Option<u64>,
     wall: SystemTime,
 ) -> Option<(io::Result<FsOutput>, Ending)> {
-    let ending = |detail: String| Ending::Silent { fault: s.fault, rule: s.rule, detail };
+    let ending = |struck: Struck| Ending::Silent { fault: s.fault, rule: s.rule, struck };
     match (s.fault, op) {
         (SilentFault::CorruptRead, FsOp::Read(path)) => {
             let mut bytes = tree.read_file(path).ok().filter(|b| !b.is_empty())?;
             let bit = s.pick % (bytes.len() as u64 * 8);
             bytes[(bit / 8) as usize] ^= 1 << (bit % 8);
-            Some((Ok(FsOutput::Bytes(bytes)), ending(format!("bit {} of byte {}", bit % 8, bit / 8))))
+            Some((Ok(FsOutput::Bytes(bytes)), ending(Struck::Bit { byte: bit / 8, bit: (bit % 8) as u8 })))
         }
         (SilentFault::LostWrite, FsOp::Write { path, .. } | FsOp::Append { path, .. }) => {
             lose(tree, op, path, wall)?;
-            Some((Ok(FsOutput::Unit), ending(String::new())))
+            Some((Ok(FsOutput::Unit), ending(Struck::Lost)))
         }
         (SilentFault::MisdirectedWrite, FsOp::Write { path, .. } | FsOp::Append { path, .. }) => {
-            let Some(elsewhere) = sibling(tree, path, s.pick) else {
-                lose(tree, op, path, wall)?;
-                return Some((Ok(FsOutput::Unit), ending(String::new())));
-            };
-            tree.apply(&retarget(op, elsewhere.clone()), wall).ok()?;
+            // The intended file first: if the write would fail anyway,
+            // nothing else may have changed.
             lose(tree, op, path, wall)?;
-            Some((Ok(FsOutput::Unit), ending(format!("landed in {}", elsewhere.display()))))
+            let elsewhere = sibling(tree, path, s.pick).map(|p| retarget(op, p));
+            // Data that would not fit where it went astray is lost there.
+            let fits = |o: &FsOp| capacity.is_none_or(|limit| super::capacity::refuses(tree, o, limit).is_none());
+            match elsewhere.filter(|o| fits(o)) {
+                Some(astray) if tree.apply(&astray, wall).is_ok() => {
+                    Some((Ok(FsOutput::Unit), ending(Struck::LandedIn(astray.path().to_path_buf()))))
+                }
+                _ => Some((Ok(FsOutput::Unit), ending(Struck::Lost))),
+            }
         }
         _ => None,
     }
@@ -72,6 +78,7 @@ fn sibling(tree: &Tree, path: &Path, pick: u64) -> Option<PathBuf> {
 }
 
 fn retarget(op: &FsOp, path: PathBuf) -> FsOp {
+    debug_assert!(matches!(op, FsOp::Write { .. } | FsOp::Append { .. }), "only writes go astray");
     match op {
         FsOp::Write { data, .. } => FsOp::Write { path, data: data.clone() },
         FsOp::Append { data, .. } => FsOp::Append { path, data: data.clone() },

@@ -32,10 +32,25 @@ pub enum Ending {
         fault: SilentFault,
         /// The rule's index in `silent`.
         rule: usize,
-        /// Where it struck: the corrupted byte, or the file the data
-        /// landed in instead (empty when it was lost).
-        detail: String,
+        /// Where it struck.
+        struck: Struck,
     },
+}
+
+/// Where a silent fault struck.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Struck {
+    /// A corrupt read flipped this bit of the bytes it returned.
+    Bit {
+        /// The byte's offset.
+        byte: u64,
+        /// The bit in it, 0..8.
+        bit: u8,
+    },
+    /// The data went nowhere.
+    Lost,
+    /// The data landed in this file instead.
+    LandedIn(PathBuf),
 }
 
 /// Why a process died.

@@ -10,6 +10,6 @@ mod history;
 mod text;
 
 pub use chrome::chrome_trace;
-pub use event::{Ending, HarnessAct, KillCause, Record, SimEvent};
+pub use event::{Ending, HarnessAct, KillCause, Record, SimEvent, Struck};
 pub use history::{History, REPORT_WINDOW, report_window};
 pub use text::what;

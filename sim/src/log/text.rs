@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::event::{Ending, HarnessAct, KillCause, Record, SimEvent};
+use super::event::{Ending, HarnessAct, KillCause, Record, SimEvent, Struck};
 
 /// One aligned line: virtual time, node, task, what happened.
 pub fn line(r: &Record) -> String {
@@ -64,14 +64,18 @@ fn ending_text(op: &str, ending: &Ending) -> String {
         Ending::Err(kind) => format!("err {kind}"),
         Ending::Injected { fault, rule } => format!("ERR injected {} on {op} (error rule {rule})", fault.errno()),
         Ending::DiskFull => "ERR disk full (ENOSPC: capacity_bytes reached)".into(),
-        Ending::Silent { fault, rule, detail } => {
-            format!("ok, SILENTLY {} (silent rule {rule}){}", fault.describe(), detail_text(detail))
+        Ending::Silent { fault, rule, struck } => {
+            format!("ok, SILENTLY {} (silent rule {rule}): {}", fault.describe(), struck_text(struck))
         }
     }
 }
 
-fn detail_text(detail: &str) -> String {
-    if detail.is_empty() { String::new() } else { format!(": {detail}") }
+fn struck_text(struck: &Struck) -> String {
+    match struck {
+        Struck::Bit { byte, bit } => format!("bit {bit} of byte {byte} flipped"),
+        Struck::Lost => "the data went nowhere".into(),
+        Struck::LandedIn(path) => format!("the data landed in {}", path.display()),
+    }
 }
 
 fn harness(act: &HarnessAct, path: &std::path::Path, err: Option<&str>) -> String {

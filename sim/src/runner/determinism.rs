@@ -41,7 +41,9 @@ pub fn determinism_mismatch(a: &Outcome, b: &Outcome) -> Option<String> {
         o.history.get((i - first) as usize)
     }
     let end = a.events.max(b.events);
-    let diverge = (start..end).find(|&i| at(a, first_a, i) != at(b, first_b, i));
+    // What the hash covers: instant, node and event (not the task label).
+    let key = |e: Option<&Event>| e.map(|e| (e.at_ns, e.node.clone(), e.event.clone()));
+    let diverge = (start..end).find(|&i| key(at(a, first_a, i)) != key(at(b, first_b, i)));
     match diverge {
         Some(i) if first_a == 0 && first_b == 0 => {
             let shown = |e: Option<&Event>| e.map_or_else(|| "(the run had ended)".to_string(), Event::line);

@@ -16,7 +16,8 @@
 //! - async: its latency `L` and effect offset `e` in `0..=L` are drawn at
 //!   its start `t0`; the effect is queued at `t0 + e` and the caller sleeps
 //!   until `t0 + L`. Queued effects are applied in time order whenever
-//!   anything observes the tree, so an effect lands at its instant even if
+//!   anything observes the tree or records an event (whatever is due by
+//!   now lands first), so an effect lands at its instant even if
 //!   the caller has moved on or been killed (the kernel finishes a syscall
 //!   its process no longer waits for). A power loss drops effects that have
 //!   not landed.

@@ -96,6 +96,9 @@ impl State {
 
     /// Record a check's verdict (a violation if it failed).
     pub fn verdict(&mut self, at_ns: u64, invariant: &str, ok: bool, message: String) {
+        // Violations found by watchers on effects due by now come first,
+        // in the list as in the history.
+        self.settle(crate::world::now_ns());
         if let Some(event) = self.judge.verdict(at_ns, invariant, ok, message) {
             self.record(at_ns, WORLD, event);
         }
@@ -103,6 +106,7 @@ impl State {
 
     /// Count a coverage point (recorded the first time).
     pub fn reach(&mut self, at_ns: u64, name: &str) {
+        self.settle(crate::world::now_ns());
         if let Some(event) = self.judge.reach(name) {
             self.record(at_ns, WORLD, event);
         }

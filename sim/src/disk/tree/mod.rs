@@ -343,7 +343,11 @@ impl Tree {
     pub fn listing(&self) -> Vec<Listed> {
         let mut out = Vec::new();
         let mut stack = vec![(PathBuf::from("/"), ROOT)];
+        let mut seen = std::collections::BTreeSet::new();
         while let Some((path, ino)) = stack.pop() {
+            if !seen.insert(ino) {
+                continue; // a directory cycle a power loss left (see `live_bytes`)
+            }
             let Ok(entries) = self.entries(ino) else { continue };
             for (name, &child) in entries.iter().rev() {
                 let p = path.join(name);
@@ -379,7 +383,13 @@ impl Tree {
     pub fn live_bytes(&self) -> u64 {
         let mut total = 0;
         let mut stack = vec![ROOT];
+        // A power loss can leave a directory cycle (two renames, one of
+        // them synced): each inode counts once.
+        let mut seen = std::collections::BTreeSet::new();
         while let Some(ino) = stack.pop() {
+            if !seen.insert(ino) {
+                continue;
+            }
             match &self.get(ino).node {
                 Node::File { data, .. } => total += data.len() as u64,
                 Node::Dir { live, .. } => stack.extend(live.values().copied()),

@@ -11,6 +11,12 @@ use steadfast_core::{DirEntry, FileKind, FsOp, FsOutput, Metadata};
 
 use super::{DIR_LEN, ELOOP, Ino, Node, SYMLINK_HOPS_MAX, Tree, err, names};
 
+/// Where a write lands: a new file in a directory, or an existing file.
+enum PutTarget {
+    New(Ino, OsString),
+    File(Ino),
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Put {
     Truncate,
@@ -25,9 +31,9 @@ impl Tree {
         match op {
             FsOp::CreateDirAll(p) => unit(self.create_dir_all(p, wall)),
             FsOp::Read(p) => self.read(p).map(FsOutput::Bytes),
-            FsOp::Write { path, data } => unit(self.put(path, data, Put::Truncate, wall, 0)),
-            FsOp::Append { path, data } => unit(self.put(path, data, Put::Append, wall, 0)),
-            FsOp::CreateNew { path, data } => unit(self.put(path, data, Put::Exclusive, wall, 0)),
+            FsOp::Write { path, data } => unit(self.put(path, data, Put::Truncate, wall)),
+            FsOp::Append { path, data } => unit(self.put(path, data, Put::Append, wall)),
+            FsOp::CreateNew { path, data } => unit(self.put(path, data, Put::Exclusive, wall)),
             FsOp::Rename { from, to } => unit(self.rename(from, to, wall)),
             FsOp::RemoveFile(p) => unit(self.remove_file(p, wall)),
             FsOp::RemoveDir(p) => unit(self.remove_dir(p, wall)),
@@ -87,27 +93,37 @@ impl Tree {
         }
     }
 
-    fn put(&mut self, path: &Path, bytes: &[u8], how: Put, wall: SystemTime, hops: u32) -> io::Result<()> {
+    fn put(&mut self, path: &Path, bytes: &[u8], how: Put, wall: SystemTime) -> io::Result<()> {
+        match self.put_target(path, how, 0)? {
+            PutTarget::New(dir, name) => {
+                let ino = self.alloc(Node::File { data: bytes.to_vec(), durable: Vec::new() }, wall);
+                self.link(dir, name, ino, wall);
+            }
+            PutTarget::File(ino) => {
+                let inode = self.get_mut(ino);
+                if let Node::File { data, .. } = &mut inode.node {
+                    if how == Put::Truncate {
+                        data.clear();
+                    }
+                    data.extend_from_slice(bytes);
+                }
+                inode.mtime = wall;
+                inode.ctime = wall;
+            }
+        }
+        Ok(())
+    }
+
+    /// Where a write-like operation on `path` would land, or the error it
+    /// would fail with, changing nothing.
+    fn put_target(&self, path: &Path, how: Put, hops: u32) -> io::Result<PutTarget> {
         let (dir, name) = self.parent(path)?;
-        let Some(ino) = self.child(dir, &name) else {
-            let ino = self.alloc(Node::File { data: bytes.to_vec(), durable: Vec::new() }, wall);
-            self.link(dir, name, ino, wall);
-            return Ok(());
-        };
+        let Some(ino) = self.child(dir, &name) else { return Ok(PutTarget::New(dir, name)) };
         if how == Put::Exclusive {
             return Err(err(ErrorKind::AlreadyExists));
         }
-        let inode = self.get_mut(ino);
-        match &mut inode.node {
-            Node::File { data, .. } => {
-                if how == Put::Truncate {
-                    data.clear();
-                }
-                data.extend_from_slice(bytes);
-                inode.mtime = wall;
-                inode.ctime = wall;
-                Ok(())
-            }
+        match &self.get(ino).node {
+            Node::File { .. } => Ok(PutTarget::File(ino)),
             Node::Dir { .. } => Err(err(ErrorKind::IsADirectory)),
             // Writing into a FIFO would block for a reader: refused, as
             // nothing in `core` writes anything but regular files.
@@ -119,10 +135,29 @@ impl Tree {
                 if hops >= SYMLINK_HOPS_MAX {
                     return Err(io::Error::from_raw_os_error(ELOOP));
                 }
-                let target = path.parent().unwrap_or(Path::new("/")).join(target.clone());
-                self.put(&target, bytes, how, wall, hops + 1)
+                let target = path.parent().unwrap_or(Path::new("/")).join(target);
+                self.put_target(&target, how, hops + 1)
             }
         }
+    }
+
+    /// For a write, append or exclusive create: the length of the file it
+    /// would replace or extend (0 for a new one), or the error it would
+    /// fail with, changing nothing. `None` for any other operation.
+    pub fn put_len(&self, op: &FsOp) -> Option<io::Result<u64>> {
+        let (path, how) = match op {
+            FsOp::Write { path, .. } => (path, Put::Truncate),
+            FsOp::Append { path, .. } => (path, Put::Append),
+            FsOp::CreateNew { path, .. } => (path, Put::Exclusive),
+            _ => return None,
+        };
+        Some(self.put_target(path, how, 0).map(|t| match t {
+            PutTarget::New(..) => 0,
+            PutTarget::File(ino) => match &self.get(ino).node {
+                Node::File { data, .. } => data.len() as u64,
+                _ => 0,
+            },
+        }))
     }
 
     fn rename(&mut self, from: &Path, to: &Path, wall: SystemTime) -> io::Result<()> {
@@ -224,12 +259,18 @@ impl Tree {
 
     /// How many entries `remove_dir_all(path)` would remove (for latency).
     pub fn count_tree(&self, path: &Path) -> u64 {
-        fn count(t: &Tree, ino: Ino) -> u64 {
+        fn count(t: &Tree, ino: Ino, seen: &mut std::collections::BTreeSet<Ino>) -> u64 {
+            if !seen.insert(ino) {
+                return 0; // a directory cycle a power loss left (see `live_bytes`)
+            }
             let children = t.entries(ino).map(|e| e.values().copied().collect::<Vec<_>>()).unwrap_or_default();
-            1 + children.into_iter().map(|c| if t.kind(c) == FileKind::Dir { count(t, c) } else { 1 }).sum::<u64>()
+            1 + children
+                .into_iter()
+                .map(|c| if t.kind(c) == FileKind::Dir { count(t, c, seen) } else { 1 })
+                .sum::<u64>()
         }
         match self.walk(path, false) {
-            Ok(ino) if self.kind(ino) == FileKind::Dir => count(self, ino),
+            Ok(ino) if self.kind(ino) == FileKind::Dir => count(self, ino, &mut Default::default()),
             _ => 1,
         }
     }
