@@ -215,7 +215,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
                 let _ = writeln!(stdout.lock(), "{}", o.json_row());
             }
             if o.violated() && first_failure.is_none() {
-                first_failure = Some(runner::failure_report(sc, o));
+                first_failure = Some(report(sc, o));
             }
             if let Some(bar) = &bar {
                 bar.inc(1);
@@ -377,7 +377,7 @@ fn replay(args: ReplayArgs) -> Result<ExitCode, String> {
     );
     let _ = writeln!(out, "history hash {:016x}", outcome.history_hash);
     if outcome.violated() {
-        let _ = writeln!(out, "\n{}", runner::failure_report(sc, &outcome));
+        let _ = writeln!(out, "\n{}", report(sc, &outcome));
     }
     let as_expected = outcome.violated() == (sc.expect() == Expect::Violate);
     Ok(if as_expected { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -443,7 +443,7 @@ fn crashes(args: CrashArgs) -> Result<ExitCode, String> {
         let meta = if rule.metadata_survives { "metadata committed" } else { "metadata lost" };
         println!("point {k:>5}: power loss after {} #{} ({meta}): {verdict}", rule.ops.join(","), rule.nth);
         if o.violated() && first_failure.is_none() {
-            first_failure = Some((k, runner::failure_report(sc, o)));
+            first_failure = Some((k, report(sc, o)));
         }
         k += 1;
     });
@@ -591,4 +591,20 @@ fn merge(files: &[String]) -> Result<ExitCode, String> {
         }
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// A failing seed's report with the commands that replay it from this
+/// workspace: the CLI, and the sweep test of the scenario.
+fn report(sc: &dyn Scenario, o: &steadfast_sim::Outcome) -> String {
+    let (name, seed) = (o.scenario, o.seed);
+    let test_name = name.replace(['/', '-'], "_");
+    let cli = "cargo run --profile sweep -p steadfast-scenarios --bin steadfast --";
+    runner::violations_report(sc, o)
+        + &format!(
+            "  replay:   {cli} replay --scenario {name} --seed {seed}\n  \
+             test:     STEADFAST_SCENARIO='{name}' STEADFAST_SEED={seed} cargo test -p steadfast-scenarios --test it -- {test_name} --nocapture\n  \
+             schedule: {cli} replay --scenario {name} --seed {seed} --print-schedule > schedule.json\n  \
+             shrink:   {cli} shrink --scenario {name} --seed {seed} --out shrunk.json\n  \
+             timeline: {cli} replay --scenario {name} --seed {seed} --chrome-trace trace.json"
+        )
 }

@@ -8,12 +8,16 @@
 //! }
 //! ```
 //!
-//! The environment steers it: `STEADFAST_SEED=S` replays one seed (with its
-//! full failure report), `STEADFAST_SCHEDULE=FILE` replays a schedule (a
-//! shrunk one, say), `STEADFAST_SEEDS=N` changes the sweep size. Seeds that
-//! broke a `hold` scenario are persisted, like proptest's regressions, in
-//! `steadfast-regressions/<scenario>.txt` under the crate being tested, and
-//! run first next time: a fixed bug stays fixed.
+//! The environment steers it (the crate docs list every variable):
+//! `STEADFAST_SEED=S` replays one seed and always prints its report,
+//! `STEADFAST_SCHEDULE=FILE` replays a schedule (a shrunk one, say), both
+//! only for the scenario `STEADFAST_SCENARIO` names when it is set (other
+//! checks in the binary are skipped); `STEADFAST_SEEDS=N` changes the sweep
+//! size; `STEADFAST_ARTIFACTS=DIR` writes the timeline, Chrome trace,
+//! schedule and shrunk schedule of a replayed or first failing seed. Seeds
+//! that broke a `hold` scenario are persisted, like proptest's regressions,
+//! in `steadfast-regressions/<scenario>.txt` under the crate being tested,
+//! and run first next time: a fixed bug stays fixed.
 
 #![allow(clippy::disallowed_methods)] // environment and files, outside every simulation
 
@@ -32,6 +36,7 @@ pub fn check(scenario: &dyn Scenario) -> Check<'_> {
         jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
         coverage_floor: 0.01,
         regressions: std::env::var_os("CARGO_MANIFEST_DIR").map(|d| PathBuf::from(d).join("steadfast-regressions")),
+        cargo_args: String::new(),
     }
 }
 
@@ -44,7 +49,12 @@ pub struct Check<'a> {
     jobs: usize,
     coverage_floor: f64,
     regressions: Option<PathBuf>,
+    cargo_args: String,
 }
+
+/// New failing seeds persisted per check: enough to pin the bug, few
+/// enough that a file of them stays readable.
+const PERSISTED_PER_RUN_MAX: usize = 8;
 
 fn env_u64(name: &str) -> Option<u64> {
     let v = std::env::var(name).ok()?;
@@ -84,6 +94,19 @@ impl<'a> Check<'a> {
         self
     }
 
+    /// Arguments the printed replay commands pass to `cargo test` (the
+    /// features the test was built with: `cfg!(feature = ..)` knows them,
+    /// the running test does not).
+    pub fn cargo_args(mut self, args: &str) -> Self {
+        self.cargo_args = args.to_string();
+        self
+    }
+
+    fn report(&self, o: &Outcome) -> String {
+        runner::violations_report(self.scenario, o)
+            + &runner::replay_commands_with(o.scenario, o.seed, &self.cargo_args)
+    }
+
     fn regression_file(&self) -> Option<PathBuf> {
         let name = self.scenario.name().replace(['/', '-'], "_");
         self.regressions.as_ref().map(|d| d.join(format!("{name}.txt")))
@@ -101,7 +124,11 @@ impl<'a> Check<'a> {
             return;
         }
         let why = o.violations.first().map_or("", |v| v.invariant.as_str());
-        let line = format!("seed {} # broke {why}; replay: STEADFAST_SEED={} cargo test\n", o.seed, o.seed);
+        let name = self.scenario.name();
+        let line = format!(
+            "seed {} # broke {why}; replay: STEADFAST_SCENARIO='{name}' STEADFAST_SEED={} cargo test\n",
+            o.seed, o.seed
+        );
         let _ = std::fs::create_dir_all(file.parent().unwrap_or(&file));
         let mut text = std::fs::read_to_string(&file)
             .unwrap_or_else(|_| "# Seeds that broke this scenario once; they run first on every check.\n".to_string());
@@ -109,11 +136,21 @@ impl<'a> Check<'a> {
         let _ = std::fs::write(&file, text);
     }
 
-    fn replay_one(&self, seed: u64, schedule: Option<Schedule>) -> Outcome {
+    fn replay_one(&self, seed: u64, schedule: Option<Schedule>, loud: bool) -> Outcome {
         let sc = self.scenario;
-        let o = runner::run(sc, seed, schedule, runner::SWEEP_HISTORY_KEEP);
+        let o = runner::run(sc, seed, schedule.clone(), runner::SWEEP_HISTORY_KEEP);
         let as_expected = o.violated() == (sc.expect() == Expect::Violate);
-        let report = if o.violated() { runner::failure_report(sc, &o) } else { "no violation".into() };
+        let report = if o.violated() {
+            self.report(&o)
+        } else {
+            let checks: Vec<String> = o.checks.iter().map(|(k, n)| format!("{k}={n}")).collect();
+            format!("scenario {} seed {seed}: no violation (checks: {})\n", sc.name(), checks.join(" "))
+        };
+        if loud {
+            // A replay always shows what it found, caught or held.
+            eprintln!("{report}");
+            write_artifacts(sc, &o, schedule);
+        }
         assert!(as_expected, "{} seed {seed} (expect {}):\n{report}", sc.name(), sc.expect().as_str());
         o
     }
@@ -123,28 +160,38 @@ impl<'a> Check<'a> {
     /// floor). Returns the sweep's summary.
     pub fn run(self) -> Summary {
         let sc = self.scenario;
+        if let Ok(only) = std::env::var("STEADFAST_SCENARIO")
+            && only != sc.name()
+        {
+            eprintln!("STEADFAST_SCENARIO={only}: skipping the check of {}", sc.name());
+            return Summary::new(sc);
+        }
         if let Ok(path) = std::env::var("STEADFAST_SCHEDULE") {
             let s = Schedule::load(path.as_ref()).unwrap_or_else(|e| panic!("STEADFAST_SCHEDULE: {e}"));
             let seed = s.seed;
-            return summary_of(sc, &self.replay_one(seed, Some(s)));
+            return summary_of(sc, &self.replay_one(seed, Some(s), true));
         }
         if let Some(seed) = env_u64("STEADFAST_SEED") {
-            return summary_of(sc, &self.replay_one(seed, None));
+            return summary_of(sc, &self.replay_one(seed, None, true));
         }
         if sc.expect() == Expect::Hold {
             for seed in self.persisted() {
-                self.replay_one(seed, None);
+                self.replay_one(seed, None, false);
             }
         }
         let n = env_u64("STEADFAST_SEEDS").unwrap_or(self.seeds);
         let seeds: Vec<u64> = (self.start..self.start + n).collect();
-        let mut first_report = None;
+        let (mut first_report, mut persisted) = (None, 0);
         let summary = runner::sweep(sc, &seeds, SweepOptions::jobs(self.jobs), |o| {
-            if o.violated() && sc.expect() == Expect::Hold {
+            if o.violated() && sc.expect() == Expect::Hold && persisted < PERSISTED_PER_RUN_MAX {
                 self.persist(o);
+                persisted += 1;
             }
             if o.violated() && first_report.is_none() {
-                first_report = Some(runner::failure_report(sc, o));
+                first_report = Some(self.report(o));
+                if sc.expect() == Expect::Hold {
+                    write_artifacts(sc, o, None);
+                }
             }
         });
         self.judge(&summary, first_report);
@@ -187,4 +234,39 @@ fn summary_of(sc: &dyn Scenario, o: &Outcome) -> Summary {
     let mut s = Summary::new(sc);
     s.add(o);
     s
+}
+
+/// Runs the shrinker may spend on a failing seed's artifacts.
+const ARTIFACT_SHRINK_RUNS_MAX: usize = 200;
+
+/// With `STEADFAST_ARTIFACTS=DIR`: write `<scenario>-<seed>.timeline.txt`,
+/// `.chrome.json`, `.schedule.json` and, for a violating seed,
+/// `.shrunk.json` (the minimal schedule that still breaks the same
+/// invariant) under DIR, and say where on stderr.
+fn write_artifacts(sc: &dyn Scenario, o: &Outcome, schedule: Option<Schedule>) {
+    let Some(dir) = std::env::var_os("STEADFAST_ARTIFACTS").map(PathBuf::from) else { return };
+    let full = runner::run(sc, o.seed, schedule.clone(), usize::MAX);
+    let stem = dir.join(format!("{}-{}", sc.name().replace(['/', ' '], "_"), o.seed));
+    let with = |ext: &str| PathBuf::from(format!("{}.{ext}", stem.display()));
+    let timeline: String = full.history.iter().map(|r| r.line() + "\n").collect();
+    let mut files = vec![
+        (with("timeline.txt"), timeline),
+        (with("chrome.json"), full.chrome_trace.clone().unwrap_or_default()),
+        (with("schedule.json"), full.schedule.to_json()),
+    ];
+    if full.violated()
+        && let Ok(shrunk) = crate::shrink::shrink(sc, o.seed, schedule, ARTIFACT_SHRINK_RUNS_MAX)
+    {
+        files.push((with("shrunk.json"), shrunk.schedule.to_json()));
+    }
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        eprintln!("STEADFAST_ARTIFACTS: cannot create {}: {e}", dir.display());
+        return;
+    }
+    for (path, text) in files {
+        match std::fs::write(&path, text) {
+            Ok(()) => eprintln!("wrote {}", path.display()),
+            Err(e) => eprintln!("STEADFAST_ARTIFACTS: cannot write {}: {e}", path.display()),
+        }
+    }
 }

@@ -5,6 +5,93 @@
 //! runner that sweeps, replays and judges seeds. It implements the seams of
 //! `steadfast-core` and knows nothing of traces, locks or sweeps.
 //!
+//! # Testing your own code
+//!
+//! Code written against `steadfast-core`'s seams (`Env`: `Fs`, `Clock`,
+//! `Procs`, `Spawn`, `Entropy`) runs on real files in production
+//! (`Env::real()`, feature `real`) and, in a test, in this world.
+//!
+//! **1. Turn the simulator on.** madsim simulates only under `--cfg
+//! madsim`. In `.cargo/config.toml` at the root of your workspace:
+//!
+//! ```toml
+//! [build]
+//! rustflags = ["--cfg", "madsim"]
+//! rustdocflags = ["--cfg", "madsim"]
+//! ```
+//!
+//! Never set `RUSTFLAGS` (CI often sets `-D warnings` there): it replaces
+//! these flags, and this crate then refuses to build with an error that
+//! says so. Declare the cfg for your own crate's lints:
+//! `[lints.rust] unexpected_cfgs = { level = "warn", check-cfg = ['cfg(madsim)'] }`.
+//!
+//! **2. Make the simulator fast in tests** (sweeps run thousands of seeds;
+//! unoptimised they are about 4 times slower):
+//!
+//! ```toml
+//! [profile.dev.package.steadfast-sim]
+//! opt-level = 2
+//! [profile.dev.package.steadfast-core]
+//! opt-level = 2
+//! [profile.dev.package.madsim]
+//! opt-level = 2
+//! ```
+//!
+//! **3. Write the scenario** with [`scenario`]: processes are nodes whose
+//! init runs again after every restart; [`Schedule::storage_faults`] is the
+//! default schedule (a swarm of latency, EIO, ENOSPC and power losses with
+//! restarts); [`Acked`] is the "every acknowledged write survives" check.
+//! Then check it from `cargo test` in one call:
+//!
+//! ```ignore
+//! #[test]
+//! fn put_survives_crash() {
+//!     let sc = steadfast_sim::scenario("kv/put-survives-crash")
+//!         .invariant("K1", "every acknowledged put survives a power loss and a reopen")
+//!         .node("kv", |w| async move { /* open the store on w.env(), put, acked.ack(..) */ })
+//!         .at_end(|w| async move { /* reopen, read back, acked.check_all(&w, "K1", &read) */ })
+//!         .build();
+//!     steadfast_sim::check(&sc).seeds(500).run();
+//! }
+//! ```
+//!
+//! `examples/kvstore/` in the steadfast repository is a complete outside
+//! crate doing exactly this, with a planted bug behind a feature.
+//!
+//! **4. When a seed fails**, the panic message has the report (the
+//! invariant, its statement, the events around the first violation) and
+//! the command that replays it from your test:
+//!
+//! ```text
+//! replay:   STEADFAST_SCENARIO='kv/put-survives-crash' STEADFAST_SEED=7 cargo test -p kvstore --test durability -- put_survives_crash --exact --nocapture
+//! ```
+//!
+//! | variable | effect |
+//! |---|---|
+//! | `STEADFAST_SCENARIO=NAME` | the replay variables apply to this scenario only; other checks in the binary are skipped |
+//! | `STEADFAST_SEED=S` | run seed S only, and print its report whether it failed or not |
+//! | `STEADFAST_SCHEDULE=FILE` | run this schedule (a shrunk one) only |
+//! | `STEADFAST_SEEDS=N` | sweep N seeds |
+//! | `STEADFAST_ARTIFACTS=DIR` | write the replayed (or first failing) seed's timeline, Chrome trace (open in Perfetto), schedule and shrunk schedule under DIR |
+//! | `STEADFAST_REPORT_WINDOW=B,A` | events shown before and after the first violation |
+//!
+//! A seed that broke a `hold` scenario is kept in
+//! `steadfast-regressions/<scenario>.txt` beside your crate and runs first
+//! on every later check; commit the file.
+//!
+//! **What is simulated:** every operation through `Env`'s `Fs` (latency
+//! windows with effects landing inside them, injected errors, partial
+//! writes, power loss that keeps only synced data and synced directory
+//! entries, torn writes, a disk that fills, corrupt reads, lost and
+//! misdirected writes), blocking calls stalling their whole node, virtual
+//! time through `Clock` and madsim, processes killed and restarted with new
+//! pids, madsim's simulated network. **What is not:** `std::fs`,
+//! `tokio::fs` and any other I/O that does not go through `Env` (it touches
+//! the real machine, unsimulated), real threads, and wall-clock time read
+//! around `Clock`. Use `Env` for every file operation the test must see.
+//!
+//! # The rooms
+//!
 //! One room per concern: [`schedule`] (what a run may do), `plan` (what
 //! each operation meets), [`disk`] (the tree, queued effects, power loss,
 //! capacity, silent faults), `procs` (nodes and pids), [`log`] (typed
@@ -14,6 +101,15 @@
 
 #![warn(missing_docs)]
 
+// Without `--cfg madsim` madsim is a thin wrapper over tokio and nothing
+// here is simulated: say how to fix it instead of failing on `madsim::runtime`.
+#[cfg(not(madsim))]
+compile_error!(
+    "steadfast-sim needs `--cfg madsim`. Add to `.cargo/config.toml` at the root of your workspace:\n\n    [build]\n    rustflags = [\"--cfg\", \"madsim\"]\n    rustdocflags = [\"--cfg\", \"madsim\"]\n\nand do not set RUSTFLAGS, which replaces those flags (put `-D warnings` in `[lints]` or in that list instead)."
+);
+
+mod acked;
+mod builder;
 mod check;
 pub mod disk;
 pub mod faults;
@@ -31,10 +127,14 @@ pub mod strategy;
 pub mod swarm;
 pub mod world;
 
+pub use acked::Acked;
+pub use builder::{Builder, Built, scenario};
 pub use check::{Check, check};
 pub use faults::{FaultKind, InjectedFault, SilentFault, is_injected};
 pub use log::{Record, SimEvent};
 pub use rng::SimRng;
 pub use runner::{Expect, Outcome, Scenario, Summary};
-pub use schedule::{ParamSpec, Schedule};
+pub use schedule::{
+    CrashRule, ErrorRule, Event as ScheduleEvent, HangRule, Latency, Mount, ParamSpec, Schedule, SilentRule, TimedEvent,
+};
 pub use world::{Invariant, SimClock, SimEntropy, SimFs, SimProcs, SimSpawner, Violation, World};

@@ -21,7 +21,7 @@ use crate::world::{World, now_ns};
 /// stalls: longer than the loss takes to arrive (it is due already).
 const CRASH_STALL_NS: u64 = 1_000_000_000;
 
-/// The simulated file system (see the [module docs](self) for timing).
+/// The simulated file system (see the [world docs](crate::world) for timing).
 #[derive(Clone)]
 pub struct SimFs(pub(crate) World);
 

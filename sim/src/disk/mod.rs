@@ -1,8 +1,8 @@
 //! The disk: the file tree with its live and durable images ([`Tree`]),
 //! the effects queued to land at their instants, the results waiting for
 //! their callers, and the armed crash point. Each fault mechanism that acts
-//! when an effect lands has its own file: [`capacity`] (the disk fills by
-//! bytes) and [`silent`] (corrupt reads, lost and misdirected writes);
+//! when an effect lands has its own file: `capacity.rs` (the disk fills by
+//! bytes) and `silent.rs` (corrupt reads, lost and misdirected writes);
 //! injected errors and partial writes are applied here.
 //!
 //! What to decide (latency, instant, which fault) is the plan's business

@@ -3,22 +3,67 @@
 
 use super::{Outcome, RUNNER_INVARIANTS, Scenario};
 
-/// How to replay and inspect a seed, as commands to paste.
+/// How to replay a seed from the test that is running now, as a command
+/// to paste: the calling test's package, target and name (what `cargo
+/// test` set up), and the replay variables naming the scenario they apply
+/// to. Outside `cargo test` (a binary of its own), the variables alone.
 pub fn replay_commands(scenario: &str, seed: u64) -> String {
-    let test_name = scenario.replace(['/', '-'], "_");
+    replay_commands_with(scenario, seed, "")
+}
+
+/// [`replay_commands`] with `cargo_args` (`--features planted-bug`, say)
+/// after `cargo test`: what the test was built with, which a running
+/// test cannot see.
+pub fn replay_commands_with(scenario: &str, seed: u64, cargo_args: &str) -> String {
+    let vars = format!("STEADFAST_SCENARIO='{scenario}' STEADFAST_SEED={seed}");
+    let Some(test) = calling_test() else {
+        return format!(
+            "  replay:   {vars} cargo test -- --nocapture   (from the crate whose test checks {scenario})\n"
+        );
+    };
+    let test = if cargo_args.is_empty() { test } else { format!("{cargo_args} {test}") };
     format!(
-        "  replay:   cargo run --profile sweep -p steadfast-scenarios --bin steadfast -- replay --scenario {scenario} --seed {seed}\n  \
-         test:     STEADFAST_SEED={seed} cargo test -p steadfast-scenarios --test it -- {test_name}\n  \
-         schedule: cargo run --profile sweep -p steadfast-scenarios --bin steadfast -- replay --scenario {scenario} --seed {seed} --print-schedule > schedule.json\n  \
-         shrink:   cargo run --profile sweep -p steadfast-scenarios --bin steadfast -- shrink --scenario {scenario} --seed {seed} --out shrunk.json\n  \
-         timeline: cargo run --profile sweep -p steadfast-scenarios --bin steadfast -- replay --scenario {scenario} --seed {seed} --chrome-trace trace.json"
+        "  replay:   {vars} cargo test {test} --exact --nocapture\n  \
+         files:    STEADFAST_ARTIFACTS=steadfast-out {vars} cargo test {test} --exact\n            \
+         (writes the timeline, the Chrome trace, the schedule and a shrunk schedule of the seed)\n"
     )
 }
 
-/// A failure report for one violating outcome: scenario, seed, each
-/// violated invariant with its statement, when, the events around the first violation (or the last ones),
-/// and the commands to replay it.
+/// `-p PKG --test TARGET -- NAME` for the test running on this thread, if
+/// this is a `cargo test` binary.
+fn calling_test() -> Option<String> {
+    let pkg = std::env::var("CARGO_PKG_NAME").ok()?;
+    let exe = std::env::args_os().next().map(std::path::PathBuf::from)?;
+    let stem = exe.file_stem()?.to_string_lossy().into_owned();
+    // `cargo test` names its binaries `<target>-<16 hex digits>`.
+    let (target, hash) = stem.rsplit_once('-')?;
+    if hash.len() != 16 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let dir = exe.parent().and_then(|d| d.file_name()).map(|d| d.to_string_lossy().into_owned());
+    let kind = if dir.as_deref() == Some("examples") {
+        format!("--example {target}")
+    } else if target == pkg.replace('-', "_") {
+        "--lib".to_string()
+    } else {
+        format!("--test {target}")
+    };
+    let thread = std::thread::current();
+    let name = thread.name().filter(|n| *n != "main").map(|n| format!(" {n}")).unwrap_or_default();
+    Some(format!("-p {pkg} {kind} --{name}"))
+}
+
+/// A failure report for one violating outcome: the [`violations_report`]
+/// and the commands that replay it from the calling test
+/// ([`replay_commands`]).
 pub fn failure_report(scenario: &dyn Scenario, outcome: &Outcome) -> String {
+    violations_report(scenario, outcome) + &replay_commands(outcome.scenario, outcome.seed)
+}
+
+/// What broke in one outcome: scenario, seed, each violated invariant with
+/// its statement, when, and the events around the first violation (or the
+/// last ones).
+pub fn violations_report(scenario: &dyn Scenario, outcome: &Outcome) -> String {
     let mut out =
         format!("scenario {} seed {}: {} violation(s)\n", outcome.scenario, outcome.seed, outcome.violations.len());
     let statement = |id: &str| {
@@ -56,5 +101,5 @@ pub fn failure_report(scenario: &dyn Scenario, outcome: &Outcome) -> String {
             out += &format!("    {}\n", e.line());
         }
     }
-    out + &replay_commands(outcome.scenario, outcome.seed)
+    out
 }

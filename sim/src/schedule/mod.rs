@@ -21,7 +21,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::faults::{FaultKind, SilentFault};
 
+mod stock;
 mod validate;
+
+pub use stock::STORAGE_FAULT_KINDS;
 
 /// The schedule format version this build reads and writes.
 pub const VERSION: u32 = 1;

@@ -69,6 +69,8 @@ type NodeInit = Arc<dyn Fn(World) -> LocalBoxFuture<'static, ()> + Send + Sync>;
 
 struct Shared {
     state: Mutex<State>,
+    /// Per-run values of the workload's own types ([`World::shared`]).
+    values: Mutex<std::collections::BTreeMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>>,
     schedule: Schedule,
     invariants: Vec<Invariant>,
     inits: Mutex<Vec<NodeInit>>,
@@ -120,6 +122,7 @@ impl World {
             schedule,
             invariants: invariants.to_vec(),
             inits: Mutex::new(Vec::new()),
+            values: Mutex::new(Default::default()),
         }))
     }
 
@@ -157,6 +160,18 @@ impl World {
     /// Sleep until `at` (virtual, since the start); returns at once if past.
     pub async fn sleep_until(&self, at: Duration) {
         sleep_until_ns(at.as_nanos() as u64).await
+    }
+
+    /// This run's one value of type `T`, made with `T::default()` on first
+    /// use: state every node and hook of one run shares (an [`Acked`]
+    /// set, a counter), fresh for every seed. Captured state would be shared
+    /// by every seed of a sweep, on several threads at once.
+    ///
+    /// [`Acked`]: crate::Acked
+    pub fn shared<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
+        let mut values = self.0.values.lock().unwrap_or_else(|p| p.into_inner());
+        let value = values.entry(std::any::TypeId::of::<T>()).or_insert_with(|| Arc::new(T::default())).clone();
+        value.downcast::<T>().unwrap_or_else(|_| unreachable!("values are keyed by their type"))
     }
 
     /// An independent random stream for the workload's own choices.
@@ -325,7 +340,8 @@ impl World {
             (st.world_node.take(), st.judge.take_watchers())
         };
         let inits = std::mem::take(&mut *self.0.inits.lock().unwrap_or_else(|p| p.into_inner()));
-        drop((node, watchers, inits));
+        let values = std::mem::take(&mut *self.0.values.lock().unwrap_or_else(|p| p.into_inner()));
+        drop((node, watchers, inits, values));
     }
 
     /// Time of the last recorded event (for a run that ended in a panic).

@@ -48,6 +48,11 @@ fn failing_seeds_are_reported_persisted_and_run_first_next_time() {
     let msg = panics(|| drop(steadfast_sim::check(&OddSeedsFail).seeds(4).regressions(regressions.clone()).run()));
     assert!(msg.contains("2 of 4 seeds violate") && msg.contains("X1"), "{msg}");
     assert!(msg.contains("STEADFAST_SEED=1"), "the report says how to replay: {msg}");
+    let test = "-p steadfast-sim --test it -- check::failing_seeds_are_reported_persisted_and_run_first_next_time";
+    assert!(
+        msg.contains(&format!("STEADFAST_SCENARIO='test/odd-seeds-fail' STEADFAST_SEED=1 cargo test {test} --exact")),
+        "the replay command names this test: {msg}"
+    );
     let file = dir.path().join("test_odd_seeds_fail.txt");
     let persisted = std::fs::read_to_string(&file).expect("persisted");
     assert!(persisted.contains("seed 1 ") && persisted.contains("seed 3 "), "{persisted}");
@@ -153,4 +158,118 @@ fn a_determinism_failure_names_the_first_differing_event() {
     assert_eq!(messages.len(), 1, "{messages:?}");
     assert_eq!(messages[0].0, "RUN3");
     assert!(messages[0].1.contains("first difference is event 3"), "{}", messages[0].1);
+}
+
+/// Run by `replay_variables_name_their_scenario_and_a_replay_prints_its_report`
+/// in a child process with replay variables set; a quiet pass otherwise.
+#[test]
+fn probe_odd_seeds() {
+    steadfast_sim::check(&OddSeedsFail).seeds(1).regressions(None).run();
+}
+
+fn probe(vars: &[(&str, &str)]) -> (bool, String) {
+    let exe = std::env::current_exe().expect("the test binary");
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["check::probe_odd_seeds", "--exact", "--nocapture", "--test-threads", "1"]);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    for k in ["STEADFAST_SCENARIO", "STEADFAST_SEED", "STEADFAST_SCHEDULE", "STEADFAST_ARTIFACTS"] {
+        if !vars.iter().any(|(v, _)| v == &k) {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd.output().expect("run the probe");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+}
+
+/// Issue 17: replay variables apply to the scenario they name; a replayed
+/// seed always prints its report (here, one that holds); artifacts land
+/// where asked.
+#[test]
+fn replay_variables_name_their_scenario_and_a_replay_prints_its_report() {
+    let (ok, text) = probe(&[("STEADFAST_SCENARIO", "test/odd-seeds-fail"), ("STEADFAST_SEED", "3")]);
+    assert!(!ok && text.contains("X1 at 0ms: seed 3 is odd"), "seed 3 replays and fails: {text}");
+    let (ok, text) = probe(&[("STEADFAST_SCENARIO", "someone/else"), ("STEADFAST_SEED", "3")]);
+    assert!(
+        ok && text.contains("skipping the check of test/odd-seeds-fail"),
+        "another scenario's replay skips: {text}"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let artifacts = dir.path().to_str().expect("utf8");
+    let vars =
+        [("STEADFAST_SCENARIO", "test/odd-seeds-fail"), ("STEADFAST_SEED", "2"), ("STEADFAST_ARTIFACTS", artifacts)];
+    let (ok, text) = probe(&vars);
+    assert!(ok && text.contains("seed 2: no violation (checks: X1=1)"), "a held replay says so: {text}");
+    for ext in ["timeline.txt", "chrome.json", "schedule.json"] {
+        let file = dir.path().join(format!("test_odd-seeds-fail-2.{ext}"));
+        assert!(file.exists(), "{} was written: {text}", file.display());
+    }
+    let (_, text) = probe(&[
+        ("STEADFAST_SCENARIO", "test/odd-seeds-fail"),
+        ("STEADFAST_SEED", "5"),
+        ("STEADFAST_ARTIFACTS", artifacts),
+    ]);
+    let shrunk = dir.path().join("test_odd-seeds-fail-5.shrunk.json");
+    assert!(shrunk.exists(), "a failing replay writes its shrunk schedule: {text}");
+}
+
+/// Every key of `acked` as the disk holds it now.
+fn read_back(w: &World, acked: &steadfast_sim::Acked<String, u64>) -> std::collections::BTreeMap<String, u64> {
+    let mut now = std::collections::BTreeMap::new();
+    for key in acked.keys() {
+        let value = w.peek_file(key.as_ref()).ok().and_then(|b| String::from_utf8(b).ok()?.parse().ok());
+        now.extend(value.map(|v| (key, v)));
+    }
+    now
+}
+
+/// A writer that acknowledges a file replace with or without fsync, under
+/// the stock storage faults; every (re)start reads back what it was told
+/// was written: the missing fsync is caught by `Acked`.
+fn acked_writer(fsync: bool) -> steadfast_sim::Built {
+    use steadfast_core::FsExt;
+    type Set = steadfast_sim::Acked<String, u64>;
+    steadfast_sim::scenario(if fsync { "test/acked-with-fsync" } else { "test/acked-without-fsync" })
+        .expect(if fsync { Expect::Hold } else { Expect::Violate })
+        .invariant("A1", "an acknowledged write survives a power loss and a restart")
+        .setup([steadfast_core::FsOp::CreateDirAll("/d".into())])
+        .node("app", move |w| async move {
+            let (env, acked) = (w.env(), w.shared::<Set>());
+            acked.check_all(&w, "A1", &read_back(&w, &acked));
+            for i in 0u64.. {
+                if w.now() >= w.chaos_end() {
+                    break;
+                }
+                let (key, value) = (format!("/d/f{}", i % 5), w.now().as_nanos() as u64);
+                let (tmp, data) = (format!("{key}.tmp"), value.to_string());
+                acked.attempt(key.clone(), value);
+                let done = async {
+                    env.fs.write(&tmp, data).await?;
+                    if fsync {
+                        env.fs.sync_file(&tmp).await?;
+                    }
+                    env.fs.rename(&tmp, &key).await?;
+                    env.fs.sync_dir("/d").await
+                };
+                if done.await.is_ok() {
+                    acked.ack(&key, &value);
+                }
+                env.clock.sleep(std::time::Duration::from_millis(20)).await;
+            }
+        })
+        .at_end(|w| async move {
+            let acked = w.shared::<Set>();
+            acked.check_all(&w, "A1", &read_back(&w, &acked));
+        })
+        .build()
+}
+
+/// Issue 17: a scenario without trait boilerplate, the stock schedule and
+/// the acknowledged-set check catch a missing fsync and pass a correct
+/// writer.
+#[test]
+fn the_builder_and_acked_catch_a_missing_fsync() {
+    steadfast_sim::check(&acked_writer(true)).seeds(300).regressions(None).run();
+    steadfast_sim::check(&acked_writer(false)).seeds(300).regressions(None).run();
 }
