@@ -1,19 +1,6 @@
-//! The `steadfast` command line (DESIGN §7).
-//!
-//! - `steadfast list`
-//! - `steadfast run [--scenario NAME]... [--seeds N] [--start S] [--shard I/N] [--jobs J] [--json]`
-//!   `[--check-determinism]`
-//! - `steadfast replay --scenario NAME [--seed S] [--schedule FILE] [--print-schedule] [--chrome-trace OUT]`
-//! - `steadfast crashes --scenario NAME [--seed S] [--max N] [--jobs J] [--point K]`: every
-//!   targeted crash point of one seed (power loss right after each fsync,
-//!   rename and directory fsync), or the schedule of point K
-//! - `steadfast shrink --scenario NAME --seed S [--schedule FILE] [--out FILE] [--max-runs N]`:
-//!   the minimal fault schedule that still breaks the same invariant, as JSON
-//! - `steadfast merge [FILE]...`: fold `run --json` lines (files, or stdin) from
-//!   many shards into one summary and the list of failing seeds; exit
-//!   status as `run`'s
-//! - `steadfast bench [--scenario NAME]... [--seeds N] [--dir D] [--quick]`: seeds per second
-//!   on one core and on all, and the real exporter against raw operations
+//! The `steadfast` command line (DESIGN §7): `list`, `run`, `replay`,
+//! `crashes`, `shrink`, `merge`, `bench`. Every flag is defined once, with
+//! clap; `steadfast help <command>` says what each does and its default.
 //!
 //! Exit status: 0 when every `hold` scenario held and every `violate`
 //! scenario was caught (and every coverage point was reached), 1 otherwise,
@@ -22,56 +9,275 @@
 #![allow(clippy::disallowed_methods)] // the CLI runs outside every simulation
 
 mod bench;
+mod junit;
+mod sweep_out;
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use steadfast_sim::runner::{self, Summary, SweepOptions};
+use clap::{Args, Parser, Subcommand};
+use steadfast_sim::runner::{self, SweepOptions};
 use steadfast_sim::{Expect, Scenario, Schedule};
 
-const USAGE: &str = "usage: steadfast list | run [--scenario NAME]... [--seeds N] [--start S] [--shard I/N] [--jobs J] [--json] [--check-determinism] | replay --scenario NAME [--seed S] [--schedule FILE] [--print-schedule] [--chrome-trace OUT] | crashes --scenario NAME [--seed S] [--max N] [--jobs J] [--point K] | shrink --scenario NAME --seed S [--schedule FILE] [--out FILE] [--max-runs N] | merge [FILE]... | bench [--scenario NAME]... [--seeds N] [--dir D] [--quick]";
+const EXIT_CODES: &str = "Exit status: 0 when every hold scenario held and every violate scenario was caught (and \
+every coverage point was reached); 1 otherwise; 2 on bad input, with a one-line error.";
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match dispatch(&args) {
-        Ok(code) => code,
-        Err(msg) => {
-            eprintln!("steadfast: {msg}");
-            ExitCode::from(2)
-        }
+const JSON_ROWS: &str = "With --json: one JSON object per line per seed, \
+{\"scenario\", \"seed\", \"expect\", \"violations\": [{\"invariant\", \"at_ms\", \"message\"}], \
+\"history_hash\", \"reached\"}, and nothing else on stdout.";
+
+/// steadfast: sweep, replay and shrink the seeded scenarios of the
+/// deterministic simulator.
+#[derive(Parser)]
+#[command(name = "steadfast", version, after_help = EXIT_CODES, disable_help_subcommand = false)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One scenario a line: name, expect, description.
+    List,
+    /// Sweep seeds of every scenario (or those named) and judge them.
+    #[command(after_help = format!("{JSON_ROWS}\n\n{EXIT_CODES}"))]
+    Run(RunArgs),
+    /// The full timeline and verdicts of one run; byte-identical every time.
+    #[command(after_help = EXIT_CODES)]
+    Replay(ReplayArgs),
+    /// Every targeted crash point of one seed (power loss right after each
+    /// fsync, rename and directory fsync), or the schedule of point K.
+    #[command(after_help = EXIT_CODES)]
+    Crashes(CrashArgs),
+    /// The minimal fault schedule that still breaks the same invariant, as JSON.
+    #[command(after_help = EXIT_CODES)]
+    Shrink(ShrinkArgs),
+    /// Fold `run --json` lines from many shards into one summary, with the
+    /// same verdicts as `run`.
+    #[command(after_help = EXIT_CODES)]
+    Merge(MergeArgs),
+    /// Seeds per second on one core and on all, and the real adapters
+    /// against the raw operations they wrap.
+    Bench(BenchArgs),
+}
+
+/// A scenario by name (`steadfast list` names them all).
+fn parse_scenario(name: &str) -> Result<&'static dyn Scenario, String> {
+    steadfast_scenarios::find(name).ok_or_else(|| {
+        let known: Vec<&str> = steadfast_scenarios::all().iter().map(|s| s.name()).collect();
+        format!("unknown scenario {name:?} (known: {})", known.join(", "))
+    })
+}
+
+/// `--scenario NAME`, once.
+#[derive(Args)]
+struct OneScenario {
+    /// The scenario (see `steadfast list`).
+    #[arg(long, value_name = "NAME", value_parser = parse_scenario)]
+    scenario: &'static dyn Scenario,
+}
+
+/// `--jobs J`.
+#[derive(Args, Clone, Copy)]
+struct Jobs {
+    /// OS threads, one seed at a time on each [default: every core].
+    #[arg(long, value_name = "J", value_parser = positive)]
+    jobs: Option<u64>,
+}
+
+impl Jobs {
+    fn get(self) -> usize {
+        self.jobs.map_or_else(default_jobs, |j| j as usize)
     }
 }
 
-fn dispatch(args: &[String]) -> Result<ExitCode, String> {
-    match args.first().map(String::as_str) {
-        Some("list") => {
-            no_more(&args[1..])?;
+/// `--seed S` / `--schedule FILE`: the run to replay or shrink.
+#[derive(Args)]
+#[group(required = true, multiple = true)]
+struct Which {
+    /// The seed (its schedule is the scenario's own for it).
+    #[arg(long, value_name = "S")]
+    seed: Option<u64>,
+    /// A schedule file (`replay --print-schedule`, `shrink`, `crashes --point`): its seed with it.
+    #[arg(long, value_name = "FILE")]
+    schedule: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Scenarios to sweep, repeatable [default: every scenario].
+    #[arg(long, value_name = "NAME", value_parser = parse_scenario)]
+    scenario: Vec<&'static dyn Scenario>,
+    /// Seeds per scenario.
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = positive)]
+    seeds: u64,
+    /// The first seed.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    start: u64,
+    /// Run only shard I of N: every N-th seed from the I-th (1-based).
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<(u64, u64)>,
+    #[command(flatten)]
+    jobs: Jobs,
+    /// One JSON object per seed on stdout instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Run every seed twice and report a differing history as RUN3.
+    #[arg(long)]
+    check_determinism: bool,
+    /// Write a JUnit XML report (one test case per scenario, and per failing seed).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Full reports for the replicas caught as expected, not one line each.
+    #[arg(long)]
+    verbose: bool,
+}
+
+impl RunArgs {
+    fn scenarios(&self) -> Vec<&'static dyn Scenario> {
+        if self.scenario.is_empty() { steadfast_scenarios::all() } else { self.scenario.clone() }
+    }
+
+    /// The seeds of this shard: every N-th seed of `start..start+seeds`.
+    fn seed_list(&self) -> Result<Vec<u64>, String> {
+        let end = self
+            .start
+            .checked_add(self.seeds)
+            .ok_or_else(|| format!("--start {} + --seeds {} overflows u64", self.start, self.seeds))?;
+        let (i, n) = self.shard.unwrap_or((1, 1));
+        let seeds: Vec<u64> = (self.start..end).filter(|s| (s - self.start) % n == i - 1).collect();
+        if seeds.is_empty() {
+            return Err(format!("--shard {i}/{n} of {} seeds gets no seeds", self.seeds));
+        }
+        Ok(seeds)
+    }
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    #[command(flatten)]
+    scenario: OneScenario,
+    #[command(flatten)]
+    which: Which,
+    /// Print the run's schedule as JSON and run nothing.
+    #[arg(long)]
+    print_schedule: bool,
+    /// Write the run as Chrome trace JSON (open it in https://ui.perfetto.dev).
+    #[arg(long, value_name = "OUT")]
+    chrome_trace: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct CrashArgs {
+    #[command(flatten)]
+    scenario: OneScenario,
+    /// The seed whose crash points are enumerated.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    seed: u64,
+    /// At most this many points (the first ones per operation kind).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    max: usize,
+    #[command(flatten)]
+    jobs: Jobs,
+    /// Print the schedule of point K instead (to replay it).
+    #[arg(long, value_name = "K")]
+    point: Option<usize>,
+}
+
+#[derive(Args)]
+struct ShrinkArgs {
+    #[command(flatten)]
+    scenario: OneScenario,
+    #[command(flatten)]
+    which: Which,
+    /// Write the shrunk schedule here [default: stdout].
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Runs the shrinker may spend.
+    #[arg(long = "max-runs", value_name = "N", default_value_t = 500)]
+    runs_max: usize,
+}
+
+#[derive(Args)]
+struct MergeArgs {
+    /// `run --json` outputs to fold [default: stdin].
+    #[arg(value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Write a JUnit XML report (one test case per scenario, and per failing seed).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Scenarios to sweep, repeatable [default: every scenario].
+    #[arg(long, value_name = "NAME", value_parser = parse_scenario)]
+    scenario: Vec<&'static dyn Scenario>,
+    /// Seeds per sweep.
+    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = positive)]
+    seeds: u64,
+    /// Directory for the real-file-system figures (a disk, not tmpfs).
+    #[arg(long, value_name = "D", default_value = "target")]
+    dir: PathBuf,
+    /// Fewer repetitions (a smoke run).
+    #[arg(long)]
+    quick: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
+            let text = e.render().to_string();
+            print!("{text}");
+            if !text.ends_with('\n') {
+                println!();
+            }
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => return bad_input(&one_line(&e)),
+    };
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(msg) => bad_input(&msg),
+    }
+}
+
+/// Exit status 2 with one line on stderr.
+fn bad_input(msg: &str) -> ExitCode {
+    eprintln!("steadfast: {msg}");
+    ExitCode::from(2)
+}
+
+/// clap's error as one line: its first, without the `error: ` prefix, and
+/// where to look for more.
+fn one_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    // The message runs to the first blank line (a list of missing
+    // arguments continues on the next lines).
+    let lines: Vec<&str> = text.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
+    let first = lines.join(" ");
+    let first = first.trim_start_matches("error: ");
+    format!("{} (steadfast help for usage)", if first.is_empty() { "bad arguments" } else { first })
+}
+
+fn dispatch(command: Command) -> Result<ExitCode, String> {
+    match command {
+        Command::List => {
             list();
             Ok(ExitCode::SUCCESS)
         }
-        Some("run") => run(RunArgs::parse(&args[1..])?),
-        Some("replay") => replay(ReplayArgs::parse(&args[1..])?),
-        Some("crashes") => crashes(CrashArgs::parse(&args[1..])?),
-        Some("shrink") => shrink(ShrinkArgs::parse(&args[1..])?),
-        Some("merge") => merge(&args[1..]),
-        Some("bench") => {
-            bench::run(&parse_bench(&args[1..])?)?;
+        Command::Run(args) => sweep_out::run(&args),
+        Command::Replay(args) => replay(args),
+        Command::Crashes(args) => crashes(args),
+        Command::Shrink(args) => shrink(args),
+        Command::Merge(args) => sweep_out::merge(&args),
+        Command::Bench(args) => {
+            let scenarios = if args.scenario.is_empty() { steadfast_scenarios::all() } else { args.scenario };
+            bench::run(&bench::BenchArgs { scenarios, seeds: args.seeds, dir: args.dir, quick: args.quick })?;
             Ok(ExitCode::SUCCESS)
         }
-        Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(other) => Err(format!("unknown command {other:?}; {USAGE}")),
-        None => Err(USAGE.to_string()),
-    }
-}
-
-fn no_more(rest: &[String]) -> Result<(), String> {
-    match rest.first() {
-        Some(a) => Err(format!("unexpected argument {a:?}")),
-        None => Ok(()),
     }
 }
 
@@ -83,232 +289,27 @@ fn list() {
     }
 }
 
-/// Pulls `--flag value` pairs off an argument list.
-struct Flags<'a> {
-    args: &'a [String],
-    i: usize,
-}
-
-impl<'a> Flags<'a> {
-    fn new(args: &'a [String]) -> Flags<'a> {
-        Flags { args, i: 0 }
-    }
-
-    fn next_flag(&mut self) -> Option<&'a str> {
-        let a = self.args.get(self.i)?;
-        self.i += 1;
-        Some(a.as_str())
-    }
-
-    fn value(&mut self, flag: &str) -> Result<&'a str, String> {
-        let v = self.args.get(self.i).ok_or_else(|| format!("{flag} needs a value"))?;
-        self.i += 1;
-        Ok(v.as_str())
-    }
-
-    fn number<T: std::str::FromStr>(&mut self, flag: &str) -> Result<T, String> {
-        let v = self.value(flag)?;
-        v.parse().map_err(|_| format!("{flag} {v:?} is not a valid number"))
-    }
-}
-
-fn scenario(name: &str) -> Result<&'static dyn Scenario, String> {
-    steadfast_scenarios::find(name).ok_or_else(|| {
-        let known: Vec<&str> = steadfast_scenarios::all().iter().map(|s| s.name()).collect();
-        format!("unknown scenario {name:?} (known: {})", known.join(", "))
-    })
-}
-
-struct RunArgs {
-    scenarios: Vec<&'static dyn Scenario>,
-    seeds: u64,
-    start: u64,
-    shard: (u64, u64),
-    jobs: usize,
-    json: bool,
-    check_determinism: bool,
-}
-
-impl RunArgs {
-    fn parse(args: &[String]) -> Result<RunArgs, String> {
-        let mut r = RunArgs {
-            scenarios: Vec::new(),
-            seeds: 1000,
-            start: 0,
-            shard: (1, 1),
-            jobs: default_jobs(),
-            json: false,
-            check_determinism: false,
-        };
-        let mut f = Flags::new(args);
-        while let Some(flag) = f.next_flag() {
-            match flag {
-                "--scenario" => r.scenarios.push(scenario(f.value(flag)?)?),
-                "--seeds" => r.seeds = f.number(flag)?,
-                "--start" => r.start = f.number(flag)?,
-                "--jobs" => r.jobs = f.number(flag)?,
-                "--json" => r.json = true,
-                "--check-determinism" => r.check_determinism = true,
-                "--shard" => r.shard = parse_shard(f.value(flag)?)?,
-                other => return Err(format!("run: unknown flag {other:?}")),
-            }
-        }
-        if r.jobs == 0 {
-            return Err("--jobs must be at least 1".into());
-        }
-        if r.start.checked_add(r.seeds).is_none() {
-            return Err(format!("--start {} + --seeds {} overflows u64", r.start, r.seeds));
-        }
-        if r.scenarios.is_empty() {
-            r.scenarios = steadfast_scenarios::all();
-        }
-        Ok(r)
-    }
-
-    /// The seeds of this shard: every N-th seed of `start..start+seeds`.
-    fn seed_list(&self) -> Vec<u64> {
-        let (i, n) = self.shard;
-        (self.start..self.start + self.seeds).filter(|s| (s - self.start) % n == i - 1).collect()
-    }
-}
-
 fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// One bar per scenario on a terminal (stderr); nothing otherwise: the
-/// summary table says it all.
-fn progress_bar(name: &str, seeds: usize) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(seeds as u64);
-    let style = indicatif::ProgressStyle::with_template(
-        "{prefix:<40} [{bar:30}] {pos}/{len} seeds, {per_sec}, eta {eta} {msg}",
-    )
-    .map(|s| s.progress_chars("=> "))
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-    bar.set_style(style);
-    bar.set_prefix(name.to_string());
-    bar
+/// A count that must be at least 1 (`--seeds`, `--jobs`).
+fn positive(v: &str) -> Result<u64, String> {
+    match v.parse::<u64>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("is not a number".into()),
+    }
 }
 
 fn parse_shard(v: &str) -> Result<(u64, u64), String> {
-    let bad = || format!("--shard {v:?} must be I/N with 1 <= I <= N");
+    let bad = || format!("{v:?} must be I/N with 1 <= I <= N");
     let (i, n) = v.split_once('/').ok_or_else(bad)?;
     let (i, n): (u64, u64) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
     if i == 0 || n == 0 || i > n {
         return Err(bad());
     }
     Ok((i, n))
-}
-
-fn run(args: RunArgs) -> Result<ExitCode, String> {
-    let seeds = args.seed_list();
-    let progress = !args.json && std::io::stderr().is_terminal();
-    let mut summaries = Vec::new();
-    let mut reports = Vec::new();
-    let stdout = std::io::stdout();
-    for &sc in &args.scenarios {
-        let mut first_failure = None;
-        let options = SweepOptions { jobs: args.jobs, check_determinism: args.check_determinism };
-        let bar = progress.then(|| progress_bar(sc.name(), seeds.len()));
-        let summary = runner::sweep(sc, &seeds, options, |o| {
-            if args.json {
-                let _ = writeln!(stdout.lock(), "{}", o.json_row());
-            }
-            if o.violated() && first_failure.is_none() {
-                first_failure = Some(report(sc, o));
-            }
-            if let Some(bar) = &bar {
-                bar.inc(1);
-                if o.violated() {
-                    bar.set_message(format!("violations (first seed {})", o.seed));
-                }
-            }
-        });
-        if let Some(bar) = bar {
-            bar.finish();
-        }
-        if let Some(report) = first_failure {
-            reports.push((sc, report));
-        }
-        summaries.push(summary);
-    }
-    if !args.json {
-        print_table(&summaries);
-        for (sc, report) in &reports {
-            let label = match sc.expect() {
-                Expect::Hold => "FAILURE",
-                Expect::Violate => "caught (expected)",
-            };
-            println!("\n{label}: {report}");
-        }
-    }
-    let ok = summaries.iter().all(Summary::passed);
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
-fn print_table(summaries: &[Summary]) {
-    let width = summaries.iter().map(|s| s.scenario.len()).max().unwrap_or(8).max(8);
-    println!(
-        "{:<width$}  {:<7}  {:>7}  {:>10}  {:>10}  {:>9}  {:>11}  {:>10}  verdict",
-        "scenario", "expect", "seeds", "violations", "first seed", "seeds/s", "sim s/wall s", "fs ops/s"
-    );
-    for s in summaries {
-        let first = s.first_violating.map_or_else(|| "-".to_string(), |v| v.to_string());
-        let wall_s = s.wall.as_secs_f64().max(1e-9);
-        let speed = s.sim_time.as_secs_f64() / wall_s;
-        let verdict = match (s.passed(), s.expect) {
-            (true, Expect::Hold) => "ok (held)".to_string(),
-            (true, Expect::Violate) => format!("ok (caught in {} seeds)", s.violating),
-            (false, Expect::Hold) => "FAILED: violated".to_string(),
-            (false, Expect::Violate) if s.violating == 0 => "FAILED: never caught".to_string(),
-            (false, _) => "FAILED".to_string(),
-        };
-        println!(
-            "{:<width$}  {:<7}  {:>7}  {:>10}  {:>10}  {:>9.0}  {:>11.0}  {:>10.0}  {verdict}",
-            s.scenario,
-            s.expect.as_str(),
-            s.seeds,
-            s.violating,
-            first,
-            s.seeds_per_s(),
-            speed,
-            s.fs_ops as f64 / wall_s
-        );
-        for (point, n) in &s.reached {
-            let mark = if *n == 0 { "  NEVER REACHED" } else { "" };
-            println!("{:<width$}    reached {n:>6}/{}: {point}{mark}", "", s.seeds);
-        }
-    }
-}
-
-struct ReplayArgs {
-    scenario: &'static dyn Scenario,
-    seed: Option<u64>,
-    schedule: Option<PathBuf>,
-    print_schedule: bool,
-    chrome_trace: Option<PathBuf>,
-}
-
-impl ReplayArgs {
-    fn parse(args: &[String]) -> Result<ReplayArgs, String> {
-        let (mut sc, mut seed, mut schedule, mut print_schedule, mut chrome_trace) = (None, None, None, false, None);
-        let mut f = Flags::new(args);
-        while let Some(flag) = f.next_flag() {
-            match flag {
-                "--scenario" => sc = Some(scenario(f.value(flag)?)?),
-                "--seed" => seed = Some(f.number(flag)?),
-                "--schedule" => schedule = Some(PathBuf::from(f.value(flag)?)),
-                "--print-schedule" => print_schedule = true,
-                "--chrome-trace" => chrome_trace = Some(PathBuf::from(f.value(flag)?)),
-                other => return Err(format!("replay: unknown flag {other:?}")),
-            }
-        }
-        let scenario = sc.ok_or("replay needs --scenario NAME")?;
-        if seed.is_none() && schedule.is_none() {
-            return Err("replay needs --seed S or --schedule FILE".into());
-        }
-        Ok(ReplayArgs { scenario, seed, schedule, print_schedule, chrome_trace })
-    }
 }
 
 /// The `--schedule FILE` of `replay` and `shrink`, if given: valid,
@@ -322,20 +323,20 @@ fn load_schedule(scenario: &dyn Scenario, path: Option<&std::path::Path>) -> Res
 }
 
 fn replay(args: ReplayArgs) -> Result<ExitCode, String> {
-    let schedule = load_schedule(args.scenario, args.schedule.as_deref())?;
-    let seed = args.seed.or(schedule.as_ref().map(|s| s.seed)).unwrap_or(0);
-    let schedule = schedule.unwrap_or_else(|| args.scenario.schedule(seed));
+    let sc = args.scenario.scenario;
+    let schedule = load_schedule(sc, args.which.schedule.as_deref())?;
+    let seed = args.which.seed.or(schedule.as_ref().map(|s| s.seed)).unwrap_or(0);
+    let schedule = schedule.unwrap_or_else(|| sc.schedule(seed));
     if args.print_schedule {
         println!("{}", schedule.to_json());
         return Ok(ExitCode::SUCCESS);
     }
-    let outcome = runner::run(args.scenario, seed, Some(schedule), usize::MAX);
+    let outcome = runner::run(sc, seed, Some(schedule), usize::MAX);
     if let (Some(path), Some(trace)) = (&args.chrome_trace, &outcome.chrome_trace) {
         std::fs::write(path, trace).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         eprintln!("chrome trace written to {} (open it in https://ui.perfetto.dev)", path.display());
     }
     let mut out = std::io::stdout().lock();
-    let sc = args.scenario;
     let _ = writeln!(out, "scenario {} (expect {}), seed {}", sc.name(), sc.expect().as_str(), seed);
     let _ = writeln!(out, "timeline ({} events):", outcome.events);
     // Shown in time order (stable): an effect is recorded when something
@@ -383,40 +384,10 @@ fn replay(args: ReplayArgs) -> Result<ExitCode, String> {
     Ok(if as_expected { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-struct CrashArgs {
-    scenario: &'static dyn Scenario,
-    seed: u64,
-    max: usize,
-    jobs: usize,
-    point: Option<usize>,
-}
-
-impl CrashArgs {
-    fn parse(args: &[String]) -> Result<CrashArgs, String> {
-        let (mut sc, mut seed, mut max, mut jobs, mut point) = (None, 0, 10_000, default_jobs(), None);
-        let mut f = Flags::new(args);
-        while let Some(flag) = f.next_flag() {
-            match flag {
-                "--scenario" => sc = Some(scenario(f.value(flag)?)?),
-                "--seed" => seed = f.number(flag)?,
-                "--max" => max = f.number(flag)?,
-                "--jobs" => jobs = f.number(flag)?,
-                "--point" => point = Some(f.number(flag)?),
-                other => return Err(format!("crashes: unknown flag {other:?}")),
-            }
-        }
-        let scenario = sc.ok_or("crashes needs --scenario NAME")?;
-        if jobs == 0 {
-            return Err("--jobs must be at least 1".into());
-        }
-        Ok(CrashArgs { scenario, seed, max, jobs, point })
-    }
-}
-
 /// Enumerate every crash point of one seed and judge each, or print the
 /// schedule of one point (to replay it).
 fn crashes(args: CrashArgs) -> Result<ExitCode, String> {
-    let sc = args.scenario;
+    let sc = args.scenario.scenario;
     let points = runner::crash_points(sc, args.seed, runner::CRASH_BOUNDARY_OPS, args.max);
     if let Some(k) = args.point {
         let s = points
@@ -428,7 +399,7 @@ fn crashes(args: CrashArgs) -> Result<ExitCode, String> {
     let mut k = 0usize;
     let mut first_failure = None;
     let mut not_reached = 0usize;
-    let summary = runner::sweep_schedules(sc, &points, SweepOptions::jobs(args.jobs), |o| {
+    let summary = runner::sweep_schedules(sc, &points, SweepOptions::jobs(args.jobs.get()), |o| {
         let rule = &o.schedule.crashes[0];
         let verdict = match o.violations.first() {
             Some(v) => format!("VIOLATED {} at {}ms: {}", v.invariant, v.at_ms, v.message),
@@ -471,60 +442,12 @@ fn crashes(args: CrashArgs) -> Result<ExitCode, String> {
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-fn parse_bench(args: &[String]) -> Result<bench::BenchArgs, String> {
-    let mut b = bench::BenchArgs { scenarios: Vec::new(), seeds: 2000, dir: PathBuf::from("target"), quick: false };
-    let mut f = Flags::new(args);
-    while let Some(flag) = f.next_flag() {
-        match flag {
-            "--scenario" => b.scenarios.push(scenario(f.value(flag)?)?),
-            "--seeds" => b.seeds = f.number(flag)?,
-            "--dir" => b.dir = PathBuf::from(f.value(flag)?),
-            "--quick" => b.quick = true,
-            other => return Err(format!("bench: unknown flag {other:?}")),
-        }
-    }
-    if b.scenarios.is_empty() {
-        b.scenarios = steadfast_scenarios::all();
-    }
-    Ok(b)
-}
-
-struct ShrinkArgs {
-    scenario: &'static dyn Scenario,
-    seed: u64,
-    schedule: Option<PathBuf>,
-    out: Option<PathBuf>,
-    runs_max: usize,
-}
-
-impl ShrinkArgs {
-    fn parse(args: &[String]) -> Result<ShrinkArgs, String> {
-        let (mut sc, mut seed, mut schedule, mut out, mut runs_max) = (None, None, None, None, 500);
-        let mut f = Flags::new(args);
-        while let Some(flag) = f.next_flag() {
-            match flag {
-                "--scenario" => sc = Some(scenario(f.value(flag)?)?),
-                "--seed" => seed = Some(f.number(flag)?),
-                "--schedule" => schedule = Some(PathBuf::from(f.value(flag)?)),
-                "--out" => out = Some(PathBuf::from(f.value(flag)?)),
-                "--max-runs" => runs_max = f.number(flag)?,
-                other => return Err(format!("shrink: unknown flag {other:?}")),
-            }
-        }
-        let scenario = sc.ok_or("shrink needs --scenario NAME")?;
-        if seed.is_none() && schedule.is_none() {
-            return Err("shrink needs --seed S or --schedule FILE".into());
-        }
-        Ok(ShrinkArgs { scenario, seed: seed.unwrap_or(0), schedule, out, runs_max })
-    }
-}
-
 /// Shrink a failing seed's schedule; the JSON goes to `--out` or stdout,
 /// the summary to stderr.
 fn shrink(args: ShrinkArgs) -> Result<ExitCode, String> {
-    let schedule = load_schedule(args.scenario, args.schedule.as_deref())?;
-    let seed = schedule.as_ref().map_or(args.seed, |s| s.seed);
-    let sc = args.scenario;
+    let sc = args.scenario.scenario;
+    let schedule = load_schedule(sc, args.which.schedule.as_deref())?;
+    let seed = schedule.as_ref().map_or(args.which.seed.unwrap_or(0), |s| s.seed);
     let shrunk = steadfast_sim::shrink::shrink(sc, seed, schedule, args.runs_max)?;
     let json = shrunk.schedule.to_json();
     match &args.out {
@@ -544,58 +467,9 @@ fn shrink(args: ShrinkArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Per scenario: its expectation, seeds seen, and the violating seeds with
-/// their first invariant.
-#[derive(Default)]
-struct Merged {
-    expect: String,
-    seeds: std::collections::BTreeSet<u64>,
-    failing: std::collections::BTreeMap<u64, String>,
-}
-
-/// Fold `run --json` rows from shards into one summary.
-fn merge(files: &[String]) -> Result<ExitCode, String> {
-    let mut text = String::new();
-    if files.is_empty() {
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| format!("stdin: {e}"))?;
-    }
-    for f in files {
-        text += &std::fs::read_to_string(f).map_err(|e| format!("cannot read {f}: {e}"))?;
-    }
-    let mut by: std::collections::BTreeMap<String, Merged> = std::collections::BTreeMap::new();
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let row: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| format!("line {}: not a run --json row: {e}", n + 1))?;
-        let (Some(sc), Some(seed)) = (row["scenario"].as_str(), row["seed"].as_u64()) else {
-            return Err(format!("line {}: a row needs \"scenario\" and \"seed\"", n + 1));
-        };
-        let m = by.entry(sc.to_string()).or_default();
-        m.expect = row["expect"].as_str().unwrap_or("hold").to_string();
-        m.seeds.insert(seed);
-        if let Some(v) = row["violations"].as_array().and_then(|v| v.first()) {
-            m.failing.insert(seed, v["invariant"].as_str().unwrap_or("?").to_string());
-        }
-    }
-    let mut ok = true;
-    println!("{:<40} {:<7} {:>8} {:>10}  verdict", "scenario", "expect", "seeds", "violations");
-    for (sc, m) in &by {
-        let caught = !m.failing.is_empty();
-        let good = if m.expect == "violate" { caught } else { !caught };
-        ok &= good;
-        let verdict = if good { "ok" } else { "FAILED" };
-        println!("{sc:<40} {:<7} {:>8} {:>10}  {verdict}", m.expect, m.seeds.len(), m.failing.len());
-        if m.expect != "violate" {
-            for (seed, inv) in &m.failing {
-                println!("  failing seed {seed} ({inv}): steadfast replay --scenario {sc} --seed {seed}");
-            }
-        }
-    }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
 /// A failing seed's report with the commands that replay it from this
 /// workspace: the CLI, and the sweep test of the scenario.
-fn report(sc: &dyn Scenario, o: &steadfast_sim::Outcome) -> String {
+pub(crate) fn report(sc: &dyn Scenario, o: &steadfast_sim::Outcome) -> String {
     let (name, seed) = (o.scenario, o.seed);
     let test_name = name.replace(['/', '-'], "_");
     let cli = "cargo run --profile sweep -p steadfast-scenarios --bin steadfast --";

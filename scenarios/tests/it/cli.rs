@@ -34,6 +34,10 @@ fn bad_input_gets_one_line_and_status_2() {
         &["replay", "--scenario", "selftest/blocking-stall", "--schedule", "/nonexistent.json"],
         &["crashes", "--seed", "1"],
         &["bogus"],
+        &["run", "--seeds", "0"],
+        &["run", "--jobs", "0"],
+        &["run", "--seeds", "2", "--shard", "3/4"],
+        &["shrink", "--scenario", "trace"],
     ] {
         let o = steadfast(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}");
@@ -225,7 +229,7 @@ fn merge_folds_shards_into_one_summary_with_failing_seeds() {
     assert!(o.status.success(), "{}", stdout(&o));
     let line =
         stdout(&o).lines().find(|l| l.starts_with("selftest/rename-without-fsync")).map(String::from).expect("row");
-    assert!(line.contains(" 20 ") && line.ends_with("ok"), "{line}");
+    assert!(line.contains(" 20 ") && line.contains("ok (caught in"), "{line}");
     // A hold scenario's failing seeds are listed with their replay command.
     let bad = dir.path().join("bad.jsonl");
     std::fs::write(
@@ -288,7 +292,7 @@ fn the_runner_refuses_a_schedule_past_the_bounds_as_run5() {
 /// the run goes on to 7,700 s).
 #[test]
 fn a_report_shows_the_events_around_the_first_violation() {
-    let o = steadfast(&["run", "--scenario", "legacy/hub-child-full-scan", "--seeds", "1"]);
+    let o = steadfast(&["run", "--scenario", "legacy/hub-child-full-scan", "--seeds", "1", "--verbose"]);
     let out = stdout(&o);
     let report = out.split("around the first violation").nth(1).expect("a window");
     let marked = report.lines().find(|l| l.trim_start().starts_with(">>")).expect("the violation marked");
@@ -327,4 +331,113 @@ fn every_crash_point_fires_or_is_reported_not_reached() {
     let mut s = sc.schedule(3);
     s.crashes.push(steadfast_sim::schedule::CrashRule { nth: 1, ..never.schedule.crashes[0].clone() });
     assert_eq!(steadfast_sim::runner::run(sc, 3, Some(s), 0).crashes_fired, vec![0]);
+}
+
+/// Issue 18: a hold scenario is "violated" only with violations; one that
+/// only missed a coverage point says which.
+#[test]
+fn verdicts_say_what_failed() {
+    let o = steadfast(&["run", "--scenario", "trace", "--seeds", "2"]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    let row = text.lines().find(|l| l.starts_with("trace ")).expect("a row");
+    assert!(row.contains("FAILED: coverage not reached: "), "{row}");
+    assert!(!text.contains("violated"), "no violation was seen: {text}");
+    let err = String::from_utf8_lossy(&steadfast(&["run", "--seeds", "0"]).stderr).into_owned();
+    assert!(err.contains("--seeds") && err.contains("at least 1"), "{err}");
+    let err = String::from_utf8_lossy(&steadfast(&["run", "--seeds", "2", "--shard", "3/4"]).stderr).into_owned();
+    assert!(err.contains("gets no seeds"), "{err}");
+}
+
+/// Issue 18: `merge` applies `run`'s verdicts, coverage included.
+#[test]
+fn merge_and_run_agree_on_the_verdict() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (sc, seeds) in [("trace", "2"), ("selftest/rename-with-fsync", "20")] {
+        let run = steadfast(&["run", "--scenario", sc, "--seeds", seeds]);
+        let rows = steadfast(&["run", "--scenario", sc, "--seeds", seeds, "--json"]);
+        let path = dir.path().join("rows.jsonl");
+        std::fs::write(&path, &rows.stdout).expect("write");
+        let merged = steadfast(&["merge", path.to_str().expect("utf8")]);
+        assert_eq!(run.status.code(), merged.status.code(), "{sc}: {}", stdout(&merged));
+        let verdict = |o: &Output| {
+            let text = stdout(o);
+            let row = text.lines().find(|l| l.starts_with(sc)).expect("a row").to_string();
+            row.split("  ").last().map(|v| v.trim().to_string()).unwrap_or_default()
+        };
+        assert_eq!(verdict(&run), verdict(&merged), "{sc}");
+    }
+}
+
+/// Issue 18: without a terminal the first line comes at once and a line
+/// follows each scenario as it finishes; replicas caught as expected take
+/// one line each unless --verbose.
+#[test]
+fn a_ci_log_gets_a_line_per_scenario_and_one_line_per_expected_catch() {
+    let args =
+        ["run", "--scenario", "legacy/trace-rename-race", "--scenario", "selftest/rename-with-fsync", "--seeds", "40"];
+    let text = stdout(&steadfast(&args));
+    let mut lines = text.lines();
+    assert!(lines.next().is_some_and(|l| l.starts_with("steadfast run: 2 scenarios x 40 seeds")), "{text}");
+    assert!(
+        lines.next().is_some_and(|l| l.starts_with("legacy/trace-rename-race") && l.contains("ok (caught in")),
+        "{text}"
+    );
+    let catch =
+        text.lines().find(|l| l.starts_with("caught (expected): legacy/trace-rename-race in ")).expect("one line");
+    assert!(catch.contains("--verbose"), "{catch}");
+    assert!(!text.contains("around the first violation"), "no full report by default: {text}");
+    let verbose = stdout(&steadfast(&[&args[..], &["--verbose"]].concat()));
+    assert!(verbose.contains("around the first violation"), "{verbose}");
+}
+
+/// Issue 18: JUnit XML for CI: one case per scenario, one per failing seed
+/// of a hold scenario with its replay command, failures counted.
+#[test]
+fn junit_reports_a_case_per_scenario_and_per_failing_seed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let xml = dir.path().join("run.xml");
+    let o = steadfast(&[
+        "run",
+        "--scenario",
+        "selftest/rename-with-fsync",
+        "--seeds",
+        "5",
+        "--junit",
+        xml.to_str().expect("utf8"),
+    ]);
+    assert!(o.status.success());
+    let text = std::fs::read_to_string(&xml).expect("written");
+    assert!(text.starts_with("<?xml") && text.contains("tests=\"1\" failures=\"0\""), "{text}");
+    assert!(text.contains("<testcase classname=\"steadfast.hold\" name=\"selftest/rename-with-fsync\""), "{text}");
+    let rows = dir.path().join("rows.jsonl");
+    let row = r#"{"scenario":"selftest/rename-with-fsync","seed":7,"expect":"hold","violations":[{"invariant":"F1","at_ms":3,"message":"<torn>"}],"reached":[]}"#;
+    std::fs::write(&rows, format!("{row}\n")).expect("write");
+    let merged = dir.path().join("merge.xml");
+    let o = steadfast(&["merge", rows.to_str().expect("utf8"), "--junit", merged.to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = std::fs::read_to_string(&merged).expect("written");
+    assert!(text.contains("tests=\"2\" failures=\"2\""), "{text}");
+    assert!(text.contains("name=\"selftest/rename-with-fsync seed 7\""), "{text}");
+    assert!(text.contains("F1 at 3ms: &lt;torn&gt;"), "escaped: {text}");
+    assert!(text.contains("replay --scenario selftest/rename-with-fsync --seed 7"), "{text}");
+    assert_eq!(text.matches("<testcase").count(), 2, "{text}");
+}
+
+/// Issue 18: the `--help` of every command, reviewed as a snapshot (the
+/// defaults, the exit codes and the --json row schema are part of it).
+#[test]
+fn every_command_has_reviewed_help() {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../../../snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| {
+        for cmd in ["", "list", "run", "replay", "crashes", "shrink", "merge", "bench"] {
+            let args: Vec<&str> = if cmd.is_empty() { vec!["--help"] } else { vec![cmd, "--help"] };
+            let o = steadfast(&args);
+            assert!(o.status.success(), "{cmd} --help");
+            let name = if cmd.is_empty() { "help".to_string() } else { format!("help_{cmd}") };
+            insta::assert_snapshot!(name, stdout(&o));
+        }
+    });
 }
