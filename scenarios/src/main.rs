@@ -163,7 +163,7 @@ struct ReplayArgs {
     /// Print the run's schedule as JSON and run nothing.
     #[arg(long)]
     print_schedule: bool,
-    /// Write the run as Chrome trace JSON (open it in https://ui.perfetto.dev).
+    /// Write the run as Chrome trace JSON (open it in Perfetto, ui.perfetto.dev).
     #[arg(long, value_name = "OUT")]
     chrome_trace: Option<PathBuf>,
 }

@@ -153,12 +153,19 @@ fn fault(schedule: &Schedule, counters: &mut Counters, rng: &mut SimRng, op: &Fs
             continue;
         }
         counters.errors[i] += 1;
-        let hit = rule.nth == Some(counters.errors[i]) || rule.probability.is_some_and(|p| rng.chance(p));
+        let hit = fires(rule.nth, rule.probability, counters.errors[i], rng);
         if hit && fired.is_none() {
             fired = Some((rule.error, i));
         }
     }
     fired
+}
+
+/// Does a rule with this trigger fire on its `count`-th match? Exactly
+/// the nth, or by chance (a draw only when the rule has a probability and
+/// its nth did not match: the order of draws is part of every seed).
+fn fires(nth: Option<u64>, probability: Option<f64>, count: u64, rng: &mut SimRng) -> bool {
+    nth == Some(count) || probability.is_some_and(|p| rng.chance(p))
 }
 
 /// The crash rule this operation triggers, if any (one crash at a time).
@@ -184,7 +191,7 @@ fn silent(schedule: &Schedule, counters: &mut Counters, rng: &mut SimRng, op: &F
             continue;
         }
         counters.silent[i] += 1;
-        let hit = rule.nth == Some(counters.silent[i]) || rule.probability.is_some_and(|p| rng.chance(p));
+        let hit = fires(rule.nth, rule.probability, counters.silent[i], rng);
         if hit && fired.is_none() && !failed {
             fired = Some(Silent { fault: rule.fault, rule: i, pick: rng.next_u64() });
         }
