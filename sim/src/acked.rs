@@ -3,6 +3,10 @@
 //! acknowledged; after a crash and a reopen, every key must read its last
 //! acknowledged value or a newer attempted one, never an older value, a
 //! value nobody wrote, or nothing.
+//!
+//! "Nothing" is a missing key: leave a key out of what you read back when
+//! the code under test has no value for it. A default (a counter's 0) for
+//! a key never written is a value nobody wrote, and is judged as one.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;

@@ -124,11 +124,10 @@ impl<'a> Check<'a> {
             return;
         }
         let why = o.violations.first().map_or("", |v| v.invariant.as_str());
-        let name = self.scenario.name();
-        let line = format!(
-            "seed {} # broke {why}; replay: STEADFAST_SCENARIO='{name}' STEADFAST_SEED={} cargo test\n",
-            o.seed, o.seed
-        );
+        let commands = runner::replay_commands_with(self.scenario.name(), o.seed, &self.cargo_args);
+        let replay =
+            commands.lines().next().unwrap_or_default().trim().trim_start_matches("replay:").trim().to_string();
+        let line = format!("seed {} # broke {why}; replay: {replay}\n", o.seed);
         let _ = std::fs::create_dir_all(file.parent().unwrap_or(&file));
         let mut text = std::fs::read_to_string(&file)
             .unwrap_or_else(|_| "# Seeds that broke this scenario once; they run first on every check.\n".to_string());
@@ -151,7 +150,13 @@ impl<'a> Check<'a> {
             eprintln!("{report}");
             write_artifacts(sc, &o, schedule);
         }
-        assert!(as_expected, "{} seed {seed} (expect {}):\n{report}", sc.name(), sc.expect().as_str());
+        let kept = if loud {
+            String::new()
+        } else {
+            let file = self.regression_file().map(|f| f.display().to_string()).unwrap_or_default();
+            format!(" (a seed kept in {file}: it broke this scenario before, and runs first)")
+        };
+        assert!(as_expected, "{} seed {seed} (expect {}){kept}:\n{report}", sc.name(), sc.expect().as_str());
         o
     }
 
@@ -195,6 +200,13 @@ impl<'a> Check<'a> {
             }
         });
         self.judge(&summary, first_report);
+        eprintln!(
+            "check {}: {} seeds, {} violating, as expected ({:.2} s)",
+            sc.name(),
+            summary.seeds,
+            summary.violating,
+            summary.wall.as_secs_f64()
+        );
         summary
     }
 

@@ -69,15 +69,29 @@
 //! | variable | effect |
 //! |---|---|
 //! | `STEADFAST_SCENARIO=NAME` | the replay variables apply to this scenario only; other checks in the binary are skipped |
-//! | `STEADFAST_SEED=S` | run seed S only, and print its report whether it failed or not |
+//! | `STEADFAST_SEED=S` | run seed S only, and print its report whether it failed or not (`cargo test` shows it with `-- --nocapture`, as the printed commands pass) |
 //! | `STEADFAST_SCHEDULE=FILE` | run this schedule (a shrunk one) only |
 //! | `STEADFAST_SEEDS=N` | sweep N seeds |
 //! | `STEADFAST_ARTIFACTS=DIR` | write the replayed (or first failing) seed's timeline, Chrome trace (open in Perfetto), schedule and shrunk schedule under DIR |
 //! | `STEADFAST_REPORT_WINDOW=B,A` | events shown before and after the first violation |
 //!
 //! A seed that broke a `hold` scenario is kept in
-//! `steadfast-regressions/<scenario>.txt` beside your crate and runs first
-//! on every later check; commit the file.
+//! `steadfast-regressions/<scenario>.txt` beside your crate (at most 8 new
+//! ones per check, each with its replay command) and runs first on every
+//! later check; commit the file. A seed kept because the *test* was wrong
+//! is deleted from it by hand. A passing check prints one line
+//! (`check NAME: N seeds, ...`; visible with `--nocapture`).
+//!
+//! **Features.** A running test cannot see the features it was built with:
+//! pass them for the printed commands, as `examples/kvstore` does:
+//! `check(&sc).cargo_args(if cfg!(feature = "planted-bug") { "--features planted-bug" } else { "" })`.
+//!
+//! **The file operations** are `steadfast_core::FsExt`'s methods on
+//! `env.fs` (`use steadfast_core::{Env, FsExt};`): `read`, `write`,
+//! `append`, `create_new`, `rename`, `remove_file`, `create_dir_all`,
+//! `read_dir`, `metadata`, `sync_file`, `sync_dir`..., each with a
+//! `_blocking` twin that stalls the whole node for its latency in the
+//! simulation.
 //!
 //! **What is simulated:** every operation through `Env`'s `Fs` (latency
 //! windows with effects landing inside them, injected errors, partial

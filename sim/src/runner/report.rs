@@ -15,7 +15,12 @@ pub fn replay_commands(scenario: &str, seed: u64) -> String {
 /// after `cargo test`: what the test was built with, which a running
 /// test cannot see.
 pub fn replay_commands_with(scenario: &str, seed: u64, cargo_args: &str) -> String {
-    let vars = format!("STEADFAST_SCENARIO='{scenario}' STEADFAST_SEED={seed}");
+    replay_commands_vars(scenario, &format!("STEADFAST_SCENARIO='{scenario}' STEADFAST_SEED={seed}"), cargo_args)
+}
+
+/// [`replay_commands_with`] for any replay variables (`STEADFAST_SCHEDULE`
+/// for a schedule replayed from a file).
+pub fn replay_commands_vars(scenario: &str, vars: &str, cargo_args: &str) -> String {
     let Some(test) = calling_test() else {
         return format!(
             "  replay:   {vars} cargo test -- --nocapture   (from the crate whose test checks {scenario})\n"

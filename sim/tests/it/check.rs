@@ -56,6 +56,10 @@ fn failing_seeds_are_reported_persisted_and_run_first_next_time() {
     let file = dir.path().join("test_odd_seeds_fail.txt");
     let persisted = std::fs::read_to_string(&file).expect("persisted");
     assert!(persisted.contains("seed 1 ") && persisted.contains("seed 3 "), "{persisted}");
+    assert!(
+        persisted.contains(&format!("STEADFAST_SEED=1 cargo test {test} --exact")),
+        "a replay that works: {persisted}"
+    );
     // Next time, even a sweep of only even seeds fails: seed 1 runs first.
     let msg = panics(|| drop(steadfast_sim::check(&OddSeedsFail).seeds(1).regressions(regressions.clone()).run()));
     assert!(msg.contains("seed 1"), "{msg}");
