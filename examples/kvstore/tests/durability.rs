@@ -18,7 +18,14 @@ fn put_survives_crash() {
         .invariant("K1", "every acknowledged put survives a power loss and a reopen")
         .node("kv", |w| async move {
             let (env, acked) = (w.env(), w.shared::<Set>());
-            let Ok(mut store) = KvStore::open(&env, Path::new("/data")).await else { return };
+            // Open until it works: an injected EIO may fail one attempt,
+            // and a reopen that gives up would hide what it should check.
+            let mut store = loop {
+                match KvStore::open(&env, Path::new("/data")).await {
+                    Ok(store) => break store,
+                    Err(_) => env.clock.sleep(Duration::from_millis(50)).await,
+                }
+            };
             // A reopen after the restart sees what survived.
             acked.check_all(&w, "K1", store.all());
             let mut rng = w.workload_rng(1);
