@@ -467,12 +467,15 @@ fn shrink(args: ShrinkArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// How this workspace runs the CLI in the commands it prints.
+pub(crate) const CLI: &str = "cargo run --profile sweep -p steadfast-scenarios --bin steadfast --";
+
 /// A failing seed's report with the commands that replay it from this
 /// workspace: the CLI, and the sweep test of the scenario.
 pub(crate) fn report(sc: &dyn Scenario, o: &steadfast_sim::Outcome) -> String {
     let (name, seed) = (o.scenario, o.seed);
     let test_name = name.replace(['/', '-'], "_");
-    let cli = "cargo run --profile sweep -p steadfast-scenarios --bin steadfast --";
+    let cli = CLI;
     runner::violations_report(sc, o)
         + &format!(
             "  replay:   {cli} replay --scenario {name} --seed {seed}\n  \

@@ -32,6 +32,7 @@ fn never(s: &Summary) -> Vec<String> {
 }
 
 /// A failing seed, as a CI report lists it.
+#[derive(Clone)]
 struct Failing {
     seed: u64,
     invariant: String,

@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -218,10 +219,16 @@ fn honest(result: io::Result<FsOutput>) -> (io::Result<FsOutput>, Ending) {
 
 /// `op` with its data cut to `keep` bytes (a write interrupted by an error).
 fn truncated(op: &FsOp, keep: usize) -> FsOp {
-    let cut = |d: &Vec<u8>| d[..keep.min(d.len())].to_vec();
+    rewrite(op, None, |d| d[..keep.min(d.len())].to_vec())
+}
+
+/// A write or append `op` moved to `path` (if given) with its data made by
+/// `data` from the old; any other operation as it is. How every fault that
+/// changes what a write does (partial, full disk, lost, misdirected) says so.
+fn rewrite(op: &FsOp, path: Option<PathBuf>, data: impl FnOnce(&[u8]) -> Vec<u8>) -> FsOp {
     match op {
-        FsOp::Write { path, data } => FsOp::Write { path: path.clone(), data: cut(data) },
-        FsOp::Append { path, data } => FsOp::Append { path: path.clone(), data: cut(data) },
+        FsOp::Write { path: p, data: d } => FsOp::Write { path: path.unwrap_or_else(|| p.clone()), data: data(d) },
+        FsOp::Append { path: p, data: d } => FsOp::Append { path: path.unwrap_or_else(|| p.clone()), data: data(d) },
         other => other.clone(),
     }
 }

@@ -43,7 +43,7 @@ pub(super) fn apply(
             // The intended file first: if the write would fail anyway,
             // nothing else may have changed.
             lose(tree, op, path, wall)?;
-            let elsewhere = sibling(tree, path, s.pick).map(|p| retarget(op, p));
+            let elsewhere = sibling(tree, path, s.pick).map(|p| super::rewrite(op, Some(p), <[u8]>::to_vec));
             // Data that would not fit where it went astray is lost there.
             let fits = |o: &FsOp| capacity.is_none_or(|limit| super::capacity::refuses(tree, o, limit).is_none());
             match elsewhere.filter(|o| fits(o)) {
@@ -64,7 +64,7 @@ fn lose(tree: &mut Tree, op: &FsOp, path: &Path, wall: SystemTime) -> Option<()>
     if tree.file_len(path).is_some() {
         return Some(());
     }
-    tree.apply(&retarget_empty(op), wall).ok().map(|_| ())
+    tree.apply(&super::rewrite(op, None, |_| Vec::new()), wall).ok().map(|_| ())
 }
 
 /// Another regular file in `path`'s directory, chosen by `pick`.
@@ -75,21 +75,4 @@ fn sibling(tree: &Tree, path: &Path, pick: u64) -> Option<PathBuf> {
         tree.list_dir(dir).ok()?.into_iter().filter(|e| e.kind == FileKind::File && e.name != own).collect();
     let chosen = others.get((pick % others.len().max(1) as u64) as usize)?;
     Some(dir.join(&chosen.name))
-}
-
-fn retarget(op: &FsOp, path: PathBuf) -> FsOp {
-    debug_assert!(matches!(op, FsOp::Write { .. } | FsOp::Append { .. }), "only writes go astray");
-    match op {
-        FsOp::Write { data, .. } => FsOp::Write { path, data: data.clone() },
-        FsOp::Append { data, .. } => FsOp::Append { path, data: data.clone() },
-        other => other.clone(),
-    }
-}
-
-fn retarget_empty(op: &FsOp) -> FsOp {
-    match op {
-        FsOp::Write { path, .. } => FsOp::Write { path: path.clone(), data: Vec::new() },
-        FsOp::Append { path, .. } => FsOp::Append { path: path.clone(), data: Vec::new() },
-        other => other.clone(),
-    }
 }

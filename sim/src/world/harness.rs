@@ -9,6 +9,7 @@ use std::time::SystemTime;
 use steadfast_core::{FsOp, FsOutput};
 
 use super::{World, now_ns};
+use crate::disk::Tree;
 use crate::log::{HarnessAct, SimEvent};
 
 /// The node label of an outside actor.
@@ -57,50 +58,40 @@ impl World {
     /// latency, no faults, nothing made durable. The result is returned,
     /// and recorded in the history.
     pub fn harness_apply(&self, op: FsOp) -> io::Result<FsOutput> {
-        let now = now_ns();
-        let mut st = self.lock();
-        st.settle(now);
-        let wall = st.wall_at(now);
-        let result = st.disk.tree.apply(&op, wall);
-        let event = SimEvent::Harness {
-            act: HarnessAct::Op { op: op.name() },
-            path: op.path().to_path_buf(),
-            err: err_name(&result),
-        };
-        st.record(now, HARNESS, event);
-        result
+        self.harness_act(op.path(), |tree, wall| (tree.apply(&op, wall), HarnessAct::Op { op: op.name() }))
     }
 
     /// Set a file's mtime from outside every process (`touch -d`: a
     /// hostile user dating a file into the future, or into the past); its
     /// ctime becomes the wall clock's now. Recorded in the history.
     pub fn harness_touch(&self, path: &Path, mtime: SystemTime) -> io::Result<()> {
-        let now = now_ns();
-        let mut st = self.lock();
-        st.settle(now);
-        let wall = st.wall_at(now);
-        let result = st.disk.tree.set_mtime(path, mtime, wall);
-        let offset_ms = match mtime.duration_since(wall) {
-            Ok(ahead) => ahead.as_millis() as i128,
-            Err(behind) => -(behind.duration().as_millis() as i128),
-        };
-        let event = SimEvent::Harness {
-            act: HarnessAct::Touch { offset_ms },
-            path: path.to_path_buf(),
-            err: err_name(&result),
-        };
-        st.record(now, HARNESS, event);
-        result
+        self.harness_act(path, |tree, wall| {
+            let offset_ms = match mtime.duration_since(wall) {
+                Ok(ahead) => ahead.as_millis() as i128,
+                Err(behind) => -(behind.duration().as_millis() as i128),
+            };
+            (tree.set_mtime(path, mtime, wall), HarnessAct::Touch { offset_ms })
+        })
     }
 
     /// Plant a FIFO (a special file) at `path` from outside every process.
     pub fn harness_special(&self, path: &Path) -> io::Result<()> {
+        self.harness_act(path, |tree, wall| (tree.plant_special(path, wall), HarnessAct::Fifo))
+    }
+
+    /// One outside act on the tree as it is now (due effects landed
+    /// first), recorded with its result.
+    fn harness_act<T>(
+        &self,
+        path: &Path,
+        act: impl FnOnce(&mut Tree, SystemTime) -> (io::Result<T>, HarnessAct),
+    ) -> io::Result<T> {
         let now = now_ns();
         let mut st = self.lock();
         st.settle(now);
         let wall = st.wall_at(now);
-        let result = st.disk.tree.plant_special(path, wall);
-        let event = SimEvent::Harness { act: HarnessAct::Fifo, path: path.to_path_buf(), err: err_name(&result) };
+        let (result, act) = act(&mut st.disk.tree, wall);
+        let event = SimEvent::Harness { act, path: path.to_path_buf(), err: err_name(&result) };
         st.record(now, HARNESS, event);
         result
     }

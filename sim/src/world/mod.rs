@@ -230,7 +230,7 @@ impl World {
         let now = now_ns();
         let mut st = self.lock();
         let node = self.caller_name(&st);
-        st.record(now, &node, SimEvent::Note { text: text.into() });
+        st.record(now, node, SimEvent::Note { text: text.into() });
     }
 
     /// A named hang point: completes at once, unless a hang rule fires for
@@ -244,7 +244,7 @@ impl World {
             let fire = crate::plan::hang(&self.0.schedule, counters, rng, point, chaos);
             if fire {
                 let node = self.caller_name(&st);
-                st.record(now, &node, SimEvent::Hang { point: point.to_string() });
+                st.record(now, node, SimEvent::Hang { point: point.to_string() });
             }
             fire
         };

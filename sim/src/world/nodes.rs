@@ -45,7 +45,7 @@ impl World {
                 world.fire(&e.what);
             }
         });
-        self.lock().start(start_wall, node, self.0.schedule.capacity_bytes);
+        self.lock().start(start_wall, node);
     }
 
     /// Add a node named `name` whose process runs `init` (again after every
@@ -90,7 +90,7 @@ impl World {
         st.settle(now);
         let pid = st.procs.incarnate(idx, now);
         let name = st.procs.nodes[idx].name.clone();
-        st.record(now, &name, SimEvent::ProcessStarts { pid });
+        st.record(now, name, SimEvent::ProcessStarts { pid });
     }
 
     /// Is node `name`'s process running?
@@ -158,7 +158,7 @@ impl World {
                 return;
             }
             let name = st.procs.nodes[idx].name.clone();
-            st.record(now, &name, SimEvent::Killed { cause });
+            st.record(now, name, SimEvent::Killed { cause });
         }
         Handle::current().kill(id);
     }
@@ -237,7 +237,7 @@ impl World {
             }
             slot.paused = true;
             let name = slot.name.clone();
-            st.record(now, &name, SimEvent::Stall { until_ns: until });
+            st.record(now, name, SimEvent::Stall { until_ns: until });
             st.procs.madsim_id(idx)
         };
         let Some(id) = id else { return };
@@ -263,7 +263,7 @@ impl World {
         }
         slot.paused = false;
         let name = slot.name.clone();
-        st.record(now_ns(), &name, SimEvent::Resume);
+        st.record(now_ns(), name, SimEvent::Resume);
         drop(st);
         Handle::current().resume(id);
     }

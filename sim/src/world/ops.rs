@@ -25,7 +25,7 @@ impl World {
         if let Some(((at, _), _)) = st.disk.crash
             && t0 >= at
         {
-            st.record(t0, &name, SimEvent::OpLost { op: op.name(), path: op.path().to_path_buf() });
+            st.record(t0, name.clone(), SimEvent::OpLost { op: op.name(), path: op.path().to_path_buf() });
             return None;
         }
         if !st.counters.progress(t0) {
@@ -54,10 +54,10 @@ impl World {
             window_ns: plan.latency_ns,
             lands_ns: plan.lands_ns,
         };
-        st.record(t0, &name, begun);
+        st.record(t0, name.clone(), begun);
         if let Some(rule) = plan.crash {
             st.disk.crash = Some(((effect, id), rule));
-            st.record(t0, &name, SimEvent::CrashArmed { rule });
+            st.record(t0, name.clone(), SimEvent::CrashArmed { rule });
         }
         let pid = node.map_or(0, |i| st.procs.nodes[i].pid);
         let task = crate::seams::current_task();

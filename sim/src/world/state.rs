@@ -51,9 +51,9 @@ impl State {
     }
 
     /// The run starts: its wall clock reads `start_wall` at virtual 0.
-    pub fn start(&mut self, start_wall: SystemTime, node: NodeHandle, capacity_bytes: Option<u64>) {
+    pub fn start(&mut self, start_wall: SystemTime, node: NodeHandle) {
         self.start_wall = start_wall;
-        self.disk = Disk::new(start_wall, capacity_bytes);
+        self.disk.tree = crate::disk::Tree::new(start_wall);
         self.world_node = Some(node);
     }
 
@@ -71,16 +71,16 @@ impl State {
     /// events carry no task). Effects due by now land first, so where an
     /// effect sits in the history never depends on whether something
     /// looked at the tree before this record (a checker's `peek`).
-    pub fn record(&mut self, at_ns: u64, node: &str, event: SimEvent) {
+    pub fn record(&mut self, at_ns: u64, node: impl Into<Arc<str>>, event: SimEvent) {
         self.settle(crate::world::now_ns());
-        self.push(at_ns, node, event);
+        self.push(at_ns, node.into(), event);
     }
 
     /// Record without landing anything first: inside `settle`, and for
     /// the runner's own verdicts after the runtime stopped.
-    fn push(&mut self, at_ns: u64, node: &str, event: SimEvent) {
-        let task = if node == WORLD { Arc::from(WORLD) } else { crate::seams::current_task() };
-        self.record_task(at_ns, Arc::from(node), task, event);
+    fn push(&mut self, at_ns: u64, node: Arc<str>, event: SimEvent) {
+        let task = if &*node == WORLD { node.clone() } else { crate::seams::current_task() };
+        self.record_task(at_ns, node, task, event);
     }
 
     /// Record `event` with its node and task given.
@@ -91,7 +91,7 @@ impl State {
     /// Record a violation found outside any check.
     pub fn violation(&mut self, at_ns: u64, invariant: &str, message: String) {
         let event = self.judge.violation(at_ns, invariant, message);
-        self.push(at_ns, WORLD, event);
+        self.push(at_ns, WORLD.into(), event);
     }
 
     /// Record a check's verdict (a violation if it failed).
@@ -132,7 +132,7 @@ impl State {
             let alive = |pid: u32| procs.running(pid) || disk.pid_in_flight(pid);
             let events = judge.run_watchers(effect.at, &p.node, &p.op, effect.ok, &disk.tree, &alive);
             for e in events {
-                self.push(effect.at, WORLD, e);
+                self.push(effect.at, WORLD.into(), e);
             }
         }
     }
