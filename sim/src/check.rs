@@ -103,8 +103,19 @@ impl<'a> Check<'a> {
     }
 
     fn report(&self, o: &Outcome) -> String {
+        let name = self.scenario.name();
         runner::violations_report(self.scenario, o)
-            + &runner::replay_commands_with(o.scenario, o.seed, &self.cargo_args)
+            + &runner::replay_commands_vars(name, &self.replay_vars(o.seed), &self.cargo_args)
+    }
+
+    /// The variables that replay `seed`, or the schedule file being
+    /// replayed (`STEADFAST_SCHEDULE`), which its seed would not reproduce.
+    fn replay_vars(&self, seed: u64) -> String {
+        let name = self.scenario.name();
+        match std::env::var("STEADFAST_SCHEDULE") {
+            Ok(path) => format!("STEADFAST_SCENARIO='{name}' STEADFAST_SCHEDULE='{path}'"),
+            Err(_) => format!("STEADFAST_SCENARIO='{name}' STEADFAST_SEED={seed}"),
+        }
     }
 
     fn regression_file(&self) -> Option<PathBuf> {
@@ -124,9 +135,7 @@ impl<'a> Check<'a> {
             return;
         }
         let why = o.violations.first().map_or("", |v| v.invariant.as_str());
-        let commands = runner::replay_commands_with(self.scenario.name(), o.seed, &self.cargo_args);
-        let replay =
-            commands.lines().next().unwrap_or_default().trim().trim_start_matches("replay:").trim().to_string();
+        let replay = runner::replay_line(self.scenario.name(), &self.replay_vars(o.seed), &self.cargo_args);
         let line = format!("seed {} # broke {why}; replay: {replay}\n", o.seed);
         let _ = std::fs::create_dir_all(file.parent().unwrap_or(&file));
         let mut text = std::fs::read_to_string(&file)

@@ -16,7 +16,9 @@ mod report;
 mod sweep;
 
 pub use determinism::{DETERMINISM_HISTORY_KEEP, check_determinism, determinism_mismatch};
-pub use report::{failure_report, replay_commands, replay_commands_vars, replay_commands_with, violations_report};
+pub use report::{
+    failure_report, replay_commands, replay_commands_vars, replay_commands_with, replay_line, violations_report,
+};
 pub use sweep::{SWEEP_HISTORY_KEEP, Summary, SweepOptions, sweep, sweep_schedules};
 
 use crate::disk::Listed;

@@ -21,17 +21,27 @@ pub fn replay_commands_with(scenario: &str, seed: u64, cargo_args: &str) -> Stri
 /// [`replay_commands_with`] for any replay variables (`STEADFAST_SCHEDULE`
 /// for a schedule replayed from a file).
 pub fn replay_commands_vars(scenario: &str, vars: &str, cargo_args: &str) -> String {
-    let Some(test) = calling_test() else {
-        return format!(
-            "  replay:   {vars} cargo test -- --nocapture   (from the crate whose test checks {scenario})\n"
-        );
-    };
-    let test = if cargo_args.is_empty() { test } else { format!("{cargo_args} {test}") };
+    let line = replay_line(scenario, vars, cargo_args);
+    if !line.ends_with(" --exact --nocapture") {
+        return format!("  replay:   {line}\n");
+    }
+    let files = line.trim_end_matches(" --nocapture");
     format!(
-        "  replay:   {vars} cargo test {test} --exact --nocapture\n  \
-         files:    STEADFAST_ARTIFACTS=steadfast-out {vars} cargo test {test} --exact\n            \
+        "  replay:   {line}\n  \
+         files:    STEADFAST_ARTIFACTS=steadfast-out {files}\n            \
          (writes the timeline, the Chrome trace, the schedule and a shrunk schedule of the seed)\n"
     )
+}
+
+/// The one command that replays with `vars` from the calling test (the
+/// `replay:` line of [`replay_commands_vars`]; what a regression file
+/// keeps beside each seed).
+pub fn replay_line(scenario: &str, vars: &str, cargo_args: &str) -> String {
+    match calling_test() {
+        None => format!("{vars} cargo test -- --nocapture   (from the crate whose test checks {scenario})"),
+        Some(test) if cargo_args.is_empty() => format!("{vars} cargo test {test} --exact --nocapture"),
+        Some(test) => format!("{vars} cargo test {cargo_args} {test} --exact --nocapture"),
+    }
 }
 
 /// `-p PKG --test TARGET -- NAME` for the test running on this thread, if

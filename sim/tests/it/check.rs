@@ -216,6 +216,13 @@ fn replay_variables_name_their_scenario_and_a_replay_prints_its_report() {
     ]);
     let shrunk = dir.path().join("test_odd-seeds-fail-5.shrunk.json");
     assert!(shrunk.exists(), "a failing replay writes its shrunk schedule: {text}");
+    // A replayed schedule prints the command that replays that schedule.
+    let file = dir.path().join("s.json");
+    std::fs::write(&file, Schedule::calm(7, 10).to_json()).expect("write");
+    let path = file.to_str().expect("utf8");
+    let (ok, text) = probe(&[("STEADFAST_SCENARIO", "test/odd-seeds-fail"), ("STEADFAST_SCHEDULE", path)]);
+    let replay = format!("STEADFAST_SCENARIO='test/odd-seeds-fail' STEADFAST_SCHEDULE='{path}' cargo test");
+    assert!(!ok && text.contains(&replay), "{replay} in {text}");
 }
 
 /// Every key of `acked` as the disk holds it now.
