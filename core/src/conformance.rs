@@ -24,7 +24,7 @@ use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
 use std::task::Poll;
 
-use crate::fs::{BoxFuture, FileKind, Fs, FsExt};
+use crate::fs::{BoxFuture, FileKind, Fs, FsExt, OpenMode};
 
 /// A case's verdict: `Err` carries what went wrong, in words.
 pub type Verdict = Result<(), String>;
@@ -91,6 +91,17 @@ cases![
     create_dir_all_cases,
     sync_cases,
     symlink_and_read_link_cases,
+    create_dir_cases,
+    handle_writes_and_reads_at_offsets,
+    handle_write_past_the_end_zero_fills,
+    append_handle_writes_land_at_the_end,
+    set_len_cuts_and_zero_extends,
+    open_modes_follow_std,
+    open_refuses_a_directory_for_writing_and_syncs_it_for_reading,
+    a_handle_follows_its_file_through_rename_and_unlink,
+    a_handle_refuses_what_its_mode_forbids,
+    a_closed_handle_is_a_bad_descriptor,
+    blocking_handles_agree_with_async_ones,
 ];
 
 fn check(cond: bool, what: impl FnOnce() -> String) -> Verdict {
@@ -545,4 +556,378 @@ async fn symlink_and_read_link_cases(fs: &dyn Fs, root: &Path, _: &Path) -> Verd
     ok("write", fs.write(root.join("f"), b"f".to_vec()).await)?;
     expect_kind("read_link on file", fs.read_link(root.join("f")).await, ErrorKind::InvalidInput)?;
     expect_kind("read_link missing", fs.read_link(root.join("none")).await, ErrorKind::NotFound)
+}
+
+/// `result` must be an error with raw OS error `errno` (`EBADF` has no
+/// `ErrorKind` of its own).
+fn expect_errno<T: std::fmt::Debug>(what: &str, result: io::Result<T>, errno: i32) -> Verdict {
+    match result {
+        Err(e) if e.raw_os_error() == Some(errno) => Ok(()),
+        Err(e) => Err(format!("{what}: expected errno {errno}, got {:?} ({e})", e.raw_os_error())),
+        Ok(v) => Err(format!("{what}: expected errno {errno}, got Ok({v:?})")),
+    }
+}
+
+const EBADF: i32 = 9;
+
+/// Read, write, both; create if missing.
+const RW_CREATE: OpenMode =
+    OpenMode { read: true, write: true, append: false, truncate: false, create: true, create_new: false };
+
+async fn create_dir_cases(fs: &dyn Fs, root: &Path, _: &Path) -> Verdict {
+    ok("create_dir", fs.create_dir(root.join("d")).await)?;
+    check(kind_of(fs, &root.join("d")).await? == FileKind::Dir, || "not a directory".into())?;
+    expect_kind("create_dir again", fs.create_dir(root.join("d")).await, ErrorKind::AlreadyExists)?;
+    expect_kind("missing parent", fs.create_dir(root.join("none").join("d")).await, ErrorKind::NotFound)?;
+    ok("write", fs.write(root.join("f"), b"f".to_vec()).await)?;
+    expect_kind("under a file", fs.create_dir(root.join("f").join("d")).await, ErrorKind::NotADirectory)?;
+    ok("symlink", fs.symlink("nowhere", root.join("l")).await)?;
+    expect_kind("onto a dangling symlink", fs.create_dir(root.join("l")).await, ErrorKind::AlreadyExists)
+}
+
+async fn handle_writes_and_reads_at_offsets(fs: &dyn Fs, root: &Path, _: &Path) -> Verdict {
+    let p = root.join("f");
+    let h = ok("open", fs.open(&p, RW_CREATE).await)?;
+    let end = ok("write_at 0", fs.write_at(&h, 0, b"hello".to_vec()).await)?;
+    check(end == 5, || format!("write_at returned {end}, not 5"))?;
+    ok("write_at 5", fs.write_at(&h, 5, b" world".to_vec()).await)?;
+    ok("overwrite", fs.write_at(&h, 0, b"J".to_vec()).await)?;
+    let all = ok("read_at 0", fs.read_at(&h, 0, 100).await)?;
+    check(all == b"Jello world", || format!("read_at: {:?}", String::from_utf8_lossy(&all)))?;
+    let mid = ok("read_at 6", fs.read_at(&h, 6, 3).await)?;
+    check(mid == b"wor", || format!("read_at 6: {:?}", String::from_utf8_lossy(&mid)))?;
+    let past = ok("read_at past the end", fs.read_at(&h, 50, 10).await)?;
+    check(past.is_empty(), || format!("read past the end gave {} bytes", past.len()))?;
+    let m = ok("handle_metadata", fs.handle_metadata(&h).await)?;
+    check(m.len == 11 && m.kind == FileKind::File, || format!("handle_metadata: {m:?}"))?;
+    ok("sync_handle", fs.sync_handle(&h, false).await)?;
+    ok("sync_handle data", fs.sync_handle(&h, true).await)?;
+    ok("close", fs.close(&h).await)?;
+    expect_content(fs, &p, b"Jello world").await
+}
+
+async fn handle_write_past_the_end_zero_fills(fs: &dyn Fs, root: &Path, _: &Path) -> Verdict {
+    let p = root.join("f");
+    let h = ok("open", fs.open(&p, RW_CREATE).await)?;
+    ok("write_at 4", fs.write_at(&h, 4, b"x".to_vec()).await)?;
+    ok("close", fs.close(&h).await)?;
+    expect_content(fs, &p, b"\0\0\0\0x").await
+}
+
+async fn append_handle_writes_land_at_the_end(fs: &dyn Fs, root: &Path, _: &Path) -> Verdict {
+    let p = root.join("f");
+    ok("write", fs.write(&p, b"ab".to_vec()).await)?;
+    let mode = OpenMode { append: true, ..OpenMode::default() };
+    let h = ok("open append", fs.open(&p, mode).await)?;
+    let end = ok("write_at 0 on append", fs.write_at(&h, 0, b"cd".to_vec()).await)?;
+    check(end == 4, || format!("an append handle's write ended at {end}, not 4"))?;
+    // Another writer extends the file: the next append lands after it.
+    ok("append", fs.append(&p, b"ef".to_vec()).await)?;
+    let end = ok("write_at again", fs.write_at(&h, 1, b"gh".to_vec()).await)?;
+    check(end == 8, || format!("ended at {end}, not 8"))?;
+    ok("close", fs.close(&h).await)?;
+    expect_content(fs, &p, b"abcdefgh").await?;
+    let missing = root.join("new");
+    let create = OpenMode { append: true, create: true, ..OpenMode::default() };
+    let h = ok("open append create", fs.open(&missing, create).await)?;
+    ok("write_at", fs.write_at(&h, 7, b"x".to_vec()).await)?;
+    ok("close", fs.close(&h).await)?;
+    expect_content(fs, &missing, b"x").await
+}
+
+async fn set_len_cuts_and_zero_extends(fs: &dyn Fs, root: &Path, _: &Path) -> Verdict {
+    let p = root.join("f");
+    ok("write", fs.write(&p, b"abcdef".to_vec()).await)?;
+    let h = ok("open", fs.open(&p, RW_CREATE).await)?;
+    ok("set_len 2", fs.set_len(&h, 2).await)?;
+    expect_content(fs, &p, b"ab").await?;
+    ok("set_len 4", fs.set_len(&h, 4).await)?;
+    expect_content(fs, &p, b"ab\0\0").await?;
+    ok("close", fs.close(&h).await)
+}
+
+async fn open_modes_follow_std(fs: &dyn Fs, root: &Path, _: &Path) -> Verdict {
+    let p = root.join("f");
+    expect_kind("open missing", fs.open(&p, OpenMode::READ).await, ErrorKind::NotFound)?;
+    expect_kind("nothing to do", fs.open(&p, OpenMode::default()).await, ErrorKind::InvalidInput)?;
+    let truncate_ro = OpenMode { read: true, truncate: true, ..OpenMode::default() };
+    expect_kind("truncate without write", fs.open(&p, truncate_ro).await, ErrorKind::InvalidInput)?;
+    let create_ro = OpenMode { read: true, create: true, ..OpenMode::default() };
+    expect_kind("create without write", fs.open(&p, create_ro).await, ErrorKind::InvalidInput)?;
+    let new = OpenMode { write: true, create_new: true, ..OpenMode::default() };
+    let h = ok("create_new", fs.open(&p, new).await)?;
+    ok("close", fs.close(&h).await)?;
+    expect_kind("create_new on existing", fs.open(&p, new).await, ErrorKind::AlreadyExists)?;
+    ok("symlink", fs.symlink("nowhere", root.join("l")).await)?;
+    expect_kind("create_new on a dangling symlink", fs.open(root.join("l"), new).await, ErrorKind::AlreadyExists)?;
+    // `create` follows a dangling symlink and creates its target.
+    let h = ok("create through a symlink", fs.open(root.join("l"), OpenMode::CREATE).await)?;
+    ok("close", fs.close(&h).await)?;
+    check(kind_of(fs, &root.join("nowhere")).await? == FileKind::File, || "symlink target not created".into())?;
+    ok("write", fs.write(&p, b"full".to_vec()).await)?;
+    let h = ok("create truncates", fs.open(&p, OpenMode::CREATE).await)?;
+    ok("close", fs.close(&h).await)?;
+    expect_content(fs, &p, b"").await?;
+    let missing_parent = root.join("none").join("f");
+    expect_kind("missing parent", fs.open(&missing_parent, OpenMode::CREATE).await, ErrorKind::NotFound)
+}
+
+async fn open_refuses_a_directory_for_writing_and_syncs_it_for_reading(fs: &dyn Fs, root: &Path, _: &Path) -> Verdict {
+    let d = root.join("d");
+    ok("create_dir", fs.create_dir(&d).await)?;
+    let rw = OpenMode { read: true, write: true, ..OpenMode::default() };
+    expect_kind("open a directory to write", fs.open(&d, rw).await, ErrorKind::IsADirectory)?;
+    let h = ok("open a directory to read", fs.open(&d, OpenMode::READ).await)?;
+    ok("fsync the directory", fs.sync_handle(&h, false).await)?;
+    let m = ok("handle_metadata", fs.handle_metadata(&h).await)?;
+    check(m.kind == FileKind::Dir, || format!("a directory handle's kind: {:?}", m.kind))?;
+    expect_kind("read a directory handle", fs.read_at(&h, 0, 10).await, ErrorKind::IsADirectory)?;
+    ok("close", fs.close(&h).await)
+}
+
+async fn a_handle_follows_its_file_through_rename_and_unlink(fs: &dyn Fs, root: &Path, _: &Path) -> Verdict {
+    let (a, b) = (root.join("a"), root.join("b"));
+    let h = ok("open", fs.open(&a, RW_CREATE).await)?;
+    ok("write_at", fs.write_at(&h, 0, b"one".to_vec()).await)?;
+    ok("rename", fs.rename(&a, &b).await)?;
+    ok("write_at after rename", fs.write_at(&h, 3, b"two".to_vec()).await)?;
+    expect_content(fs, &b, b"onetwo").await?;
+    expect_missing(fs, &a).await?;
+    let id_before = ok("metadata", fs.metadata(&b).await)?.id;
+    ok("remove_file", fs.remove_file(&b).await)?;
+    let got = ok("read_at after unlink", fs.read_at(&h, 0, 100).await)?;
+    check(got == b"onetwo", || format!("read after unlink: {:?}", String::from_utf8_lossy(&got)))?;
+    let m = ok("handle_metadata after unlink", fs.handle_metadata(&h).await)?;
+    check(m.id == id_before && m.len == 6, || format!("handle_metadata after unlink: {m:?}"))?;
+    ok("close", fs.close(&h).await)?;
+    expect_missing(fs, &b).await
+}
+
+async fn a_handle_refuses_what_its_mode_forbids(fs: &dyn Fs, root: &Path, _: &Path) -> Verdict {
+    let p = root.join("f");
+    ok("write", fs.write(&p, b"data".to_vec()).await)?;
+    let ro = ok("open read-only", fs.open(&p, OpenMode::READ).await)?;
+    expect_errno("write through a read-only handle", fs.write_at(&ro, 0, b"x".to_vec()).await, EBADF)?;
+    expect_kind("set_len through a read-only handle", fs.set_len(&ro, 0).await, ErrorKind::InvalidInput)?;
+    ok("close", fs.close(&ro).await)?;
+    let wo = ok("open write-only", fs.open(&p, OpenMode { write: true, ..OpenMode::default() }).await)?;
+    expect_errno("read through a write-only handle", fs.read_at(&wo, 0, 4).await, EBADF)?;
+    ok("close", fs.close(&wo).await)?;
+    expect_content(fs, &p, b"data").await
+}
+
+async fn a_closed_handle_is_a_bad_descriptor(fs: &dyn Fs, root: &Path, _: &Path) -> Verdict {
+    let p = root.join("f");
+    let h = ok("open", fs.open(&p, RW_CREATE).await)?;
+    ok("close", fs.close(&h).await)?;
+    ok("close twice", fs.close(&h).await)?;
+    expect_errno("read_at a closed handle", fs.read_at(&h, 0, 1).await, EBADF)?;
+    expect_errno("write_at a closed handle", fs.write_at(&h, 0, b"x".to_vec()).await, EBADF)?;
+    expect_errno("sync a closed handle", fs.sync_handle(&h, false).await, EBADF)?;
+    expect_content(fs, &p, b"").await
+}
+
+async fn blocking_handles_agree_with_async_ones(fs: &dyn Fs, root: &Path, _: &Path) -> Verdict {
+    let p = root.join("f");
+    let h = ok("open_blocking", fs.open_blocking(&p, RW_CREATE))?;
+    ok("write_at_blocking", fs.write_at_blocking(&h, 0, b"sync".to_vec()))?;
+    ok("sync_handle_blocking", fs.sync_handle_blocking(&h, true))?;
+    let got = ok("read_at", fs.read_at(&h, 0, 10).await)?;
+    check(got == b"sync", || format!("read_at: {:?}", String::from_utf8_lossy(&got)))?;
+    ok("set_len_blocking", fs.set_len_blocking(&h, 2))?;
+    let m = ok("handle_metadata_blocking", fs.handle_metadata_blocking(&h))?;
+    check(m.len == 2, || format!("len after set_len: {}", m.len))?;
+    ok("close_blocking", fs.close_blocking(&h))
+}
+
+/// The signature of a facade case: a fresh, empty, existing directory,
+/// used through [`crate::tokio_fs`] and [`crate::std_fs`] on the file
+/// system of [`crate::ambient`].
+pub type FacadeCaseFn = for<'a> fn(&'a Path) -> BoxFuture<'a, Verdict>;
+
+/// One facade case.
+#[derive(Clone, Copy)]
+pub struct FacadeCase {
+    /// Its name, unique in [`FACADE_CASES`].
+    pub name: &'static str,
+    /// What it checks.
+    pub run: FacadeCaseFn,
+}
+
+impl std::fmt::Debug for FacadeCase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+macro_rules! facade_cases {
+    ($($name:ident),* $(,)?) => {
+        /// Every facade case, in a fixed order: the `tokio_fs` and `std_fs`
+        /// facades used as code written for `tokio::fs` and `std::fs` uses
+        /// them, on whatever file system [`crate::ambient`] gives.
+        pub const FACADE_CASES: &[FacadeCase] = &[
+            $(FacadeCase { name: stringify!($name), run: |root| Box::pin($name(root)) },)*
+        ];
+    };
+}
+
+facade_cases![
+    tokio_file_writes_seeks_and_reads,
+    tokio_file_appends_and_refuses_a_negative_seek,
+    tokio_free_functions,
+    std_file_writes_seeks_and_reads,
+    std_free_functions,
+    a_directory_syncs_through_an_open_handle,
+];
+
+async fn tokio_file_writes_seeks_and_reads(root: &Path) -> Verdict {
+    use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
+    let p = root.join("f");
+    let mut f = ok("open", crate::tokio_fs::OpenOptions::new().read(true).write(true).create(true).open(&p).await)?;
+    ok("write_all", f.write_all(b"hello world").await)?;
+    ok("flush", f.flush().await)?;
+    ok("sync_all", f.sync_all().await)?;
+    check(ok("seek start", f.seek(io::SeekFrom::Start(0)).await)? == 0, || "seek start".into())?;
+    let mut five = [0; 5];
+    ok("read_exact", f.read_exact(&mut five).await)?;
+    check(&five == b"hello", || format!("read_exact: {:?}", String::from_utf8_lossy(&five)))?;
+    let at = ok("seek current", f.seek(io::SeekFrom::Current(1)).await)?;
+    check(at == 6, || format!("seek current landed at {at}"))?;
+    let mut rest = String::new();
+    ok("read_to_string", f.read_to_string(&mut rest).await)?;
+    check(rest == "world", || format!("read_to_string: {rest:?}"))?;
+    let at = ok("seek end", f.seek(io::SeekFrom::End(-5)).await)?;
+    check(at == 6, || format!("seek end landed at {at}"))?;
+    ok("set_len", f.set_len(5).await)?;
+    let len = ok("metadata", f.metadata().await)?.len();
+    check(len == 5, || format!("len after set_len: {len}"))?;
+    ok("seek end", f.seek(io::SeekFrom::End(0)).await)?;
+    ok("write_all", f.write_all(b"!").await)?;
+    ok("sync_data", f.sync_data().await)?;
+    let mut buf = [0; 3];
+    let n = ok("read_at", f.read_at(&mut buf, 3).await)?;
+    check(n == 3 && &buf == b"lo!", || format!("read_at: {n} {:?}", String::from_utf8_lossy(&buf)))?;
+    ok("write_all_at", f.write_all_at(b"J", 0).await)?;
+    drop(f);
+    let got = ok("read", crate::tokio_fs::read(&p).await)?;
+    check(got == b"Jello!", || format!("file: {:?}", String::from_utf8_lossy(&got)))
+}
+
+async fn tokio_file_appends_and_refuses_a_negative_seek(root: &Path) -> Verdict {
+    use tokio::io::{AsyncSeekExt as _, AsyncWriteExt as _};
+    let p = root.join("log");
+    ok("write", crate::tokio_fs::write(&p, "a\n").await)?;
+    let mut f = ok("open append", crate::tokio_fs::OpenOptions::new().append(true).open(&p).await)?;
+    ok("write_all", f.write_all(b"b\n").await)?;
+    ok("write_all", f.write_all(b"c\n").await)?;
+    let at = ok("stream_position", f.stream_position().await)?;
+    check(at == 6, || format!("position after two appends: {at}"))?;
+    let e = f.seek(io::SeekFrom::Current(-10)).await;
+    expect_kind("seek before the start", e, ErrorKind::InvalidInput)?;
+    ok("shutdown", f.shutdown().await)?;
+    drop(f);
+    let text = ok("read_to_string", crate::tokio_fs::read_to_string(&p).await)?;
+    check(text == "a\nb\nc\n", || format!("log: {text:?}"))?;
+    let created = ok("create", crate::tokio_fs::File::create(root.join("new")).await)?;
+    drop(created);
+    let e = crate::tokio_fs::File::create_new(root.join("new")).await;
+    expect_kind("create_new on existing", e, ErrorKind::AlreadyExists)?;
+    expect_kind("open missing", crate::tokio_fs::File::open(root.join("none")).await, ErrorKind::NotFound)
+}
+
+async fn tokio_free_functions(root: &Path) -> Verdict {
+    use crate::tokio_fs as fs;
+    let (a, b) = (root.join("a"), root.join("b"));
+    ok("write", fs::write(&a, b"1").await)?;
+    ok("rename", fs::rename(&a, &b).await)?;
+    check(!ok("try_exists a", fs::try_exists(&a).await)?, || "a still exists".into())?;
+    check(ok("try_exists b", fs::try_exists(&b).await)?, || "b missing".into())?;
+    let n = ok("copy", fs::copy(&b, root.join("c")).await)?;
+    check(n == 1, || format!("copied {n}"))?;
+    ok("create_dir", fs::create_dir(root.join("d")).await)?;
+    ok("create_dir_all", fs::create_dir_all(root.join("d/e/f")).await)?;
+    ok("symlink", fs::symlink("b", root.join("l")).await)?;
+    let mut dir = ok("read_dir", fs::read_dir(root).await)?;
+    let mut seen = Vec::new();
+    while let Some(entry) = ok("next_entry", dir.next_entry().await)? {
+        let kind = ok("file_type", entry.file_type().await)?;
+        check(entry.path() == root.join(entry.file_name()), || "path is not dir + name".into())?;
+        seen.push(format!("{}:{kind:?}", entry.file_name().to_string_lossy()));
+    }
+    check(seen == ["b:File", "c:File", "d:Dir", "l:Symlink"], || format!("read_dir: {seen:?}"))?;
+    check(ok("metadata", fs::metadata(root.join("l")).await)?.is_file(), || "metadata follows".into())?;
+    check(ok("symlink_metadata", fs::symlink_metadata(root.join("l")).await)?.is_symlink(), || "lstat".into())?;
+    let target = ok("read_link", fs::read_link(root.join("l")).await)?;
+    check(target == Path::new("b"), || format!("read_link: {}", target.display()))?;
+    expect_kind("remove_dir non-empty", fs::remove_dir(root.join("d")).await, ErrorKind::DirectoryNotEmpty)?;
+    ok("remove_dir_all", fs::remove_dir_all(root.join("d")).await)?;
+    ok("remove_file", fs::remove_file(root.join("l")).await)?;
+    ok("sync_dir", fs::sync_dir(root).await)?;
+    ok("write", fs::write(root.join("bin"), [0xff, 0xfe]).await)?;
+    expect_kind("read_to_string of bytes", fs::read_to_string(root.join("bin")).await, ErrorKind::InvalidData)
+}
+
+fn std_file_writes_seeks_and_reads_sync(root: &Path) -> Verdict {
+    use std::io::{Read as _, Seek as _, Write as _};
+    let p = root.join("f");
+    let mut f = ok("open", crate::std_fs::OpenOptions::new().read(true).write(true).create(true).open(&p))?;
+    ok("write_all", f.write_all(b"hello world"))?;
+    ok("sync_all", f.sync_all())?;
+    ok("seek start", f.seek(io::SeekFrom::Start(6)))?;
+    let mut rest = String::new();
+    ok("read_to_string", f.read_to_string(&mut rest))?;
+    check(rest == "world", || format!("read_to_string: {rest:?}"))?;
+    let at = ok("seek end", f.seek(io::SeekFrom::End(-5)))?;
+    check(at == 6, || format!("seek end landed at {at}"))?;
+    ok("set_len", f.set_len(5))?;
+    check(ok("metadata", f.metadata())?.len() == 5, || "len after set_len".into())?;
+    ok("write_all_at", f.write_all_at(b"J", 0))?;
+    let mut buf = [0; 2];
+    ok("read_at", f.read_at(&mut buf, 3))?;
+    check(&buf == b"lo", || format!("read_at: {:?}", String::from_utf8_lossy(&buf)))?;
+    ok("sync_data", f.sync_data())?;
+    expect_kind("seek before the start", f.seek(io::SeekFrom::Current(-100)), ErrorKind::InvalidInput)?;
+    drop(f);
+    let got = ok("read", crate::std_fs::read(&p))?;
+    check(got == b"Jello", || format!("file: {:?}", String::from_utf8_lossy(&got)))?;
+    let mut log = ok("append", crate::std_fs::OpenOptions::new().append(true).create(true).open(root.join("log")))?;
+    ok("write_all", log.write_all(b"a\n"))?;
+    ok("write_all", log.write_all(b"b\n"))?;
+    drop(log);
+    let text = ok("read_to_string", crate::std_fs::read_to_string(root.join("log")))?;
+    check(text == "a\nb\n", || format!("log: {text:?}"))
+}
+
+async fn std_file_writes_seeks_and_reads(root: &Path) -> Verdict {
+    std_file_writes_seeks_and_reads_sync(root)
+}
+
+async fn std_free_functions(root: &Path) -> Verdict {
+    use crate::std_fs as fs;
+    ok("create_dir_all", fs::create_dir_all(root.join("d/e")))?;
+    ok("write", fs::write(root.join("d/x"), "x"))?;
+    ok("copy", fs::copy(root.join("d/x"), root.join("d/y")))?;
+    ok("rename", fs::rename(root.join("d/y"), root.join("z")))?;
+    let names: Vec<String> = ok("read_dir", fs::read_dir(root.join("d")))?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<io::Result<_>>()
+        .map_err(|e| format!("read_dir entry: {e}"))?;
+    check(names == ["e", "x"], || format!("read_dir: {names:?}"))?;
+    check(ok("exists", fs::exists(root.join("z")))?, || "z missing".into())?;
+    expect_kind("create_dir existing", fs::create_dir(root.join("d")), ErrorKind::AlreadyExists)?;
+    ok("remove_file", fs::remove_file(root.join("z")))?;
+    ok("remove_dir", fs::remove_dir(root.join("d/e")))?;
+    ok("remove_dir_all", fs::remove_dir_all(root.join("d")))?;
+    ok("sync_dir", fs::sync_dir(root))?;
+    check(!ok("exists", fs::exists(root.join("d")))?, || "d still exists".into())
+}
+
+async fn a_directory_syncs_through_an_open_handle(root: &Path) -> Verdict {
+    ok("write", crate::tokio_fs::write(root.join("f"), "f").await)?;
+    let dir = ok("open dir", crate::tokio_fs::File::open(root).await)?;
+    ok("sync_all on a directory", dir.sync_all().await)?;
+    let dir = ok("open dir", crate::std_fs::File::open(root))?;
+    ok("sync_all on a directory", dir.sync_all())?;
+    let e = crate::tokio_fs::OpenOptions::new().write(true).open(root).await;
+    expect_kind("open a directory to write", e, ErrorKind::IsADirectory)
 }

@@ -37,6 +37,32 @@
 //! | `SyncDir(p)` | the directory's entries (creates, renames, unlinks) are durable | missing: `NotFound`; a file: `NotADirectory` |
 //! | `Symlink { target, link }` | `link` is a symlink to `target` (which need not exist) | `link` exists: `AlreadyExists` |
 //! | `ReadLink(p)` | the symlink's target | missing: `NotFound`; not a symlink: `InvalidInput` |
+//! | `CreateDir(p)` | `p` is a new, empty directory | exists (even as a dangling symlink): `AlreadyExists`; missing parent: `NotFound`; a parent is a file: `NotADirectory` |
+//!
+//! # File handles
+//!
+//! Code that works through open files (`File::open`, seek, positioned
+//! reads and writes, `set_len`, `sync_data`) uses the handle operations.
+//! [`Handle`] names one open file description: it keeps referring to the
+//! file it opened when that file is renamed or unlinked, as a descriptor
+//! does, until [`FsOp::Close`]. The handle's `path` is the path it was
+//! opened by, for histories and per-mount rules only; it is never
+//! resolved again.
+//!
+//! | operation | success | errors (kind) |
+//! |---|---|---|
+//! | `Open { path, mode }` | a handle ([`FsOutput::Handle`]); with `create`, a missing file is created (following a symlink to its missing target); with `create_new`, exclusively (a dangling symlink counts as existing); with `truncate`, the file is emptied; a directory opens for reading only | a mode [`OpenMode::check`] refuses: `InvalidInput`; missing without `create`: `NotFound`; exists with `create_new`: `AlreadyExists`; a directory opened for writing: `IsADirectory`; FIFO, socket or device: `InvalidInput` (never blocks) |
+//! | `ReadAt { handle, offset, len }` | up to `len` bytes from `offset` ([`FsOutput::Bytes`]); fewer only at the end of the file, none at or past it | not opened for reading: raw `EBADF`; a directory: `IsADirectory`; closed handle: raw `EBADF` |
+//! | `WriteAt { handle, at, data }` | all of `data` lands at `at` (a gap past the end reads as zeros); on an `append` handle every write lands at the end, whatever `at` says (as Linux does for `pwrite`); returns the offset just past the data ([`FsOutput::Offset`]) | not opened for writing: raw `EBADF`; as `Write` for a full disk |
+//! | `SetLen { handle, len }` | the file is cut or zero-extended to `len` | not opened for writing: `InvalidInput` |
+//! | `SyncHandle { handle, data_only }` | the file's data (and for a directory handle, its entries) is durable (`fsync`; `fdatasync` with `data_only`) | closed handle: raw `EBADF` |
+//! | `HandleMetadata(handle)` | metadata of the open file (even after it was renamed or unlinked) | closed handle: raw `EBADF` |
+//! | `Close(handle)` | the handle is gone; closing twice or an unknown handle is a no-op; operations already in flight through it still land | never fails |
+//!
+//! A handle operation names the same operation as its path twin in
+//! histories and fault rules (`read`, `write`, `append` for an append
+//! handle, `sync_file`, `metadata`), so one rule covers code written either
+//! way; `open`, `set_len`, `close` and `create_dir` are names of their own.
 //!
 //! Durability: data written by `Write`/`Append`/`CreateNew` is durable only
 //! after `SyncFile`; a new, renamed or removed directory entry only after
@@ -120,6 +146,115 @@ pub enum FsOp {
     },
     /// Read a symlink's target.
     ReadLink(PathBuf),
+    /// Create one directory (`mkdir`): the parent must exist.
+    CreateDir(PathBuf),
+    /// Open a file and get a [`Handle`] to it.
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// How to open it.
+        mode: OpenMode,
+    },
+    /// Read from an open file at an offset (`pread`).
+    ReadAt {
+        /// The open file.
+        handle: Handle,
+        /// Where to start.
+        offset: u64,
+        /// How many bytes at most.
+        len: u64,
+    },
+    /// Write to an open file at an offset (`pwrite`; at the end for an
+    /// append handle).
+    WriteAt {
+        /// The open file.
+        handle: Handle,
+        /// Where the data goes (ignored by an append handle).
+        at: u64,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// Cut or zero-extend an open file (`ftruncate`).
+    SetLen {
+        /// The open file.
+        handle: Handle,
+        /// Its new length.
+        len: u64,
+    },
+    /// Make an open file durable (`fsync`, or `fdatasync` with `data_only`).
+    SyncHandle {
+        /// The open file (or directory).
+        handle: Handle,
+        /// Data only (`fdatasync`): the same durability for the data.
+        data_only: bool,
+    },
+    /// Metadata of an open file (`fstat`).
+    HandleMetadata(Handle),
+    /// Close a handle.
+    Close(Handle),
+}
+
+/// One open file description (see the [module docs](self#file-handles)).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Handle {
+    /// The adapter's number for it, unique for the adapter's lifetime.
+    pub id: u64,
+    /// The path it was opened by (for histories and mount rules; never
+    /// resolved again).
+    pub path: std::sync::Arc<Path>,
+    /// Opened in append mode: every write lands at the end.
+    pub append: bool,
+}
+
+/// How [`FsOp::Open`] opens a file: the flags of `std::fs::OpenOptions`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct OpenMode {
+    /// Open for reading.
+    pub read: bool,
+    /// Open for writing.
+    pub write: bool,
+    /// Every write lands at the end (implies writing).
+    pub append: bool,
+    /// Empty the file on open (needs `write`).
+    pub truncate: bool,
+    /// Create the file if missing (needs `write` or `append`).
+    pub create: bool,
+    /// Create the file, failing if anything exists at the path (needs
+    /// `write` or `append`).
+    pub create_new: bool,
+}
+
+impl OpenMode {
+    /// Read only (`File::open`).
+    pub const READ: OpenMode =
+        OpenMode { read: true, write: false, append: false, truncate: false, create: false, create_new: false };
+    /// Write, create, truncate (`File::create`).
+    pub const CREATE: OpenMode =
+        OpenMode { read: false, write: true, append: false, truncate: true, create: true, create_new: false };
+
+    /// Refuse the combinations `std::fs::OpenOptions` refuses, with
+    /// `InvalidInput`: nothing to read or write, `truncate` without
+    /// `write` or with `append`, a create without write access.
+    pub fn check(&self) -> io::Result<()> {
+        let writes = self.write || self.append;
+        let refuse = |why: &str| Err(io::Error::new(io::ErrorKind::InvalidInput, format!("open mode: {why}")));
+        if !self.read && !writes {
+            return refuse("neither read, write nor append");
+        }
+        if self.truncate && (!self.write || self.append) {
+            return refuse("truncate needs write and no append");
+        }
+        if (self.create || self.create_new) && !writes {
+            return refuse("create needs write or append");
+        }
+        Ok(())
+    }
+
+    /// Does a handle opened so allow writes?
+    pub fn writes(&self) -> bool {
+        self.write || self.append
+    }
 }
 
 impl FsOp {
@@ -143,6 +278,15 @@ impl FsOp {
             FsOp::SyncDir(_) => "sync_dir",
             FsOp::Symlink { .. } => "symlink",
             FsOp::ReadLink(_) => "read_link",
+            FsOp::CreateDir(_) => "create_dir",
+            FsOp::Open { .. } => "open",
+            FsOp::ReadAt { .. } => "read",
+            FsOp::WriteAt { handle, .. } if handle.append => "append",
+            FsOp::WriteAt { .. } => "write",
+            FsOp::SetLen { .. } => "set_len",
+            FsOp::SyncHandle { .. } => "sync_file",
+            FsOp::HandleMetadata(_) => "metadata",
+            FsOp::Close(_) => "close",
         }
     }
 
@@ -160,10 +304,33 @@ impl FsOp {
             | FsOp::Metadata(p)
             | FsOp::SyncFile(p)
             | FsOp::SyncDir(p)
-            | FsOp::ReadLink(p) => p,
-            FsOp::Write { path, .. } | FsOp::Append { path, .. } | FsOp::CreateNew { path, .. } => path,
+            | FsOp::ReadLink(p)
+            | FsOp::CreateDir(p) => p,
+            FsOp::Write { path, .. }
+            | FsOp::Append { path, .. }
+            | FsOp::CreateNew { path, .. }
+            | FsOp::Open { path, .. } => path,
+            FsOp::ReadAt { handle, .. }
+            | FsOp::WriteAt { handle, .. }
+            | FsOp::SetLen { handle, .. }
+            | FsOp::SyncHandle { handle, .. }
+            | FsOp::HandleMetadata(handle)
+            | FsOp::Close(handle) => &handle.path,
             FsOp::Rename { from, .. } => from,
             FsOp::Symlink { link, .. } => link,
+        }
+    }
+
+    /// The open file a handle operation acts on.
+    pub fn handle(&self) -> Option<&Handle> {
+        match self {
+            FsOp::ReadAt { handle, .. }
+            | FsOp::WriteAt { handle, .. }
+            | FsOp::SetLen { handle, .. }
+            | FsOp::SyncHandle { handle, .. }
+            | FsOp::HandleMetadata(handle)
+            | FsOp::Close(handle) => Some(handle),
+            _ => None,
         }
     }
 
@@ -189,6 +356,10 @@ pub enum FsOutput {
     Metadata(Metadata),
     /// `ReadLink`.
     Path(PathBuf),
+    /// `Open`.
+    Handle(Handle),
+    /// `WriteAt`: the offset just past the data written.
+    Offset(u64),
 }
 
 /// The kind of a directory entry.
@@ -227,6 +398,55 @@ impl Metadata {
     /// Metadata as an adapter reports it.
     pub fn new(kind: FileKind, len: u64, modified: SystemTime, changed: SystemTime, id: u64) -> Metadata {
         Metadata { kind, len, modified, changed, id }
+    }
+
+    /// The length in bytes, as `std::fs::Metadata::len`.
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// What the entry is, as `std::fs::Metadata::file_type`.
+    pub fn file_type(&self) -> FileKind {
+        self.kind
+    }
+
+    /// A regular file?
+    pub fn is_file(&self) -> bool {
+        self.kind.is_file()
+    }
+
+    /// A directory?
+    pub fn is_dir(&self) -> bool {
+        self.kind.is_dir()
+    }
+
+    /// A symlink (only from a metadata call that does not follow one)?
+    pub fn is_symlink(&self) -> bool {
+        self.kind.is_symlink()
+    }
+
+    /// The last modification, as `std::fs::Metadata::modified` (never
+    /// fails here: every adapter reports one).
+    pub fn modified(&self) -> io::Result<SystemTime> {
+        Ok(self.modified)
+    }
+}
+
+impl FileKind {
+    /// A regular file?
+    pub fn is_file(self) -> bool {
+        self == FileKind::File
+    }
+
+    /// A directory?
+    pub fn is_dir(self) -> bool {
+        self == FileKind::Dir
+    }
+
+    /// A symlink?
+    pub fn is_symlink(self) -> bool {
+        self == FileKind::Symlink
     }
 }
 
@@ -291,6 +511,20 @@ fn entries(op: &'static str, out: FsOutput) -> io::Result<Vec<DirEntry>> {
 fn metadata(op: &'static str, out: FsOutput) -> io::Result<Metadata> {
     match out {
         FsOutput::Metadata(m) => Ok(m),
+        other => Err(unexpected(op, other)),
+    }
+}
+
+fn handle(op: &'static str, out: FsOutput) -> io::Result<Handle> {
+    match out {
+        FsOutput::Handle(h) => Ok(h),
+        other => Err(unexpected(op, other)),
+    }
+}
+
+fn offset(op: &'static str, out: FsOutput) -> io::Result<u64> {
+    match out {
+        FsOutput::Offset(n) => Ok(n),
         other => Err(unexpected(op, other)),
     }
 }
@@ -383,6 +617,30 @@ typed_ops! {
     /// Read a symlink: see [`FsOp::ReadLink`].
     read_link / read_link_blocking (p: impl AsRef<Path>) -> PathBuf
         = path, FsOp::ReadLink(p.as_ref().to_path_buf());
+    /// `mkdir`: see [`FsOp::CreateDir`].
+    create_dir / create_dir_blocking (p: impl AsRef<Path>) -> ()
+        = unit, FsOp::CreateDir(p.as_ref().to_path_buf());
+    /// Open a file: see [`FsOp::Open`].
+    open / open_blocking (p: impl AsRef<Path>, mode: OpenMode) -> Handle
+        = handle, FsOp::Open { path: p.as_ref().to_path_buf(), mode };
+    /// `pread`: see [`FsOp::ReadAt`].
+    read_at / read_at_blocking (h: &Handle, offset: u64, len: u64) -> Vec<u8>
+        = bytes, FsOp::ReadAt { handle: h.clone(), offset, len };
+    /// `pwrite`: see [`FsOp::WriteAt`]; the offset just past the data.
+    write_at / write_at_blocking (h: &Handle, at: u64, data: impl Into<Vec<u8>>) -> u64
+        = offset, FsOp::WriteAt { handle: h.clone(), at, data: data.into() };
+    /// `ftruncate`: see [`FsOp::SetLen`].
+    set_len / set_len_blocking (h: &Handle, len: u64) -> ()
+        = unit, FsOp::SetLen { handle: h.clone(), len };
+    /// `fsync` or `fdatasync` of an open file: see [`FsOp::SyncHandle`].
+    sync_handle / sync_handle_blocking (h: &Handle, data_only: bool) -> ()
+        = unit, FsOp::SyncHandle { handle: h.clone(), data_only };
+    /// `fstat`: see [`FsOp::HandleMetadata`].
+    handle_metadata / handle_metadata_blocking (h: &Handle) -> Metadata
+        = metadata, FsOp::HandleMetadata(h.clone());
+    /// Close a handle: see [`FsOp::Close`].
+    close / close_blocking (h: &Handle) -> ()
+        = unit, FsOp::Close(h.clone());
 }
 
 impl<T: Fs + ?Sized> FsExt for T {}

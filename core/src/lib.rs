@@ -12,6 +12,12 @@
 //! - [`Spawn`] and [`Entropy`]: background tasks and randomness;
 //! - [`Env`]: the bundle of all five that modules are built from.
 //!
+//! For code that is not written against `Fs`: [`tokio_fs`] and [`std_fs`]
+//! are `tokio::fs`- and `std::fs`-shaped facades (free functions, `File`,
+//! `OpenOptions`) over the file system of [`ambient`]: the simulated one
+//! inside a steadfast simulation, the real one otherwise (feature `real`).
+//! Existing code switches by changing its `use` lines.
+//!
 //! Real adapters (module `real`, feature `real`) implement them for production on
 //! tokio and the operating system. The file-system conformance suite
 //! (module `conformance`, feature `conformance`) checks any `Fs` adapter against
@@ -22,10 +28,12 @@
 
 #![warn(missing_docs)]
 
+pub mod ambient;
 pub mod clock;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod env;
+mod facade;
 pub mod fs;
 pub mod liveness;
 pub mod lock;
@@ -39,7 +47,8 @@ pub mod trace;
 
 pub use clock::{Clock, Elapsed, Mono, timeout, yield_now};
 pub use env::Env;
-pub use fs::{BoxFuture, DirEntry, FileKind, Fs, FsExt, FsOp, FsOutput, Metadata};
+pub use facade::{std_fs, tokio_fs};
+pub use fs::{BoxFuture, DirEntry, FileKind, Fs, FsExt, FsOp, FsOutput, Handle, Metadata, OpenMode};
 pub use procs::{Liveness, Procs};
 pub use spawn::{Abort, Entropy, Spawn, TaskHandle};
 

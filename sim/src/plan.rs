@@ -112,7 +112,9 @@ pub(crate) fn plan(schedule: &Schedule, counters: &mut Counters, rng: &mut SimRn
     let partial = match (op, fault) {
         // An exclusive create is all or nothing (the `Fs` contract): a
         // failed one leaves no partial file.
-        (FsOp::Write { data, .. } | FsOp::Append { data, .. }, Some(_)) if rng.chance(0.5) => {
+        (FsOp::Write { data, .. } | FsOp::Append { data, .. } | FsOp::WriteAt { data, .. }, Some(_))
+            if rng.chance(0.5) =>
+        {
             Some(rng.range(0, data.len() as u64) as usize)
         }
         _ => None,

@@ -6,7 +6,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::Path;
 
-use crate::fs::{BoxFuture, DirEntry, FileKind, Fs, FsOp, FsOutput, Metadata};
+use crate::fs::{BoxFuture, DirEntry, FileKind, Fs, FsOp, FsOutput, Handle, Metadata, OpenMode};
 
 /// The real file system: blocking operations run `std::fs` on the calling
 /// thread; async operations run the same code on tokio's blocking pool (which
@@ -58,7 +58,115 @@ fn run(op: FsOp) -> io::Result<FsOutput> {
         FsOp::SyncDir(p) => sync_dir(&p).map(unit),
         FsOp::Symlink { target, link } => std::os::unix::fs::symlink(target, link).map(unit),
         FsOp::ReadLink(p) => fs::read_link(p).map(FsOutput::Path),
+        FsOp::CreateDir(p) => fs::create_dir(p).map(unit),
+        FsOp::Open { path, mode } => open(path, mode).map(FsOutput::Handle),
+        FsOp::ReadAt { handle, offset, len } => read_at(&*handles::get(&handle)?, offset, len).map(FsOutput::Bytes),
+        FsOp::WriteAt { handle, at, data } => write_at(&handle, at, &data).map(FsOutput::Offset),
+        FsOp::SetLen { handle, len } => handles::get(&handle)?.set_len(len).map(unit),
+        FsOp::SyncHandle { handle, data_only: true } => handles::get(&handle)?.sync_data().map(unit),
+        FsOp::SyncHandle { handle, data_only: false } => handles::get(&handle)?.sync_all().map(unit),
+        FsOp::HandleMetadata(handle) => handles::get(&handle)?.metadata().and_then(meta),
+        FsOp::Close(handle) => {
+            handles::close(&handle);
+            Ok(FsOutput::Unit)
+        }
     }
+}
+
+/// The open files behind [`Handle`]s: one table for the process, since
+/// `RealFs` is a plain value that any number of copies share.
+mod handles {
+    use std::collections::BTreeMap;
+    use std::fs::File;
+    use std::io;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex, MutexGuard};
+
+    use crate::fs::Handle;
+
+    static OPEN: Mutex<BTreeMap<u64, Arc<File>>> = Mutex::new(BTreeMap::new());
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+
+    fn table() -> MutexGuard<'static, BTreeMap<u64, Arc<File>>> {
+        // A panic while the lock was held cannot leave the map torn.
+        OPEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(super) fn insert(file: File) -> u64 {
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        let previous = table().insert(id, Arc::new(file));
+        assert!(previous.is_none(), "handle ids are never reused");
+        id
+    }
+
+    /// The open file, kept open for the caller even if the handle is
+    /// closed meanwhile (an operation in flight still lands).
+    pub(super) fn get(h: &Handle) -> io::Result<Arc<File>> {
+        table().get(&h.id).cloned().ok_or_else(|| io::Error::from_raw_os_error(rustix::io::Errno::BADF.raw_os_error()))
+    }
+
+    pub(super) fn close(h: &Handle) {
+        table().remove(&h.id);
+    }
+}
+
+fn open(path: std::path::PathBuf, mode: OpenMode) -> io::Result<Handle> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    mode.check()?;
+    // Non-blocking open: a FIFO planted at the path must not block the
+    // caller; it is refused after the open like any special file.
+    let file = OpenOptions::new()
+        .read(mode.read)
+        .write(mode.write)
+        .append(mode.append)
+        .truncate(mode.truncate)
+        .create(mode.create)
+        .create_new(mode.create_new)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(&path)?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() && !kind.is_dir() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file (FIFO, socket or device)"));
+    }
+    // Regular files ignore O_NONBLOCK; clear it all the same so the
+    // descriptor behaves as std's would.
+    rustix::fs::fcntl_setfl(&file, rustix::fs::fcntl_getfl(&file)? - rustix::fs::OFlags::NONBLOCK)?;
+    let id = handles::insert(file);
+    Ok(Handle { id, path: path.into(), append: mode.append })
+}
+
+fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt as _;
+    // The length asked for is a bound, not a size to reserve up front.
+    let mut out = vec![0; len.min(1 << 20) as usize];
+    let mut got = 0;
+    while (got as u64) < len {
+        if got == out.len() {
+            out.resize((out.len() * 2).min(len as usize), 0);
+        }
+        match file.read_at(&mut out[got..], offset + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    out.truncate(got);
+    Ok(out)
+}
+
+fn write_at(handle: &Handle, at: u64, data: &[u8]) -> io::Result<u64> {
+    use std::io::Seek as _;
+    use std::os::unix::fs::FileExt as _;
+    let file = handles::get(handle)?;
+    if handle.append {
+        // One write on an O_APPEND descriptor lands at the end atomically;
+        // the offset after it is the end it landed at.
+        (&*file).write_all(data)?;
+        return (&*file).stream_position();
+    }
+    file.write_all_at(data, at)?;
+    Ok(at + data.len() as u64)
 }
 
 fn unit(_: ()) -> FsOutput {

@@ -17,6 +17,17 @@ use super::Tree;
 /// on its own (a missing parent, an existing target of an exclusive
 /// create, a directory) is never a full disk: it fails as it would anyway.
 pub(super) fn refuses(tree: &Tree, op: &FsOp, limit: u64) -> Option<usize> {
+    if let FsOp::WriteAt { handle, at, data } = op {
+        // A bad handle fails as EBADF, not ENOSPC.
+        let (start, len) = tree.write_span(handle, *at).ok()?;
+        let growth = (start + data.len() as u64).saturating_sub(len);
+        let free = limit.saturating_sub(tree.live_bytes());
+        if growth <= free {
+            return None;
+        }
+        // What lands is the prefix that ends within the free space.
+        return Some((len + free).saturating_sub(start).min(data.len() as u64) as usize);
+    }
     let (data, replaced) = match (op, tree.put_len(op)?.ok()?) {
         (FsOp::Write { data, .. }, len) => (data, len),
         (FsOp::Append { data, .. } | FsOp::CreateNew { data, .. }, _) => (data, 0),

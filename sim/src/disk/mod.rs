@@ -42,6 +42,9 @@ pub(crate) struct Pending {
     pub partial: Option<usize>,
     /// A silent fault the plan chose for this operation.
     pub silent: Option<Silent>,
+    /// A handle operation that pinned its open handle when it was queued
+    /// (set by [`Disk::queue`]); one that did not fails with `EBADF`.
+    pub pinned: bool,
 }
 
 /// One effect that just landed, for the log and the watchers.
@@ -95,7 +98,10 @@ impl Disk {
     }
 
     /// Queue `p`'s effect at `effect_ns`.
-    pub fn queue(&mut self, effect_ns: u64, p: Pending) {
+    pub fn queue(&mut self, effect_ns: u64, mut p: Pending) {
+        if let Some(h) = p.op.handle() {
+            p.pinned = self.tree.pin(h.id);
+        }
         let previous = self.pending.insert((effect_ns, p.id), p);
         debug_assert!(previous.is_none(), "two operations share a queue key");
     }
@@ -120,6 +126,9 @@ impl Disk {
         }
         let p = entry.remove();
         let (result, ending) = self.apply(&p, wall_at(at));
+        if let (true, Some(h)) = (p.pinned, p.op.handle()) {
+            self.tree.unpin(h.id);
+        }
         self.fs_ops += 1;
         let ok = result.is_ok();
         if !self.abandoned.remove(&p.id) {
@@ -130,6 +139,10 @@ impl Disk {
 
     /// Apply one operation with the faults planned for it.
     fn apply(&mut self, p: &Pending, wall: SystemTime) -> (io::Result<FsOutput>, Ending) {
+        if p.op.handle().is_some() && !p.pinned && !matches!(p.op, FsOp::Close(_)) {
+            // Begun through a handle that was closed or never opened.
+            return honest(Err(io::Error::from_raw_os_error(9)));
+        }
         if let Some((fault, rule)) = p.fault {
             // A write that failed before its first byte changes nothing,
             // not even the mtime; the bytes that land fit on the disk.
@@ -148,7 +161,7 @@ impl Disk {
         {
             // A `write` truncates before it runs out of room; a create
             // that does not fit leaves nothing.
-            if fits > 0 || matches!(p.op, FsOp::Write { .. }) {
+            if fits > 0 || matches!(p.op, FsOp::Write { .. } | FsOp::WriteAt { .. }) {
                 if let Err(e) = self.tree.apply(&truncated(&p.op, fits), wall) {
                     return honest(Err(e));
                 }
@@ -198,6 +211,8 @@ impl Disk {
             self.tree.commit_metadata();
         }
         let mode = if torn { Torn::Prefix } else { Torn::None };
+        // Every process dies with the power: no handle stays open.
+        self.tree.close_all();
         (lost, self.tree.power_loss(mode, keep))
     }
 
@@ -229,6 +244,9 @@ fn rewrite(op: &FsOp, path: Option<PathBuf>, data: impl FnOnce(&[u8]) -> Vec<u8>
     match op {
         FsOp::Write { path: p, data: d } => FsOp::Write { path: path.unwrap_or_else(|| p.clone()), data: data(d) },
         FsOp::Append { path: p, data: d } => FsOp::Append { path: path.unwrap_or_else(|| p.clone()), data: data(d) },
+        // A write through a handle stays in its file: it cannot go astray
+        // by path.
+        FsOp::WriteAt { handle, at, data: d } => FsOp::WriteAt { handle: handle.clone(), at: *at, data: data(d) },
         other => other.clone(),
     }
 }

@@ -4,7 +4,10 @@
 //! changes no existing file (a new one appears empty: its directory entry
 //! was written, its data was not); a misdirected write lands in another
 //! regular file of the same directory, with the operation's own semantics,
-//! and the intended file is left as a lost write leaves it.
+//! and the intended file is left as a lost write leaves it. Through a
+//! handle, a read is corrupted the same way and a write is lost (a write
+//! through a descriptor has no path to go astray by, so a misdirected one
+//! is lost too).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -29,8 +32,11 @@ pub(super) fn apply(
 ) -> Option<(io::Result<FsOutput>, Ending)> {
     let ending = |struck: Struck| Ending::Silent { fault: s.fault, rule: s.rule, struck };
     match (s.fault, op) {
-        (SilentFault::CorruptRead, FsOp::Read(path)) => {
-            let mut bytes = tree.read_file(path).ok().filter(|b| !b.is_empty())?;
+        (SilentFault::CorruptRead, FsOp::Read(_) | FsOp::ReadAt { .. }) => {
+            let Ok(FsOutput::Bytes(mut bytes)) = tree.apply(op, wall) else { return None };
+            if bytes.is_empty() {
+                return None;
+            }
             let bit = s.pick % (bytes.len() as u64 * 8);
             bytes[(bit / 8) as usize] ^= 1 << (bit % 8);
             Some((Ok(FsOutput::Bytes(bytes)), ending(Struck::Bit { byte: bit / 8, bit: (bit % 8) as u8 })))
@@ -38,6 +44,10 @@ pub(super) fn apply(
         (SilentFault::LostWrite, FsOp::Write { path, .. } | FsOp::Append { path, .. }) => {
             lose(tree, op, path, wall)?;
             Some((Ok(FsOutput::Unit), ending(Struck::Lost)))
+        }
+        (SilentFault::LostWrite | SilentFault::MisdirectedWrite, FsOp::WriteAt { handle, at, data }) => {
+            let (start, _) = tree.write_span(handle, *at).ok()?;
+            Some((Ok(FsOutput::Offset(start + data.len() as u64)), ending(Struck::Lost)))
         }
         (SilentFault::MisdirectedWrite, FsOp::Write { path, .. } | FsOp::Append { path, .. }) => {
             // The intended file first: if the write would fail anyway,

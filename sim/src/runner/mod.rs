@@ -8,7 +8,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Once;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 mod determinism;
@@ -24,6 +24,7 @@ pub use sweep::{SWEEP_HISTORY_KEEP, Summary, SweepOptions, sweep, sweep_schedule
 use crate::disk::Listed;
 use crate::log::Record as Event;
 use crate::schedule::{CrashRule, Schedule};
+use crate::seams::SimFs;
 use crate::world::{Invariant, LocalBoxFuture, Violation, World};
 
 /// Whether a scenario must hold or must be caught.
@@ -248,6 +249,9 @@ fn run_here(scenario: &dyn Scenario, seed: u64, schedule: Option<Schedule>, hist
         return Outcome::never_ran(scenario, seed, schedule, format!("schedule rejected: {why}"));
     }
     let world = World::new(schedule.clone(), scenario.invariants(), history_keep);
+    // Code written against the `tokio_fs`/`std_fs` facades finds this
+    // world's file system for the length of the run.
+    let _facade = steadfast_core::ambient::install(Arc::new(SimFs(world.clone())));
     let rt = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
     let bound = Duration::from_millis(schedule.duration_ms + schedule.quiet_ms) + RUN_SLACK;
     let w = world.clone();

@@ -85,6 +85,10 @@ pub const OP_NAMES: &[&str] = &[
     "sync_dir",
     "symlink",
     "read_link",
+    "create_dir",
+    "open",
+    "set_len",
+    "close",
 ];
 
 /// A fault schedule.

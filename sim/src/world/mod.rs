@@ -294,6 +294,12 @@ impl World {
         }
     }
 
+    /// How many file handles are open (closed ones with operations still
+    /// in flight included).
+    pub fn open_handles(&self) -> usize {
+        self.lock().disk.tree.open_handles()
+    }
+
     /// Every entry of the tree as it is now.
     pub fn listing(&self) -> Vec<Listed> {
         let now = now_ns();

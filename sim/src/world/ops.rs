@@ -62,7 +62,7 @@ impl World {
         let pid = node.map_or(0, |i| st.procs.nodes[i].pid);
         let task = crate::seams::current_task();
         let (fault, partial, silent) = (plan.fault, plan.partial, plan.silent);
-        st.disk.queue(effect, Pending { id, op, node: name, pid, task, fault, partial, silent });
+        st.disk.queue(effect, Pending { id, op, node: name, pid, task, fault, partial, silent, pinned: false });
         if blocking {
             st.settle(effect);
         }
@@ -109,6 +109,11 @@ impl World {
     /// The result of a blocking operation, which landed in `begin`.
     pub(crate) fn take_landed(&self, id: u64, op_name: &'static str) -> io::Result<FsOutput> {
         self.lock().disk.take_result(id, op_name)
+    }
+
+    /// Close handle `id`: at once, or once its operations in flight land.
+    pub(crate) fn close_handle(&self, id: u64) {
+        self.lock().disk.tree.close(id);
     }
 
     /// The caller of operation `id` went away; its effect still lands.

@@ -84,3 +84,58 @@ fn sim_fs_passes_every_conformance_case_from_a_stalling_node() {
         assert!(failures.is_empty(), "seed {seed}: SimFs fails:\n{}", failures.join("\n"));
     }
 }
+
+/// The `tokio_fs` and `std_fs` facades on SimFs, installed as the ambient
+/// file system as the runner installs it, from the harness and from a node
+/// (where the blocking twin stalls it), with and without latency.
+fn run_facade_suite(seed: u64, slow: bool, on_node: bool) -> Vec<String> {
+    use steadfast_core::conformance::FACADE_CASES;
+    let mut schedule = Schedule::calm(seed, 600_000);
+    if slow {
+        schedule
+            .mounts
+            .push(Mount { prefix: "/".into(), latency: vec![Latency { ops: vec![], ms_min: 1, ms_max: 40 }] });
+    }
+    let rt = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let done = Arc::new(Mutex::new(false));
+    let (f2, d2) = (failures.clone(), done.clone());
+    rt.block_on(async move {
+        let world = World::new(schedule, &[], 0);
+        world.start();
+        let _facade = steadfast_core::ambient::install(world.env().fs);
+        world.setup(FACADE_CASES.iter().map(|c| FsOp::CreateDirAll(root(c.name))).collect::<Vec<_>>());
+        let body = move |_: World| {
+            let (f, d) = (f2.clone(), d2.clone());
+            async move {
+                for case in FACADE_CASES {
+                    if let Err(why) = (case.run)(&root(case.name)).await {
+                        f.lock().expect("lock").push(format!("{}: {why}", case.name));
+                    }
+                }
+                *d.lock().expect("lock") = true;
+            }
+        };
+        if on_node {
+            world.add_node("facade", body);
+            while !*done.lock().expect("lock") {
+                madsim::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        } else {
+            body(world.clone()).await;
+        }
+    });
+    failures.lock().expect("lock").clone()
+}
+
+#[test]
+fn the_facades_pass_every_case_on_sim_fs() {
+    for (seed, slow, on_node) in [(1, false, false), (2, true, false), (3, true, true), (4, false, true)] {
+        let failures = run_facade_suite(seed, slow, on_node);
+        assert!(
+            failures.is_empty(),
+            "seed {seed} slow {slow} node {on_node}: the facades fail:\n{}",
+            failures.join("\n")
+        );
+    }
+}

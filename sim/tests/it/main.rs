@@ -2,4 +2,5 @@
 
 mod check;
 mod conformance;
+mod handles;
 mod world;

@@ -12,7 +12,7 @@ use steadfast_sim::schedule::{ErrorRule, Event, Latency, Mount};
 use steadfast_sim::{FaultKind, Schedule, World, is_injected};
 
 /// Run `body` on the harness node of a fresh world.
-fn in_world<F, Fut>(schedule: Schedule, body: F)
+pub(crate) fn in_world<F, Fut>(schedule: Schedule, body: F)
 where
     F: FnOnce(World) -> Fut,
     Fut: Future<Output = ()>,
@@ -26,7 +26,7 @@ where
     });
 }
 
-fn slow(mut s: Schedule, ms_min: u64, ms_max: u64) -> Schedule {
+pub(crate) fn slow(mut s: Schedule, ms_min: u64, ms_max: u64) -> Schedule {
     s.mounts.push(Mount { prefix: "/".into(), latency: vec![Latency { ops: vec![], ms_min, ms_max }] });
     s
 }
@@ -370,7 +370,7 @@ fn looking_at_the_tree_never_changes_the_history_hash() {
 }
 
 /// A schedule with `rules` silent faults on every matching operation.
-fn silently(seed: u64, fault: steadfast_sim::SilentFault) -> Schedule {
+pub(crate) fn silently(seed: u64, fault: steadfast_sim::SilentFault) -> Schedule {
     let mut s = Schedule::calm(seed, 1_000);
     s.silent.push(steadfast_sim::schedule::SilentRule { fault, path_prefix: None, nth: None, probability: Some(1.0) });
     s

@@ -16,6 +16,7 @@ use std::time::SystemTime;
 
 use steadfast_core::FileKind;
 
+mod handles;
 mod ops;
 
 type Ino = usize;
@@ -92,6 +93,7 @@ fn kind_name<S: serde::Serializer>(kind: &FileKind, s: S) -> Result<S::Ok, S::Er
 pub struct Tree {
     inodes: Vec<Option<Inode>>,
     free: Vec<Ino>,
+    handles: handles::Handles,
 }
 
 fn err(kind: ErrorKind) -> io::Error {
@@ -124,7 +126,7 @@ impl Tree {
             ctime: wall,
             refs: 1,
         };
-        Tree { inodes: vec![Some(root)], free: Vec::new() }
+        Tree { inodes: vec![Some(root)], free: Vec::new(), handles: handles::Handles::default() }
     }
 
     fn get(&self, ino: Ino) -> &Inode {

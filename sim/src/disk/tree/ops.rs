@@ -12,7 +12,7 @@ use steadfast_core::{DirEntry, FileKind, FsOp, FsOutput, Metadata};
 use super::{DIR_LEN, ELOOP, Ino, Node, SYMLINK_HOPS_MAX, Tree, err, names};
 
 /// Where a write lands: a new file in a directory, or an existing file.
-enum PutTarget {
+pub(super) enum PutTarget {
     New(Ino, OsString),
     File(Ino),
 }
@@ -45,6 +45,17 @@ impl Tree {
             FsOp::SyncDir(p) => unit(self.sync(p, true)),
             FsOp::Symlink { target, link } => unit(self.symlink(target, link, wall)),
             FsOp::ReadLink(p) => self.read_link(p).map(FsOutput::Path),
+            FsOp::CreateDir(p) => unit(self.create_dir(p, wall)),
+            FsOp::Open { path, mode } => self.open(path, *mode, wall).map(FsOutput::Handle),
+            FsOp::ReadAt { handle, offset, len } => self.read_at(handle, *offset, *len).map(FsOutput::Bytes),
+            FsOp::WriteAt { handle, at, data } => self.write_at(handle, *at, data, wall).map(FsOutput::Offset),
+            FsOp::SetLen { handle, len } => unit(self.set_len(handle, *len, wall)),
+            FsOp::SyncHandle { handle, .. } => unit(self.sync_handle(handle)),
+            FsOp::HandleMetadata(handle) => self.handle_metadata(handle).map(FsOutput::Metadata),
+            FsOp::Close(handle) => {
+                self.close(handle.id);
+                Ok(FsOutput::Unit)
+            }
             other => Err(io::Error::new(ErrorKind::Unsupported, format!("SimFs: {} not modelled", other.name()))),
         }
     }
@@ -70,6 +81,16 @@ impl Tree {
                 Err(e) => return Err(e),
             }
         }
+        Ok(())
+    }
+
+    fn create_dir(&mut self, path: &Path, wall: SystemTime) -> io::Result<()> {
+        let (dir, name) = self.parent(path)?;
+        if self.child(dir, &name).is_some() {
+            return Err(err(ErrorKind::AlreadyExists));
+        }
+        let ino = self.alloc(Node::Dir { live: BTreeMap::new(), durable: BTreeMap::new() }, wall);
+        self.link(dir, name, ino, wall);
         Ok(())
     }
 
@@ -116,7 +137,7 @@ impl Tree {
 
     /// Where a write-like operation on `path` would land, or the error it
     /// would fail with, changing nothing.
-    fn put_target(&self, path: &Path, how: Put, hops: u32) -> io::Result<PutTarget> {
+    pub(super) fn put_target(&self, path: &Path, how: Put, hops: u32) -> io::Result<PutTarget> {
         let (dir, name) = self.parent(path)?;
         let Some(ino) = self.child(dir, &name) else { return Ok(PutTarget::New(dir, name)) };
         if how == Put::Exclusive {
@@ -285,7 +306,10 @@ impl Tree {
     }
 
     fn metadata(&self, path: &Path, follow: bool) -> io::Result<Metadata> {
-        let ino = self.walk(path, follow)?;
+        Ok(self.inode_metadata(self.walk(path, follow)?))
+    }
+
+    pub(super) fn inode_metadata(&self, ino: Ino) -> Metadata {
         let inode = self.get(ino);
         let len = match &inode.node {
             Node::File { data, .. } => data.len() as u64,
@@ -293,7 +317,7 @@ impl Tree {
             Node::Symlink { target } => target.as_os_str().len() as u64,
             Node::Special => 0,
         };
-        Ok(Metadata::new(self.kind(ino), len, inode.mtime, inode.ctime, ino as u64))
+        Metadata::new(self.kind(ino), len, inode.mtime, inode.ctime, ino as u64)
     }
 
     fn sync(&mut self, path: &Path, dir_only: bool) -> io::Result<()> {

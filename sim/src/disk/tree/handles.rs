@@ -1,0 +1,206 @@
+//! Open files: what a [`Handle`] names in the tree. A handle holds a
+//! reference to its inode, so a file renamed or unlinked while open stays
+//! readable and writable through it, as a descriptor does. Operations in
+//! flight through a handle pin it: a close while they are queued takes
+//! effect when the last of them has landed (the kernel finishes a system
+//! call before the descriptor goes).
+
+use std::collections::BTreeMap;
+use std::io::{self, ErrorKind};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use steadfast_core::{FileKind, Handle, Metadata, OpenMode};
+
+use super::ops::{Put, PutTarget};
+use super::{Ino, Node, Tree, err};
+
+/// One open file description.
+#[derive(Clone, Debug)]
+pub(super) struct OpenFile {
+    ino: Ino,
+    mode: OpenMode,
+    /// Operations through it that are queued and not yet landed.
+    pins: u32,
+    /// Closed by its owner; gone once unpinned.
+    closed: bool,
+}
+
+/// The open files of a tree.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Handles {
+    open: BTreeMap<u64, OpenFile>,
+    next: u64,
+}
+
+fn ebadf() -> io::Error {
+    io::Error::from_raw_os_error(9)
+}
+
+impl Tree {
+    pub(super) fn open(&mut self, path: &Path, mode: OpenMode, wall: SystemTime) -> io::Result<Handle> {
+        mode.check()?;
+        let ino = if mode.create || mode.create_new {
+            let how = if mode.create_new { Put::Exclusive } else { Put::Append };
+            match self.put_target(path, how, 0)? {
+                PutTarget::New(dir, name) => {
+                    let ino = self.alloc(Node::File { data: Vec::new(), durable: Vec::new() }, wall);
+                    self.link(dir, name, ino, wall);
+                    ino
+                }
+                PutTarget::File(ino) => ino,
+            }
+        } else {
+            self.walk(path, true)?
+        };
+        match self.kind(ino) {
+            FileKind::Dir if mode.writes() => return Err(err(ErrorKind::IsADirectory)),
+            FileKind::Special => {
+                return Err(io::Error::new(ErrorKind::InvalidInput, "not a regular file (FIFO, socket or device)"));
+            }
+            _ => {}
+        }
+        if mode.truncate {
+            let inode = self.get_mut(ino);
+            if let Node::File { data, .. } = &mut inode.node
+                && !data.is_empty()
+            {
+                data.clear();
+                inode.mtime = wall;
+                inode.ctime = wall;
+            }
+        }
+        self.incref(ino);
+        let id = self.handles.next;
+        self.handles.next += 1;
+        self.handles.open.insert(id, OpenFile { ino, mode, pins: 0, closed: false });
+        Ok(Handle { id, path: Arc::from(path), append: mode.append })
+    }
+
+    /// The open file behind `h`, if it is open (or closed with operations
+    /// still in flight).
+    fn open_file(&self, h: &Handle) -> io::Result<&OpenFile> {
+        self.handles.open.get(&h.id).ok_or_else(ebadf)
+    }
+
+    pub(super) fn read_at(&self, h: &Handle, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+        let f = self.open_file(h)?;
+        if !f.mode.read {
+            return Err(ebadf());
+        }
+        match &self.get(f.ino).node {
+            Node::File { data, .. } => {
+                let start = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
+                let end = start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX)).min(data.len());
+                Ok(data[start..end].to_vec())
+            }
+            _ => Err(err(ErrorKind::IsADirectory)),
+        }
+    }
+
+    /// Where a write through `h` would start and the file's length now.
+    pub(crate) fn write_span(&self, h: &Handle, at: u64) -> io::Result<(u64, u64)> {
+        let f = self.open_file(h)?;
+        if !f.mode.writes() {
+            return Err(ebadf());
+        }
+        let len = match &self.get(f.ino).node {
+            Node::File { data, .. } => data.len() as u64,
+            _ => return Err(ebadf()),
+        };
+        Ok((if f.mode.append { len } else { at }, len))
+    }
+
+    pub(super) fn write_at(&mut self, h: &Handle, at: u64, bytes: &[u8], wall: SystemTime) -> io::Result<u64> {
+        let (start, _) = self.write_span(h, at)?;
+        let end = start.checked_add(bytes.len() as u64).ok_or_else(|| err(ErrorKind::InvalidInput))?;
+        let start_idx = usize::try_from(start).map_err(|_| err(ErrorKind::FileTooLarge))?;
+        let end_idx = usize::try_from(end).map_err(|_| err(ErrorKind::FileTooLarge))?;
+        let ino = self.open_file(h)?.ino;
+        let inode = self.get_mut(ino);
+        if let Node::File { data, .. } = &mut inode.node {
+            if data.len() < end_idx {
+                data.resize(end_idx, 0);
+            }
+            data[start_idx..end_idx].copy_from_slice(bytes);
+        }
+        inode.mtime = wall;
+        inode.ctime = wall;
+        Ok(end)
+    }
+
+    pub(super) fn set_len(&mut self, h: &Handle, len: u64, wall: SystemTime) -> io::Result<()> {
+        let f = self.open_file(h)?;
+        if !f.mode.writes() {
+            return Err(err(ErrorKind::InvalidInput));
+        }
+        let len = usize::try_from(len).map_err(|_| err(ErrorKind::FileTooLarge))?;
+        let inode = self.get_mut(f.ino);
+        if let Node::File { data, .. } = &mut inode.node {
+            data.resize(len, 0);
+        }
+        inode.mtime = wall;
+        inode.ctime = wall;
+        Ok(())
+    }
+
+    pub(super) fn sync_handle(&mut self, h: &Handle) -> io::Result<()> {
+        let ino = self.open_file(h)?.ino;
+        self.make_durable(ino, true);
+        Ok(())
+    }
+
+    pub(super) fn handle_metadata(&self, h: &Handle) -> io::Result<Metadata> {
+        Ok(self.inode_metadata(self.open_file(h)?.ino))
+    }
+
+    /// Close `h`: at once, or when its last operation in flight lands.
+    pub fn close(&mut self, id: u64) {
+        let Some(f) = self.handles.open.get_mut(&id) else { return };
+        f.closed = true;
+        if f.pins == 0 {
+            self.forget(id);
+        }
+    }
+
+    fn forget(&mut self, id: u64) {
+        if let Some(f) = self.handles.open.remove(&id) {
+            self.decref(f.ino);
+        }
+    }
+
+    /// An operation through `id` was queued: pin the handle, unless it is
+    /// unknown or closed (then the operation fails with `EBADF` when it
+    /// lands). Whether it pinned.
+    pub fn pin(&mut self, id: u64) -> bool {
+        match self.handles.open.get_mut(&id).filter(|f| !f.closed) {
+            Some(f) => {
+                f.pins += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// An operation through `id` landed (or was lost).
+    pub fn unpin(&mut self, id: u64) {
+        let Some(f) = self.handles.open.get_mut(&id) else { return };
+        assert!(f.pins > 0, "a handle was unpinned more often than pinned");
+        f.pins -= 1;
+        if f.closed && f.pins == 0 {
+            self.forget(id);
+        }
+    }
+
+    /// Every process died (a power loss): every handle is gone.
+    pub fn close_all(&mut self) {
+        let ids: Vec<u64> = self.handles.open.keys().copied().collect();
+        ids.into_iter().for_each(|id| self.forget(id));
+    }
+
+    /// Open handles (for leak checks).
+    pub fn open_handles(&self) -> usize {
+        self.handles.open.len()
+    }
+}
