@@ -7,9 +7,26 @@
 //!
 //! # Testing your own code
 //!
-//! Code written against `steadfast-core`'s seams (`Env`: `Fs`, `Clock`,
-//! `Procs`, `Spawn`, `Entropy`) runs on real files in production
-//! (`Env::real()`, feature `real`) and, in a test, in this world.
+//! Code that uses files runs on real files in production and, in a test,
+//! in this world, if its file operations go through `steadfast-core`:
+//!
+//! - **Code written for `tokio::fs` or `std::fs`** switches by changing its
+//!   `use` lines to `steadfast_core::tokio_fs` or `steadfast_core::std_fs`:
+//!   the same free functions, `File` (tokio's `AsyncRead`, `AsyncWrite`,
+//!   `AsyncSeek`, or std's `Read`, `Write`, `Seek`; `sync_all`,
+//!   `sync_data`, `set_len`, `read_at`, `write_all_at`), `OpenOptions` and
+//!   `read_dir`. In production (feature `real` of `steadfast-core`) they
+//!   run on the real file system; inside a run of this crate on the
+//!   simulated one, which the runner installs for the run
+//!   (`steadfast_core::ambient`).
+//!
+//!   ```ignore
+//!   // use tokio::fs::{self as fs, File, OpenOptions};
+//!   use steadfast_core::tokio_fs::{self as fs, File, OpenOptions};
+//!   use tokio::io::AsyncWriteExt; // needs tokio's `io-util` feature
+//!   ```
+//! - **Code written against the seams** (`Env`: `Fs`, `Clock`, `Procs`,
+//!   `Spawn`, `Entropy`; `Env::real()` in production) gets `w.env()` here.
 //!
 //! **1. Turn the simulator on.** madsim simulates only under `--cfg
 //! madsim`. In `.cargo/config.toml` at the root of your workspace:
@@ -86,23 +103,38 @@
 //! pass them for the printed commands, as `examples/kvstore` does:
 //! `check(&sc).cargo_args(if cfg!(feature = "planted-bug") { "--features planted-bug" } else { "" })`.
 //!
-//! **The file operations** are `steadfast_core::FsExt`'s methods on
-//! `env.fs` (`use steadfast_core::{Env, FsExt};`): `read`, `write`,
-//! `append`, `create_new`, `rename`, `remove_file`, `create_dir_all`,
-//! `read_dir`, `metadata`, `sync_file`, `sync_dir`..., each with a
-//! `_blocking` twin that stalls the whole node for its latency in the
-//! simulation.
+//! **The file operations** through the seam are `steadfast_core::FsExt`'s
+//! methods on `env.fs` (`use steadfast_core::{Env, FsExt};`): `read`,
+//! `write`, `append`, `create_new`, `rename`, `remove_file`,
+//! `create_dir_all`, `read_dir`, `metadata`, `sync_file`, `sync_dir`, and
+//! through open files `open`, `read_at`, `write_at`, `set_len`,
+//! `sync_handle`..., each with a `_blocking` twin that stalls the whole
+//! node for its latency in the simulation (the `std_fs` facade is made of
+//! those twins).
 //!
-//! **What is simulated:** every operation through `Env`'s `Fs` (latency
-//! windows with effects landing inside them, injected errors, partial
-//! writes, power loss that keeps only synced data and synced directory
-//! entries, torn writes, a disk that fills, corrupt reads, lost and
-//! misdirected writes), blocking calls stalling their whole node, virtual
-//! time through `Clock` and madsim, processes killed and restarted with new
-//! pids, madsim's simulated network. **What is not:** `std::fs`,
-//! `tokio::fs` and any other I/O that does not go through `Env` (it touches
-//! the real machine, unsimulated), real threads, and wall-clock time read
-//! around `Clock`. Use `Env` for every file operation the test must see.
+//! **What is simulated:** every file operation through `steadfast-core`
+//! (the facades or `Env`'s `Fs`): latency windows with effects landing
+//! inside them, injected errors, partial writes, power loss that keeps
+//! only synced data and synced directory entries (the kernel commits
+//! directory metadata on its own every few seconds, as ext4's journal
+//! does), torn appends, a disk that fills, corrupt reads, lost and
+//! misdirected writes; open files that follow their file through renames
+//! and unlinks; blocking calls stalling their whole node; virtual time
+//! through `Clock` and madsim; processes killed and restarted with new
+//! pids; madsim's simulated network. A fault rule that names `write`,
+//! `append`, `read`, `sync_file` or `metadata` strikes the path operation
+//! and its open-file twin alike.
+//!
+//! **What is not:** `std::fs`, `tokio::fs` and any other I/O that does not
+//! go through `steadfast-core` (it touches the real machine, unsimulated,
+//! and a check still passes: nothing can intercept it), `tokio::time` and
+//! tokio's runtime (use `w.env().clock` or `madsim::time`), real threads,
+//! and wall-clock time read around `Clock`. Of files: permissions, hard
+//! links, `mmap`, `O_DIRECT` and file locks are not offered; a torn power
+//! loss tears only data appended past the synced length (an unsynced
+//! overwrite in place reverts whole); a write through an open file cannot
+//! be misdirected (it is lost instead); the bytes of an unlinked but open
+//! file do not count against the disk's capacity.
 //!
 //! # The rooms
 //!

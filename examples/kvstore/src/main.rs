@@ -14,9 +14,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
-        let env = steadfast_core::Env::real()?;
         let dir = args.first().ok_or("usage: kvstore DIR (put KEY VALUE | get KEY | list)")?;
-        let mut store = KvStore::open(&env, Path::new(dir)).await?;
+        let mut store = KvStore::open(Path::new(dir)).await?;
         match args.get(1..).unwrap_or_default() {
             [cmd, key, value] if cmd == "put" => {
                 store.put(key, value.parse()?).await?;

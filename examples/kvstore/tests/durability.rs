@@ -1,8 +1,10 @@
 //! The store under steadfast's simulator: the stock storage faults (slow
 //! fsyncs, EIO, ENOSPC, power loss with a restart), and one promise, K1:
 //! every acknowledged put survives a power loss and a reopen. With the
-//! `planted-bug` feature the store acknowledges before its fsync, and this
-//! test fails with a report and the command that replays the failing seed.
+//! `planted-bug` feature the store acknowledges before its fsync; with
+//! `planted-bug-dir` it never fsyncs the directory of a new log. Either way
+//! this test fails with a report and the command that replays the failing
+//! seed.
 
 use std::path::Path;
 use std::time::Duration;
@@ -17,13 +19,13 @@ fn put_survives_crash() {
     let sc = scenario("kvstore/put-survives-crash")
         .invariant("K1", "every acknowledged put survives a power loss and a reopen")
         .node("kv", |w| async move {
-            let (env, acked) = (w.env(), w.shared::<Set>());
+            let (clock, acked) = (w.env().clock, w.shared::<Set>());
             // Open until it works: an injected EIO may fail one attempt,
             // and a reopen that gives up would hide what it should check.
             let mut store = loop {
-                match KvStore::open(&env, Path::new("/data")).await {
+                match KvStore::open(Path::new("/data")).await {
                     Ok(store) => break store,
-                    Err(_) => env.clock.sleep(Duration::from_millis(50)).await,
+                    Err(_) => clock.sleep(Duration::from_millis(50)).await,
                 }
             };
             // A reopen after the restart sees what survived.
@@ -35,17 +37,20 @@ fn put_survives_crash() {
                 if store.put(&key, value).await.is_ok() {
                     acked.ack(&key, &value);
                 }
-                env.clock.sleep(Duration::from_millis(rng.range(1, 50))).await;
+                clock.sleep(Duration::from_millis(rng.range(1, 50))).await;
             }
         })
         .at_end(|w| async move {
-            match KvStore::open(&w.env(), Path::new("/data")).await {
+            match KvStore::open(Path::new("/data")).await {
                 Ok(store) => w.shared::<Set>().check_all(&w, "K1", store.all()),
                 Err(e) => w.check("K1", false, || format!("the store does not reopen after the faults: {e}")),
             }
         })
         .build();
     // The printed replay command must rebuild the test as it was built.
-    let features = if cfg!(feature = "planted-bug") { "--features planted-bug" } else { "" };
-    check(&sc).seeds(300).cargo_args(features).run();
+    let planted =
+        [("planted-bug", cfg!(feature = "planted-bug")), ("planted-bug-dir", cfg!(feature = "planted-bug-dir"))];
+    let on: Vec<&str> = planted.iter().filter(|(_, on)| *on).map(|(name, _)| *name).collect();
+    let features = if on.is_empty() { String::new() } else { format!("--features {}", on.join(",")) };
+    check(&sc).seeds(300).cargo_args(&features).run();
 }
