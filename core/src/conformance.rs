@@ -610,6 +610,8 @@ async fn handle_write_past_the_end_zero_fills(fs: &dyn Fs, root: &Path, _: &Path
     let p = root.join("f");
     let h = ok("open", fs.open(&p, RW_CREATE).await)?;
     ok("write_at 4", fs.write_at(&h, 4, b"x".to_vec()).await)?;
+    let end = ok("write_at nothing", fs.write_at(&h, 10, Vec::new()).await)?;
+    check(end == 10, || format!("an empty write at 10 ended at {end}"))?;
     ok("close", fs.close(&h).await)?;
     expect_content(fs, &p, b"\0\0\0\0x").await
 }

@@ -20,7 +20,12 @@ pub(super) fn refuses(tree: &Tree, op: &FsOp, limit: u64) -> Option<usize> {
     if let FsOp::WriteAt { handle, at, data } = op {
         // A bad handle fails as EBADF, not ENOSPC.
         let (start, len) = tree.write_span(handle, *at).ok()?;
-        let growth = (start + data.len() as u64).saturating_sub(len);
+        let end = start.saturating_add(data.len() as u64);
+        if end > super::FILE_LEN_MAX {
+            // Past the largest file: EFBIG, before any block is allocated.
+            return None;
+        }
+        let growth = end.saturating_sub(len);
         let free = limit.saturating_sub(tree.live_bytes());
         if growth <= free {
             return None;

@@ -24,7 +24,7 @@ mod capacity;
 mod silent;
 mod tree;
 
-pub use tree::{Listed, Torn, Tree, hash_bytes};
+pub use tree::{FILE_LEN_MAX, Listed, Torn, Tree, hash_bytes};
 
 /// An operation whose effect is queued.
 pub(crate) struct Pending {
@@ -161,7 +161,7 @@ impl Disk {
         {
             // A `write` truncates before it runs out of room; a create
             // that does not fit leaves nothing.
-            if fits > 0 || matches!(p.op, FsOp::Write { .. } | FsOp::WriteAt { .. }) {
+            if fits > 0 || matches!(p.op, FsOp::Write { .. }) {
                 if let Err(e) = self.tree.apply(&truncated(&p.op, fits), wall) {
                     return honest(Err(e));
                 }

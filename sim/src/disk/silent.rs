@@ -47,7 +47,7 @@ pub(super) fn apply(
         }
         (SilentFault::LostWrite | SilentFault::MisdirectedWrite, FsOp::WriteAt { handle, at, data }) => {
             let (start, _) = tree.write_span(handle, *at).ok()?;
-            Some((Ok(FsOutput::Offset(start + data.len() as u64)), ending(Struck::Lost)))
+            Some((Ok(FsOutput::Offset(start.saturating_add(data.len() as u64))), ending(Struck::Lost)))
         }
         (SilentFault::MisdirectedWrite, FsOp::Write { path, .. } | FsOp::Append { path, .. }) => {
             // The intended file first: if the write would fail anyway,

@@ -118,3 +118,22 @@ fn a_write_in_flight_when_its_file_is_dropped_still_lands() {
         });
     }
 }
+
+#[test]
+fn a_write_or_set_len_past_the_largest_simulated_file_is_efbig() {
+    let mut s = Schedule::calm(6, 1000);
+    s.capacity_bytes = Some(1 << 20);
+    in_world(s, |w| async move {
+        let fs = w.env().fs;
+        let h = fs.open("/d/f", RW_CREATE).await.expect("open");
+        let e = fs.write_at(&h, 1 << 40, b"far".to_vec()).await.expect_err("a write at 1 TiB");
+        assert_eq!(e.raw_os_error(), Some(27), "EFBIG, not an allocation of a terabyte: {e}");
+        let e = fs.write_at(&h, u64::MAX - 1, b"wrap".to_vec()).await.expect_err("an offset that overflows");
+        assert_eq!(e.raw_os_error(), Some(27));
+        let e = fs.set_len(&h, u64::MAX).await.expect_err("set_len to 16 EiB");
+        assert_eq!(e.raw_os_error(), Some(27));
+        let got = fs.read_at(&h, u64::MAX, u64::MAX).await.expect("a read far past the end");
+        assert!(got.is_empty());
+        fs.write_at(&h, 100, b"near".to_vec()).await.expect("a near write still works");
+    });
+}

@@ -38,6 +38,19 @@ fn ebadf() -> io::Error {
     io::Error::from_raw_os_error(9)
 }
 
+/// The largest file the simulated disk holds: a write or `set_len` past it
+/// fails with `EFBIG`. Real file systems keep a far-off write sparse; this
+/// one keeps every byte in memory, and a seek to 1 TiB must not exhaust
+/// the machine that runs the simulation.
+pub const FILE_LEN_MAX: u64 = 1 << 30;
+
+// Offsets below the limit index memory on every platform the simulator runs on.
+const _: () = assert!(FILE_LEN_MAX <= usize::MAX as u64);
+
+fn efbig() -> io::Error {
+    io::Error::from_raw_os_error(27)
+}
+
 impl Tree {
     pub(super) fn open(&mut self, path: &Path, mode: OpenMode, wall: SystemTime) -> io::Result<Handle> {
         mode.check()?;
@@ -114,9 +127,12 @@ impl Tree {
 
     pub(super) fn write_at(&mut self, h: &Handle, at: u64, bytes: &[u8], wall: SystemTime) -> io::Result<u64> {
         let (start, _) = self.write_span(h, at)?;
-        let end = start.checked_add(bytes.len() as u64).ok_or_else(|| err(ErrorKind::InvalidInput))?;
-        let start_idx = usize::try_from(start).map_err(|_| err(ErrorKind::FileTooLarge))?;
-        let end_idx = usize::try_from(end).map_err(|_| err(ErrorKind::FileTooLarge))?;
+        if bytes.is_empty() {
+            // pwrite of nothing changes nothing, not even the length.
+            return Ok(start);
+        }
+        let end = start.checked_add(bytes.len() as u64).filter(|&e| e <= FILE_LEN_MAX).ok_or_else(efbig)?;
+        let (start_idx, end_idx) = (start as usize, end as usize);
         let ino = self.open_file(h)?.ino;
         let inode = self.get_mut(ino);
         if let Node::File { data, .. } = &mut inode.node {
@@ -135,7 +151,10 @@ impl Tree {
         if !f.mode.writes() {
             return Err(err(ErrorKind::InvalidInput));
         }
-        let len = usize::try_from(len).map_err(|_| err(ErrorKind::FileTooLarge))?;
+        if len > FILE_LEN_MAX {
+            return Err(efbig());
+        }
+        let len = len as usize;
         let inode = self.get_mut(f.ino);
         if let Node::File { data, .. } = &mut inode.node {
             data.resize(len, 0);

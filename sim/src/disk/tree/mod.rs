@@ -17,6 +17,7 @@ use std::time::SystemTime;
 use steadfast_core::FileKind;
 
 mod handles;
+pub use handles::FILE_LEN_MAX;
 mod ops;
 
 type Ino = usize;
