@@ -84,6 +84,10 @@ const INVARIANTS: &[Invariant] = &[
         statement: "a write through an attempt after its lock was released for a wait lands only if the session file is unchanged; takeover is sticky; after cleanup no write through it lands",
     },
     Invariant {
+        id: "L11",
+        statement: "progress: the uncontested holder of a lock appends a whole line and it lands in the session file",
+    },
+    Invariant {
         id: "L9",
         statement: "a lock file appears whole or not at all; no .repair. or .takeover. file outlives its owner; any number of managers in one process keep mutual exclusion",
     },
@@ -129,6 +133,10 @@ const WATCHDOG_SLACK: Duration = Duration::from_millis(100);
 /// L4 in the quiet phase: every lock is taken within max hold + takeover
 /// grace + unreadable grace + the acquire timeout.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(11);
+
+/// The `k` of the quiet-phase probe's line (L11): no workload line has it.
+const PROBE_K: u64 = u64::MAX;
+
 const CHAOS_MS: u64 = 15_000;
 /// The quiet phase's closing sweep starts this long before its end: after
 /// every process's last turn (bounded by L8's bound after the chaos ends),
@@ -805,10 +813,15 @@ async fn quiet_phase_checks(world: &World, book: &SharedBook) {
             manager = LockManager::new(&env, config);
             for s in SESSIONS {
                 let r = manager.acquire(Path::new(s)).await;
+                // L11: the holder of a lock nobody contests can write.
+                let mut wrote = None;
                 if let Ok(g) = &r {
+                    let probe_line = line(g, PROBE_K);
+                    wrote = Some(g.append(&probe_line).await.map(|()| probe_line).map_err(|e| e.to_string()));
                     let _ = g.release().await;
                 }
-                done.lock().unwrap_or_else(|p| p.into_inner()).push((s.to_string(), r.err().map(|e| e.to_string())));
+                let err = r.err().map(|e| e.to_string());
+                done.lock().unwrap_or_else(|p| p.into_inner()).push((s.to_string(), err, wrote));
             }
             // The sweep a service runs at its next boot, once every process
             // has finished its work: stale locks, claims whose claimer died
@@ -821,8 +834,17 @@ async fn quiet_phase_checks(world: &World, book: &SharedBook) {
     world.sleep_until(world.quiet_end()).await;
     let results = probe_done.lock().unwrap_or_else(|p| p.into_inner()).clone();
     world.check("L4", results.len() == SESSIONS.len(), || format!("the quiet-phase probe finished only {results:?}"));
-    for (s, err) in results {
+    for (s, err, wrote) in results {
         world.check("L4", err.is_none(), || format!("in the quiet phase {s} could not be locked: {err:?}"));
+        if let Some(wrote) = wrote {
+            let landed = wrote.as_ref().is_ok_and(|l| {
+                world.peek_file(Path::new(&s)).is_ok_and(|bytes| bytes.windows(l.len()).any(|w| w == l.as_slice()))
+            });
+            world.check("L11", landed, || match wrote {
+                Ok(_) => format!("in the quiet phase the holder of {s} appended a line that is not in the file"),
+                Err(e) => format!("in the quiet phase the holder of {s} could not append a whole line: {e}"),
+            });
+        }
         check_lines(world, Path::new(&s), "at quiescence");
     }
     let litter: Vec<String> = world

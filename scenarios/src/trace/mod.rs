@@ -63,6 +63,10 @@ const INVARIANTS: &[Invariant] = &[
         statement: "one session's crash never suppresses another session's export through a shared exporter",
     },
     Invariant { id: "T7", statement: "session ids map to file names injectively and never escape the trace directory" },
+    Invariant {
+        id: "T11",
+        statement: "progress: an event recorded and snapshotted while a flush writes lands in the file once the session settles, without another flush",
+    },
     Invariant { id: "T8", statement: "end_trace returns the file's path whenever the file exists, crashed or not" },
     Invariant {
         id: "T9",
@@ -720,7 +724,11 @@ async fn session_main(app: &App, sess: Sess, id: String, stream: u64) {
         }
         app.env.clock.sleep(Duration::from_millis(rng.range(0, 2_000))).await;
     }
-    flush_and_check(app, &sess, &id, app.world.now() >= app.world.chaos_end()).await;
+    let quiet = app.world.now() >= app.world.chaos_end();
+    if quiet && early_end.is_none() {
+        follow_up_lands(app, &sess, &id, &mut next).await;
+    }
+    flush_and_check(app, &sess, &id, quiet).await;
     let started = app.world.now();
     if let Some(s) = lock(&app.book).sessions.get_mut(&id) {
         s.end_started = Some((app.inc, started));
@@ -760,9 +768,81 @@ async fn burst(app: &App, sess: &Sess, id: &str, rng: &mut SimRng, next: &mut u6
     }
 }
 
+/// T11, in the quiet phase: an event recorded and snapshotted while a
+/// flush is writing lands once the session settles, without another flush.
+async fn follow_up_lands(app: &App, sess: &Sess, id: &str, next: &mut u64) {
+    if lock(&app.book).sessions[id].crash_started {
+        return;
+    }
+    let mut record = |sess: &Sess| {
+        let name = format!("e{next}-quiet");
+        *next += 1;
+        if let Some(s) = lock(&app.book).sessions.get_mut(id) {
+            s.names.push(name.clone());
+        }
+        sess.record(&name);
+    };
+    // An event for the flush to write, then one while it writes (a rename
+    // on the trace mount takes 50 ms at least).
+    record(sess);
+    let flush_target = lock(&app.book).sessions[id].names.len();
+    let during = async {
+        app.env.clock.sleep(Duration::from_millis(1)).await;
+        record(sess);
+        sess.snapshot();
+    };
+    let (flushed, ()) = join2(sess.flush(), during).await;
+    let ok = flushed.is_ok();
+    judge_flush(app, id, flush_target, flushed, true);
+    sess.settled().await;
+    let (target, path) = {
+        let book = lock(&app.book);
+        (book.sessions[id].names.len(), book.sessions[id].path.clone())
+    };
+    let bytes = app.world.peek_file(&path).ok();
+    let mut book = lock(&app.book);
+    if !ok || book.sessions[id].crash_started {
+        return; // T1 and T6 judge the flush itself
+    }
+    let held = bytes.and_then(|b| book.parse(&b).ok()).map_or(0, |d| d.events);
+    app.world.check("T11", held >= target, || {
+        format!(
+            "{id:?} settled with {target} events recorded and a snapshot requested during a flush, but {} holds {held}",
+            path.display()
+        )
+    });
+}
+
+/// Both futures, polled together on this task.
+async fn join2<A: std::future::Future, B: std::future::Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
+    let (mut ra, mut rb) = (None, None);
+    std::future::poll_fn(|cx| {
+        if ra.is_none()
+            && let std::task::Poll::Ready(v) = a.as_mut().poll(cx)
+        {
+            ra = Some(v);
+        }
+        if rb.is_none()
+            && let std::task::Poll::Ready(v) = b.as_mut().poll(cx)
+        {
+            rb = Some(v);
+        }
+        if ra.is_some() && rb.is_some() { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
+    })
+    .await;
+    (ra.expect("polled to the end"), rb.expect("polled to the end"))
+}
+
 async fn flush_and_check(app: &App, sess: &Sess, id: &str, quiet: bool) {
     let target = lock(&app.book).sessions[id].names.len();
     let result = sess.flush().await;
+    judge_flush(app, id, target, result, quiet);
+}
+
+/// T1, T2 and T6 on a flush that returned `result` with `target` events
+/// recorded when it was called.
+fn judge_flush(app: &App, id: &str, target: usize, result: Result<(), TraceError>, quiet: bool) {
     let path = lock(&app.book).sessions[id].path.clone();
     let bytes = app.world.peek_file(&path).ok();
     let mut book = lock(&app.book);
