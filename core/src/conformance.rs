@@ -102,6 +102,7 @@ cases![
     a_handle_refuses_what_its_mode_forbids,
     a_closed_handle_is_a_bad_descriptor,
     blocking_handles_agree_with_async_ones,
+    a_trailing_slash_names_a_directory,
 ];
 
 fn check(cond: bool, what: impl FnOnce() -> String) -> Verdict {
@@ -740,6 +741,26 @@ async fn blocking_handles_agree_with_async_ones(fs: &dyn Fs, root: &Path, _: &Pa
     let m = ok("handle_metadata_blocking", fs.handle_metadata_blocking(&h))?;
     check(m.len == 2, || format!("len after set_len: {}", m.len))?;
     ok("close_blocking", fs.close_blocking(&h))
+}
+
+/// `f/` names a directory: a regular file reached that way is
+/// `NotADirectory`, and `open(O_CREAT)` of such a name is `IsADirectory`.
+async fn a_trailing_slash_names_a_directory(fs: &dyn Fs, root: &Path, _: &Path) -> Verdict {
+    ok("write", fs.write(root.join("f"), b"f".to_vec()).await)?;
+    ok("create_dir", fs.create_dir(root.join("d")).await)?;
+    let slashed = |name: &str| PathBuf::from(format!("{}/{name}/", root.display()));
+    expect_kind("read f/", fs.read(slashed("f")).await, ErrorKind::NotADirectory)?;
+    expect_kind("metadata f/", fs.metadata(slashed("f")).await, ErrorKind::NotADirectory)?;
+    expect_kind("symlink_metadata f/", fs.symlink_metadata(slashed("f")).await, ErrorKind::NotADirectory)?;
+    expect_kind("open f/", fs.open(slashed("f"), OpenMode::READ).await, ErrorKind::NotADirectory)?;
+    expect_kind("write f/", fs.write(slashed("f"), b"x".to_vec()).await, ErrorKind::IsADirectory)?;
+    expect_kind("remove_file f/", fs.remove_file(slashed("f")).await, ErrorKind::NotADirectory)?;
+    expect_kind("write new/", fs.write(slashed("new"), b"x".to_vec()).await, ErrorKind::IsADirectory)?;
+    let m = ok("metadata d/", fs.metadata(slashed("d")).await)?;
+    check(m.kind == FileKind::Dir, || format!("metadata d/: {:?}", m.kind))?;
+    ok("read_dir d/", fs.read_dir(slashed("d")).await)?;
+    expect_content(fs, &root.join("f"), b"f").await?;
+    expect_missing(fs, &root.join("new")).await
 }
 
 /// The signature of a facade case: a fresh, empty, existing directory,

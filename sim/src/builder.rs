@@ -152,6 +152,9 @@ impl Builder {
     }
 
     /// Runs on the harness at the end of the quiet phase: the final check.
+    /// Every node is stopped first (killed, as a process crash: its file
+    /// operations in flight still land), so the check reads a system at
+    /// rest, never one a node is still writing to.
     pub fn at_end<F, Fut>(mut self, f: F) -> Self
     where
         F: Fn(World) -> Fut + Send + Sync + 'static,
@@ -227,6 +230,9 @@ impl Scenario for Built {
             }
             world.sleep_until(world.quiet_end()).await;
             if let Some(end) = &self.at_end {
+                for (name, _) in &self.nodes {
+                    world.kill(name);
+                }
                 end(world.clone()).await;
             }
         })

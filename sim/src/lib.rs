@@ -73,7 +73,25 @@
 //! ```
 //!
 //! `examples/kvstore/` in the steadfast repository is a complete outside
-//! crate doing exactly this, with a planted bug behind a feature.
+//! crate doing exactly this, with planted bugs behind features.
+//!
+//! What trips new users:
+//! - **Keep the workload going.** A node whose open fails on an injected
+//!   error and returns has stopped testing anything: retry it (the example
+//!   loops with a short sleep). A node's closure runs again after every
+//!   restart, so the reopen is the place to check what survived.
+//! - **Stop at the end of the chaos phase** (`while w.now() <
+//!   w.chaos_end()`), so the quiet phase lets the system settle.
+//!   `at_end` runs after every node was stopped.
+//! - **`Acked` judges what was read**: pass only keys that hold a value.
+//!   A key your store reads as empty (0, `""`) must be left out, or it
+//!   reads as a value nothing wrote.
+//! - **Paths are absolute** in a simulation (a relative path is
+//!   `InvalidInput`), and `Path::exists`-style helpers of `std::path` look
+//!   at the real disk: use the facade's `try_exists` and `metadata`.
+//! - **A planted bug's seeds are not regressions**: with a planted-bug
+//!   feature on, pass `.regressions(None)` so that the file you commit
+//!   keeps only seeds that broke the real code.
 //!
 //! **4. When a seed fails**, the panic message has the report (the
 //! invariant, its statement, the events around the first violation) and

@@ -22,10 +22,15 @@
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{Entry, open_mode_setters};
 use crate::ambient;
-use crate::fs::{FileKind, Fs, FsExt, FsOp, Handle, Metadata, OpenMode};
+/// What `file_type` returns here: `is_file`, `is_dir`, `is_symlink` as std's `FileType`.
+pub use crate::fs::FileKind as FileType;
+/// What `metadata` returns here (std's `Metadata` cannot be built outside std).
+pub use crate::fs::Metadata;
+use crate::fs::{FileKind, Fs, FsExt, FsOp, Handle, OpenMode};
 
 /// Read a whole file.
 pub fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
@@ -167,11 +172,12 @@ impl OpenOptions {
     }
 }
 
-/// An open file, as `std::fs::File`.
+/// An open file, as `std::fs::File`: `Read`, `Write` and `Seek` for
+/// `File` and `&File` (the cursor is shared, as a descriptor's is).
 pub struct File {
     fs: Arc<dyn Fs>,
     handle: Handle,
-    pos: u64,
+    pos: AtomicU64,
 }
 
 impl std::fmt::Debug for File {
@@ -205,7 +211,7 @@ impl File {
     fn open_with(mode: OpenMode, path: &Path) -> io::Result<File> {
         let fs = ambient::current()?;
         let handle = fs.open_blocking(path, mode)?;
-        Ok(File { fs, handle, pos: 0 })
+        Ok(File { fs, handle, pos: AtomicU64::new(0) })
     }
 
     /// `fsync`: the file's data and metadata are durable.
@@ -242,18 +248,48 @@ impl File {
     }
 }
 
+impl Read for &File {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let pos = self.pos.load(Ordering::Relaxed);
+        let n = self.read_at(buf, pos)?;
+        self.pos.store(pos + n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl Write for &File {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let end = self.fs.write_at_blocking(&self.handle, self.pos.load(Ordering::Relaxed), buf.to_vec())?;
+        self.pos.store(end, Ordering::Relaxed);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Seek for &File {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let len = match to {
+            SeekFrom::End(_) => Some(self.metadata()?.len),
+            _ => None,
+        };
+        let pos = super::seek_target(self.pos.load(Ordering::Relaxed), len, to)?;
+        self.pos.store(pos, Ordering::Relaxed);
+        Ok(pos)
+    }
+}
+
 impl Read for File {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.read_at(buf, self.pos)?;
-        self.pos += n as u64;
-        Ok(n)
+        (&*self).read(buf)
     }
 }
 
 impl Write for File {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.pos = self.fs.write_at_blocking(&self.handle, self.pos, buf.to_vec())?;
-        Ok(buf.len())
+        (&*self).write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -263,12 +299,7 @@ impl Write for File {
 
 impl Seek for File {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let len = match to {
-            SeekFrom::End(_) => Some(self.metadata()?.len),
-            _ => None,
-        };
-        self.pos = super::seek_target(self.pos, len, to)?;
-        Ok(self.pos)
+        (&*self).seek(to)
     }
 }
 

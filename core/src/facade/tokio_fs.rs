@@ -22,12 +22,25 @@
 //! }
 //! ```
 //!
-//! Differences from `tokio::fs`, all stated: metadata is
-//! [`Metadata`](crate::Metadata) (with `len`, `is_file`, `is_dir`,
-//! `modified`), file types are [`FileKind`]; permissions, hard links and
-//! `canonicalize` are not offered. Like tokio's, a write is accepted at
-//! once and runs in the background; the next operation on the file (a
-//! flush, a sync, a read, a seek) waits for it and reports its error.
+//! Like tokio's, a write is accepted at once and runs in the background;
+//! the next operation on the file (a flush, a sync, a read, a seek) waits
+//! for it and reports its error.
+//!
+//! # Differences from `tokio::fs` and `std::fs`
+//!
+//! - [`Metadata`] and [`FileType`] are this crate's (std's cannot be built
+//!   outside std): `len`, `is_file`, `is_dir`, `is_symlink`, `modified`,
+//!   `file_type`; no `created`, `accessed` or `permissions`.
+//! - Not offered: permissions and modes (`set_permissions`,
+//!   `OpenOptionsExt::mode`), hard links, `canonicalize`, `set_modified`,
+//!   `File::try_clone`, `into_std`/`from_std`, `set_max_buf_size`,
+//!   `DirEntry::ino`.
+//! - Paths inside a simulation are absolute (a relative one is
+//!   `InvalidInput`: a simulated process has no working directory).
+//! - `read_dir` lists in name order, in production too.
+//! - `Path::exists`, `Path::metadata`, `Path::is_file` and every other
+//!   `std::path` helper that touches the disk go to the real one, never
+//!   through this facade: use [`try_exists`] and [`metadata`].
 
 use std::io::{self, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -39,7 +52,11 @@ use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite, ReadBuf};
 
 use super::{Entry, open_mode_setters};
 use crate::ambient;
-use crate::fs::{BoxFuture, FileKind, Fs, FsExt, FsOp, FsOutput, Handle, Metadata, OpenMode};
+/// What `file_type` returns here: `is_file`, `is_dir`, `is_symlink` as std's `FileType`.
+pub use crate::fs::FileKind as FileType;
+/// What `metadata` returns here (std's `Metadata` cannot be built outside std).
+pub use crate::fs::Metadata;
+use crate::fs::{BoxFuture, FileKind, Fs, FsExt, FsOp, FsOutput, Handle, OpenMode};
 
 /// Read a whole file.
 pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {

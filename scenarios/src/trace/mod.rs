@@ -84,6 +84,21 @@ const SOMETIMES: &[&str] = &[CRASH_DURING_RENAME, RENAME_AFTER_CRASH, FOLLOW_UP,
 /// Session ids, chosen to collide under upstream's naming and to try to
 /// escape the directory.
 const IDS: &[&str] = &["a:b", "a_b", "a/b", "..", "user.1", "x\\y", "plain", "", "A", "a"];
+/// How many ids a seed picks from: [`IDS`] and three long ones.
+const ID_COUNT: usize = IDS.len() + 3;
+
+/// Id `i` of [`ID_COUNT`]: the hostile short ones, then three whose
+/// encoding is past `names::ENCODED_MAX` (the digest path, where T7 is
+/// hardest): two of one length that differ only in their last byte, and one
+/// made of `../` (900 encoded bytes).
+fn session_id(i: usize) -> String {
+    match i % ID_COUNT {
+        i if i < IDS.len() => IDS[i].to_string(),
+        i if i == IDS.len() => format!("{}1", "x".repeat(299)),
+        i if i == IDS.len() + 1 => format!("{}2", "x".repeat(299)),
+        _ => "../".repeat(100),
+    }
+}
 
 /// The fixed core or one of the replicas.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -244,7 +259,7 @@ fn schedule(seed: u64) -> Schedule {
         s.events.push(TimedEvent { at_ms: rng.range(0, CHAOS_MS), what: Event::ClockJump { by_ms } });
     }
     s.params.insert("sessions".into(), rng.range(2, 4));
-    s.params.insert("first_id".into(), rng.range(0, IDS.len() as u64 - 1));
+    s.params.insert("first_id".into(), rng.range(0, ID_COUNT as u64 - 1));
     if rng.chance(0.8) {
         let crash_at_ms = rng.range(200, CHAOS_MS - RESTART_MS - 2);
         s.params.insert("crash_at_ms".into(), crash_at_ms);
@@ -530,6 +545,9 @@ struct App {
 }
 
 async fn drive(world: &World, variant: Variant) {
+    if variant == Variant::Core {
+        judge_long_ids(world);
+    }
     world.setup([FsOp::CreateDirAll("/efs".into())]);
     let book: SharedBook = Arc::default();
     world.watch(DIR, watcher(book.clone()));
@@ -541,6 +559,29 @@ async fn drive(world: &World, variant: Variant) {
     });
     world.sleep_until(world.quiet_end()).await;
     final_checks(world, &book);
+}
+
+/// T7 where it is hardest, on more ids than a run has sessions: a seed's
+/// family of 256 ids of one length past `names::ENCODED_MAX`, differing
+/// only in a tail of hostile bytes, must map to distinct file names of
+/// at most 255 bytes that no path could be steered with. Every exporter
+/// names files this way, so a collision here is two sessions in one file.
+fn judge_long_ids(world: &World) {
+    const TAIL: &[char] = &[':', '/', '.', '\\', '%', '~', 'a', 'Z', '\0', ' '];
+    let mut rng = world.workload_rng(0x77);
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    for _ in 0..256 {
+        let tail: String = (0..4).map(|_| TAIL[rng.range(0, TAIL.len() as u64 - 1) as usize]).collect();
+        let id = format!("{}{tail}", "y".repeat(250));
+        let name = steadfast_core::trace::names::file_name(&id);
+        let safe = name.len() <= 255 && !name.contains(['/', '\\', '\0']) && name != "." && name != "..";
+        world.check("T7", safe, || format!("the id {id:?} maps to the unsafe file name {name:?}"));
+        if let Some(other) = names.insert(name.clone(), id.clone())
+            && other != id
+        {
+            world.check("T7", false, || format!("the ids {other:?} and {id:?} share the file name {name:?}"));
+        }
+    }
 }
 
 /// Open the exporter, retrying injected errors (bounded).
@@ -573,7 +614,7 @@ async fn incarnation_main(world: World, book: SharedBook, variant: Variant, inc:
     let (n, first) = (s.param("sessions", 2) as usize, s.param("first_id", 0) as usize);
     let sessions: Vec<(Sess, String)> = (0..n)
         .map(|i| {
-            let id = format!("{}#{inc}", IDS[(first + i) % IDS.len()]);
+            let id = format!("{}#{inc}", session_id(first + i));
             let (sess, path) = (app.make)(&id);
             let mut b = lock(&book);
             b.sessions.insert(id.clone(), SessionBook { path: path.clone(), ..Default::default() });

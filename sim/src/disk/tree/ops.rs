@@ -28,6 +28,9 @@ impl Tree {
     /// Apply one operation at wall-clock instant `wall`.
     pub fn apply(&mut self, op: &FsOp, wall: SystemTime) -> io::Result<FsOutput> {
         let unit = |r: io::Result<()>| r.map(|()| FsOutput::Unit);
+        if let Some(e) = self.refuse_trailing_slash(op) {
+            return Err(e);
+        }
         match op {
             FsOp::CreateDirAll(p) => unit(self.create_dir_all(p, wall)),
             FsOp::Read(p) => self.read(p).map(FsOutput::Bytes),
@@ -82,6 +85,27 @@ impl Tree {
             }
         }
         Ok(())
+    }
+
+    /// A path that ends in `/` names a directory: `open(O_CREAT)` of one is
+    /// `EISDIR`, and reaching anything else through one is `ENOTDIR`.
+    fn refuse_trailing_slash(&self, op: &FsOp) -> Option<io::Error> {
+        let slashed = |p: &Path| {
+            let b = p.as_os_str().as_encoded_bytes();
+            b.len() > 1 && b.ends_with(b"/")
+        };
+        if op.handle().is_some() || !(slashed(op.path()) || op.second_path().is_some_and(slashed)) {
+            return None;
+        }
+        let creates = matches!(op, FsOp::Write { .. } | FsOp::Append { .. } | FsOp::CreateNew { .. })
+            || matches!(op, FsOp::Open { mode, .. } if mode.create || mode.create_new);
+        if creates {
+            return Some(err(ErrorKind::IsADirectory));
+        }
+        match self.walk(op.path(), true) {
+            Ok(ino) if self.kind(ino) != FileKind::Dir => Some(err(ErrorKind::NotADirectory)),
+            _ => None,
+        }
     }
 
     fn create_dir(&mut self, path: &Path, wall: SystemTime) -> io::Result<()> {
