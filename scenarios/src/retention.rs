@@ -540,6 +540,18 @@ fn check_report(world: &World, what: &str, r: &steadfast_core::retention::SweepR
     world.check("R4", r.examined == r.listed, || {
         format!("the {what} sweep examined {} of {} entries", r.examined, r.listed)
     });
+    // Every examined entry has one outcome: deleted, kept (with its
+    // reason), changed under the sweep, or an error; none is lost. A
+    // listing that failed is the one error of a sweep that examined nothing.
+    let kept: usize = r.kept.values().sum();
+    let accounted = r.deleted + kept + r.changed + r.errors;
+    let listing_failed = r.listed == 0 && r.examined == 0 && r.errors == 1 && accounted == 1;
+    world.check("R4", accounted == r.examined || listing_failed, || {
+        format!(
+            "the {what} sweep examined {} entries but accounts for {accounted}: {} deleted, {kept} kept {:?}, {} changed, {} errors",
+            r.examined, r.deleted, r.kept, r.changed, r.errors
+        )
+    });
     if r.changed > 0 {
         world.reach(SWEEP_DURING_CHURN);
     }

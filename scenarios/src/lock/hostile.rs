@@ -129,8 +129,18 @@ impl Held {
 enum Ended {
     Held(Held),
     Timeout,
-    NotAFile,
-    Permanent(std::io::ErrorKind),
+    /// What was found at the lock path (the replicas do not say), the
+    /// `ErrorKind` the error keeps, and its message.
+    NotAFile {
+        found: Option<FileKind>,
+        io_kind: Option<std::io::ErrorKind>,
+        says: String,
+    },
+    Permanent {
+        kind: std::io::ErrorKind,
+        io_kind: Option<std::io::ErrorKind>,
+        says: String,
+    },
     Other,
 }
 
@@ -139,15 +149,23 @@ async fn acquire(locker: &Locker, path: &Path) -> Ended {
         Locker::Core(m) => match m.acquire(path).await {
             Ok(g) => Ended::Held(Held::Core(g)),
             Err(LockError::Timeout { .. }) => Ended::Timeout,
-            Err(LockError::NotAFile { .. }) => Ended::NotAFile,
-            Err(LockError::Io { source, .. }) => Ended::Permanent(source.kind()),
-            Err(_) => Ended::Other,
+            Err(e) => match &e {
+                LockError::NotAFile { found, .. } => {
+                    Ended::NotAFile { found: Some(*found), io_kind: e.io_kind(), says: e.to_string() }
+                }
+                LockError::Io { source, .. } => {
+                    Ended::Permanent { kind: source.kind(), io_kind: e.io_kind(), says: e.to_string() }
+                }
+                _ => Ended::Other,
+            },
         },
         Locker::Legacy(m) => match m.acquire(path).await {
             Ok(g) => Ended::Held(Held::Legacy(g)),
             Err(LegacyError::Timeout(_)) => Ended::Timeout,
-            Err(LegacyError::NotAFile) => Ended::NotAFile,
-            Err(LegacyError::Permanent(e)) => Ended::Permanent(e.kind()),
+            Err(LegacyError::NotAFile) => Ended::NotAFile { found: None, io_kind: None, says: String::new() },
+            Err(LegacyError::Permanent(e)) => {
+                Ended::Permanent { kind: e.kind(), io_kind: Some(e.kind()), says: e.to_string() }
+            }
         },
     }
 }
@@ -227,7 +245,7 @@ fn judge(p: &Proc, session: usize, started: Duration, plant: Option<(u64, Plant)
     {
         // Refused at once, typed: the non-file itself, or another permanent
         // error met first (a full disk).
-        let refused = matches!(ended, Ended::NotAFile | Ended::Permanent(_));
+        let refused = matches!(ended, Ended::NotAFile { .. } | Ended::Permanent { .. });
         // (At once means on the first try that meets it: transient errors
         // before that are retried, within the bound checked above.)
         p.world.check("L8", refused, || {
@@ -236,16 +254,49 @@ fn judge(p: &Proc, session: usize, started: Duration, plant: Option<(u64, Plant)
                 kind, SESSIONS[session]
             )
         });
-        if matches!(ended, Ended::NotAFile) {
+        if matches!(ended, Ended::NotAFile { .. }) {
             p.world.reach(NOT_A_FILE);
         }
+        judge_refusal(p, session, kind, ended);
     }
-    if matches!(ended, Ended::Permanent(std::io::ErrorKind::StorageFull)) {
+    if matches!(ended, Ended::Permanent { kind: std::io::ErrorKind::StorageFull, .. }) {
         p.world.reach(DISK_FULL);
     }
 }
 
 /// What the vandal planted.
+
+/// L8's "typed, keeping its ErrorKind and naming the cause" for an
+/// acquire refused while `plant` sat at the lock path throughout: a
+/// non-file is reported as what it is (`IsADirectory` for a directory,
+/// `InvalidInput` for the rest), in a message naming the lock file and the
+/// kind found; an I/O error keeps its kind and names the lock file.
+fn judge_refusal(p: &Proc, session: usize, plant: Plant, ended: &Ended) {
+    let lock = lock_path(Path::new(SESSIONS[session])).display().to_string();
+    match ended {
+        Ended::NotAFile { found: Some(found), io_kind, says } => {
+            let want =
+                if plant == Plant::Dir { std::io::ErrorKind::IsADirectory } else { std::io::ErrorKind::InvalidInput };
+            let word = match plant.kind() {
+                FileKind::Dir => "directory",
+                FileKind::Symlink => "symlink",
+                FileKind::Special => "FIFO",
+                FileKind::File => "file",
+            };
+            let typed = *found == plant.kind() && *io_kind == Some(want) && says.contains(&lock) && says.contains(word);
+            p.world.check("L8", typed, || {
+                format!("{plant:?} at {lock} refused as {found:?} / {io_kind:?}: {says:?} (want {:?} / {want:?}, naming it)", plant.kind())
+            });
+        }
+        Ended::Permanent { kind, io_kind, says } if !says.is_empty() => {
+            p.world.check("L8", *io_kind == Some(*kind) && says.contains(&lock), || {
+                format!("a permanent error at {lock} lost its kind {kind:?} ({io_kind:?}) or its path: {says:?}")
+            });
+        }
+        _ => {}
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Plant {
     Dangling,
