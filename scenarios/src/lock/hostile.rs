@@ -264,8 +264,6 @@ fn judge(p: &Proc, session: usize, started: Duration, plant: Option<(u64, Plant)
     }
 }
 
-/// What the vandal planted.
-
 /// L8's "typed, keeping its ErrorKind and naming the cause" for an
 /// acquire refused while `plant` sat at the lock path throughout: a
 /// non-file is reported as what it is (`IsADirectory` for a directory,
@@ -297,6 +295,7 @@ fn judge_refusal(p: &Proc, session: usize, plant: Plant, ended: &Ended) {
     }
 }
 
+/// What the vandal planted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Plant {
     Dangling,
