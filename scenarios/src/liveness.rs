@@ -7,7 +7,8 @@
 //! short, honest stall). A load balancer polls every 5 s with a 1 s timeout
 //! and kills and restarts the server after three failures in a row. A
 //! parent spawns a hub child that must answer its handshake within 30 s
-//! while 20,000 sessions sit on the slow mount.
+//! while 20,000 sessions sit on the slow mount, after printing up to one
+//! line short of the parent's pollution bound.
 //!
 //! Checkers: H1 on every health answer (status and figures against the
 //! ticks the heartbeat recorded), H2 ("the server is never killed"), H3 at
@@ -143,6 +144,15 @@ impl Scenario for LivenessScenario {
         s.params.insert("tree_files".into(), rng.range(100, 400));
         s.params.insert("cgroup".into(), u64::from(rng.chance(0.9)));
         s.params.insert("child_at_s".into(), rng.range(1, 600));
+        // The child's stdout before its answer: nothing, a few log lines,
+        // or one short of the parent's pollution bound (H4 must hold).
+        let lines_max = Handshake::new("ready").lines_max as u64;
+        let pollution = match rng.range(0, 2) {
+            0 => 0,
+            1 => rng.range(1, 8),
+            _ => lines_max - 1,
+        };
+        s.params.insert("pollution_lines".into(), pollution);
         s
     }
 
@@ -461,6 +471,11 @@ async fn child(world: World, variant: Variant, parent: (std::net::IpAddr, u16)) 
         let w = world.clone();
         startup.defer(&*env.spawner, async move { w.note("child: deferred startup work runs after the handshake") });
     }
+    // What a child prints before its answer (a library's banner, warnings):
+    // below the bound, the parent must read past it.
+    for i in 0..world.schedule().param("pollution_lines", 0) {
+        let _ = ep.send_to(parent, 3, format!("log: starting component {i}").as_bytes()).await;
+    }
     let _ = ep.send_to(parent, 3, format!("ready {}", env.procs.own_pid()).as_bytes()).await;
     startup.handshake_sent(&*env.spawner);
     std::future::pending::<()>().await;
@@ -471,6 +486,7 @@ const PARAMS: &[ParamSpec] = &[
     ParamSpec { name: "workspaces", max: 1_000, doc: "orphan workspaces the boot sweep removes" },
     ParamSpec { name: "tree_files", max: 10_000, doc: "files in each workspace" },
     ParamSpec { name: "cgroup", max: 1, doc: "1: the cgroup memory file exists" },
+    ParamSpec { name: "pollution_lines", max: 63, doc: "lines the hub child prints before its handshake" },
     ParamSpec {
         name: "child_at_s",
         max: steadfast_sim::schedule::limits::RUN_MS_MAX / 1_000,
