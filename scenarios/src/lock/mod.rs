@@ -828,7 +828,13 @@ async fn quiet_phase_checks(world: &World, book: &SharedBook) {
             // mid-takeover, repair copies nobody is writing. Nothing may be
             // left after it (L9).
             w.sleep_until(w.quiet_end().saturating_sub(SWEEP_BEFORE_END)).await;
-            let _ = manager.sweep_stale(Path::new(DIR)).await;
+            if let Ok(swept) = manager.sweep_stale(Path::new(DIR)).await {
+                // Its report accounts for what it did: nothing removed
+                // that it did not inspect.
+                w.check("L9", swept.removed.len() <= swept.inspected, || {
+                    format!("sweep_stale removed {} entries but inspected {}", swept.removed.len(), swept.inspected)
+                });
+            }
         }
     });
     world.sleep_until(world.quiet_end()).await;
