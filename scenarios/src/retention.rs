@@ -204,6 +204,10 @@ fn schedule(seed: u64) -> Schedule {
     let workspaces = rng.range(5, 40);
     s.params.insert("entries".into(), entries);
     s.params.insert("workspaces".into(), workspaces);
+    // One seed in three gives the first workspace a big tree (a clone with
+    // its build output): removing it must not stall the event loop (R3).
+    let big = if rng.chance(0.33) { rng.range(200, 2_000) } else { 0 };
+    s.params.insert("big_workspace_files".into(), big);
     // The churn clones about one workspace per 7.5 s of chaos.
     s.quiet_ms = quiet_ms(entries, workspaces + CHAOS_MS / 7_500);
     s
@@ -372,10 +376,13 @@ fn setup(world: &World, book: &SharedBook) {
         ops.push(FsOp::Write { path: Path::new(TELEMETRY).join(&name), data: vec![b't'; rng.range(0, 512) as usize] });
         b.created_ms.insert(name, 0);
     }
+    let big = s.param("big_workspace_files", 0);
     for w in 0..s.param("workspaces", 5) {
         let name = format!("ws-{w}");
         ops.push(FsOp::CreateDirAll(Path::new(WORKSPACES).join(&name).join("src")));
-        for f in 0..rng.range(1, 20) {
+        let files = rng.range(1, 20);
+        let files = if w == 0 && big > 0 { big } else { files };
+        for f in 0..files {
             ops.push(FsOp::Write {
                 path: Path::new(WORKSPACES).join(&name).join("src").join(format!("f{f}")),
                 data: vec![b'w'; 64],
@@ -722,4 +729,9 @@ fn final_checks(world: &World, book: &SharedBook) {
 const PARAMS: &[ParamSpec] = &[
     ParamSpec { name: "entries", max: 200_000, doc: "telemetry files at the start" },
     ParamSpec { name: "workspaces", max: 1_000, doc: "workspaces at the start" },
+    ParamSpec {
+        name: "big_workspace_files",
+        max: 5_000,
+        doc: "files in the first workspace's tree (0: as small as the rest)",
+    },
 ];
