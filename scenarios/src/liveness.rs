@@ -61,7 +61,11 @@ const PROBE_DURING_SWEEP: &str = "a health probe answered while a sweep step ran
 const STALL_REPORTED: &str = "a synchronous delete's stall showed up as measured lag";
 const MEMORY_ROUND_TRIP: &str = "memory crossed above the threshold and recovered";
 const CHILD_ANSWERED: &str = "the child answered with 20,000 sessions on disk";
-const SOMETIMES: &[&str] = &[PROBE_DURING_SWEEP, STALL_REPORTED, MEMORY_ROUND_TRIP, CHILD_ANSWERED];
+const STALLED_SEEN: &str = "a stalled event loop answered 503";
+const SOMETIMES: &[&str] = &[PROBE_DURING_SWEEP, STALL_REPORTED, MEMORY_ROUND_TRIP, CHILD_ANSWERED, STALLED_SEEN];
+/// A batch process's files: a read there takes 31 to 45 s (an NFS server
+/// gone away), long enough to stall its event loop past `STALLED_AFTER`.
+const BATCH: &str = "/batch";
 
 const TICK: Duration = Duration::from_secs(5);
 const STALLED_AFTER: Duration = Duration::from_secs(30);
@@ -133,6 +137,10 @@ impl Scenario for LivenessScenario {
         let mut s = Schedule::calm(seed, CHAOS_MS);
         s.quiet_ms = QUIET_MS;
         let per_entry_ms = rng.range(5, 50);
+        s.mounts.push(Mount {
+            prefix: BATCH.into(),
+            latency: vec![Latency { ops: vec!["read".into()], ms_min: 31_000, ms_max: 45_000 }],
+        });
         s.mounts.push(Mount {
             prefix: "/efs".into(),
             latency: vec![
@@ -218,6 +226,9 @@ async fn drive(world: &World, variant: Variant) {
         async move { load_balancer(w, book).await }
     });
     world.add_node("parent", move |w| async move { parent(w, variant).await });
+    if variant == Variant::Core {
+        batch_and_monitor(world);
+    }
     if world.schedule().param("cgroup", 1) == 1 {
         memory_readings(world, &book).await;
     }
@@ -230,6 +241,58 @@ async fn drive(world: &World, variant: Variant) {
             });
         }
     }
+}
+
+/// H1's stalled branch, which the server must never reach (the load
+/// balancer would kill it: H2): a batch process outside the load
+/// balancer's view runs the same heartbeat, and once during the chaos
+/// phase a synchronous read on a dead mount stalls its event loop for 31
+/// to 45 s. A monitor on another node reads its health every 5 s and
+/// judges it against the ticks, as the load balancer's polls are judged.
+fn batch_and_monitor(world: &World) {
+    let ticks: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let hb_slot: Arc<Mutex<Option<Heartbeat>>> = Arc::default();
+    let (t, slot) = (ticks.clone(), hb_slot.clone());
+    world.add_node("batch", move |w| {
+        let (ticks, slot) = (t.clone(), slot.clone());
+        async move {
+            let env = w.env();
+            let t = ticks.clone();
+            let on_tick = Box::new(move |tick: steadfast_core::liveness::Tick| {
+                lock(&t).push(tick.at.since_origin());
+            });
+            let config = HeartbeatConfig { tick: TICK, stalled_after: STALLED_AFTER };
+            let (hb, _ticker) = Heartbeat::start(&env, config, Some(on_tick));
+            *lock(&slot) = Some(hb);
+            let at = Duration::from_secs(w.workload_rng(0x41).range(300, CHAOS_MS / 1_000 - 600));
+            w.sleep_until(at).await;
+            let _ = env.fs.read_blocking(Path::new(BATCH).join("report"));
+            std::future::pending::<()>().await;
+        }
+    });
+    world.add_node("monitor", move |w| {
+        let (ticks, slot) = (ticks.clone(), hb_slot.clone());
+        async move {
+            while w.now() < w.chaos_end() {
+                w.env().clock.sleep(POLL_EVERY).await;
+                let Some(hb) = lock(&slot).clone() else { continue };
+                let h = hb.health();
+                let now = w.now();
+                let last = lock(&ticks).iter().rev().copied().find(|t| *t <= now).unwrap_or_default();
+                let since = now.saturating_sub(last);
+                let (expect_ok, expect_since) = (since <= STALLED_AFTER, since.as_millis() as u64);
+                w.check("H1", h.ok == expect_ok && h.since_tick_ms.abs_diff(expect_since) <= 1, || {
+                    format!(
+                        "the batch process's health said ok={} since_tick {} ms; its ticks say ok={expect_ok}, {expect_since} ms",
+                        h.ok, h.since_tick_ms
+                    )
+                });
+                if !h.ok {
+                    w.reach(STALLED_SEEN);
+                }
+            }
+        }
+    });
 }
 
 struct Rows;
