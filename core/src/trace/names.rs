@@ -39,6 +39,9 @@ pub const CRASH_MARK: &str = ".trace.crashed";
 /// assert_eq!(key("a:b"), "a%3Ab");
 /// assert_ne!(file_name("a:b"), file_name("a_b")); // upstream made these collide
 /// assert_eq!(file_name(".."), "%2E%2E.trace.json"); // never a path component
+/// // A long id keeps a readable prefix before its digest.
+/// let long = file_name(&"x".repeat(300));
+/// assert!(long.starts_with(&format!("{}~", "x".repeat(120))) && long.len() <= 255);
 /// ```
 pub fn key(session_id: &str) -> String {
     let key = key_of(session_id);
