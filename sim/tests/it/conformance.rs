@@ -12,7 +12,14 @@ use steadfast_core::conformance::CASES;
 use steadfast_sim::schedule::{Latency, Mount};
 use steadfast_sim::{Schedule, World};
 
-fn run_suite(seed: u64, slow: bool, on_node: bool) -> Vec<String> {
+/// Run `check` in a fresh world (every operation on a slow mount if
+/// `slow`) after creating `dirs`, from the harness or from a node of its
+/// own; the failures it reports, in words.
+fn in_world<F, Fut>(seed: u64, slow: bool, on_node: bool, dirs: Vec<FsOp>, check: F) -> Vec<String>
+where
+    F: Fn(World) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Vec<String>> + 'static,
+{
     let mut schedule = Schedule::calm(seed, 600_000);
     if slow {
         schedule
@@ -20,39 +27,47 @@ fn run_suite(seed: u64, slow: bool, on_node: bool) -> Vec<String> {
             .push(Mount { prefix: "/".into(), latency: vec![Latency { ops: vec![], ms_min: 1, ms_max: 40 }] });
     }
     let rt = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
-    let failures = Arc::new(Mutex::new(Vec::new()));
-    let done = Arc::new(Mutex::new(false));
-    let (f2, d2) = (failures.clone(), done.clone());
+    let failures: Arc<Mutex<Option<Vec<String>>>> = Arc::default();
+    let (out, waiting) = (failures.clone(), failures.clone());
+    let check = Arc::new(check);
     rt.block_on(async move {
         let world = World::new(schedule, &[], 0);
         world.start();
-        let dirs: Vec<FsOp> = CASES
-            .iter()
-            .flat_map(|c| [FsOp::CreateDirAll(root(c.name)), FsOp::CreateDirAll(outside(c.name))])
-            .collect();
+        // The facades find the world's file system, as under the runner.
+        let _facade = steadfast_core::ambient::install(world.env().fs);
         world.setup(dirs);
         let body = move |w: World| {
-            let (f, d) = (f2.clone(), d2.clone());
+            let (out, check) = (out.clone(), check.clone());
             async move {
-                let env = w.env();
-                for case in CASES {
-                    if let Err(why) = (case.run)(env.fs.as_ref(), &root(case.name), &outside(case.name)).await {
-                        f.lock().expect("lock").push(format!("{}: {why}", case.name));
-                    }
-                }
-                *d.lock().expect("lock") = true;
+                let found = check(w).await;
+                *out.lock().expect("lock") = Some(found);
             }
         };
         if on_node {
             world.add_node("conformance", body);
-            while !*done.lock().expect("lock") {
+            while waiting.lock().expect("lock").is_none() {
                 madsim::time::sleep(std::time::Duration::from_secs(1)).await;
             }
         } else {
             body(world.clone()).await;
         }
     });
-    failures.lock().expect("lock").clone()
+    failures.lock().expect("lock").take().unwrap_or_else(|| vec!["the check never finished".into()])
+}
+
+fn run_suite(seed: u64, slow: bool, on_node: bool) -> Vec<String> {
+    let dirs =
+        CASES.iter().flat_map(|c| [FsOp::CreateDirAll(root(c.name)), FsOp::CreateDirAll(outside(c.name))]).collect();
+    in_world(seed, slow, on_node, dirs, |w: World| async move {
+        let env = w.env();
+        let mut failures = Vec::new();
+        for case in CASES {
+            if let Err(why) = (case.run)(env.fs.as_ref(), &root(case.name), &outside(case.name)).await {
+                failures.push(format!("{}: {why}", case.name));
+            }
+        }
+        failures
+    })
 }
 
 fn root(case: &str) -> PathBuf {
@@ -90,42 +105,16 @@ fn sim_fs_passes_every_conformance_case_from_a_stalling_node() {
 /// (where the blocking twin stalls it), with and without latency.
 fn run_facade_suite(seed: u64, slow: bool, on_node: bool) -> Vec<String> {
     use steadfast_core::conformance::FACADE_CASES;
-    let mut schedule = Schedule::calm(seed, 600_000);
-    if slow {
-        schedule
-            .mounts
-            .push(Mount { prefix: "/".into(), latency: vec![Latency { ops: vec![], ms_min: 1, ms_max: 40 }] });
-    }
-    let rt = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
-    let failures = Arc::new(Mutex::new(Vec::new()));
-    let done = Arc::new(Mutex::new(false));
-    let (f2, d2) = (failures.clone(), done.clone());
-    rt.block_on(async move {
-        let world = World::new(schedule, &[], 0);
-        world.start();
-        let _facade = steadfast_core::ambient::install(world.env().fs);
-        world.setup(FACADE_CASES.iter().map(|c| FsOp::CreateDirAll(root(c.name))).collect::<Vec<_>>());
-        let body = move |_: World| {
-            let (f, d) = (f2.clone(), d2.clone());
-            async move {
-                for case in FACADE_CASES {
-                    if let Err(why) = (case.run)(&root(case.name)).await {
-                        f.lock().expect("lock").push(format!("{}: {why}", case.name));
-                    }
-                }
-                *d.lock().expect("lock") = true;
+    let dirs = FACADE_CASES.iter().map(|c| FsOp::CreateDirAll(root(c.name))).collect();
+    in_world(seed, slow, on_node, dirs, |_: World| async move {
+        let mut failures = Vec::new();
+        for case in FACADE_CASES {
+            if let Err(why) = (case.run)(&root(case.name)).await {
+                failures.push(format!("{}: {why}", case.name));
             }
-        };
-        if on_node {
-            world.add_node("facade", body);
-            while !*done.lock().expect("lock") {
-                madsim::time::sleep(std::time::Duration::from_secs(1)).await;
-            }
-        } else {
-            body(world.clone()).await;
         }
-    });
-    failures.lock().expect("lock").clone()
+        failures
+    })
 }
 
 #[test]
