@@ -545,7 +545,9 @@ struct App {
 }
 
 async fn drive(world: &World, variant: Variant) {
-    if variant == Variant::Core {
+    // One seed in four: the family costs about 0.5 ms of names, more than
+    // the rest of a seed, and a sweep of a thousand seeds still judges 250.
+    if variant == Variant::Core && world.schedule().seed % 4 == 0 {
         judge_long_ids(world);
     }
     world.setup([FsOp::CreateDirAll("/efs".into())]);
@@ -570,18 +572,23 @@ fn judge_long_ids(world: &World) {
     const TAIL: &[char] = &[':', '/', '.', '\\', '%', '~', 'a', 'Z', '\0', ' '];
     let mut rng = world.workload_rng(0x77);
     let mut names: BTreeMap<String, String> = BTreeMap::new();
+    // Judged once for the family (a check per id costs more than the ids).
+    let mut first_problem = None;
     for _ in 0..256 {
         let tail: String = (0..4).map(|_| TAIL[rng.range(0, TAIL.len() as u64 - 1) as usize]).collect();
         let id = format!("{}{tail}", "y".repeat(250));
         let name = steadfast_core::trace::names::file_name(&id);
         let safe = name.len() <= 255 && !name.contains(['/', '\\', '\0']) && name != "." && name != "..";
-        world.check("T7", safe, || format!("the id {id:?} maps to the unsafe file name {name:?}"));
+        if !safe {
+            first_problem.get_or_insert_with(|| format!("the id {id:?} maps to the unsafe file name {name:?}"));
+        }
         if let Some(other) = names.insert(name.clone(), id.clone())
             && other != id
         {
-            world.check("T7", false, || format!("the ids {other:?} and {id:?} share the file name {name:?}"));
+            first_problem.get_or_insert_with(|| format!("the ids {other:?} and {id:?} share the file name {name:?}"));
         }
     }
+    world.check("T7", first_problem.is_none(), || first_problem.unwrap_or_default());
 }
 
 /// Open the exporter, retrying injected errors (bounded).
