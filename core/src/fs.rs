@@ -232,12 +232,15 @@ impl OpenMode {
     /// Write, create, truncate (`File::create`).
     pub const CREATE: OpenMode =
         OpenMode { read: false, write: true, append: false, truncate: true, create: true, create_new: false };
+    /// Read and write a file that must not exist yet (`File::create_new`).
+    pub const CREATE_NEW: OpenMode =
+        OpenMode { read: true, write: true, append: false, truncate: false, create: false, create_new: true };
 
     /// Refuse the combinations `std::fs::OpenOptions` refuses, with
     /// `InvalidInput`: nothing to read or write, `truncate` without
     /// `write` or with `append`, a create without write access.
     pub fn check(&self) -> io::Result<()> {
-        let writes = self.write || self.append;
+        let writes = self.writes();
         let refuse = |why: &str| Err(io::Error::new(io::ErrorKind::InvalidInput, format!("open mode: {why}")));
         if !self.read && !writes {
             return refuse("neither read, write nor append");
@@ -483,8 +486,16 @@ impl<T: Fs + ?Sized> Fs for std::sync::Arc<T> {
     }
 }
 
-fn unexpected(op: &'static str, out: FsOutput) -> io::Error {
+pub(crate) fn unexpected(op: &'static str, out: FsOutput) -> io::Error {
     io::Error::other(format!("Fs adapter bug: {op} returned {out:?}"))
+}
+
+/// The refusal of a FIFO, socket or device where a regular file (or a
+/// directory, for `Open` to read) was expected: `InvalidInput`, never a
+/// call that blocks. Every adapter builds it here, so the words and the
+/// kind are the same everywhere.
+pub fn not_a_regular_file() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, "not a regular file (FIFO, socket or device)")
 }
 
 fn unit(op: &'static str, out: FsOutput) -> io::Result<()> {

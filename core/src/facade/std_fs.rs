@@ -199,8 +199,7 @@ impl File {
 
     /// Create, failing if anything is at the path; for reading and writing.
     pub fn create_new(path: impl AsRef<Path>) -> io::Result<File> {
-        let mode = OpenMode { read: true, write: true, create_new: true, ..OpenMode::default() };
-        File::open_with(mode, path.as_ref())
+        File::open_with(OpenMode::CREATE_NEW, path.as_ref())
     }
 
     /// Options to open with.

@@ -244,8 +244,7 @@ impl File {
 
     /// Create, failing if anything is at the path; for reading and writing.
     pub async fn create_new(path: impl AsRef<Path>) -> io::Result<File> {
-        let mode = OpenMode { read: true, write: true, create_new: true, ..OpenMode::default() };
-        File::open_with(mode, path.as_ref()).await
+        File::open_with(OpenMode::CREATE_NEW, path.as_ref()).await
     }
 
     /// Options to open with.
@@ -340,7 +339,7 @@ fn poll_settle(st: &mut State, cx: &mut Context<'_>) -> Poll<()> {
             }
         }
         (_, Err(e)) => st.deferred = Some(e),
-        (_, Ok(other)) => st.deferred = Some(io::Error::other(format!("Fs adapter bug: returned {other:?}"))),
+        (_, Ok(other)) => st.deferred = Some(crate::fs::unexpected("a file operation", other)),
     }
     Poll::Ready(())
 }
@@ -355,7 +354,7 @@ impl AsyncRead for File {
                 st.busy = None;
                 let bytes = match out {
                     Ok(FsOutput::Bytes(b)) => b,
-                    Ok(other) => return Poll::Ready(Err(io::Error::other(format!("Fs adapter bug: {other:?}")))),
+                    Ok(other) => return Poll::Ready(Err(crate::fs::unexpected("read", other))),
                     Err(e) => return Poll::Ready(Err(e)),
                 };
                 let n = bytes.len().min(buf.remaining());
@@ -397,7 +396,7 @@ impl AsyncWrite for File {
         let st = this.state_mut();
         match fut.as_mut().poll(cx) {
             Poll::Ready(Ok(FsOutput::Offset(end))) => st.pos = end,
-            Poll::Ready(Ok(other)) => st.deferred = Some(io::Error::other(format!("Fs adapter bug: {other:?}"))),
+            Poll::Ready(Ok(other)) => st.deferred = Some(crate::fs::unexpected("write", other)),
             Poll::Ready(Err(e)) => st.deferred = Some(e),
             Poll::Pending => {
                 if !append {

@@ -6,7 +6,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::Path;
 
-use crate::fs::{BoxFuture, DirEntry, FileKind, Fs, FsOp, FsOutput, Handle, Metadata, OpenMode};
+use crate::fs::{BoxFuture, DirEntry, FileKind, Fs, FsOp, FsOutput, Handle, Metadata, OpenMode, not_a_regular_file};
 
 /// The real file system: blocking operations run `std::fs` on the calling
 /// thread; async operations run the same code on tokio's blocking pool (which
@@ -126,7 +126,7 @@ fn open(path: std::path::PathBuf, mode: OpenMode) -> io::Result<Handle> {
         .open(&path)?;
     let kind = file.metadata()?.file_type();
     if !kind.is_file() && !kind.is_dir() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file (FIFO, socket or device)"));
+        return Err(not_a_regular_file());
     }
     // Regular files ignore O_NONBLOCK; clear it all the same so the
     // descriptor behaves as std's would.
@@ -299,7 +299,7 @@ fn read(path: &Path) -> io::Result<Vec<u8>> {
         return Err(io::Error::from(io::ErrorKind::IsADirectory));
     }
     if !m.is_file() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file (FIFO, socket or device)"));
+        return Err(not_a_regular_file());
     }
     // The length is a hint (a sparse file may claim terabytes): reserve
     // at most 1 MiB up front, grow as bytes arrive.

@@ -141,7 +141,7 @@ impl Disk {
     fn apply(&mut self, p: &Pending, wall: SystemTime) -> (io::Result<FsOutput>, Ending) {
         if p.op.handle().is_some() && !p.pinned && !matches!(p.op, FsOp::Close(_)) {
             // Begun through a handle that was closed or never opened.
-            return honest(Err(io::Error::from_raw_os_error(9)));
+            return honest(Err(tree::ebadf()));
         }
         if let Some((fault, rule)) = p.fault {
             // A write that failed before its first byte changes nothing,

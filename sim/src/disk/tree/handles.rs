@@ -34,7 +34,8 @@ pub(super) struct Handles {
     next: u64,
 }
 
-fn ebadf() -> io::Error {
+/// A handle that is closed, was never opened, or lacks the access asked.
+pub(crate) fn ebadf() -> io::Error {
     io::Error::from_raw_os_error(9)
 }
 
@@ -70,7 +71,7 @@ impl Tree {
         match self.kind(ino) {
             FileKind::Dir if mode.writes() => return Err(err(ErrorKind::IsADirectory)),
             FileKind::Special => {
-                return Err(io::Error::new(ErrorKind::InvalidInput, "not a regular file (FIFO, socket or device)"));
+                return Err(steadfast_core::fs::not_a_regular_file());
             }
             _ => {}
         }

@@ -18,6 +18,7 @@ use steadfast_core::FileKind;
 
 mod handles;
 pub use handles::FILE_LEN_MAX;
+pub(crate) use handles::ebadf;
 mod ops;
 
 type Ino = usize;

@@ -72,15 +72,8 @@ impl Tree {
                 Ok(ino) if self.kind(ino) == FileKind::Dir => {}
                 Ok(_) if i + 1 == comps.len() => return Err(err(ErrorKind::AlreadyExists)),
                 Ok(_) => return Err(err(ErrorKind::NotADirectory)),
-                Err(e) if e.kind() == ErrorKind::NotFound => {
-                    let (dir, name) = self.parent(&prefix)?;
-                    if self.child(dir, &name).is_some() {
-                        // A dangling symlink: mkdir refuses it.
-                        return Err(err(ErrorKind::AlreadyExists));
-                    }
-                    let ino = self.alloc(Node::Dir { live: BTreeMap::new(), durable: BTreeMap::new() }, wall);
-                    self.link(dir, name, ino, wall);
-                }
+                // Missing, or a dangling symlink (which mkdir refuses).
+                Err(e) if e.kind() == ErrorKind::NotFound => self.create_dir(&prefix, wall)?,
                 Err(e) => return Err(e),
             }
         }
@@ -131,9 +124,7 @@ impl Tree {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         match &self.get(self.walk(path, true)?).node {
             Node::File { data, .. } => Ok(data.clone()),
-            Node::Special => {
-                Err(io::Error::new(ErrorKind::InvalidInput, "not a regular file (FIFO, socket or device)"))
-            }
+            Node::Special => Err(steadfast_core::fs::not_a_regular_file()),
             _ => Err(err(ErrorKind::IsADirectory)),
         }
     }
@@ -172,9 +163,7 @@ impl Tree {
             Node::Dir { .. } => Err(err(ErrorKind::IsADirectory)),
             // Writing into a FIFO would block for a reader: refused, as
             // nothing in `core` writes anything but regular files.
-            Node::Special => {
-                Err(io::Error::new(ErrorKind::InvalidInput, "not a regular file (FIFO, socket or device)"))
-            }
+            Node::Special => Err(steadfast_core::fs::not_a_regular_file()),
             Node::Symlink { target } => {
                 // open(O_CREAT) follows the link, creating a missing target.
                 if hops >= SYMLINK_HOPS_MAX {
