@@ -123,7 +123,12 @@ fn open(path: std::path::PathBuf, mode: OpenMode) -> io::Result<Handle> {
         .create(mode.create)
         .create_new(mode.create_new)
         .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
-        .open(&path)?;
+        .open(&path)
+        .map_err(|e| {
+            // A FIFO opened to write without a reader (or a device without
+            // its driver) is ENXIO: the same refusal as a special file.
+            if e.raw_os_error() == Some(rustix::io::Errno::NXIO.raw_os_error()) { not_a_regular_file() } else { e }
+        })?;
     let kind = file.metadata()?.file_type();
     if !kind.is_file() && !kind.is_dir() {
         return Err(not_a_regular_file());

@@ -38,3 +38,22 @@ fn the_facades_pass_every_case_on_real_files() {
     }
     assert!(failures.is_empty(), "the facades fail on real files:\n{}", failures.join("\n"));
 }
+
+/// A FIFO planted where a file is expected is refused at open, to read or
+/// to write, with the contract's `InvalidInput` and without blocking (the
+/// simulated adapter refuses its special files the same way).
+#[test]
+fn real_fs_refuses_a_fifo_at_open_without_blocking() {
+    use steadfast_core::{FsExt, OpenMode};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    let fs = RealFs::new();
+    let mut write = OpenMode::default();
+    write.write = true;
+    for (what, mode) in [("read", OpenMode::READ), ("write", write), ("create", OpenMode::CREATE)] {
+        let e = fs.open_blocking(&fifo, mode).expect_err(what);
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{what}: {e}");
+        assert_eq!(e.to_string(), steadfast_core::fs::not_a_regular_file().to_string(), "{what}");
+    }
+}
