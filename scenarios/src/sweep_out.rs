@@ -140,6 +140,9 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
 
 fn print_reports(swept: &[Swept], verbose: bool) {
     for s in swept {
+        if let Some(why) = &s.summary.fresh_threads {
+            println!("\nnote: {}: {why}", s.sc.name());
+        }
         let Some(report) = &s.report else { continue };
         match (s.sc.expect(), verbose) {
             (Expect::Hold, _) => println!("\nFAILURE: {report}"),

@@ -209,6 +209,9 @@ impl<'a> Check<'a> {
             }
         });
         self.judge(&summary, first_report);
+        if let Some(why) = &summary.fresh_threads {
+            eprintln!("check {}: note: {why}", sc.name());
+        }
         eprintln!(
             "check {}: {} seeds, {} violating, as expected ({:.2} s)",
             sc.name(),

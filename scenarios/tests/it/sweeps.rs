@@ -229,6 +229,9 @@ fn sequential_and_parallel_sweeps_agree_on_every_hash() {
     runner::sweep(sc, &seeds, SweepOptions::jobs(4), |o| many.push((o.seed, o.history_hash)));
     assert_eq!(one, many);
     assert_eq!(one.iter().map(|(s, _)| *s).collect::<Vec<_>>(), seeds, "outcomes arrive in seed order");
+    // Sweeps reuse their threads; a replay has a fresh one.
+    let fresh: Vec<(u64, u64)> = seeds.iter().map(|&s| (s, runner::run(sc, s, None, 0).history_hash)).collect();
+    assert_eq!(one, fresh, "a reused thread gives each seed its replay's history");
 }
 
 /// Every crash point of a few seeds: the fsync discipline holds at each

@@ -4,6 +4,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use steadfast_sim::runner::SweepOptions;
 use steadfast_sim::world::{Invariant, LocalBoxFuture};
 use steadfast_sim::{Expect, Scenario, Schedule, World};
 
@@ -283,4 +284,58 @@ fn acked_writer(fsync: bool) -> steadfast_sim::Built {
 fn the_builder_and_acked_catch_a_missing_fsync() {
     steadfast_sim::check(&acked_writer(true)).seeds(300).regressions(None).run();
     steadfast_sim::check(&acked_writer(false)).seeds(300).regressions(None).run();
+}
+
+/// Walks a std `HashMap` and notes each key in its order: a history that
+/// follows the map's per-thread keys (deterministic on a fresh thread
+/// only, where madsim seeds them).
+struct HashOrdered;
+
+impl Scenario for HashOrdered {
+    fn name(&self) -> &'static str {
+        "test/hash-ordered"
+    }
+    fn expect(&self) -> Expect {
+        Expect::Hold
+    }
+    fn description(&self) -> &'static str {
+        "notes a HashMap's keys in its iteration order"
+    }
+    fn invariants(&self) -> &'static [Invariant] {
+        ODD
+    }
+    fn schedule(&self, seed: u64) -> Schedule {
+        Schedule::calm(seed, 10)
+    }
+    fn run<'a>(&'a self, world: &'a World) -> LocalBoxFuture<'a, ()> {
+        Box::pin(async move {
+            #[allow(clippy::disallowed_types)] // the point of the test
+            let map: std::collections::HashMap<u32, ()> = (0..32).map(|k| (k, ())).collect();
+            for k in map.keys() {
+                world.note(format!("key {k}"));
+            }
+        })
+    }
+}
+
+/// Issue 19: sweeps reuse their worker threads, and prove it safe. A
+/// workload whose history follows a HashMap's order differs between a
+/// reused thread and a fresh one; the sweep notices on its first seed and
+/// runs every seed on a fresh thread, so every outcome is its replay's.
+#[test]
+fn a_sweep_reuses_threads_only_when_the_history_does_not_depend_on_them() {
+    for jobs in [1, 3] {
+        let seeds: Vec<u64> = (0..12).collect();
+        let mut hashes = Vec::new();
+        let summary = steadfast_sim::runner::sweep(&HashOrdered, &seeds, SweepOptions::jobs(jobs), |o| {
+            hashes.push((o.seed, o.history_hash));
+        });
+        let why = summary.fresh_threads.as_deref().expect("the dependence is found");
+        assert!(why.starts_with("seed 0's history on a reused worker thread") && why.contains("HashMap"), "{why}");
+        let replays: Vec<(u64, u64)> =
+            seeds.iter().map(|&s| (s, steadfast_sim::runner::run(&HashOrdered, s, None, 0).history_hash)).collect();
+        assert_eq!(hashes, replays, "jobs {jobs}: every outcome is its replay's");
+    }
+    let summary = steadfast_sim::runner::sweep(&OddSeedsFail, &[0, 1, 2], SweepOptions::jobs(2), |_| {});
+    assert_eq!(summary.fresh_threads, None, "a workload of the seed alone keeps its threads");
 }
