@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use madsim::net::Endpoint;
@@ -26,9 +26,10 @@ use steadfast_core::liveness::{
 };
 use steadfast_core::retention::{OrphanPolicy, SessionIndex, delete_workspace_blocking, spawn_after, sweep_orphans};
 use steadfast_core::{BoxFuture, Env, FsExt, FsOp};
+use steadfast_sim::disk::Tree;
 use steadfast_sim::schedule::{Latency, Mount};
 use steadfast_sim::world::{Invariant, LocalBoxFuture};
-use steadfast_sim::{Expect, ParamSpec, Scenario, Schedule, SimRng, World};
+use steadfast_sim::{Expect, ParamSpec, Scenario, Schedule, SimRng, TreeImage, World};
 
 use crate::locked as lock;
 
@@ -182,9 +183,20 @@ struct Book {
 
 type SharedBook = Arc<Mutex<Book>>;
 
+/// What every seed starts from: the hub's 20,000 sessions (built once per
+/// process; each seed forks it in O(1)).
+static SESSIONS_IMAGE: OnceLock<TreeImage> = OnceLock::new();
+
 fn setup(world: &World) {
     let s = world.schedule();
-    let mut ops = vec![FsOp::CreateDirAll(WORKSPACES.into()), FsOp::CreateDirAll(SESSIONS.into())];
+    world.setup_image(SESSIONS_IMAGE.get_or_init(|| {
+        let sessions = (0..SESSION_COUNT)
+            .map(|i| FsOp::Write { path: Path::new(SESSIONS).join(format!("s{i}.json")), data: b"{}".to_vec() });
+        Tree::image(
+            [FsOp::CreateDirAll(WORKSPACES.into()), FsOp::CreateDirAll(SESSIONS.into())].into_iter().chain(sessions),
+        )
+    }));
+    let mut ops = Vec::new();
     for w in 0..s.param("workspaces", 12) {
         let dir = Path::new(WORKSPACES).join(format!("ws-{w}"));
         ops.push(FsOp::CreateDirAll(dir.clone()));
@@ -200,9 +212,6 @@ fn setup(world: &World) {
         for f in 0..40 {
             ops.push(FsOp::Write { path: dir.join(format!("a{f}")), data: Vec::new() });
         }
-    }
-    for i in 0..SESSION_COUNT {
-        ops.push(FsOp::Write { path: Path::new(SESSIONS).join(format!("s{i}.json")), data: b"{}".to_vec() });
     }
     if s.param("cgroup", 1) == 1 {
         ops.push(FsOp::CreateDirAll("/sys/fs/cgroup".into()));

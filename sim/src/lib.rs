@@ -194,6 +194,7 @@ pub mod world;
 pub use acked::Acked;
 pub use builder::{Builder, Built, scenario};
 pub use check::{Check, check};
+pub use disk::TreeImage;
 pub use faults::{FaultKind, InjectedFault, SilentFault, is_injected};
 pub use log::{Record, SimEvent};
 pub use rng::SimRng;

@@ -24,7 +24,7 @@ mod capacity;
 mod silent;
 mod tree;
 
-pub use tree::{FILE_LEN_MAX, Listed, Torn, Tree, hash_bytes};
+pub use tree::{FILE_LEN_MAX, Listed, Torn, Tree, TreeImage, hash_bytes};
 
 /// An operation whose effect is queued.
 pub(crate) struct Pending {

@@ -25,12 +25,39 @@ impl World {
     pub fn setup(&self, ops: impl IntoIterator<Item = FsOp>) {
         let mut st = self.lock();
         let wall = st.wall_at(now_ns());
-        for op in ops {
-            if let Err(e) = st.disk.tree.apply(&op, wall) {
-                panic!("setup {} {}: {e}", op.name(), op.path().display());
-            }
+        if let Err((op, e)) = st.disk.tree.apply_all(ops, wall) {
+            panic!("setup {} {}: {e}", op.name(), op.path().display());
         }
         st.disk.tree.sync_all();
+    }
+
+    /// Start from `image` (see [`Tree::image`]): the tree becomes a fork
+    /// of it in O(1), as if `setup` had built it now. What every seed
+    /// shares (20,000 session files) goes in one image built once per
+    /// process, kept in a `static`; what the seed draws goes in a
+    /// [`World::setup`] after this. Panics unless the tree is still new:
+    /// call it first.
+    ///
+    /// ```
+    /// # use std::sync::OnceLock;
+    /// # use steadfast_core::FsOp;
+    /// # use steadfast_sim::{TreeImage, World, disk::Tree};
+    /// static SESSIONS: OnceLock<TreeImage> = OnceLock::new();
+    ///
+    /// fn setup(world: &World) {
+    ///     let image = SESSIONS.get_or_init(|| {
+    ///         let files = (0..20_000).map(|i| FsOp::Write { path: format!("/s/{i}.json").into(), data: b"{}".to_vec() });
+    ///         Tree::image(std::iter::once(FsOp::CreateDirAll("/s".into())).chain(files))
+    ///     });
+    ///     world.setup_image(image);
+    ///     world.setup([FsOp::CreateDirAll("/work".into())]);
+    /// }
+    /// ```
+    pub fn setup_image(&self, image: &crate::TreeImage) {
+        let mut st = self.lock();
+        assert!(st.disk.tree.is_new(), "setup_image: the tree was changed already (call it first)");
+        let wall = st.wall_at(now_ns());
+        st.disk.tree = Tree::from_image(image, wall);
     }
 
     /// Write a file from outside every process, instantly and durably (a

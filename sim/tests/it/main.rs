@@ -3,4 +3,5 @@
 mod check;
 mod conformance;
 mod handles;
+mod image;
 mod world;

@@ -34,6 +34,13 @@ pub(super) struct Handles {
     next: u64,
 }
 
+impl Handles {
+    /// Nothing open.
+    pub(super) fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+}
+
 /// A handle that is closed, was never opened, or lacks the access asked.
 pub(crate) fn ebadf() -> io::Error {
     io::Error::from_raw_os_error(9)

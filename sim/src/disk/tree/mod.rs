@@ -20,6 +20,9 @@ mod handles;
 pub use handles::FILE_LEN_MAX;
 pub(crate) use handles::ebadf;
 mod ops;
+mod slots;
+pub use slots::TreeImage;
+use slots::{IMAGE_EPOCH, Slots};
 
 type Ino = usize;
 const ROOT: Ino = 0;
@@ -49,6 +52,8 @@ enum Node {
 #[derive(Clone, Debug)]
 struct Inode {
     node: Node,
+    /// Written here; read through [`Slots::times`] (an image's inodes
+    /// count from the image's epoch).
     mtime: SystemTime,
     /// `ctime`: moves with `mtime` and on renames.
     ctime: SystemTime,
@@ -93,7 +98,7 @@ fn kind_name<S: serde::Serializer>(kind: &FileKind, s: S) -> Result<S::Ok, S::Er
 /// The tree.
 #[derive(Clone, Debug)]
 pub struct Tree {
-    inodes: Vec<Option<Inode>>,
+    slots: Slots,
     free: Vec<Ino>,
     handles: handles::Handles,
 }
@@ -128,28 +133,48 @@ impl Tree {
             ctime: wall,
             refs: 1,
         };
-        Tree { inodes: vec![Some(root)], free: Vec::new(), handles: handles::Handles::default() }
+        Tree { slots: Slots::new(vec![Some(root)]), free: Vec::new(), handles: handles::Handles::default() }
+    }
+
+    /// Freeze the tree `ops` build (applied in order, then everything made
+    /// durable) as an image that trees fork from in O(1) (see
+    /// [`Tree::from_image`]). Panics on an error, as a setup does.
+    pub fn image(ops: impl IntoIterator<Item = steadfast_core::FsOp>) -> TreeImage {
+        let mut tree = Tree::new(IMAGE_EPOCH);
+        if let Err((op, e)) = tree.apply_all(ops, IMAGE_EPOCH) {
+            panic!("image {} {}: {e}", op.name(), op.path().display());
+        }
+        tree.sync_all();
+        TreeImage { inodes: std::sync::Arc::new(tree.slots.into_own()), free: tree.free }
+    }
+
+    /// A tree that is `image`, as if built at `wall`: it shares the image's
+    /// inodes and copies only those it changes.
+    pub fn from_image(image: &TreeImage, wall: SystemTime) -> Tree {
+        Tree { slots: Slots::fork(image, wall), free: image.free.clone(), handles: handles::Handles::default() }
+    }
+
+    /// Nothing but an empty root, and nothing open: a tree as new.
+    pub fn is_new(&self) -> bool {
+        self.slots.len() == 1 && self.entries(ROOT).is_ok_and(BTreeMap::is_empty) && self.handles.is_empty()
     }
 
     fn get(&self, ino: Ino) -> &Inode {
-        self.inodes[ino].as_ref().expect("SimFs: dangling inode")
+        self.slots.get(ino).expect("SimFs: dangling inode")
     }
 
     fn get_mut(&mut self, ino: Ino) -> &mut Inode {
-        self.inodes[ino].as_mut().expect("SimFs: dangling inode")
+        self.slots.get_mut(ino).expect("SimFs: dangling inode")
     }
 
     fn alloc(&mut self, node: Node, wall: SystemTime) -> Ino {
-        let inode = Some(Inode { node, mtime: wall, ctime: wall, refs: 0 });
+        let inode = Inode { node, mtime: wall, ctime: wall, refs: 0 };
         match self.free.pop() {
             Some(ino) => {
-                self.inodes[ino] = inode;
+                self.slots.set(ino, Some(inode));
                 ino
             }
-            None => {
-                self.inodes.push(inode);
-                self.inodes.len() - 1
-            }
+            None => self.slots.push(inode),
         }
     }
 
@@ -163,10 +188,9 @@ impl Tree {
             let inode = self.get_mut(ino);
             inode.refs -= 1;
             if inode.refs == 0 {
-                if let Some(Inode { node: Node::Dir { live, durable }, .. }) = self.inodes[ino].take() {
+                if let Some(Inode { node: Node::Dir { live, durable }, .. }) = self.slots.set(ino, None) {
                     stack.extend(live.into_values().chain(durable.into_values()));
                 }
-                self.inodes[ino] = None;
                 self.free.push(ino);
             }
         }
@@ -290,10 +314,10 @@ impl Tree {
     }
 
     fn commit(&mut self, files_too: bool) {
-        let all: Vec<Ino> = (0..self.inodes.len()).filter(|&i| self.inodes[i].is_some()).collect();
-        for ino in all {
+        // An image's inodes this tree never changed are durable already.
+        for ino in self.slots.touched() {
             // An earlier directory's commit may have freed this inode.
-            if self.inodes[ino].is_some() {
+            if self.slots.get(ino).is_some() {
                 self.make_durable(ino, files_too);
             }
         }
@@ -306,7 +330,8 @@ impl Tree {
     pub fn power_loss(&mut self, torn: Torn, keep: &mut dyn FnMut(usize) -> usize) -> u64 {
         let mut torn_files = 0;
         let mut dir_changes: Vec<(Vec<Ino>, Vec<Ino>)> = Vec::new();
-        for slot in self.inodes.iter_mut().flatten() {
+        // An image's inodes this tree never changed are durable already.
+        for slot in self.slots.touched_mut() {
             match &mut slot.node {
                 Node::File { data, durable } => {
                     if data == durable {
@@ -405,7 +430,7 @@ impl Tree {
 
     /// Number of live inodes (for leak checks).
     pub fn inode_count(&self) -> usize {
-        self.inodes.len() - self.free.len()
+        self.slots.len() - self.free.len()
     }
 }
 

@@ -129,6 +129,45 @@ impl Tree {
         }
     }
 
+    /// Apply `ops` in order, as [`Tree::apply`] does one by one, stopping
+    /// at the first that fails (returned with its error): a scenario's
+    /// initial tree. A run of new files in one directory resolves that
+    /// directory once, not once per file.
+    pub fn apply_all(
+        &mut self,
+        ops: impl IntoIterator<Item = FsOp>,
+        wall: SystemTime,
+    ) -> Result<(), (FsOp, io::Error)> {
+        // The directory the last new file went into, by the path that named it.
+        let mut last: Option<(PathBuf, Ino)> = None;
+        for op in ops {
+            if let FsOp::Write { path, data } = &op
+                && let (Some(parent), Some(name)) = (path.parent(), path.file_name())
+                && let Some((_, dir)) = last.as_ref().filter(|(p, _)| p == parent)
+                && self.child(*dir, name).is_none()
+                && self.refuse_trailing_slash(&op).is_none()
+            {
+                let (dir, name) = (*dir, name.to_os_string());
+                let ino = self.alloc(Node::File { data: data.clone(), durable: Vec::new() }, wall);
+                self.link(dir, name, ino, wall);
+                continue;
+            }
+            if let Err(e) = self.apply(&op, wall) {
+                return Err((op, e));
+            }
+            // Only a new file keeps the directory (nothing else changed the
+            // way to it).
+            last = match &op {
+                FsOp::Write { path, .. } => match (path.parent(), self.parent(path)) {
+                    (Some(p), Ok((dir, _))) => Some((p.to_path_buf(), dir)),
+                    _ => None,
+                },
+                _ => None,
+            };
+        }
+        Ok(())
+    }
+
     fn put(&mut self, path: &Path, bytes: &[u8], how: Put, wall: SystemTime) -> io::Result<()> {
         match self.put_target(path, how, 0)? {
             PutTarget::New(dir, name) => {
@@ -330,7 +369,8 @@ impl Tree {
             Node::Symlink { target } => target.as_os_str().len() as u64,
             Node::Special => 0,
         };
-        Metadata::new(self.kind(ino), len, inode.mtime, inode.ctime, ino as u64)
+        let (mtime, ctime) = self.slots.times(ino).expect("SimFs: dangling inode");
+        Metadata::new(self.kind(ino), len, mtime, ctime, ino as u64)
     }
 
     fn sync(&mut self, path: &Path, dir_only: bool) -> io::Result<()> {
