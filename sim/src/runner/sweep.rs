@@ -12,6 +12,9 @@ use super::{DETERMINISM_HISTORY_KEEP, Expect, Outcome, Scenario, determinism_mis
 use crate::schedule::Schedule;
 use crate::world::Violation;
 
+/// How often a sweep's caller collects its workers' outcomes.
+const COLLECT_EVERY: Duration = Duration::from_micros(500);
+
 /// Events kept per seed in a sweep: enough for a failure report's context.
 pub const SWEEP_HISTORY_KEEP: usize = 32;
 
@@ -102,65 +105,128 @@ pub fn sweep_schedules(
 /// Run `items` on `options.jobs` reused threads, delivering outcomes in
 /// order; the first item decides whether threads may be reused (see
 /// [`sweep()`]).
+///
+/// One job runs on the caller's thread; with more, the caller collects
+/// the workers' outcomes every [`COLLECT_EVERY`]. A worker handing each
+/// outcome to a consumer parked on a channel woke it every seed, and
+/// those wake-ups and context switches were two fifths of a small seed's
+/// cost. (The caller running seeds beside the workers was slower: it
+/// contended with them for the allocator's locks freeing their outcomes.)
 fn sweep_runs<T: Sync>(
     scenario: &dyn Scenario,
     items: &[T],
     options: SweepOptions,
-    mut each: impl FnMut(&Outcome),
+    each: impl FnMut(&Outcome),
     one: impl Fn(&T, Thread) -> Outcome + Sync,
 ) -> Summary {
     let started = Instant::now();
-    let mut summary = Summary::new(scenario);
     let next = AtomicUsize::new(0);
     let fresh = AtomicBool::new(false);
-    let (tx, rx) = mpsc::channel::<(usize, Outcome, Thread)>();
+    let workers = if options.jobs > 1 { options.jobs } else { 0 };
+    // Each worker gets its outcomes back to free: freed here they took
+    // the allocator's lock of the worker's arena, contended.
+    let (returns, graves): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::channel::<Outcome>()).unzip();
+    let mut out = InOrder {
+        items,
+        one: &one,
+        fresh: &fresh,
+        each,
+        returns,
+        summary: Summary::new(scenario),
+        buffered: BTreeMap::new(),
+        emitted: 0,
+    };
+    let claim = || {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let thread = if fresh.load(Ordering::Relaxed) { Thread::Fresh } else { Thread::Reused };
+        items.get(i).map(|item| (i, item, thread))
+    };
+    let (tx, rx) = mpsc::channel::<(usize, Outcome, Ran)>();
     std::thread::scope(|s| {
-        for _ in 0..options.jobs.max(1) {
-            let (tx, next, fresh, one) = (tx.clone(), &next, &fresh, &one);
+        for (w, grave) in graves.into_iter().enumerate() {
+            let (tx, claim, one) = (tx.clone(), &claim, &one);
             s.spawn(move || {
                 // This thread's HashMap keys, from the OS: never the ones
                 // madsim would seed on a fresh thread (see `sweep`).
                 let _ = std::collections::hash_map::RandomState::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(item) = items.get(i) else { break };
-                    let thread = if fresh.load(Ordering::Relaxed) { Thread::Fresh } else { Thread::Reused };
-                    if tx.send((i, one(item, thread), thread)).is_err() {
+                while let Some((i, item, thread)) = claim() {
+                    grave.try_iter().for_each(drop);
+                    if tx.send((i, one(item, thread), Ran { thread, worker: Some(w) })).is_err() {
                         break;
                     }
                 }
             });
         }
         drop(tx);
-        let mut buffered = BTreeMap::new();
-        let mut emitted = 0;
-        for (i, outcome, thread) in rx {
-            buffered.insert(i, (outcome, thread));
-            while let Some((mut outcome, thread)) = buffered.remove(&emitted) {
-                if thread == Thread::Reused && emitted == 0 {
-                    let replay = one(&items[0], Thread::Fresh);
-                    if determinism_mismatch(&outcome, &replay).is_some() {
-                        fresh.store(true, Ordering::Relaxed);
-                        summary.fresh_threads = Some(format!(
-                            "seed {}'s history on a reused worker thread ({:016x}) differs from its replay on a \
-                             fresh thread ({:016x}): the workload depends on more than its seed (per-thread state \
-                             such as a std HashMap's order: use a BTreeMap or a fixed hasher; or process-wide \
-                             state); every seed ran on a fresh thread",
-                            outcome.seed, outcome.history_hash, replay.history_hash
-                        ));
-                    }
-                    outcome = replay;
-                } else if thread == Thread::Reused && fresh.load(Ordering::Relaxed) {
-                    outcome = one(&items[emitted], Thread::Fresh);
-                }
-                summary.add(&outcome);
-                each(&outcome);
-                emitted += 1;
+        if workers == 0 {
+            let _ = std::collections::hash_map::RandomState::new();
+            while let Some((i, item, thread)) = claim() {
+                out.take(i, one(item, thread), Ran { thread, worker: None });
+            }
+        }
+        // Collect on a timer, not parked on the channel: a send to a
+        // parked receiver wakes it, a context switch per seed.
+        loop {
+            match rx.try_recv() {
+                Ok((i, outcome, ran)) => out.take(i, outcome, ran),
+                Err(mpsc::TryRecvError::Empty) => std::thread::sleep(COLLECT_EVERY),
+                Err(mpsc::TryRecvError::Disconnected) => break,
             }
         }
     });
+    let mut summary = out.summary;
     summary.wall = started.elapsed();
     summary
+}
+
+/// Outcomes as they finish in, delivered in order.
+struct InOrder<'a, T, F, E> {
+    items: &'a [T],
+    one: &'a F,
+    fresh: &'a AtomicBool,
+    each: E,
+    returns: Vec<mpsc::Sender<Outcome>>,
+    summary: Summary,
+    buffered: BTreeMap<usize, (Outcome, Ran)>,
+    emitted: usize,
+}
+
+/// Where an outcome was run: how, and by which worker (none: the caller).
+#[derive(Clone, Copy)]
+struct Ran {
+    thread: Thread,
+    worker: Option<usize>,
+}
+
+impl<T, F: Fn(&T, Thread) -> Outcome, E: FnMut(&Outcome)> InOrder<'_, T, F, E> {
+    fn take(&mut self, i: usize, outcome: Outcome, ran: Ran) {
+        self.buffered.insert(i, (outcome, ran));
+        while let Some((mut outcome, Ran { thread, worker })) = self.buffered.remove(&self.emitted) {
+            if thread == Thread::Reused && self.emitted == 0 {
+                let replay = (self.one)(&self.items[0], Thread::Fresh);
+                if determinism_mismatch(&outcome, &replay).is_some() {
+                    self.fresh.store(true, Ordering::Relaxed);
+                    self.summary.fresh_threads = Some(format!(
+                        "seed {}'s history on a reused worker thread ({:016x}) differs from its replay on a \
+                         fresh thread ({:016x}): the workload depends on more than its seed (per-thread state \
+                         such as a std HashMap's order: use a BTreeMap or a fixed hasher; or process-wide \
+                         state); every seed ran on a fresh thread",
+                        outcome.seed, outcome.history_hash, replay.history_hash
+                    ));
+                }
+                outcome = replay;
+            } else if thread == Thread::Reused && self.fresh.load(Ordering::Relaxed) {
+                outcome = (self.one)(&self.items[self.emitted], Thread::Fresh);
+            }
+            self.summary.add(&outcome);
+            (self.each)(&outcome);
+            self.emitted += 1;
+            if let Some(w) = worker {
+                // A worker that has ended leaves it to be freed here.
+                let _ = self.returns[w].send(outcome);
+            }
+        }
+    }
 }
 
 /// What a sweep found.
