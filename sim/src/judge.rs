@@ -63,6 +63,11 @@ impl Landed<'_> {
         self.tree.read_file(path)
     }
 
+    /// [`Landed::read`], borrowed: no copy of the file.
+    pub fn bytes(&self, path: &Path) -> io::Result<&[u8]> {
+        self.tree.file_bytes(path)
+    }
+
     /// Is process `pid` alive right after this effect (running, or killed
     /// with a system call still in flight)?
     pub fn pid_alive(&self, pid: u32) -> bool {
@@ -156,8 +161,7 @@ impl Judge {
         tree: &Tree,
         alive: &dyn Fn(u32) -> bool,
     ) -> Vec<SimEvent> {
-        let covers =
-            |prefix: &Path| op.path().starts_with(prefix) || op.second_path().is_some_and(|p| p.starts_with(prefix));
+        let covers = |prefix: &Path| crate::schedule::touches(op, prefix);
         if !self.watchers.iter().any(|(prefix, _)| covers(prefix)) {
             return Vec::new();
         }

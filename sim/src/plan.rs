@@ -133,7 +133,11 @@ pub(crate) fn plan(schedule: &Schedule, counters: &mut Counters, rng: &mut SimRn
 /// crash rules match either path.
 fn latency_ns(schedule: &Schedule, rng: &mut SimRng, op: &FsOp, tree_count: &dyn Fn(&Path) -> u64) -> u64 {
     let mount_of = |path: &Path| {
-        schedule.mounts.iter().filter(|m| path.starts_with(&m.prefix)).max_by_key(|m| m.prefix.as_os_str().len())
+        schedule
+            .mounts
+            .iter()
+            .filter(|m| crate::schedule::under(path, &m.prefix))
+            .max_by_key(|m| m.prefix.as_os_str().len())
     };
     let first = mount_of(op.path());
     let second = op.second_path().and_then(mount_of).filter(|m| first.is_none_or(|f| !std::ptr::eq(*m, f)));

@@ -15,7 +15,7 @@ use steadfast_core::{Abort, BoxFuture, Clock, Entropy, Fs, FsOp, FsOutput, Liven
 
 use crate::faults;
 use crate::procs::HARNESS_PID;
-use crate::world::{World, now_ns};
+use crate::world::World;
 
 /// How long a node that calls into a file system whose power is going out
 /// stalls: longer than the loss takes to arrive (it is due already).
@@ -38,7 +38,7 @@ impl Fs for SimFs {
                 return std::future::pending().await;
             };
             let guard = ResultGuard { world: &self.0, id };
-            let now = now_ns();
+            let now = self.0.now_ns();
             if done > now {
                 madsim::time::sleep(Duration::from_nanos(done - now)).await;
             } else {
@@ -110,7 +110,8 @@ impl Procs for SimProcs {
             return Liveness::Alive;
         }
         let mut st = self.0.lock();
-        st.settle(now_ns());
+        let now = st.now_ns();
+        st.settle(now);
         if st.pid_alive(pid) { Liveness::Alive } else { Liveness::Dead }
     }
 

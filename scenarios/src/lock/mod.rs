@@ -27,7 +27,7 @@
 //! (every lock recoverable in the quiet phase), L6 and L7 at the end.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -336,7 +336,10 @@ impl Book {
 type SharedBook = Arc<Mutex<Book>>;
 
 fn session_of(path: &Path) -> Option<usize> {
-    SESSIONS.iter().position(|s| Path::new(s) == path || lock_path(Path::new(s)) == path)
+    // Every landed effect asks: the lock paths are made once.
+    static LOCKS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+    let locks = LOCKS.get_or_init(|| SESSIONS.iter().map(|s| lock_path(Path::new(s))).collect());
+    SESSIONS.iter().zip(locks).position(|(s, l)| Path::new(s) == path || l == path)
 }
 
 impl HoldRec {
@@ -379,8 +382,8 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
                 });
             }
             // After a whole append lands, every line is whole (L6).
-            if let Ok(bytes) = l.read(path) {
-                let problem = lines_problem(&bytes);
+            if let Ok(bytes) = l.bytes(path) {
+                let problem = lines_problem(bytes);
                 l.check("L6", problem.is_none(), || format!("{}: {}", path.display(), problem.unwrap_or_default()));
             }
         }
@@ -388,7 +391,7 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
             && *path == lock
         {
             // All or nothing: the instant a lock file appears it is whole.
-            let whole = l.read(&lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok()).is_some();
+            let whole = l.bytes(&lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(b).ok()).is_some();
             l.check("L9", whole, || format!("{} appeared without its whole owner record", lock.display()));
         }
         // Only an effect on the lock path can change who it names.
@@ -400,7 +403,7 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
         let Some(h) = book.holds.get(&holder) else { return };
         let now_ms = book.wall0_ms + l.at.as_millis() as u64;
         if h.valid(now_ms) && l.pid_alive(h.pid) && book.same_process(h) {
-            let owner = l.read(&lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok());
+            let owner = l.bytes(&lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(b).ok());
             // The holder's own process removing it: mutual exclusion inside
             // one process broke (L9); anyone else: L5.
             // Attributed by who holds it now: a hold of the same process
@@ -787,7 +790,8 @@ fn lines_problem(bytes: &[u8]) -> Option<String> {
     let bad = bytes
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
-        .find(|l| serde_json::from_slice::<serde_json::Value>(l).is_err())?;
+        // Validated, not built: the same grammar without a value's allocations.
+        .find(|l| serde_json::from_slice::<serde::de::IgnoredAny>(l).is_err())?;
     Some(format!("holds a broken line {:?}", String::from_utf8_lossy(bad)))
 }
 

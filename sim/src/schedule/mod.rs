@@ -236,7 +236,42 @@ impl ErrorRule {
 /// its paths lies under the prefix (or there is none).
 fn op_matches(ops: &[String], prefix: Option<&Path>, op: &steadfast_core::FsOp) -> bool {
     let op_ok = ops.is_empty() || ops.iter().any(|o| o == op.name());
-    op_ok && prefix.is_none_or(|pre| op.path().starts_with(pre) || op.second_path().is_some_and(|p| p.starts_with(pre)))
+    op_ok && prefix.is_none_or(|pre| touches(op, pre))
+}
+
+/// Does either of `op`'s paths lie under `prefix`?
+pub(crate) fn touches(op: &steadfast_core::FsOp, prefix: &Path) -> bool {
+    under(op.path(), prefix) || op.second_path().is_some_and(|p| under(p, prefix))
+}
+
+/// `path.starts_with(prefix)` (component by component), at the cost of a
+/// byte comparison when both are plain absolute paths: every operation is
+/// matched against every mount, rule and watcher, and parsing components
+/// was a twelfth of a `lock` seed.
+pub(crate) fn under(path: &Path, prefix: &Path) -> bool {
+    let (p, pre) = (path.as_os_str().as_encoded_bytes(), prefix.as_os_str().as_encoded_bytes());
+    if !(plain(p) && plain(pre)) {
+        return path.starts_with(prefix);
+    }
+    p.starts_with(pre) && (p.len() == pre.len() || pre == b"/" || p[pre.len()] == b'/')
+}
+
+/// Absolute, and spelled as its components are: no `//`, no `.`
+/// component, no trailing slash.
+fn plain(b: &[u8]) -> bool {
+    if b.first() != Some(&b'/') || (b.len() > 1 && b.last() == Some(&b'/')) {
+        return false;
+    }
+    // No empty and no `.` component: after every slash, neither a slash
+    // nor a dot that ends its component.
+    b.iter().enumerate().all(|(i, &c)| {
+        c != b'/'
+            || match b.get(i + 1) {
+                Some(b'/') => false,
+                Some(b'.') => !matches!(b.get(i + 2), None | Some(b'/')),
+                _ => true,
+            }
+    })
 }
 
 /// Strike matching operations with a silent fault during the chaos phase:
@@ -397,5 +432,33 @@ impl Schedule {
     /// Pretty JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a schedule always serialises")
+    }
+}
+
+#[cfg(test)]
+mod under_tests {
+    use std::path::Path;
+
+    fn all(len_max: usize) -> Vec<String> {
+        let mut out = vec![String::new()];
+        let mut last = vec![String::new()];
+        for _ in 0..len_max {
+            last = last.iter().flat_map(|s| ['/', 'a', 'b', '.'].map(|c| format!("{s}{c}"))).collect();
+            out.extend(last.iter().cloned());
+        }
+        out
+    }
+
+    /// Every path of up to 6 characters over `/ a b .` against every
+    /// prefix of up to 4: the same answer as `Path::starts_with`.
+    #[test]
+    fn under_is_starts_with() {
+        let prefixes = all(4);
+        for path in all(6) {
+            for prefix in &prefixes {
+                let (p, pre) = (Path::new(&path), Path::new(prefix));
+                assert_eq!(super::under(p, pre), p.starts_with(pre), "{path:?} under {prefix:?}");
+            }
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use steadfast_core::{FsOp, FsOutput};
 
-use super::{World, now_ns};
+use super::World;
 use crate::disk::Tree;
 use crate::log::{HarnessAct, SimEvent};
 
@@ -24,7 +24,7 @@ impl World {
     /// durable. Panics on an error (a scenario bug).
     pub fn setup(&self, ops: impl IntoIterator<Item = FsOp>) {
         let mut st = self.lock();
-        let wall = st.wall_at(now_ns());
+        let wall = st.wall_at(self.now_ns());
         if let Err((op, e)) = st.disk.tree.apply_all(ops, wall) {
             panic!("setup {} {}: {e}", op.name(), op.path().display());
         }
@@ -56,7 +56,7 @@ impl World {
     pub fn setup_image(&self, image: &crate::TreeImage) {
         let mut st = self.lock();
         assert!(st.disk.tree.is_new(), "setup_image: the tree was changed already (call it first)");
-        let wall = st.wall_at(now_ns());
+        let wall = st.wall_at(self.now_ns());
         st.disk.tree = Tree::from_image(image, wall);
     }
 
@@ -66,8 +66,8 @@ impl World {
     /// not the whole tree. Panics on an error (a scenario bug).
     pub fn harness_write(&self, path: &Path, data: Vec<u8>) {
         let mut st = self.lock();
-        st.settle(now_ns());
-        let wall = st.wall_at(now_ns());
+        st.settle(self.now_ns());
+        let wall = st.wall_at(self.now_ns());
         let write = FsOp::Write { path: path.to_path_buf(), data };
         if let Err(e) = st.disk.tree.apply(&write, wall) {
             panic!("harness write {}: {e}", path.display());
@@ -113,7 +113,7 @@ impl World {
         path: &Path,
         act: impl FnOnce(&mut Tree, SystemTime) -> (io::Result<T>, HarnessAct),
     ) -> io::Result<T> {
-        let now = now_ns();
+        let now = self.now_ns();
         let mut st = self.lock();
         st.settle(now);
         let wall = st.wall_at(now);

@@ -69,6 +69,9 @@ type NodeInit = Arc<dyn Fn(World) -> LocalBoxFuture<'static, ()> + Send + Sync>;
 
 struct Shared {
     state: Mutex<State>,
+    /// The run's clock, once started: `now_ns` without asking madsim's
+    /// context for it (a tenth of a `retention` seed).
+    clock: std::sync::OnceLock<madsim::time::TimeHandle>,
     /// Per-run values of the workload's own types ([`World::shared`]).
     values: Mutex<std::collections::BTreeMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>>,
     schedule: Schedule,
@@ -82,6 +85,11 @@ pub struct World(Arc<Shared>);
 
 pub(crate) fn now_ns() -> u64 {
     madsim::time::TimeHandle::current().elapsed().as_nanos() as u64
+}
+
+/// Virtual nanoseconds on `clock`, or on the current runtime's.
+pub(crate) fn now_on(clock: Option<&madsim::time::TimeHandle>) -> u64 {
+    clock.map_or_else(now_ns, |c| c.elapsed().as_nanos() as u64)
 }
 
 pub(crate) fn ms_to_ns(ms: u64) -> u64 {
@@ -119,11 +127,17 @@ impl World {
         let state = State::new(&schedule, Judge::new(invariants), log);
         World(Arc::new(Shared {
             state: Mutex::new(state),
+            clock: std::sync::OnceLock::new(),
             schedule,
             invariants: invariants.to_vec(),
             inits: Mutex::new(Vec::new()),
             values: Mutex::new(Default::default()),
         }))
+    }
+
+    /// Virtual nanoseconds now.
+    pub(crate) fn now_ns(&self) -> u64 {
+        now_on(self.0.clock.get())
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
@@ -144,7 +158,7 @@ impl World {
 
     /// Virtual time since the start.
     pub fn now(&self) -> Duration {
-        Duration::from_nanos(now_ns())
+        Duration::from_nanos(self.now_ns())
     }
 
     /// End of the chaos phase: no fault fires after it.
@@ -195,7 +209,7 @@ impl World {
     /// Count one check of `invariant`; record a violation when `ok` is false.
     /// Panics if the invariant was not declared (a scenario bug).
     pub fn check(&self, invariant: &str, ok: bool, message: impl FnOnce() -> String) {
-        let now = now_ns();
+        let now = self.now_ns();
         let mut st = self.lock();
         st.judge.assert_declared(invariant);
         let message = if ok { String::new() } else { message() };
@@ -204,7 +218,7 @@ impl World {
 
     /// Record that the run reached a dangerous moment (a coverage point).
     pub fn reach(&self, name: &str) {
-        let now = now_ns();
+        let now = self.now_ns();
         self.lock().reach(now, name);
     }
 
@@ -219,7 +233,7 @@ impl World {
     /// but not yet landed: how a workload aims at a dangerous moment ("crash
     /// while a rename of this file is in flight").
     pub fn in_flight(&self, op: &str, matches: impl Fn(&Path) -> bool) -> usize {
-        let now = now_ns();
+        let now = self.now_ns();
         let mut st = self.lock();
         st.settle(now);
         st.disk.in_flight().filter(|p| p.op.name() == op && matches(p.op.path())).count()
@@ -227,7 +241,7 @@ impl World {
 
     /// Add a line to the history from the workload (on the calling node).
     pub fn note(&self, text: impl Into<String>) {
-        let now = now_ns();
+        let now = self.now_ns();
         let mut st = self.lock();
         let node = self.caller_name(&st);
         st.record(now, node, SimEvent::Note { text: text.into() });
@@ -237,7 +251,7 @@ impl World {
     /// this call during the chaos phase, in which case it never completes.
     pub async fn hang_point(&self, point: &str) {
         let hang = {
-            let now = now_ns();
+            let now = self.now_ns();
             let mut st = self.lock();
             let chaos = now < ms_to_ns(self.0.schedule.duration_ms);
             let State { counters, rng, .. } = &mut *st;
@@ -261,7 +275,7 @@ impl World {
     /// The calling node's time: a node stalled by a blocking call reads the
     /// stall's end for the rest of the poll that made the call.
     pub(crate) fn local_now(&self, st: &State) -> u64 {
-        let now = now_ns();
+        let now = self.now_ns();
         self.current_node(st).map_or(now, |i| now.max(st.procs.nodes[i].stall_until_ns))
     }
 
@@ -279,7 +293,7 @@ impl World {
             FsOp::Read(_) | FsOp::ReadDir(_) | FsOp::SymlinkMetadata(_) | FsOp::Metadata(_) | FsOp::ReadLink(_)
         );
         assert!(read_only, "peek is for read-only operations, not {}", op.name());
-        let now = now_ns();
+        let now = self.now_ns();
         let mut st = self.lock();
         st.settle(now);
         let wall = st.wall_at(now);
@@ -302,7 +316,7 @@ impl World {
 
     /// Every entry of the tree as it is now.
     pub fn listing(&self) -> Vec<Listed> {
-        let now = now_ns();
+        let now = self.now_ns();
         let mut st = self.lock();
         st.settle(now);
         st.disk.tree.listing()

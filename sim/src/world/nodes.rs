@@ -11,7 +11,7 @@ use madsim::runtime::{Handle, NodeHandle};
 use madsim::task::NodeId;
 
 use super::state::WORLD;
-use super::{NodeInit, World, ms_to_ns, now_ns, sleep_until_ns};
+use super::{NodeInit, World, ms_to_ns, sleep_until_ns};
 use crate::log::{KillCause, SimEvent};
 use crate::procs::node_ip;
 use crate::schedule::Event;
@@ -31,7 +31,7 @@ impl World {
                 // Runs for as long as the run: the kernel's journal commits.
                 loop {
                     madsim::time::sleep(Duration::from_millis(every)).await;
-                    let now = now_ns();
+                    let now = world.now_ns();
                     let mut st = world.lock();
                     st.settle(now);
                     st.disk.tree.commit_metadata();
@@ -45,7 +45,8 @@ impl World {
                 world.fire(&e.what);
             }
         });
-        self.lock().start(start_wall, node);
+        let _ = self.0.clock.set(tm.clone());
+        self.lock().start(start_wall, node, tm);
     }
 
     /// Add a node named `name` whose process runs `init` (again after every
@@ -83,7 +84,7 @@ impl World {
     }
 
     fn incarnate(&self, idx: usize) {
-        let now = now_ns();
+        let now = self.now_ns();
         let mut st = self.lock();
         // What was due before this process existed lands first: a watcher
         // judging it must not see the new process (a reused pid).
@@ -122,7 +123,7 @@ impl World {
 
     /// Apply a schedule event now.
     pub fn fire(&self, event: &Event) {
-        let now = now_ns();
+        let now = self.now_ns();
         match event {
             Event::Kill { node } => {
                 let Some((idx, id)) = self.node_id(node) else { return self.unknown_node(node) };
@@ -145,7 +146,7 @@ impl World {
     }
 
     fn unknown_node(&self, node: &str) {
-        let now = now_ns();
+        let now = self.now_ns();
         self.lock().record(now, WORLD, SimEvent::UnknownNode { node: node.to_string() });
     }
 
@@ -166,7 +167,7 @@ impl World {
     /// Every node dies and volatile state is lost; with `metadata_survives`
     /// the kernel committed directory entries first (data stays volatile).
     pub(crate) fn power_loss(&self, torn: bool, metadata_survives: bool, restart_after_ms: Option<u64>) {
-        let now = now_ns();
+        let now = self.now_ns();
         let names: Vec<Arc<str>> = self.lock().procs.nodes.iter().map(|n| n.name.clone()).collect();
         for name in &names {
             if let Some((idx, id)) = self.node_id(name) {
@@ -193,7 +194,7 @@ impl World {
     }
 
     fn restart_after_power_loss(&self, epoch: u64, names: &[Arc<str>]) {
-        let now = now_ns();
+        let now = self.now_ns();
         {
             let mut st = self.lock();
             if st.procs.power_epoch != epoch {
@@ -229,7 +230,7 @@ impl World {
     pub(crate) fn stall(&self, idx: usize, until: u64) {
         let id = {
             let mut st = self.lock();
-            let now = now_ns();
+            let now = self.now_ns();
             let slot = &mut st.procs.nodes[idx];
             slot.stall_until_ns = slot.stall_until_ns.max(until);
             if slot.paused || until <= now {
@@ -246,7 +247,7 @@ impl World {
         self.spawn_on_world(async move {
             loop {
                 let until = world.lock().procs.nodes[idx].stall_until_ns;
-                if now_ns() >= until {
+                if world.now_ns() >= until {
                     break;
                 }
                 sleep_until_ns(until).await;
@@ -263,7 +264,7 @@ impl World {
         }
         slot.paused = false;
         let name = slot.name.clone();
-        st.record(now_ns(), name, SimEvent::Resume);
+        st.record(self.now_ns(), name, SimEvent::Resume);
         drop(st);
         Handle::current().resume(id);
     }

@@ -6,7 +6,7 @@ use std::io;
 
 use steadfast_core::{FsOp, FsOutput};
 
-use super::{NoProgress, World, ms_to_ns, now_ns, sleep_until_ns};
+use super::{NoProgress, World, ms_to_ns, sleep_until_ns};
 use crate::disk::Pending;
 use crate::log::SimEvent;
 use crate::plan::{self, At, SAME_INSTANT_OPS_MAX};
@@ -18,7 +18,7 @@ impl World {
     pub(crate) fn begin(&self, op: FsOp, blocking: bool) -> Option<(u64, u64)> {
         let mut st = self.lock();
         // The plan sees the tree as it is now, whoever looked at it before.
-        st.settle(now_ns());
+        st.settle(self.now_ns());
         let node = self.current_node(&st);
         let t0 = self.local_now(&st);
         let name = self.caller_name(&st);
@@ -100,7 +100,7 @@ impl World {
 
     /// The result of operation `id`, landing what is due first.
     pub(crate) fn take_result(&self, id: u64, op_name: &'static str) -> io::Result<FsOutput> {
-        let now = now_ns();
+        let now = self.now_ns();
         let mut st = self.lock();
         st.settle(now);
         st.disk.take_result(id, op_name)

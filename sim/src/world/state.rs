@@ -29,6 +29,8 @@ pub(crate) struct State {
     pub world_node: Option<NodeHandle>,
     start_wall: SystemTime,
     wall_offset_ns: i64,
+    /// The run's clock, once started.
+    clock: Option<madsim::time::TimeHandle>,
 }
 
 /// The node label of the world itself.
@@ -47,14 +49,21 @@ impl State {
             world_node: None,
             start_wall: SystemTime::UNIX_EPOCH,
             wall_offset_ns: 0,
+            clock: None,
         }
     }
 
     /// The run starts: its wall clock reads `start_wall` at virtual 0.
-    pub fn start(&mut self, start_wall: SystemTime, node: NodeHandle) {
+    pub fn start(&mut self, start_wall: SystemTime, node: NodeHandle, clock: madsim::time::TimeHandle) {
         self.start_wall = start_wall;
+        self.clock = Some(clock);
         self.disk.tree = crate::disk::Tree::new(start_wall);
         self.world_node = Some(node);
+    }
+
+    /// Virtual nanoseconds now.
+    pub fn now_ns(&self) -> u64 {
+        crate::world::now_on(self.clock.as_ref())
     }
 
     /// The wall clock at virtual `t_ns`.
@@ -72,7 +81,7 @@ impl State {
     /// effect sits in the history never depends on whether something
     /// looked at the tree before this record (a checker's `peek`).
     pub fn record(&mut self, at_ns: u64, node: impl Into<Arc<str>>, event: SimEvent) {
-        self.settle(crate::world::now_ns());
+        self.settle(self.now_ns());
         self.push(at_ns, node.into(), event);
     }
 
@@ -98,7 +107,7 @@ impl State {
     pub fn verdict(&mut self, at_ns: u64, invariant: &str, ok: bool, message: String) {
         // Violations found by watchers on effects due by now come first,
         // in the list as in the history.
-        self.settle(crate::world::now_ns());
+        self.settle(self.now_ns());
         if let Some(event) = self.judge.verdict(at_ns, invariant, ok, message) {
             self.record(at_ns, WORLD, event);
         }
@@ -106,7 +115,7 @@ impl State {
 
     /// Count a coverage point (recorded the first time).
     pub fn reach(&mut self, at_ns: u64, name: &str) {
-        self.settle(crate::world::now_ns());
+        self.settle(self.now_ns());
         if let Some(event) = self.judge.reach(name) {
             self.record(at_ns, WORLD, event);
         }

@@ -122,8 +122,14 @@ impl Tree {
     }
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.file_bytes(path).map(<[u8]>::to_vec)
+    }
+
+    /// A file's bytes as they are now, borrowed (for checkers: a watcher
+    /// reading a growing file after every append need not copy it).
+    pub fn file_bytes(&self, path: &Path) -> io::Result<&[u8]> {
         match &self.get(self.walk(path, true)?).node {
-            Node::File { data, .. } => Ok(data.clone()),
+            Node::File { data, .. } => Ok(data),
             Node::Special => Err(steadfast_core::fs::not_a_regular_file()),
             _ => Err(err(ErrorKind::IsADirectory)),
         }
