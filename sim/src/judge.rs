@@ -57,15 +57,15 @@ pub struct Landed<'a> {
     reached: Vec<String>,
 }
 
-impl Landed<'_> {
+impl<'a> Landed<'a> {
+    /// [`Landed::read`], borrowed: no copy of the file.
+    pub fn bytes(&self, path: &Path) -> io::Result<&'a [u8]> {
+        self.tree.file_bytes(path)
+    }
+
     /// Read a file as it is right after this effect.
     pub fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         self.tree.read_file(path)
-    }
-
-    /// [`Landed::read`], borrowed: no copy of the file.
-    pub fn bytes(&self, path: &Path) -> io::Result<&[u8]> {
-        self.tree.file_bytes(path)
     }
 
     /// Is process `pid` alive right after this effect (running, or killed

@@ -81,12 +81,15 @@ pub fn crash_mark_name(session_id: &str) -> String {
 }
 
 fn encode(id: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(id.len());
     for &b in id.as_bytes() {
         if is_safe(b) {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            // `%XX`, upper-case hex, without formatting machinery: every
+            // file name of a session is made through here.
+            out.extend(['%', HEX[usize::from(b >> 4)] as char, HEX[usize::from(b & 15)] as char]);
         }
     }
     out

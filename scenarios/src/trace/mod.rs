@@ -472,8 +472,8 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
             }
         }
         for path in touched {
-            let read = l.read(&path).map_err(|e| e.to_string());
-            judge_file(&mut book, &path, read.as_deref(), &mut |id, ok, msg| l.check(id, ok, msg));
+            let read = l.bytes(&path).map_err(|e| e.to_string());
+            judge_file(&mut book, &path, read.as_ref().map(|b| *b), &mut |id, ok, msg| l.check(id, ok, msg));
         }
     })
 }

@@ -393,11 +393,16 @@ impl Tree {
     /// Copy a file's live data (if `files_too`) or a directory's live
     /// entries to its durable image, moving the durable references.
     pub(super) fn make_durable(&mut self, ino: Ino, files_too: bool) {
+        // Already durable: nothing to copy, and no inode of an image to
+        // copy into this tree (a journal commit looks at every directory).
+        match &self.get(ino).node {
+            Node::File { data, durable } if data == durable || !files_too => return,
+            Node::Dir { live, durable } if live == durable => return,
+            _ => {}
+        }
         let (added, removed) = match &mut self.get_mut(ino).node {
             Node::File { data, durable } => {
-                if files_too {
-                    durable.clone_from(data);
-                }
+                durable.clone_from(data);
                 return;
             }
             Node::Dir { live, durable } => {
