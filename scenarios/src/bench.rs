@@ -291,40 +291,51 @@ fn lock_vs_raw(dir: &Path, quick: bool) -> Result<(), String> {
         let manager = steadfast_core::lock::LockManager::new(&env, Default::default());
         let session = work.path().join("s.jsonl");
         let raw_lock = work.path().join("raw.lock");
-        let (mut raw, mut tokio_raw, mut lock) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..runs {
-            let t = Instant::now();
-            std::fs::OpenOptions::new().write(true).create_new(true).open(&raw_lock).map_err(|e| e.to_string())?;
-            std::fs::remove_file(&raw_lock).map_err(|e| e.to_string())?;
-            raw.push(t.elapsed());
-            let t = Instant::now();
-            tokio::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&raw_lock)
-                .await
-                .map_err(|e| e.to_string())?;
-            tokio::fs::remove_file(&raw_lock).await.map_err(|e| e.to_string())?;
-            tokio_raw.push(t.elapsed());
-            let t = Instant::now();
-            let guard = manager.acquire(&session).await.map_err(|e| e.to_string())?;
-            guard.release().await.map_err(|e| e.to_string())?;
-            lock.push(t.elapsed());
+        let mut times: [Vec<Duration>; 3] = Default::default();
+        for run in 0..runs {
+            // Side by side, in a rotating order.
+            for side in (0..3).map(|j| (j + run) % 3) {
+                let t = Instant::now();
+                match side {
+                    0 => {
+                        std::fs::OpenOptions::new()
+                            .write(true)
+                            .create_new(true)
+                            .open(&raw_lock)
+                            .map_err(|e| e.to_string())?;
+                        std::fs::remove_file(&raw_lock).map_err(|e| e.to_string())?;
+                    }
+                    1 => {
+                        tokio::fs::OpenOptions::new()
+                            .write(true)
+                            .create_new(true)
+                            .open(&raw_lock)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        tokio::fs::remove_file(&raw_lock).await.map_err(|e| e.to_string())?;
+                    }
+                    _ => {
+                        let guard = manager.acquire(&session).await.map_err(|e| e.to_string())?;
+                        guard.release().await.map_err(|e| e.to_string())?;
+                    }
+                }
+                times[side].push(t.elapsed());
+            }
         }
-        Ok::<_, String>([median(raw), median(tokio_raw), median(lock)])
+        Ok::<_, String>(times)
     })?;
     println!(
-        "session lock: uncontended acquire+release vs exclusive create+remove, in {} (medians of {runs})",
+        "session lock: uncontended acquire+release vs exclusive create+remove, in {} (medians of {runs}; ratios: median of the side-by-side ratios, p10-p90)",
         dir.display()
     );
-    println!("{:>12} {:>14} {:>10} {:>12} {:>14}", "raw sync ms", "raw tokio ms", "lock ms", "lock/sync", "lock/tokio");
+    println!("{:>12} {:>14} {:>10} {:>20} {:>20}", "raw sync ms", "raw tokio ms", "lock ms", "lock/sync", "lock/tokio");
     println!(
-        "{:>12.3} {:>14.3} {:>10.3} {:>12.2} {:>14.2}",
-        ms(raw),
-        ms(tokio_raw),
-        ms(lock),
-        ms(lock) / ms(raw).max(1e-9),
-        ms(lock) / ms(tokio_raw).max(1e-9)
+        "{:>12.3} {:>14.3} {:>10.3} {:>20} {:>20}",
+        ms(median(raw.clone())),
+        ms(median(tokio_raw.clone())),
+        ms(median(lock.clone())),
+        ratio(&lock, &raw),
+        ratio(&lock, &tokio_raw)
     );
     Ok(())
 }
@@ -332,9 +343,12 @@ fn lock_vs_raw(dir: &Path, quick: bool) -> Result<(), String> {
 fn export_vs_raw(dir: &Path, quick: bool) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     let work = scratch(dir)?;
-    println!("trace export vs raw write+fsync+rename+dir fsync, in {} (medians)", dir.display());
     println!(
-        "{:<8} {:>6} {:>12} {:>14} {:>10} {:>14} {:>14}",
+        "trace export vs raw write+fsync+rename+dir fsync, in {} (medians; ratios: median of the runs' side-by-side ratios, p10-p90)",
+        dir.display()
+    );
+    println!(
+        "{:<8} {:>6} {:>12} {:>14} {:>10} {:>20} {:>20}",
         "size", "runs", "raw sync ms", "raw tokio ms", "export ms", "export/sync", "export/tokio"
     );
     for (label, bytes, runs) in [("1 KB", 1 << 10, 200), ("1 MB", 1 << 20, 40), ("50 MB", 50 << 20, 6)] {
@@ -342,12 +356,12 @@ fn export_vs_raw(dir: &Path, quick: bool) -> Result<(), String> {
         let data = vec![b'x'; bytes];
         let [raw, tokio_raw, export] = rt.block_on(measure(work.path(), &data, runs))?;
         println!(
-            "{label:<8} {runs:>6} {:>12.3} {:>14.3} {:>10.3} {:>14.3} {:>14.3}",
-            ms(raw),
-            ms(tokio_raw),
-            ms(export),
-            ms(export) / ms(raw).max(1e-9),
-            ms(export) / ms(tokio_raw).max(1e-9)
+            "{label:<8} {runs:>6} {:>12.3} {:>14.3} {:>10.3} {:>20} {:>20}",
+            ms(median(raw.clone())),
+            ms(median(tokio_raw.clone())),
+            ms(median(export.clone())),
+            ratio(&export, &raw),
+            ratio(&export, &tokio_raw)
         );
     }
     Ok(())
@@ -367,28 +381,47 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// Medians of: the raw sequence on the calling thread, the same with
-/// `tokio::fs` (what an async server writes by hand), and the exporter.
-async fn measure(dir: &Path, data: &[u8], runs: usize) -> Result<[Duration; 3], String> {
+/// Per run, interleaved in a rotating order (so no side always follows
+/// another's writeback): the raw sequence on the calling thread, the same
+/// with `tokio::fs` (what an async server writes by hand), and the
+/// exporter.
+async fn measure(dir: &Path, data: &[u8], runs: usize) -> Result<[Vec<Duration>; 3], String> {
     let env = Env::real().map_err(|e| e.to_string())?;
     let config = FileExporterConfig::default();
     let exporter = Arc::new(FileExporter::open(&env, dir, config).await.map_err(|e| e.to_string())?);
-    let (mut raw, mut tokio_raw, mut export) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..runs {
+    let mut times: [Vec<Duration>; 3] = Default::default();
+    for run in 0..runs {
         // Every side starts from its own freshly serialised buffer, made
         // outside the timed region (the exporter takes ownership of it).
-        let (mine, async_mine, theirs) = (data.to_vec(), data.to_vec(), data.to_vec());
-        let t = Instant::now();
-        raw_replace(dir, &mine).map_err(|e| format!("raw replace: {e}"))?;
-        raw.push(t.elapsed());
-        let t = Instant::now();
-        tokio_replace(dir, async_mine).await.map_err(|e| format!("tokio replace: {e}"))?;
-        tokio_raw.push(t.elapsed());
-        let t = Instant::now();
-        exporter.write_version("bench", theirs).await.map_err(|e| e.to_string())?;
-        export.push(t.elapsed());
+        let (mine, mut async_mine, mut theirs) = (data.to_vec(), Some(data.to_vec()), Some(data.to_vec()));
+        for side in (0..3).map(|j| (j + run) % 3) {
+            let t = Instant::now();
+            match side {
+                0 => raw_replace(dir, &mine).map_err(|e| format!("raw replace: {e}"))?,
+                1 => tokio_replace(dir, async_mine.take().unwrap_or_default())
+                    .await
+                    .map_err(|e| format!("tokio replace: {e}"))?,
+                _ => drop(
+                    exporter
+                        .write_version("bench", theirs.take().unwrap_or_default())
+                        .await
+                        .map_err(|e| e.to_string())?,
+                ),
+            }
+            times[side].push(t.elapsed());
+        }
     }
-    Ok([median(raw), median(tokio_raw), median(export)])
+    Ok(times)
+}
+
+/// The median of the per-run ratios `a[i] / b[i]` (each pair measured
+/// side by side, so a disk that slows down between runs moves both), with
+/// the 10th and 90th percentiles: `1.12x (0.95-1.40)`.
+fn ratio(a: &[Duration], b: &[Duration]) -> String {
+    let mut r: Vec<f64> = a.iter().zip(b).map(|(x, y)| x.as_secs_f64() / y.as_secs_f64().max(1e-12)).collect();
+    r.sort_by(f64::total_cmp);
+    let at = |q: f64| r[((r.len() - 1) as f64 * q).round() as usize];
+    format!("{:.2}x ({:.2}-{:.2})", at(0.5), at(0.1), at(0.9))
 }
 
 async fn tokio_replace(dir: &Path, data: Vec<u8>) -> std::io::Result<()> {
