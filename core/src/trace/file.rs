@@ -331,9 +331,21 @@ impl FileExporter {
             matches!(&outcome, Err(TraceError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound);
         if source_gone && !crashed && !fenced && !self.config.sole_writer {
             // Another exporter's crash write unlinked our source.
-            crashed = self.crash_marked(key).await.is_ok();
-            if crashed {
-                self.lock().mark(key);
+            match self.crash_marked(key).await {
+                Ok(_) => {
+                    crashed = true;
+                    self.lock().mark(key);
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                // Whether it was a crash cannot be told: report why, not
+                // the missing file that only the mark would explain.
+                Err(source) => {
+                    let session = match &outcome {
+                        Err(TraceError::Io { session, .. }) => session.clone(),
+                        _ => key.to_string(),
+                    };
+                    return Err(TraceError::Io { session, step: "check the crash mark", source });
+                }
             }
         }
         match outcome {

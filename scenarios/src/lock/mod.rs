@@ -892,6 +892,49 @@ async fn quiet_phase_checks(world: &World, book: &SharedBook) {
             world.check("L7", named, || format!("a diagnostic names no session file or owner: {d:?}"));
         }
     }
+    judge_rendered_diagnostics(world, &book);
+}
+
+/// The words an operator reads of each reason (L7 on the rendered
+/// diagnostic, not only on the value the hook receives).
+fn reason_words(reason: Reason) -> &'static str {
+    match reason {
+        Reason::DeadOwner => "dead",
+        Reason::ReusedPid => "reused",
+        Reason::OrphanedSelf => "no holder",
+        Reason::Unreadable => "unreadable",
+        Reason::Expired | Reason::MaxHold => "max hold",
+        Reason::Abandoned => "abandoned",
+    }
+}
+
+/// L7 as an operator sees it: every forced release the hook received was
+/// also logged once, as a warning naming the session file, the owner's
+/// nonce and the reason in words.
+fn judge_rendered_diagnostics(world: &World, book: &Book) {
+    let logged: Vec<_> =
+        world.diagnostics().into_iter().filter(|d| d.message == "session lock force-released").collect();
+    let released: Vec<&ForcedRelease> = book.diagnostics.values().flatten().collect();
+    world.check("L7", logged.len() == released.len(), || {
+        format!("{} forced releases reached the hook, {} were logged", released.len(), logged.len())
+    });
+    for r in released {
+        let nonce = r.owner.as_ref().map_or(0, |o| o.nonce).to_string();
+        let file = r.session_file.display().to_string();
+        let words = reason_words(r.reason);
+        let found = logged.iter().any(|d| {
+            d.level == "WARN"
+                && d.field("session_file") == Some(file.as_str())
+                && d.field("owner_nonce") == Some(nonce.as_str())
+                && d.field("reason").is_some_and(|w| w.contains(words))
+        });
+        world.check("L7", found, || {
+            format!(
+                "no warning names the forced release of {file} (owner {nonce}, {:?}, in words {words:?}): {logged:?}",
+                r.reason
+            )
+        });
+    }
 }
 
 /// The `lock` schedule's knobs.

@@ -27,7 +27,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use steadfast_core::trace::{FileExporter, FileExporterConfig, Session, Status, TraceConfig, TraceDoc, Tracer};
+use steadfast_core::trace::{
+    FileExporter, FileExporterConfig, Session, Status, TraceConfig, TraceDoc, TraceError, Tracer,
+};
 use steadfast_core::{Env, FileKind, FsOp};
 use steadfast_sim::schedule::{ErrorRule, Event, TimedEvent};
 use steadfast_sim::swarm::Swarm;
@@ -57,6 +59,10 @@ const INVARIANTS: &[Invariant] = &[
         statement: "one session's crash never suppresses another session's export: a session no process crashed ends completed",
     },
     Invariant { id: "T9", statement: "end_trace returns within its bounds (its wait plus one exporter bound)" },
+    Invariant {
+        id: "T12",
+        statement: "an export fenced by another process's crash write reports the crash: once a session's crash mark exists, no export of it reports an I/O error that no injected fault caused",
+    },
 ];
 
 const OTHER_RENAME_AFTER_CRASH: &str = "the other process's rename of a crashed session was in flight at its crash";
@@ -159,6 +165,8 @@ struct Book {
     crash_started: BTreeMap<String, bool>,
     /// Nodes that finished the quiet phase's tidy.
     tidied: Vec<String>,
+    /// When each session's crash mark first landed (T12).
+    marked_at: BTreeMap<PathBuf, Duration>,
 }
 
 type SharedBook = Arc<Mutex<Book>>;
@@ -195,7 +203,12 @@ fn judge(book: &Book, path: &Path, read: Result<&[u8], &String>, check: &mut sup
 
 fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
     Box::new(move |l: &mut Landed<'_>| {
-        let book = lock(&book);
+        let mut book = lock(&book);
+        if let (FsOp::Write { path, .. }, true) = (l.op, l.ok)
+            && path.to_string_lossy().ends_with(steadfast_core::trace::names::CRASH_MARK)
+        {
+            book.marked_at.entry(path.clone()).or_insert(l.at);
+        }
         let touched: Vec<PathBuf> = [Some(l.op.path()), l.op.second_path()]
             .into_iter()
             .flatten()
@@ -300,12 +313,16 @@ async fn session_main(world: &World, book: &SharedBook, sess: Session, node: &st
             n += 1;
             sess.snapshot();
         }
-        if rng.chance(0.3) && sess.flush().await.is_err() && lock(book).crashed.contains_key(sess.id()) {
-            world.reach(OTHER_REFUSED);
+        if rng.chance(0.3) {
+            let result = sess.flush().await;
+            judge_flush_error(world, book, node, &result);
+            if result.is_err() && lock(book).crashed.contains_key(sess.id()) {
+                world.reach(OTHER_REFUSED);
+            }
         }
         env.clock.sleep(Duration::from_millis(rng.range(0, 1_500))).await;
     }
-    let _ = sess.flush().await;
+    judge_flush_error(world, book, node, &sess.flush().await);
     let started = world.now();
     sess.end_trace(Status::Completed).await;
     let took = world.now() - started;
@@ -319,8 +336,43 @@ async fn session_main(world: &World, book: &SharedBook, sess: Session, node: &st
     // crash wins across processes); `trace` judges it with one writer.
 }
 
+/// T12: an export that meets another process's crash-write fence (its
+/// temporary file unlinked under it) reads the crash mark and reports the
+/// crash. So an I/O error that no fault explains is allowed only if the
+/// session's crash mark had not landed before it was reported (the crash
+/// write could not write it, and nothing could tell this process).
+fn judge_flush_error(world: &World, book: &SharedBook, node: &str, result: &Result<(), TraceError>) {
+    if let Err(TraceError::Io { session, step, source }) = result {
+        let caused = steadfast_sim::is_injected(source) || source.kind() == std::io::ErrorKind::Interrupted;
+        let error = format!("{step} failed: {source}");
+        judge_export_error(world, &lock(book), world.now(), node, session, caused, &error);
+    }
+}
+
+fn judge_export_error(world: &World, book: &Book, at: Duration, node: &str, session: &str, caused: bool, error: &str) {
+    let mark = Path::new(DIR).join(steadfast_core::trace::names::crash_mark_name(session));
+    // Strictly before: a mark landing in the instant the export read it
+    // missing is no fence it could have read.
+    let marked = book.marked_at.get(&mark).is_some_and(|&t| t < at);
+    world.check("T12", caused || !marked, || {
+        format!(
+            "{session:?} has had a crash mark since {} ms, but an export on {node} reported {error:?} at {} ms (no fault injected): a fence it did not read as the crash",
+            book.marked_at[&mark].as_millis(),
+            at.as_millis()
+        )
+    });
+}
+
 fn final_checks(world: &World, shared: &SharedBook) {
+    // T12 for the snapshots written in the background, whose errors only
+    // a warning reports.
     let book = lock(shared);
+    for d in world.diagnostics().iter().filter(|d| d.message == "trace snapshot failed") {
+        let error = d.field("error").unwrap_or_default();
+        let caused = error.contains("injected ") || error.contains("lost to a power loss");
+        let at = Duration::from_nanos(d.at_ns);
+        judge_export_error(world, &book, at, &d.node, d.field("session").unwrap_or_default(), caused, error);
+    }
     for (path, id) in &book.ids {
         let read = world.peek_file(path).map_err(|e| e.to_string());
         judge(&book, path, read.as_deref(), &mut |inv, ok, msg| world.check(inv, ok, msg));

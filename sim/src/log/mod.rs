@@ -4,12 +4,15 @@
 //! the Chrome trace ([`chrome_trace`]).
 
 mod chrome;
+mod diag;
 mod event;
 mod hash;
 mod history;
 mod text;
 
 pub use chrome::chrome_trace;
+pub(crate) use diag::Capture;
+pub use diag::{DIAGNOSTICS_KEPT_MAX, Diagnostic};
 pub use event::{Ending, HarnessAct, KillCause, Record, SimEvent, Struck};
 pub use history::{History, REPORT_WINDOW, report_window};
 pub use text::what;

@@ -267,7 +267,12 @@ pub(crate) fn run_here(scenario: &dyn Scenario, seed: u64, schedule: Option<Sche
     });
     let bound = Duration::from_millis(schedule.duration_ms + schedule.quiet_ms) + RUN_SLACK;
     let w = world.clone();
+    // What the code under test says through `tracing` is captured for
+    // the checkers; the thread's default subscriber still gets all of it.
+    let before = tracing::dispatcher::get_default(|d| d.clone());
+    let capture = tracing::Dispatch::new(world.capture(before));
     let result = catch_unwind(AssertUnwindSafe(|| {
+        let _capture = tracing::dispatcher::set_default(&capture);
         rt.block_on(async move {
             w.start();
             if madsim::time::timeout(bound, scenario.run(&w)).await.is_err() {

@@ -72,6 +72,8 @@ struct Shared {
     /// The run's clock, once started: `now_ns` without asking madsim's
     /// context for it (a tenth of a `retention` seed).
     clock: std::sync::OnceLock<madsim::time::TimeHandle>,
+    /// What the code under test said through `tracing` ([`World::diagnostics`]).
+    diagnostics: Arc<Mutex<Vec<crate::log::Diagnostic>>>,
     /// Per-run values of the workload's own types ([`World::shared`]).
     values: Mutex<std::collections::BTreeMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>>,
     schedule: Schedule,
@@ -128,6 +130,7 @@ impl World {
         World(Arc::new(Shared {
             state: Mutex::new(state),
             clock: std::sync::OnceLock::new(),
+            diagnostics: Arc::default(),
             schedule,
             invariants: invariants.to_vec(),
             inits: Mutex::new(Vec::new()),
@@ -237,6 +240,29 @@ impl World {
         let mut st = self.lock();
         st.settle(now);
         st.disk.in_flight().filter(|p| p.op.name() == op && matches(p.op.path())).count()
+    }
+
+    /// What the code under test said through `tracing` so far in this run
+    /// (events at `INFO` and above; see [`crate::log::Diagnostic`]), in
+    /// order. Empty outside the runner (which installs the capture).
+    pub fn diagnostics(&self) -> Vec<crate::log::Diagnostic> {
+        self.0.diagnostics.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The capture of this run's diagnostics, over `before` (the thread's
+    /// default until now, which still receives every event).
+    pub(crate) fn capture(&self, before: tracing::Dispatch) -> crate::log::Capture {
+        let world = self.clone();
+        crate::log::Capture {
+            sink: self.0.diagnostics.clone(),
+            // A diagnostic emitted under the world's lock (from a checker)
+            // is the world's own.
+            stamp: Arc::new(move || {
+                let node = world.0.state.try_lock().map_or_else(|_| "world".into(), |st| world.caller_name(&st));
+                (world.now_ns(), node.to_string())
+            }),
+            before,
+        }
     }
 
     /// Add a line to the history from the workload (on the calling node).

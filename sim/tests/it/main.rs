@@ -2,6 +2,7 @@
 
 mod check;
 mod conformance;
+mod diagnostics;
 mod handles;
 mod image;
 mod world;
