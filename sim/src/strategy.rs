@@ -149,7 +149,10 @@ impl Space {
         if !self.nodes.is_empty() {
             let node = proptest::sample::select(self.nodes.clone());
             kinds.push(node.clone().prop_map(|node| Event::Kill { node }).boxed());
-            kinds.push((node, any::<bool>()).prop_map(|(node, reuse_pid)| Event::Restart { node, reuse_pid }).boxed());
+            kinds.push(
+                (node.clone(), any::<bool>()).prop_map(|(node, reuse_pid)| Event::Restart { node, reuse_pid }).boxed(),
+            );
+            kinds.push((node, 1..=60_000u64).prop_map(|(node, ms)| Event::Pause { node, ms }).boxed());
         }
         (0..=self.duration_ms, proptest::strategy::Union::new(kinds))
             .prop_map(|(at_ms, what)| TimedEvent { at_ms, what })

@@ -51,6 +51,19 @@ pub(super) fn schedule(s: &mut Schedule, sw: &mut Swarm, variant: Variant) {
             torn: false,
             restart_after_ms: Some(RESTART_MS),
         });
+        // In half of them the next holder's removal of that stale copy
+        // fails at times: the repair must keep trying until it is gone
+        // (L9: no copy left at quiescence). Drawn on a stream of its own,
+        // so every other draw of the seed stays as it was.
+        if steadfast_sim::SimRng::new(s.seed, 0x7E9A).chance(0.5) {
+            s.errors.push(ErrorRule {
+                ops: vec!["remove_file".into()],
+                path_prefix: Some(PathBuf::from(format!("{}.repair", SESSIONS[session]))),
+                error: FaultKind::Eio,
+                nth: None,
+                probability: Some(0.5),
+            });
+        }
     }
     let rng = sw.rng();
     // A crowd: every contender slot filled, nearly all on one session. The

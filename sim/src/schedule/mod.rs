@@ -360,6 +360,17 @@ pub enum Event {
         /// Signed jump.
         by_ms: i64,
     },
+    /// Freeze a node's process for `ms` (SIGSTOP, then SIGCONT; or a GC
+    /// pause, a swap storm, a VM migration): none of its tasks runs, its
+    /// timers fire only when it resumes; the kernel still completes its
+    /// in-flight file operations, and every other node goes on. What a
+    /// lease exists for: a holder that cannot run its own watchdog.
+    Pause {
+        /// The node's name.
+        node: String,
+        /// How long it stays frozen.
+        ms: u64,
+    },
 }
 
 /// Why a schedule was rejected. The message names the field.

@@ -133,7 +133,12 @@ impl Schedule {
                         "events[{i}].by_ms {by_ms} is over the maximum {CLOCK_JUMP_MS_MAX} either way"
                     ));
                 }
-                Event::Kill { node } | Event::Restart { node, .. } if node.len() > NAME_MAX => {
+                Event::Pause { ms, .. } if *ms > RUN_MS_MAX => {
+                    return bad(format!("events[{i}].ms {ms} is over the maximum {RUN_MS_MAX}"));
+                }
+                Event::Kill { node } | Event::Restart { node, .. } | Event::Pause { node, .. }
+                    if node.len() > NAME_MAX =>
+                {
                     return bad(format!("events[{i}].node is {} bytes, over the maximum {NAME_MAX}", node.len()));
                 }
                 _ => {}
@@ -279,6 +284,14 @@ mod tests {
         );
         check_rejected(&base(r#","errors":[{"error":"eio","nth":99999999999}]"#), "errors[0].nth");
         check_rejected(&base(r#","events":[{"at_ms":1,"kind":"clock_jump","by_ms":-9223372036854775808}]"#), "by_ms");
+        check_rejected(
+            &base(r#","events":[{"at_ms":1,"kind":"pause","node":"a","ms":18446744073709551615}]"#),
+            "events[0].ms",
+        );
+        check_rejected(
+            &base(&format!(r#","events":[{{"at_ms":1,"kind":"pause","node":"{}","ms":1}}]"#, "n".repeat(5_000))),
+            "events[0].node",
+        );
         check_rejected(
             &base(r#","events":[{"at_ms":1,"kind":"power_loss","restart_after_ms":18446744073709551615}]"#),
             "events[0].restart_after_ms",

@@ -136,6 +136,10 @@ impl World {
                 Handle::current().restart(id);
             }
             Event::PowerLoss { torn, restart_after_ms } => self.power_loss(*torn, false, *restart_after_ms),
+            Event::Pause { node, ms } => {
+                let Some((idx, _)) = self.node_id(node) else { return self.unknown_node(node) };
+                self.stall(idx, now.saturating_add(ms_to_ns(*ms)));
+            }
             Event::ClockJump { by_ms } => {
                 let mut st = self.lock();
                 st.settle(now); // effects due before the jump keep the old clock

@@ -119,6 +119,44 @@ fn error_rules_fire_on_the_nth_match_with_honest_kinds() {
     });
 }
 
+/// Issue 20: a paused process (SIGSTOP, a GC pause) runs nothing for the
+/// pause, every other node goes on, and it resumes where it was.
+#[test]
+fn a_paused_node_runs_nothing_until_it_resumes() {
+    let ticks: Arc<Mutex<Vec<(&str, Duration)>>> = Arc::default();
+    let t = ticks.clone();
+    let mut s = Schedule::calm(6, 10_000);
+    s.events.push(steadfast_sim::schedule::TimedEvent {
+        at_ms: 1_000,
+        what: Event::Pause { node: "frozen".into(), ms: 2_500 },
+    });
+    in_world(s, move |w| async move {
+        for name in ["frozen", "other"] {
+            let t = t.clone();
+            w.add_node(name, move |w| {
+                let t = t.clone();
+                async move {
+                    loop {
+                        madsim::time::sleep(Duration::from_millis(100)).await;
+                        t.lock().expect("lock").push((name, w.now()));
+                    }
+                }
+            });
+        }
+        madsim::time::sleep(Duration::from_secs(5)).await;
+    });
+    let ticks = ticks.lock().expect("lock").clone();
+    let gap = |who: &str| {
+        let at: Vec<Duration> = ticks.iter().filter(|(n, _)| *n == who).map(|(_, t)| *t).collect();
+        (at.windows(2).map(|p| p[1] - p[0]).max().expect("ticks"), *at.last().expect("ticks"))
+    };
+    let (frozen, frozen_last) = gap("frozen");
+    let (other, _) = gap("other");
+    assert!(frozen >= Duration::from_millis(2_400), "the paused node ran during its pause: {frozen:?}");
+    assert!(frozen_last >= Duration::from_millis(4_800), "it resumed: last tick {frozen_last:?}");
+    assert!(other <= Duration::from_millis(150), "the other node went on: {other:?}");
+}
+
 #[test]
 fn blocking_calls_stall_their_node_and_async_calls_do_not() {
     for blocking in [true, false] {
