@@ -329,15 +329,21 @@ fn lock_vs_raw(dir: &Path, quick: bool) -> Result<(), String> {
         dir.display()
     );
     println!("{:>12} {:>14} {:>10} {:>20} {:>20}", "raw sync ms", "raw tokio ms", "lock ms", "lock/sync", "lock/tokio");
-    println!(
-        "{:>12.3} {:>14.3} {:>10.3} {:>20} {:>20}",
-        ms(median(raw.clone())),
-        ms(median(tokio_raw.clone())),
-        ms(median(lock.clone())),
-        ratio(&lock, &raw),
-        ratio(&lock, &tokio_raw)
-    );
+    println!("{}", sides(&raw, &tokio_raw, &lock));
     Ok(())
+}
+
+/// One row of a real-adapter table: the medians of the raw sequence, the
+/// tokio one and ours, then ours against each (median ratio, spread).
+fn sides(raw: &[Duration], tokio_raw: &[Duration], ours: &[Duration]) -> String {
+    format!(
+        "{:>12.3} {:>14.3} {:>10.3} {:>20} {:>20}",
+        ms(median(raw.to_vec())),
+        ms(median(tokio_raw.to_vec())),
+        ms(median(ours.to_vec())),
+        ratio(ours, raw),
+        ratio(ours, tokio_raw)
+    )
 }
 
 fn export_vs_raw(dir: &Path, quick: bool) -> Result<(), String> {
@@ -355,14 +361,7 @@ fn export_vs_raw(dir: &Path, quick: bool) -> Result<(), String> {
         let runs = if quick { runs / 4 + 1 } else { runs };
         let data = vec![b'x'; bytes];
         let [raw, tokio_raw, export] = rt.block_on(measure(work.path(), &data, runs))?;
-        println!(
-            "{label:<8} {runs:>6} {:>12.3} {:>14.3} {:>10.3} {:>20} {:>20}",
-            ms(median(raw.clone())),
-            ms(median(tokio_raw.clone())),
-            ms(median(export.clone())),
-            ratio(&export, &raw),
-            ratio(&export, &tokio_raw)
-        );
+        println!("{label:<8} {runs:>6} {}", sides(&raw, &tokio_raw, &export));
     }
     Ok(())
 }

@@ -289,33 +289,18 @@ fn the_builder_and_acked_catch_a_missing_fsync() {
 /// Walks a std `HashMap` and notes each key in its order: a history that
 /// follows the map's per-thread keys (deterministic on a fresh thread
 /// only, where madsim seeds them).
-struct HashOrdered;
-
-impl Scenario for HashOrdered {
-    fn name(&self) -> &'static str {
-        "test/hash-ordered"
-    }
-    fn expect(&self) -> Expect {
-        Expect::Hold
-    }
-    fn description(&self) -> &'static str {
-        "notes a HashMap's keys in its iteration order"
-    }
-    fn invariants(&self) -> &'static [Invariant] {
-        ODD
-    }
-    fn schedule(&self, seed: u64) -> Schedule {
-        Schedule::calm(seed, 10)
-    }
-    fn run<'a>(&'a self, world: &'a World) -> LocalBoxFuture<'a, ()> {
-        Box::pin(async move {
+fn hash_ordered() -> steadfast_sim::Built {
+    steadfast_sim::scenario("test/hash-ordered")
+        .invariant("X1", "nothing to judge")
+        .schedule(|seed| Schedule::calm(seed, 10))
+        .node("walker", |w| async move {
             #[allow(clippy::disallowed_types)] // the point of the test
             let map: std::collections::HashMap<u32, ()> = (0..32).map(|k| (k, ())).collect();
             for k in map.keys() {
-                world.note(format!("key {k}"));
+                w.note(format!("key {k}"));
             }
         })
-    }
+        .build()
 }
 
 /// Issue 19: sweeps reuse their worker threads, and prove it safe. A
@@ -327,13 +312,14 @@ fn a_sweep_reuses_threads_only_when_the_history_does_not_depend_on_them() {
     for jobs in [1, 3] {
         let seeds: Vec<u64> = (0..12).collect();
         let mut hashes = Vec::new();
-        let summary = steadfast_sim::runner::sweep(&HashOrdered, &seeds, SweepOptions::jobs(jobs), |o| {
+        let sc = hash_ordered();
+        let summary = steadfast_sim::runner::sweep(&sc, &seeds, SweepOptions::jobs(jobs), |o| {
             hashes.push((o.seed, o.history_hash));
         });
         let why = summary.fresh_threads.as_deref().expect("the dependence is found");
         assert!(why.starts_with("seed 0's history on a reused worker thread") && why.contains("HashMap"), "{why}");
         let replays: Vec<(u64, u64)> =
-            seeds.iter().map(|&s| (s, steadfast_sim::runner::run(&HashOrdered, s, None, 0).history_hash)).collect();
+            seeds.iter().map(|&s| (s, steadfast_sim::runner::run(&sc, s, None, 0).history_hash)).collect();
         assert_eq!(hashes, replays, "jobs {jobs}: every outcome is its replay's");
     }
     let summary = steadfast_sim::runner::sweep(&OddSeedsFail, &[0, 1, 2], SweepOptions::jobs(2), |_| {});

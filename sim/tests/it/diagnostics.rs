@@ -6,40 +6,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use steadfast_sim::Schedule;
 use steadfast_sim::runner::{self, SweepOptions};
-use steadfast_sim::world::{Invariant, LocalBoxFuture};
-use steadfast_sim::{Expect, Scenario, Schedule, World};
 
-const SAID: &[Invariant] = &[Invariant { id: "X1", statement: "the node's warning is captured as said" }];
-
-/// A node that warns once, with fields, 250 ms in; the driver judges the
-/// capture after it.
-struct Warns;
-
-impl Scenario for Warns {
-    fn name(&self) -> &'static str {
-        "test/warns"
-    }
-    fn expect(&self) -> Expect {
-        Expect::Hold
-    }
-    fn description(&self) -> &'static str {
-        "a node warns through tracing"
-    }
-    fn invariants(&self) -> &'static [Invariant] {
-        SAID
-    }
-    fn schedule(&self, seed: u64) -> Schedule {
-        Schedule::calm(seed, 1000)
-    }
-    fn run<'a>(&'a self, world: &'a World) -> LocalBoxFuture<'a, ()> {
-        Box::pin(async move {
-            world.add_node("talker", |_| async move {
-                madsim::time::sleep(Duration::from_millis(250)).await;
-                tracing::debug!("not captured: below INFO");
-                tracing::warn!(file = %"/data/x", owner = 7u64, reason = "dead", "lock force-released");
-            });
-            madsim::time::sleep(Duration::from_secs(1)).await;
+/// A node that warns once, with fields, 250 ms in; the final check judges
+/// the capture.
+fn warns() -> steadfast_sim::Built {
+    steadfast_sim::scenario("test/warns")
+        .invariant("X1", "the node's warning is captured as said")
+        .schedule(|seed| Schedule::calm(seed, 1000))
+        .node("talker", |_| async move {
+            madsim::time::sleep(Duration::from_millis(250)).await;
+            tracing::debug!("not captured: below INFO");
+            tracing::warn!(file = %"/data/x", owner = 7u64, reason = "dead", "lock force-released");
+        })
+        .at_end(|world| async move {
             let d = world.diagnostics();
             let ok = d.len() == 1
                 && d[0].level == "WARN"
@@ -51,7 +32,7 @@ impl Scenario for Warns {
                 && d[0].field("reason") == Some("dead");
             world.check("X1", ok, || format!("captured {d:?}"));
         })
-    }
+        .build()
 }
 
 /// Counts the events it is handed.
@@ -77,12 +58,13 @@ impl tracing::Subscriber for Counting {
 
 #[test]
 fn a_run_captures_what_its_nodes_say_and_the_test_still_hears_it() {
-    let o = runner::run(&Warns, 3, None, 0);
-    assert!(!o.violated(), "{}", runner::failure_report(&Warns, &o));
+    let sc = warns();
+    let o = runner::run(&sc, 3, None, 0);
+    assert!(!o.violated(), "{}", runner::failure_report(&sc, &o));
     // A sweep of one job runs on this thread, under this thread's default.
     let heard = Arc::new(AtomicUsize::new(0));
     let summary = tracing::subscriber::with_default(Counting(heard.clone()), || {
-        runner::sweep(&Warns, &[0, 1], SweepOptions::jobs(1), |o| assert!(!o.violated()))
+        runner::sweep(&sc, &[0, 1], SweepOptions::jobs(1), |o| assert!(!o.violated()))
     });
     assert_eq!(summary.violating, 0);
     // Two seeds, the first run twice (on a fresh thread too, which has
