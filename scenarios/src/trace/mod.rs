@@ -520,6 +520,14 @@ impl Sess {
             Sess::Debounce(s) => s.end_trace().await,
         }
     }
+    /// A clean shutdown without a runtime (`Session::finalize_sync`);
+    /// `None` where the session has none (the replicas).
+    fn finalize_sync(&self) -> Option<Result<Option<PathBuf>, TraceError>> {
+        match self {
+            Sess::Core(s) => Some(s.finalize_sync()),
+            Sess::Debounce(_) => None,
+        }
+    }
     fn crash_write(&self) -> Result<Option<PathBuf>, TraceError> {
         match self {
             Sess::Core(s) => s.crash_write(),
@@ -781,6 +789,18 @@ async fn session_main(app: &App, sess: Sess, id: String, stream: u64) {
     if let Some(s) = lock(&app.book).sessions.get_mut(&id) {
         s.end_started = Some((app.inc, started));
     }
+    // One session end in four in the quiet phase is a clean shutdown
+    // without a runtime (upstream's finalizeSync): blocking, fenced.
+    if quiet
+        && rng.chance(0.25)
+        && let Some(result) = sess.finalize_sync()
+    {
+        if let Some(s) = lock(&app.book).sessions.get_mut(&id) {
+            s.end_returned = true;
+        }
+        check_finalized(app, &id, result);
+        return;
+    }
     let ended = sess.end_trace().await;
     if let Some(s) = lock(&app.book).sessions.get_mut(&id) {
         s.end_returned = true;
@@ -950,6 +970,20 @@ fn check_ended(app: &App, id: &str, ended: &Ended, took: Duration) {
     });
     app.world.check("T6", ended.status != Status::Crashed || s.crash_started, || {
         format!("end_trace of {id:?} reports crashed, but {id:?} never crashed")
+    });
+}
+
+/// T8 for `finalize_sync` in the quiet phase (no fault strikes it): it
+/// returns the canonical path, and the file reads completed, or crashed
+/// if the session was crash-written (crash wins, T3).
+fn check_finalized(app: &App, id: &str, result: Result<Option<PathBuf>, TraceError>) {
+    let book = lock(&app.book);
+    let s = &book.sessions[id];
+    let held = app.world.peek_file(&s.path).ok().and_then(|b| TraceDoc::parse(&b).ok()).map(|d| d.status);
+    let want = if s.crash_started { Status::Crashed } else { Status::Completed };
+    let ok = matches!(&result, Ok(Some(p)) if *p == s.path) && (held == Some(want) || s.crash_started);
+    app.world.check("T8", ok, || {
+        format!("finalize_sync of {id:?} returned {result:?}; {} holds {held:?}, expected {want:?}", s.path.display())
     });
 }
 
