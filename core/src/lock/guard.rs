@@ -165,6 +165,13 @@ impl Hold {
             if let Some(reason) = &st.revoked {
                 return Err(LockError::Takeover { lock: self.lock.clone(), reason: reason.clone() });
             }
+            // The lease again: a process frozen (SIGSTOP, a GC pause) while
+            // it looked at the lock file wakes past it, and its watchdog may
+            // not have run yet; another process may hold the lock by now.
+            if !self.lease_left() {
+                drop(st);
+                return Err(self.takeover("its lease (max hold) ran out"));
+            }
             debug_assert!(!st.released, "an append starts only on a live hold");
             st.appends_in_flight += 1;
         }

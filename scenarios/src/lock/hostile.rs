@@ -230,7 +230,13 @@ pub(super) async fn contender(p: &Rc<Proc>, locker: Locker, stream: u64) {
 fn watch_deadline(p: &Rc<Proc>, session: usize, started: Duration, done: Rc<Cell<bool>>) {
     let p = p.clone();
     madsim::task::spawn_local(async move {
-        p.world.sleep_until(started + ACQUIRE_BOUND).await;
+        // Time the process spent frozen does not count against the bound.
+        let mut deadline = started + ACQUIRE_BOUND;
+        p.world.sleep_until(deadline).await;
+        while started + ACQUIRE_BOUND + super::frozen(&p.world, &p.name, started, deadline) > deadline {
+            deadline = started + ACQUIRE_BOUND + super::frozen(&p.world, &p.name, started, deadline);
+            p.world.sleep_until(deadline).await;
+        }
         // A killed process's acquire ends with it.
         let same = lock_book(&p.book).incarnation.get(&p.name) == Some(&p.incarnation);
         if !done.get() && same && p.world.is_alive(&p.name) {
@@ -247,7 +253,9 @@ fn watch_deadline(p: &Rc<Proc>, session: usize, started: Duration, done: Rc<Cell
 /// L8 for an acquire that returned: within its bound, and at once (never a
 /// full timeout) when a non-file sat at the lock path throughout.
 fn judge(p: &Proc, session: usize, started: Duration, plant: Option<(u64, Plant)>, ended: &Ended) {
-    let took = p.world.now().saturating_sub(started);
+    let now = p.world.now();
+    // Time the process spent frozen does not count against the bound.
+    let took = now.saturating_sub(started).saturating_sub(super::frozen(&p.world, &p.name, started, now));
     p.world.check("L8", took <= ACQUIRE_BOUND, || {
         format!("acquire of {} took {took:?}, over its bound {ACQUIRE_BOUND:?}", SESSIONS[session])
     });

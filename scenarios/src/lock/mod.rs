@@ -281,7 +281,35 @@ fn schedule(seed: u64, variant: Variant) -> Schedule {
     }
     s.params.insert("garbage_lock".into(), rng.range(0, 2));
     hostile::schedule(&mut s, &mut sw, variant);
+    // One seed in three freezes a process past max hold + grace (a GC
+    // pause, SIGSTOP): its watchdog cannot run, another process takes the
+    // lock over, and when it resumes only the lease stands between its
+    // next append and the new holder's file (L1, L5). Drawn on a stream
+    // of its own, so every other draw of the seed stays as it was.
+    let mut own = SimRng::new(seed, 0x9A05E);
+    if own.chance(1.0 / 3.0) {
+        let ms = (MAX_HOLD + TAKEOVER_GRACE).as_millis() as u64 + own.range(500, 3_000);
+        let at_ms = own.range(200, CHAOS_MS - ms);
+        s.events.push(TimedEvent { at_ms, what: Event::Pause { node: own.pick(PROCS).to_string(), ms } });
+    }
     s
+}
+
+/// How long `node` was frozen by scheduled pauses within `from..to`.
+pub(super) fn frozen(world: &World, node: &str, from: Duration, to: Duration) -> Duration {
+    world
+        .schedule()
+        .events
+        .iter()
+        .filter_map(|e| match &e.what {
+            Event::Pause { node: n, ms } if n == node => {
+                let start = Duration::from_millis(e.at_ms);
+                let end = start + Duration::from_millis(*ms);
+                Some(end.min(to).saturating_sub(start.max(from)))
+            }
+            _ => None,
+        })
+        .sum()
 }
 
 // ----- the book -----------------------------------------------------------
@@ -305,6 +333,9 @@ struct Book {
     current: BTreeMap<usize, u64>,
     /// Nonces superseded by a later acquire of their session.
     superseded: BTreeSet<u64>,
+    /// When each hold's lock file appeared (virtual time): the order of
+    /// acquisitions, whenever their processes learn of them.
+    created_at: BTreeMap<u64, Duration>,
     /// Forced-release diagnostics per nonce (L7).
     diagnostics: BTreeMap<u64, Vec<ForcedRelease>>,
     /// Nonces a cleanup abandoned.
@@ -391,8 +422,11 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
             && *path == lock
         {
             // All or nothing: the instant a lock file appears it is whole.
-            let whole = l.bytes(&lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(b).ok()).is_some();
-            l.check("L9", whole, || format!("{} appeared without its whole owner record", lock.display()));
+            let owner = l.bytes(&lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(b).ok());
+            l.check("L9", owner.is_some(), || format!("{} appeared without its whole owner record", lock.display()));
+            if let Some(o) = owner {
+                book.created_at.entry(o.nonce).or_insert(l.at);
+            }
         }
         // Only an effect on the lock path can change who it names.
         let on_lock = l.op.path() == lock || l.op.second_path() == Some(lock.as_path());
@@ -612,6 +646,9 @@ fn watch_watchdog(p: &Rc<Proc>, nonce: u64) {
         if p.env.procs.liveness(pid) != Liveness::Alive {
             return; // killed: its watchdog died with it; recovery is L4's
         }
+        if frozen(&p.world, &p.name, Duration::from_millis(at_ms), deadline) > Duration::ZERO {
+            return; // frozen: its watchdog could not run; the lease is L1's and L5's
+        }
         let lock = lock_path(Path::new(SESSIONS[session]));
         let owner = p.world.peek_file(&lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok());
         // The watchdog fired (the hold is revoked: nothing more lands) but
@@ -725,6 +762,29 @@ fn register(p: &Proc, session: usize, owner: &LockOwner) {
     let prev_alive = prev_pid.is_some_and(|pid| p.env.procs.liveness(pid) == Liveness::Alive);
     let now_ms = p.env.clock.wall_ms();
     let mut book = lock_book(&p.book);
+    // A process frozen between its lock file's creation and its acquire's
+    // return learns of the hold late: if a later hold has been booked
+    // since, this one was taken over while it slept (its lease judges its
+    // writes), and it is no acquisition over the later one.
+    let late = previous.is_some_and(|prev| {
+        matches!((book.created_at.get(&nonce), book.created_at.get(&prev)), (Some(mine), Some(theirs)) if mine < theirs)
+    });
+    if late {
+        book.superseded.insert(nonce);
+        book.holds.insert(
+            nonce,
+            HoldRec {
+                session,
+                pid: owner.pid,
+                incarnation: p.incarnation,
+                acquired_at_ms: owner.acquired_at_ms,
+                max_hold_ms: owner.max_hold_ms,
+                ending: true,
+                ended: false,
+            },
+        );
+        return;
+    }
     if let Some(prev) = previous
         && let Some(h) = book.holds.get(&prev)
     {
