@@ -769,20 +769,18 @@ fn register(p: &Proc, session: usize, owner: &LockOwner) {
     let late = previous.is_some_and(|prev| {
         matches!((book.created_at.get(&nonce), book.created_at.get(&prev)), (Some(mine), Some(theirs)) if mine < theirs)
     });
+    let rec = HoldRec {
+        session,
+        pid: owner.pid,
+        incarnation: p.incarnation,
+        acquired_at_ms: owner.acquired_at_ms,
+        max_hold_ms: owner.max_hold_ms,
+        ending: late,
+        ended: false,
+    };
     if late {
         book.superseded.insert(nonce);
-        book.holds.insert(
-            nonce,
-            HoldRec {
-                session,
-                pid: owner.pid,
-                incarnation: p.incarnation,
-                acquired_at_ms: owner.acquired_at_ms,
-                max_hold_ms: owner.max_hold_ms,
-                ending: true,
-                ended: false,
-            },
-        );
+        book.holds.insert(nonce, rec);
         return;
     }
     if let Some(prev) = previous
@@ -796,18 +794,7 @@ fn register(p: &Proc, session: usize, owner: &LockOwner) {
         book.superseded.insert(prev);
     }
     book.current.insert(session, nonce);
-    book.holds.insert(
-        nonce,
-        HoldRec {
-            session,
-            pid: owner.pid,
-            incarnation: p.incarnation,
-            acquired_at_ms: owner.acquired_at_ms,
-            max_hold_ms: owner.max_hold_ms,
-            ending: false,
-            ended: false,
-        },
-    );
+    book.holds.insert(nonce, rec);
 }
 
 fn check_timeout(p: &Proc, session: usize, e: &LockError) {
