@@ -112,6 +112,11 @@ impl Hold {
         LockError::Takeover { lock: self.lock.clone(), reason }
     }
 
+    /// Refuse once the lease (max hold) has run out.
+    fn check_lease(&self) -> Result<(), LockError> {
+        if self.lease_left() { Ok(()) } else { Err(self.takeover("its lease (max hold) ran out")) }
+    }
+
     /// Refuse if released or revoked.
     fn check_live(&self) -> Result<(), LockError> {
         let st = self.state();
@@ -147,9 +152,7 @@ impl Hold {
             return Err(LockError::NotALine);
         }
         self.check_live()?;
-        if !self.lease_left() {
-            return Err(self.takeover("its lease (max hold) ran out"));
-        }
+        self.check_lease()?;
         match self.look().await? {
             Look::Ours => {}
             Look::Other => return Err(self.takeover("the lock file names another owner")),
@@ -158,19 +161,16 @@ impl Hold {
         if self.state().repair {
             self.repair_tail().await.map_err(|e| self.io("repair a partial last line", e))?;
         }
+        // The last checks: nothing suspends between them and issuing the
+        // append, so a force-release either came first or waits for it.
+        // The lease again: a process frozen (SIGSTOP, a GC pause) while it
+        // looked at the lock file wakes past it, and its watchdog may not
+        // have run yet; another process may hold the lock by now.
+        self.check_lease()?;
         {
-            // The last check: nothing suspends between it and issuing the
-            // append, so a force-release either came first or waits for it.
             let mut st = self.state();
             if let Some(reason) = &st.revoked {
                 return Err(LockError::Takeover { lock: self.lock.clone(), reason: reason.clone() });
-            }
-            // The lease again: a process frozen (SIGSTOP, a GC pause) while
-            // it looked at the lock file wakes past it, and its watchdog may
-            // not have run yet; another process may hold the lock by now.
-            if !self.lease_left() {
-                drop(st);
-                return Err(self.takeover("its lease (max hold) ran out"));
             }
             debug_assert!(!st.released, "an append starts only on a live hold");
             st.appends_in_flight += 1;

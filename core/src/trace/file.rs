@@ -327,9 +327,15 @@ impl FileExporter {
             let st = self.lock();
             (st.fenced.contains(tmp), st.crashed.contains(key))
         };
-        let source_gone =
-            matches!(&outcome, Err(TraceError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound);
-        if source_gone && !crashed && !fenced && !self.config.sole_writer {
+        let source_gone = match &outcome {
+            Err(TraceError::Io { session, source, .. }) if source.kind() == io::ErrorKind::NotFound => Some(session),
+            _ => None,
+        };
+        if let Some(session) = source_gone
+            && !crashed
+            && !fenced
+            && !self.config.sole_writer
+        {
             // Another exporter's crash write unlinked our source.
             match self.crash_marked(key).await {
                 Ok(_) => {
@@ -340,11 +346,7 @@ impl FileExporter {
                 // Whether it was a crash cannot be told: report why, not
                 // the missing file that only the mark would explain.
                 Err(source) => {
-                    let session = match &outcome {
-                        Err(TraceError::Io { session, .. }) => session.clone(),
-                        _ => key.to_string(),
-                    };
-                    return Err(TraceError::Io { session, step: "check the crash mark", source });
+                    return Err(TraceError::Io { session: session.clone(), step: "check the crash mark", source });
                 }
             }
         }

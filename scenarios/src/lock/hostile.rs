@@ -232,10 +232,13 @@ fn watch_deadline(p: &Rc<Proc>, session: usize, started: Duration, done: Rc<Cell
     madsim::task::spawn_local(async move {
         // Time the process spent frozen does not count against the bound.
         let mut deadline = started + ACQUIRE_BOUND;
-        p.world.sleep_until(deadline).await;
-        while started + ACQUIRE_BOUND + super::frozen(&p.world, &p.name, started, deadline) > deadline {
-            deadline = started + ACQUIRE_BOUND + super::frozen(&p.world, &p.name, started, deadline);
+        loop {
             p.world.sleep_until(deadline).await;
+            let extended = started + ACQUIRE_BOUND + super::frozen(&p.world, &p.name, started, deadline);
+            if extended <= deadline {
+                break;
+            }
+            deadline = extended;
         }
         // A killed process's acquire ends with it.
         let same = lock_book(&p.book).incarnation.get(&p.name) == Some(&p.incarnation);

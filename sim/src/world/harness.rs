@@ -65,9 +65,10 @@ impl World {
     /// operator drops in): only that file and its directory are synced,
     /// not the whole tree. Panics on an error (a scenario bug).
     pub fn harness_write(&self, path: &Path, data: Vec<u8>) {
+        let now = self.now_ns();
         let mut st = self.lock();
-        st.settle(self.now_ns());
-        let wall = st.wall_at(self.now_ns());
+        st.settle(now);
+        let wall = st.wall_at(now);
         let write = FsOp::Write { path: path.to_path_buf(), data };
         if let Err(e) = st.disk.tree.apply(&write, wall) {
             panic!("harness write {}: {e}", path.display());
