@@ -161,16 +161,15 @@ impl Judge {
         tree: &Tree,
         alive: &dyn Fn(u32) -> bool,
     ) -> Vec<SimEvent> {
-        let covers = |prefix: &Path| crate::schedule::touches(op, prefix);
-        if !self.watchers.iter().any(|(prefix, _)| covers(prefix)) {
+        let mut covering =
+            self.watchers.iter_mut().filter(|(prefix, _)| crate::schedule::touches(op, prefix)).peekable();
+        if covering.peek().is_none() {
             return Vec::new();
         }
         let at = Duration::from_nanos(at_ns);
         let mut landed = Landed { at, node, op, ok, tree, alive, verdicts: Vec::new(), reached: Vec::new() };
-        for (prefix, w) in &mut self.watchers {
-            if covers(prefix) {
-                w(&mut landed);
-            }
+        for (_, w) in covering {
+            w(&mut landed);
         }
         let (verdicts, reached) = (landed.verdicts, landed.reached);
         let mut events = Vec::new();

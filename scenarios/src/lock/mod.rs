@@ -353,6 +353,9 @@ struct Book {
     changes: BTreeMap<usize, Vec<(Duration, u64)>>,
     /// When a removal of each session's lock file last failed.
     failed_removals: BTreeMap<usize, Duration>,
+    /// Per transcript, its whole lines as L6 last found them valid: an
+    /// append that only extends them is judged on its new lines alone.
+    lines_valid: BTreeMap<usize, Vec<u8>>,
 }
 
 impl Book {
@@ -366,11 +369,21 @@ impl Book {
 
 type SharedBook = Arc<Mutex<Book>>;
 
-fn session_of(path: &Path) -> Option<usize> {
-    // Every landed effect asks: the lock paths are made once.
+/// Each session's lock path, made once: every landed effect asks.
+fn lock_of(session: usize) -> &'static Path {
     static LOCKS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
-    let locks = LOCKS.get_or_init(|| SESSIONS.iter().map(|s| lock_path(Path::new(s))).collect());
-    SESSIONS.iter().zip(locks).position(|(s, l)| Path::new(s) == path || l == path)
+    LOCKS.get_or_init(|| SESSIONS.iter().map(|s| lock_path(Path::new(s))).collect())[session].as_path()
+}
+
+/// The session whose transcript or lock file `path` names. Equal paths
+/// have equal last components, so only a session whose file name matches
+/// pays for a whole comparison.
+fn session_of(path: &Path) -> Option<usize> {
+    let name = path.file_name()?;
+    (0..SESSIONS.len()).find(|&i| {
+        let (s, l) = (Path::new(SESSIONS[i]), lock_of(i));
+        (s.file_name() == Some(name) && s == path) || (l.file_name() == Some(name) && l == path)
+    })
 }
 
 impl HoldRec {
@@ -388,7 +401,7 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
             return;
         };
         let mut book = lock_book(&book);
-        let lock = lock_path(Path::new(SESSIONS[session]));
+        let lock = lock_of(session);
         if let (FsOp::RemoveFile(path), false) = (l.op, l.ok)
             && *path == lock
         {
@@ -404,7 +417,7 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
         if let (FsOp::Append { path, data }, true) = (l.op, l.ok)
             && *path != lock
         {
-            let nonce = serde_json::from_slice::<serde_json::Value>(data).ok().and_then(|v| v["n"].as_u64());
+            let nonce = nonce_of(data);
             book.changes.entry(session).or_default().push((l.at, nonce.unwrap_or(0)));
             if let Some(n) = nonce {
                 let dead = book.superseded.contains(&n) || book.holds.get(&n).is_some_and(|h| h.ended);
@@ -414,7 +427,17 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
             }
             // After a whole append lands, every line is whole (L6).
             if let Ok(bytes) = l.bytes(path) {
-                let problem = lines_problem(bytes);
+                let valid = book.lines_valid.entry(session).or_default();
+                let known = if bytes.starts_with(valid) { valid.len() } else { 0 };
+                let problem = lines_problem(&bytes[known..]);
+                // What is judged whole now: every line up to the last newline.
+                let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                if problem.is_none() {
+                    valid.truncate(known);
+                    valid.extend_from_slice(&bytes[known..whole.max(known)]);
+                } else {
+                    valid.clear();
+                }
                 l.check("L6", problem.is_none(), || format!("{}: {}", path.display(), problem.unwrap_or_default()));
             }
         }
@@ -422,14 +445,14 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
             && *path == lock
         {
             // All or nothing: the instant a lock file appears it is whole.
-            let owner = l.bytes(&lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(b).ok());
+            let owner = l.bytes(lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(b).ok());
             l.check("L9", owner.is_some(), || format!("{} appeared without its whole owner record", lock.display()));
             if let Some(o) = owner {
                 book.created_at.entry(o.nonce).or_insert(l.at);
             }
         }
         // Only an effect on the lock path can change who it names.
-        let on_lock = l.op.path() == lock || l.op.second_path() == Some(lock.as_path());
+        let on_lock = l.op.path() == lock || l.op.second_path() == Some(lock);
         if !on_lock || matches!(l.op, FsOp::Read(_) | FsOp::SymlinkMetadata(_) | FsOp::Metadata(_)) {
             return;
         }
@@ -437,7 +460,7 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
         let Some(h) = book.holds.get(&holder) else { return };
         let now_ms = book.wall0_ms + l.at.as_millis() as u64;
         if h.valid(now_ms) && l.pid_alive(h.pid) && book.same_process(h) {
-            let owner = l.bytes(&lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(b).ok());
+            let owner = l.bytes(lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(b).ok());
             // The holder's own process removing it: mutual exclusion inside
             // one process broke (L9); anyone else: L5.
             // Attributed by who holds it now: a hold of the same process
@@ -840,6 +863,15 @@ fn lines_problem(bytes: &[u8]) -> Option<String> {
         // Validated, not built: the same grammar without a value's allocations.
         .find(|l| serde_json::from_slice::<serde::de::IgnoredAny>(l).is_err())?;
     Some(format!("holds a broken line {:?}", String::from_utf8_lossy(bad)))
+}
+
+/// The hold nonce an appended line carries in its `n` field, if any.
+fn nonce_of(line: &[u8]) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        n: Option<u64>,
+    }
+    serde_json::from_slice::<Line>(line).ok()?.n
 }
 
 fn check_lines(world: &World, path: &Path, when: &str) {

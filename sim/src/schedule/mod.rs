@@ -257,21 +257,27 @@ pub(crate) fn under(path: &Path, prefix: &Path) -> bool {
 }
 
 /// Absolute, and spelled as its components are: no `//`, no `.`
-/// component, no trailing slash.
+/// component, no trailing slash. One pass, no lookahead: a slash may not
+/// follow a slash or a lone-dot component, and the path may not end in
+/// either.
 fn plain(b: &[u8]) -> bool {
-    if b.first() != Some(&b'/') || (b.len() > 1 && b.last() == Some(&b'/')) {
+    if b.first() != Some(&b'/') {
         return false;
     }
-    // No empty and no `.` component: after every slash, neither a slash
-    // nor a dot that ends its component.
-    b.iter().enumerate().all(|(i, &c)| {
-        c != b'/'
-            || match b.get(i + 1) {
-                Some(b'/') => false,
-                Some(b'.') => !matches!(b.get(i + 2), None | Some(b'/')),
-                _ => true,
-            }
-    })
+    // What the bytes since the last slash are: nothing, `.`, or a name.
+    const EMPTY: u8 = 0;
+    const DOT: u8 = 1;
+    const NAME: u8 = 2;
+    let mut since = EMPTY;
+    for &c in &b[1..] {
+        since = match (c, since) {
+            (b'/', EMPTY | DOT) => return false,
+            (b'/', _) => EMPTY,
+            (b'.', EMPTY) => DOT,
+            _ => NAME,
+        };
+    }
+    since == NAME || b.len() == 1
 }
 
 /// Strike matching operations with a silent fault during the chaos phase:

@@ -124,6 +124,27 @@ fn names(path: &Path) -> io::Result<Vec<OsString>> {
     Ok(out)
 }
 
+/// A component that names an entry to resolve (`.` and roots do not).
+fn is_name(c: Component<'_>) -> bool {
+    matches!(c, Component::Normal(_) | Component::ParentDir)
+}
+
+/// The next name to resolve from `todo` (see [`Tree::walk`]): `..` for a
+/// parent, rests that are used up dropped.
+fn next_name<'a>(todo: &mut Vec<std::path::Components<'a>>) -> Option<&'a OsStr> {
+    while let Some(rest) = todo.last_mut() {
+        match rest.next() {
+            Some(Component::Normal(n)) => return Some(n),
+            Some(Component::ParentDir) => return Some(OsStr::new("..")),
+            Some(_) => {}
+            None => {
+                todo.pop();
+            }
+        }
+    }
+    None
+}
+
 impl Tree {
     /// An empty tree: a root directory, durable.
     pub fn new(wall: SystemTime) -> Tree {
@@ -228,14 +249,23 @@ impl Tree {
     }
 
     /// Resolve `path` to an inode, following symlinks in every component and,
-    /// if `follow_last`, in the last one.
+    /// if `follow_last`, in the last one. Names are borrowed from `path`
+    /// and from the symlinks met, never copied: every operation walks.
     fn walk(&self, path: &Path, follow_last: bool) -> io::Result<Ino> {
-        let mut todo: Vec<OsString> = names(path)?;
-        todo.reverse();
+        let mut comps = path.components();
+        if comps.next() != Some(Component::RootDir) {
+            return Err(io::Error::new(
+                ErrorKind::InvalidInput,
+                format!("SimFs paths are absolute: {}", path.display()),
+            ));
+        }
+        // What is left to resolve: the rest of `path`, under the rests of
+        // the symlinks being followed (innermost last).
+        let mut todo: Vec<std::path::Components<'_>> = vec![comps];
         let mut stack = vec![ROOT];
         let mut hops = 0;
         let mut last = ROOT;
-        while let Some(name) = todo.pop() {
+        while let Some(name) = next_name(&mut todo) {
             let dir = *stack.last().expect("stack holds the root");
             if name == ".." {
                 if stack.len() > 1 {
@@ -244,8 +274,8 @@ impl Tree {
                 last = *stack.last().expect("stack holds the root");
                 continue;
             }
-            let child = *self.entries(dir)?.get(&name).ok_or_else(|| err(ErrorKind::NotFound))?;
-            let is_last = todo.is_empty();
+            let child = *self.entries(dir)?.get(name).ok_or_else(|| err(ErrorKind::NotFound))?;
+            let is_last = todo.iter().all(|rest| rest.clone().all(|c| !is_name(c)));
             match &self.get(child).node {
                 Node::Symlink { target } if !is_last || follow_last => {
                     hops += 1;
@@ -255,15 +285,7 @@ impl Tree {
                     if target.has_root() {
                         stack.truncate(1);
                     }
-                    let comps: Vec<OsString> = target
-                        .components()
-                        .filter_map(|c| match c {
-                            Component::Normal(n) => Some(n.to_os_string()),
-                            Component::ParentDir => Some(OsString::from("..")),
-                            _ => None,
-                        })
-                        .collect();
-                    todo.extend(comps.into_iter().rev());
+                    todo.push(target.components());
                     last = *stack.last().expect("stack holds the root");
                 }
                 Node::Dir { .. } => {
