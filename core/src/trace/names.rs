@@ -82,17 +82,17 @@ pub fn crash_mark_name(session_id: &str) -> String {
 
 fn encode(id: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(id.len());
+    // Bytes, not chars: every file name of a session is made through here,
+    // and the encoding is ASCII throughout.
+    let mut out = Vec::with_capacity(id.len());
     for &b in id.as_bytes() {
         if is_safe(b) {
-            out.push(b as char);
+            out.push(b);
         } else {
-            // `%XX`, upper-case hex, without formatting machinery: every
-            // file name of a session is made through here.
-            out.extend(['%', HEX[usize::from(b >> 4)] as char, HEX[usize::from(b & 15)] as char]);
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
         }
     }
-    out
+    String::from_utf8(out).expect("the encoding is ASCII")
 }
 
 fn is_safe(b: u8) -> bool {
