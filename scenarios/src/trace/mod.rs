@@ -224,6 +224,19 @@ fn schedule(seed: u64) -> Schedule {
             probability: Some(p),
         });
     }
+    // One seed in four fails half the removals in the directory: a crash
+    // write that cannot unlink an in-flight export's temporary file must
+    // say so, not claim the crash won (T3). Its own stream: the other
+    // draws stay as they were.
+    if SimRng::new(seed, 0xFE4CE).chance(0.25) {
+        s.errors.push(ErrorRule {
+            ops: ops(&["remove_file"]),
+            path_prefix: Some(DIR.into()),
+            error: FaultKind::Eio,
+            nth: None,
+            probability: Some(0.5),
+        });
+    }
     let power = sw.on("power_loss");
     let kill = sw.on("kill");
     let crash_point = sw.on("crash_point");
