@@ -350,6 +350,9 @@ struct SessionBook {
     flushed: usize,
     crash_started: bool,
     crash_returned: bool,
+    /// `finalize_sync` returned `Ok`: the file reads completed for good
+    /// (T8), unless a crash write follows (crash wins, T3).
+    finalized: bool,
     /// When end_trace was called, in the incarnation that called it.
     end_started: Option<(u64, Duration)>,
     end_returned: bool,
@@ -453,6 +456,20 @@ fn judge_file(book: &mut Book, path: &Path, read: Result<&[u8], &String>, check:
         check("T3", ok, &|| {
             format!(
                 "session {id:?} was crash-written, but {} reads {:?} of {:?}",
+                path.display(),
+                doc.status,
+                doc.session_id
+            )
+        });
+    }
+    // Once finalize_sync returned Ok, no export in flight may land over
+    // its completed version (its fence unlinked them, or it said it could
+    // not).
+    for id in ids.iter().filter(|id| book.sessions[*id].finalized && !book.sessions[*id].crash_started) {
+        let ok = doc.session_id == *id && doc.status == Status::Completed;
+        check("T8", ok, &|| {
+            format!(
+                "finalize_sync of {id:?} returned Ok, but {} now reads {:?} of {:?}",
                 path.display(),
                 doc.status,
                 doc.session_id
@@ -802,16 +819,32 @@ async fn session_main(app: &App, sess: Sess, id: String, stream: u64) {
     if let Some(s) = lock(&app.book).sessions.get_mut(&id) {
         s.end_started = Some((app.inc, started));
     }
-    // One session end in four in the quiet phase is a clean shutdown
-    // without a runtime (upstream's finalizeSync): blocking, fenced.
-    if quiet
-        && rng.chance(0.25)
-        && let Some(result) = sess.finalize_sync()
-    {
+    // One session end in four in the quiet phase, and one early end in
+    // two in the chaos phase, is a clean shutdown without a runtime
+    // (upstream's finalizeSync): blocking, fenced against the exports in
+    // flight.
+    // (Not where a mirror's mount hangs: those early ends are T9's, an
+    // end_trace that must return.)
+    let early_finalize = early_end.is_some() && app.world.schedule().hangs.is_empty();
+    if (quiet || early_finalize) && rng.chance(if quiet { 0.25 } else { 0.5 }) && matches!(sess, Sess::Core(_)) {
+        // Its last event goes out in a background snapshot, whose rename is
+        // in flight when the shutdown comes (aimed as the crasher aims).
+        record_event(app, &sess, &id, format!("e{next}-last"));
+        sess.snapshot();
+        let path = lock(&app.book).sessions[&id].path.clone();
+        let own_tmp = format!("{}.tmp.", path.display());
+        for _ in 0..AIM_POLLS_MAX {
+            if app.world.in_flight("rename", |p| p.to_str().is_some_and(|p| p.starts_with(&own_tmp))) > 0 {
+                break;
+            }
+            app.env.clock.sleep(Duration::from_millis(AIM_POLL_MS)).await;
+        }
+        let result = sess.finalize_sync().expect("a core session");
         if let Some(s) = lock(&app.book).sessions.get_mut(&id) {
             s.end_returned = true;
+            s.finalized = result.is_ok();
         }
-        check_finalized(app, &id, result);
+        check_finalized(app, &id, result, quiet);
         return;
     }
     let ended = sess.end_trace().await;
@@ -986,13 +1019,22 @@ fn check_ended(app: &App, id: &str, ended: &Ended, took: Duration) {
     });
 }
 
-/// T8 for `finalize_sync` in the quiet phase (no fault strikes it): it
-/// returns the canonical path, and the file reads completed unless the
-/// session was crash-written (then crash wins, judged as T3).
-fn check_finalized(app: &App, id: &str, result: Result<Option<PathBuf>, TraceError>) {
+/// T8 for `finalize_sync`: it returns the canonical path, and the file
+/// reads completed unless the session was crash-written (then crash
+/// wins, judged as T3). In the chaos phase it may fail, but only for a
+/// fault the world injected (or a power loss it was caught in).
+fn check_finalized(app: &App, id: &str, result: Result<Option<PathBuf>, TraceError>, quiet: bool) {
+    // The world settles before the book is locked: its watchers lock it.
+    let path = lock(&app.book).sessions[id].path.clone();
+    let held = app.world.peek_file(&path).ok().and_then(|b| TraceDoc::parse(&b).ok()).map(|d| d.status);
     let book = lock(&app.book);
     let s = &book.sessions[id];
-    let held = app.world.peek_file(&s.path).ok().and_then(|b| TraceDoc::parse(&b).ok()).map(|d| d.status);
+    if !quiet && let Err(TraceError::Io { source, .. }) = &result {
+        let caused = steadfast_sim::is_injected(source) || source.kind() == std::io::ErrorKind::Interrupted;
+        app.world
+            .check("T8", caused, || format!("finalize_sync of {id:?} failed with no fault to cause it: {result:?}"));
+        return;
+    }
     // A crash-written session's file is judged by T3 (crash wins).
     let ok = matches!(&result, Ok(Some(p)) if *p == s.path) && (s.crash_started || held == Some(Status::Completed));
     app.world.check("T8", ok, || {
