@@ -22,7 +22,8 @@ use std::time::Duration;
 
 use madsim::net::Endpoint;
 use steadfast_core::liveness::{
-    DeferUntilHandshake, Handshake, Heartbeat, HeartbeatConfig, MemoryEvent, MemoryWatchConfig, memory_watch,
+    DeferUntilHandshake, Handshake, HandshakeError, Heartbeat, HeartbeatConfig, MemoryEvent, MemoryWatchConfig,
+    memory_watch,
 };
 use steadfast_core::retention::{OrphanPolicy, SessionIndex, delete_workspace_blocking, spawn_after, sweep_orphans};
 use steadfast_core::{BoxFuture, Env, FsExt, FsOp};
@@ -54,7 +55,9 @@ const INVARIANTS: &[Invariant] = &[
     },
     Invariant {
         id: "H4",
-        statement: "a spawned child finishes its handshake before the deadline however many sessions exist on disk",
+        statement: "a spawned child finishes its handshake before the deadline however many sessions exist on disk; \
+                    the parent returns the child's own answer line, or gives up exactly at its pollution bound; \
+                    work the child deferred runs, and only after its handshake",
     },
 ];
 
@@ -162,6 +165,20 @@ impl Scenario for LivenessScenario {
             _ => lines_max - 1,
         };
         s.params.insert("pollution_lines".into(), pollution);
+        // One seed in three (its own stream: the draws above stay) sends
+        // more than the parent reads: at or past the line bound, or lines
+        // so long that the byte bound comes first. The parent must give up
+        // exactly there (H4), not read on.
+        let mut over = SimRng::new(seed, 0x4A2D);
+        if over.chance(1.0 / 3.0) {
+            let (lines, width) = match over.range(0, 2) {
+                0 => (lines_max, 0),
+                1 => (over.range(lines_max + 1, lines_max + 16), 0),
+                _ => (over.range(17, 40), over.range(2_048, POLLUTION_WIDTH_MAX)),
+            };
+            s.params.insert("pollution_lines".into(), lines);
+            s.params.insert("pollution_width".into(), width);
+        }
         s
     }
 
@@ -234,7 +251,12 @@ async fn drive(world: &World, variant: Variant) {
         let book = b.clone();
         async move { load_balancer(w, book).await }
     });
-    world.add_node("parent", move |w| async move { parent(w, variant).await });
+    let handshake = HandshakeBook::default();
+    let hs = handshake.clone();
+    world.add_node("parent", move |w| {
+        let hs = hs.clone();
+        async move { parent(w, variant, hs).await }
+    });
     if variant == Variant::Core {
         batch_and_monitor(world);
     }
@@ -242,6 +264,22 @@ async fn drive(world: &World, variant: Variant) {
         memory_readings(world, &book).await;
     }
     world.sleep_until(world.quiet_end()).await;
+    // The child's deferred startup work: it ran (a queue that drops it
+    // would pass every other check), and after the handshake was sent.
+    if variant == Variant::Core {
+        let hs = lock(&handshake);
+        if hs.sent {
+            world.check("H4", hs.deferred_ran == Some(true), || {
+                format!(
+                    "the child's deferred startup work {}",
+                    match hs.deferred_ran {
+                        None => "never ran",
+                        _ => "ran before the handshake was sent",
+                    }
+                )
+            });
+        }
+    }
     if world.schedule().param("cgroup", 1) == 0 {
         let book = lock(&book);
         for events in book.memory.values() {
@@ -489,29 +527,88 @@ fn judge_memory(world: &World, events: &[MemoryEvent]) -> bool {
     above
 }
 
+/// What the hub child did around its handshake (H4).
+#[derive(Default)]
+struct Handshakes {
+    /// The child's pid, once it runs.
+    child_pid: Option<u32>,
+    /// The child sent its answer.
+    sent: bool,
+    /// The deferred startup work ran: after the answer was sent (`true`)
+    /// or before (`false`).
+    deferred_ran: Option<bool>,
+}
+
+type HandshakeBook = Arc<Mutex<Handshakes>>;
+
+/// The child's pause between lines, so that they arrive in order.
+const PIPE_PACE: Duration = Duration::from_millis(11);
+
+/// Longest pollution line, bytes.
+const POLLUTION_WIDTH_MAX: u64 = 4_096;
+
+/// The `i`th line the child prints before its answer: a short log line, or
+/// one `width` bytes long.
+fn pollution_line(i: u64, width: u64) -> String {
+    let mut line = format!("log: starting component {i}");
+    if width > 0 {
+        line.push(' ');
+        let pad = (width as usize).saturating_sub(line.len());
+        line.extend(std::iter::repeat_n('x', pad));
+    }
+    line
+}
+
+/// What the parent's wait must return when the child prints `lines` lines
+/// of `width` before answering `answer`: the answer, or pollution exactly
+/// where a bound is reached.
+fn expected_handshake(bounds: &Handshake, lines: u64, width: u64, answer: &str) -> Result<String, (usize, usize)> {
+    let (mut n, mut bytes) = (0, 0);
+    for i in 0..lines {
+        n += 1;
+        bytes += pollution_line(i, width).len();
+        if n >= bounds.lines_max || bytes >= bounds.bytes_max {
+            return Err((n, bytes));
+        }
+    }
+    Ok(answer.to_string())
+}
+
 /// The parent spawns the hub child and waits for its handshake (H4).
-async fn parent(world: World, variant: Variant) {
+async fn parent(world: World, variant: Variant, hs: HandshakeBook) {
     let env = world.env();
     env.clock.sleep(Duration::from_secs(world.schedule().param("child_at_s", 1))).await;
     let Ok(ep) = Endpoint::bind((world.ip("parent"), HANDSHAKE_PORT)).await else { return };
     let ep = Arc::new(ep);
     let parent_addr = (world.ip("parent"), HANDSHAKE_PORT);
-    world.add_node("child", move |w| async move { child(w, variant, parent_addr).await });
+    let child_hs = hs.clone();
+    world.add_node("child", move |w| {
+        let hs = child_hs.clone();
+        async move { child(w, variant, parent_addr, hs).await }
+    });
     let reader = ep.clone();
     let next_line = move || -> BoxFuture<'static, std::io::Result<Option<String>>> {
         let ep = reader.clone();
         Box::pin(async move {
-            let mut buf = [0u8; 256];
+            let mut buf = vec![0u8; POLLUTION_WIDTH_MAX as usize + 256];
             let (n, _) = ep.recv_from(3, &mut buf).await?;
             Ok(Some(String::from_utf8_lossy(&buf[..n]).into_owned()))
         })
     };
-    let result = Handshake::new("ready").wait(&*env.clock, next_line).await;
-    world.check("H4", result.is_ok(), || {
-        format!(
-            "the parent gave up on its child: {}",
-            result.as_ref().err().map(ToString::to_string).unwrap_or_default()
-        )
+    let bounds = Handshake::new("ready");
+    let result = bounds.wait(&*env.clock, next_line).await;
+    let (lines, width) = (world.schedule().param("pollution_lines", 0), world.schedule().param("pollution_width", 0));
+    // No answer is due from a child that never ran.
+    let answer = lock(&hs).child_pid.map_or_else(|| "(the child never ran)".into(), |pid| format!("ready {pid}"));
+    let expected = expected_handshake(&bounds, lines, width, &answer);
+    let ok = match (&expected, &result) {
+        (Ok(want), Ok(got)) => want == got,
+        (Err((l, b)), Err(HandshakeError::Polluted { lines, bytes })) => (l, b) == (lines, bytes),
+        _ => false,
+    };
+    world.check("H4", ok, || match &result {
+        Err(e) if !matches!(e, HandshakeError::Polluted { .. }) => format!("the parent gave up on its child: {e}"),
+        _ => format!("the parent's wait returned {result:?}; the child printed {lines} lines of width {width}, so {expected:?} was due"),
     });
     if result.is_ok() {
         world.reach(CHILD_ANSWERED);
@@ -521,8 +618,9 @@ async fn parent(world: World, variant: Variant) {
 /// The hub child: only handshake-critical work before answering; the
 /// session scan is skipped and other startup work deferred (the replica
 /// runs the scan first, as upstream shipped).
-async fn child(world: World, variant: Variant, parent: (std::net::IpAddr, u16)) {
+async fn child(world: World, variant: Variant, parent: (std::net::IpAddr, u16), hs: HandshakeBook) {
     let env = world.env();
+    lock(&hs).child_pid = Some(env.procs.own_pid());
     let Ok(ep) = Endpoint::bind((world.ip("child"), HANDSHAKE_PORT)).await else { return };
     let startup = DeferUntilHandshake::new();
     let scan_env = env.clone();
@@ -540,15 +638,25 @@ async fn child(world: World, variant: Variant, parent: (std::net::IpAddr, u16)) 
         // Work a child does need (here: announcing itself) waits for the
         // handshake.
         drop(scan);
-        let w = world.clone();
-        startup.defer(&*env.spawner, async move { w.note("child: deferred startup work runs after the handshake") });
+        let (w, deferred_hs) = (world.clone(), hs.clone());
+        startup.defer(&*env.spawner, async move {
+            let mut hs = lock(&deferred_hs);
+            hs.deferred_ran = Some(hs.sent);
+            drop(hs);
+            w.note("child: deferred startup work runs after the handshake");
+        });
     }
     // What a child prints before its answer (a library's banner, warnings):
-    // below the bound, the parent must read past it.
+    // below the bounds the parent must read past it, at them give up.
+    let width = world.schedule().param("pollution_width", 0);
+    // A pipe keeps order; datagrams may not: each line goes out once the
+    // one before it has arrived (the network's latency is under 10 ms).
     for i in 0..world.schedule().param("pollution_lines", 0) {
-        let _ = ep.send_to(parent, 3, format!("log: starting component {i}").as_bytes()).await;
+        let _ = ep.send_to(parent, 3, pollution_line(i, width).as_bytes()).await;
+        env.clock.sleep(PIPE_PACE).await;
     }
     let _ = ep.send_to(parent, 3, format!("ready {}", env.procs.own_pid()).as_bytes()).await;
+    lock(&hs).sent = true;
     startup.handshake_sent(&*env.spawner);
     std::future::pending::<()>().await;
 }
@@ -558,7 +666,12 @@ const PARAMS: &[ParamSpec] = &[
     ParamSpec { name: "workspaces", max: 1_000, doc: "orphan workspaces the boot sweep removes" },
     ParamSpec { name: "tree_files", max: 10_000, doc: "files in each workspace" },
     ParamSpec { name: "cgroup", max: 1, doc: "1: the cgroup memory file exists" },
-    ParamSpec { name: "pollution_lines", max: 63, doc: "lines the hub child prints before its handshake" },
+    ParamSpec { name: "pollution_lines", max: 80, doc: "lines the hub child prints before its handshake" },
+    ParamSpec {
+        name: "pollution_width",
+        max: POLLUTION_WIDTH_MAX,
+        doc: "bytes in each of those lines (0: a short log line)",
+    },
     ParamSpec {
         name: "child_at_s",
         max: steadfast_sim::schedule::limits::RUN_MS_MAX / 1_000,
