@@ -15,6 +15,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # RUSTFLAGS would replace `--cfg madsim` from .cargo/config.toml.
 unset RUSTFLAGS
+# A mutant that makes a task spin without yielding (core/src/signal.rs's
+# waits) stops virtual time; the runner's watchdog (RUN6) ends such a seed
+# after this long, far above the slowest seed of the judge's sweeps, so it
+# counts as caught instead of running into cargo-mutants' timeout.
+export STEADFAST_SEED_TIMEOUT_S=${STEADFAST_SEED_TIMEOUT_S:-60}
 out=${MUTANTS_OUT:-mutants.out-run}
 mkdir -p "$out"
 

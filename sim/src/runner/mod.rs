@@ -20,6 +20,8 @@ use std::time::Duration;
 mod determinism;
 mod report;
 mod sweep;
+mod watchdog;
+pub use watchdog::{SEED_TIMEOUT, seed_timeout};
 
 pub use determinism::{DETERMINISM_HISTORY_KEEP, check_determinism, determinism_mismatch};
 pub use report::{
@@ -103,6 +105,11 @@ pub const RUNNER_INVARIANTS: &[Invariant] = &[
     Invariant {
         id: "RUN5",
         statement: "every schedule a run starts from, generated or loaded, is valid and within the documented bounds",
+    },
+    Invariant {
+        id: "RUN6",
+        statement: "a run finishes within STEADFAST_SEED_TIMEOUT_S of wall time (default 300): a task that never \
+                    yields stops virtual time; the watchdog names the seed and exits the process with status 1",
     },
 ];
 
@@ -248,6 +255,9 @@ pub fn run(scenario: &dyn Scenario, seed: u64, schedule: Option<Schedule>, histo
 /// Run one seed on this thread: the same as [`run`] when the history
 /// depends only on the seed, as a sweep checks (see [`sweep()`]).
 pub(crate) fn run_here(scenario: &dyn Scenario, seed: u64, schedule: Option<Schedule>, history_keep: usize) -> Outcome {
+    // RUN6: a run that never finishes in wall time is reported, not waited
+    // on forever (before the runtime: the watchdog is a real thread).
+    let _watch = watchdog::watch(scenario.name(), seed);
     install_panic_hook();
     PANIC_MESSAGE.with(|m| *m.borrow_mut() = Some(String::new()));
     let schedule = schedule.unwrap_or_else(|| scenario.schedule(seed));

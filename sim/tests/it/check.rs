@@ -325,3 +325,57 @@ fn a_sweep_reuses_threads_only_when_the_history_does_not_depend_on_them() {
     let summary = steadfast_sim::runner::sweep(&OddSeedsFail, &[0, 1, 2], SweepOptions::jobs(2), |_| {});
     assert_eq!(summary.fresh_threads, None, "a workload of the seed alone keeps its threads");
 }
+
+/// A workload with a task that never yields: it polls a flag no one sets,
+/// in a loop with no await that could give the executor back.
+fn spins() -> steadfast_sim::Built {
+    steadfast_sim::scenario("test/spins")
+        .invariant("X1", "nothing to judge")
+        .schedule(|seed| Schedule::calm(seed, 10))
+        .node("spinner", |w| async move {
+            let flag = std::sync::atomic::AtomicBool::new(false);
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                std::hint::spin_loop();
+            }
+            w.note("never");
+        })
+        .build()
+}
+
+/// Run by `a_run_that_never_finishes_is_named_and_the_process_exits` in a
+/// process of its own: it must never return.
+#[test]
+#[ignore = "hangs by design; run in a child process by the test below"]
+fn spinning_seed() {
+    let _ = steadfast_sim::runner::run(&spins(), 7, None, 0);
+    unreachable!("a run that spins forever returned");
+}
+
+/// RUN6: a task that never yields stops virtual time, so no bound inside
+/// the run can fire; the watchdog names the scenario and seed, prints the
+/// replay, and ends the process with status 1 instead of hanging.
+#[test]
+#[allow(clippy::disallowed_methods)] // a real child process, waited on in wall time
+fn a_run_that_never_finishes_is_named_and_the_process_exits() {
+    let mut child = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+        .args(["--ignored", "--exact", "check::spinning_seed", "--nocapture", "--test-threads", "1"])
+        .env("STEADFAST_SEED_TIMEOUT_S", "2")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the test binary runs");
+    // Without the watchdog the child would spin forever: bound the wait.
+    let started = std::time::Instant::now();
+    while child.try_wait().expect("waitable").is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("the spinning seed still ran after 120 s: no watchdog fired");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().expect("its output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(stderr.contains("RUN6: test/spins seed 7 has run for 2 s of wall time"), "{stderr}");
+    assert!(stderr.contains("replay:") && stderr.contains("STEADFAST_SEED=7"), "{stderr}");
+}

@@ -483,7 +483,7 @@ mod hash_tests {
         let mut h: u64 = 0xCBF2_9CE4_8422_2325 ^ bytes.len() as u64;
         let mut words = bytes.chunks_exact(8);
         for w in &mut words {
-            h = (h ^ u64::from_le_bytes(w.try_into().unwrap())).wrapping_mul(K).rotate_left(29);
+            h = (h ^ u64::from_le_bytes(w.try_into().expect("8 bytes"))).wrapping_mul(K).rotate_left(29);
         }
         let mut tail = [0u8; 8];
         tail[..words.remainder().len()].copy_from_slice(words.remainder());
