@@ -28,9 +28,9 @@ use steadfast_core::liveness::{
 use steadfast_core::retention::{OrphanPolicy, SessionIndex, delete_workspace_blocking, spawn_after, sweep_orphans};
 use steadfast_core::{BoxFuture, Env, FsExt, FsOp};
 use steadfast_sim::disk::Tree;
-use steadfast_sim::schedule::{Latency, Mount};
+use steadfast_sim::schedule::{ErrorRule, Latency, Mount};
 use steadfast_sim::world::{Invariant, LocalBoxFuture};
-use steadfast_sim::{Expect, ParamSpec, Scenario, Schedule, SimRng, TreeImage, World};
+use steadfast_sim::{Expect, FaultKind, ParamSpec, Scenario, Schedule, SimRng, TreeImage, World};
 
 use crate::locked as lock;
 
@@ -155,6 +155,18 @@ impl Scenario for LivenessScenario {
         s.params.insert("workspaces".into(), rng.range(12, 30));
         s.params.insert("tree_files".into(), rng.range(100, 400));
         s.params.insert("cgroup".into(), u64::from(rng.chance(0.9)));
+        // One seed in four (its own stream) fails the memory watch's first
+        // read of the cgroup file with EIO: only a missing file disables
+        // the watch; an unreadable sample is skipped (H3).
+        if SimRng::new(seed, 0x3E3).chance(0.25) {
+            s.errors.push(ErrorRule {
+                ops: vec!["read".into()],
+                path_prefix: Some(CGROUP.into()),
+                error: FaultKind::Eio,
+                nth: Some(1),
+                probability: None,
+            });
+        }
         s.params.insert("child_at_s".into(), rng.range(1, 600));
         // The child's stdout before its answer: nothing, a few log lines,
         // or one short of the parent's pollution bound (H4 must hold).
@@ -280,8 +292,11 @@ async fn drive(world: &World, variant: Variant) {
             });
         }
     }
+    judge_memory_logged(world, &book);
     if world.schedule().param("cgroup", 1) == 0 {
         let book = lock(&book);
+        // Not vacuous: the watch that started must have said Disabled.
+        world.check("H3", !book.memory.is_empty(), || "without a cgroup file the watch said nothing".into());
         for events in book.memory.values() {
             world.check("H3", events == &[MemoryEvent::Disabled], || {
                 format!("without a cgroup file the watch said {events:?}")
@@ -482,15 +497,30 @@ async fn poll(world: &World, ep: &Endpoint, server: (std::net::IpAddr, u16), boo
 /// the end of each hold.
 async fn memory_readings(world: &World, book: &SharedBook) {
     let mut rng = world.workload_rng(7);
+    // The edges, on a stream of their own (the draws above stay): a
+    // reading exactly at the threshold (not above it), and a file that
+    // goes missing for a hold (a skipped sample, not a disabled watch).
+    let mut edge = world.workload_rng(8);
     let mut side_expected = false;
     let mut crossed_up = false;
     while world.now() + READING_HOLD < world.chaos_end() {
         let garbage = rng.chance(0.1);
-        let value = if rng.chance(0.5) { THRESHOLD + rng.range(1, 2 << 30) } else { THRESHOLD - rng.range(0, 4 << 30) };
+        let mut value =
+            if rng.chance(0.5) { THRESHOLD + rng.range(1, 2 << 30) } else { THRESHOLD - rng.range(0, 4 << 30) };
+        if value <= THRESHOLD && edge.chance(0.25) {
+            value = THRESHOLD;
+        }
         let data = if garbage { b"not a number\n".to_vec() } else { format!("{value}\n").into_bytes() };
-        world.harness_write(Path::new(CGROUP), data);
-        if !garbage {
-            side_expected = value > THRESHOLD;
+        // Never before a watch has seen the file: missing at its first
+        // sample, the file disables the watch (the cgroup = 0 seeds).
+        let seen = world.now() >= MEMORY_INTERVAL && lock(book).kills == 0;
+        if edge.chance(0.1) && seen {
+            let _ = world.harness_apply(FsOp::RemoveFile(CGROUP.into()));
+        } else {
+            world.harness_write(Path::new(CGROUP), data);
+            if !garbage {
+                side_expected = value > THRESHOLD;
+            }
         }
         world.sleep_until(world.now() + READING_HOLD).await;
         let b = lock(book);
@@ -509,6 +539,38 @@ async fn memory_readings(world: &World, book: &SharedBook) {
             world.reach(MEMORY_ROUND_TRIP);
         }
     }
+}
+
+/// H3 as an operator reads it: every crossing the watch reported is also
+/// logged once, a `WARN` above and an `INFO` on recovery, with the sample
+/// and the threshold (judged on the captured diagnostics).
+fn judge_memory_logged(world: &World, book: &SharedBook) {
+    let expected: Vec<(&str, &str, String)> = lock(book)
+        .memory
+        .values()
+        .flatten()
+        .filter_map(|e| match e {
+            MemoryEvent::Above { bytes } => Some(("WARN", "memory above threshold", bytes.to_string())),
+            MemoryEvent::Recovered { bytes } => Some(("INFO", "memory back below threshold", bytes.to_string())),
+            MemoryEvent::Disabled => None,
+        })
+        .collect();
+    let logged: Vec<(&str, String, String)> = world
+        .diagnostics()
+        .into_iter()
+        .filter(|d| d.message.starts_with("memory above") || d.message.starts_with("memory back below"))
+        .map(|d| {
+            let ok = d.field("threshold") == Some(THRESHOLD.to_string().as_str());
+            (
+                d.level,
+                if ok { d.message.clone() } else { format!("{} (threshold {:?})", d.message, d.field("threshold")) },
+                d.field("bytes").unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let same = expected.len() == logged.len()
+        && expected.iter().zip(&logged).all(|(e, l)| e.0 == l.0 && e.1 == l.1 && e.2 == l.2);
+    world.check("H3", same, || format!("the watch reported {expected:?} but logged {logged:?}"));
 }
 
 /// H3's shape: events alternate Above, Recovered, Above... each on the
