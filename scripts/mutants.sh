@@ -44,7 +44,9 @@ if [ ${#args[@]} -gt 0 ]; then
   cargo mutants --baseline=skip --timeout 900 --test-workspace=true -o "$out/suite" "${args[@]}" || true
 fi
 
-count() { [ -f "$1" ] && grep -c . "$1" || echo 0; }
+# Lines in a result file (0 when it is missing or empty: `grep -c` exits 1
+# on no match, which must not print a second count).
+count() { local n=0; [ -f "$1" ] && n=$(grep -c . "$1" || true); echo "${n:-0}"; }
 s="$out/sweeps/mutants.out"
 echo "mutants: $(( $(count "$s/caught.txt") + $(count "$s/missed.txt") + $(count "$s/timeout.txt") )) viable," \
   "$(count "$s/caught.txt") caught by the sweeps, $(count "$s/timeout.txt") timed out in them," \
