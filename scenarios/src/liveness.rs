@@ -545,32 +545,29 @@ async fn memory_readings(world: &World, book: &SharedBook) {
 /// logged once, a `WARN` above and an `INFO` on recovery, with the sample
 /// and the threshold (judged on the captured diagnostics).
 fn judge_memory_logged(world: &World, book: &SharedBook) {
-    let expected: Vec<(&str, &str, String)> = lock(book)
+    let threshold = THRESHOLD.to_string();
+    let expected: Vec<(&str, &str, String, &str)> = lock(book)
         .memory
         .values()
         .flatten()
         .filter_map(|e| match e {
-            MemoryEvent::Above { bytes } => Some(("WARN", "memory above threshold", bytes.to_string())),
-            MemoryEvent::Recovered { bytes } => Some(("INFO", "memory back below threshold", bytes.to_string())),
+            MemoryEvent::Above { bytes } => Some(("WARN", "memory above threshold", bytes.to_string(), &*threshold)),
+            MemoryEvent::Recovered { bytes } => {
+                Some(("INFO", "memory back below threshold", bytes.to_string(), &*threshold))
+            }
             MemoryEvent::Disabled => None,
         })
         .collect();
-    let logged: Vec<(&str, String, String)> = world
-        .diagnostics()
-        .into_iter()
+    let diagnostics = world.diagnostics();
+    let logged: Vec<(&str, &str, String, &str)> = diagnostics
+        .iter()
         .filter(|d| d.message.starts_with("memory above") || d.message.starts_with("memory back below"))
         .map(|d| {
-            let ok = d.field("threshold") == Some(THRESHOLD.to_string().as_str());
-            (
-                d.level,
-                if ok { d.message.clone() } else { format!("{} (threshold {:?})", d.message, d.field("threshold")) },
-                d.field("bytes").unwrap_or_default().to_string(),
-            )
+            let field = |name| d.field(name).unwrap_or_default();
+            (d.level, d.message.as_str(), field("bytes").to_string(), field("threshold"))
         })
         .collect();
-    let same = expected.len() == logged.len()
-        && expected.iter().zip(&logged).all(|(e, l)| e.0 == l.0 && e.1 == l.1 && e.2 == l.2);
-    world.check("H3", same, || format!("the watch reported {expected:?} but logged {logged:?}"));
+    world.check("H3", expected == logged, || format!("the watch reported {expected:?} but logged {logged:?}"));
 }
 
 /// H3's shape: events alternate Above, Recovered, Above... each on the

@@ -224,19 +224,7 @@ fn schedule(seed: u64) -> Schedule {
             probability: Some(p),
         });
     }
-    // One seed in four fails half the removals in the directory: a crash
-    // write that cannot unlink an in-flight export's temporary file must
-    // say so, not claim the crash won (T3). Its own stream: the other
-    // draws stay as they were.
-    if SimRng::new(seed, 0xFE4CE).chance(0.25) {
-        s.errors.push(ErrorRule {
-            ops: ops(&["remove_file"]),
-            path_prefix: Some(DIR.into()),
-            error: FaultKind::Eio,
-            nth: None,
-            probability: Some(0.5),
-        });
-    }
+    fence_faults(&mut s, seed);
     let power = sw.on("power_loss");
     let kill = sw.on("kill");
     let crash_point = sw.on("crash_point");
@@ -296,6 +284,22 @@ fn schedule(seed: u64) -> Schedule {
         }
     }
     s
+}
+
+/// One seed in four fails half the removals in the trace directory: a
+/// crash write or `finalize_sync` whose fence cannot unlink an export in
+/// flight (its own, or another exporter's) must say so, not claim its
+/// version won (T3, T8). Its own stream: the seed's other draws stay.
+pub(super) fn fence_faults(s: &mut Schedule, seed: u64) {
+    if SimRng::new(seed, 0xFE4CE).chance(0.25) {
+        s.errors.push(ErrorRule {
+            ops: vec!["remove_file".into()],
+            path_prefix: Some(DIR.into()),
+            error: FaultKind::Eio,
+            nth: None,
+            probability: Some(0.5),
+        });
+    }
 }
 
 /// The EFS-like mount of the trace directory: renames take 50 ms (or
@@ -753,23 +757,31 @@ const AIM_POLLS_MAX: u64 = 1_000;
 /// The crash write of one session at `at_ms`, or (when the schedule aims
 /// it) at the first moment after `at_ms` when a rename of that session's
 /// file is in flight: the window upstream left open (M1).
+/// Is a rename of one of session `id`'s temporary files in flight?
+fn own_rename_in_flight(app: &App, id: &str) -> bool {
+    let own_tmp = format!("{}.tmp.", lock(&app.book).sessions[id].path.display());
+    app.world.in_flight("rename", |p| p.to_str().is_some_and(|p| p.starts_with(&own_tmp))) > 0
+}
+
+/// Wait (bounded) until a rename of session `id`'s temporary file is in
+/// flight: where a crash write or a shutdown's fence matters most.
+async fn aim_at_own_rename(app: &App, id: &str) {
+    for _ in 0..AIM_POLLS_MAX {
+        if own_rename_in_flight(app, id) {
+            return;
+        }
+        app.env.clock.sleep(Duration::from_millis(AIM_POLL_MS)).await;
+    }
+}
+
 async fn crasher(app: &App, sessions: &RefCell<Vec<(Sess, String)>>, at_ms: u64) {
     app.world.sleep_until(Duration::from_millis(at_ms)).await;
     let which = app.world.schedule().param("crash_session", 0) as usize;
     let Some((sess, id)) = sessions.borrow().get(which % sessions.borrow().len().max(1)).cloned() else { return };
-    let path = lock(&app.book).sessions[&id].path.clone();
-    let own_tmp = format!("{}.tmp.", path.display());
-    let own_rename =
-        |app: &App| app.world.in_flight("rename", |p| p.to_str().is_some_and(|p| p.starts_with(&own_tmp))) > 0;
     if app.world.schedule().param("crash_aimed", 0) == 1 {
-        for _ in 0..AIM_POLLS_MAX {
-            if own_rename(app) {
-                break;
-            }
-            app.env.clock.sleep(Duration::from_millis(AIM_POLL_MS)).await;
-        }
+        aim_at_own_rename(app, &id).await;
     }
-    if own_rename(app) {
+    if own_rename_in_flight(app, &id) {
         app.world.reach(CRASH_DURING_RENAME);
     }
     if let Some(s) = lock(&app.book).sessions.get_mut(&id) {
@@ -831,14 +843,7 @@ async fn session_main(app: &App, sess: Sess, id: String, stream: u64) {
         // in flight when the shutdown comes (aimed as the crasher aims).
         record_event(app, &sess, &id, format!("e{next}-last"));
         sess.snapshot();
-        let path = lock(&app.book).sessions[&id].path.clone();
-        let own_tmp = format!("{}.tmp.", path.display());
-        for _ in 0..AIM_POLLS_MAX {
-            if app.world.in_flight("rename", |p| p.to_str().is_some_and(|p| p.starts_with(&own_tmp))) > 0 {
-                break;
-            }
-            app.env.clock.sleep(Duration::from_millis(AIM_POLL_MS)).await;
-        }
+        aim_at_own_rename(app, &id).await;
         let result = sess.finalize_sync().expect("a core session");
         if let Some(s) = lock(&app.book).sessions.get_mut(&id) {
             s.end_returned = true;
@@ -1024,17 +1029,17 @@ fn check_ended(app: &App, id: &str, ended: &Ended, took: Duration) {
 /// wins, judged as T3). In the chaos phase it may fail, but only for a
 /// fault the world injected (or a power loss it was caught in).
 fn check_finalized(app: &App, id: &str, result: Result<Option<PathBuf>, TraceError>, quiet: bool) {
-    // The world settles before the book is locked: its watchers lock it.
-    let path = lock(&app.book).sessions[id].path.clone();
-    let held = app.world.peek_file(&path).ok().and_then(|b| TraceDoc::parse(&b).ok()).map(|d| d.status);
-    let book = lock(&app.book);
-    let s = &book.sessions[id];
     if !quiet && let Err(TraceError::Io { source, .. }) = &result {
         let caused = steadfast_sim::is_injected(source) || source.kind() == std::io::ErrorKind::Interrupted;
         app.world
             .check("T8", caused, || format!("finalize_sync of {id:?} failed with no fault to cause it: {result:?}"));
         return;
     }
+    // The world settles before the book is locked: its watchers lock it.
+    let path = lock(&app.book).sessions[id].path.clone();
+    let held = app.world.peek_file(&path).ok().and_then(|b| TraceDoc::parse(&b).ok()).map(|d| d.status);
+    let book = lock(&app.book);
+    let s = &book.sessions[id];
     // A crash-written session's file is judged by T3 (crash wins).
     let ok = matches!(&result, Ok(Some(p)) if *p == s.path) && (s.crash_started || held == Some(Status::Completed));
     app.world.check("T8", ok, || {

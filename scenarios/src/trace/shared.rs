@@ -141,19 +141,7 @@ fn schedule(seed: u64) -> Schedule {
             probability: Some(p),
         });
     }
-    // One seed in four fails half the removals in the directory: a crash
-    // write that cannot unlink another exporter's temporary file must say
-    // so, not claim the crash won (T3). Its own stream: the other draws
-    // stay as they were.
-    if SimRng::new(seed, 0xFE4CE).chance(0.25) {
-        s.errors.push(ErrorRule {
-            ops: ops(&["remove_file"]),
-            path_prefix: Some(DIR.into()),
-            error: FaultKind::Eio,
-            nth: None,
-            probability: Some(0.5),
-        });
-    }
+    super::fence_faults(&mut s, seed);
     let die = sw.on("die");
     let rng = sw.rng();
     let crash_at_ms = rng.range(500, CHAOS_MS - 1_000);

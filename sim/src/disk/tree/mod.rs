@@ -107,13 +107,18 @@ fn err(kind: ErrorKind) -> io::Error {
     io::Error::from(kind)
 }
 
-fn names(path: &Path) -> io::Result<Vec<OsString>> {
-    let mut out = Vec::new();
+/// `path`'s components after its root; SimFs paths are absolute.
+fn below_root(path: &Path) -> io::Result<std::path::Components<'_>> {
     let mut comps = path.components();
     if comps.next() != Some(Component::RootDir) {
         return Err(io::Error::new(ErrorKind::InvalidInput, format!("SimFs paths are absolute: {}", path.display())));
     }
-    for c in comps {
+    Ok(comps)
+}
+
+fn names(path: &Path) -> io::Result<Vec<OsString>> {
+    let mut out = Vec::new();
+    for c in below_root(path)? {
         match c {
             Component::Normal(n) => out.push(n.to_os_string()),
             Component::ParentDir => out.push(OsString::from("..")),
@@ -252,16 +257,9 @@ impl Tree {
     /// if `follow_last`, in the last one. Names are borrowed from `path`
     /// and from the symlinks met, never copied: every operation walks.
     fn walk(&self, path: &Path, follow_last: bool) -> io::Result<Ino> {
-        let mut comps = path.components();
-        if comps.next() != Some(Component::RootDir) {
-            return Err(io::Error::new(
-                ErrorKind::InvalidInput,
-                format!("SimFs paths are absolute: {}", path.display()),
-            ));
-        }
         // What is left to resolve: the rest of `path`, under the rests of
         // the symlinks being followed (innermost last).
-        let mut todo: Vec<std::path::Components<'_>> = vec![comps];
+        let mut todo: Vec<std::path::Components<'_>> = vec![below_root(path)?];
         let mut stack = vec![ROOT];
         let mut hops = 0;
         let mut last = ROOT;
