@@ -1,4 +1,4 @@
-//! `retention` and `legacy/telemetry-unbounded` (incidents 0, 1, 2; R1..R6).
+//! `retention` and `legacy/telemetry-unbounded` (incidents 0, 1, 2; R1..R7).
 //!
 //! A telemetry directory on an EFS-like mount seeded with up to 55,000
 //! entries (`traces-*`/`metrics-*` files of dead pids, a protected
@@ -14,11 +14,24 @@
 //! years into the future (`touch -d`), and removes the app's spool
 //! directory under its running sink (`rm -rf`).
 //!
+//! One seed in four sweeps by core's shipped `RetentionPolicy::telemetry()`
+//! (judged by its documented ceilings, written out here); one in three
+//! adds hostile names (an empty middle, a name where a kind's prefix and
+//! suffix overlap, live processes' plain and rotated files dated a day
+//! back, a dotted name with no pid), a sweep of a directory not made yet,
+//! a sink opened where a file blocks its directory, and spool appends that
+//! fail, some after part of the line landed.
+//!
 //! Checkers: a watcher judges R1 on every removal that lands; the app
 //! judges R3 (heartbeat lag) and R4 (every sweep examines every entry it
-//! listed) as it goes, and R5 for a spool record written in the quiet
-//! phase; the driver judges R2, R5 and R6 at quiescence, after a
-//! quiet phase long enough for ⌈excess / deletions per sweep⌉ + 1 sweeps.
+//! listed, and reports a failed listing as its one error) as it goes, R7
+//! on every sweep of the quiet phase (oldest first, nothing deleted that
+//! the ceilings did not require), and R5 for a spool record written in the
+//! quiet phase; the driver judges R2, R5 (also: every spool line is a whole
+//! record) and R6 at quiescence, after a quiet phase long enough for
+//! ⌈excess / deletions per sweep⌉ + 1 sweeps. Which kind a name is of and
+//! which pid it carries are the checkers' own readings of the documented
+//! rules, never core's functions.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -27,7 +40,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use steadfast_core::retention::{
-    Kept, Kind, LazySink, OrphanPolicy, RetentionPolicy, SessionIndex, pid_of_name, spawn_after, sweep_dir,
+    Kept, Kind, LazySink, MTIME_SKEW_MAX, OrphanPolicy, RetentionPolicy, SessionIndex, spawn_after, sweep_dir,
     sweep_orphans,
 };
 use steadfast_core::{BoxFuture, Env, FileKind, FsExt, FsOp};
@@ -44,6 +57,8 @@ const OUTSIDE: &str = "/outside";
 /// A spool directory of the app's own log, which an operator removes now
 /// and then (`rm -rf`) while the app runs.
 const SPOOL: &str = "/efs/spool";
+/// A telemetry directory not made yet, outside every fault rule.
+const FRESH: &str = "/fresh/telemetry";
 const PROTECTED: &str = "secret_access.jsonl";
 
 const INVARIANTS: &[Invariant] = &[
@@ -65,6 +80,10 @@ const INVARIANTS: &[Invariant] = &[
         statement: "a log or telemetry file appears on first write only, and a write lands even after its directory was removed",
     },
     Invariant { id: "R6", statement: "an entry whose mtime lies in the future cannot stay past the ceilings forever" },
+    Invariant {
+        id: "R7",
+        statement: "a sweep deletes a kind's files oldest first, and only while the kind is over a ceiling: nothing is lost that the ceilings did not require",
+    },
 ];
 
 const SWEEP_DURING_CHURN: &str = "a sweep step met an entry that changed under it";
@@ -73,7 +92,9 @@ const CAPPED: &str = "a sweep stopped at its cap and left work for the next";
 const LARGE: &str = "a sweep over 55,000 entries";
 const TOUCHED_GONE: &str = "a file dated into the future was swept";
 const SPOOL_RECREATED: &str = "a sink wrote after its directory was removed";
-const SOMETIMES: &[&str] = &[SWEEP_DURING_CHURN, SWEEP_ERROR, CAPPED, LARGE, TOUCHED_GONE, SPOOL_RECREATED];
+const FRAGMENT_CUT: &str = "a sink cut the fragment a failed write left";
+const SOMETIMES: &[&str] =
+    &[SWEEP_DURING_CHURN, SWEEP_ERROR, CAPPED, LARGE, TOUCHED_GONE, SPOOL_RECREATED, FRAGMENT_CUT];
 
 const FILES_MAX: usize = 100;
 const BYTES_MAX: u64 = 20 << 10;
@@ -210,6 +231,25 @@ fn schedule(seed: u64) -> Schedule {
     s.params.insert("big_workspace_files".into(), big);
     // The churn clones about one workspace per 7.5 s of chaos.
     s.quiet_ms = quiet_ms(entries, workspaces + CHAOS_MS / 7_500);
+    // Each on its own stream, so that a seed's other draws stay: one seed
+    // in four sweeps by the policy core ships; one in three adds hostile
+    // names (an empty middle, a name where a kind's prefix and suffix
+    // overlap, rotated and dotted names of live processes dated a day back).
+    if SimRng::new(seed, 0x0B57).chance(0.25) {
+        s.params.insert("upstream_policy".into(), 1);
+    }
+    if SimRng::new(seed, 0x4057).chance(0.33) {
+        s.params.insert("hostile".into(), 1);
+        // Appends to the spool fail, some after a part of the line landed:
+        // the next record must still be a line of its own (R5).
+        s.errors.push(ErrorRule {
+            ops: vec!["append".into()],
+            path_prefix: Some(SPOOL.into()),
+            error: FaultKind::Eio,
+            nth: None,
+            probability: Some(0.3),
+        });
+    }
     s
 }
 
@@ -230,6 +270,8 @@ struct Book {
     rows: BTreeSet<String>,
     /// Lazy sinks: path to whether anything was written.
     sinks: BTreeMap<PathBuf, bool>,
+    /// The app's last listing of each swept directory: did it succeed?
+    listings: BTreeMap<PathBuf, bool>,
     /// Sweeps completed.
     sweeps: u64,
     /// When the last completed sweep started (virtual ms): R2 judges what
@@ -239,38 +281,91 @@ struct Book {
     touched: BTreeMap<String, u64>,
     /// Times the spool directory was removed (virtual ms).
     spool_removed: Vec<u64>,
+    /// Every record the app gave a spool sink, by file.
+    spooled: BTreeMap<PathBuf, BTreeSet<String>>,
 }
 
 type SharedBook = Arc<Mutex<Book>>;
 
-fn policy() -> RetentionPolicy {
-    let kind = |prefix: &str| Kind {
+/// The policy the checkers judge by: tight byte ceilings, so that they
+/// bind; or, in the seeds the schedule says (`upstream_policy`), upstream's
+/// telemetry policy as core documents it (100 files and 50 MiB a kind),
+/// written out here, not read from core. Either way two kinds that may
+/// not be kept at all past the floor: audit files (what a date in the
+/// future would exempt is plain to see, R6), and rotated span files,
+/// whose prefix and suffix overlap (`spans.` and `.jsonl`: `spans.jsonl`
+/// is the live file, not one of the kind).
+fn policy(s: &Schedule) -> RetentionPolicy {
+    let upstream = s.param("upstream_policy", 0) == 1;
+    let (files_max, bytes_max) = if upstream { (100, 50 << 20) } else { (FILES_MAX, BYTES_MAX) };
+    let kind = |prefix: &str, files_max, bytes_max| Kind {
         prefix: prefix.into(),
         suffix: ".jsonl".into(),
-        files_max: FILES_MAX,
-        bytes_max: BYTES_MAX,
+        files_max,
+        bytes_max,
     };
-    // Audit files may not be kept at all past the floor: what a date in
-    // the future would exempt is plain to see (R6).
-    let audit = Kind { prefix: "audit-".into(), suffix: ".jsonl".into(), files_max: 0, bytes_max: 0 };
     RetentionPolicy {
-        kinds: vec![kind("traces-"), kind("metrics-"), audit],
+        kinds: vec![
+            kind("traces-", files_max, bytes_max),
+            kind("metrics-", files_max, bytes_max),
+            kind("audit-", 0, 0),
+            kind("spans.", 0, 0),
+        ],
         protected: vec![PROTECTED.into()],
         age_floor: AGE_FLOOR,
         deletions_max: DELETIONS_MAX,
     }
 }
 
-fn kind_of(name: &str) -> Option<Kind> {
-    policy().kinds.into_iter().find(|k| {
-        name.starts_with(&k.prefix) && name.ends_with(&k.suffix) && name.len() > k.prefix.len() + k.suffix.len()
+/// The policy the app sweeps by: the checkers' one, except that the
+/// upstream seeds take core's `RetentionPolicy::telemetry()` (plus the two
+/// kinds of ceiling zero), as a service would.
+fn swept_by(s: &Schedule) -> RetentionPolicy {
+    let mut p = policy(s);
+    if s.param("upstream_policy", 0) == 1 {
+        let extra = p.kinds.split_off(2);
+        p = RetentionPolicy::telemetry();
+        p.kinds.extend(extra);
+    }
+    p
+}
+
+/// The kind a name belongs to, read from the policy's data by the
+/// checker itself (`<prefix>*<suffix>`, the middle possibly empty), never
+/// by core's `Kind::matches`: a checker that calls the code it judges
+/// agrees with every mutant of it.
+fn kind_of<'p>(policy: &'p RetentionPolicy, name: &str) -> Option<(usize, &'p Kind)> {
+    policy.kinds.iter().enumerate().find(|(_, k)| {
+        name.len() >= k.prefix.len() + k.suffix.len() && name.starts_with(&k.prefix) && name.ends_with(&k.suffix)
     })
+}
+
+/// The pid a name of `kind` carries, as core documents it (the last
+/// `-`-separated segment before the suffix, rotation segments `.<digits>`
+/// dropped), read by the checker itself for the same reason.
+fn pid_in(name: &str, kind: &Kind) -> Option<u32> {
+    let mut stem = name.strip_suffix(kind.suffix.as_str())?;
+    while let Some(dot) = stem.rfind('.') {
+        let tail = &stem[dot + 1..];
+        if tail.is_empty() || !tail.bytes().all(|b| b.is_ascii_digit()) {
+            break;
+        }
+        stem = &stem[..dot];
+    }
+    stem.rsplit_once('-')?.1.parse().ok()
 }
 
 /// R1 on every removal that lands (the churn process's own deletes are
 /// the concurrent change, not the sweep's).
-fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
+fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::Watcher {
     Box::new(move |l: &mut Landed<'_>| {
+        if let (FsOp::SetLen { .. }, true) = (l.op, l.ok) {
+            l.reach(FRAGMENT_CUT);
+        }
+        if let (FsOp::ReadDir(dir), "app") = (l.op, l.node) {
+            lock(&book).listings.insert(dir.clone(), l.ok);
+            return;
+        }
         if !l.ok {
             return;
         }
@@ -304,13 +399,19 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
         } else if dir_all {
             judge_workspace(&book, path, now_ms)
         } else {
-            judge_telemetry(&book, path, now_ms, |pid| l.pid_alive(pid))
+            judge_telemetry(&book, &policy, path, now_ms, |pid| l.pid_alive(pid))
         };
         l.check("R1", why.is_none(), || format!("{} was deleted: {}", path.display(), why.unwrap_or_default()));
     })
 }
 
-fn judge_telemetry(book: &Book, path: &Path, now_ms: u64, alive: impl Fn(u32) -> bool) -> Option<String> {
+fn judge_telemetry(
+    book: &Book,
+    policy: &RetentionPolicy,
+    path: &Path,
+    now_ms: u64,
+    alive: impl Fn(u32) -> bool,
+) -> Option<String> {
     if path.parent() != Some(Path::new(TELEMETRY)) {
         return Some("not directly in the telemetry directory".into());
     }
@@ -318,13 +419,13 @@ fn judge_telemetry(book: &Book, path: &Path, now_ms: u64, alive: impl Fn(u32) ->
     if name == PROTECTED {
         return Some("a protected name".into());
     }
-    let Some(kind) = kind_of(name) else { return Some("outside the allow-list".into()) };
+    let Some((_, kind)) = kind_of(policy, name) else { return Some("outside the allow-list".into()) };
     if let Some(&made) = book.symlinks.get(name)
         && (made == 0 || !book.power_losses.iter().any(|&t| t >= made && t <= now_ms))
     {
         return Some("a symlink".into());
     }
-    if let Some(pid) = pid_of_name(name, &kind)
+    if let Some(pid) = pid_in(name, kind)
         && alive(pid)
     {
         return Some(format!("pid {pid} is alive"));
@@ -376,6 +477,17 @@ fn setup(world: &World, book: &SharedBook) {
         ops.push(FsOp::Write { path: Path::new(TELEMETRY).join(&name), data: vec![b't'; rng.range(0, 512) as usize] });
         b.created_ms.insert(name, 0);
     }
+    if s.param("hostile", 0) == 1 {
+        // `traces-.jsonl` is of its kind (the middle may be empty) and
+        // carries no pid; `spans.jsonl` is not of the `spans.` kind, whose
+        // rotated `spans.3.jsonl` is.
+        for (name, kind) in [("traces-.jsonl", true), ("spans.jsonl", false), ("spans.3.jsonl", true)] {
+            ops.push(FsOp::Write { path: Path::new(TELEMETRY).join(name), data: vec![b'h'; 10] });
+            if kind {
+                b.created_ms.insert(name.into(), 0);
+            }
+        }
+    }
     let big = s.param("big_workspace_files", 0);
     for w in 0..s.param("workspaces", 5) {
         let name = format!("ws-{w}");
@@ -416,7 +528,7 @@ impl SessionIndex for Index {
 async fn drive(world: &World, variant: Variant) {
     let book: SharedBook = Arc::default();
     setup(world, &book);
-    world.watch("/", watcher(book.clone()));
+    world.watch("/", watcher(book.clone(), policy(world.schedule())));
     if world.schedule().param("entries", 0) >= LARGE_ENTRIES {
         world.reach(LARGE);
     }
@@ -459,8 +571,26 @@ async fn app(world: World, book: SharedBook, variant: Variant) {
         b.sinks.insert(traces.clone(), false);
         b.sinks.insert(metrics.clone(), false);
     }
+    if world.schedule().param("hostile", 0) == 1 {
+        // A dotted name that carries no pid (`123.partial` is not one):
+        // not live, whoever wrote it, so deletable like any old file (R7).
+        dated_back(&world, &book, &env, &[format!("traces-{pid}.partial.jsonl")]).await;
+    }
     let spool_path = Path::new(SPOOL).join(format!("app-{pid}.log"));
     let Ok(spool) = LazySink::open(&env, &spool_path).await else { return };
+    if world.schedule().param("hostile", 0) == 1 {
+        // A sink whose directory cannot be made (a file is in the way) is
+        // refused when it opens, not at its first record.
+        let bad = Path::new(TELEMETRY).join("notes.txt").join("sub").join("x.jsonl");
+        let opened = LazySink::open(&env, &bad).await.map(|_| ());
+        world.check("R5", opened.is_err(), || {
+            format!("a sink at {} opened, but notes.txt is a file ({opened:?})", bad.display())
+        });
+    }
+    let spool_line = |record: String| {
+        lock(&book).spooled.entry(spool_path.clone()).or_default().insert(record.clone());
+        record
+    };
     let index = Arc::new(Index { book: book.clone(), env: env.clone() });
     let (w, b, e) = (world.clone(), book.clone(), env.clone());
     let _sweeps = spawn_after(&env, BOOT_DELAY, Box::pin(async move { sweep_loop(w, b, e, index).await }));
@@ -471,14 +601,14 @@ async fn app(world: World, book: SharedBook, variant: Variant) {
             if t.write_line(&format!("{{\"i\":{i}}}")).await.is_ok() {
                 lock(&book).sinks.insert(traces.clone(), true);
             }
-            let _ = spool.write_line(&format!("chaos {i}")).await;
+            let _ = spool.write_line(&spool_line(format!("chaos {i}"))).await;
         }
         // In the quiet phase (no faults, no churn) a record lands, though
         // an operator may have removed the spool directory meanwhile (R5).
         world.sleep_until(world.chaos_end() + Duration::from_secs(5)).await;
-        let line = format!("quiet {pid}");
+        let line = spool_line(format!("quiet {pid}"));
         let wrote = spool.write_line(&line).await;
-        let held = world.peek_file(&spool_path).map(|b| String::from_utf8_lossy(&b).contains(&line));
+        let held = world.peek_file(&spool_path).map(|b| String::from_utf8_lossy(&b).lines().any(|l| l == line));
         let removed = lock(&book).spool_removed.clone();
         if wrote.is_ok() && !removed.is_empty() {
             world.reach(SPOOL_RECREATED);
@@ -520,14 +650,27 @@ async fn heartbeat(world: &World, env: &Env) {
 }
 
 async fn sweep_loop(world: World, book: SharedBook, env: Env, index: Arc<Index>) {
-    let policy = policy();
+    let (policy, swept_by) = (policy(world.schedule()), swept_by(world.schedule()));
     let orphans = OrphanPolicy { age_floor: WS_FLOOR, removals_max: WS_REMOVALS_MAX };
     loop {
         let started_ms = world.now().as_millis() as u64;
-        let r = sweep_dir(&env, Path::new(TELEMETRY), &policy).await;
-        check_report(&world, "telemetry", &r);
+        // R7 is judged on the sweeps of the quiet phase, where nothing but
+        // the sweep deletes (the churn has stopped, no fault fires).
+        let quiet = world.now() >= world.chaos_end() + QUIET_SETTLE;
+        let before = quiet.then(|| Seen::telemetry(&world, &policy, env.clock.wall()));
+        let r = sweep_dir(&env, Path::new(TELEMETRY), &swept_by).await;
+        check_report(&world, &book, Path::new(TELEMETRY), &r);
+        if let Some(before) = before {
+            judge_minimal(&world, &policy, &before);
+        }
         let o = sweep_orphans(&env, Path::new(WORKSPACES), &*index, &orphans).await;
-        check_report(&world, "workspaces", &o);
+        check_report(&world, &book, Path::new(WORKSPACES), &o);
+        if world.schedule().param("hostile", 0) == 1 {
+            // A directory not made yet (a fresh install): nothing to do,
+            // and nothing failed.
+            let m = sweep_dir(&env, Path::new(FRESH), &swept_by).await;
+            check_report(&world, &book, Path::new(FRESH), &m);
+        }
         {
             let mut b = lock(&book);
             b.sweeps += 1;
@@ -543,7 +686,109 @@ async fn sweep_loop(world: World, book: SharedBook, env: Env, index: Arc<Index>)
     }
 }
 
-fn check_report(world: &World, what: &str, r: &steadfast_core::retention::SweepReport) {
+/// After the chaos phase ends, the churn's last operation lands within
+/// this (its slowest is a 200 ms listing).
+const QUIET_SETTLE: Duration = Duration::from_secs(5);
+
+/// A telemetry file as a quiet sweep found it, read by the checker.
+struct Seen {
+    name: String,
+    /// Its kind's index in the policy.
+    kind: usize,
+    len: u64,
+    /// What its age counts from (R6's rule: its mtime, unless that lies
+    /// more than the skew bound ahead; then its ctime; capped at now).
+    ages_from: std::time::SystemTime,
+    /// Deletable when the sweep started: old enough, no live pid.
+    deletable: bool,
+}
+
+impl Seen {
+    /// Every file of a kind directly in the telemetry directory, as of
+    /// `now` (the wall clock).
+    fn telemetry(world: &World, policy: &RetentionPolicy, now: std::time::SystemTime) -> Vec<Seen> {
+        let live: BTreeSet<u32> =
+            ["app", "churn"].iter().filter(|n| world.is_alive(n)).filter_map(|n| world.pid_of(n)).collect();
+        let mut out = Vec::new();
+        for l in world.listing() {
+            if l.kind != FileKind::File || l.path.parent() != Some(Path::new(TELEMETRY)) {
+                continue;
+            }
+            let Some(name) = l.path.file_name().and_then(|n| n.to_str()) else { continue };
+            let Some((kind, k)) = kind_of(policy, name) else { continue };
+            let Ok(steadfast_core::FsOutput::Metadata(m)) = world.peek(FsOp::SymlinkMetadata(l.path.clone())) else {
+                continue;
+            };
+            let trusted = |t: std::time::SystemTime| t <= now + MTIME_SKEW_MAX;
+            let from = [m.modified, m.changed].into_iter().find(|t| trusted(*t));
+            let ages_from = from.map_or(now, |t| t.min(now));
+            let old = from.is_some_and(|t| now.duration_since(t).is_ok_and(|age| age >= policy.age_floor));
+            let live = pid_in(name, k).is_some_and(|p| live.contains(&p));
+            out.push(Seen { name: name.to_string(), kind, len: l.len, ages_from, deletable: old && !live });
+        }
+        out
+    }
+}
+
+/// R7 on a quiet sweep that found `before`: per kind, no file it deleted
+/// is younger than a deletable file it kept (oldest first), and its last
+/// deletion was needed: before it the kind was over a ceiling.
+fn judge_minimal(world: &World, policy: &RetentionPolicy, before: &[Seen]) {
+    let after: BTreeMap<String, u64> = world
+        .listing()
+        .into_iter()
+        .filter(|l| l.kind == FileKind::File && l.path.parent() == Some(Path::new(TELEMETRY)))
+        .filter_map(|l| Some((l.path.file_name()?.to_str()?.to_string(), l.len)))
+        .collect();
+    for (k, kind) in policy.kinds.iter().enumerate() {
+        let order = |s: &Seen| (s.ages_from, s.name.clone());
+        let (gone, kept): (Vec<&Seen>, Vec<&Seen>) =
+            before.iter().filter(|s| s.kind == k).partition(|s| !after.contains_key(&s.name));
+        let Some(last) = gone.iter().max_by_key(|s| order(s)) else { continue };
+        if let Some(older) = kept.iter().filter(|s| s.deletable).min_by_key(|s| order(s))
+            && order(older) < order(last)
+        {
+            world.check("R7", false, || {
+                format!(
+                    "a quiet sweep deleted {} but kept {}, older and deletable ({}*)",
+                    last.name, older.name, kind.prefix
+                )
+            });
+        }
+        let left: Vec<u64> = after
+            .iter()
+            .filter(|(n, _)| kind_of(policy, n).is_some_and(|(i, _)| i == k))
+            .map(|(_, &len)| len)
+            .collect();
+        let (count, bytes) = (left.len(), left.iter().sum::<u64>());
+        let needed = count + 1 > kind.files_max || bytes + last.len > kind.bytes_max;
+        world.check("R7", needed, || {
+            format!(
+                "a quiet sweep deleted {} of {}* ({} bytes), leaving {count} files and {bytes} bytes: within the ceilings ({} files, {} bytes) without it",
+                last.name, kind.prefix, last.len, kind.files_max, kind.bytes_max
+            )
+        });
+    }
+}
+
+fn check_report(world: &World, book: &SharedBook, dir: &Path, r: &steadfast_core::retention::SweepReport) {
+    let what = dir.display();
+    // How its listing went, as the world saw it: under /efs a failure is
+    // an injected fault (the swept roots always exist), and it is the one
+    // error of a sweep that examined nothing; FRESH never exists and has
+    // no faults, so its sweep is empty and error-free.
+    let listed_ok = lock(book).listings.remove(dir);
+    if dir == Path::new(FRESH) {
+        world.check("R4", listed_ok == Some(false) && *r == Default::default(), || {
+            format!("the sweep of {what}, which does not exist (listing ok: {listed_ok:?}), reported {r:?}")
+        });
+        return;
+    }
+    if listed_ok == Some(false) {
+        world.check("R4", r.errors == 1 && r.listed == 0 && r.examined == 0, || {
+            format!("the listing of {what} failed, but the sweep reported {r:?}")
+        });
+    }
     world.check("R4", r.examined == r.listed, || {
         format!("the {what} sweep examined {} of {} entries", r.examined, r.listed)
     });
@@ -575,6 +820,12 @@ fn check_report(world: &World, what: &str, r: &steadfast_core::retention::SweepR
 /// the clone), soft-deleted rows.
 async fn churn(world: World, book: SharedBook, stream: u64) {
     let env = world.env();
+    if world.schedule().param("hostile", 0) == 1 {
+        // A live process's idle files, last written a day ago: its own and
+        // a rotated one. Only its liveness keeps them (R1).
+        let pid = env.procs.own_pid();
+        dated_back(&world, &book, &env, &[format!("metrics-{pid}.jsonl"), format!("traces-{pid}.2.jsonl")]).await;
+    }
     let mut rng: SimRng = world.workload_rng(100 + stream);
     let mut n = 0u64;
     while world.now() < world.chaos_end() {
@@ -644,6 +895,17 @@ async fn churn(world: World, book: SharedBook, stream: u64) {
     }
 }
 
+/// Write each telemetry file, then date it a day back (`touch -d`).
+async fn dated_back(world: &World, book: &SharedBook, env: &Env, names: &[String]) {
+    for name in names {
+        let path = Path::new(TELEMETRY).join(name);
+        lock(book).created_ms.insert(name.clone(), world.now().as_millis() as u64);
+        if env.fs.write(&path, vec![b'd'; 32]).await.is_ok() {
+            let _ = world.harness_touch(&path, env.clock.wall() - Duration::from_secs(86_400));
+        }
+    }
+}
+
 /// R2 and R5 at quiescence.
 fn final_checks(world: &World, book: &SharedBook) {
     let listing = world.listing();
@@ -655,12 +917,16 @@ fn final_checks(world: &World, book: &SharedBook) {
     // growth itself breaks R2 (judged at the last sweep's time, a run with
     // no sweep made R2 vacuous: a check that could not fail).
     let now_ms = if book.sweeps > 0 { book.last_sweep_ms } else { world.now().as_millis() as u64 };
-    for kind in policy().kinds {
+    let policy = policy(world.schedule());
+    for (k, kind) in policy.kinds.iter().enumerate() {
         let files: Vec<_> = listing
             .iter()
             .filter(|l| l.kind == FileKind::File && l.path.parent() == Some(Path::new(TELEMETRY)))
             .filter(|l| {
-                l.path.file_name().and_then(|n| n.to_str()).is_some_and(|n| kind_of(n).is_some_and(|k| k == kind))
+                l.path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| kind_of(&policy, n).is_some_and(|(i, _)| i == k))
             })
             .collect();
         let (count, bytes) = (files.len(), files.iter().map(|l| l.len).sum::<u64>());
@@ -668,7 +934,7 @@ fn final_checks(world: &World, book: &SharedBook) {
             .iter()
             .filter(|l| {
                 let name = l.path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                let live = pid_of_name(name, &kind).is_some_and(|p| live_pids.contains(&p));
+                let live = pid_in(name, kind).is_some_and(|p| live_pids.contains(&p));
                 let created = book.created_ms.get(name).copied().unwrap_or(0);
                 !live && now_ms >= created + AGE_FLOOR.as_millis() as u64
             })
@@ -715,6 +981,20 @@ fn final_checks(world: &World, book: &SharedBook) {
     world.check("R2", orphans.is_empty(), || {
         format!("orphan workspaces left after {} sweeps: {orphans:?}", book.sweeps)
     });
+    // Every line of a spool file is one whole record its sink was given;
+    // only its end may hold a fragment, of a write that failed last.
+    for l in listing.iter().filter(|l| l.kind == FileKind::File && l.path.parent() == Some(Path::new(SPOOL))) {
+        let given = book.spooled.get(&l.path);
+        let bytes = world.peek_file(&l.path).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        let (lines, tail) = text.rsplit_once('\n').map_or(("", &*text), |(a, b)| (a, b));
+        let is_given = |r: &str| given.is_some_and(|g| g.contains(r));
+        let glued = lines.split('\n').filter(|_| !lines.is_empty()).find(|r| !is_given(r));
+        let tail_ok = tail.is_empty() || given.is_some_and(|g| g.iter().any(|r| r.starts_with(tail) && r != tail));
+        world.check("R5", glued.is_none() && tail_ok, || {
+            format!("{} holds a line that is no record it was given: {glued:?} (its end: {tail:?})", l.path.display())
+        });
+    }
     for (path, written) in &book.sinks {
         let exists = listing.iter().any(|l| &l.path == path);
         // (A written file may be missing: a power loss, or a sweep once its
@@ -729,6 +1009,8 @@ fn final_checks(world: &World, book: &SharedBook) {
 const PARAMS: &[ParamSpec] = &[
     ParamSpec { name: "entries", max: 200_000, doc: "telemetry files at the start" },
     ParamSpec { name: "workspaces", max: 1_000, doc: "workspaces at the start" },
+    ParamSpec { name: "upstream_policy", max: 1, doc: "1: sweep by core's shipped RetentionPolicy::telemetry()" },
+    ParamSpec { name: "hostile", max: 1, doc: "1: hostile names and live processes' files dated a day back" },
     ParamSpec {
         name: "big_workspace_files",
         max: 5_000,
