@@ -19,7 +19,7 @@ mod legacy;
 mod shared;
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -79,7 +79,9 @@ const RENAME_AFTER_CRASH: &str = "a rename landed after the crash write returned
 const FOLLOW_UP: &str = "follow-up requested during a pending write";
 const LOSS_BETWEEN: &str = "power loss between write and rename";
 const HUNG_AT_END: &str = "an exporter hung during end_trace";
-const SOMETIMES: &[&str] = &[CRASH_DURING_RENAME, RENAME_AFTER_CRASH, FOLLOW_UP, LOSS_BETWEEN, HUNG_AT_END];
+const MIRROR_LATE: &str = "a snapshot's mirror answered just after the final rename landed";
+const SOMETIMES: &[&str] =
+    &[CRASH_DURING_RENAME, RENAME_AFTER_CRASH, FOLLOW_UP, LOSS_BETWEEN, HUNG_AT_END, MIRROR_LATE];
 
 /// Session ids, chosen to collide under upstream's naming and to try to
 /// escape the directory.
@@ -225,6 +227,12 @@ fn schedule(seed: u64) -> Schedule {
         });
     }
     fence_faults(&mut s, seed);
+    // Its own stream, so that a seed's other draws stay.
+    if SimRng::new(seed, 0x1A7E).chance(0.5) {
+        s.params.insert("late_mirror".into(), 1);
+        // Room for the held snapshot and the end after it.
+        s.quiet_ms += LATE_MIRROR_QUIET_MS;
+    }
     let power = sw.on("power_loss");
     let kill = sw.on("kill");
     let crash_point = sw.on("crash_point");
@@ -320,16 +328,31 @@ pub(super) fn efs_mount(rename_max: u64) -> Mount {
 const HANG_POINT: &str = "mirror-final-export";
 
 /// A second exporter beside the file (a mirror to a remote store): it
-/// keeps nothing, and its final write hangs where the schedule says.
+/// keeps nothing, and its final write hangs where the schedule says. A
+/// background snapshot the driver marked (`late_mirror`) is answered late:
+/// only once the file holds the session's final version, then after 0 to
+/// 12 ms, so that the older round ends after the newer, final one, while
+/// `end_trace` is still looking for the file (T9).
 struct Mirror {
     world: World,
+    book: SharedBook,
+    rng: Mutex<SimRng>,
 }
+
+/// The quiet phase's extra length where a late mirror holds a snapshot
+/// before each end: the snapshot's own rename, then the end's wait.
+const LATE_MIRROR_QUIET_MS: u64 = 15_000;
+
+/// How long a late mirror waits for the final version at most.
+const LATE_MIRROR_MS_MAX: u64 = 60_000;
 
 impl Exporter for Mirror {
     fn export<'a>(&'a self, doc: &'a TraceDoc) -> BoxFuture<'a, Result<Exported, TraceError>> {
         Box::pin(async move {
             if doc.status != Status::Running {
                 self.world.hang_point(HANG_POINT).await;
+            } else if lock(&self.book).late_mirror.remove(&doc.session_id) {
+                self.answer_late(&doc.session_id).await;
             }
             Ok(Exported::Written)
         })
@@ -340,6 +363,36 @@ impl Exporter for Mirror {
     }
     fn path(&self, _session_id: &str) -> Option<PathBuf> {
         None
+    }
+}
+
+impl Mirror {
+    /// Hold a background export of `id` until the session's final version
+    /// lands (bounded): once its end has waited `end_wait`, look every
+    /// [`AIM_POLL_MS`] for the rename of one of its temporary files, then
+    /// answer 0 to 12 ms after that rename lands.
+    async fn answer_late(&self, id: &str) {
+        let (path, end_wait) = {
+            let mut b = lock(&self.book);
+            b.mirror_holding.insert(id.to_string());
+            (b.sessions.get(id).map(|s| s.path.clone()), TraceConfig::default().end_wait)
+        };
+        let Some(path) = path else { return };
+        let own_tmp = format!("{}.tmp.", path.display());
+        let until = self.world.now() + Duration::from_millis(LATE_MIRROR_MS_MAX);
+        while self.world.now() < until {
+            let ending = lock(&self.book).sessions.get(id).and_then(|s| s.end_started).map(|(_, at)| at);
+            let landing = ending
+                .filter(|at| self.world.now() >= *at + end_wait)
+                .and_then(|_| self.world.lands_at("rename", |p| p.to_str().is_some_and(|p| p.starts_with(&own_tmp))));
+            if let Some(at) = landing {
+                let ms = lock(&self.rng).range(0, 12);
+                self.world.sleep_until(at + Duration::from_millis(ms)).await;
+                self.world.reach(MIRROR_LATE);
+                return;
+            }
+            self.world.sleep_until(self.world.now() + Duration::from_millis(AIM_POLL_MS)).await;
+        }
     }
 }
 
@@ -375,6 +428,10 @@ struct Book {
     incarnation: u64,
     /// Parsed trace versions by content hash.
     parsed: BTreeMap<u64, Result<Parsed, String>>,
+    /// Sessions whose next background mirror export is answered late.
+    late_mirror: BTreeSet<String>,
+    /// Sessions whose late mirror export has begun.
+    mirror_holding: BTreeSet<String>,
 }
 
 type SharedBook = Arc<Mutex<Book>>;
@@ -657,7 +714,7 @@ async fn incarnation_main(world: World, book: SharedBook, variant: Variant, inc:
     }
     let Some(file) = open_exporter(&env).await else { return };
     let file = Arc::new(file);
-    let make = make_sessions(&world, &env, file.clone(), variant);
+    let make = make_sessions(&world, &book, &env, file.clone(), variant);
     let app = Rc::new(App { world: world.clone(), book: book.clone(), env: env.clone(), file, make, inc });
     let s = world.schedule();
     let (n, first) = (s.param("sessions", 2) as usize, s.param("first_id", 0) as usize);
@@ -699,7 +756,13 @@ async fn incarnation_main(world: World, book: SharedBook, variant: Variant, inc:
 /// Starts a session of the variant under test; returns it and its file.
 type MakeSession = Box<dyn Fn(&str) -> (Sess, PathBuf)>;
 
-fn make_sessions(world: &World, env: &Env, file: Arc<FileExporter>, variant: Variant) -> MakeSession {
+fn make_sessions(
+    world: &World,
+    book: &SharedBook,
+    env: &Env,
+    file: Arc<FileExporter>,
+    variant: Variant,
+) -> MakeSession {
     let legacy = |flavour| {
         let e: Arc<dyn Exporter> = Arc::new(LegacyExporter::new(env, Path::new(DIR), flavour));
         e
@@ -725,7 +788,8 @@ fn make_sessions(world: &World, env: &Env, file: Arc<FileExporter>, variant: Var
     let mut exporters = vec![exporter.clone()];
     let mut config = TraceConfig::default();
     if matches!(variant, Variant::Core | Variant::HungEnd) {
-        exporters.push(Arc::new(Mirror { world: world.clone() }));
+        let rng = Mutex::new(world.workload_rng(0x1A7E));
+        exporters.push(Arc::new(Mirror { world: world.clone(), book: book.clone(), rng }));
     }
     if variant == Variant::HungEnd {
         // Before T9, end_trace awaited each exporter without a bound.
@@ -851,6 +915,20 @@ async fn session_main(app: &App, sess: Sess, id: String, stream: u64) {
         }
         check_finalized(app, &id, result, quiet);
         return;
+    }
+    if quiet && app.world.schedule().param("late_mirror", 0) == 1 && matches!(sess, Sess::Core(_)) {
+        // Its last event goes out in a background snapshot whose mirror
+        // answers only after the final write: a round that ends after a
+        // newer one says nothing about the file (T9).
+        record_event(app, &sess, &id, format!("e{next}-late"));
+        lock(&app.book).late_mirror.insert(id.clone());
+        sess.snapshot();
+        for _ in 0..AIM_POLLS_MAX {
+            if lock(&app.book).mirror_holding.contains(&id) {
+                break;
+            }
+            app.env.clock.sleep(Duration::from_millis(AIM_POLL_MS)).await;
+        }
     }
     let ended = sess.end_trace().await;
     if let Some(s) = lock(&app.book).sessions.get_mut(&id) {
@@ -1114,6 +1192,11 @@ const PARAMS: &[ParamSpec] = &[
         doc: "when one session is crash-written",
     },
     ParamSpec { name: "crash_session", max: 16, doc: "which session crashes" },
+    ParamSpec {
+        name: "late_mirror",
+        max: 1,
+        doc: "1: before each quiet end_trace, a snapshot whose mirror answers after the final write",
+    },
     ParamSpec { name: "crash_aimed", max: 1, doc: "1: the crash waits for a rename of that session in flight" },
     ParamSpec {
         name: "early_end_ms",

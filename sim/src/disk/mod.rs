@@ -111,6 +111,12 @@ impl Disk {
         self.pending.values()
     }
 
+    /// Every operation in flight with the virtual instant (ns) its effect
+    /// lands, earliest first.
+    pub fn in_flight_landing(&self) -> impl Iterator<Item = (u64, &Pending)> {
+        self.pending.iter().map(|(&(at, _), p)| (at, p))
+    }
+
     /// Does process `pid` have an operation in flight?
     pub fn pid_in_flight(&self, pid: u32) -> bool {
         self.pending.values().any(|p| p.pid == pid)

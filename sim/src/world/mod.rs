@@ -242,6 +242,19 @@ impl World {
         st.disk.in_flight().filter(|p| p.op.name() == op && matches(p.op.path())).count()
     }
 
+    /// When the effect of the first operation named `op` whose (first)
+    /// path satisfies `matches`, begun but not yet landed, will land (in
+    /// virtual time since the start): how a workload acts right after a
+    /// dangerous effect ("answer just after this rename lands") without
+    /// polling for it.
+    pub fn lands_at(&self, op: &str, matches: impl Fn(&Path) -> bool) -> Option<Duration> {
+        let now = self.now_ns();
+        let mut st = self.lock();
+        st.settle(now);
+        let first = st.disk.in_flight_landing().find(|(_, p)| p.op.name() == op && matches(p.op.path()));
+        first.map(|(at, _)| Duration::from_nanos(at))
+    }
+
     /// What the code under test said through `tracing` so far in this run
     /// (events at `INFO` and above; see [`crate::log::Diagnostic`]), in
     /// order. Empty outside the runner (which installs the capture).
