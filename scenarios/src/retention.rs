@@ -272,6 +272,10 @@ struct Book {
     sinks: BTreeMap<PathBuf, bool>,
     /// The app's last listing of each swept directory: did it succeed?
     listings: BTreeMap<PathBuf, bool>,
+    /// Per swept directory, the app's per-entry operations since its sweep
+    /// began that failed on an entry that is there (an injected error: a
+    /// sweep's `errors`), and on one that is not (gone under it: `changed`).
+    entry_failures: BTreeMap<PathBuf, (usize, usize)>,
     /// Sweeps completed.
     sweeps: u64,
     /// When the last completed sweep started (virtual ms): R2 judges what
@@ -365,6 +369,19 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
         if let (FsOp::ReadDir(dir), "app") = (l.op, l.node) {
             lock(&book).listings.insert(dir.clone(), l.ok);
             return;
+        }
+        if let (FsOp::SymlinkMetadata(p) | FsOp::RemoveFile(p) | FsOp::RemoveDirAll(p), "app", false) =
+            (l.op, l.node, l.ok)
+            && let Some(dir) = p.parent()
+        {
+            let there = l.exists(p);
+            let mut b = lock(&book);
+            let counts = b.entry_failures.entry(dir.to_path_buf()).or_default();
+            if there {
+                counts.0 += 1;
+            } else {
+                counts.1 += 1;
+            }
         }
         if !l.ok {
             return;
@@ -658,6 +675,7 @@ async fn sweep_loop(world: World, book: SharedBook, env: Env, index: Arc<Index>)
         // the sweep deletes (the churn has stopped, no fault fires).
         let quiet = world.now() >= world.chaos_end() + QUIET_SETTLE;
         let before = quiet.then(|| Seen::telemetry(&world, &policy, env.clock.wall()));
+        lock(&book).entry_failures.clear();
         let r = sweep_dir(&env, Path::new(TELEMETRY), &swept_by).await;
         check_report(&world, &book, Path::new(TELEMETRY), &r);
         if let Some(before) = before {
@@ -789,6 +807,17 @@ fn check_report(world: &World, book: &SharedBook, dir: &Path, r: &steadfast_core
             format!("the listing of {what} failed, but the sweep reported {r:?}")
         });
     }
+    // Each per-entry step that failed on an entry that is there is one
+    // error; one that found its entry gone is a change (the sweep also
+    // counts as changed what it found replaced, which fails nothing).
+    let (failed, gone) = lock(book).entry_failures.remove(dir).unwrap_or_default();
+    let listing_errors = usize::from(listed_ok == Some(false));
+    world.check("R4", r.errors == listing_errors + failed && r.changed >= gone, || {
+        format!(
+            "the sweep of {what} met {failed} failed steps on entries that are there and {gone} on entries gone, but reported {} errors and {} changed",
+            r.errors, r.changed
+        )
+    });
     world.check("R4", r.examined == r.listed, || {
         format!("the {what} sweep examined {} of {} entries", r.examined, r.listed)
     });

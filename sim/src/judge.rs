@@ -74,6 +74,14 @@ impl<'a> Landed<'a> {
         (self.alive)(pid)
     }
 
+    /// Is there an entry at `path` right after this effect (a final
+    /// symlink not followed)? Tells an operation that failed on a missing
+    /// entry from one that failed on an entry that is there (an injected
+    /// error, or the wrong kind).
+    pub fn exists(&self, path: &Path) -> bool {
+        self.tree.exists(path)
+    }
+
     /// List a directory as it is right after this effect.
     pub fn list(&self, dir: &Path) -> io::Result<Vec<steadfast_core::DirEntry>> {
         self.tree.list_dir(dir)

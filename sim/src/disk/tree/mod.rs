@@ -417,6 +417,11 @@ impl Tree {
         out
     }
 
+    /// Is there an entry at `path` (a final symlink not followed)?
+    pub fn exists(&self, path: &Path) -> bool {
+        self.walk(path, false).is_ok()
+    }
+
     /// The length of the regular file `path` names (following symlinks),
     /// if it is one.
     pub fn file_len(&self, path: &Path) -> Option<u64> {
