@@ -51,6 +51,9 @@ pub struct Landed<'a> {
     pub op: &'a FsOp,
     /// Did it succeed?
     pub ok: bool,
+    /// Did it fail because the schedule injected an error (rather than
+    /// for what the tree holds)?
+    pub injected: bool,
     pub(crate) tree: &'a Tree,
     pub(crate) alive: &'a dyn Fn(u32) -> bool,
     verdicts: Vec<(String, bool, String)>,
@@ -165,7 +168,7 @@ impl Judge {
         at_ns: u64,
         node: &str,
         op: &FsOp,
-        ok: bool,
+        (ok, injected): (bool, bool),
         tree: &Tree,
         alive: &dyn Fn(u32) -> bool,
     ) -> Vec<SimEvent> {
@@ -175,7 +178,7 @@ impl Judge {
             return Vec::new();
         }
         let at = Duration::from_nanos(at_ns);
-        let mut landed = Landed { at, node, op, ok, tree, alive, verdicts: Vec::new(), reached: Vec::new() };
+        let mut landed = Landed { at, node, op, ok, injected, tree, alive, verdicts: Vec::new(), reached: Vec::new() };
         for (_, w) in covering {
             w(&mut landed);
         }

@@ -5,33 +5,48 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::Env;
-use crate::fs::{Fs, FsExt, OpenMode};
+use crate::fs::{Fs, FsExt, Handle, OpenMode};
 use crate::signal::Signal;
+use crate::spawn::{Spawn, run_detached};
 
 /// Appends one line per record to a file created on the first write.
 ///
-/// Records stay whole lines: a write that failed may have left a fragment
-/// of its record at the end of the file (a short append before EIO or
-/// ENOSPC), and the next write cuts the file back to its last whole line
-/// before it appends, so that no record is glued to a fragment. Writes on
-/// one sink take turns, so that a cut never races an append.
+/// Records stay whole lines. A write that failed may have left a fragment
+/// of its line at the end of the file (a short append before EIO or
+/// ENOSPC); so may a process that died mid-write. The first write of a
+/// sink, and the next write after a failed one, cut such a fragment (the
+/// bytes after the file's last newline, at most one line's worth: longer
+/// unterminated data is not this sink's and is left alone) before they
+/// append, so that no record is glued to one. A sink assumes it is its
+/// file's only writer.
+///
+/// Writes on one sink take turns, and each runs to its end as a task of
+/// its own: a caller that stops waiting (a timeout) does not abandon an
+/// append or a cut halfway, so the next write never races one. One write
+/// that hangs on the file system holds up the writes after it.
 pub struct LazySink {
+    inner: Arc<Inner>,
+    spawner: Arc<dyn Spawn>,
+}
+
+struct Inner {
     fs: Arc<dyn Fs>,
     path: PathBuf,
     state: Mutex<State>,
     signal: Signal,
 }
 
-#[derive(Default)]
 struct State {
     /// A write is in progress (its turn).
     busy: bool,
-    /// A write failed: the file may end in a fragment.
-    torn: bool,
+    /// The file may end in a fragment of at most this many bytes: before
+    /// the first write (a previous writer's), and after a failed one.
+    fragment_max: Option<u64>,
 }
 
-/// How far back a cut looks for the last newline per read.
-const CUT_CHUNK: u64 = 4096;
+/// The longest fragment the first write of a sink cuts (a previous
+/// process's unfinished line).
+const FRAGMENT_MAX_AT_OPEN: u64 = 4096;
 
 impl LazySink {
     /// A sink for `path`: creates its directory now (a bad directory is
@@ -41,35 +56,48 @@ impl LazySink {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             env.fs.create_dir_all(dir).await?;
         }
-        Ok(LazySink { fs: env.fs.clone(), path, state: Mutex::default(), signal: Signal::default() })
+        let state = State { busy: false, fragment_max: Some(FRAGMENT_MAX_AT_OPEN) };
+        let inner = Inner { fs: env.fs.clone(), path, state: Mutex::new(state), signal: Signal::default() };
+        Ok(LazySink { inner: Arc::new(inner), spawner: env.spawner.clone() })
     }
 
     /// The file (which may not exist yet).
     pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        &self.inner.path
     }
 
     /// Append one record as one line (a newline is added; the record must
     /// not contain one). Creates the file if needed, keeping what is there,
-    /// and its directory if it was removed meanwhile (R5). After a failed
-    /// write, first cuts the fragment it may have left; if that fails, the
-    /// record is not written and the error is returned.
+    /// and its directory if it was removed meanwhile (R5). First cuts a
+    /// fragment the file may end in (see the type's docs); if that fails,
+    /// the record is not written and the error is returned.
     pub async fn write_line(&self, record: &str) -> io::Result<()> {
         if record.contains('\n') {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "a record must be one line"));
         }
-        let _turn = self.turn().await;
-        if self.state().torn {
-            self.cut_fragment().await?;
-            self.state().torn = false;
-        }
         let mut line = Vec::with_capacity(record.len() + 1);
         line.extend_from_slice(record.as_bytes());
         line.push(b'\n');
+        let inner = self.inner.clone();
+        run_detached(&*self.spawner, "lazy-sink-write", Box::pin(async move { inner.write(line).await })).await
+    }
+}
+
+impl Inner {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One write, in its turn.
+    async fn write(&self, line: Vec<u8>) -> io::Result<()> {
+        let _turn = self.turn().await;
+        let fragment_max = self.state().fragment_max;
+        if let Some(max) = fragment_max {
+            self.cut_fragment(max).await?;
+        }
+        // Until it is known to have landed whole, this line may leave a
+        // fragment of itself.
+        self.state().fragment_max = Some(line.len() as u64 - 1);
         let result = match self.fs.append(&self.path, line.clone()).await {
             // The directory was removed under a running sink (R5): make it
             // again, as the first write of a new sink would, and retry once.
@@ -81,14 +109,13 @@ impl LazySink {
             }
             other => other,
         };
-        if result.is_err() {
-            self.state().torn = true;
+        if result.is_ok() {
+            self.state().fragment_max = None;
         }
         result
     }
 
-    /// Wait for this sink's turn to write; it ends when the guard drops
-    /// (also when the write is cancelled).
+    /// Wait for this sink's turn to write; it ends when the guard drops.
     async fn turn(&self) -> Turn<'_> {
         self.signal
             .until(|| {
@@ -99,41 +126,49 @@ impl LazySink {
         Turn(self)
     }
 
-    /// Cut the file back to just after its last newline (to nothing if it
-    /// has none), reading back from its end a chunk at a time. A missing
-    /// file has nothing to cut.
-    async fn cut_fragment(&self) -> io::Result<()> {
+    /// Cut what follows the file's last newline, if that is at most `max`
+    /// bytes (a longer unterminated tail is not a fragment of this sink's:
+    /// left alone). A missing file has nothing to cut. Done: no fragment
+    /// is left to cut.
+    async fn cut_fragment(&self, max: u64) -> io::Result<()> {
         let fs = &self.fs;
         let rw = OpenMode { read: true, write: true, ..OpenMode::default() };
         let h = match fs.open(&self.path, rw).await {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.state().fragment_max = None;
+                return Ok(());
+            }
             other => other?,
         };
-        let cut = async {
-            let len = fs.handle_metadata(&h).await?.len;
-            let mut end = len;
-            let keep = loop {
-                if end == 0 {
-                    break 0;
-                }
-                let start = end.saturating_sub(CUT_CHUNK);
-                let chunk = fs.read_at(&h, start, end - start).await?;
-                if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
-                    break start + i as u64 + 1;
-                }
-                end = start;
-            };
-            debug_assert!(keep <= len, "a cut never grows the file");
-            if keep < len { fs.set_len(&h, keep).await } else { Ok(()) }
-        };
-        let result = cut.await;
+        let cut = self.cut_open(&h, max).await;
         let closed = fs.close(&h).await;
-        result.and(closed)
+        cut.and(closed)?;
+        self.state().fragment_max = None;
+        Ok(())
+    }
+
+    async fn cut_open(&self, h: &Handle, max: u64) -> io::Result<()> {
+        let fs = &self.fs;
+        let len = fs.handle_metadata(h).await?.len;
+        // The tail: the fragment and the newline before it.
+        let start = len.saturating_sub(max + 1);
+        let tail = fs.read_at(h, start, len - start).await?;
+        if tail.is_empty() || tail.last() == Some(&b'\n') {
+            return Ok(());
+        }
+        let keep = tail.iter().rposition(|&b| b == b'\n').map_or(start, |i| start + i as u64 + 1);
+        // No newline within reach (and the file is longer): not a
+        // fragment of this sink's.
+        if len - keep > max || (keep == start && start > 0) {
+            return Ok(());
+        }
+        debug_assert!(keep < len, "a cut takes a fragment, never a whole line");
+        fs.set_len(h, keep).await
     }
 }
 
 /// A write's turn on its sink.
-struct Turn<'a>(&'a LazySink);
+struct Turn<'a>(&'a Inner);
 
 impl Drop for Turn<'_> {
     fn drop(&mut self) {

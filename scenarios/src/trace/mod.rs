@@ -343,8 +343,9 @@ struct Mirror {
 /// before each end: the snapshot's own rename, then the end's wait.
 const LATE_MIRROR_QUIET_MS: u64 = 15_000;
 
-/// How long a late mirror waits for the final version at most.
-const LATE_MIRROR_MS_MAX: u64 = 60_000;
+/// How long a late mirror waits for the final version at most (within
+/// the quiet phase's extension).
+const LATE_MIRROR_MS_MAX: u64 = 12_000;
 
 impl Exporter for Mirror {
     fn export<'a>(&'a self, doc: &'a TraceDoc) -> BoxFuture<'a, Result<Exported, TraceError>> {
@@ -368,9 +369,10 @@ impl Exporter for Mirror {
 
 impl Mirror {
     /// Hold a background export of `id` until the session's final version
-    /// lands (bounded): once its end has waited `end_wait`, look every
-    /// [`AIM_POLL_MS`] for the rename of one of its temporary files, then
-    /// answer 0 to 12 ms after that rename lands.
+    /// lands (bounded), then answer 0 to 12 ms after it. Every
+    /// [`AIM_POLL_MS`] once its end has waited `end_wait`: the instant a
+    /// rename of one of its temporary files will land (`World::lands_at`),
+    /// or, if one landed between two looks, now.
     async fn answer_late(&self, id: &str) {
         let (path, end_wait) = {
             let mut b = lock(&self.book);
@@ -378,13 +380,21 @@ impl Mirror {
             (b.sessions.get(id).map(|s| s.path.clone()), TraceConfig::default().end_wait)
         };
         let Some(path) = path else { return };
-        let own_tmp = format!("{}.tmp.", path.display());
-        let until = self.world.now() + Duration::from_millis(LATE_MIRROR_MS_MAX);
+        let (from, until) = (self.world.now(), self.world.now() + Duration::from_millis(LATE_MIRROR_MS_MAX));
         while self.world.now() < until {
-            let ending = lock(&self.book).sessions.get(id).and_then(|s| s.end_started).map(|(_, at)| at);
-            let landing = ending
-                .filter(|at| self.world.now() >= *at + end_wait)
-                .and_then(|_| self.world.lands_at("rename", |p| p.to_str().is_some_and(|p| p.starts_with(&own_tmp))));
+            let (ending, landed) = {
+                let b = lock(&self.book);
+                let ending = b.sessions.get(id).and_then(|s| s.end_started).map(|(_, at)| at);
+                (ending, b.final_landed.get(&path).is_some_and(|at| *at >= from))
+            };
+            let waited = ending.is_some_and(|at| self.world.now() >= at + end_wait);
+            let landing = if landed {
+                Some(self.world.now())
+            } else if waited {
+                self.world.lands_at("rename", |p| is_tmp_of(&path, p))
+            } else {
+                None
+            };
             if let Some(at) = landing {
                 let ms = lock(&self.rng).range(0, 12);
                 self.world.sleep_until(at + Duration::from_millis(ms)).await;
@@ -432,6 +442,9 @@ struct Book {
     late_mirror: BTreeSet<String>,
     /// Sessions whose late mirror export has begun.
     mirror_holding: BTreeSet<String>,
+    /// When a version that is not running last landed on each canonical
+    /// path (by a rename).
+    final_landed: BTreeMap<PathBuf, Duration>,
 }
 
 type SharedBook = Arc<Mutex<Book>>;
@@ -556,6 +569,11 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
             .collect();
         if let (FsOp::Rename { to, .. }, true) = (l.op, touched.iter().any(|p| Some(p.as_path()) == l.op.second_path()))
         {
+            // A final version landed (what a late mirror answers after).
+            let status = l.bytes(to).ok().and_then(|b| book.parse(b).ok()).map(|d| d.status);
+            if l.ok && status.is_some_and(|s| s != Status::Running) {
+                book.final_landed.insert(to.clone(), l.at);
+            }
             let after_crash =
                 book.by_path.get(to).is_some_and(|ids| ids.iter().any(|id| book.sessions[id].crash_returned));
             if after_crash {
@@ -823,8 +841,14 @@ const AIM_POLLS_MAX: u64 = 1_000;
 /// file is in flight: the window upstream left open (M1).
 /// Is a rename of one of session `id`'s temporary files in flight?
 fn own_rename_in_flight(app: &App, id: &str) -> bool {
-    let own_tmp = format!("{}.tmp.", lock(&app.book).sessions[id].path.display());
-    app.world.in_flight("rename", |p| p.to_str().is_some_and(|p| p.starts_with(&own_tmp))) > 0
+    let path = lock(&app.book).sessions[id].path.clone();
+    app.world.in_flight("rename", |p| is_tmp_of(&path, p)) > 0
+}
+
+/// Is `p` one of the temporary files of the canonical file `path`?
+fn is_tmp_of(path: &Path, p: &Path) -> bool {
+    let (Some(path), Some(p)) = (path.to_str(), p.to_str()) else { return false };
+    p.strip_prefix(path).is_some_and(|rest| rest.starts_with(".tmp."))
 }
 
 /// Wait (bounded) until a rename of session `id`'s temporary file is in
@@ -891,10 +915,6 @@ async fn session_main(app: &App, sess: Sess, id: String, stream: u64) {
         follow_up_lands(app, &sess, &id, &mut next).await;
     }
     flush_and_check(app, &sess, &id, quiet).await;
-    let started = app.world.now();
-    if let Some(s) = lock(&app.book).sessions.get_mut(&id) {
-        s.end_started = Some((app.inc, started));
-    }
     // One session end in four in the quiet phase, and one early end in
     // two in the chaos phase, is a clean shutdown without a runtime
     // (upstream's finalizeSync): blocking, fenced against the exports in
@@ -902,21 +922,9 @@ async fn session_main(app: &App, sess: Sess, id: String, stream: u64) {
     // (Not where a mirror's mount hangs: those early ends are T9's, an
     // end_trace that must return.)
     let early_finalize = early_end.is_some() && app.world.schedule().hangs.is_empty();
-    if (quiet || early_finalize) && rng.chance(if quiet { 0.25 } else { 0.5 }) && matches!(sess, Sess::Core(_)) {
-        // Its last event goes out in a background snapshot, whose rename is
-        // in flight when the shutdown comes (aimed as the crasher aims).
-        record_event(app, &sess, &id, format!("e{next}-last"));
-        sess.snapshot();
-        aim_at_own_rename(app, &id).await;
-        let result = sess.finalize_sync().expect("a core session");
-        if let Some(s) = lock(&app.book).sessions.get_mut(&id) {
-            s.end_returned = true;
-            s.finalized = result.is_ok();
-        }
-        check_finalized(app, &id, result, quiet);
-        return;
-    }
-    if quiet && app.world.schedule().param("late_mirror", 0) == 1 && matches!(sess, Sess::Core(_)) {
+    let finalize =
+        (quiet || early_finalize) && rng.chance(if quiet { 0.25 } else { 0.5 }) && matches!(sess, Sess::Core(_));
+    if !finalize && quiet && app.world.schedule().param("late_mirror", 0) == 1 && matches!(sess, Sess::Core(_)) {
         // Its last event goes out in a background snapshot whose mirror
         // answers only after the final write: a round that ends after a
         // newer one says nothing about the file (T9).
@@ -929,6 +937,24 @@ async fn session_main(app: &App, sess: Sess, id: String, stream: u64) {
             }
             app.env.clock.sleep(Duration::from_millis(AIM_POLL_MS)).await;
         }
+    }
+    let started = app.world.now();
+    if let Some(s) = lock(&app.book).sessions.get_mut(&id) {
+        s.end_started = Some((app.inc, started));
+    }
+    if finalize {
+        // Its last event goes out in a background snapshot, whose rename is
+        // in flight when the shutdown comes (aimed as the crasher aims).
+        record_event(app, &sess, &id, format!("e{next}-last"));
+        sess.snapshot();
+        aim_at_own_rename(app, &id).await;
+        let result = sess.finalize_sync().expect("a core session");
+        if let Some(s) = lock(&app.book).sessions.get_mut(&id) {
+            s.end_returned = true;
+            s.finalized = result.is_ok();
+        }
+        check_finalized(app, &id, result, quiet);
+        return;
     }
     let ended = sess.end_trace().await;
     if let Some(s) = lock(&app.book).sessions.get_mut(&id) {

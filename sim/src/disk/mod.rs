@@ -106,11 +106,6 @@ impl Disk {
         debug_assert!(previous.is_none(), "two operations share a queue key");
     }
 
-    /// Queued operations, in landing order.
-    pub fn in_flight(&self) -> impl Iterator<Item = &Pending> {
-        self.pending.values()
-    }
-
     /// Every operation in flight with the virtual instant (ns) its effect
     /// lands, earliest first.
     pub fn in_flight_landing(&self) -> impl Iterator<Item = (u64, &Pending)> {

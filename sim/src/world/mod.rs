@@ -239,7 +239,7 @@ impl World {
         let now = self.now_ns();
         let mut st = self.lock();
         st.settle(now);
-        st.disk.in_flight().filter(|p| p.op.name() == op && matches(p.op.path())).count()
+        landings(&st.disk, op, matches).count()
     }
 
     /// When the effect of the first operation named `op` whose (first)
@@ -251,8 +251,7 @@ impl World {
         let now = self.now_ns();
         let mut st = self.lock();
         st.settle(now);
-        let first = st.disk.in_flight_landing().find(|(_, p)| p.op.name() == op && matches(p.op.path()));
-        first.map(|(at, _)| Duration::from_nanos(at))
+        landings(&st.disk, op, matches).next().map(Duration::from_nanos)
     }
 
     /// What the code under test said through `tracing` so far in this run
@@ -425,4 +424,14 @@ impl World {
             None => panic!("World::start was not called"),
         }
     }
+}
+
+/// When each operation named `op` in flight whose (first) path satisfies
+/// `matches` will land (virtual ns), earliest first.
+fn landings<'a>(
+    disk: &'a crate::disk::Disk,
+    op: &'a str,
+    matches: impl Fn(&Path) -> bool + 'a,
+) -> impl Iterator<Item = u64> + 'a {
+    disk.in_flight_landing().filter(move |(_, p)| p.op.name() == op && matches(p.op.path())).map(|(at, _)| at)
 }

@@ -139,7 +139,8 @@ impl State {
             self.record_task(effect.at, p.node.clone(), p.task.clone(), event);
             let State { judge, disk, procs, .. } = self;
             let alive = |pid: u32| procs.running(pid) || disk.pid_in_flight(pid);
-            let events = judge.run_watchers(effect.at, &p.node, &p.op, effect.ok, &disk.tree, &alive);
+            let outcome = (effect.ok, !effect.ok && p.fault.is_some());
+            let events = judge.run_watchers(effect.at, &p.node, &p.op, outcome, &disk.tree, &alive);
             for e in events {
                 self.push(effect.at, WORLD.into(), e);
             }
