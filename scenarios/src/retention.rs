@@ -868,7 +868,8 @@ fn check_report(world: &World, book: &SharedBook, dir: &Path, r: &steadfast_core
 /// the clone), soft-deleted rows.
 async fn churn(world: World, book: SharedBook, stream: u64) {
     let env = world.env();
-    if world.schedule().param("hostile", 0) == 1 {
+    let hostile = world.schedule().param("hostile", 0) == 1;
+    if hostile {
         // A live process's idle files, last written a day ago: its own and
         // a rotated one. Only its liveness keeps them (R1).
         let pid = env.procs.own_pid();
@@ -892,7 +893,14 @@ async fn churn(world: World, book: SharedBook, stream: u64) {
                     if rng.chance(0.5) { "traces" } else { "metrics" },
                     10_000 + rng.range(0, 3_000)
                 );
-                let _ = env.fs.remove_file(Path::new(TELEMETRY).join(name)).await;
+                if hostile {
+                    // Rewritten under its old name (a new process that got
+                    // the pid): young again, whatever a sweep saw of it.
+                    lock(&book).created_ms.insert(name.clone(), now_ms);
+                    let _ = env.fs.write(Path::new(TELEMETRY).join(name), vec![b'r'; 50]).await;
+                } else {
+                    let _ = env.fs.remove_file(Path::new(TELEMETRY).join(name)).await;
+                }
             }
             2 => {
                 let name = format!("metrics-{}.jsonl", 10_000 + rng.range(0, 3_000));
