@@ -18,9 +18,12 @@
 //! (judged by its documented ceilings, written out here); one in three
 //! adds hostile names (an empty middle, a name where a kind's prefix and
 //! suffix overlap, live processes' plain and rotated files dated a day
-//! back, a dotted name with no pid), a sweep of a directory not made yet,
-//! a sink opened where a file blocks its directory, and spool appends that
-//! fail, some after part of the line landed.
+//! back, a dotted name with no pid), old files rewritten under their
+//! names, a `racer` process that removes a file the moment a sweep looks
+//! at it, a sweep of a directory not made yet, a sink opened where a file
+//! blocks its directory, a second writer on the spool sink, and spool
+//! appends (and the cuts after them) that fail, some after part of the
+//! line landed.
 //!
 //! Checkers: a watcher judges R1 on every removal that lands; the app
 //! judges R3 (heartbeat lag) and R4 (every sweep examines every entry it
@@ -403,7 +406,7 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
                 }
                 return;
             }
-            _ if l.node == "churn" => return,
+            _ if l.node == "churn" || l.node == RACER => return,
             _ => {}
         }
         let (path, dir_all) = match l.op {
@@ -562,6 +565,9 @@ async fn drive(world: &World, variant: Variant) {
         let (book, stream) = (b.clone(), n.fetch_add(1, Ordering::Relaxed));
         async move { churn(w, book, stream).await }
     });
+    if world.schedule().param("hostile", 0) == 1 {
+        world.add_node(RACER, |w| async move { racer(w).await });
+    }
     world.sleep_until(world.quiet_end()).await;
     final_checks(world, &book);
 }
@@ -947,6 +953,32 @@ async fn churn(world: World, book: SharedBook, stream: u64) {
                     b.rows.remove(&v);
                 }
             }
+        }
+    }
+}
+
+/// A second process that removes telemetry files, aimed at the moment a
+/// sweep looks at one (an operator's `rm`, another replica's sweep): the
+/// file vanishes between the sweep's look and its delete.
+const RACER: &str = "racer";
+const RACES_MAX: u64 = 20;
+
+async fn racer(world: World) {
+    let env = world.env();
+    let mut races = 0;
+    while world.now() < world.chaos_end() && races < RACES_MAX {
+        env.clock.sleep(Duration::from_millis(50)).await;
+        let seen = std::cell::RefCell::new(None);
+        world.in_flight("symlink_metadata", |p| {
+            let ours = p.parent() == Some(Path::new(TELEMETRY));
+            if ours {
+                seen.borrow_mut().get_or_insert_with(|| p.to_path_buf());
+            }
+            ours
+        });
+        if let Some(path) = seen.into_inner() {
+            races += 1;
+            let _ = env.fs.remove_file(path).await;
         }
     }
 }
