@@ -694,14 +694,25 @@ async fn sweep_loop(world: World, book: SharedBook, env: Env, index: Arc<Index>)
         // the sweep deletes (the churn has stopped, no fault fires).
         let quiet = world.now() >= world.chaos_end() + QUIET_SETTLE;
         let before = quiet.then(|| Seen::telemetry(&world, &policy, env.clock.wall()));
+        let links = quiet.then(|| kind_links(&world, &policy));
         lock(&book).entry_failures.clear();
         let r = sweep_dir(&env, Path::new(TELEMETRY), &swept_by).await;
         check_report(&world, &book, Path::new(TELEMETRY), &r);
-        if let Some(before) = before {
+        if let (Some(before), Some(links)) = (before, links) {
             judge_minimal(&world, &policy, &before, &r);
+            let kept = r.kept.get(&Kept::Symlink).copied().unwrap_or(0);
+            world.check("R4", kept == links, || {
+                format!("a quiet sweep found {links} symlinks named like a kind, but reported {kept} kept as symlinks")
+            });
         }
         let o = sweep_orphans(&env, Path::new(WORKSPACES), &*index, &orphans).await;
         check_report(&world, &book, Path::new(WORKSPACES), &o);
+        // The workspace root holds directories and one symlink: nothing
+        // there is of no kind, and a capped sweep says so.
+        let not_a_kind = o.kept.get(&Kept::NotAKind).copied().unwrap_or(0);
+        world.check("R4", not_a_kind == 0, || {
+            format!("the workspace sweep kept {not_a_kind} entries as of no kind: {o:?}")
+        });
         if world.schedule().param("hostile", 0) == 1 {
             // A directory not made yet (a fresh install): nothing to do,
             // and nothing failed.
@@ -813,8 +824,23 @@ fn judge_minimal(world: &World, policy: &RetentionPolicy, before: &[Seen], r: &s
     }
 }
 
+/// Symlinks directly in the telemetry directory whose names are of a
+/// kind (a sweep keeps each as a symlink, never following it).
+fn kind_links(world: &World, policy: &RetentionPolicy) -> usize {
+    world
+        .listing()
+        .iter()
+        .filter(|l| l.kind == FileKind::Symlink && l.path.parent() == Some(Path::new(TELEMETRY)))
+        .filter_map(|l| l.path.file_name()?.to_str())
+        .filter(|n| !policy.protected.iter().any(|p| p == n) && kind_of(policy, n).is_some())
+        .count()
+}
+
 fn check_report(world: &World, book: &SharedBook, dir: &Path, r: &steadfast_core::retention::SweepReport) {
     let what = dir.display();
+    // R3: a sweep is capped.
+    let cap = if dir == Path::new(WORKSPACES) { WS_REMOVALS_MAX } else { DELETIONS_MAX };
+    world.check("R3", r.deleted <= cap, || format!("the sweep of {what} deleted {} (cap {cap})", r.deleted));
     // How its listing went, as the world saw it: under /efs a failure is
     // an injected fault (the swept roots always exist), and it is the one
     // error of a sweep that examined nothing; FRESH never exists and has
