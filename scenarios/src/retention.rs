@@ -983,9 +983,9 @@ async fn churn(world: World, book: SharedBook, stream: u64) {
     }
 }
 
-/// A second process that removes telemetry files, aimed at the moment a
-/// sweep looks at one (an operator's `rm`, another replica's sweep): the
-/// file vanishes between the sweep's look and its delete.
+/// A second process that removes telemetry files and workspaces, aimed at
+/// the moment a sweep looks at one (an operator's `rm`, another replica's
+/// sweep): the entry vanishes between the sweep's look and its delete.
 const RACER: &str = "racer";
 const RACES_MAX: u64 = 20;
 
@@ -996,7 +996,7 @@ async fn racer(world: World) {
         env.clock.sleep(Duration::from_millis(50)).await;
         let seen = std::cell::RefCell::new(None);
         world.in_flight("symlink_metadata", |p| {
-            let ours = p.parent() == Some(Path::new(TELEMETRY));
+            let ours = p.parent().is_some_and(|d| d == Path::new(TELEMETRY) || d == Path::new(WORKSPACES));
             if ours {
                 seen.borrow_mut().get_or_insert_with(|| p.to_path_buf());
             }
@@ -1004,7 +1004,11 @@ async fn racer(world: World) {
         });
         if let Some(path) = seen.into_inner() {
             races += 1;
-            let _ = env.fs.remove_file(path).await;
+            let _ = if path.starts_with(WORKSPACES) {
+                env.fs.remove_dir_all(path).await
+            } else {
+                env.fs.remove_file(path).await
+            };
         }
     }
 }
