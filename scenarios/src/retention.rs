@@ -294,6 +294,16 @@ struct Book {
 
 type SharedBook = Arc<Mutex<Book>>;
 
+/// The seed sweeps by the policy core ships (`upstream_policy`).
+fn upstream_policy(s: &Schedule) -> bool {
+    s.param("upstream_policy", 0) == 1
+}
+
+/// The seed adds the hostile names, processes and faults (`hostile`).
+fn hostile(s: &Schedule) -> bool {
+    s.param("hostile", 0) == 1
+}
+
 /// The policy the checkers judge by: tight byte ceilings, so that they
 /// bind; or, in the seeds the schedule says (`upstream_policy`), upstream's
 /// telemetry policy as core documents it (100 files and 50 MiB a kind),
@@ -303,7 +313,7 @@ type SharedBook = Arc<Mutex<Book>>;
 /// whose prefix and suffix overlap (`spans.` and `.jsonl`: `spans.jsonl`
 /// is the live file, not one of the kind).
 fn policy(s: &Schedule) -> RetentionPolicy {
-    let upstream = s.param("upstream_policy", 0) == 1;
+    let upstream = upstream_policy(s);
     let (files_max, bytes_max) = if upstream { (100, 50 << 20) } else { (FILES_MAX, BYTES_MAX) };
     let kind = |prefix: &str, files_max, bytes_max| Kind {
         prefix: prefix.into(),
@@ -329,7 +339,7 @@ fn policy(s: &Schedule) -> RetentionPolicy {
 /// kinds of ceiling zero), as a service would.
 fn swept_by(s: &Schedule) -> RetentionPolicy {
     let mut p = policy(s);
-    if s.param("upstream_policy", 0) == 1 {
+    if upstream_policy(s) {
         let extra = p.kinds.split_off(2);
         p = RetentionPolicy::telemetry();
         p.kinds.extend(extra);
@@ -499,7 +509,7 @@ fn setup(world: &World, book: &SharedBook) {
         ops.push(FsOp::Write { path: Path::new(TELEMETRY).join(&name), data: vec![b't'; rng.range(0, 512) as usize] });
         b.created_ms.insert(name, 0);
     }
-    if s.param("hostile", 0) == 1 {
+    if hostile(s) {
         // `traces-.jsonl` is of its kind (the middle may be empty) and
         // carries no pid; `spans.jsonl` is not of the `spans.` kind, whose
         // rotated `spans.3.jsonl` is.
@@ -565,7 +575,7 @@ async fn drive(world: &World, variant: Variant) {
         let (book, stream) = (b.clone(), n.fetch_add(1, Ordering::Relaxed));
         async move { churn(w, book, stream).await }
     });
-    if world.schedule().param("hostile", 0) == 1 {
+    if hostile(world.schedule()) {
         world.add_node(RACER, |w| async move { racer(w).await });
     }
     world.sleep_until(world.quiet_end()).await;
@@ -596,14 +606,14 @@ async fn app(world: World, book: SharedBook, variant: Variant) {
         b.sinks.insert(traces.clone(), false);
         b.sinks.insert(metrics.clone(), false);
     }
-    if world.schedule().param("hostile", 0) == 1 {
+    if hostile(world.schedule()) {
         // A dotted name that carries no pid (`123.partial` is not one):
         // not live, whoever wrote it, so deletable like any old file (R7).
         dated_back(&world, &book, &env, &[format!("traces-{pid}.partial.jsonl")]).await;
     }
     let spool_path = Path::new(SPOOL).join(format!("app-{pid}.log"));
     let Ok(spool) = LazySink::open(&env, &spool_path).await else { return };
-    if world.schedule().param("hostile", 0) == 1 {
+    if hostile(world.schedule()) {
         // A sink whose directory cannot be made (a file is in the way) is
         // refused when it opens, not at its first record.
         let bad = Path::new(TELEMETRY).join("notes.txt").join("sub").join("x.jsonl");
@@ -650,7 +660,7 @@ async fn app(world: World, book: SharedBook, variant: Variant) {
     // writes wait their turn (and a cut never races an append).
     let mut side_rng = world.workload_rng(10);
     let side = async {
-        let n = if world.schedule().param("hostile", 0) == 1 { side_rng.range(0, 8) } else { 0 };
+        let n = if hostile(world.schedule()) { side_rng.range(0, 8) } else { 0 };
         for j in 0..n {
             env.clock.sleep(Duration::from_millis(side_rng.range(0, 30_000))).await;
             let _ = spool.write_line(&spool_line(format!("side {j}"))).await;
@@ -694,11 +704,10 @@ async fn sweep_loop(world: World, book: SharedBook, env: Env, index: Arc<Index>)
         // the sweep deletes (the churn has stopped, no fault fires).
         let quiet = world.now() >= world.chaos_end() + QUIET_SETTLE;
         let before = quiet.then(|| Seen::telemetry(&world, &policy, env.clock.wall()));
-        let links = quiet.then(|| kind_links(&world, &policy));
         lock(&book).entry_failures.clear();
         let r = sweep_dir(&env, Path::new(TELEMETRY), &swept_by).await;
         check_report(&world, &book, Path::new(TELEMETRY), &r);
-        if let (Some(before), Some(links)) = (before, links) {
+        if let Some((before, links)) = before {
             judge_minimal(&world, &policy, &before, &r);
             let kept = r.kept.get(&Kept::Symlink).copied().unwrap_or(0);
             world.check("R4", kept == links, || {
@@ -713,7 +722,7 @@ async fn sweep_loop(world: World, book: SharedBook, env: Env, index: Arc<Index>)
         world.check("R4", not_a_kind == 0, || {
             format!("the workspace sweep kept {not_a_kind} entries as of no kind: {o:?}")
         });
-        if world.schedule().param("hostile", 0) == 1 {
+        if hostile(world.schedule()) {
             // A directory not made yet (a fresh install): nothing to do,
             // and nothing failed.
             let m = sweep_dir(&env, Path::new(FRESH), &swept_by).await;
@@ -753,12 +762,20 @@ struct Seen {
 
 impl Seen {
     /// Every file of a kind directly in the telemetry directory, as of
-    /// `now` (the wall clock).
-    fn telemetry(world: &World, policy: &RetentionPolicy, now: std::time::SystemTime) -> Vec<Seen> {
+    /// `now` (the wall clock), and how many symlinks there are named like
+    /// a kind (a sweep keeps each as a symlink, never following it).
+    fn telemetry(world: &World, policy: &RetentionPolicy, now: std::time::SystemTime) -> (Vec<Seen>, usize) {
         let live = live_pids(world);
+        let listing = world.listing();
+        let links = listing
+            .iter()
+            .filter(|l| l.kind == FileKind::Symlink && l.path.parent() == Some(Path::new(TELEMETRY)))
+            .filter_map(|l| l.path.file_name()?.to_str())
+            .filter(|n| !policy.protected.iter().any(|p| p == n) && kind_of(policy, n).is_some())
+            .count();
         let mut out = Vec::new();
-        for l in world.listing() {
-            let Some((name, (kind, k))) = telemetry_file(&l).and_then(|n| Some((n, kind_of(policy, n)?))) else {
+        for l in &listing {
+            let Some((name, (kind, k))) = telemetry_file(l).and_then(|n| Some((n, kind_of(policy, n)?))) else {
                 continue;
             };
             let Ok(steadfast_core::FsOutput::Metadata(m)) = world.peek(FsOp::SymlinkMetadata(l.path.clone())) else {
@@ -771,7 +788,7 @@ impl Seen {
             let live = pid_in(name, k).is_some_and(|p| live.contains(&p));
             out.push(Seen { name: name.to_string(), kind, len: l.len, ages_from, deletable: old && !live });
         }
-        out
+        (out, links)
     }
 }
 
@@ -793,6 +810,14 @@ fn judge_minimal(world: &World, policy: &RetentionPolicy, before: &[Seen], r: &s
             r.bytes_freed
         )
     });
+    // What is left of each kind: (files, bytes).
+    let mut left = vec![(0usize, 0u64); policy.kinds.len()];
+    for (n, &len) in &after {
+        if let Some((k, _)) = kind_of(policy, n) {
+            left[k].0 += 1;
+            left[k].1 += len;
+        }
+    }
     for (k, kind) in policy.kinds.iter().enumerate() {
         let order = |s: &Seen| (s.ages_from, s.name.clone());
         let (gone, kept): (Vec<&Seen>, Vec<&Seen>) =
@@ -808,12 +833,7 @@ fn judge_minimal(world: &World, policy: &RetentionPolicy, before: &[Seen], r: &s
                 )
             });
         }
-        let left: Vec<u64> = after
-            .iter()
-            .filter(|(n, _)| kind_of(policy, n).is_some_and(|(i, _)| i == k))
-            .map(|(_, &len)| len)
-            .collect();
-        let (count, bytes) = (left.len(), left.iter().sum::<u64>());
+        let (count, bytes) = left[k];
         let needed = count + 1 > kind.files_max || bytes + last.len > kind.bytes_max;
         world.check("R7", needed, || {
             format!(
@@ -822,18 +842,6 @@ fn judge_minimal(world: &World, policy: &RetentionPolicy, before: &[Seen], r: &s
             )
         });
     }
-}
-
-/// Symlinks directly in the telemetry directory whose names are of a
-/// kind (a sweep keeps each as a symlink, never following it).
-fn kind_links(world: &World, policy: &RetentionPolicy) -> usize {
-    world
-        .listing()
-        .iter()
-        .filter(|l| l.kind == FileKind::Symlink && l.path.parent() == Some(Path::new(TELEMETRY)))
-        .filter_map(|l| l.path.file_name()?.to_str())
-        .filter(|n| !policy.protected.iter().any(|p| p == n) && kind_of(policy, n).is_some())
-        .count()
 }
 
 fn check_report(world: &World, book: &SharedBook, dir: &Path, r: &steadfast_core::retention::SweepReport) {
@@ -900,7 +908,7 @@ fn check_report(world: &World, book: &SharedBook, dir: &Path, r: &steadfast_core
 /// the clone), soft-deleted rows.
 async fn churn(world: World, book: SharedBook, stream: u64) {
     let env = world.env();
-    let hostile = world.schedule().param("hostile", 0) == 1;
+    let hostile = hostile(world.schedule());
     if hostile {
         // A live process's idle files, last written a day ago: its own and
         // a rotated one. Only its liveness keeps them (R1).

@@ -157,9 +157,9 @@ impl Inner {
             return Ok(());
         }
         let keep = tail.iter().rposition(|&b| b == b'\n').map_or(start, |i| start + i as u64 + 1);
-        // No newline within reach (and the file is longer): not a
-        // fragment of this sink's.
-        if len - keep > max || (keep == start && start > 0) {
+        // Longer than one line of this sink's (no newline within reach):
+        // not its fragment.
+        if len - keep > max {
             return Ok(());
         }
         debug_assert!(keep < len, "a cut takes a fragment, never a whole line");

@@ -854,8 +854,14 @@ fn is_tmp_of(path: &Path, p: &Path) -> bool {
 /// Wait (bounded) until a rename of session `id`'s temporary file is in
 /// flight: where a crash write or a shutdown's fence matters most.
 async fn aim_at_own_rename(app: &App, id: &str) {
+    aim_until(app, || own_rename_in_flight(app, id)).await;
+}
+
+/// Wait until `ready`, looking every [`AIM_POLL_MS`], at most
+/// [`AIM_POLLS_MAX`] times.
+async fn aim_until(app: &App, ready: impl Fn() -> bool) {
     for _ in 0..AIM_POLLS_MAX {
-        if own_rename_in_flight(app, id) {
+        if ready() {
             return;
         }
         app.env.clock.sleep(Duration::from_millis(AIM_POLL_MS)).await;
@@ -931,12 +937,7 @@ async fn session_main(app: &App, sess: Sess, id: String, stream: u64) {
         record_event(app, &sess, &id, format!("e{next}-late"));
         lock(&app.book).late_mirror.insert(id.clone());
         sess.snapshot();
-        for _ in 0..AIM_POLLS_MAX {
-            if lock(&app.book).mirror_holding.contains(&id) {
-                break;
-            }
-            app.env.clock.sleep(Duration::from_millis(AIM_POLL_MS)).await;
-        }
+        aim_until(app, || lock(&app.book).mirror_holding.contains(&id)).await;
     }
     let started = app.world.now();
     if let Some(s) = lock(&app.book).sessions.get_mut(&id) {

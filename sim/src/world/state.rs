@@ -9,7 +9,7 @@ use madsim::runtime::NodeHandle;
 
 use crate::disk::Disk;
 use crate::judge::Judge;
-use crate::log::{History, Record, SimEvent};
+use crate::log::{Ending, History, Record, SimEvent};
 use crate::plan::Counters;
 use crate::procs::Procs;
 use crate::rng::SimRng;
@@ -135,11 +135,11 @@ impl State {
             let (start, offset) = (self.start_wall, self.wall_offset_ns);
             let Some(effect) = self.disk.land_next(t_ns, |at| wall(start, offset, at)) else { break };
             let p = &effect.pending;
+            let outcome = (effect.ok, matches!(effect.ending, Ending::Injected { .. }));
             let event = SimEvent::Landed { op: p.op.name(), path: p.op.path().to_path_buf(), ending: effect.ending };
             self.record_task(effect.at, p.node.clone(), p.task.clone(), event);
             let State { judge, disk, procs, .. } = self;
             let alive = |pid: u32| procs.running(pid) || disk.pid_in_flight(pid);
-            let outcome = (effect.ok, !effect.ok && p.fault.is_some());
             let events = judge.run_watchers(effect.at, &p.node, &p.op, outcome, &disk.tree, &alive);
             for e in events {
                 self.push(effect.at, WORLD.into(), e);
