@@ -172,8 +172,8 @@ impl Judge {
         tree: &Tree,
         alive: &dyn Fn(u32) -> bool,
     ) -> Vec<SimEvent> {
-        let mut covering =
-            self.watchers.iter_mut().filter(|(prefix, _)| crate::schedule::touches(op, prefix)).peekable();
+        let paths = crate::schedule::OpPaths::new(op);
+        let mut covering = self.watchers.iter_mut().filter(|(prefix, _)| paths.touches(prefix)).peekable();
         if covering.peek().is_none() {
             return Vec::new();
         }

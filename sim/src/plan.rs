@@ -17,7 +17,7 @@ use steadfast_core::FsOp;
 
 use crate::faults::{FaultKind, SilentFault};
 use crate::rng::SimRng;
-use crate::schedule::{Mount, Schedule};
+use crate::schedule::{Mount, OpPaths, Schedule, Spelled};
 
 /// Cap on per-entry latency draws of one `remove_dir_all`.
 const TREE_DRAWS_MAX: u64 = 100_000;
@@ -102,13 +102,14 @@ pub(crate) struct At<'a> {
 
 /// Decide everything about `op`.
 pub(crate) fn plan(schedule: &Schedule, counters: &mut Counters, rng: &mut SimRng, op: &FsOp, at: &At<'_>) -> Plan {
-    let latency_ns = latency_ns(schedule, rng, op, at.tree_count);
+    let paths = OpPaths::new(op);
+    let latency_ns = latency_ns(schedule, rng, &paths, at.tree_count);
     let lands_ns = rng.range(0, latency_ns);
     debug_assert!(lands_ns <= latency_ns, "an effect lands inside its window");
     if at.chaos {
         *counters.chaos_ops.entry(op.name()).or_insert(0) += 1;
     }
-    let fault = if at.chaos { fault(schedule, counters, rng, op) } else { None };
+    let fault = if at.chaos { fault(schedule, counters, rng, &paths) } else { None };
     let partial = match (op, fault) {
         // An exclusive create is all or nothing (the `Fs` contract): a
         // failed one leaves no partial file.
@@ -122,8 +123,8 @@ pub(crate) fn plan(schedule: &Schedule, counters: &mut Counters, rng: &mut SimRn
     // Every op in the chaos phase counts toward a crash rule's nth, as the
     // enumeration counts them: one that fails (an injected error) cuts the
     // power right after its error too.
-    let crash = if at.chaos { crash(schedule, counters, op, at.crash_armed) } else { None };
-    let silent = if at.chaos { silent(schedule, counters, rng, op, fault.is_some()) } else { None };
+    let crash = if at.chaos { crash(schedule, counters, &paths, at.crash_armed) } else { None };
+    let silent = if at.chaos { silent(schedule, counters, rng, &paths, fault.is_some()) } else { None };
     Plan { latency_ns, lands_ns, fault, partial, crash, silent }
 }
 
@@ -131,17 +132,13 @@ pub(crate) fn plan(schedule: &Schedule, counters: &mut Counters, rng: &mut SimRn
 /// with the longest prefix over its path; an op with two paths (a rename
 /// across mounts) takes the slower of the two mounts' draws, as error and
 /// crash rules match either path.
-fn latency_ns(schedule: &Schedule, rng: &mut SimRng, op: &FsOp, tree_count: &dyn Fn(&Path) -> u64) -> u64 {
-    let mount_of = |path: &Path| {
-        schedule
-            .mounts
-            .iter()
-            .filter(|m| crate::schedule::under(path, &m.prefix))
-            .max_by_key(|m| m.prefix.as_os_str().len())
+fn latency_ns(schedule: &Schedule, rng: &mut SimRng, paths: &OpPaths<'_>, tree_count: &dyn Fn(&Path) -> u64) -> u64 {
+    let mount_of = |path: Spelled<'_>| {
+        schedule.mounts.iter().filter(|m| path.under(&m.prefix)).max_by_key(|m| m.prefix.as_os_str().len())
     };
-    let first = mount_of(op.path());
-    let second = op.second_path().and_then(mount_of).filter(|m| first.is_none_or(|f| !std::ptr::eq(*m, f)));
-    [first, second].into_iter().flatten().map(|m| mount_latency_ns(m, rng, op, tree_count)).max().unwrap_or(0)
+    let first = mount_of(paths.first);
+    let second = paths.second.and_then(mount_of).filter(|m| first.is_none_or(|f| !std::ptr::eq(*m, f)));
+    [first, second].into_iter().flatten().map(|m| mount_latency_ns(m, rng, paths.op, tree_count)).max().unwrap_or(0)
 }
 
 fn mount_latency_ns(mount: &Mount, rng: &mut SimRng, op: &FsOp, tree_count: &dyn Fn(&Path) -> u64) -> u64 {
@@ -152,10 +149,15 @@ fn mount_latency_ns(mount: &Mount, rng: &mut SimRng, op: &FsOp, tree_count: &dyn
     (0..draws).map(|_| rng.range(l.ms_min, l.ms_max).saturating_mul(1_000_000)).sum()
 }
 
-fn fault(schedule: &Schedule, counters: &mut Counters, rng: &mut SimRng, op: &FsOp) -> Option<(FaultKind, usize)> {
+fn fault(
+    schedule: &Schedule,
+    counters: &mut Counters,
+    rng: &mut SimRng,
+    op: &OpPaths<'_>,
+) -> Option<(FaultKind, usize)> {
     let mut fired = None;
     for (i, rule) in schedule.errors.iter().enumerate() {
-        if !rule.matches(op) {
+        if !rule.counts(op) {
             continue;
         }
         counters.errors[i] += 1;
@@ -175,10 +177,10 @@ fn fires(nth: Option<u64>, probability: Option<f64>, count: u64, rng: &mut SimRn
 }
 
 /// The crash rule this operation triggers, if any (one crash at a time).
-fn crash(schedule: &Schedule, counters: &mut Counters, op: &FsOp, armed: bool) -> Option<usize> {
+fn crash(schedule: &Schedule, counters: &mut Counters, op: &OpPaths<'_>, armed: bool) -> Option<usize> {
     let mut fired = None;
     for (i, rule) in schedule.crashes.iter().enumerate() {
-        if rule.matches(op) {
+        if rule.counts(op) {
             counters.crashes[i] += 1;
             if rule.nth == counters.crashes[i] && fired.is_none() && !armed {
                 fired = Some(i);
@@ -190,10 +192,16 @@ fn crash(schedule: &Schedule, counters: &mut Counters, op: &FsOp, armed: bool) -
 
 /// The silent fault this operation meets, if any: never on top of an
 /// injected error, but every matching operation counts toward a rule's nth.
-fn silent(schedule: &Schedule, counters: &mut Counters, rng: &mut SimRng, op: &FsOp, failed: bool) -> Option<Silent> {
+fn silent(
+    schedule: &Schedule,
+    counters: &mut Counters,
+    rng: &mut SimRng,
+    op: &OpPaths<'_>,
+    failed: bool,
+) -> Option<Silent> {
     let mut fired = None;
     for (i, rule) in schedule.silent.iter().enumerate() {
-        if !rule.matches(op) {
+        if !rule.counts(op) {
             continue;
         }
         counters.silent[i] += 1;

@@ -370,15 +370,28 @@ impl Book {
 type SharedBook = Arc<Mutex<Book>>;
 
 /// Each session's lock path, made once: every landed effect asks.
+/// What every session's transcript and lock file name holds.
+const JSONL: &[u8] = b".jsonl";
+
 fn lock_of(session: usize) -> &'static Path {
     static LOCKS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
     LOCKS.get_or_init(|| SESSIONS.iter().map(|s| lock_path(Path::new(s))).collect())[session].as_path()
 }
 
-/// The session whose transcript or lock file `path` names. Equal paths
-/// have equal last components, so only a session whose file name matches
-/// pays for a whole comparison.
+/// The session whose transcript or lock file `path` names. Core names
+/// them as spelled here, so a byte comparison settles almost every path;
+/// only one that merely ends in a session's file name (another spelling,
+/// such as `/data//sessions/s0.jsonl`) pays for a comparison by components.
 fn session_of(path: &Path) -> Option<usize> {
+    let b = path.as_os_str().as_encoded_bytes();
+    if let Some(i) =
+        (0..SESSIONS.len()).find(|&i| b == SESSIONS[i].as_bytes() || b == lock_of(i).as_os_str().as_encoded_bytes())
+    {
+        return Some(i);
+    }
+    if !b.windows(JSONL.len()).any(|w| w == JSONL) {
+        return None;
+    }
     let name = path.file_name()?;
     (0..SESSIONS.len()).find(|&i| {
         let (s, l) = (Path::new(SESSIONS[i]), lock_of(i));

@@ -221,6 +221,10 @@ pub struct CrashRule {
 impl CrashRule {
     /// Does this rule count `op` (by name and path)?
     pub fn matches(&self, op: &steadfast_core::FsOp) -> bool {
+        self.counts(&OpPaths::new(op))
+    }
+
+    pub(crate) fn counts(&self, op: &OpPaths<'_>) -> bool {
         op_matches(&self.ops, self.path_prefix.as_deref(), op)
     }
 }
@@ -228,39 +232,76 @@ impl CrashRule {
 impl ErrorRule {
     /// Does this rule count `op` (by name and path)?
     pub fn matches(&self, op: &steadfast_core::FsOp) -> bool {
+        self.counts(&OpPaths::new(op))
+    }
+
+    pub(crate) fn counts(&self, op: &OpPaths<'_>) -> bool {
         op_matches(&self.ops, self.path_prefix.as_deref(), op)
     }
 }
 
 /// An operation matches when its name is listed (or none is) and either of
 /// its paths lies under the prefix (or there is none).
-fn op_matches(ops: &[String], prefix: Option<&Path>, op: &steadfast_core::FsOp) -> bool {
-    let op_ok = ops.is_empty() || ops.iter().any(|o| o == op.name());
-    op_ok && prefix.is_none_or(|pre| touches(op, pre))
+fn op_matches(ops: &[String], prefix: Option<&Path>, op: &OpPaths<'_>) -> bool {
+    let op_ok = ops.is_empty() || ops.iter().any(|o| o == op.op.name());
+    op_ok && prefix.is_none_or(|pre| op.touches(pre))
 }
 
-/// Does either of `op`'s paths lie under `prefix`?
-pub(crate) fn touches(op: &steadfast_core::FsOp, prefix: &Path) -> bool {
-    under(op.path(), prefix) || op.second_path().is_some_and(|p| under(p, prefix))
+/// An operation and its paths, each read once for whether it is plain:
+/// every operation is matched against every mount, rule and watcher, and
+/// parsing its paths again for each was a tenth of a `lock` seed.
+#[derive(Clone, Copy)]
+pub(crate) struct OpPaths<'a> {
+    pub op: &'a steadfast_core::FsOp,
+    pub first: Spelled<'a>,
+    pub second: Option<Spelled<'a>>,
 }
 
-/// `path.starts_with(prefix)` (component by component), at the cost of a
-/// byte comparison when both are plain absolute paths: every operation is
-/// matched against every mount, rule and watcher, and parsing components
-/// was a twelfth of a `lock` seed.
-pub(crate) fn under(path: &Path, prefix: &Path) -> bool {
-    let (p, pre) = (path.as_os_str().as_encoded_bytes(), prefix.as_os_str().as_encoded_bytes());
-    if !(plain(p) && plain(pre)) {
-        return path.starts_with(prefix);
+impl<'a> OpPaths<'a> {
+    pub fn new(op: &'a steadfast_core::FsOp) -> OpPaths<'a> {
+        OpPaths { op, first: Spelled::new(op.path()), second: op.second_path().map(Spelled::new) }
     }
-    p.starts_with(pre) && (p.len() == pre.len() || pre == b"/" || p[pre.len()] == b'/')
+
+    /// Does either path lie under `prefix`?
+    pub fn touches(&self, prefix: &Path) -> bool {
+        self.first.under(prefix) || self.second.is_some_and(|p| p.under(prefix))
+    }
+}
+
+/// A path, and whether it is [plain](plain).
+#[derive(Clone, Copy)]
+pub(crate) struct Spelled<'a> {
+    pub path: &'a Path,
+    plain: bool,
+}
+
+impl<'a> Spelled<'a> {
+    pub fn new(path: &'a Path) -> Spelled<'a> {
+        Spelled { path, plain: plain(path.as_os_str().as_encoded_bytes()) }
+    }
+
+    /// `path.starts_with(prefix)` (component by component), at the cost
+    /// of a byte comparison when both are plain absolute paths.
+    pub fn under(&self, prefix: &Path) -> bool {
+        let (p, pre) = (self.path.as_os_str().as_encoded_bytes(), prefix.as_os_str().as_encoded_bytes());
+        if !(self.plain && plain(pre)) {
+            return self.path.starts_with(prefix);
+        }
+        p.starts_with(pre) && (p.len() == pre.len() || pre == b"/" || p[pre.len()] == b'/')
+    }
+}
+
+/// `path.starts_with(prefix)` (see [`Spelled::under`]).
+#[cfg(test)]
+fn under(path: &Path, prefix: &Path) -> bool {
+    Spelled::new(path).under(prefix)
 }
 
 /// Absolute, and spelled as its components are: no `//`, no `.`
 /// component, no trailing slash. One pass, no lookahead: a slash may not
 /// follow a slash or a lone-dot component, and the path may not end in
 /// either.
-fn plain(b: &[u8]) -> bool {
+pub(crate) fn plain(b: &[u8]) -> bool {
     if b.first() != Some(&b'/') {
         return false;
     }
@@ -303,7 +344,11 @@ pub struct SilentRule {
 impl SilentRule {
     /// Does this rule count `op` (by its fault's operations and path)?
     pub fn matches(&self, op: &steadfast_core::FsOp) -> bool {
-        self.fault.ops().contains(&op.name()) && op_matches(&[], self.path_prefix.as_deref(), op)
+        self.counts(&OpPaths::new(op))
+    }
+
+    pub(crate) fn counts(&self, op: &OpPaths<'_>) -> bool {
+        self.fault.ops().contains(&op.op.name()) && op_matches(&[], self.path_prefix.as_deref(), op)
     }
 }
 

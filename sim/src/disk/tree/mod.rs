@@ -11,7 +11,8 @@
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::io::{self, ErrorKind};
-use std::path::{Component, Path, PathBuf};
+use std::os::unix::ffi::OsStrExt as _;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use steadfast_core::FileKind;
@@ -107,47 +108,86 @@ fn err(kind: ErrorKind) -> io::Error {
     io::Error::from(kind)
 }
 
-/// `path`'s components after its root; SimFs paths are absolute.
-fn below_root(path: &Path) -> io::Result<std::path::Components<'_>> {
-    let mut comps = path.components();
-    if comps.next() != Some(Component::RootDir) {
+/// `path`'s bytes after checking it is absolute, as SimFs paths are.
+fn below_root(path: &Path) -> io::Result<&[u8]> {
+    let b = path.as_os_str().as_bytes();
+    if b.first() != Some(&b'/') {
         return Err(io::Error::new(ErrorKind::InvalidInput, format!("SimFs paths are absolute: {}", path.display())));
     }
-    Ok(comps)
+    Ok(b)
 }
 
 fn names(path: &Path) -> io::Result<Vec<OsString>> {
     let mut out = Vec::new();
-    for c in below_root(path)? {
-        match c {
-            Component::Normal(n) => out.push(n.to_os_string()),
-            Component::ParentDir => out.push(OsString::from("..")),
-            Component::CurDir => {}
-            Component::RootDir | Component::Prefix(_) => {}
-        }
+    let mut rest = below_root(path)?;
+    while let Some((name, tail)) = next_name(rest) {
+        out.push(OsStr::from_bytes(name).to_os_string());
+        rest = tail;
     }
     Ok(out)
 }
 
-/// A component that names an entry to resolve (`.` and roots do not).
-fn is_name(c: Component<'_>) -> bool {
-    matches!(c, Component::Normal(_) | Component::ParentDir)
+/// The first name in `rest` (an entry's name or `..`; empty and `.`
+/// segments name nothing, as `Path::components` reads them), and what
+/// follows it.
+fn next_name(mut rest: &[u8]) -> Option<(&[u8], &[u8])> {
+    loop {
+        let start = rest.iter().position(|&c| c != b'/')?;
+        rest = &rest[start..];
+        let end = rest.iter().position(|&c| c == b'/').unwrap_or(rest.len());
+        let (name, tail) = rest.split_at(end);
+        if name != b"." {
+            return Some((name, tail));
+        }
+        rest = tail;
+    }
 }
 
-/// The next name to resolve from `todo` (see [`Tree::walk`]): `..` for a
-/// parent, rests that are used up dropped.
-fn next_name<'a>(todo: &mut Vec<std::path::Components<'a>>) -> Option<&'a OsStr> {
-    while let Some(rest) = todo.last_mut() {
-        match rest.next() {
-            Some(Component::Normal(n)) => return Some(n),
-            Some(Component::ParentDir) => return Some(OsStr::new("..")),
-            Some(_) => {}
-            None => {
-                todo.pop();
-            }
+/// The directories a walk is inside, the root first: inline up to
+/// [`Ancestors::INLINE`] deep, so a walk allocates nothing.
+struct Ancestors {
+    inline: [Ino; Ancestors::INLINE],
+    len: usize,
+    deeper: Vec<Ino>,
+}
+
+impl Ancestors {
+    const INLINE: usize = 16;
+
+    fn root() -> Ancestors {
+        Ancestors { inline: [ROOT; Ancestors::INLINE], len: 1, deeper: Vec::new() }
+    }
+
+    fn last(&self) -> Ino {
+        match self.deeper.last() {
+            Some(&ino) => ino,
+            None => self.inline[self.len - 1],
         }
     }
-    None
+
+    fn push(&mut self, ino: Ino) {
+        if self.len < Ancestors::INLINE {
+            self.inline[self.len] = ino;
+        } else {
+            self.deeper.push(ino);
+        }
+        self.len += 1;
+    }
+
+    /// Up one directory; the root's parent is the root.
+    fn pop(&mut self) {
+        if self.len > 1 {
+            if self.len > Ancestors::INLINE {
+                self.deeper.pop();
+            }
+            self.len -= 1;
+        }
+    }
+
+    fn back_to_root(&mut self) {
+        self.len = 1;
+        self.deeper.clear();
+    }
 }
 
 impl Tree {
@@ -258,33 +298,49 @@ impl Tree {
     /// and from the symlinks met, never copied: every operation walks.
     fn walk(&self, path: &Path, follow_last: bool) -> io::Result<Ino> {
         // What is left to resolve: the rest of `path`, under the rests of
-        // the symlinks being followed (innermost last).
-        let mut todo: Vec<std::path::Components<'_>> = vec![below_root(path)?];
-        let mut stack = vec![ROOT];
+        // the symlinks being followed (the innermost is `rest`, the outer
+        // ones wait in `outer`). Paths are bytes split at `/`: `.` and
+        // empty segments name nothing, as `Path::components` reads them.
+        let mut rest = below_root(path)?;
+        let mut outer: Vec<&[u8]> = Vec::new();
+        let mut stack = Ancestors::root();
         let mut hops = 0;
         let mut last = ROOT;
-        while let Some(name) = next_name(&mut todo) {
-            let dir = *stack.last().expect("stack holds the root");
-            if name == ".." {
-                if stack.len() > 1 {
-                    stack.pop();
+        loop {
+            let name = match next_name(rest) {
+                Some((name, tail)) => {
+                    rest = tail;
+                    name
                 }
-                last = *stack.last().expect("stack holds the root");
+                None => match outer.pop() {
+                    Some(r) => {
+                        rest = r;
+                        continue;
+                    }
+                    None => break,
+                },
+            };
+            let dir = stack.last();
+            if name == b".." {
+                stack.pop();
+                last = stack.last();
                 continue;
             }
-            let child = *self.entries(dir)?.get(name).ok_or_else(|| err(ErrorKind::NotFound))?;
-            let is_last = todo.iter().all(|rest| rest.clone().all(|c| !is_name(c)));
+            let child = *self.entries(dir)?.get(OsStr::from_bytes(name)).ok_or_else(|| err(ErrorKind::NotFound))?;
+            let is_last = next_name(rest).is_none() && outer.iter().all(|r| next_name(r).is_none());
             match &self.get(child).node {
                 Node::Symlink { target } if !is_last || follow_last => {
                     hops += 1;
                     if hops > SYMLINK_HOPS_MAX {
                         return Err(io::Error::from_raw_os_error(ELOOP));
                     }
-                    if target.has_root() {
-                        stack.truncate(1);
+                    let target = target.as_os_str().as_bytes();
+                    if target.first() == Some(&b'/') {
+                        stack.back_to_root();
                     }
-                    todo.push(target.components());
-                    last = *stack.last().expect("stack holds the root");
+                    outer.push(rest);
+                    rest = target;
+                    last = stack.last();
                 }
                 Node::Dir { .. } => {
                     stack.push(child);
@@ -299,6 +355,17 @@ impl Tree {
 
     /// The directory that holds `path`'s last component, and that component.
     fn parent(&self, path: &Path) -> io::Result<(Ino, OsString)> {
+        // A plain path (most are) splits at its last slash.
+        let b = path.as_os_str().as_bytes();
+        if crate::schedule::plain(b)
+            && let Some(i) = b.iter().rposition(|&c| c == b'/')
+            && i + 1 < b.len()
+            && &b[i + 1..] != b".."
+        {
+            let dir = self.walk(Path::new(OsStr::from_bytes(if i == 0 { b"/" } else { &b[..i] })), true)?;
+            self.entries(dir)?;
+            return Ok((dir, OsStr::from_bytes(&b[i + 1..]).to_os_string()));
+        }
         let name = match path.file_name() {
             Some(n) => n.to_os_string(),
             None => return Err(io::Error::new(ErrorKind::InvalidInput, format!("no file name: {}", path.display()))),
@@ -388,32 +455,36 @@ impl Tree {
         torn_files
     }
 
-    /// Every entry reachable from the root, depth first in name order.
+    /// Every entry reachable from the root, in path order (an entry, then
+    /// everything under it, then its next sibling by name: a depth-first
+    /// walk in name order yields it, so nothing is sorted).
     pub fn listing(&self) -> Vec<Listed> {
         let mut out = Vec::new();
-        let mut stack = vec![(PathBuf::from("/"), ROOT)];
-        let mut seen = std::collections::BTreeSet::new();
-        while let Some((path, ino)) = stack.pop() {
-            if !seen.insert(ino) {
-                continue; // a directory cycle a power loss left (see `live_bytes`)
-            }
-            let Ok(entries) = self.entries(ino) else { continue };
-            for (name, &child) in entries.iter().rev() {
-                let p = path.join(name);
-                if self.kind(child) == FileKind::Dir {
-                    stack.push((p.clone(), child));
+        // Directories whose entries are still to come, innermost last,
+        // each with the entries it has left (in name order).
+        let mut stack = vec![(PathBuf::from("/"), self.entries(ROOT).ok().map(|e| e.iter()))];
+        let mut seen = std::collections::BTreeSet::from([ROOT]);
+        while let Some((path, rest)) = stack.last_mut() {
+            let Some((name, &child)) = rest.as_mut().and_then(Iterator::next) else {
+                stack.pop();
+                continue;
+            };
+            let p = path.join(name);
+            let (len, hash) = match &self.get(child).node {
+                Node::File { data, .. } => (data.len() as u64, hash_bytes(data)),
+                Node::Symlink { target } => {
+                    (target.as_os_str().len() as u64, hash_bytes(target.as_os_str().as_encoded_bytes()))
                 }
-                let (len, hash) = match &self.get(child).node {
-                    Node::File { data, .. } => (data.len() as u64, hash_bytes(data)),
-                    Node::Symlink { target } => {
-                        (target.as_os_str().len() as u64, hash_bytes(target.as_os_str().as_encoded_bytes()))
-                    }
-                    Node::Dir { .. } | Node::Special => (0, 0),
-                };
-                out.push(Listed { path: p, kind: self.kind(child), len, hash });
+                Node::Dir { .. } | Node::Special => (0, 0),
+            };
+            let kind = self.kind(child);
+            out.push(Listed { path: p.clone(), kind, len, hash });
+            // A directory a power loss left in a cycle (see `live_bytes`)
+            // is listed where it is first met, and its entries only there.
+            if kind == FileKind::Dir && seen.insert(child) {
+                stack.push((p, self.entries(child).ok().map(|e| e.iter())));
             }
         }
-        out.sort();
         out
     }
 
@@ -499,5 +570,165 @@ mod hash_tests {
         for len in 0..bytes.len() {
             assert_eq!(super::hash_bytes(&bytes[..len]), reference(&bytes[..len]), "length {len}");
         }
+    }
+}
+
+#[cfg(test)]
+mod walk_tests {
+    use std::ffi::OsString;
+    use std::path::{Component, Path, PathBuf};
+    use std::time::SystemTime;
+
+    use steadfast_core::FsOp;
+
+    use super::*;
+
+    /// A tree whose names sort differently by bytes and by components
+    /// (`a.b` against `a/b`), with relative, absolute, upward, dotted and
+    /// looping symlinks.
+    fn tricky() -> Tree {
+        let wall = SystemTime::UNIX_EPOCH;
+        let mut t = Tree::new(wall);
+        let p = |s: &str| PathBuf::from(s);
+        let link = |target: &str, link: &str| FsOp::Symlink { target: p(target), link: p(link) };
+        for op in [
+            FsOp::CreateDirAll(p("/a/b/c")),
+            FsOp::CreateDir(p("/a.b")),
+            FsOp::CreateDir(p("/a-b")),
+            FsOp::Write { path: p("/a/f"), data: b"f".to_vec() },
+            FsOp::Write { path: p("/a/b/g"), data: b"gg".to_vec() },
+            FsOp::Write { path: p("/a.b/h"), data: Vec::new() },
+            link("a/b", "/l1"),
+            link("/a/../a.b", "/l2"),
+            link("../a.b", "/a/l3"),
+            link("/loop", "/loop"),
+            link("..", "/a/b/up"),
+            link("./b//c/.", "/a/dots"),
+            link("", "/a/empty"),
+            link("f/x", "/a/through-file"),
+        ] {
+            t.apply(&op, wall).unwrap_or_else(|e| panic!("{} {}: {e}", op.name(), op.path().display()));
+        }
+        t
+    }
+
+    /// The walk as it was written over `Path::components`: the reference
+    /// the byte walk must agree with.
+    fn reference_walk(t: &Tree, path: &Path, follow_last: bool) -> io::Result<Ino> {
+        let is_name = |c: Component<'_>| matches!(c, Component::Normal(_) | Component::ParentDir);
+        let mut comps = path.components();
+        if comps.next() != Some(Component::RootDir) {
+            return Err(err(ErrorKind::InvalidInput));
+        }
+        let mut todo = vec![comps];
+        let mut stack = vec![ROOT];
+        let (mut hops, mut last) = (0, ROOT);
+        loop {
+            let name: OsString = match todo.last_mut() {
+                None => break,
+                Some(rest) => match rest.next() {
+                    Some(Component::Normal(n)) => n.to_os_string(),
+                    Some(Component::ParentDir) => "..".into(),
+                    Some(_) => continue,
+                    None => {
+                        todo.pop();
+                        continue;
+                    }
+                },
+            };
+            let dir = *stack.last().expect("root");
+            if name == ".." {
+                if stack.len() > 1 {
+                    stack.pop();
+                }
+                last = *stack.last().expect("root");
+                continue;
+            }
+            let child = *t.entries(dir)?.get(&name).ok_or_else(|| err(ErrorKind::NotFound))?;
+            let is_last = todo.iter().all(|rest| rest.clone().all(|c| !is_name(c)));
+            match &t.get(child).node {
+                Node::Symlink { target } if !is_last || follow_last => {
+                    hops += 1;
+                    if hops > SYMLINK_HOPS_MAX {
+                        return Err(io::Error::from_raw_os_error(ELOOP));
+                    }
+                    if target.has_root() {
+                        stack.truncate(1);
+                    }
+                    todo.push(target.components());
+                    last = *stack.last().expect("root");
+                }
+                Node::Dir { .. } => {
+                    stack.push(child);
+                    last = child;
+                }
+                _ if is_last => last = child,
+                _ => return Err(err(ErrorKind::NotADirectory)),
+            }
+        }
+        Ok(last)
+    }
+
+    /// Every path of up to four segments over the tree's names and the
+    /// awkward spellings, both ways of treating the last symlink: the
+    /// byte walk resolves each as the components walk did.
+    #[test]
+    fn the_byte_walk_resolves_as_components_do() {
+        let t = tricky();
+        let segs = [
+            "a",
+            "b",
+            "c",
+            "a.b",
+            "f",
+            "g",
+            "l1",
+            "l2",
+            "l3",
+            "loop",
+            "up",
+            "dots",
+            "empty",
+            "through-file",
+            ".",
+            "..",
+            "",
+        ];
+        let mut paths = vec![String::new()];
+        let mut all = Vec::new();
+        for _ in 0..4 {
+            paths = paths.iter().flat_map(|p| segs.iter().map(move |s| format!("{p}/{s}"))).collect();
+            all.extend(paths.iter().cloned());
+            all.extend(paths.iter().map(|p| format!("{p}/")));
+        }
+        all.push("relative/a".into());
+        for path in &all {
+            for follow in [true, false] {
+                let (got, want) = (t.walk(Path::new(path), follow), reference_walk(&t, Path::new(path), follow));
+                match (got, want) {
+                    (Ok(g), Ok(w)) => assert_eq!(g, w, "{path:?} follow={follow}"),
+                    (Err(g), Err(w)) => assert_eq!(
+                        (g.kind(), g.raw_os_error()),
+                        (w.kind(), w.raw_os_error()),
+                        "{path:?} follow={follow}"
+                    ),
+                    (g, w) => panic!("{path:?} follow={follow}: {g:?} against {w:?}"),
+                }
+            }
+        }
+    }
+
+    /// A listing is in path order (components compared, so `/a/b` before
+    /// `/a.b`), as sorting it would leave it.
+    #[test]
+    fn a_listing_is_in_path_order_without_a_sort() {
+        let t = tricky();
+        let listing = t.listing();
+        let mut sorted = listing.clone();
+        sorted.sort();
+        assert_eq!(listing, sorted);
+        let at = |s: &str| listing.iter().position(|l| l.path == Path::new(s)).expect(s);
+        assert!(at("/a/b/c") < at("/a.b"), "{listing:#?}");
+        assert_eq!(listing.len(), 16, "{listing:#?}");
     }
 }
