@@ -766,19 +766,15 @@ impl Seen {
     /// a kind (a sweep keeps each as a symlink, never following it).
     fn telemetry(world: &World, policy: &RetentionPolicy, now: std::time::SystemTime) -> (Vec<Seen>, usize) {
         let live = live_pids(world);
-        let listing = world.listing();
-        let links = listing
+        let entries = telemetry_entries(world);
+        let links = entries
             .iter()
-            .filter(|l| l.kind == FileKind::Symlink && l.path.parent() == Some(Path::new(TELEMETRY)))
-            .filter_map(|l| l.path.file_name()?.to_str())
-            .filter(|n| !policy.protected.iter().any(|p| p == n) && kind_of(policy, n).is_some())
+            .filter(|(n, m)| m.kind == FileKind::Symlink && !policy.protected.iter().any(|p| p == n))
+            .filter(|(n, _)| kind_of(policy, n).is_some())
             .count();
         let mut out = Vec::new();
-        for l in &listing {
-            let Some((name, (kind, k))) = telemetry_file(l).and_then(|n| Some((n, kind_of(policy, n)?))) else {
-                continue;
-            };
-            let Ok(steadfast_core::FsOutput::Metadata(m)) = world.peek(FsOp::SymlinkMetadata(l.path.clone())) else {
+        for (name, m) in entries.iter().filter(|(_, m)| m.kind == FileKind::File) {
+            let Some((kind, k)) = kind_of(policy, name) else {
                 continue;
             };
             let trusted = |t: std::time::SystemTime| t <= now + MTIME_SKEW_MAX;
@@ -786,18 +782,28 @@ impl Seen {
             let ages_from = from.map_or(now, |t| t.min(now));
             let old = from.is_some_and(|t| now.duration_since(t).is_ok_and(|age| age >= policy.age_floor));
             let live = pid_in(name, k).is_some_and(|p| live.contains(&p));
-            out.push(Seen { name: name.to_string(), kind, len: l.len, ages_from, deletable: old && !live });
+            out.push(Seen { name: name.clone(), kind, len: m.len, ages_from, deletable: old && !live });
         }
         (out, links)
     }
+}
+
+/// The entries directly in the telemetry directory whose names are text,
+/// each with its `symlink_metadata` (none when the directory is missing).
+fn telemetry_entries(world: &World) -> Vec<(String, steadfast_core::Metadata)> {
+    let entries = world.peek_dir(Path::new(TELEMETRY)).unwrap_or_default();
+    entries.into_iter().filter_map(|(n, m)| Some((n.into_string().ok()?, m))).collect()
 }
 
 /// R7 on a quiet sweep that found `before`: per kind, no file it deleted
 /// is younger than a deletable file it kept (oldest first), and its last
 /// deletion was needed: before it the kind was over a ceiling.
 fn judge_minimal(world: &World, policy: &RetentionPolicy, before: &[Seen], r: &steadfast_core::retention::SweepReport) {
-    let after: BTreeMap<String, u64> =
-        world.listing().iter().filter_map(|l| Some((telemetry_file(l)?.to_string(), l.len))).collect();
+    let after: BTreeMap<String, u64> = telemetry_entries(world)
+        .into_iter()
+        .filter(|(_, m)| m.kind == FileKind::File)
+        .map(|(n, m)| (n, m.len))
+        .collect();
     // Its report counts what it deleted, and the bytes as it saw them
     // (nothing else changes the directory now).
     let deleted: Vec<&Seen> = before.iter().filter(|s| !after.contains_key(&s.name)).collect();

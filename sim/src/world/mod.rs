@@ -338,6 +338,16 @@ impl World {
         st.disk.tree.apply(&op, wall)
     }
 
+    /// The entries of directory `dir` as they are now, in name order, each
+    /// with its `symlink_metadata` (for checkers: [`World::listing`] walks
+    /// the whole tree, and a [`World::peek`] per entry walks its path).
+    pub fn peek_dir(&self, dir: &Path) -> io::Result<Vec<(std::ffi::OsString, steadfast_core::fs::Metadata)>> {
+        let now = self.now_ns();
+        let mut st = self.lock();
+        st.settle(now);
+        st.disk.tree.dir_entries(dir)
+    }
+
     /// Read a file as it is now (for checkers).
     pub fn peek_file(&self, path: &Path) -> io::Result<Vec<u8>> {
         match self.peek(FsOp::Read(path.to_path_buf()))? {

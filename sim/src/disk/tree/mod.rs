@@ -493,6 +493,15 @@ impl Tree {
         self.walk(path, false).is_ok()
     }
 
+    /// The entries of directory `dir` (symlinks followed to it), in name
+    /// order, each with its own metadata (a final symlink not followed, as
+    /// `symlink_metadata` reads it): one directory's `read_dir` and a
+    /// `symlink_metadata` of each entry, in one step.
+    pub fn dir_entries(&self, dir: &Path) -> io::Result<Vec<(OsString, steadfast_core::fs::Metadata)>> {
+        let entries = self.entries(self.walk(dir, true)?)?;
+        Ok(entries.iter().map(|(name, &ino)| (name.clone(), self.inode_metadata(ino))).collect())
+    }
+
     /// The length of the regular file `path` names (following symlinks),
     /// if it is one.
     pub fn file_len(&self, path: &Path) -> Option<u64> {
