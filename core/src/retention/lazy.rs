@@ -15,10 +15,12 @@ use crate::spawn::{Spawn, run_detached};
 /// of its line at the end of the file (a short append before EIO or
 /// ENOSPC); so may a process that died mid-write. The first write of a
 /// sink, and the next write after a failed one, cut such a fragment (the
-/// bytes after the file's last newline, at most one line's worth: longer
-/// unterminated data is not this sink's and is left alone) before they
-/// append, so that no record is glued to one. A sink assumes it is its
-/// file's only writer.
+/// bytes after the file's last newline, at most one line's worth: the
+/// failed line's, or [`FRAGMENT_MAX_AT_OPEN`] bytes of a previous
+/// process's) before they append, so that no record is glued to one. Longer unterminated
+/// data is not this sink's: it is kept whole, and ended with a newline so
+/// that the next record starts a line of its own. A sink assumes it is
+/// its file's only writer.
 ///
 /// Writes on one sink take turns, and each runs to its end as a task of
 /// its own: a caller that stops waiting (a timeout) does not abandon an
@@ -46,7 +48,7 @@ struct State {
 
 /// The longest fragment the first write of a sink cuts (a previous
 /// process's unfinished line).
-const FRAGMENT_MAX_AT_OPEN: u64 = 4096;
+pub const FRAGMENT_MAX_AT_OPEN: u64 = 4096;
 
 impl LazySink {
     /// A sink for `path`: creates its directory now (a bad directory is
@@ -127,9 +129,9 @@ impl Inner {
     }
 
     /// Cut what follows the file's last newline, if that is at most `max`
-    /// bytes (a longer unterminated tail is not a fragment of this sink's:
-    /// left alone). A missing file has nothing to cut. Done: no fragment
-    /// is left to cut.
+    /// bytes; end a longer unterminated tail (not a fragment of this
+    /// sink's) with a newline instead. A missing file has nothing to cut.
+    /// Done: the file ends where a record can start.
     async fn cut_fragment(&self, max: u64) -> io::Result<()> {
         let fs = &self.fs;
         let rw = OpenMode { read: true, write: true, ..OpenMode::default() };
@@ -158,8 +160,9 @@ impl Inner {
         }
         let keep = tail.iter().rposition(|&b| b == b'\n').map_or(start, |i| start + i as u64 + 1);
         // Longer than one line of this sink's (no newline within reach):
-        // not its fragment.
+        // not its fragment. Kept, and ended, so no record is glued to it.
         if len - keep > max {
+            fs.write_at(h, len, b"\n".to_vec()).await?;
             return Ok(());
         }
         debug_assert!(keep < len, "a cut takes a fragment, never a whole line");

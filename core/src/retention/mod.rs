@@ -31,7 +31,7 @@ mod sweep;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-pub use lazy::LazySink;
+pub use lazy::{FRAGMENT_MAX_AT_OPEN, LazySink};
 pub use sweep::{SessionIndex, delete_workspace_blocking, pid_of_name, spawn_after, sweep_dir, sweep_orphans};
 
 /// How far in the future an mtime may lie and still be trusted (R6):

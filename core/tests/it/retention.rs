@@ -206,6 +206,27 @@ fn a_lazy_sink_recreates_its_removed_directory_and_a_gone_workspace_is_deleted()
 }
 
 #[test]
+fn a_lazy_sink_cuts_a_previous_fragment_but_keeps_and_ends_a_longer_unterminated_tail() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let (short, long) = (root.path().join("short.jsonl"), root.path().join("long.jsonl"));
+    std::fs::write(&short, b"{\"a\":1}\n{\"b\":").expect("a previous writer's fragment");
+    let foreign = vec![b'x'; 5_000];
+    let mut with_tail = b"{\"a\":1}\n".to_vec();
+    with_tail.extend_from_slice(&foreign);
+    std::fs::write(&long, &with_tail).expect("a longer unterminated line, no sink's");
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        for path in [&short, &long] {
+            let sink = LazySink::open(&env, path).await.expect("open");
+            sink.write_line("{\"c\":3}").await.expect("a record");
+        }
+    });
+    assert_eq!(std::fs::read(&short).expect("read"), b"{\"a\":1}\n{\"c\":3}\n");
+    with_tail.extend_from_slice(b"\n{\"c\":3}\n");
+    assert!(std::fs::read(&long).expect("read") == with_tail, "the long tail is kept whole, on a line of its own");
+}
+
+#[test]
 fn the_memory_watch_skips_a_sample_whose_file_went_missing() {
     use std::sync::{Arc, Mutex};
     use steadfast_core::liveness::{MemoryEvent, MemoryWatchConfig, memory_watch};
