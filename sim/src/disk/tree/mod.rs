@@ -102,6 +102,10 @@ pub struct Tree {
     slots: Slots,
     free: Vec<Ino>,
     handles: handles::Handles,
+    /// A directory's live entries changed since the last commit (a
+    /// journal commit of metadata finds nothing to do otherwise, and runs
+    /// every few milliseconds of virtual time).
+    entries_changed: bool,
 }
 
 fn err(kind: ErrorKind) -> io::Error {
@@ -199,7 +203,12 @@ impl Tree {
             ctime: wall,
             refs: 1,
         };
-        Tree { slots: Slots::new(vec![Some(root)]), free: Vec::new(), handles: handles::Handles::default() }
+        Tree {
+            slots: Slots::new(vec![Some(root)]),
+            free: Vec::new(),
+            handles: handles::Handles::default(),
+            entries_changed: false,
+        }
     }
 
     /// Freeze the tree `ops` build (applied in order, then everything made
@@ -217,7 +226,12 @@ impl Tree {
     /// A tree that is `image`, as if built at `wall`: it shares the image's
     /// inodes and copies only those it changes.
     pub fn from_image(image: &TreeImage, wall: SystemTime) -> Tree {
-        Tree { slots: Slots::fork(image, wall), free: image.free.clone(), handles: handles::Handles::default() }
+        Tree {
+            slots: Slots::fork(image, wall),
+            free: image.free.clone(),
+            handles: handles::Handles::default(),
+            entries_changed: false,
+        }
     }
 
     /// Nothing but an empty root, and nothing open: a tree as new.
@@ -270,6 +284,7 @@ impl Tree {
     }
 
     fn link(&mut self, dir: Ino, name: OsString, ino: Ino, wall: SystemTime) {
+        self.entries_changed = true;
         self.incref(ino);
         self.get_mut(ino).ctime = wall;
         let d = self.get_mut(dir);
@@ -283,6 +298,7 @@ impl Tree {
     }
 
     fn unlink(&mut self, dir: Ino, name: &OsStr, wall: SystemTime) {
+        self.entries_changed = true;
         let d = self.get_mut(dir);
         d.mtime = wall;
         d.ctime = wall;
@@ -397,10 +413,14 @@ impl Tree {
     /// Make every directory's entries durable but no file data (a journal
     /// commit of metadata).
     pub fn commit_metadata(&mut self) {
-        self.commit(false)
+        // Every directory is as durable as its live entries already.
+        if self.entries_changed {
+            self.commit(false)
+        }
     }
 
     fn commit(&mut self, files_too: bool) {
+        self.entries_changed = false;
         // An image's inodes this tree never changed are durable already.
         for ino in self.slots.touched() {
             // An earlier directory's commit may have freed this inode.
@@ -739,5 +759,39 @@ mod walk_tests {
         let at = |s: &str| listing.iter().position(|l| l.path == Path::new(s)).expect(s);
         assert!(at("/a/b/c") < at("/a.b"), "{listing:#?}");
         assert_eq!(listing.len(), 16, "{listing:#?}");
+    }
+
+    /// A journal commit skipped because no directory changed since the
+    /// last leaves the same durable state as one that ran: after the same
+    /// operations and a power loss, both trees list the same.
+    #[test]
+    fn a_skipped_journal_commit_changes_nothing_durable() {
+        let wall = SystemTime::UNIX_EPOCH;
+        let (mut skipping, mut always) = (tricky(), tricky());
+        let p = |s: &str| PathBuf::from(s);
+        let ops = [
+            FsOp::Write { path: p("/a/new"), data: b"n".to_vec() },
+            FsOp::Write { path: p("/a/f"), data: b"again".to_vec() },
+            FsOp::Rename { from: p("/a/new"), to: p("/a.b/moved") },
+            FsOp::RemoveFile(p("/a/b/g")),
+            FsOp::CreateDir(p("/a/b/c/d")),
+            FsOp::Write { path: p("/a/b/c/d/e"), data: b"e".to_vec() },
+        ];
+        for (i, op) in ops.iter().enumerate() {
+            for t in [&mut skipping, &mut always] {
+                t.apply(op, wall).unwrap_or_else(|e| panic!("{}: {e}", op.name()));
+            }
+            // Commit after some operations only, and twice in a row once.
+            if i % 2 == 0 {
+                skipping.commit_metadata();
+                skipping.commit_metadata();
+                always.commit(false);
+                always.commit(false);
+            }
+        }
+        for t in [&mut skipping, &mut always] {
+            t.power_loss(Torn::None, &mut |n| n);
+        }
+        assert_eq!(skipping.listing(), always.listing());
     }
 }
