@@ -385,7 +385,7 @@ impl Mirror {
             let (ending, landed) = {
                 let b = lock(&self.book);
                 let ending = b.sessions.get(id).and_then(|s| s.end_started).map(|(_, at)| at);
-                (ending, b.final_landed.get(&path).is_some_and(|at| *at >= from))
+                (ending, b.final_landed.get(path.as_os_str()).is_some_and(|at| *at >= from))
             };
             let waited = ending.is_some_and(|at| self.world.now() >= at + end_wait);
             let landing = if landed {
@@ -443,8 +443,10 @@ struct Book {
     /// Sessions whose late mirror export has begun.
     mirror_holding: BTreeSet<String>,
     /// When a version that is not running last landed on each canonical
-    /// path (by a rename).
-    final_landed: BTreeMap<PathBuf, Duration>,
+    /// path (by a rename), keyed by the path's bytes: the late mirror polls
+    /// it every few ms, and a `PathBuf` key compares component by component
+    /// (core names the file the same way each time).
+    final_landed: BTreeMap<std::ffi::OsString, Duration>,
 }
 
 type SharedBook = Arc<Mutex<Book>>;
@@ -572,7 +574,7 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
             // A final version landed (what a late mirror answers after).
             let status = l.bytes(to).ok().and_then(|b| book.parse(b).ok()).map(|d| d.status);
             if l.ok && status.is_some_and(|s| s != Status::Running) {
-                book.final_landed.insert(to.clone(), l.at);
+                book.final_landed.insert(to.as_os_str().to_owned(), l.at);
             }
             let after_crash =
                 book.by_path.get(to).is_some_and(|ids| ids.iter().any(|id| book.sessions[id].crash_returned));
