@@ -226,6 +226,7 @@ struct BenchArgs {
 }
 
 fn main() -> ExitCode {
+    end_quietly_on_a_closed_pipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
@@ -484,4 +485,24 @@ pub(crate) fn report(sc: &dyn Scenario, o: &steadfast_sim::Outcome) -> String {
              shrink:   {cli} shrink --scenario {name} --seed {seed} --out shrunk.json\n  \
              timeline: {cli} replay --scenario {name} --seed {seed} --chrome-trace trace.json"
         )
+}
+
+/// `steadfast run --json | head` closes the pipe early: end as other
+/// command-line tools do there (status 141, as if by SIGPIPE), not with a
+/// panic's message and backtrace. (Rust ignores SIGPIPE, so a print to a
+/// closed pipe panics with this message.)
+fn end_quietly_on_a_closed_pipe() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        previous(info);
+    }));
 }

@@ -73,8 +73,16 @@ fn sweep_one(args: &RunArgs, sc: &'static dyn Scenario, seeds: &[u64], progress:
     let bar = progress.then(|| progress_bar(sc.name(), seeds.len()));
     let stdout = std::io::stdout();
     let summary = runner::sweep(sc, seeds, options, |o| {
-        if args.json {
-            let _ = writeln!(stdout.lock(), "{}", o.json_row());
+        if args.json
+            && let Err(e) = writeln!(stdout.lock(), "{}", o.json_row())
+        {
+            // The reader went away (`| head`): end as other tools do. Any
+            // other failure would lose rows silently: say so, and stop.
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(141);
+            }
+            eprintln!("steadfast: a --json row could not be written: {e}");
+            std::process::exit(1);
         }
         if let Some(v) = o.violations.first() {
             report.get_or_insert_with(|| crate::report(sc, o));

@@ -22,6 +22,29 @@ fn list_names_every_scenario_with_its_expectation() {
     }
 }
 
+/// `steadfast run --json | head -1`: the reader goes away after one line;
+/// the run ends as `yes | head` does (status 141), without a panic.
+#[test]
+fn a_closed_pipe_ends_the_run_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_steadfast"))
+        .args(["run", "--scenario", "selftest/rename-with-fsync", "--seeds", "100000", "--json", "--jobs", "1"])
+        .env_remove("RUSTFLAGS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run steadfast");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("one line");
+    assert!(first.starts_with('{'), "{first}");
+    // The reader is dropped here: the pipe is closed.
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 #[test]
 fn bad_input_gets_one_line_and_status_2() {
     for args in [
