@@ -4,7 +4,8 @@
 //!
 //! Exit status: 0 when every `hold` scenario held and every `violate`
 //! scenario was caught (and every coverage point was reached), 1 otherwise,
-//! 2 on bad input (with a one-line error).
+//! 2 on bad input or output (with a one-line error), 141 when the reader of
+//! its output went away (`| head`).
 
 #![allow(clippy::disallowed_methods)] // the CLI runs outside every simulation
 
@@ -21,7 +22,8 @@ use steadfast_sim::runner::{self, SweepOptions};
 use steadfast_sim::{Expect, Scenario, Schedule};
 
 const EXIT_CODES: &str = "Exit status: 0 when every hold scenario held and every violate scenario was caught (and \
-every coverage point was reached); 1 otherwise; 2 on bad input, with a one-line error.";
+every coverage point was reached); 1 otherwise; 2 on bad input (or output that cannot be written), with a one-line \
+error; 141 when the reader of its output went away (`| head`).";
 
 const JSON_ROWS: &str = "With --json: one JSON object per line per seed, \
 {\"scenario\", \"seed\", \"expect\", \"violations\": [{\"invariant\", \"at_ms\", \"message\"}], \

@@ -244,9 +244,10 @@ fn schedule(seed: u64) -> Schedule {
     if SimRng::new(seed, 0x4057).chance(0.33) {
         s.params.insert("hostile".into(), 1);
         // Appends to the spool fail, some after a part of the line landed:
-        // the next record must still be a line of its own (R5).
+        // the next record must still be a line of its own (R5). So may the
+        // newline a sink ends another writer's line with.
         s.errors.push(ErrorRule {
-            ops: ["append", "open", "set_len", "close"].map(String::from).to_vec(),
+            ops: ["append", "open", "set_len", "close", "write"].map(String::from).to_vec(),
             path_prefix: Some(SPOOL.into()),
             error: FaultKind::Eio,
             nth: None,
@@ -286,8 +287,11 @@ struct Book {
     last_sweep_ms: u64,
     /// Files dated into the future (`touch -d`), and when (virtual ms).
     touched: BTreeMap<String, u64>,
-    /// Times the spool directory was removed (virtual ms).
+    /// Times a removal of the spool directory started (virtual ms).
     spool_removed: Vec<u64>,
+    /// Times such a removal's effect landed (virtual ms): a file planted
+    /// before one may be gone.
+    spool_removals_landed: Vec<u64>,
     /// Every record the app gave a spool sink, by file.
     spooled: BTreeMap<PathBuf, BTreeSet<String>>,
     /// An unterminated line longer than any fragment a sink leaves, put at
@@ -382,6 +386,12 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
     Box::new(move |l: &mut Landed<'_>| {
         if let (FsOp::SetLen { .. }, true) = (l.op, l.ok) {
             l.reach(FRAGMENT_CUT);
+        }
+        if let FsOp::RemoveDirAll(p) = l.op
+            && p == Path::new(SPOOL)
+        {
+            // Landed, whether or not it failed (it may have removed some).
+            lock(&book).spool_removals_landed.push(l.at.as_millis() as u64);
         }
         if let (FsOp::ReadDir(dir), "app") = (l.op, l.node) {
             lock(&book).listings.insert(dir.clone(), l.ok);
@@ -1164,7 +1174,7 @@ fn final_checks(world: &World, book: &SharedBook) {
             )
         });
         if let Some((f, planted_ms)) = book.foreign.get(path)
-            && !book.spool_removed.iter().any(|&t| t >= *planted_ms)
+            && !book.spool_removals_landed.iter().any(|&t| t >= *planted_ms)
         {
             let kept = tail == f || lines.split('\n').any(|l| l == f);
             world.check("R5", kept, || {

@@ -76,13 +76,15 @@ fn sweep_one(args: &RunArgs, sc: &'static dyn Scenario, seeds: &[u64], progress:
         if args.json
             && let Err(e) = writeln!(stdout.lock(), "{}", o.json_row())
         {
-            // The reader went away (`| head`): end as other tools do. Any
-            // other failure would lose rows silently: say so, and stop.
+            // The reader went away (`| head`): end as other tools do (an
+            // exit with status 141, as a death by SIGPIPE reads). Any other
+            // failure would lose rows silently: say so, and stop with the
+            // status of an input or output error (2), never a verdict's.
             if e.kind() == std::io::ErrorKind::BrokenPipe {
                 std::process::exit(141);
             }
             eprintln!("steadfast: a --json row could not be written: {e}");
-            std::process::exit(1);
+            std::process::exit(2);
         }
         if let Some(v) = o.violations.first() {
             report.get_or_insert_with(|| crate::report(sc, o));

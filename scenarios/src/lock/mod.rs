@@ -369,10 +369,10 @@ impl Book {
 
 type SharedBook = Arc<Mutex<Book>>;
 
-/// Each session's lock path, made once: every landed effect asks.
 /// What every session's transcript and lock file name holds.
 const JSONL: &[u8] = b".jsonl";
 
+/// Each session's lock path, made once: every landed effect asks.
 fn lock_of(session: usize) -> &'static Path {
     static LOCKS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
     LOCKS.get_or_init(|| SESSIONS.iter().map(|s| lock_path(Path::new(s))).collect())[session].as_path()

@@ -104,7 +104,10 @@ pub struct Tree {
     handles: handles::Handles,
     /// A directory's live entries changed since the last commit (a
     /// journal commit of metadata finds nothing to do otherwise, and runs
-    /// every few milliseconds of virtual time).
+    /// every few milliseconds of virtual time). The invariant it keeps:
+    /// while false, every directory's live entries equal its durable ones.
+    /// `link` and `unlink` are the only steps that change live entries;
+    /// any new one must set it.
     entries_changed: bool,
 }
 
@@ -513,7 +516,8 @@ impl Tree {
         self.walk(path, false).is_ok()
     }
 
-    /// The entries of directory `dir` (symlinks followed to it), in name
+    /// The entries of directory `dir` (symlinks followed to it, as
+    /// `read_dir` does; [`Tree::listing`] never follows one), in name
     /// order, each with its own metadata (a final symlink not followed, as
     /// `symlink_metadata` reads it): one directory's `read_dir` and a
     /// `symlink_metadata` of each entry, in one step.
@@ -703,7 +707,11 @@ mod walk_tests {
     /// byte walk resolves each as the components walk did.
     #[test]
     fn the_byte_walk_resolves_as_components_do() {
-        let t = tricky();
+        let mut t = tricky();
+        let deep = PathBuf::from("/d".repeat(20));
+        t.apply(&FsOp::CreateDirAll(deep.clone()), SystemTime::UNIX_EPOCH).expect("deep");
+        let up = FsOp::Symlink { target: "..".into(), link: deep.join("up") };
+        t.apply(&up, SystemTime::UNIX_EPOCH).expect("up");
         let segs = [
             "a",
             "b",
@@ -731,6 +739,15 @@ mod walk_tests {
             all.extend(paths.iter().map(|p| format!("{p}/")));
         }
         all.push("relative/a".into());
+        // Deeper than the walk's inline ancestors, and back up past them.
+        let deep = "/d".repeat(20);
+        all.extend([
+            deep.clone(),
+            format!("{deep}/{}a/f", "../".repeat(19)),
+            format!("{deep}/{}", "../".repeat(25)),
+            format!("{deep}/up/d/e/../../d"),
+            format!("{deep}/nope"),
+        ]);
         for path in &all {
             for follow in [true, false] {
                 let (got, want) = (t.walk(Path::new(path), follow), reference_walk(&t, Path::new(path), follow));
