@@ -292,6 +292,11 @@ struct Book {
     /// Times such a removal's effect landed (virtual ms): a file planted
     /// before one may be gone.
     spool_removals_landed: Vec<u64>,
+    /// Files the racer wrote where a workspace was (an upper bound: some
+    /// writes may fail).
+    racer_files: usize,
+    /// A workspace sweep is running (the racer looks every millisecond).
+    ws_sweeping: bool,
     /// Every record the app gave a spool sink, by file.
     spooled: BTreeMap<PathBuf, BTreeSet<String>>,
     /// An unterminated line longer than any fragment a sink leaves, put at
@@ -411,6 +416,15 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
             } else {
                 counts.1 += 1;
             }
+        }
+        // A workspace sweep's stat that found its entry replaced by
+        // something that is no directory (the racer): a change, as one
+        // that found it gone.
+        if let (FsOp::SymlinkMetadata(p), "app", true) = (l.op, l.node, l.ok)
+            && p.parent() == Some(Path::new(WORKSPACES))
+            && l.kind(p).is_some_and(|k| k != FileKind::Dir)
+        {
+            lock(&book).entry_failures.entry(PathBuf::from(WORKSPACES)).or_default().1 += 1;
         }
         if !l.ok {
             return;
@@ -590,7 +604,11 @@ async fn drive(world: &World, variant: Variant) {
         async move { churn(w, book, stream).await }
     });
     if hostile(world.schedule()) {
-        world.add_node(RACER, |w| async move { racer(w).await });
+        let b = book.clone();
+        world.add_node(RACER, move |w| {
+            let book = b.clone();
+            async move { racer(w, book).await }
+        });
     }
     world.sleep_until(world.quiet_end()).await;
     final_checks(world, &book);
@@ -740,13 +758,16 @@ async fn sweep_loop(world: World, book: SharedBook, env: Env, index: Arc<Index>)
                 format!("a quiet sweep found {links} symlinks named like a kind, but reported {kept} kept as symlinks")
             });
         }
+        lock(&book).ws_sweeping = true;
         let o = sweep_orphans(&env, Path::new(WORKSPACES), &*index, &orphans).await;
+        lock(&book).ws_sweeping = false;
         check_report(&world, &book, Path::new(WORKSPACES), &o);
-        // The workspace root holds directories and one symlink: nothing
-        // there is of no kind, and a capped sweep says so.
-        let not_a_kind = o.kept.get(&Kept::NotAKind).copied().unwrap_or(0);
-        world.check("R4", not_a_kind == 0, || {
-            format!("the workspace sweep kept {not_a_kind} entries as of no kind: {o:?}")
+        // The workspace root holds directories, one symlink and the files
+        // the racer left where workspaces were: nothing else there is of no
+        // kind, and a capped sweep says so.
+        let (not_a_kind, racer_files) = (o.kept.get(&Kept::NotAKind).copied().unwrap_or(0), lock(&book).racer_files);
+        world.check("R4", not_a_kind <= racer_files, || {
+            format!("the workspace sweep kept {not_a_kind} entries as of no kind ({racer_files} files planted): {o:?}")
         });
         if hostile(world.schedule()) {
             // A directory not made yet (a fresh install): nothing to do,
@@ -1027,28 +1048,38 @@ async fn churn(world: World, book: SharedBook, stream: u64) {
 /// the moment a sweep looks at one (an operator's `rm`, another replica's
 /// sweep): the entry vanishes between the sweep's look and its delete.
 const RACER: &str = "racer";
+/// Races of each kind (telemetry files, workspaces) per seed.
 const RACES_MAX: u64 = 20;
 
-async fn racer(world: World) {
+async fn racer(world: World, book: SharedBook) {
     let env = world.env();
-    let mut races = 0;
-    while world.now() < world.chaos_end() && races < RACES_MAX {
-        env.clock.sleep(Duration::from_millis(50)).await;
-        let seen = std::cell::RefCell::new(None);
+    let (mut races, mut ws_races) = (0, 0);
+    while world.now() < world.chaos_end() && (races < RACES_MAX || ws_races < RACES_MAX) {
+        let every = if lock(&book).ws_sweeping { 1 } else { 50 };
+        env.clock.sleep(Duration::from_millis(every)).await;
+        // A workspace's stat in flight first (they are few beside the
+        // telemetry files').
+        let (file, workspace) = (std::cell::RefCell::new(None), std::cell::RefCell::new(None));
         world.in_flight("symlink_metadata", |p| {
-            let ours = p.parent().is_some_and(|d| d == Path::new(TELEMETRY) || d == Path::new(WORKSPACES));
-            if ours {
-                seen.borrow_mut().get_or_insert_with(|| p.to_path_buf());
-            }
-            ours
-        });
-        if let Some(path) = seen.into_inner() {
-            races += 1;
-            let _ = if path.starts_with(WORKSPACES) {
-                env.fs.remove_dir_all(path).await
-            } else {
-                env.fs.remove_file(path).await
+            let seen = match p.parent() {
+                Some(d) if d == Path::new(WORKSPACES) => &workspace,
+                Some(d) if d == Path::new(TELEMETRY) => &file,
+                _ => return false,
             };
+            seen.borrow_mut().get_or_insert_with(|| p.to_path_buf());
+            true
+        });
+        if let Some(path) = workspace.into_inner().filter(|_| ws_races < RACES_MAX) {
+            ws_races += 1;
+            // Every other one turns into a file under the sweep: no
+            // directory to remove, a change to report.
+            if env.fs.remove_dir_all(&path).await.is_ok() && ws_races % 2 == 0 {
+                lock(&book).racer_files += 1;
+                let _ = env.fs.write(&path, b"not a workspace".to_vec()).await;
+            }
+        } else if let Some(path) = file.into_inner().filter(|_| races < RACES_MAX) {
+            races += 1;
+            let _ = env.fs.remove_file(path).await;
         }
     }
 }

@@ -85,6 +85,13 @@ impl<'a> Landed<'a> {
         self.tree.exists(path)
     }
 
+    /// What the entry at `path` is right after this effect (a final
+    /// symlink not followed), if there is one: tells a `stat` that found
+    /// an entry replaced by another kind.
+    pub fn kind(&self, path: &Path) -> Option<steadfast_core::FileKind> {
+        self.tree.kind_of(path)
+    }
+
     /// List a directory as it is right after this effect.
     pub fn list(&self, dir: &Path) -> io::Result<Vec<steadfast_core::DirEntry>> {
         self.tree.list_dir(dir)

@@ -516,6 +516,12 @@ impl Tree {
         self.walk(path, false).is_ok()
     }
 
+    /// What the entry at `path` is (a final symlink not followed), if
+    /// there is one.
+    pub fn kind_of(&self, path: &Path) -> Option<FileKind> {
+        self.walk(path, false).ok().map(|ino| self.kind(ino))
+    }
+
     /// The entries of directory `dir` (symlinks followed to it, as
     /// `read_dir` does; [`Tree::listing`] never follows one), in name
     /// order, each with its own metadata (a final symlink not followed, as
