@@ -683,6 +683,21 @@ async fn app(world: World, book: SharedBook, variant: Variant) {
         // In the quiet phase (no faults, no churn) a record lands, though
         // an operator may have removed the spool directory meanwhile (R5).
         world.sleep_until(world.chaos_end() + Duration::from_secs(5)).await;
+        if hostile(world.schedule()) {
+            // The explicit delete of a workspace a user names: a name that
+            // is not one plain component is refused, and nothing goes
+            // (`..` would be the whole volume).
+            let there = || [WORKSPACES, SPOOL].map(|d| world.peek_dir(Path::new(d)).is_ok());
+            for name in ["", ".", "..", "../spool", "a/b", "/efs"] {
+                let before = there();
+                let r = steadfast_core::retention::delete_workspace_blocking(&env, Path::new(WORKSPACES), name);
+                let after = there();
+                let refused = matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::InvalidInput);
+                world.check("R1", refused && before == after, || {
+                    format!("deleting the workspace named {name:?} returned {r:?}; the workspace root and the spool were there {before:?}, are {after:?}")
+                });
+            }
+        }
         let line = spool_line(format!("quiet {pid}"));
         let wrote = spool.write_line(&line).await;
         let held = world.peek_file(&spool_path).map(|b| String::from_utf8_lossy(&b).lines().any(|l| l == line));
