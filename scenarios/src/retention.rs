@@ -405,6 +405,7 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
         if let (FsOp::SymlinkMetadata(p) | FsOp::RemoveFile(p) | FsOp::RemoveDirAll(p), "app", false) =
             (l.op, l.node, l.ok)
             && let Some(dir) = p.parent()
+            && p.file_name() != Some(NEVER_MADE.as_ref())
         {
             // An injected error is an error even where the entry just
             // vanished; otherwise a missing entry is a change.
@@ -574,13 +575,21 @@ fn setup(world: &World, book: &SharedBook) {
 struct Index {
     book: SharedBook,
     env: Env,
+    /// In the hostile seeds one lookup in ten fails (the database is
+    /// away): the sweep skips that workspace and counts an error (R4).
+    fails: Option<Mutex<SimRng>>,
 }
 
 impl SessionIndex for Index {
     fn is_live<'a>(&'a self, workspace: &'a str) -> BoxFuture<'a, std::io::Result<bool>> {
         Box::pin(async move {
             self.env.clock.sleep(Duration::from_millis(5)).await;
-            Ok(lock(&self.book).rows.contains(workspace))
+            let mut book = lock(&self.book);
+            if self.fails.as_ref().is_some_and(|rng| rng.lock().unwrap_or_else(|p| p.into_inner()).chance(0.1)) {
+                book.entry_failures.entry(PathBuf::from(WORKSPACES)).or_default().0 += 1;
+                return Err(std::io::Error::other("the session index is unavailable"));
+            }
+            Ok(book.rows.contains(workspace))
         })
     }
 }
@@ -668,7 +677,8 @@ async fn app(world: World, book: SharedBook, variant: Variant) {
         lock(&book).spooled.entry(spool_path.clone()).or_default().insert(record.clone());
         record
     };
-    let index = Arc::new(Index { book: book.clone(), env: env.clone() });
+    let fails = hostile(world.schedule()).then(|| Mutex::new(world.workload_rng(13)));
+    let index = Arc::new(Index { book: book.clone(), env: env.clone(), fails });
     let (w, b, e) = (world.clone(), book.clone(), env.clone());
     let _sweeps = spawn_after(&env, BOOT_DELAY, Box::pin(async move { sweep_loop(w, b, e, index).await }));
     let mut rng = world.workload_rng(9);
@@ -697,6 +707,9 @@ async fn app(world: World, book: SharedBook, variant: Variant) {
                     format!("deleting the workspace named {name:?} returned {r:?}; the workspace root and the spool were there {before:?}, are {after:?}")
                 });
             }
+            // One that is not there is deleted already: done, not an error.
+            let r = steadfast_core::retention::delete_workspace_blocking(&env, Path::new(WORKSPACES), NEVER_MADE);
+            world.check("R4", r.is_ok(), || format!("deleting a workspace that was never made returned {r:?}"));
         }
         let line = spool_line(format!("quiet {pid}"));
         let wrote = spool.write_line(&line).await;
@@ -1241,6 +1254,10 @@ fn final_checks(world: &World, book: &SharedBook) {
         });
     }
 }
+
+/// A workspace the explicit delete is asked for that never existed (not
+/// a sweep's step: the watcher leaves its failed stat out of R4's counts).
+const NEVER_MADE: &str = "never-made";
 
 /// The longest unterminated tail a new sink cuts as a previous process's
 /// fragment (`LazySink`'s documented bound, written out: the checker reads
