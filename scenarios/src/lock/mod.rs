@@ -846,6 +846,22 @@ fn check_timeout(p: &Proc, session: usize, e: &LockError) {
     p.world.check("L3", owner.is_some() || settled_owner.is_none(), || {
         format!("a timeout on {} named no owner though the lock file names {settled_owner:?}", lock.display())
     });
+    // As rendered too: the message names the owner (pid and nonce) or the
+    // last try's error, and the error's I/O kind is that last try's.
+    let LockError::Timeout { last_error, .. } = e else { return };
+    let text = e.to_string();
+    let rendered = match (owner, last_error) {
+        (Some(o), _) => text.contains(&format!("{:016x}", o.nonce)) && text.contains(&format!("pid {}", o.pid)),
+        (None, Some(kind)) => text.contains(&kind.to_string()),
+        (None, None) => true,
+    };
+    p.world.check("L3", rendered && e.io_kind() == *last_error, || {
+        format!(
+            "a timeout on {} reads {text:?} with I/O kind {:?} (owner {owner:?}, last error {last_error:?})",
+            lock.display(),
+            e.io_kind()
+        )
+    });
 }
 
 async fn release(p: &Proc, guard: &LockGuard) {
