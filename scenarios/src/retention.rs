@@ -307,6 +307,19 @@ struct Book {
 
 type SharedBook = Arc<Mutex<Book>>;
 
+impl Book {
+    /// Count a sweep step under `dir` that failed (`error`) or found its
+    /// entry gone or replaced (a change): what R4 expects the report to say.
+    fn count_step(&mut self, dir: &Path, error: bool) {
+        let counts = self.entry_failures.entry(dir.to_path_buf()).or_default();
+        if error {
+            counts.0 += 1;
+        } else {
+            counts.1 += 1;
+        }
+    }
+}
+
 /// The seed sweeps by the policy core ships (`upstream_policy`).
 fn upstream_policy(s: &Schedule) -> bool {
     s.param("upstream_policy", 0) == 1
@@ -409,14 +422,7 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
         {
             // An injected error is an error even where the entry just
             // vanished; otherwise a missing entry is a change.
-            let error = l.injected || l.exists(p);
-            let mut b = lock(&book);
-            let counts = b.entry_failures.entry(dir.to_path_buf()).or_default();
-            if error {
-                counts.0 += 1;
-            } else {
-                counts.1 += 1;
-            }
+            lock(&book).count_step(dir, l.injected || l.exists(p));
         }
         // A workspace sweep's stat that found its entry replaced by
         // something that is no directory (the racer): a change, as one
@@ -425,7 +431,7 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
             && p.parent() == Some(Path::new(WORKSPACES))
             && l.kind(p).is_some_and(|k| k != FileKind::Dir)
         {
-            lock(&book).entry_failures.entry(PathBuf::from(WORKSPACES)).or_default().1 += 1;
+            lock(&book).count_step(Path::new(WORKSPACES), false);
         }
         if !l.ok {
             return;
@@ -586,7 +592,7 @@ impl SessionIndex for Index {
             self.env.clock.sleep(Duration::from_millis(5)).await;
             let mut book = lock(&self.book);
             if self.fails.as_ref().is_some_and(|rng| rng.lock().unwrap_or_else(|p| p.into_inner()).chance(0.1)) {
-                book.entry_failures.entry(PathBuf::from(WORKSPACES)).or_default().0 += 1;
+                book.count_step(Path::new(WORKSPACES), true);
                 return Err(std::io::Error::other("the session index is unavailable"));
             }
             Ok(book.rows.contains(workspace))
