@@ -56,6 +56,7 @@ pub fn all() -> Vec<&'static dyn Scenario> {
         &lock::LockScenario { variant: lock::Variant::EnospcLockout },
         &lock::LockScenario { variant: lock::Variant::TwoManagers },
         &lock::LockScenario { variant: lock::Variant::UnfencedAttempt },
+        &lock::LockScenario { variant: lock::Variant::CheckThenRemove },
         &retention::RetentionScenario { variant: retention::Variant::Core },
         &retention::RetentionScenario { variant: retention::Variant::TelemetryUnbounded },
         &liveness::LivenessScenario { variant: liveness::Variant::Core },

@@ -6,7 +6,7 @@
 //! nothing here touches the tree.
 //!
 //! The order of random draws is part of every seed's history: latency,
-//! effect instant, error rules, partial write, then silent rules. A new
+//! effect instant, error rules, partial write, silent rules, then pause rules. A new
 //! mechanism draws after the existing ones, and only when the schedule
 //! names it, so seeds that do not use it replay as before.
 
@@ -50,6 +50,10 @@ pub(crate) struct Plan {
     /// The crash rule whose power loss follows this operation's effect.
     pub crash: Option<usize>,
     pub silent: Option<Silent>,
+    /// The pause point that freezes the caller's process around this
+    /// operation (its index in `pauses`, `None` for one the workload
+    /// armed), and for how long after its window.
+    pub pause: Option<(Option<usize>, u64)>,
 }
 
 /// Rule counters: how many operations each rule has matched.
@@ -58,6 +62,7 @@ pub(crate) struct Counters {
     errors: Vec<u64>,
     crashes: Vec<u64>,
     silent: Vec<u64>,
+    pauses: Vec<u64>,
     hangs: Vec<u64>,
     /// Operations begun during the chaos phase, by name: the crash points
     /// a run offers (see `runner::crash_points`).
@@ -73,6 +78,7 @@ impl Counters {
             errors: vec![0; schedule.errors.len()],
             crashes: vec![0; schedule.crashes.len()],
             silent: vec![0; schedule.silent.len()],
+            pauses: vec![0; schedule.pauses.len()],
             hangs: vec![0; schedule.hangs.len()],
             chaos_ops: BTreeMap::new(),
             ops_window: (0, 0),
@@ -125,7 +131,8 @@ pub(crate) fn plan(schedule: &Schedule, counters: &mut Counters, rng: &mut SimRn
     // power right after its error too.
     let crash = if at.chaos { crash(schedule, counters, &paths, at.crash_armed) } else { None };
     let silent = if at.chaos { silent(schedule, counters, rng, &paths, fault.is_some()) } else { None };
-    Plan { latency_ns, lands_ns, fault, partial, crash, silent }
+    let pause = if at.chaos { pause(schedule, counters, rng, &paths) } else { None };
+    Plan { latency_ns, lands_ns, fault, partial, crash, silent, pause }
 }
 
 /// The latency of `op`: drawn from the first matching rule of the mount
@@ -169,6 +176,30 @@ fn fault(
     fired
 }
 
+/// Does a pause point the workload armed for node `node` fire on `op`?
+/// Its `ms` if so; a fired point is disarmed.
+pub(crate) fn armed_pause(
+    armed: &mut Vec<(usize, crate::schedule::PauseRule, u64)>,
+    rng: &mut SimRng,
+    node: usize,
+    op: &FsOp,
+) -> Option<u64> {
+    let paths = OpPaths::new(op);
+    let mut fired = None;
+    armed.retain_mut(|(n, rule, count)| {
+        if *n != node || !rule.counts(&paths) {
+            return true;
+        }
+        *count += 1;
+        let hit = fires(rule.nth, rule.probability, *count, rng) && fired.is_none();
+        if hit {
+            fired = Some(rule.ms);
+        }
+        !hit
+    });
+    fired
+}
+
 /// Does a rule with this trigger fire on its `count`-th match? Exactly
 /// the nth, or by chance (a draw only when the rule has a probability and
 /// its nth did not match: the order of draws is part of every seed).
@@ -208,6 +239,27 @@ fn silent(
         let hit = fires(rule.nth, rule.probability, counters.silent[i], rng);
         if hit && fired.is_none() && !failed {
             fired = Some(Silent { fault: rule.fault, rule: i, pick: rng.next_u64() });
+        }
+    }
+    fired
+}
+
+/// The pause rule this operation triggers, if any: the first that fires
+/// (every matching rule counts the operation toward its nth).
+fn pause(
+    schedule: &Schedule,
+    counters: &mut Counters,
+    rng: &mut SimRng,
+    op: &OpPaths<'_>,
+) -> Option<(Option<usize>, u64)> {
+    let mut fired = None;
+    for (i, rule) in schedule.pauses.iter().enumerate() {
+        if !rule.counts(op) {
+            continue;
+        }
+        counters.pauses[i] += 1;
+        if fires(rule.nth, rule.probability, counters.pauses[i], rng) && fired.is_none() {
+            fired = Some((Some(i), rule.ms));
         }
     }
     fired

@@ -21,6 +21,10 @@ pub(crate) struct NodeSlot {
     pub reuse_pid_next: bool,
     pub stall_until_ns: u64,
     pub paused: bool,
+    /// Freezes (timed pauses and pause points), `(from, until)` in ns,
+    /// over all its processes: what a checker excuses (no bound counts
+    /// time a process could not run). Blocking calls' stalls are not here.
+    pub freezes: Vec<(u64, u64)>,
 }
 
 /// Every node of a run.
@@ -49,6 +53,7 @@ impl Procs {
             reuse_pid_next: false,
             stall_until_ns: 0,
             paused: false,
+            freezes: Vec::new(),
         });
         self.nodes.len() - 1
     }

@@ -30,6 +30,7 @@ pub fn size(s: &Schedule) -> usize {
         + s.errors.len()
         + s.hangs.len()
         + s.crashes.len()
+        + s.pauses.len()
         + s.events.len()
         + s.silent.len()
         + usize::from(s.metadata_commit_ms.is_some())
@@ -61,6 +62,9 @@ fn reductions(s: &Schedule) -> Vec<Schedule> {
     }
     for i in 0..s.silent.len() {
         push(&|c| drop(c.silent.remove(i)));
+    }
+    for i in 0..s.pauses.len() {
+        push(&|c| drop(c.pauses.remove(i)));
     }
     if s.metadata_commit_ms.is_some() {
         push(&|c| c.metadata_commit_ms = None);

@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use proptest::prelude::*;
 
 use crate::faults::FaultKind;
-use crate::schedule::{CrashRule, ErrorRule, Event, HangRule, Latency, Mount, OP_NAMES, Schedule, TimedEvent, VERSION};
+use crate::schedule::{
+    CrashRule, ErrorRule, Event, HangRule, Latency, Mount, OP_NAMES, PauseRule, Schedule, TimedEvent, VERSION,
+};
 
 /// The shape of the schedules to generate: what a scenario's world has
 /// (path prefixes, nodes, hang points, knobs) and how big a schedule may be.
@@ -65,23 +67,27 @@ impl Space {
             proptest::collection::vec(self.crash_rule(), 0..=1),
             proptest::collection::vec(self.event(), 0..=n),
             self.param_values(),
+            proptest::collection::vec(self.pause_rule(), 0..=n),
         );
         let (duration_ms, quiet_ms) = (self.duration_ms, self.quiet_ms);
         (head, rules)
-            .prop_map(move |((seed, metadata_commit_ms), (mounts, errors, hangs, crashes, events, params))| Schedule {
-                version: VERSION,
-                seed,
-                duration_ms,
-                quiet_ms,
-                metadata_commit_ms,
-                mounts,
-                errors,
-                hangs,
-                crashes,
-                events,
-                capacity_bytes: None,
-                silent: Vec::new(),
-                params,
+            .prop_map(move |((seed, metadata_commit_ms), (mounts, errors, hangs, crashes, events, params, pauses))| {
+                Schedule {
+                    version: VERSION,
+                    seed,
+                    duration_ms,
+                    quiet_ms,
+                    metadata_commit_ms,
+                    mounts,
+                    errors,
+                    hangs,
+                    crashes,
+                    pauses,
+                    events,
+                    capacity_bytes: None,
+                    silent: Vec::new(),
+                    params,
+                }
             })
             .boxed()
     }
@@ -117,6 +123,11 @@ impl Space {
         (proptest::sample::select(self.hang_points.clone()), trigger())
             .prop_map(|(point, (nth, probability))| HangRule { point, nth, probability })
             .boxed()
+    }
+
+    fn pause_rule(&self) -> impl Strategy<Value = PauseRule> + use<> {
+        (self.ops(), proptest::option::of(self.prefix()), trigger(), 1..=60_000u64)
+            .prop_map(|(ops, path_prefix, (nth, probability), ms)| PauseRule { ops, path_prefix, nth, probability, ms })
     }
 
     fn crash_rule(&self) -> impl Strategy<Value = CrashRule> + use<> {

@@ -82,6 +82,15 @@ impl Hold {
         self.age_ms() < self.owner.max_hold_ms.saturating_add(grace_ms / 2)
     }
 
+    /// `may_touch_file` as an I/O result, for a step of a repair.
+    fn touch_window(&self) -> io::Result<()> {
+        if self.may_touch_file() {
+            Ok(())
+        } else {
+            Err(io::Error::new(io::ErrorKind::TimedOut, "the hold's window to touch its files has closed"))
+        }
+    }
+
     pub(crate) fn start_watchdog(self: &Arc<Self>) {
         // The lease started when the owner record was written, before the
         // lock file existed: the watchdog fires when the lease ends.
@@ -215,6 +224,7 @@ impl Hold {
         if bytes.is_empty() || bytes.last() == Some(&b'\n') {
             // A holder killed mid-repair left its copy: only a holder
             // writes it, and we hold the lock.
+            self.touch_window()?;
             match fs.remove_file(&tmp).await {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                 _ => {}
@@ -224,13 +234,20 @@ impl Hold {
         }
         let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         debug_assert!(keep < bytes.len() && (keep == 0 || bytes[keep - 1] == b'\n'));
+        // Each step touches the holder's files, so each is issued only
+        // inside the window (see `remove_once`): a holder frozen after its
+        // read would otherwise rename its stale copy over what a new holder
+        // appended since.
         let fixed = async {
+            self.touch_window()?;
             fs.write(&tmp, bytes[..keep].to_vec()).await?;
+            self.touch_window()?;
             fs.sync_file(&tmp).await?;
+            self.touch_window()?;
             fs.rename(&tmp, &self.session).await
         };
         let result = fixed.await;
-        if result.is_err() {
+        if result.is_err() && self.may_touch_file() {
             let _ = fs.remove_file(&tmp).await;
         }
         self.state().repair = result.is_err();
@@ -247,12 +264,21 @@ impl Hold {
     /// Remove the lock file if it still names us and we may touch it (L5).
     /// Within the lease nobody else may take it over (see the module docs),
     /// so the ownership read is needed only past it.
+    ///
+    /// The permission is a time window, so it is judged again after the
+    /// read, with nothing that suspends between that look at the clock and
+    /// issuing the removal: a process frozen during the read (SIGSTOP, a GC
+    /// pause) wakes past the window, and by then another process may have
+    /// taken the lock over and hold it; the read's "ours" is stale.
     async fn remove_once(&self) -> Result<(), LockError> {
         if !self.may_touch_file() {
             return Ok(());
         }
         let revoked = self.state().revoked.is_some();
         if (revoked || !self.lease_left()) && !self.still_ours().await? {
+            return Ok(());
+        }
+        if !self.may_touch_file() {
             return Ok(());
         }
         match self.manager.env.fs.remove_file(&self.lock).await {

@@ -438,7 +438,12 @@ impl LockManager {
             Found::Stale(again, _, _) => again == id,
             _ => false,
         };
-        let removed = still && matches!(fs.remove_file(lock).await, Ok(()));
+        // The claim is a lease too (`claim_stale`): a claimer frozen during
+        // its look wakes to find its claim cleared as abandoned, another
+        // waiter's takeover done and a new holder's lock at the path. So
+        // the clock is read again, with nothing that suspends between it
+        // and issuing the removal.
+        let removed = still && self.claim_live(made) && matches!(fs.remove_file(lock).await, Ok(()));
         self.remove_claim(&claim, nonce, made).await;
         if removed {
             self.inner.diagnose(ForcedRelease { session_file: session_file.to_path_buf(), owner, reason });
@@ -459,15 +464,13 @@ impl LockManager {
     /// another claimer, it is theirs), retrying transient errors (bounded):
     /// a claim left behind blocks takeovers until it counts as abandoned.
     ///
-    /// It stops trying at three quarters of `claim_stale` after `made`:
-    /// past that a clearer may judge the claim abandoned, and only one of
-    /// the two may act on it (the last quarter is the margin for the read
-    /// and the removal in flight).
+    /// It stops trying once the claim is no longer live (`claim_live`),
+    /// judged before its read and again before its removal.
     async fn remove_claim(&self, claim: &Path, nonce: u64, made: Mono) {
         let env = &self.inner.env;
         let mut delay = self.inner.config.retry_min;
         for _ in 0..CLAIM_REMOVE_TRIES_MAX {
-            if env.clock.now().saturating_since(made) >= self.inner.config.claim_stale * 3 / 4 {
+            if !self.claim_live(made) {
                 return;
             }
             // Ours only when the file says so; a failed read proves nothing.
@@ -481,6 +484,11 @@ impl LockManager {
                     continue;
                 }
             }
+            // Again after the read: frozen during it, the claim may have
+            // been cleared and made anew by another claimer.
+            if !self.claim_live(made) {
+                return;
+            }
             match env.fs.remove_file(claim).await {
                 Ok(()) => return,
                 Err(e) if e.kind() == io::ErrorKind::NotFound || permanent(&e) => return,
@@ -489,6 +497,14 @@ impl LockManager {
             env.clock.sleep(delay).await;
             delay = (delay * 2).min(self.inner.config.retry_max);
         }
+    }
+
+    /// Is a claim (or clear-claim) we made at `made` still ours to act
+    /// on? Until three quarters of `claim_stale`: past that a clearer may
+    /// judge it abandoned, and only one of the two may act on it (the last
+    /// quarter is the margin for an operation in flight).
+    fn claim_live(&self, made: Mono) -> bool {
+        self.inner.env.clock.now().saturating_since(made) < self.inner.config.claim_stale * 3 / 4
     }
 
     /// A claim whose claimer died, or that is older than `claim_stale`
@@ -520,9 +536,17 @@ impl LockManager {
     async fn abandoned(&self, claim: &Path) -> Option<u64> {
         let env = &self.inner.env;
         let stale_ms = self.inner.config.claim_stale.as_millis() as u64;
+        let judged = env.clock.now();
         let claimer = serde_json::from_slice::<LockOwner>(&env.fs.read(claim).await.ok()?).ok();
         let m = env.fs.symlink_metadata(claim).await.ok()?;
         if m.kind != FileKind::File {
+            return None;
+        }
+        // A judgment is as old as its first read: one that took longer
+        // than a quarter of `claim_stale` (a freeze) may describe a file
+        // that has been replaced since, so it is no judgment. Callers act
+        // on it with nothing that suspends in between.
+        if env.clock.now().saturating_since(judged) >= self.inner.config.claim_stale / 4 {
             return None;
         }
         let mtime_old =
@@ -557,7 +581,8 @@ impl LockManager {
             Ok(bytes) => serde_json::from_slice::<LockOwner>(&bytes).map_or(claimer == 0, |c| c.nonce == claimer),
             Err(_) => false,
         };
-        let removed = same && fs.remove_file(claim).await.is_ok();
+        // Our clear-claim is a lease like any claim (see `take_over_now`).
+        let removed = same && self.claim_live(made) && fs.remove_file(claim).await.is_ok();
         self.remove_claim(&clear, nonce, made).await;
         removed
     }

@@ -26,6 +26,7 @@
 //! on every timeout, L4 and L6 on every acquire; the driver judges L4
 //! (every lock recoverable in the quiet phase), L6 and L7 at the end.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -37,7 +38,7 @@ use steadfast_core::lock::{
     Attempt, ForcedRelease, LockConfig, LockError, LockGuard, LockManager, LockOwner, Reason, lock_path,
 };
 use steadfast_core::{Env, FsExt, FsOp, Liveness};
-use steadfast_sim::schedule::{ErrorRule, Event, HangRule, Latency, Mount, TimedEvent};
+use steadfast_sim::schedule::{ErrorRule, Event, HangRule, Latency, Mount, PauseRule, TimedEvent};
 use steadfast_sim::swarm::Swarm;
 use steadfast_sim::world::{Invariant, Landed, LocalBoxFuture};
 use steadfast_sim::{Expect, FaultKind, ParamSpec, Scenario, Schedule, SimRng, World};
@@ -164,6 +165,8 @@ pub enum Variant {
     TwoManagers,
     /// Writes after a wait reacquire without the transcript fence.
     UnfencedAttempt,
+    /// Release checks the owner, then removes after a freeze unchecked.
+    CheckThenRemove,
 }
 
 impl Variant {
@@ -196,6 +199,7 @@ impl Scenario for LockScenario {
             Variant::EnospcLockout => "legacy/lock-enospc-lockout",
             Variant::TwoManagers => "legacy/lock-two-managers",
             Variant::UnfencedAttempt => "legacy/lock-unfenced-attempt",
+            Variant::CheckThenRemove => "legacy/lock-check-then-remove",
         }
     }
 
@@ -215,6 +219,9 @@ impl Scenario for LockScenario {
             Variant::EnospcLockout => "the lock file is created empty, then written: breaks L9",
             Variant::TwoManagers => "a second manager in the process takes over the first's lock: breaks L9",
             Variant::UnfencedAttempt => "a write after a wait reacquires without the transcript fence: breaks L10",
+            Variant::CheckThenRemove => {
+                "release reads its lock file, then removes it after a freeze without the clock: breaks L5"
+            }
         }
     }
 
@@ -292,24 +299,54 @@ fn schedule(seed: u64, variant: Variant) -> Schedule {
         let at_ms = own.range(200, CHAOS_MS - ms);
         s.events.push(TimedEvent { at_ms, what: Event::Pause { node: own.pick(PROCS).to_string(), ms } });
     }
+    // One seed in four (and every seed of the check-then-remove replica)
+    // aims a freeze at a cleanup's look at its lock file: between the
+    // release's ownership check and its removal (see `arm_cleanup_freeze`).
+    let mut aim = SimRng::new(seed, 0x9A07E);
+    if aim.chance(0.25) || variant == Variant::CheckThenRemove {
+        s.params.insert("freeze_cleanup".into(), 1);
+    }
     s
 }
 
-/// How long `node` was frozen by scheduled pauses within `from..to`.
+/// A freeze aimed at the release of cleanup, on a process's first cleanup
+/// in a `freeze_cleanup` seed: its next read of the session's lock file
+/// (the release's ownership check) freezes it past max hold + grace, so
+/// another process takes the lock over meanwhile and only the lease stands
+/// between the resumed release and the new holder's file (L5).
+fn arm_cleanup_freeze(p: &Proc, session: usize) {
+    if p.world.schedule().param("freeze_cleanup", 0) != 1 || p.cleanup_frozen.replace(true) {
+        return;
+    }
+    let mut rng = SimRng::new(p.world.schedule().seed ^ p.incarnation, 0x9A07E);
+    let ms = (MAX_HOLD + TAKEOVER_GRACE).as_millis() as u64 + rng.range(500, 3_000);
+    let lock = lock_path(Path::new(SESSIONS[session]));
+    let rule = PauseRule { ops: vec!["read".into()], path_prefix: Some(lock), nth: Some(1), probability: None, ms };
+    p.world.arm_pause(&p.name, rule);
+}
+
+/// The check-then-remove replica's release: the lock file is the holder's
+/// to touch until max hold + grace / 2, so it checks the clock, reads the
+/// file, and removes it if it names the hold, with no look at the clock
+/// between the read and the removal: a process frozen in between removes
+/// a lock file that another process took over and now holds.
+async fn check_then_remove(p: &Proc, session: usize, nonce: u64) {
+    let Some(acquired_at_ms) = lock_book(&p.book).holds.get(&nonce).map(|h| h.acquired_at_ms) else { return };
+    let window_ms = (MAX_HOLD + TAKEOVER_GRACE / 2).as_millis() as u64;
+    if p.env.clock.wall_ms().saturating_sub(acquired_at_ms) >= window_ms {
+        return;
+    }
+    let lock = lock_path(Path::new(SESSIONS[session]));
+    let ours = p.env.fs.read(&lock).await.ok().and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok());
+    if ours.is_some_and(|o| o.nonce == nonce) {
+        let _ = p.env.fs.remove_file(&lock).await;
+    }
+}
+
+/// How long `node` was frozen (timed pauses, pause points) within
+/// `from..to`.
 pub(super) fn frozen(world: &World, node: &str, from: Duration, to: Duration) -> Duration {
-    world
-        .schedule()
-        .events
-        .iter()
-        .filter_map(|e| match &e.what {
-            Event::Pause { node: n, ms } if n == node => {
-                let start = Duration::from_millis(e.at_ms);
-                let end = start + Duration::from_millis(*ms);
-                Some(end.min(to).saturating_sub(start.max(from)))
-            }
-            _ => None,
-        })
-        .sum()
+    world.frozen(node, from, to)
 }
 
 // ----- the book -----------------------------------------------------------
@@ -507,6 +544,8 @@ struct Proc {
     incarnation: u64,
     /// Wall ms at virtual time zero, to compare lock ages with the book.
     wall0_ms: u64,
+    /// This incarnation armed its cleanup freeze (`arm_cleanup_freeze`).
+    cleanup_frozen: Cell<bool>,
 }
 
 async fn drive(world: &World, variant: Variant) {
@@ -580,7 +619,17 @@ async fn process_main(world: World, book: SharedBook, variant: Variant, stream: 
         b.incarnation.insert(name.clone(), stream);
         b.incarnation_of.insert(stream, name.clone());
     }
-    let p = Rc::new(Proc { world: world.clone(), env, book, manager, variant, wall0_ms, incarnation: stream, name });
+    let p = Rc::new(Proc {
+        world: world.clone(),
+        env,
+        book,
+        manager,
+        variant,
+        wall0_ms,
+        incarnation: stream,
+        name,
+        cleanup_frozen: Cell::new(false),
+    });
     let contenders = world.schedule().param("contenders", 0);
     let two = variant == Variant::TwoManagers || world.schedule().param("two_managers", 0) == 1;
     let second = make_manager(&p.env, &p.book, &p.world);
@@ -648,6 +697,14 @@ async fn attempt(p: &Rc<Proc>, rng: &mut SimRng) {
             }
         }
     }
+    if !held.is_empty() {
+        arm_cleanup_freeze(p, session);
+    }
+    if p.variant == Variant::CheckThenRemove {
+        for n in &held {
+            check_then_remove(p, session, *n).await;
+        }
+    }
     let released = att.abandon_in_flight().await;
     if timed_out && released > 0 {
         p.world.reach(HUNG_ABANDONED);
@@ -656,12 +713,19 @@ async fn attempt(p: &Rc<Proc>, rng: &mut SimRng) {
     p.world.check("L2", again == 0, || format!("a second cleanup released {again} more locks: not idempotent"));
     let lock = lock_path(Path::new(SESSIONS[session]));
     let owner = p.world.peek_file(&lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok());
+    let now_ms = p.env.clock.wall_ms();
     let mut book = lock_book(&p.book);
     for n in held {
+        // A hold's lock file is its own to touch only until max hold +
+        // grace / 2 (then another process may be recovering it); a cleanup
+        // that returns past that (its process froze) must leave the file to
+        // takeover (L4), whose holder L5 protects.
+        let window_ms = (MAX_HOLD + TAKEOVER_GRACE / 2).as_millis() as u64;
+        let closed = book.holds.get(&n).is_some_and(|h| now_ms.saturating_sub(h.acquired_at_ms) >= window_ms);
         if let Some(h) = book.holds.get_mut(&n) {
             h.ended = true;
         }
-        let still = owner.as_ref().is_some_and(|o| o.nonce == n);
+        let still = !closed && owner.as_ref().is_some_and(|o| o.nonce == n);
         p.world.check("L2", !still, || {
             format!("after cleanup returned, {} still names abandoned hold {n:016x}", lock.display())
         });
@@ -1053,4 +1117,9 @@ const PARAMS: &[ParamSpec] = &[
     ParamSpec { name: "two_managers", max: 1, doc: "1: a second lock manager in each process" },
     ParamSpec { name: "controller", max: 1, doc: "1: attempt controllers that let go for a wait" },
     ParamSpec { name: "vandal", max: 1, doc: "1: a vandal plants symlinks, FIFOs and garbage at lock paths" },
+    ParamSpec {
+        name: "freeze_cleanup",
+        max: 1,
+        doc: "1: a process's first cleanup freezes it past max hold + grace at its next read of the lock",
+    },
 ];

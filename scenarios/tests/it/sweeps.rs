@@ -185,6 +185,11 @@ fn legacy_lock_unfenced_attempt() {
 }
 
 #[test]
+fn legacy_lock_check_then_remove() {
+    check("legacy/lock-check-then-remove");
+}
+
+#[test]
 fn liveness() {
     check("liveness");
 }

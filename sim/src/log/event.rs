@@ -192,6 +192,15 @@ pub enum SimEvent {
         /// The text.
         text: String,
     },
+    /// A pause point fired: the caller's process freezes while this
+    /// operation is in flight, and for `ms` after its window.
+    PausePoint {
+        /// The rule's index in `pauses`; `None` for one the workload armed
+        /// ([`crate::World::arm_pause`]).
+        rule: Option<usize>,
+        /// How long after the window.
+        ms: u64,
+    },
 }
 
 impl SimEvent {

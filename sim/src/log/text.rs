@@ -33,6 +33,12 @@ pub fn what(e: &SimEvent) -> String {
         SimEvent::OpLost { op, path } => format!("{op} {}: lost, the power is going out", path.display()),
         SimEvent::Landed { op, path, ending } => format!("  = {op} {}: {}", path.display(), ending_text(op, ending)),
         SimEvent::CrashArmed { rule } => format!("CRASH POINT crashes[{rule}]: power goes out when this lands"),
+        SimEvent::PausePoint { rule: Some(rule), ms } => {
+            format!("PAUSE POINT pauses[{rule}]: the process freezes until {ms}ms after this returns")
+        }
+        SimEvent::PausePoint { rule: None, ms } => {
+            format!("PAUSE POINT armed by the workload: the process freezes until {ms}ms after this returns")
+        }
         SimEvent::PowerLoss { lost_ops, torn_files } => {
             format!("POWER LOSS: {lost_ops} in-flight ops lost, {torn_files} files torn")
         }

@@ -9,6 +9,7 @@
 //!   "mounts": [{ "prefix": "/efs", "latency": [{ "ops": ["rename"], "ms_min": 50, "ms_max": 5000 }] }],
 //!   "errors": [{ "ops": ["write"], "path_prefix": "/efs", "error": "enospc", "nth": 3 }],
 //!   "hangs": [{ "point": "compaction", "nth": 1 }],
+//!   "pauses": [{ "ops": ["read"], "path_prefix": "/data/s.lock", "nth": 2, "ms": 6000 }],
 //!   "events": [{ "at_ms": 1200, "kind": "power_loss", "torn": true, "restart_after_ms": 100 }],
 //!   "params": { "burst": 12 }
 //! }
@@ -123,6 +124,10 @@ pub struct Schedule {
     /// operation's effect lands.
     #[serde(default)]
     pub crashes: Vec<CrashRule>,
+    /// Targeted pause points: the calling process freezes while the nth
+    /// matching operation is in flight. Left out of the JSON when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pauses: Vec<PauseRule>,
     /// Timed events.
     #[serde(default)]
     pub events: Vec<TimedEvent>,
@@ -216,6 +221,45 @@ pub struct CrashRule {
     /// Restart every node this long after the loss; never if absent.
     #[serde(default)]
     pub restart_after_ms: Option<u64>,
+}
+
+/// A targeted pause point, as a crash rule is a targeted crash: the
+/// calling process freezes for `ms` while the nth matching operation (or
+/// each, with `probability`) is in flight, during the chaos phase (SIGSTOP,
+/// a GC pause, a VM migration, at the worst instant). The kernel completes
+/// the operation on time; its caller, and every other task of its
+/// process, runs again only `ms` after its window ends. A timed
+/// `Event::Pause` freezes a process at an instant; a pause point freezes
+/// it between two steps of one piece of logic: a decision made on a read
+/// and acted on after it (check, then act) meets a world that moved on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PauseRule {
+    /// Operation names; empty means all.
+    #[serde(default)]
+    pub ops: Vec<String>,
+    /// Only operations on paths under this prefix.
+    #[serde(default)]
+    pub path_prefix: Option<PathBuf>,
+    /// Freeze around exactly the nth matching operation (1-based).
+    #[serde(default)]
+    pub nth: Option<u64>,
+    /// Freeze around each matching operation with this probability.
+    #[serde(default)]
+    pub probability: Option<f64>,
+    /// How long the process stays frozen after the operation's window.
+    pub ms: u64,
+}
+
+impl PauseRule {
+    /// Does this rule count `op` (by name and path)?
+    pub fn matches(&self, op: &steadfast_core::FsOp) -> bool {
+        self.counts(&OpPaths::new(op))
+    }
+
+    pub(crate) fn counts(&self, op: &OpPaths<'_>) -> bool {
+        op_matches(&self.ops, self.path_prefix.as_deref(), op)
+    }
 }
 
 impl CrashRule {
@@ -456,6 +500,7 @@ impl Schedule {
             errors: Vec::new(),
             hangs: Vec::new(),
             crashes: Vec::new(),
+            pauses: Vec::new(),
             events: Vec::new(),
             capacity_bytes: None,
             silent: Vec::new(),

@@ -45,6 +45,7 @@ impl Schedule {
             ("errors", self.errors.len(), RULES_MAX),
             ("hangs", self.hangs.len(), RULES_MAX),
             ("crashes", self.crashes.len(), RULES_MAX),
+            ("pauses", self.pauses.len(), RULES_MAX),
             ("silent", self.silent.len(), RULES_MAX),
             ("events", self.events.len(), EVENTS_MAX),
             ("params", self.params.len(), PARAMS_MAX),
@@ -108,6 +109,16 @@ impl Schedule {
             check_trigger(Some(c.nth), None, &at)?;
             check_prefix(c.path_prefix.as_deref(), &at)?;
             check_delay(c.restart_after_ms, &format!("{at}.restart_after_ms"))?;
+        }
+        for (i, r) in self.pauses.iter().enumerate() {
+            let at = format!("pauses[{i}]");
+            check_ops(&r.ops, &at)?;
+            check_trigger(r.nth, r.probability, &at)?;
+            check_prefix(r.path_prefix.as_deref(), &at)?;
+            if r.ms > limits::RUN_MS_MAX {
+                let max = limits::RUN_MS_MAX;
+                return Err(ScheduleError::Invalid(format!("{at}.ms {} is over the maximum {max}", r.ms)));
+            }
         }
         for (i, r) in self.silent.iter().enumerate() {
             let at = format!("silent[{i}]");
@@ -239,12 +250,14 @@ mod tests {
           "mounts": [{ "prefix": "/efs", "latency": [{ "ops": ["rename"], "ms_min": 50, "ms_max": 5000 }] }],
           "errors": [{ "ops": ["write"], "path_prefix": "/efs", "error": "enospc", "nth": 3 }],
           "hangs": [{ "point": "compaction", "nth": 1 }],
+          "pauses": [{ "ops": ["read"], "path_prefix": "/data/s.lock", "nth": 2, "ms": 6000 }],
           "events": [{ "at_ms": 1200, "kind": "power_loss", "torn": true, "restart_after_ms": 100 },
                      { "at_ms": 10, "kind": "restart", "node": "a", "reuse_pid": true }],
           "params": { "burst": 12 }
         }"#;
         let s = Schedule::from_json(json).expect("valid");
         assert_eq!(s.param("burst", 0), 12);
+        assert_eq!(s.pauses[0].ms, 6000);
         assert_eq!(Schedule::from_json(&s.to_json()).expect("round trip"), s);
     }
 
@@ -269,6 +282,10 @@ mod tests {
         check_rejected(&base(r#","silent":[{"fault":"lost_write"}]"#), "silent[0]: needs nth or probability");
         check_rejected(&base(r#","silent":[{"fault":"torn_read","nth":1}]"#), "unknown variant");
         check_rejected(&base(r#","capacity_bytes":18446744073709551615"#), "capacity_bytes");
+        check_rejected(&base(r#","pauses":[{"ms":5}]"#), "pauses[0]: needs nth or probability");
+        check_rejected(&base(r#","pauses":[{"ops":["reed"],"nth":1,"ms":5}]"#), "unknown operation \"reed\"");
+        check_rejected(&base(r#","pauses":[{"nth":1}]"#), "missing field `ms`");
+        check_rejected(&base(r#","pauses":[{"nth":1,"ms":999999999999}]"#), "pauses[0].ms");
     }
 
     /// Issue 16: values that hung, overflowed or aborted the tool.

@@ -138,7 +138,7 @@ impl World {
             Event::PowerLoss { torn, restart_after_ms } => self.power_loss(*torn, false, *restart_after_ms),
             Event::Pause { node, ms } => {
                 let Some((idx, _)) = self.node_id(node) else { return self.unknown_node(node) };
-                self.stall(idx, now.saturating_add(ms_to_ns(*ms)));
+                self.freeze(idx, now, now.saturating_add(ms_to_ns(*ms)));
             }
             Event::ClockJump { by_ms } => {
                 let mut st = self.lock();
@@ -227,6 +227,39 @@ impl World {
         if let Some(i) = node {
             self.stall(i, now + ns);
         }
+    }
+
+    /// Freeze node `idx` from `from` until `until` (a timed pause or a
+    /// pause point), and keep the interval for [`World::frozen`].
+    pub(crate) fn freeze(&self, idx: usize, from: u64, until: u64) {
+        self.lock().procs.nodes[idx].freezes.push((from, until));
+        self.stall(idx, until);
+    }
+
+    /// Arm a pause point for node `name`: the `rule.nth` operation from
+    /// now (or each with `rule.probability`) that it begins and `rule`
+    /// matches freezes its process while in flight, and `rule.ms` after
+    /// its window; the point then disarms. Phase-blind, unlike the
+    /// schedule's `pauses`: how a workload aims a freeze at a step it
+    /// knows comes next ("the read of a release"). `false` if there is
+    /// no such node.
+    pub fn arm_pause(&self, name: &str, rule: crate::schedule::PauseRule) -> bool {
+        let mut st = self.lock();
+        let Some(idx) = st.procs.find(name) else { return false };
+        st.armed_pauses.push((idx, rule, 0));
+        true
+    }
+
+    /// How long node `name` was frozen (timed pauses and pause points,
+    /// not blocking calls) within `from..to` of virtual time: what a
+    /// checker that bounds how long something takes must not count.
+    /// Overlapping freezes count each.
+    pub fn frozen(&self, name: &str, from: Duration, to: Duration) -> Duration {
+        let (from, to) = (from.as_nanos() as u64, to.as_nanos() as u64);
+        let st = self.lock();
+        let Some(idx) = st.procs.find(name) else { return Duration::ZERO };
+        let ns: u64 = st.procs.nodes[idx].freezes.iter().map(|&(a, b)| b.min(to).saturating_sub(a.max(from))).sum();
+        Duration::from_nanos(ns)
     }
 
     /// Pause node `idx` until `until` (extending a stall in progress); the

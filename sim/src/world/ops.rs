@@ -43,7 +43,14 @@ impl World {
         let super::State { counters, rng, disk, .. } = &mut *st;
         let tree = &disk.tree;
         let at = At { chaos, crash_armed: disk.crash.is_some(), tree_count: &|p| tree.count_tree(p) };
-        let plan = plan::plan(&self.0.schedule, counters, rng, &op, &at);
+        let mut plan = plan::plan(&self.0.schedule, counters, rng, &op, &at);
+        if let Some(i) = node
+            && !st.armed_pauses.is_empty()
+        {
+            let super::State { armed_pauses, rng, .. } = &mut *st;
+            let armed = plan::armed_pause(armed_pauses, rng, i, &op);
+            plan.pause = plan.pause.or(armed.map(|ms| (None, ms)));
+        }
         let effect = t0 + plan.lands_ns;
         let id = st.disk.next_id();
         let begun = SimEvent::OpBegun {
@@ -59,6 +66,11 @@ impl World {
             st.disk.crash = Some(((effect, id), rule));
             st.record(t0, name.clone(), SimEvent::CrashArmed { rule });
         }
+        // A pause point freezes a node's process, not the harness.
+        let pause = plan.pause.filter(|_| node.is_some());
+        if let Some((rule, ms)) = pause {
+            st.record(t0, name.clone(), SimEvent::PausePoint { rule, ms });
+        }
         let pid = node.map_or(0, |i| st.procs.nodes[i].pid);
         let task = crate::seams::current_task();
         let (fault, partial, silent) = (plan.fault, plan.partial, plan.silent);
@@ -72,6 +84,11 @@ impl World {
         }
         if let (true, Some(i)) = (blocking, node) {
             self.stall(i, t0 + plan.latency_ns);
+        }
+        if let (Some((_, ms)), Some(i)) = (pause, node) {
+            // Frozen from now: the kernel lands the operation on time, and
+            // nothing of the process runs until `ms` after its window.
+            self.freeze(i, t0, t0 + plan.latency_ns + ms_to_ns(ms));
         }
         Some((id, t0 + plan.latency_ns))
     }

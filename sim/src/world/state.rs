@@ -26,6 +26,8 @@ pub(crate) struct State {
     pub judge: Judge,
     /// Crash rules whose power loss happened, in order.
     pub crashes_fired: Vec<usize>,
+    /// Pause points the workload armed: (node index, rule, matches so far).
+    pub armed_pauses: Vec<(usize, crate::schedule::PauseRule, u64)>,
     pub world_node: Option<NodeHandle>,
     start_wall: SystemTime,
     wall_offset_ns: i64,
@@ -46,6 +48,7 @@ impl State {
             log,
             judge,
             crashes_fired: Vec::new(),
+            armed_pauses: Vec::new(),
             world_node: None,
             start_wall: SystemTime::UNIX_EPOCH,
             wall_offset_ns: 0,

@@ -157,6 +157,76 @@ fn a_paused_node_runs_nothing_until_it_resumes() {
     assert!(other <= Duration::from_millis(150), "the other node went on: {other:?}");
 }
 
+/// A pause point freezes the process whose operation it matches while
+/// that operation is in flight: the kernel lands the operation on time,
+/// the process sees its result only after the freeze, its other tasks
+/// stop too, and `World::frozen` counts the freeze. The schedule's rule
+/// fires on its nth match; one the workload arms fires on the node's next
+/// match and then disarms.
+#[test]
+fn a_pause_point_freezes_its_caller_between_an_operation_and_its_result() {
+    use steadfast_sim::schedule::PauseRule;
+    let seen: Arc<Mutex<Vec<(&str, Duration)>>> = Arc::default();
+    let log = seen.clone();
+    let mut s = Schedule::calm(8, 60_000);
+    let rule = |nth, ms| PauseRule {
+        ops: vec!["read".into()],
+        path_prefix: Some("/d/lock".into()),
+        nth: Some(nth),
+        probability: None,
+        ms,
+    };
+    s.pauses.push(rule(2, 3_000));
+    in_world(s, move |w| async move {
+        w.setup([FsOp::CreateDirAll("/d".into()), FsOp::Write { path: "/d/lock".into(), data: b"a".to_vec() }]);
+        let log2 = log.clone();
+        w.add_node("holder", move |w| {
+            let log = log2.clone();
+            async move {
+                let fs = w.env().fs;
+                let ticker = {
+                    let (w, log) = (w.clone(), log.clone());
+                    madsim::task::spawn(async move {
+                        loop {
+                            madsim::time::sleep(Duration::from_millis(100)).await;
+                            log.lock().expect("lock").push(("tick", w.now()));
+                        }
+                    })
+                };
+                fs.read("/d/other").await.expect_err("other paths never match");
+                fs.read("/d/lock").await.expect("the first match runs through");
+                log.lock().expect("lock").push(("first", w.now()));
+                fs.read("/d/lock").await.expect("the second match freezes");
+                log.lock().expect("lock").push(("second", w.now()));
+                // Armed by the workload: the next read freezes, then none.
+                w.arm_pause("holder", rule(1, 1_000));
+                fs.read("/d/lock").await.expect("armed");
+                log.lock().expect("lock").push(("armed", w.now()));
+                fs.read("/d/lock").await.expect("disarmed");
+                log.lock().expect("lock").push(("after", w.now()));
+                assert_eq!(w.frozen("holder", Duration::ZERO, w.now()), Duration::from_millis(4_000));
+                let later = w.now() + Duration::from_secs(1);
+                assert_eq!(w.frozen("holder", w.now(), later), Duration::ZERO, "no freeze after the last");
+                assert_eq!(w.frozen("nobody", Duration::ZERO, w.now()), Duration::ZERO);
+                madsim::time::sleep(Duration::from_millis(500)).await;
+                ticker.abort();
+            }
+        });
+        madsim::time::sleep(Duration::from_secs(10)).await;
+    });
+    let seen = seen.lock().expect("lock").clone();
+    let at = |what: &str| seen.iter().find(|(n, _)| *n == what).map(|(_, t)| *t).expect(what);
+    assert!(at("first") < Duration::from_millis(100), "the first match ran through: {seen:?}");
+    assert!(at("second") - at("first") >= Duration::from_millis(3_000), "the nth match froze: {seen:?}");
+    assert!(at("armed") - at("second") >= Duration::from_millis(1_000), "the armed point froze: {seen:?}");
+    assert!(at("after") - at("armed") < Duration::from_millis(100), "an armed point fires once: {seen:?}");
+    let ticks: Vec<Duration> = seen.iter().filter(|(n, _)| *n == "tick").map(|(_, t)| *t).collect();
+    assert!(ticks.len() >= 3, "the process ran again after its freezes: {ticks:?}");
+    let during = |from: Duration, to: Duration| ticks.iter().filter(|t| **t > from && **t < to).count();
+    assert_eq!(during(at("first"), at("second")), 0, "the frozen process's other task ran: {ticks:?}");
+    assert_eq!(during(at("second"), at("armed")), 0, "the frozen process's other task ran: {ticks:?}");
+}
+
 #[test]
 fn blocking_calls_stall_their_node_and_async_calls_do_not() {
     for blocking in [true, false] {
