@@ -58,6 +58,7 @@ pub struct Landed<'a> {
     pub(crate) alive: &'a dyn Fn(u32) -> bool,
     verdicts: Vec<(String, bool, String)>,
     reached: Vec<String>,
+    aims: Vec<crate::schedule::PauseRule>,
 }
 
 impl<'a> Landed<'a> {
@@ -101,6 +102,13 @@ impl<'a> Landed<'a> {
     pub fn check(&mut self, invariant: &str, ok: bool, message: impl FnOnce() -> String) {
         let message = if ok { String::new() } else { message() };
         self.verdicts.push((invariant.to_string(), ok, message));
+    }
+
+    /// Arm a pause point for the node whose operation this is (see
+    /// [`crate::World::arm_pause`]): how a watcher aims a freeze at the
+    /// step it knows comes next ("the look that follows this claim").
+    pub fn arm_pause(&mut self, rule: crate::schedule::PauseRule) {
+        self.aims.push(rule);
     }
 
     /// Record that the run reached a coverage point.
@@ -169,7 +177,8 @@ impl Judge {
     }
 
     /// Run the watchers that cover `op` on its landed effect; the events to
-    /// record (violations, first reaches), in order.
+    /// record (violations, first reaches), in order, and the pause points
+    /// they armed for `node`.
     pub fn run_watchers(
         &mut self,
         at_ns: u64,
@@ -178,18 +187,19 @@ impl Judge {
         (ok, injected): (bool, bool),
         tree: &Tree,
         alive: &dyn Fn(u32) -> bool,
-    ) -> Vec<SimEvent> {
+    ) -> (Vec<SimEvent>, Vec<crate::schedule::PauseRule>) {
         let paths = crate::schedule::OpPaths::new(op);
         let mut covering = self.watchers.iter_mut().filter(|(prefix, _)| paths.touches(prefix)).peekable();
         if covering.peek().is_none() {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         }
         let at = Duration::from_nanos(at_ns);
-        let mut landed = Landed { at, node, op, ok, injected, tree, alive, verdicts: Vec::new(), reached: Vec::new() };
+        let (verdicts, reached, aims) = (Vec::new(), Vec::new(), Vec::new());
+        let mut landed = Landed { at, node, op, ok, injected, tree, alive, verdicts, reached, aims };
         for (_, w) in covering {
             w(&mut landed);
         }
-        let (verdicts, reached) = (landed.verdicts, landed.reached);
+        let (verdicts, reached, aims) = (landed.verdicts, landed.reached, landed.aims);
         let mut events = Vec::new();
         for (invariant, ok, message) in verdicts {
             self.assert_declared(&invariant);
@@ -198,7 +208,7 @@ impl Judge {
         for r in reached {
             events.extend(self.reach(&r));
         }
-        events
+        (events, aims)
     }
 
     /// Has `invariant` been violated?

@@ -25,6 +25,8 @@ pub(crate) struct NodeSlot {
     /// over all its processes: what a checker excuses (no bound counts
     /// time a process could not run). Blocking calls' stalls are not here.
     pub freezes: Vec<(u64, u64)>,
+    /// Its last process exited on its own (its main returned).
+    pub exited: bool,
 }
 
 /// Every node of a run.
@@ -54,6 +56,7 @@ impl Procs {
             stall_until_ns: 0,
             paused: false,
             freezes: Vec::new(),
+            exited: false,
         });
         self.nodes.len() - 1
     }
@@ -99,6 +102,7 @@ impl Procs {
         slot.reuse_pid_next = false;
         slot.stall_until_ns = 0;
         slot.paused = false;
+        slot.exited = false;
         pid
     }
 

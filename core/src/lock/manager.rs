@@ -465,13 +465,14 @@ impl LockManager {
     /// a claim left behind blocks takeovers until it counts as abandoned.
     ///
     /// It stops trying once the claim is no longer live (`claim_live`),
-    /// judged before its read and again before its removal.
+    /// judged before its read and again before its removal, and leaves it
+    /// to [`Self::clear_when_abandoned`].
     async fn remove_claim(&self, claim: &Path, nonce: u64, made: Mono) {
         let env = &self.inner.env;
         let mut delay = self.inner.config.retry_min;
         for _ in 0..CLAIM_REMOVE_TRIES_MAX {
             if !self.claim_live(made) {
-                return;
+                return self.clear_when_abandoned(claim, made);
             }
             // Ours only when the file says so; a failed read proves nothing.
             match env.fs.read(claim).await {
@@ -487,7 +488,7 @@ impl LockManager {
             // Again after the read: frozen during it, the claim may have
             // been cleared and made anew by another claimer.
             if !self.claim_live(made) {
-                return;
+                return self.clear_when_abandoned(claim, made);
             }
             match env.fs.remove_file(claim).await {
                 Ok(()) => return,
@@ -497,6 +498,39 @@ impl LockManager {
             env.clock.sleep(delay).await;
             delay = (delay * 2).min(self.inner.config.retry_max);
         }
+    }
+
+    /// Our claim outlived its lease before we removed it (we froze, or the
+    /// file system was that slow): it is no longer ours to remove, since a
+    /// clearer may be removing it and another claimer making it anew. But
+    /// nobody else may ever need it (the instance it claims may be gone),
+    /// so in the background, once it counts as abandoned, we clear it as
+    /// any waiter would: through the clear-claim, and only if it is still
+    /// the one we made. Litter otherwise, until a sweep.
+    fn clear_when_abandoned(&self, claim: &Path, made: Mono) {
+        let (me, claim) = (self.clone(), claim.to_path_buf());
+        let task = Box::pin(async move {
+            let env = &me.inner.env;
+            let stale = me.inner.config.claim_stale;
+            let mut delay = me.inner.config.retry_min;
+            let since = env.clock.now().saturating_since(made);
+            if since < stale {
+                env.clock.sleep(stale - since).await;
+            }
+            for _ in 0..CLAIM_REMOVE_TRIES_MAX {
+                if me.clear_abandoned_claim(&claim).await {
+                    return;
+                }
+                if let Err(e) = env.fs.symlink_metadata(&claim).await
+                    && (e.kind() == io::ErrorKind::NotFound || permanent(&e))
+                {
+                    return;
+                }
+                env.clock.sleep(delay).await;
+                delay = (delay * 2).min(me.inner.config.retry_max);
+            }
+        });
+        drop(self.inner.env.spawner.spawn("lock-claim-clear", task));
     }
 
     /// Is a claim (or clear-claim) we made at `made` still ours to act

@@ -242,7 +242,7 @@ fn watch_deadline(p: &Rc<Proc>, session: usize, started: Duration, done: Rc<Cell
         }
         // A killed process's acquire ends with it.
         let same = lock_book(&p.book).incarnation.get(&p.name) == Some(&p.incarnation);
-        if !done.get() && same && p.world.is_alive(&p.name) {
+        if !done.get() && same && (p.world.is_alive(&p.name) || p.world.exited(&p.name)) {
             p.world.check("L8", false, || {
                 format!(
                     "acquire of {} started at {started:?} has not returned after {ACQUIRE_BOUND:?}",

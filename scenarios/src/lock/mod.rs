@@ -306,6 +306,11 @@ fn schedule(seed: u64, variant: Variant) -> Schedule {
     if aim.chance(0.25) || variant == Variant::CheckThenRemove {
         s.params.insert("freeze_cleanup".into(), 1);
     }
+    // One seed in four aims a freeze at a takeover, between its claim's
+    // look at the lock and its removal (see `watcher`).
+    if aim.chance(0.25) {
+        s.params.insert("freeze_takeover".into(), 1);
+    }
     s
 }
 
@@ -321,8 +326,28 @@ fn arm_cleanup_freeze(p: &Proc, session: usize) {
     let mut rng = SimRng::new(p.world.schedule().seed ^ p.incarnation, 0x9A07E);
     let ms = (MAX_HOLD + TAKEOVER_GRACE).as_millis() as u64 + rng.range(500, 3_000);
     let lock = lock_path(Path::new(SESSIONS[session]));
-    let rule = PauseRule { ops: vec!["read".into()], path_prefix: Some(lock), nth: Some(1), probability: None, ms };
-    p.world.arm_pause(&p.name, rule);
+    p.world.arm_pause(&p.name, read_of(lock, ms));
+}
+
+/// A pause point on the next read of `lock`.
+fn read_of(lock: PathBuf, ms: u64) -> PauseRule {
+    PauseRule { ops: vec!["read".into()], path_prefix: Some(lock), nth: Some(1), probability: None, ms }
+}
+
+/// The lock a takeover claim (`<lock>.takeover.<id>`, not a clear-claim)
+/// is for.
+fn claimed_lock(path: &Path) -> Option<PathBuf> {
+    let b = path.as_os_str().as_encoded_bytes();
+    if b.windows(b".clear.".len()).any(|w| w == b".clear.") {
+        return None;
+    }
+    (0..SESSIONS.len())
+        .map(lock_of)
+        .find(|lock| {
+            let l = lock.as_os_str().as_encoded_bytes();
+            b.len() > l.len() && b.starts_with(l) && b[l.len()..].starts_with(b".takeover.")
+        })
+        .map(Path::to_path_buf)
 }
 
 /// The check-then-remove replica's release: the lock file is the holder's
@@ -365,6 +390,8 @@ struct HoldRec {
 
 #[derive(Default)]
 struct Book {
+    /// The `freeze_takeover` freeze was armed (`watcher`).
+    takeover_frozen: bool,
     holds: BTreeMap<u64, HoldRec>,
     /// Per session, the nonce that acquired last.
     current: BTreeMap<usize, u64>,
@@ -445,8 +472,24 @@ impl HoldRec {
 }
 
 /// L1 and L5 after every effect on a session or lock file.
-fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
+fn watcher(book: SharedBook, freeze_takeover: bool) -> steadfast_sim::world::Watcher {
     Box::new(move |l: &mut Landed<'_>| {
+        // The first takeover claim a worker makes in the chaos phase of a
+        // `freeze_takeover` seed: its claimer freezes at its next read of
+        // the lock, the look between the claim and the removal, past
+        // `claim_stale`. Meanwhile a third
+        // process clears the claim as abandoned and takes over, and a new
+        // holder acquires; only the claim's lease, read again after the
+        // look, keeps the claimer from removing the new holder's file (L5).
+        if let (true, FsOp::CreateNew { path, .. }, true) = (freeze_takeover, l.op, l.ok)
+            && l.at < Duration::from_millis(CHAOS_MS)
+            && PROCS.contains(&l.node)
+            && let Some(lock) = claimed_lock(path)
+            && !std::mem::replace(&mut lock_book(&book).takeover_frozen, true)
+        {
+            let ms = CLAIM_STALE.as_millis() as u64 + 1_000 + (l.at.as_millis() as u64 % 2_000);
+            l.arm_pause(read_of(lock, ms));
+        }
         let Some(session) = session_of(l.op.path()).or_else(|| l.op.second_path().and_then(session_of)) else {
             return;
         };
@@ -557,7 +600,7 @@ async fn drive(world: &World, variant: Variant) {
     let book: SharedBook = Arc::default();
     // No clock jumps here: wall and virtual time differ by a constant.
     lock_book(&book).wall0_ms = world.env().clock.wall_ms();
-    world.watch(DIR, watcher(book.clone()));
+    world.watch(DIR, watcher(book.clone(), world.schedule().param("freeze_takeover", 0) == 1));
     for (i, name) in PROCS.iter().enumerate() {
         let (b, inc) = (book.clone(), Arc::new(AtomicU64::new(0)));
         world.add_node(name, move |w| {
@@ -1117,6 +1160,11 @@ const PARAMS: &[ParamSpec] = &[
     ParamSpec { name: "two_managers", max: 1, doc: "1: a second lock manager in each process" },
     ParamSpec { name: "controller", max: 1, doc: "1: attempt controllers that let go for a wait" },
     ParamSpec { name: "vandal", max: 1, doc: "1: a vandal plants symlinks, FIFOs and garbage at lock paths" },
+    ParamSpec {
+        name: "freeze_takeover",
+        max: 1,
+        doc: "1: the first takeover claim freezes its claimer past claim_stale at its next read of the lock",
+    },
     ParamSpec {
         name: "freeze_cleanup",
         max: 1,

@@ -1185,8 +1185,9 @@ fn final_checks(world: &World, shared: &SharedBook) {
         });
     }
     // T9 for an end_trace that never returned: the incarnation that called
-    // it still runs, so nothing excuses it.
-    if world.is_alive("app") {
+    // it still runs (or finished its work and exited), so nothing excuses it.
+    let not_killed = world.is_alive("app") || world.exited("app");
+    if not_killed {
         for (id, s) in &book.sessions {
             if let Some((inc, at)) = s.end_started
                 && inc == book.incarnation
@@ -1201,7 +1202,7 @@ fn final_checks(world: &World, shared: &SharedBook) {
             }
         }
     }
-    if book.tidied && world.is_alive("app") {
+    if book.tidied && not_killed {
         let litter: Vec<String> = listing
             .iter()
             .filter(|l| l.kind == FileKind::File && tmp_owner(&l.path).is_some())

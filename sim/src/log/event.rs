@@ -65,6 +65,9 @@ pub enum KillCause {
     /// Killed by the restart that follows a power loss (a node that a
     /// schedule event restarted meanwhile was running).
     RestartAfterPowerLoss,
+    /// Its work was done: the node's main future returned, and the process
+    /// exited with every task it still had (as `exit` ends every thread).
+    Exit,
 }
 
 /// What an outside actor did to the tree (`World::harness_*`).

@@ -61,6 +61,7 @@ fn killed(cause: KillCause) -> &'static str {
         KillCause::ForRestart => "killed for restart",
         KillCause::PowerLoss => "power loss",
         KillCause::RestartAfterPowerLoss => "killed for restart after power loss",
+        KillCause::Exit => "exits: its main returned (its other tasks end with it)",
     }
 }
 

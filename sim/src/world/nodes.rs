@@ -69,7 +69,10 @@ impl World {
                 let init = init.clone();
                 async move {
                     world.incarnate(idx);
-                    init(world).await
+                    init(world.clone()).await;
+                    // madsim ends the node when its main returns: the
+                    // process exits, and its pid is dead from now on.
+                    world.exit_process(idx);
                 }
             })
             .build();
@@ -81,6 +84,18 @@ impl World {
     pub fn ip(&self, name: &str) -> std::net::IpAddr {
         let idx = self.lock().procs.find(name).unwrap_or_else(|| panic!("no node {name:?}"));
         node_ip(idx)
+    }
+
+    /// Node `idx`'s main returned: its process exits.
+    fn exit_process(&self, idx: usize) {
+        let now = self.now_ns();
+        let mut st = self.lock();
+        st.settle(now);
+        if st.procs.kill(idx) {
+            st.procs.nodes[idx].exited = true;
+            let name = st.procs.nodes[idx].name.clone();
+            st.record(now, name, SimEvent::Killed { cause: KillCause::Exit });
+        }
     }
 
     fn incarnate(&self, idx: usize) {
@@ -97,6 +112,14 @@ impl World {
     /// Is node `name`'s process running?
     pub fn is_alive(&self, name: &str) -> bool {
         self.lock().procs.nodes.iter().any(|n| &*n.name == name && n.alive)
+    }
+
+    /// Did node `name`'s last process exit on its own (its main returned),
+    /// rather than die (a kill, a power loss)? A checker that excuses a
+    /// process that died mid-work (its litter, a call that never returned)
+    /// does not excuse one that finished: `is_alive || exited`.
+    pub fn exited(&self, name: &str) -> bool {
+        self.lock().procs.nodes.iter().any(|n| &*n.name == name && n.exited)
     }
 
     /// The current pid of node `name` (its last one if dead).

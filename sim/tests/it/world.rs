@@ -227,6 +227,79 @@ fn a_pause_point_freezes_its_caller_between_an_operation_and_its_result() {
     assert_eq!(during(at("second"), at("armed")), 0, "the frozen process's other task ran: {ticks:?}");
 }
 
+/// A node whose main returns exits, as a process does: its other tasks
+/// end with it, its pid is dead to every other process from then on, and
+/// the history says so.
+#[test]
+fn a_process_whose_main_returns_exits_with_its_tasks() {
+    let ticks: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let t = ticks.clone();
+    in_world(Schedule::calm(9, 10_000), move |w| async move {
+        w.add_node("brief", move |w| {
+            let t = t.clone();
+            async move {
+                madsim::task::spawn(async move {
+                    loop {
+                        madsim::time::sleep(Duration::from_millis(100)).await;
+                        t.lock().expect("lock").push(w.now());
+                    }
+                });
+                madsim::time::sleep(Duration::from_millis(1_000)).await;
+            }
+        });
+        madsim::time::sleep(Duration::from_millis(500)).await;
+        let pid = w.pid_of("brief").expect("started");
+        assert!(w.is_alive("brief"));
+        assert_eq!(w.env().procs.liveness(pid), Liveness::Alive);
+        madsim::time::sleep(Duration::from_millis(1_500)).await;
+        assert!(!w.is_alive("brief"), "its main returned at 1 s");
+        assert_eq!(w.env().procs.liveness(pid), Liveness::Dead);
+    });
+    let ticks = ticks.lock().expect("lock").clone();
+    assert!(!ticks.is_empty() && ticks.iter().all(|t| *t <= Duration::from_millis(1_000)), "{ticks:?}");
+}
+
+/// A watcher aims a freeze at the process whose effect it sees: the
+/// next matching operation of that process freezes it.
+#[test]
+fn a_watcher_arms_a_pause_point_for_the_process_it_watches() {
+    use steadfast_sim::schedule::PauseRule;
+    let seen: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let log = seen.clone();
+    in_world(Schedule::calm(10, 60_000), move |w| async move {
+        w.watch(
+            "/d",
+            Box::new(|l: &mut steadfast_sim::world::Landed<'_>| {
+                if matches!(l.op, FsOp::CreateNew { .. }) && l.ok {
+                    l.arm_pause(PauseRule {
+                        ops: vec!["read".into()],
+                        path_prefix: Some("/d/claim".into()),
+                        nth: Some(1),
+                        probability: None,
+                        ms: 2_000,
+                    });
+                }
+            }),
+        );
+        w.add_node("claimer", move |w| {
+            let log = log.clone();
+            async move {
+                let fs = w.env().fs;
+                fs.read("/d/claim").await.expect_err("not yet: nothing armed, nothing frozen");
+                log.lock().expect("lock").push(w.now());
+                fs.create_new("/d/claim", b"me".to_vec()).await.expect("claim");
+                fs.read("/d/claim").await.expect("the look after the claim freezes");
+                log.lock().expect("lock").push(w.now());
+            }
+        });
+        madsim::time::sleep(Duration::from_secs(5)).await;
+    });
+    let seen = seen.lock().expect("lock").clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(seen[0] < Duration::from_millis(10), "{seen:?}");
+    assert!(seen[1] >= Duration::from_millis(2_000), "{seen:?}");
+}
+
 #[test]
 fn blocking_calls_stall_their_node_and_async_calls_do_not() {
     for blocking in [true, false] {
