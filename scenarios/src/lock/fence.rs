@@ -86,14 +86,35 @@ async fn fenced(p: &Proc, session: usize, wait: Duration) {
         ctl.cleanup().await;
         return;
     }
+    p.world.check("L10", !ctl.is_taken_over(), || {
+        format!("an attempt on {} that wrote and let go says it was taken over", SESSIONS[session])
+    });
     p.env.clock.sleep(wait).await;
     let (out, nonce) = write_line(p, &ctl, session, 2).await;
     nonce.into_iter().for_each(|n| end_hold(p, n));
     judge(p, session, since, before, &out, nonce);
+    // Takeover is what the attempt says it is: sticky once a write was
+    // refused for it, absent after a write that landed.
+    let refused = matches!(out, Err(LockError::Takeover { .. }));
+    if refused || out.is_ok() {
+        p.world.check("L10", ctl.is_taken_over() == refused, || {
+            format!("after a write on {} that returned {out:?}, is_taken_over() is {}", SESSIONS[session], !refused)
+        });
+    }
     ctl.cleanup().await;
-    let (late, late_nonce) = write_line(p, &ctl, session, 3).await;
-    p.world.check("L10", late.is_err() && late_nonce.is_none(), || {
-        format!("a write through a cleaned-up attempt on {} returned {late:?}", SESSIONS[session])
+    p.world.check("L10", ctl.is_taken_over(), || {
+        format!("a cleaned-up attempt on {} does not say it was taken over", SESSIONS[session])
+    });
+    // The late write through `append`, the controller's own line writer:
+    // refused, and its line (the only one with nonce 0) never lands.
+    let late_line = line(0, 3);
+    let late = ctl.append(&late_line).await;
+    let landed = p
+        .world
+        .peek_file(Path::new(SESSIONS[session]))
+        .is_ok_and(|b| b.windows(late_line.len()).any(|w| w == late_line.as_slice()));
+    p.world.check("L10", late.is_err() && !landed, || {
+        format!("a write through a cleaned-up attempt on {} returned {late:?} (landed: {landed})", SESSIONS[session])
     });
 }
 

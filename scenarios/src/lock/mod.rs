@@ -311,6 +311,19 @@ fn schedule(seed: u64, variant: Variant) -> Schedule {
     if aim.chance(0.25) {
         s.params.insert("freeze_takeover".into(), 1);
     }
+    // One seed in four fails a fifth of the attempt controller's looks at
+    // the session file (its fingerprint, L10): a look that failed is no
+    // fingerprint, and never "no file". Only metadata calls match, so every
+    // other draw of the seed stays as it was.
+    if aim.chance(0.25) {
+        s.errors.push(ErrorRule {
+            ops: vec!["metadata".into()],
+            path_prefix: Some(DIR.into()),
+            error: FaultKind::Eio,
+            nth: None,
+            probability: Some(0.2),
+        });
+    }
     s
 }
 
