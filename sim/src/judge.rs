@@ -56,6 +56,10 @@ pub struct Landed<'a> {
     pub injected: bool,
     pub(crate) tree: &'a Tree,
     pub(crate) alive: &'a dyn Fn(u32) -> bool,
+    /// How many power losses the world has had before this effect: a
+    /// watcher that remembers what a file held knows that memory is stale
+    /// when this moved (a power loss changes files without an effect).
+    pub power_losses: u64,
     verdicts: Vec<(String, bool, String)>,
     reached: Vec<String>,
     aims: Vec<crate::schedule::PauseRule>,
@@ -186,7 +190,7 @@ impl Judge {
         op: &FsOp,
         (ok, injected): (bool, bool),
         tree: &Tree,
-        alive: &dyn Fn(u32) -> bool,
+        (alive, power_losses): (&dyn Fn(u32) -> bool, u64),
     ) -> (Vec<SimEvent>, Vec<crate::schedule::PauseRule>) {
         let paths = crate::schedule::OpPaths::new(op);
         let mut covering = self.watchers.iter_mut().filter(|(prefix, _)| paths.touches(prefix)).peekable();
@@ -195,7 +199,7 @@ impl Judge {
         }
         let at = Duration::from_nanos(at_ns);
         let (verdicts, reached, aims) = (Vec::new(), Vec::new(), Vec::new());
-        let mut landed = Landed { at, node, op, ok, injected, tree, alive, verdicts, reached, aims };
+        let mut landed = Landed { at, node, op, ok, injected, tree, alive, power_losses, verdicts, reached, aims };
         for (_, w) in covering {
             w(&mut landed);
         }

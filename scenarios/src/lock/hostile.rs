@@ -411,6 +411,9 @@ fn tear(world: &steadfast_sim::World, book: &super::SharedBook, rng: &mut steadf
         return;
     }
     if world.harness_apply(FsOp::Append { path: path.to_path_buf(), data: b"{\"torn\":".to_vec() }).is_ok() {
-        lock_book(book).changes.entry(session).or_default().push((world.now(), 0));
+        let mut book = lock_book(book);
+        book.changes.entry(session).or_default().push((world.now(), 0));
+        // An outside act no watcher sees: L12's memory of the file is stale.
+        book.transcript.remove(&session);
     }
 }

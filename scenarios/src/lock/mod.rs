@@ -89,6 +89,10 @@ const INVARIANTS: &[Invariant] = &[
         statement: "progress: the uncontested holder of a lock appends a whole line and it lands in the session file",
     },
     Invariant {
+        id: "L12",
+        statement: "nothing landed is lost: a whole line that landed in a transcript stays there; a repair cuts only a partial last line (a power loss may take unsynced lines)",
+    },
+    Invariant {
         id: "L9",
         statement: "a lock file appears whole or not at all; no .repair. or .takeover. file outlives its owner; any number of managers in one process keep mutual exclusion",
     },
@@ -311,6 +315,11 @@ fn schedule(seed: u64, variant: Variant) -> Schedule {
     if aim.chance(0.25) {
         s.params.insert("freeze_takeover".into(), 1);
     }
+    // One seed in four aims a freeze at a tail repair (see `watcher`).
+    let mut aim_repair = SimRng::new(seed, 0x9A09E);
+    if aim_repair.chance(0.25) {
+        s.params.insert("freeze_repair".into(), 1);
+    }
     // One seed in four fails a fifth of the attempt controller's looks at
     // the session file (its fingerprint, L10): a look that failed is no
     // fingerprint, and never "no file". Only metadata calls match, so every
@@ -405,6 +414,11 @@ struct HoldRec {
 struct Book {
     /// The `freeze_takeover` freeze was armed (`watcher`).
     takeover_frozen: bool,
+    /// The `freeze_repair` freeze was armed (`watcher`).
+    repair_frozen: bool,
+    /// L12: each transcript as the last effect on it left it, with the
+    /// world's power-loss count then.
+    transcript: BTreeMap<usize, (u64, Vec<u8>)>,
     holds: BTreeMap<u64, HoldRec>,
     /// Per session, the nonce that acquired last.
     current: BTreeMap<usize, u64>,
@@ -485,7 +499,7 @@ impl HoldRec {
 }
 
 /// L1 and L5 after every effect on a session or lock file.
-fn watcher(book: SharedBook, freeze_takeover: bool) -> steadfast_sim::world::Watcher {
+fn watcher(book: SharedBook, (freeze_takeover, freeze_repair): (bool, bool)) -> steadfast_sim::world::Watcher {
     Box::new(move |l: &mut Landed<'_>| {
         // The first takeover claim a worker makes in the chaos phase of a
         // `freeze_takeover` seed: its claimer freezes at its next read of
@@ -512,6 +526,24 @@ fn watcher(book: SharedBook, freeze_takeover: bool) -> steadfast_sim::world::Wat
             && *path == lock
         {
             book.failed_removals.insert(session, l.at);
+        }
+        let transcript = Path::new(SESSIONS[session]);
+        if l.op.path() == transcript || l.op.second_path() == Some(transcript) {
+            // The first failed append a worker makes in the chaos phase of
+            // a `freeze_repair` seed: the repair that must follow freezes
+            // at its read of the transcript, past max hold + grace. Another
+            // process takes the lock over and appends meanwhile; only the
+            // hold's window, judged before each step of the repair, keeps
+            // the stale copy from being renamed over those lines (L12).
+            if let (true, FsOp::Append { .. }, false) = (freeze_repair, l.op, l.ok)
+                && l.at < Duration::from_millis(CHAOS_MS)
+                && PROCS.contains(&l.node)
+                && !std::mem::replace(&mut book.repair_frozen, true)
+            {
+                let ms = (MAX_HOLD + TAKEOVER_GRACE).as_millis() as u64 + 500 + (l.at.as_millis() as u64 % 2_500);
+                l.arm_pause(read_of(transcript.to_path_buf(), ms));
+            }
+            judge_kept(l, &mut book, session);
         }
         // Every change of a transcript, for L10: appends by their hold's
         // nonce, a repair's rename as 0.
@@ -613,7 +645,8 @@ async fn drive(world: &World, variant: Variant) {
     let book: SharedBook = Arc::default();
     // No clock jumps here: wall and virtual time differ by a constant.
     lock_book(&book).wall0_ms = world.env().clock.wall_ms();
-    world.watch(DIR, watcher(book.clone(), world.schedule().param("freeze_takeover", 0) == 1));
+    let aims = (world.schedule().param("freeze_takeover", 0) == 1, world.schedule().param("freeze_repair", 0) == 1);
+    world.watch(DIR, watcher(book.clone(), aims));
     for (i, name) in PROCS.iter().enumerate() {
         let (b, inc) = (book.clone(), Arc::new(AtomicU64::new(0)));
         world.add_node(name, move |w| {
@@ -999,6 +1032,37 @@ async fn release(p: &Proc, guard: &LockGuard) {
     }
 }
 
+/// L12 on an effect on transcript `session`: a rename over it (a tail
+/// repair, the only one) must leave exactly what the file held before cut
+/// back to its last newline, unless a power loss came in between (it
+/// changes files without an effect); then remember what the file holds.
+fn judge_kept(l: &mut Landed<'_>, book: &mut Book, session: usize) {
+    let path = Path::new(SESSIONS[session]);
+    let now = l.bytes(path).ok();
+    if let (FsOp::Rename { to, .. }, true) = (l.op, l.ok)
+        && to.as_path() == path
+        && let Some((losses, before)) = book.transcript.get(&session)
+        && *losses == l.power_losses
+    {
+        let whole = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let kept = now.is_some_and(|b| b == &before[..whole]);
+        l.check("L12", kept, || {
+            let after = now.unwrap_or_default();
+            let lines = before[..whole].split_inclusive(|&b| b == b'\n');
+            let lost = lines.clone().filter(|line| !after.windows(line.len()).any(|w| w == *line)).count();
+            format!(
+                "a repair renamed a copy over {} that drops {lost} of the {} whole lines it held",
+                path.display(),
+                lines.count()
+            )
+        });
+    }
+    match now {
+        Some(b) => book.transcript.insert(session, (l.power_losses, b.to_vec())),
+        None => book.transcript.remove(&session),
+    };
+}
+
 /// L6: what is wrong with a transcript, if anything: a partial last line,
 /// or a line that is not one whole JSON object (bytes of two holders
 /// interleaved).
@@ -1173,6 +1237,11 @@ const PARAMS: &[ParamSpec] = &[
     ParamSpec { name: "two_managers", max: 1, doc: "1: a second lock manager in each process" },
     ParamSpec { name: "controller", max: 1, doc: "1: attempt controllers that let go for a wait" },
     ParamSpec { name: "vandal", max: 1, doc: "1: a vandal plants symlinks, FIFOs and garbage at lock paths" },
+    ParamSpec {
+        name: "freeze_repair",
+        max: 1,
+        doc: "1: the first failed append freezes its holder past max hold + grace at the repair's read",
+    },
     ParamSpec {
         name: "freeze_takeover",
         max: 1,
