@@ -168,7 +168,13 @@ impl Hold {
             Look::Vanished => return Err(self.takeover("the lock file vanished")),
         }
         if self.state().repair {
-            self.repair_tail().await.map_err(|e| self.io("repair a partial last line", e))?;
+            // A repair refused because the hold's window closed under it
+            // (a freeze) is the lease running out: a takeover, not an I/O
+            // error, so that an attempt controller loses the session too.
+            self.repair_tail().await.map_err(|e| match self.lease_left() {
+                true => self.io("repair a partial last line", e),
+                false => self.takeover("its lease (max hold) ran out"),
+            })?;
         }
         // The last checks: nothing suspends between them and issuing the
         // append, so a force-release either came first or waits for it.

@@ -8,15 +8,17 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use super::LockOwner;
-use crate::Fs;
 use crate::fs::FsExt;
+use crate::{Clock, Fs};
 
 /// The lock files held through managers that share this registry (set
 /// [`LockConfig::held`](super::LockConfig::held)). The real adapter's
 /// `real::ExitCleanup` removes them on exit and on SIGINT/SIGTERM.
 #[derive(Debug, Default)]
 pub struct HeldLocks {
-    locks: Mutex<BTreeMap<u64, PathBuf>>,
+    /// By nonce: the lock file, and the wall-clock ms until which the hold
+    /// may touch it (max hold + takeover grace / 2 after its acquisition).
+    locks: Mutex<BTreeMap<u64, (PathBuf, u64)>>,
 }
 
 impl HeldLocks {
@@ -25,12 +27,12 @@ impl HeldLocks {
         HeldLocks::default()
     }
 
-    fn locks(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, PathBuf>> {
+    fn locks(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, (PathBuf, u64)>> {
         self.locks.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(crate) fn insert(&self, nonce: u64, lock: PathBuf) {
-        self.locks().insert(nonce, lock);
+    pub(crate) fn insert(&self, nonce: u64, lock: PathBuf, touch_until_ms: u64) {
+        self.locks().insert(nonce, (lock, touch_until_ms));
     }
 
     pub(crate) fn remove(&self, nonce: u64) {
@@ -47,19 +49,33 @@ impl HeldLocks {
         self.len() == 0
     }
 
-    /// Remove every registered lock file that still names its holder, with
-    /// blocking calls (for exit paths that cannot await). Returns how many
-    /// were removed; per-file errors are skipped, the registry is emptied.
-    pub fn remove_all_blocking(&self, fs: &dyn Fs) -> usize {
+    /// Remove every registered lock file that still names its holder and
+    /// that its hold may still touch, with blocking calls (for exit paths
+    /// that cannot await). Returns how many were removed; per-file errors
+    /// are skipped, the registry is emptied.
+    ///
+    /// As in a release, the window is judged before the ownership read and
+    /// again after it: a process stopped between the two (its executor was
+    /// blocked past its watchdog, then SIGTERM) may wake past the window,
+    /// when another process may be taking the lock over; removing the file
+    /// then could remove the next holder's. A file left past its window is
+    /// recovered by takeover (its owner is dead, or its hold expired).
+    pub fn remove_all_blocking(&self, fs: &dyn Fs, clock: &dyn Clock) -> usize {
         let locks = std::mem::take(&mut *self.locks());
         let mut removed = 0;
-        for (nonce, lock) in locks {
+        for (nonce, (lock, until_ms)) in locks {
+            if clock.wall_ms() >= until_ms {
+                continue;
+            }
             let ours = fs
                 .read_blocking(&lock)
                 .ok()
                 .and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok())
                 .is_some_and(|o| o.nonce == nonce);
-            if ours && fs.remove_file_blocking(&lock).map_or_else(|e| e.kind() == io::ErrorKind::NotFound, |()| true) {
+            if ours
+                && clock.wall_ms() < until_ms
+                && fs.remove_file_blocking(&lock).map_or_else(|e| e.kind() == io::ErrorKind::NotFound, |()| true)
+            {
                 removed += 1;
             }
         }

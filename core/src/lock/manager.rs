@@ -313,7 +313,10 @@ impl LockManager {
         // hold's first append (or its release) checks the tail and removes
         // such a copy (L6, L9).
         if let Some(held) = &self.inner.config.held {
-            held.insert(owner.nonce, lock.clone());
+            // The hold's window to touch its file (`Hold::may_touch_file`).
+            let grace_ms = self.inner.config.takeover_grace.as_millis() as u64;
+            let until = owner.acquired_at_ms.saturating_add(owner.max_hold_ms).saturating_add(grace_ms / 2);
+            held.insert(owner.nonce, lock.clone(), until);
         }
         let hold = Hold::new(self.inner.clone(), session_file.to_path_buf(), lock, owner);
         hold.start_watchdog();
@@ -505,8 +508,11 @@ impl LockManager {
     /// clearer may be removing it and another claimer making it anew. But
     /// nobody else may ever need it (the instance it claims may be gone),
     /// so in the background, once it counts as abandoned, we clear it as
-    /// any waiter would: through the clear-claim, and only if it is still
-    /// the one we made. Litter otherwise, until a sweep.
+    /// any waiter would: through the clear-claim, and only what sits at the
+    /// path if that is abandoned itself (ours, or a later claim that was
+    /// abandoned too; never a live one). Bounded: a few tries with backoff.
+    /// If the process exits first, the claim is a dead claimer's, cleared
+    /// by the next waiter or sweep.
     fn clear_when_abandoned(&self, claim: &Path, made: Mono) {
         let (me, claim) = (self.clone(), claim.to_path_buf());
         let task = Box::pin(async move {

@@ -172,7 +172,10 @@ pub struct LockConfig {
     /// claimer crashed mid-takeover). Default 30 s. Like `takeover_grace`
     /// it is a lease: it must exceed a takeover's few operations (a create,
     /// a look, a removal, and the claim's own removal) on the slowest file
-    /// system, or a live claim may be cleared.
+    /// system, or a live claim may be cleared. And a quarter of it must
+    /// exceed a read plus a stat of a claim: a judgment of abandonment that
+    /// took longer is discarded (the claim may have been replaced
+    /// meanwhile), so on a slower mount no abandoned claim is cleared.
     pub claim_stale: Duration,
     /// Sees every forced release.
     pub on_forced_release: Option<ForcedReleaseHook>,

@@ -39,13 +39,13 @@ impl ExitCleanup {
         use tokio::signal::unix::{SignalKind, signal};
         let mut int = signal(SignalKind::interrupt())?;
         let mut term = signal(SignalKind::terminate())?;
-        let (fs, locks) = (env.fs.clone(), held.clone());
+        let (fs, clock, locks) = (env.fs.clone(), env.clock.clone(), held.clone());
         let signals = tokio::spawn(async move {
             let signo = tokio::select! {
                 _ = int.recv() => 2,
                 _ = term.recv() => 15,
             };
-            let removed = locks.remove_all_blocking(&*fs);
+            let removed = locks.remove_all_blocking(&*fs, &*clock);
             tracing::info!(signal = signo, removed, "removed held session locks before exiting");
             std::process::exit(128 + signo);
         });
@@ -56,6 +56,6 @@ impl ExitCleanup {
 impl Drop for ExitCleanup {
     fn drop(&mut self) {
         self.signals.abort();
-        self.held.remove_all_blocking(&*self.env.fs);
+        self.held.remove_all_blocking(&*self.env.fs, &*self.env.clock);
     }
 }

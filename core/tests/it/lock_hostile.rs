@@ -402,6 +402,53 @@ fn lock_exit_process() {
     });
 }
 
+/// The real clock, seen from `ahead` later: a process that wakes after a
+/// freeze.
+struct Later(Arc<dyn steadfast_core::Clock>, Duration);
+
+impl steadfast_core::Clock for Later {
+    fn now(&self) -> steadfast_core::Mono {
+        self.0.now()
+    }
+    fn wall(&self) -> std::time::SystemTime {
+        self.0.wall() + self.1
+    }
+    fn sleep(&self, duration: Duration) -> steadfast_core::BoxFuture<'static, ()> {
+        self.0.sleep(duration)
+    }
+}
+
+/// The exit cleanup removes a held lock file only inside the hold's window
+/// (max hold + grace / 2), as a release does: woken past it (its executor
+/// blocked past its watchdog, then SIGTERM), it leaves the file to
+/// takeover, since another process may be removing it and the next holder
+/// creating it.
+#[test]
+fn the_exit_cleanup_leaves_a_lock_past_its_window() {
+    use steadfast_core::lock::HeldLocks;
+    let dir = tempfile::tempdir().expect("tempdir");
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        let held = Arc::new(HeldLocks::new());
+        let cfg = LockConfig {
+            held: Some(held.clone()),
+            max_hold: Duration::from_secs(60),
+            ..config(Duration::from_secs(5))
+        };
+        let m = LockManager::new(&env, cfg);
+        let session = dir.path().join("a.jsonl");
+        let guard = m.acquire(&session).await.expect("acquire");
+        let late = Later(env.clock.clone(), Duration::from_secs(61));
+        assert_eq!(held.remove_all_blocking(&*env.fs, &late), 0, "past the window: left");
+        assert!(lock_path(&session).exists(), "the lock file is still there");
+        // The first call emptied the registry: a new hold registers again.
+        guard.release().await.expect("release");
+        let _again = m.acquire(&session).await.expect("acquire again");
+        assert_eq!(held.remove_all_blocking(&*env.fs, &*env.clock), 1, "inside the window: removed");
+        assert!(!lock_path(&session).exists());
+    });
+}
+
 fn run_exit_child(dir: &Path, how: &str) -> std::process::Child {
     Command::new(std::env::current_exe().expect("test binary"))
         .args(["--exact", "lock_hostile::lock_exit_process", "--ignored", "--test-threads=1"])

@@ -322,8 +322,9 @@ fn schedule(seed: u64, variant: Variant) -> Schedule {
     }
     // One seed in four fails a fifth of the attempt controller's looks at
     // the session file (its fingerprint, L10): a look that failed is no
-    // fingerprint, and never "no file". Only metadata calls match, so every
-    // other draw of the seed stays as it was.
+    // fingerprint, and never "no file". (The rule draws from the world's
+    // stream on every metadata call, so those seeds' later draws move;
+    // the other seeds stay as they were.)
     if aim.chance(0.25) {
         s.errors.push(ErrorRule {
             ops: vec!["metadata".into()],

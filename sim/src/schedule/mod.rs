@@ -232,6 +232,8 @@ pub struct CrashRule {
 /// `Event::Pause` freezes a process at an instant; a pause point freezes
 /// it between two steps of one piece of logic: a decision made on a read
 /// and acted on after it (check, then act) meets a world that moved on.
+/// Every matching operation of the chaos phase counts toward `nth`, the
+/// harness's and the driver's too, though only a node's process freezes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PauseRule {

@@ -92,6 +92,7 @@ impl World {
         let mut st = self.lock();
         st.settle(now);
         if st.procs.kill(idx) {
+            st.died(idx, now);
             st.procs.nodes[idx].exited = true;
             let name = st.procs.nodes[idx].name.clone();
             st.record(now, name, SimEvent::Killed { cause: KillCause::Exit });
@@ -161,7 +162,9 @@ impl World {
             Event::PowerLoss { torn, restart_after_ms } => self.power_loss(*torn, false, *restart_after_ms),
             Event::Pause { node, ms } => {
                 let Some((idx, _)) = self.node_id(node) else { return self.unknown_node(node) };
-                self.freeze(idx, now, now.saturating_add(ms_to_ns(*ms)));
+                if self.lock().procs.nodes[idx].alive {
+                    self.freeze(idx, now, now.saturating_add(ms_to_ns(*ms)));
+                }
             }
             Event::ClockJump { by_ms } => {
                 let mut st = self.lock();
@@ -185,6 +188,7 @@ impl World {
             if !st.procs.kill(idx) {
                 return;
             }
+            st.died(idx, now);
             let name = st.procs.nodes[idx].name.clone();
             st.record(now, name, SimEvent::Killed { cause });
         }
@@ -264,8 +268,11 @@ impl World {
     /// matches freezes its process while in flight, and `rule.ms` after
     /// its window; the point then disarms. Phase-blind, unlike the
     /// schedule's `pauses`: how a workload aims a freeze at a step it
-    /// knows comes next ("the read of a release"). `false` if there is
-    /// no such node.
+    /// knows comes next ("the read of a release"). It stays armed until it
+    /// fires or the process dies (a kill, a power loss, an exit), so an aim
+    /// that missed fires on the process's next match, whenever that is.
+    /// An operation a schedule rule freezes does not count toward it.
+    /// `false` if there is no such node.
     pub fn arm_pause(&self, name: &str, rule: crate::schedule::PauseRule) -> bool {
         let mut st = self.lock();
         let Some(idx) = st.procs.find(name) else { return false };
@@ -276,12 +283,23 @@ impl World {
     /// How long node `name` was frozen (timed pauses and pause points,
     /// not blocking calls) within `from..to` of virtual time: what a
     /// checker that bounds how long something takes must not count.
-    /// Overlapping freezes count each.
+    /// Overlapping freezes count once; a freeze ends early when its process
+    /// dies (nothing of a dead process is frozen).
     pub fn frozen(&self, name: &str, from: Duration, to: Duration) -> Duration {
         let (from, to) = (from.as_nanos() as u64, to.as_nanos() as u64);
         let st = self.lock();
         let Some(idx) = st.procs.find(name) else { return Duration::ZERO };
-        let ns: u64 = st.procs.nodes[idx].freezes.iter().map(|&(a, b)| b.min(to).saturating_sub(a.max(from))).sum();
+        let mut spans: Vec<(u64, u64)> =
+            st.procs.nodes[idx].freezes.iter().map(|&(a, b)| (a.max(from), b.min(to))).filter(|(a, b)| a < b).collect();
+        spans.sort_unstable();
+        let (mut ns, mut reached) = (0u64, from);
+        for (a, b) in spans {
+            let start = a.max(reached);
+            if b > start {
+                ns += b - start;
+                reached = b;
+            }
+        }
         Duration::from_nanos(ns)
     }
 

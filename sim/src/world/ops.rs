@@ -44,7 +44,10 @@ impl World {
         let tree = &disk.tree;
         let at = At { chaos, crash_armed: disk.crash.is_some(), tree_count: &|p| tree.count_tree(p) };
         let mut plan = plan::plan(&self.0.schedule, counters, rng, &op, &at);
+        // An operation a schedule rule freezes already is no aimed
+        // point's: the aim waits for the next match.
         if let Some(i) = node
+            && plan.pause.is_none()
             && !st.armed_pauses.is_empty()
         {
             let super::State { armed_pauses, rng, .. } = &mut *st;

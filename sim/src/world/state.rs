@@ -124,6 +124,16 @@ impl State {
         }
     }
 
+    /// Node `idx`'s process died at `now` (a kill, a power loss, an exit):
+    /// its freezes end, and the pause points aimed at it are disarmed (an
+    /// aim was at that process, not at the next one on the node).
+    pub fn died(&mut self, idx: usize, now: u64) {
+        for f in &mut self.procs.nodes[idx].freezes {
+            f.1 = f.1.min(now).max(f.0);
+        }
+        self.armed_pauses.retain(|(i, _, _)| *i != idx);
+    }
+
     /// Is `pid` alive: a running node's process, or a killed one with an
     /// operation still in flight (SIGKILL takes effect when its system
     /// calls return, as in a kernel).

@@ -227,6 +227,25 @@ fn a_pause_point_freezes_its_caller_between_an_operation_and_its_result() {
     assert_eq!(during(at("second"), at("armed")), 0, "the frozen process's other task ran: {ticks:?}");
 }
 
+/// `World::frozen` counts overlapping freezes once, and a freeze ends when
+/// its process dies: nothing of a dead process is frozen.
+#[test]
+fn frozen_time_is_a_union_cut_at_death() {
+    let mut s = Schedule::calm(11, 20_000);
+    for (at_ms, ms) in [(1_000, 2_000), (2_000, 2_000), (8_000, 5_000)] {
+        s.events.push(steadfast_sim::schedule::TimedEvent { at_ms, what: Event::Pause { node: "n".into(), ms } });
+    }
+    s.events.push(steadfast_sim::schedule::TimedEvent { at_ms: 9_000, what: Event::Kill { node: "n".into() } });
+    in_world(s, |w| async move {
+        w.add_node("n", |_w| async move { madsim::time::sleep(Duration::from_secs(60)).await });
+        madsim::time::sleep(Duration::from_secs(15)).await;
+        let secs = |a: u64, b: u64| w.frozen("n", Duration::from_secs(a), Duration::from_secs(b));
+        assert_eq!(secs(0, 5), Duration::from_secs(3), "1-3 s and 2-4 s overlap: 1-4 s");
+        assert_eq!(secs(0, 15), Duration::from_secs(4), "the 8-13 s freeze ends at the 9 s kill");
+        assert_eq!(secs(2, 3), Duration::from_secs(1));
+    });
+}
+
 /// A node whose main returns exits, as a process does: its other tasks
 /// end with it, its pid is dead to every other process from then on, and
 /// the history says so.
