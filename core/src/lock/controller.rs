@@ -8,7 +8,8 @@
 //! file's fingerprint (identity, size, mtime, ctime, or absent), and every
 //! later write reacquires the lock, compares the fingerprint, runs, and
 //! refreshes the fingerprint (even when the write failed) before letting
-//! go again. A mismatch is a takeover, and takeover is sticky: every later
+//! go again. A fingerprint that cannot be read (after a few tries) fails
+//! closed: the next write after a wait is refused, as a takeover. A mismatch is a takeover, and takeover is sticky: every later
 //! write of the attempt fails without acquiring. Cleanup abandons every
 //! lock the attempt still holds (awaiting each), logs once, and leaves the
 //! attempt taken over, so a late write through it is refused, never
@@ -18,6 +19,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{Attempt, LockError, LockGuard, LockManager};
+
+/// Looks at the session file before an attempt gives up on knowing how it
+/// left it.
+const FINGERPRINT_TRIES_MAX: u32 = 3;
 use crate::fs::FsExt;
 
 /// What a session file looked like: enough to tell that someone else
@@ -53,6 +58,9 @@ struct State {
     held: Option<Arc<LockGuard>>,
     /// The session file as this attempt last left it.
     fingerprint: Option<Fingerprint>,
+    /// The last look at the session file failed: how the attempt left it
+    /// is unknown, so no write after a wait may land (L10 fails closed).
+    unknown: bool,
     /// Why the attempt lost the session; sticky.
     takeover: Option<String>,
     /// Cleanup ran (it logs once).
@@ -129,12 +137,40 @@ impl AttemptController {
         if let Some(e) = self.refused() {
             return Err(e);
         }
-        let now = self.fingerprint().await?;
+        if self.state().unknown {
+            return Err(self.take_over("the session file could not be fingerprinted before the lock was released"));
+        }
+        let now = self.fingerprint_retried().await?;
         let recorded = self.state().fingerprint.clone();
         if recorded.as_ref().is_some_and(|r| *r != now) {
             return Err(self.take_over("the session file changed while the lock was released"));
         }
         Ok(())
+    }
+
+    /// The fingerprint, retried (bounded) on errors: a look that failed
+    /// leaves the attempt unable to write after its next wait.
+    async fn fingerprint_retried(&self) -> Result<Fingerprint, LockError> {
+        let env = &self.manager.inner.env;
+        let mut delay = self.manager.config().retry_min;
+        let mut last = self.fingerprint().await;
+        for _ in 1..FINGERPRINT_TRIES_MAX {
+            if last.is_ok() {
+                break;
+            }
+            env.clock.sleep(delay).await;
+            delay = (delay * 2).min(self.manager.config().retry_max);
+            last = self.fingerprint().await;
+        }
+        last
+    }
+
+    /// Record how the attempt leaves the session file (or that it could not
+    /// tell), while it still holds the lock.
+    fn record(&self, seen: &Result<Fingerprint, LockError>) {
+        let mut st = self.state();
+        st.fingerprint = seen.as_ref().ok().cloned();
+        st.unknown = seen.is_err();
     }
 
     /// Let go of the lock for a long wait, recording the session file's
@@ -144,10 +180,11 @@ impl AttemptController {
         // A torn tail is cut before the fingerprint, not by the release
         // after it (that would change the file behind our own record).
         guard.settle_tail().await;
-        let fingerprint = self.fingerprint().await;
+        let fingerprint = self.fingerprint_retried().await;
+        self.record(&fingerprint);
         self.state().held = None;
         let released = guard.release().await;
-        self.state().fingerprint = Some(fingerprint?);
+        fingerprint?;
         released
     }
 
@@ -207,9 +244,10 @@ impl AttemptController {
 
     async fn refresh(&self) {
         // An unreadable fingerprint is recorded as unknown: the next
-        // reacquire compares against none and trusts the lock alone.
-        let now = self.fingerprint().await.ok();
-        self.state().fingerprint = now;
+        // reacquire after a wait is refused (it cannot tell whether anybody
+        // wrote meanwhile), never trusted to the lock alone.
+        let now = self.fingerprint_retried().await;
+        self.record(&now);
     }
 
     /// Append one whole line through [`write`](Self::write).

@@ -92,7 +92,7 @@ async fn fenced(p: &Proc, session: usize, wait: Duration) {
     p.env.clock.sleep(wait).await;
     let (out, nonce) = write_line(p, &ctl, session, 2).await;
     nonce.into_iter().for_each(|n| end_hold(p, n));
-    judge(p, session, since, before, &out, nonce);
+    judge(p, session, since, Some(before), &out, nonce);
     // Takeover is what the attempt says it is: sticky once a write was
     // refused for it, absent after a write that landed.
     let refused = matches!(out, Err(LockError::Takeover { .. }));
@@ -100,6 +100,19 @@ async fn fenced(p: &Proc, session: usize, wait: Duration) {
         p.world.check("L10", ctl.is_taken_over() == refused, || {
             format!("after a write on {} that returned {out:?}, is_taken_over() is {}", SESSIONS[session], !refused)
         });
+    }
+    // A second wait after a write that landed: the fence now rests on the
+    // fingerprint that write's refresh took (or failed to take: then no
+    // write after the wait may land). Judged from the instant that write
+    // landed, when the lock was still held.
+    if let (Ok(()), Some(n)) = (&out, nonce) {
+        let landed = lock_book(&p.book).changes.get(&session).and_then(|c| c.iter().find(|(_, m)| *m == n).copied());
+        if let Some((since, _)) = landed {
+            p.env.clock.sleep(wait).await;
+            let (again, again_nonce) = write_line(p, &ctl, session, 4).await;
+            again_nonce.into_iter().for_each(|n| end_hold(p, n));
+            judge(p, session, since, None, &again, again_nonce);
+        }
     }
     ctl.cleanup().await;
     p.world.check("L10", ctl.is_taken_over(), || {
@@ -140,7 +153,7 @@ async fn unfenced(p: &Proc, session: usize, wait: Duration) {
     ending(p, nonce);
     let _ = g.release().await;
     end_hold(p, nonce);
-    judge(p, session, since, before, &out, Some(nonce));
+    judge(p, session, since, Some(before), &out, Some(nonce));
 }
 
 fn ending(p: &Proc, nonce: u64) {
@@ -156,12 +169,14 @@ fn end_hold(p: &Proc, nonce: u64) {
     }
 }
 
-/// L10 for one write after a wait that started at `since`.
+/// L10 for one write after a wait that started at `since`; `before` is
+/// the session file then, if it was read (`Some(None)`: there was none),
+/// else only the log of changes judges a refusal.
 fn judge(
     p: &Proc,
     session: usize,
     since: Duration,
-    before: Option<Vec<u8>>,
+    before: Option<Option<Vec<u8>>>,
     out: &Result<(), LockError>,
     nonce: Option<u64>,
 ) {
@@ -183,7 +198,8 @@ fn judge(
         (Err(LockError::Takeover { reason, .. }), _) if reason.contains("changed") => {
             p.world.reach(FENCED);
             let now = p.world.peek_file(Path::new(SESSIONS[session])).ok();
-            p.world.check("L10", !after.is_empty() || now != before, || {
+            let file_changed = before.is_some_and(|b| b != now);
+            p.world.check("L10", !after.is_empty() || file_changed, || {
                 format!("a write on {} was refused as changed, but nothing changed during the wait", SESSIONS[session])
             });
         }

@@ -320,18 +320,21 @@ fn schedule(seed: u64, variant: Variant) -> Schedule {
     if aim_repair.chance(0.25) {
         s.params.insert("freeze_repair".into(), 1);
     }
-    // One seed in four fails a fifth of the attempt controller's looks at
+    // One seed in four fails some of the attempt controller's looks at
     // the session file (its fingerprint, L10): a look that failed is no
     // fingerprint, and never "no file". (The rule draws from the world's
     // stream on every metadata call, so those seeds' later draws move;
     // the other seeds stay as they were.)
+    // In half of those, seven looks in ten fail: enough that a bounded
+    // retry runs out, and the attempt cannot tell how it left the file.
     if aim.chance(0.25) {
+        let p = if aim.chance(0.5) { 0.2 } else { 0.7 };
         s.errors.push(ErrorRule {
             ops: vec!["metadata".into()],
             path_prefix: Some(DIR.into()),
             error: FaultKind::Eio,
             nth: None,
-            probability: Some(0.2),
+            probability: Some(p),
         });
     }
     s
