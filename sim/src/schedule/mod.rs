@@ -253,38 +253,24 @@ pub struct PauseRule {
     pub ms: u64,
 }
 
-impl PauseRule {
-    /// Does this rule count `op` (by name and path)?
-    pub fn matches(&self, op: &steadfast_core::FsOp) -> bool {
-        self.counts(&OpPaths::new(op))
-    }
+/// `matches` and `counts` of a rule that names operations by `ops` and
+/// `path_prefix` (error, crash and pause rules alike).
+macro_rules! op_rule {
+    ($($rule:ty),*) => {$(
+        impl $rule {
+            /// Does this rule count `op` (by name and path)?
+            pub fn matches(&self, op: &steadfast_core::FsOp) -> bool {
+                self.counts(&OpPaths::new(op))
+            }
 
-    pub(crate) fn counts(&self, op: &OpPaths<'_>) -> bool {
-        op_matches(&self.ops, self.path_prefix.as_deref(), op)
-    }
+            pub(crate) fn counts(&self, op: &OpPaths<'_>) -> bool {
+                op_matches(&self.ops, self.path_prefix.as_deref(), op)
+            }
+        }
+    )*};
 }
 
-impl CrashRule {
-    /// Does this rule count `op` (by name and path)?
-    pub fn matches(&self, op: &steadfast_core::FsOp) -> bool {
-        self.counts(&OpPaths::new(op))
-    }
-
-    pub(crate) fn counts(&self, op: &OpPaths<'_>) -> bool {
-        op_matches(&self.ops, self.path_prefix.as_deref(), op)
-    }
-}
-
-impl ErrorRule {
-    /// Does this rule count `op` (by name and path)?
-    pub fn matches(&self, op: &steadfast_core::FsOp) -> bool {
-        self.counts(&OpPaths::new(op))
-    }
-
-    pub(crate) fn counts(&self, op: &OpPaths<'_>) -> bool {
-        op_matches(&self.ops, self.path_prefix.as_deref(), op)
-    }
-}
+op_rule!(ErrorRule, CrashRule, PauseRule);
 
 /// An operation matches when its name is listed (or none is) and either of
 /// its paths lies under the prefix (or there is none).
