@@ -114,7 +114,23 @@ async fn fenced(p: &Proc, session: usize, wait: Duration) {
             judge(p, session, since, None, &again, again_nonce);
         }
     }
+    let logged = || {
+        let prefix = "attempt cleaned up";
+        p.world.diagnostics().iter().filter(|d| d.node == p.name && d.message.starts_with(prefix)).count()
+    };
+    let logs_before = logged();
     ctl.cleanup().await;
+    let first_logs = logged() - logs_before;
+    // Cleanup is idempotent and logs once, the first time: a second one
+    // releases nothing and says nothing.
+    let again = ctl.cleanup().await;
+    let second_logs = logged() - logs_before - first_logs;
+    p.world.check("L10", again == 0 && first_logs == 1 && second_logs == 0, || {
+        format!(
+            "cleanup of an attempt on {} twice: {again} released the second time; {first_logs} then {second_logs} logs",
+            SESSIONS[session]
+        )
+    });
     p.world.check("L10", ctl.is_taken_over(), || {
         format!("a cleaned-up attempt on {} does not say it was taken over", SESSIONS[session])
     });

@@ -888,7 +888,25 @@ async fn turn(
         return release(p, &guard).await;
     }
     if !compaction {
-        return release(p, &guard).await;
+        release(p, &guard).await;
+        // One turn in four then writes through its released guard, as a
+        // careless caller would: refused as released (or as the forced
+        // release that came first: every append of this turn landed, so
+        // nothing else revoked it), and nothing lands (L1 judges any
+        // append by an ended hold).
+        if seed % 4 == 0 {
+            let late = guard.append(&line(&guard, 77)).await;
+            let forced = [Reason::MaxHold.as_str(), Reason::Abandoned.as_str()];
+            let refused = match &late {
+                Err(LockError::Released(_)) => true,
+                Err(LockError::Takeover { reason, .. }) => forced.contains(&reason.as_str()),
+                _ => false,
+            };
+            p.world.check("L1", refused, || {
+                format!("an append through a released guard of {} returned {late:?}", SESSIONS[session])
+            });
+        }
+        return;
     }
     // Post-run compaction: release for the prompt, reacquire, compact.
     release(p, &guard).await;
