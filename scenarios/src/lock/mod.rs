@@ -839,8 +839,14 @@ fn watch_watchdog(p: &Rc<Proc>, nonce: u64) {
         if p.env.procs.liveness(pid) != Liveness::Alive {
             return; // killed: its watchdog died with it; recovery is L4's
         }
-        if frozen(&p.world, &p.name, Duration::from_millis(at_ms), deadline) > Duration::ZERO {
-            return; // frozen: its watchdog could not run; the lease is L1's and L5's
+        // Frozen from the watchdog's instant to the end of the hold's window
+        // to touch its file: the watchdog could not run in time, and the
+        // file is takeover's (L4); the lease is L1's and L5's. A freeze
+        // that ended inside the window only delays the watchdog.
+        let fires = Duration::from_millis(at_ms) + MAX_HOLD;
+        let window_end = fires + TAKEOVER_GRACE / 2;
+        if frozen(&p.world, &p.name, fires, window_end) == window_end - fires {
+            return;
         }
         let lock = lock_path(Path::new(SESSIONS[session]));
         let owner = p.world.peek_file(&lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok());
