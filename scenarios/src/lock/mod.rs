@@ -880,6 +880,17 @@ async fn turn(
 ) {
     let mut rng = SimRng::new(seed, 7);
     let Some(guard) = acquire(p, att, session, false, &acquired).await else { return };
+    // One turn in four first hands the guard what is not one whole line
+    // (no newline; two lines in one): refused as such, writing nothing (a
+    // partial line would tear the transcript for the next holder, L6).
+    if seed % 4 == 1 {
+        for bad in [&b"{\"partial\":1}"[..], &b"{\"a\":1}\n{\"b\":2}\n"[..]] {
+            let out = guard.append(bad).await;
+            p.world.check("L6", matches!(out, Err(LockError::NotALine)), || {
+                format!("appending {:?} to {} returned {out:?}", String::from_utf8_lossy(bad), SESSIONS[session])
+            });
+        }
+    }
     let n = 1 + rng.range(0, 4);
     if !appends(p, &guard, &mut rng, n).await {
         return release(p, &guard).await;
