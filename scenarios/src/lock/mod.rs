@@ -126,6 +126,9 @@ const CLAIM_STALE: Duration = Duration::from_secs(4);
 const _: () = assert!(CLAIM_STALE.as_millis() as u64 * 3 / 4 > 8 * LATENCY_MS_MAX, "claims are a lease");
 const MAX_HOLD: Duration = Duration::from_secs(3);
 const TAKEOVER_GRACE: Duration = Duration::from_secs(2);
+/// A hold's window to touch its own lock file and transcript, as `core`
+/// judges it (`Hold::may_touch_file`): past it, takeover's.
+const TOUCH_WINDOW: Duration = MAX_HOLD.saturating_add(Duration::from_millis(TAKEOVER_GRACE.as_millis() as u64 / 2));
 const UNREADABLE_GRACE: Duration = Duration::from_secs(2);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(2_500);
 /// The slowest operation on the mount: below the takeover grace, as the
@@ -383,7 +386,7 @@ fn claimed_lock(path: &Path) -> Option<PathBuf> {
 /// a lock file that another process took over and now holds.
 async fn check_then_remove(p: &Proc, session: usize, nonce: u64) {
     let Some(acquired_at_ms) = lock_book(&p.book).holds.get(&nonce).map(|h| h.acquired_at_ms) else { return };
-    let window_ms = (MAX_HOLD + TAKEOVER_GRACE / 2).as_millis() as u64;
+    let window_ms = TOUCH_WINDOW.as_millis() as u64;
     if p.env.clock.wall_ms().saturating_sub(acquired_at_ms) >= window_ms {
         return;
     }
@@ -813,7 +816,7 @@ async fn attempt(p: &Rc<Proc>, rng: &mut SimRng) {
         // grace / 2 (then another process may be recovering it); a cleanup
         // that returns past that (its process froze) must leave the file to
         // takeover (L4), whose holder L5 protects.
-        let window_ms = (MAX_HOLD + TAKEOVER_GRACE / 2).as_millis() as u64;
+        let window_ms = TOUCH_WINDOW.as_millis() as u64;
         let closed = book.holds.get(&n).is_some_and(|h| now_ms.saturating_sub(h.acquired_at_ms) >= window_ms);
         if let Some(h) = book.holds.get_mut(&n) {
             h.ended = true;
@@ -844,7 +847,7 @@ fn watch_watchdog(p: &Rc<Proc>, nonce: u64) {
         // file is takeover's (L4); the lease is L1's and L5's. A freeze
         // that ended inside the window only delays the watchdog.
         let fires = Duration::from_millis(at_ms) + MAX_HOLD;
-        let window_end = fires + TAKEOVER_GRACE / 2;
+        let window_end = Duration::from_millis(at_ms) + TOUCH_WINDOW;
         if frozen(&p.world, &p.name, fires, window_end) == window_end - fires {
             return;
         }

@@ -51,8 +51,7 @@ impl World {
             && !st.armed_pauses.is_empty()
         {
             let super::State { armed_pauses, rng, .. } = &mut *st;
-            let armed = plan::armed_pause(armed_pauses, rng, i, &op);
-            plan.pause = plan.pause.or(armed.map(|ms| (None, ms)));
+            plan.pause = plan::armed_pause(armed_pauses, rng, i, &op).map(|ms| (None, ms));
         }
         let effect = t0 + plan.lands_ns;
         let id = st.disk.next_id();
