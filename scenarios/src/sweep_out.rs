@@ -69,7 +69,13 @@ struct Swept {
 
 fn sweep_one(args: &RunArgs, sc: &'static dyn Scenario, seeds: &[u64], progress: bool) -> Swept {
     let (mut report, mut failing) = (None, Vec::new());
-    let options = SweepOptions { jobs: args.jobs.get(), check_determinism: args.check_determinism };
+    let mut options = SweepOptions { check_determinism: args.check_determinism, ..SweepOptions::jobs(args.jobs.get()) };
+    // The table needs only which seeds are caught and the first violation
+    // of each (and its report): a caught seed of a replica ends there.
+    // `--json` rows carry whole histories' hashes and violations.
+    if !args.json {
+        options = options.ending_caught_seeds();
+    }
     let bar = progress.then(|| progress_bar(sc.name(), seeds.len()));
     let stdout = std::io::stdout();
     let summary = runner::sweep(sc, seeds, options, |o| {

@@ -196,7 +196,10 @@ impl<'a> Check<'a> {
         let n = env_u64("STEADFAST_SEEDS").unwrap_or(self.seeds);
         let seeds: Vec<u64> = (self.start..self.start + n).collect();
         let (mut first_report, mut persisted) = (None, 0);
-        let summary = runner::sweep(sc, &seeds, SweepOptions::jobs(self.jobs), |o| {
+        // A replica's caught seeds end once caught: the check needs only
+        // its verdict (a `hold` scenario always runs whole).
+        let options = SweepOptions::jobs(self.jobs).ending_caught_seeds();
+        let summary = runner::sweep(sc, &seeds, options, |o| {
             if o.violated() && sc.expect() == Expect::Hold && persisted < PERSISTED_PER_RUN_MAX {
                 self.persist(o);
                 persisted += 1;

@@ -664,7 +664,7 @@ async fn drive(world: &World, variant: Variant) {
     }
     if world.schedule().param("vandal", 0) == 1 {
         let (w, b) = (world.clone(), book.clone());
-        madsim::task::spawn_local(async move { vandal(&w, &b).await });
+        world.spawn_local(async move { vandal(&w, &b).await });
     }
     world.sleep_until(world.chaos_end()).await;
     quiet_phase_checks(world, &book).await;

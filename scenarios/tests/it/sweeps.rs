@@ -272,7 +272,7 @@ fn crash_points_enumerate_every_fsync_and_rename_boundary() {
 #[test]
 fn determinism_mode_runs_each_seed_twice_and_agrees() {
     for sc in steadfast_scenarios::all() {
-        let opts = SweepOptions { jobs: jobs(), check_determinism: true };
+        let opts = SweepOptions { check_determinism: true, ..SweepOptions::jobs(jobs()) };
         let seeds: Vec<u64> = (0..20).collect();
         runner::sweep(sc, &seeds, opts, |o| {
             assert!(o.violations.iter().all(|v| v.invariant != "RUN3"), "{}", runner::failure_report(sc, o));

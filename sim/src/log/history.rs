@@ -17,6 +17,8 @@ pub struct History {
     /// Events kept around the first violation: (before, after).
     window: (usize, usize),
     around: Option<Around>,
+    /// A violation was pushed.
+    violated: bool,
 }
 
 /// The events around the first violation: up to `window.0` before it (it
@@ -47,7 +49,15 @@ impl History {
     /// A history that keeps the last `keep_max` events in memory (all of
     /// them with `usize::MAX`).
     pub fn new(keep_max: usize) -> History {
-        History { kept: VecDeque::new(), keep_max, total: 0, hash: super::hash::SEED, window: (0, 0), around: None }
+        History {
+            kept: VecDeque::new(),
+            keep_max,
+            total: 0,
+            hash: super::hash::SEED,
+            window: (0, 0),
+            around: None,
+            violated: false,
+        }
     }
 
     /// Also keep up to `before` events before the first violation (it
@@ -60,7 +70,9 @@ impl History {
 
     /// Append a record; the first violation opens the window around it.
     pub fn push(&mut self, record: Record) {
-        let first = record.event.is_violation() && self.around.is_none() && self.window != (0, 0);
+        let violation = record.event.is_violation();
+        let first = violation && self.around.is_none() && self.window != (0, 0);
+        self.violated |= violation;
         self.hash = super::hash::chain(self.hash, &record);
         self.total += 1;
         if self.keep_max == 0 {
@@ -87,6 +99,18 @@ impl History {
     /// among them, if a violation was pushed and a window is kept.
     pub fn around_first_violation(&self) -> Option<(&[Record], usize)> {
         self.around.as_ref().filter(|a| !a.events.is_empty()).map(|a| (&a.events[..], a.at))
+    }
+
+    /// Is the first violation recorded with everything its report shows:
+    /// the window's events after it are in too (or none are kept)? From
+    /// here on, the rest of the run changes neither the verdict nor the
+    /// report of its first violation.
+    pub fn first_violation_reported(&self) -> bool {
+        self.violated
+            && match &self.around {
+                Some(a) => a.events.len() >= a.at + 1 + self.window.1,
+                None => true,
+            }
     }
 
     /// The hash of every record pushed so far.
@@ -137,6 +161,27 @@ mod tests {
         assert!(events[at].event.is_violation());
         // The ring has moved on long since; the window stays.
         assert_eq!(h.events().next().map(|e| e.at_ns), Some(68));
+    }
+
+    #[test]
+    fn the_first_violation_is_reported_once_its_window_is_full() {
+        let mut h = History::new(32).with_window(3, 2);
+        for i in 0..5 {
+            h.push(ev(i, None));
+        }
+        assert!(!h.first_violation_reported(), "no violation yet");
+        h.push(ev(5, Some("A")));
+        assert!(!h.first_violation_reported(), "its report shows two events after it");
+        h.push(ev(6, None));
+        assert!(!h.first_violation_reported());
+        h.push(ev(7, Some("B")));
+        assert!(h.first_violation_reported());
+        // Without a window (nothing kept), the violation alone is the report.
+        let mut bare = History::new(0);
+        bare.push(ev(0, None));
+        assert!(!bare.first_violation_reported());
+        bare.push(ev(1, Some("A")));
+        assert!(bare.first_violation_reported());
     }
 
     #[test]

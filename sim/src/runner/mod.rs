@@ -13,8 +13,10 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Once};
+use std::task::Poll;
 use std::time::Duration;
 
 mod determinism;
@@ -167,6 +169,12 @@ pub struct Outcome {
     pub sim_time: Duration,
     /// The Chrome trace JSON (a replay only: `history_keep == usize::MAX`).
     pub chrome_trace: Option<String>,
+    /// The run ended once its first violation was reported, before its
+    /// driver returned (see [`SweepOptions::end_caught_seeds`]): the
+    /// first violation and its report window are the whole run's, but the
+    /// history hash, the later violations and the counts cover only what
+    /// ran.
+    pub ended_when_caught: bool,
 }
 
 impl Outcome {
@@ -192,6 +200,7 @@ impl Outcome {
             chaos_ops: Default::default(),
             chrome_trace: None,
             sim_time: Duration::ZERO,
+            ended_when_caught: false,
         }
     }
 
@@ -245,8 +254,29 @@ fn install_panic_hook() {
 /// Run one seed with `schedule` (the scenario's own for the seed if `None`),
 /// keeping the last `history_keep` events in memory, on a fresh thread.
 pub fn run(scenario: &dyn Scenario, seed: u64, schedule: Option<Schedule>, history_keep: usize) -> Outcome {
+    run_fresh(scenario, seed, schedule, history_keep, Whole::Always)
+}
+
+/// How much of a run to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Whole {
+    /// To its end.
+    Always,
+    /// Until its first violation and the report window after it are
+    /// recorded (see [`SweepOptions::end_caught_seeds`]).
+    UntilCaught,
+}
+
+/// [`run_here`] on a fresh thread.
+pub(crate) fn run_fresh(
+    scenario: &dyn Scenario,
+    seed: u64,
+    schedule: Option<Schedule>,
+    history_keep: usize,
+    whole: Whole,
+) -> Outcome {
     std::thread::scope(|s| {
-        s.spawn(|| run_here(scenario, seed, schedule, history_keep))
+        s.spawn(|| run_here(scenario, seed, schedule, history_keep, whole))
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p))
     })
@@ -254,7 +284,13 @@ pub fn run(scenario: &dyn Scenario, seed: u64, schedule: Option<Schedule>, histo
 
 /// Run one seed on this thread: the same as [`run`] when the history
 /// depends only on the seed, as a sweep checks (see [`sweep()`]).
-pub(crate) fn run_here(scenario: &dyn Scenario, seed: u64, schedule: Option<Schedule>, history_keep: usize) -> Outcome {
+pub(crate) fn run_here(
+    scenario: &dyn Scenario,
+    seed: u64,
+    schedule: Option<Schedule>,
+    history_keep: usize,
+    whole: Whole,
+) -> Outcome {
     // RUN6: a run that never finishes in wall time is reported, not waited
     // on forever (before the runtime: the watchdog is a real thread).
     let _watch = watchdog::watch(scenario.name(), seed);
@@ -267,6 +303,9 @@ pub(crate) fn run_here(scenario: &dyn Scenario, seed: u64, schedule: Option<Sche
         return Outcome::never_ran(scenario, seed, schedule, format!("schedule rejected: {why}"));
     }
     let world = World::new(schedule.clone(), scenario.invariants(), history_keep);
+    if whole == Whole::UntilCaught {
+        world.end_when_caught();
+    }
     // Code written against the `tokio_fs`/`std_fs` facades finds this
     // world's file system for the length of the run.
     let _facade = steadfast_core::ambient::install(Arc::new(SimFs(world.clone())));
@@ -285,7 +324,15 @@ pub(crate) fn run_here(scenario: &dyn Scenario, seed: u64, schedule: Option<Sche
         let _capture = tracing::dispatcher::set_default(&capture);
         rt.block_on(async move {
             w.start();
-            if madsim::time::timeout(bound, scenario.run(&w)).await.is_err() {
+            let mut driver = std::pin::pin!(madsim::time::timeout(bound, scenario.run(&w)));
+            let mut caught = std::pin::pin!(w.caught());
+            // The driver's result, or none when the run ended once caught
+            // (the driver is dropped here, mid-run).
+            let timed_out = std::future::poll_fn(|cx| match driver.as_mut().poll(cx) {
+                Poll::Ready(r) => Poll::Ready(r.is_err()),
+                Poll::Pending => caught.as_mut().poll(cx).map(|()| false),
+            });
+            if timed_out.await {
                 let at = w.now().as_nanos() as u64;
                 w.runner_violation("RUN1", at, format!("driver still running after {} ms", bound.as_millis()));
             }
@@ -311,6 +358,7 @@ pub(crate) fn run_here(scenario: &dyn Scenario, seed: u64, schedule: Option<Sche
     };
     drop(rt);
     // Sweeps keep a short history and no final tree; a replay keeps both.
+    let ended_when_caught = world.ended_when_caught();
     let report = world.take_report(end_ns, history_keep > SWEEP_HISTORY_KEEP);
     world.teardown();
     Outcome {
@@ -335,6 +383,7 @@ pub(crate) fn run_here(scenario: &dyn Scenario, seed: u64, schedule: Option<Sche
         chaos_ops: report.chaos_ops,
         chrome_trace: (history_keep == usize::MAX).then(|| crate::log::chrome_trace(report.history.events())),
         sim_time: Duration::from_nanos(report.sim_ns),
+        ended_when_caught,
     }
 }
 

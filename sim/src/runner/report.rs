@@ -79,8 +79,14 @@ pub fn failure_report(scenario: &dyn Scenario, outcome: &Outcome) -> String {
 /// its statement, when, and the events around the first violation (or the
 /// last ones).
 pub fn violations_report(scenario: &dyn Scenario, outcome: &Outcome) -> String {
-    let mut out =
-        format!("scenario {} seed {}: {} violation(s)\n", outcome.scenario, outcome.seed, outcome.violations.len());
+    let ended =
+        if outcome.ended_when_caught { " before the sweep ended it once caught (a replay runs it whole)" } else { "" };
+    let mut out = format!(
+        "scenario {} seed {}: {} violation(s){ended}\n",
+        outcome.scenario,
+        outcome.seed,
+        outcome.violations.len()
+    );
     let statement = |id: &str| {
         scenario
             .invariants()

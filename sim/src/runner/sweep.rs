@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::{DETERMINISM_HISTORY_KEEP, Expect, Outcome, Scenario, determinism_mismatch, run, run_here};
+use super::{DETERMINISM_HISTORY_KEEP, Expect, Outcome, Scenario, Whole, determinism_mismatch, run_fresh, run_here};
 use crate::schedule::Schedule;
 use crate::world::Violation;
 
@@ -26,12 +26,38 @@ pub struct SweepOptions {
     pub jobs: usize,
     /// Run every seed twice and report a differing history as RUN3.
     pub check_determinism: bool,
+    /// End each seed of a `violate` scenario that declares no coverage
+    /// points once its first violation and the report window after it are
+    /// recorded, instead of running it to its end. What such a sweep
+    /// reports is unchanged: which seeds are caught, the first violation
+    /// of each and its report. What it does not give is the whole run's
+    /// history hash, its later violations ([`Summary::by_invariant`]
+    /// counts only what ran) and its counts ([`Outcome::ended_when_caught`]
+    /// marks such an outcome). Ignored with `check_determinism`, and for
+    /// `hold` scenarios, which always run whole: a violation there is a
+    /// finding, and all of it is reported.
+    pub end_caught_seeds: bool,
 }
 
 impl SweepOptions {
-    /// `jobs` threads, each seed once.
+    /// `jobs` threads, each seed once and whole.
     pub fn jobs(jobs: usize) -> SweepOptions {
-        SweepOptions { jobs, check_determinism: false }
+        SweepOptions { jobs, check_determinism: false, end_caught_seeds: false }
+    }
+
+    /// The same, ending caught seeds of `violate` scenarios early (see
+    /// [`SweepOptions::end_caught_seeds`]).
+    pub fn ending_caught_seeds(self) -> SweepOptions {
+        SweepOptions { end_caught_seeds: true, ..self }
+    }
+
+    /// How much of each run of `scenario` to run.
+    fn whole(&self, scenario: &dyn Scenario) -> Whole {
+        let may_end = self.end_caught_seeds
+            && !self.check_determinism
+            && scenario.expect() == Expect::Violate
+            && scenario.sometimes().is_empty();
+        if may_end { Whole::UntilCaught } else { Whole::Always }
     }
 }
 
@@ -48,14 +74,15 @@ fn sweep_one(
     scenario: &dyn Scenario,
     seed: u64,
     schedule: Option<&Schedule>,
-    check_determinism: bool,
+    options: SweepOptions,
     thread: Thread,
 ) -> Outcome {
+    let whole = options.whole(scenario);
     let go = |keep| match thread {
-        Thread::Reused => run_here(scenario, seed, schedule.cloned(), keep),
-        Thread::Fresh => run(scenario, seed, schedule.cloned(), keep),
+        Thread::Reused => run_here(scenario, seed, schedule.cloned(), keep, whole),
+        Thread::Fresh => run_fresh(scenario, seed, schedule.cloned(), keep, whole),
     };
-    if !check_determinism {
+    if !options.check_determinism {
         return go(SWEEP_HISTORY_KEEP);
     }
     let mut a = go(DETERMINISM_HISTORY_KEEP);
@@ -84,9 +111,7 @@ fn sweep_one(
 /// and [`Summary::fresh_threads`] says why. `--check-determinism` runs
 /// each seed twice on its worker, with other keys each time.
 pub fn sweep(scenario: &dyn Scenario, seeds: &[u64], options: SweepOptions, each: impl FnMut(&Outcome)) -> Summary {
-    sweep_runs(scenario, seeds, options, each, |&seed, thread| {
-        sweep_one(scenario, seed, None, options.check_determinism, thread)
-    })
+    sweep_runs(scenario, seeds, options, each, |&seed, thread| sweep_one(scenario, seed, None, options, thread))
 }
 
 /// Run each of `schedules` (its own seed) as `options` say; `each` sees
@@ -97,9 +122,7 @@ pub fn sweep_schedules(
     options: SweepOptions,
     each: impl FnMut(&Outcome),
 ) -> Summary {
-    sweep_runs(scenario, schedules, options, each, |s, thread| {
-        sweep_one(scenario, s.seed, Some(s), options.check_determinism, thread)
-    })
+    sweep_runs(scenario, schedules, options, each, |s, thread| sweep_one(scenario, s.seed, Some(s), options, thread))
 }
 
 /// Run `items` on `options.jobs` reused threads, delivering outcomes in

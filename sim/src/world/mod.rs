@@ -422,6 +422,34 @@ impl World {
         self.lock().judge.has_violation(invariant)
     }
 
+    /// End this run once its first violation is reported: [`World::caught`]
+    /// then completes (the runner's choice for a sweep of a `violate`
+    /// scenario, whose verdict the rest of the run cannot change).
+    pub(crate) fn end_when_caught(&self) {
+        self.lock().stop.armed = true;
+    }
+
+    /// Completes once the first violation and the report window after it
+    /// are recorded, if [`World::end_when_caught`] was called; never
+    /// otherwise.
+    pub(crate) fn caught(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            let mut st = self.lock();
+            if st.stop.fired {
+                return std::task::Poll::Ready(());
+            }
+            if st.stop.armed {
+                st.stop.waker = Some(cx.waker().clone());
+            }
+            std::task::Poll::Pending
+        })
+    }
+
+    /// Did the run end because [`World::caught`] completed?
+    pub(crate) fn ended_when_caught(&self) -> bool {
+        self.lock().stop.fired
+    }
+
     /// Record a violation found by the runner itself (a panic, a time-out).
     pub(crate) fn runner_violation(&self, invariant: &str, at_ns: u64, message: String) {
         self.lock().violation(at_ns, invariant, message);

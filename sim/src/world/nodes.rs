@@ -347,16 +347,35 @@ impl World {
         Handle::current().resume(id);
     }
 
+    /// Spawn a task of the scenario's driver on the current node (a
+    /// watcher, a vandal, a crasher: work beside the nodes' processes).
+    /// The same as `madsim::task::spawn_local`, except that the task ends
+    /// with the run: when the driver returns, or when a sweep ends the run
+    /// once caught ([`crate::runner::SweepOptions::end_caught_seeds`]).
+    /// Spawned with madsim's directly from the driver, a task still
+    /// pending then would outlive the run and keep its memory.
+    pub fn spawn_local<T: 'static>(&self, task: impl Future<Output = T> + 'static) -> madsim::task::JoinHandle<T> {
+        let handle = madsim::task::spawn_local(task);
+        self.lock().stop.driver_tasks.push(handle.abort_handle());
+        handle
+    }
+
     /// After the run: kill every node (the world's own too) without a trace
     /// in the history, so madsim drops their tasks once the executor runs
     /// again; otherwise the tasks, and the world they hold, outlive the
     /// runtime (madsim's timers and tasks keep each other alive).
+    /// The driver's own tasks ([`World::spawn_local`]) end with them: a
+    /// task still pending (a sleep past the run's end, or a run a sweep
+    /// ended once caught) would otherwise keep its memory.
     pub(crate) fn kill_all_quietly(&self) {
-        let ids: Vec<NodeId> = {
-            let st = self.lock();
+        let (ids, driver_tasks): (Vec<NodeId>, _) = {
+            let mut st = self.lock();
             let world = st.world_node.as_ref().map(NodeHandle::id);
-            st.procs.ids().chain(world).collect()
+            (st.procs.ids().chain(world).collect(), std::mem::take(&mut st.stop.driver_tasks))
         };
+        for task in driver_tasks {
+            task.abort();
+        }
         for id in ids {
             Handle::current().kill(id);
         }

@@ -33,6 +33,21 @@ pub(crate) struct State {
     wall_offset_ns: i64,
     /// The run's clock, once started.
     clock: Option<madsim::time::TimeHandle>,
+    /// Ending the run once its first violation is reported (a sweep of a
+    /// `violate` scenario; see `World::caught`).
+    pub stop: Stop,
+}
+
+/// Whether a run ends once its first violation is reported, and who waits
+/// for that.
+#[derive(Default)]
+pub(crate) struct Stop {
+    pub armed: bool,
+    pub fired: bool,
+    pub waker: Option<std::task::Waker>,
+    /// The tasks the driver spawned through `World::spawn_local`, aborted
+    /// when the run ends.
+    pub driver_tasks: Vec<madsim::task::AbortHandle>,
 }
 
 /// The node label of the world itself.
@@ -53,6 +68,7 @@ impl State {
             start_wall: SystemTime::UNIX_EPOCH,
             wall_offset_ns: 0,
             clock: None,
+            stop: Stop::default(),
         }
     }
 
@@ -98,6 +114,12 @@ impl State {
     /// Record `event` with its node and task given.
     pub fn record_task(&mut self, at_ns: u64, node: Arc<str>, task: Arc<str>, event: SimEvent) {
         self.log.push(Record { at_ns, node, task, event });
+        if self.stop.armed && !self.stop.fired && self.log.first_violation_reported() {
+            self.stop.fired = true;
+            if let Some(waker) = self.stop.waker.take() {
+                waker.wake();
+            }
+        }
     }
 
     /// Record a violation found outside any check.

@@ -3,6 +3,8 @@
 //! coverage under the floor fails.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use steadfast_sim::runner::SweepOptions;
 use steadfast_sim::world::{Invariant, LocalBoxFuture};
@@ -154,7 +156,7 @@ fn a_determinism_failure_names_the_first_differing_event() {
     let lines: Vec<&str> = why.lines().filter(|l| l.contains(" run ")).collect();
     assert_eq!(lines.len(), 2, "{why}");
     assert_ne!(lines[0].split("run ").last(), lines[1].split("run ").last(), "{why}");
-    let options = steadfast_sim::runner::SweepOptions { jobs: 1, check_determinism: true };
+    let options = steadfast_sim::runner::SweepOptions { check_determinism: true, ..SweepOptions::jobs(1) };
     let mut messages = Vec::new();
     steadfast_sim::runner::sweep(&Forgetful, &[1], options, |o| {
         messages.extend(o.violations.iter().map(|v| (v.invariant.clone(), v.message.clone())));
@@ -378,4 +380,122 @@ fn a_run_that_never_finishes_is_named_and_the_process_exits() {
     assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
     assert!(stderr.contains("RUN6: test/spins seed 7 has run for 2 s of wall time"), "{stderr}");
     assert!(stderr.contains("replay:") && stderr.contains("STEADFAST_SEED=7"), "{stderr}");
+}
+
+/// Breaks X1 on odd seeds at 200 ms and again at its end; a driver task
+/// spawned through the world counts its drops in `DROPS`.
+struct CaughtEarly {
+    expect: Expect,
+    sometimes: &'static [&'static str],
+    drops: Arc<AtomicUsize>,
+}
+
+impl CaughtEarly {
+    fn new(expect: Expect, sometimes: &'static [&'static str]) -> CaughtEarly {
+        CaughtEarly { expect, sometimes, drops: Arc::default() }
+    }
+}
+
+struct CountsDrop(Arc<AtomicUsize>);
+
+impl Drop for CountsDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Scenario for CaughtEarly {
+    fn name(&self) -> &'static str {
+        "test/caught-early"
+    }
+    fn expect(&self) -> Expect {
+        self.expect
+    }
+    fn description(&self) -> &'static str {
+        "breaks X1 on odd seeds, mid-run and at its end"
+    }
+    fn invariants(&self) -> &'static [Invariant] {
+        ODD
+    }
+    fn sometimes(&self) -> &'static [&'static str] {
+        self.sometimes
+    }
+    fn schedule(&self, seed: u64) -> Schedule {
+        Schedule::calm(seed, 1_000)
+    }
+    fn run<'a>(&'a self, world: &'a World) -> LocalBoxFuture<'a, ()> {
+        Box::pin(async move {
+            let seed = world.schedule().seed;
+            let guard = CountsDrop(self.drops.clone());
+            let w = world.clone();
+            world.spawn_local(async move {
+                let _guard = guard;
+                w.sleep_until(std::time::Duration::from_secs(3_600)).await;
+            });
+            for i in 0..100u64 {
+                world.sleep_until(std::time::Duration::from_millis(10 * i)).await;
+                world.note(format!("step {i}"));
+                if i == 20 {
+                    world.check("X1", seed % 2 == 0, || format!("seed {seed} is odd, mid-run"));
+                }
+                if i == 90 {
+                    for point in self.sometimes {
+                        world.reach(point);
+                    }
+                }
+            }
+            world.check("X1", seed % 2 == 0, || format!("seed {seed} is odd, at the end"));
+        })
+    }
+}
+
+fn outcomes(sc: &dyn Scenario, options: SweepOptions) -> Vec<steadfast_sim::runner::Outcome> {
+    let mut all = Vec::new();
+    steadfast_sim::runner::sweep(sc, &[0, 1, 2, 3], options, |o| all.push(o.clone()));
+    all
+}
+
+#[test]
+fn a_sweep_may_end_a_caught_seed_of_a_violate_scenario_with_its_report_intact() {
+    let sc = CaughtEarly::new(Expect::Violate, &[]);
+    let whole = outcomes(&sc, SweepOptions::jobs(1));
+    let drops = sc.drops.load(Ordering::Relaxed);
+    let ended = outcomes(&sc, SweepOptions::jobs(2).ending_caught_seeds());
+    for (w, e) in whole.iter().zip(&ended) {
+        assert_eq!(w.violated(), e.violated(), "seed {}: the verdict is the whole run's", w.seed);
+        assert_eq!(w.violations.first(), e.violations.first(), "seed {}: and its first violation", w.seed);
+        let lines = |o: &steadfast_sim::runner::Outcome| {
+            o.around_first_violation.0.iter().map(|r| r.line()).collect::<Vec<_>>()
+        };
+        assert_eq!(lines(w), lines(e), "seed {}: and the events around it", w.seed);
+        assert_eq!(w.around_first_violation.1, e.around_first_violation.1);
+        assert!(!w.ended_when_caught, "a sweep runs whole unless told otherwise");
+        if e.violated() {
+            assert!(e.ended_when_caught, "seed {}", e.seed);
+            assert_eq!(e.violations.len(), 1, "the violation at the end never ran: {:?}", e.violations);
+            assert_eq!(w.violations.len(), 2);
+            assert!(e.events < w.events && e.sim_time < w.sim_time, "seed {}: it ended early", e.seed);
+        } else {
+            assert!(!e.ended_when_caught);
+            assert_eq!((e.history_hash, e.events), (w.history_hash, w.events), "a seed that holds runs whole");
+        }
+    }
+    // The driver's task, pending for an hour of virtual time, was dropped
+    // with each run that ended early, as with each that ended whole (five
+    // runs a sweep: the first seed runs on a fresh thread too).
+    assert_eq!(drops, 5, "every run that ended whole freed its driver's task");
+    assert_eq!(sc.drops.load(Ordering::Relaxed) - drops, 5, "and so did every run that ended early");
+}
+
+#[test]
+fn hold_scenarios_and_scenarios_with_coverage_points_always_run_whole() {
+    for sc in [CaughtEarly::new(Expect::Hold, &[]), CaughtEarly::new(Expect::Violate, &["step 90 ran"])] {
+        let whole = outcomes(&sc, SweepOptions::jobs(1));
+        let asked = outcomes(&sc, SweepOptions::jobs(1).ending_caught_seeds());
+        for (w, a) in whole.iter().zip(&asked) {
+            assert!(!a.ended_when_caught, "{:?} seed {}", sc.expect, a.seed);
+            assert_eq!((a.history_hash, a.violations.len()), (w.history_hash, w.violations.len()));
+        }
+        assert!(asked.iter().any(|o| o.violated()));
+    }
 }
