@@ -186,6 +186,10 @@ impl FileExporter {
     /// Missing files are not an error.
     pub async fn remove_trace(&self, session_id: &str) -> io::Result<()> {
         let key = names::key(session_id);
+        // Exports of the session still in flight (a final write its end
+        // stopped waiting for) would put a forgotten trace back: unlink
+        // their sources first, so their renames fail (T13).
+        self.fence_all(&key).await?;
         for path in [self.path_for(session_id), self.crash_mark_for(session_id)] {
             match self.fs.remove_file(&path).await {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
@@ -401,6 +405,33 @@ impl FileExporter {
         for tmp in self.take_older(key, generation) {
             self.discard(&tmp).await;
         }
+    }
+
+    /// Unlink the source of every export of `key` in flight: this
+    /// exporter's, and, unless it is the sole writer, every other temporary
+    /// file of the session in the directory. `Err` when one could not be
+    /// unlinked (it is retried as litter): its rename may still land.
+    async fn fence_all(&self, key: &str) -> io::Result<()> {
+        let mut victims = self.take_older(key, u64::MAX);
+        if !self.config.sole_writer {
+            let prefix = format!("{key}{SUFFIX}{TMP_MARK}");
+            for entry in self.fs.read_dir(&self.dir).await? {
+                if entry.name.to_str().is_some_and(|n| n.starts_with(&prefix)) {
+                    victims.push(self.dir.join(entry.name));
+                }
+            }
+        }
+        let mut first_error = None;
+        for tmp in victims {
+            match self.fs.remove_file(&tmp).await {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    self.lock().litter.insert(tmp);
+                    first_error.get_or_insert(e);
+                }
+                _ => {}
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Remove a temporary file; a failure is remembered and retried.

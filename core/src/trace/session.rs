@@ -482,7 +482,7 @@ impl Session {
             self.release_writer();
             result.err()
         };
-        lock(&self.inner.sessions).remove(&self.id);
+        self.deregister();
         let found = self.existing_path(&late).await;
         let (known, wanted) = {
             let st = self.state();
@@ -500,6 +500,17 @@ impl Session {
             "a clean end reports the status it wrote"
         );
         Ended { path: found.map(|(p, _)| p), status, error }
+    }
+
+    /// The session has ended: `Tracer::start` under its id opens a new
+    /// one. Only this session's own entry goes: after it ended once, a new
+    /// session may hold the id, and a second end of this handle must not
+    /// close that one.
+    fn deregister(&self) {
+        let mut sessions = lock(&self.inner.sessions);
+        if sessions.get(&self.id).is_some_and(|cell| Arc::ptr_eq(cell, &self.cell)) {
+            sessions.remove(&self.id);
+        }
     }
 
     /// The status a trace file holds, if it reads as a trace.
@@ -521,13 +532,16 @@ impl Session {
             st.follow_up = false;
             if st.crashed {
                 drop(st);
+                // Ended all the same: the id is free for a new session
+                // (which `remove_trace` lets export afresh, T13).
+                self.deregister();
                 return Ok(self.inner.exporters.iter().find_map(|e| e.path(&self.id)));
             }
             st.doc.status = Status::Completed;
             st.doc.clone()
         };
         let written = self.write_fenced_blocking(&doc);
-        lock(&self.inner.sessions).remove(&self.id);
+        self.deregister();
         written.map(|()| self.inner.exporters.iter().find_map(|e| e.path(&self.id)))
     }
 

@@ -416,6 +416,48 @@ fn a_reused_crashed_id_stays_crashed_until_its_trace_is_removed() {
     });
 }
 
+/// A crashed session ended by `finalize_sync` is ended like any other: the
+/// tracer no longer hands it out, so once its trace is removed, a new
+/// session under the id exports afresh (the `trace` scenario's T13 found it
+/// kept: the id stayed crashed for good). And an old handle's second end
+/// never closes the new session that holds its id.
+#[test]
+fn a_crashed_session_finalized_frees_its_id() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        let sole = FileExporterConfig { sole_writer: true, ..FileExporterConfig::default() };
+        for config in [FileExporterConfig::default(), sole] {
+            let file = Arc::new(FileExporter::open(&env, dir.path(), config).await.expect("open"));
+            let tracer = Tracer::new(&env, vec![file.clone()], TraceConfig::default());
+            let old = tracer.start("gone");
+            old.record("e", None, serde_json::Value::Null);
+            old.crash_write().expect("crash");
+            old.finalize_sync().expect("finalize after a crash").expect("its path");
+            file.remove_trace("gone").await.expect("remove");
+            let new = tracer.start("gone");
+            assert_eq!(
+                new.record("fresh", None, serde_json::Value::Null),
+                Some(0),
+                "a new session, not the crashed one"
+            );
+            new.flush().await.expect("a removed trace's id starts afresh");
+            // The old handle ends again: the new session stays open.
+            old.finalize_sync().expect("a second finalize");
+            let _ = old.end_trace(Status::Completed).await;
+            assert_eq!(
+                tracer.start("gone").record("more", None, serde_json::Value::Null),
+                Some(1),
+                "still the new one"
+            );
+            let ended = new.end_trace(Status::Completed).await;
+            assert_eq!(ended.status, Status::Completed);
+            assert_eq!(read_doc(&file.path_for("gone")).events.len(), 2);
+            file.remove_trace("gone").await.expect("clean up");
+        }
+    });
+}
+
 /// Crash marks in memory are bounded; a sole writer forgets the oldest
 /// (documented), a shared directory keeps the mark on disk.
 #[test]

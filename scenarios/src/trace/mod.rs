@@ -72,6 +72,14 @@ const INVARIANTS: &[Invariant] = &[
         id: "T9",
         statement: "end_trace returns within its per-exporter bound whatever an exporter does, and never reports a status the file does not hold",
     },
+    Invariant {
+        id: "T13",
+        statement: "after remove_trace returns, the session's file and crash mark are gone, and a new session under the same id exports afresh",
+    },
+    Invariant {
+        id: "T14",
+        statement: "a flush that fails on storage names the error's kind (io_kind), and only for a fault the world injected",
+    },
 ];
 
 const CRASH_DURING_RENAME: &str = "crash write while a rename is in flight";
@@ -227,6 +235,21 @@ fn schedule(seed: u64) -> Schedule {
         });
     }
     fence_faults(&mut s, seed);
+    // One seed in four, the process declares itself its directory's sole
+    // writer (it is: one exporter per incarnation, and a restart's open
+    // removes what the dead one left): crash marks in memory only, no
+    // `stat` per export and no listing per crash write, so crash wins
+    // (T3) rests on the exporter's own marks. Its own stream.
+    if SimRng::new(seed, 0x501E).chance(0.25) {
+        s.params.insert("sole_writer".into(), 1);
+    }
+    // One seed in four, each session ended in the quiet phase is forgotten
+    // and started afresh under its id (T13). Its own stream.
+    if SimRng::new(seed, 0xF0E7).chance(0.25) {
+        s.params.insert("forget_ended".into(), 1);
+        // Room for the removal, the new session's flush and its end.
+        s.quiet_ms += FORGET_QUIET_MS;
+    }
     // Its own stream, so that a seed's other draws stay.
     if SimRng::new(seed, 0x1A7E).chance(0.5) {
         s.params.insert("late_mirror".into(), 1);
@@ -339,6 +362,10 @@ struct Mirror {
     rng: Mutex<SimRng>,
 }
 
+/// The quiet phase's extra length where ended sessions are forgotten and
+/// restarted: a removal, a flush on the EFS mount, and an end's bound.
+const FORGET_QUIET_MS: u64 = 30_000;
+
 /// The quiet phase's extra length where a late mirror holds a snapshot
 /// before each end: the snapshot's own rename, then the end's wait.
 const LATE_MIRROR_QUIET_MS: u64 = 15_000;
@@ -440,6 +467,8 @@ struct Book {
     parsed: BTreeMap<u64, Result<Parsed, String>>,
     /// Sessions whose next background mirror export is answered late.
     late_mirror: BTreeSet<String>,
+    /// The incarnations whose crasher is done (or that have none).
+    crashers_done: BTreeSet<u64>,
     /// Sessions whose late mirror export has begun.
     mirror_holding: BTreeSet<String>,
     /// When a version that is not running last landed on each canonical
@@ -661,6 +690,7 @@ struct App {
     file: Arc<FileExporter>,
     make: MakeSession,
     inc: u64,
+    variant: Variant,
 }
 
 async fn drive(world: &World, variant: Variant) {
@@ -711,8 +741,9 @@ fn judge_long_ids(world: &World) {
 }
 
 /// Open the exporter, retrying injected errors (bounded).
-async fn open_exporter(env: &Env) -> Option<FileExporter> {
-    let config = FileExporterConfig { stale_tmp_age: Duration::ZERO, ..FileExporterConfig::default() };
+async fn open_exporter(world: &World, env: &Env) -> Option<FileExporter> {
+    let sole_writer = world.schedule().param("sole_writer", 0) == 1;
+    let config = FileExporterConfig { stale_tmp_age: Duration::ZERO, sole_writer };
     for _ in 0..50 {
         if let Ok(e) = FileExporter::open(env, DIR, config.clone()).await {
             return Some(e);
@@ -732,10 +763,10 @@ async fn incarnation_main(world: World, book: SharedBook, variant: Variant, inc:
     if inc > 0 && lost_power_last(&world) && has_tmp(&world) {
         world.reach(LOSS_BETWEEN);
     }
-    let Some(file) = open_exporter(&env).await else { return };
+    let Some(file) = open_exporter(&world, &env).await else { return };
     let file = Arc::new(file);
     let make = make_sessions(&world, &book, &env, file.clone(), variant);
-    let app = Rc::new(App { world: world.clone(), book: book.clone(), env: env.clone(), file, make, inc });
+    let app = Rc::new(App { world: world.clone(), book: book.clone(), env: env.clone(), file, make, inc, variant });
     let s = world.schedule();
     let (n, first) = (s.param("sessions", 2) as usize, s.param("first_id", 0) as usize);
     let sessions: Vec<(Sess, String)> = (0..n)
@@ -751,7 +782,12 @@ async fn incarnation_main(world: World, book: SharedBook, variant: Variant, inc:
     let shared: Rc<RefCell<Vec<(Sess, String)>>> = Rc::new(RefCell::new(sessions.clone()));
     if let Some(at) = s.params.get("crash_at_ms").copied() {
         let (app, shared) = (app.clone(), shared.clone());
-        madsim::task::spawn_local(async move { crasher(&app, &shared, at).await });
+        madsim::task::spawn_local(async move {
+            crasher(&app, &shared, at).await;
+            lock(&app.book).crashers_done.insert(app.inc);
+        });
+    } else {
+        lock(&book).crashers_done.insert(inc);
     }
     let tasks: Vec<_> = sessions
         .into_iter()
@@ -957,16 +993,70 @@ async fn session_main(app: &App, sess: Sess, id: String, stream: u64) {
             s.finalized = result.is_ok();
         }
         check_finalized(app, &id, result, quiet);
-        return;
+    } else {
+        let ended = sess.end_trace().await;
+        if let Some(s) = lock(&app.book).sessions.get_mut(&id) {
+            s.end_returned = true;
+        }
+        check_ended(app, &id, &ended, app.world.now() - started);
+        if sess.follow_ups() > 0 {
+            app.world.reach(FOLLOW_UP);
+        }
     }
+    if quiet && app.variant == Variant::Core && app.world.schedule().param("forget_ended", 0) == 1 {
+        sess.settled().await;
+        // Not while this incarnation's crasher may still crash-write the
+        // ended session through its old handle (it aims at a rename of the
+        // id in flight, which the new session would offer).
+        aim_until(app, || lock(&app.book).crashers_done.contains(&app.inc)).await;
+        if lock(&app.book).crashers_done.contains(&app.inc) {
+            forget_and_restart(app, &id).await;
+        }
+    }
+}
+
+/// T13, in the quiet phase of one seed in four: the user forgets an ended
+/// session's trace (`remove_trace`), crash-written or not. Its file and
+/// crash mark must be gone, and a new session under the same id must
+/// export afresh: its flush lands (T1), never refused as crashed (T6),
+/// and its end reads completed.
+async fn forget_and_restart(app: &App, id: &str) {
+    let (path, mark) = {
+        // Forgetting is the user's: what the file held, crashed or
+        // completed, is no longer promised (T3, T8); a new session's events
+        // are judged from none.
+        let mut book = lock(&app.book);
+        let s = book.sessions.get_mut(id).expect("registered");
+        *s = SessionBook { path: s.path.clone(), ..SessionBook::default() };
+        (s.path.clone(), app.file.crash_mark_for(id))
+    };
+    let removed = app.file.remove_trace(id).await;
+    let left: Vec<&Path> = [&path, &mark]
+        .into_iter()
+        .filter(|p| app.world.peek(FsOp::SymlinkMetadata(p.to_path_buf())).is_ok())
+        .map(PathBuf::as_path)
+        .collect();
+    app.world.check("T13", removed.is_ok() && left.is_empty(), || {
+        format!("remove_trace of {id:?} returned {removed:?}, and left {left:?}")
+    });
+    let (sess, again) = (app.make)(id);
+    app.world
+        .check("T7", again == path, || format!("{id:?} maps to {} now, to {} before", again.display(), path.display()));
+    for k in 0..3 {
+        record_event(app, &sess, id, format!("r{k}"));
+    }
+    flush_and_check(app, &sess, id, true).await;
+    let started = app.world.now();
+    lock(&app.book).sessions.get_mut(id).expect("registered").end_started = Some((app.inc, started));
     let ended = sess.end_trace().await;
-    if let Some(s) = lock(&app.book).sessions.get_mut(&id) {
-        s.end_returned = true;
-    }
-    check_ended(app, &id, &ended, app.world.now() - started);
-    if sess.follow_ups() > 0 {
-        app.world.reach(FOLLOW_UP);
-    }
+    lock(&app.book).sessions.get_mut(id).expect("registered").end_returned = true;
+    check_ended(app, id, &ended, app.world.now() - started);
+    // (A slow mount may time its end out: what matters here is that the
+    // id is not crashed any more.)
+    let crashed = ended.status == Status::Crashed || matches!(ended.error, Some(TraceError::Crashed(_)));
+    app.world.check("T13", !crashed, || {
+        format!("the new session under {id:?} ended as {:?} ({:?})", ended.status, ended.error)
+    });
 }
 
 /// Record 1..=50 events with a snapshot after each, all in one poll, then
@@ -1091,6 +1181,13 @@ fn judge_flush(app: &App, id: &str, target: usize, result: Result<(), TraceError
             });
         }
         Err(e @ TraceError::FlushRounds { .. }) => app.world.check("T2", false, || e.to_string()),
+        Err(TraceError::Io { ref source, .. }) if !quiet || crash_started => {
+            let injected = steadfast_sim::is_injected(source) || source.kind() == std::io::ErrorKind::Interrupted;
+            let kind = result.as_ref().err().and_then(TraceError::io_kind);
+            app.world.check("T14", kind == Some(source.kind()) && injected, || {
+                format!("flush of {id:?} failed on storage with io_kind {kind:?}: {source} (injected: {injected})")
+            });
+        }
         Err(e) => {
             app.world.check("T1", !quiet || crash_started, || format!("flush of {id:?} failed in the quiet phase: {e}"))
         }
@@ -1228,6 +1325,16 @@ const PARAMS: &[ParamSpec] = &[
         doc: "1: before each quiet end_trace, a snapshot whose mirror answers after the final write",
     },
     ParamSpec { name: "crash_aimed", max: 1, doc: "1: the crash waits for a rename of that session in flight" },
+    ParamSpec {
+        name: "forget_ended",
+        max: 1,
+        doc: "1: each session ended in the quiet phase is forgotten and restarted",
+    },
+    ParamSpec {
+        name: "sole_writer",
+        max: 1,
+        doc: "1: the exporter is its directory's sole writer (crash marks in memory only)",
+    },
     ParamSpec {
         name: "early_end_ms",
         max: steadfast_sim::schedule::limits::RUN_MS_MAX,
