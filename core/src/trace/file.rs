@@ -399,6 +399,20 @@ impl FileExporter {
         older
     }
 
+    /// Every export of `key` this exporter knows may still land: those in
+    /// flight (taken, as [`FileExporter::take_older`]) and those whose
+    /// fence failed before (their sources are litter, their renames may
+    /// still land; a sole writer's fences know of no other).
+    fn fence_victims(&self, key: &str) -> Vec<PathBuf> {
+        let prefix = format!("{key}{SUFFIX}{TMP_MARK}");
+        let mut victims = self.take_older(key, u64::MAX);
+        let ours = |p: &Path| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix));
+        let litter: Vec<PathBuf> =
+            self.lock().litter.iter().filter(|p| ours(p) && !victims.contains(p)).cloned().collect();
+        victims.extend(litter);
+        victims
+    }
+
     /// Unlink the sources of older in-flight exports of this session, so
     /// their renames can no longer land over ours.
     async fn fence_older(&self, key: &str, generation: u64) {
@@ -412,9 +426,9 @@ impl FileExporter {
     /// file of the session in the directory. `Err` when one could not be
     /// unlinked (it is retried as litter): its rename may still land.
     async fn fence_all(&self, key: &str) -> io::Result<()> {
-        let mut victims = self.take_older(key, u64::MAX);
+        let prefix = format!("{key}{SUFFIX}{TMP_MARK}");
+        let mut victims = self.fence_victims(key);
         if !self.config.sole_writer {
-            let prefix = format!("{key}{SUFFIX}{TMP_MARK}");
             for entry in self.fs.read_dir(&self.dir).await? {
                 if entry.name.to_str().is_some_and(|n| n.starts_with(&prefix)) {
                     victims.push(self.dir.join(entry.name));
@@ -428,7 +442,9 @@ impl FileExporter {
                     self.lock().litter.insert(tmp);
                     first_error.get_or_insert(e);
                 }
-                _ => {}
+                _ => {
+                    self.lock().litter.remove(&tmp);
+                }
             }
         }
         first_error.map_or(Ok(()), Err)
@@ -482,8 +498,10 @@ impl FileExporter {
                         if entry.name.to_str().is_none_or(|n| !n.starts_with(&prefix)) {
                             continue;
                         }
-                        match self.fs.remove_file_blocking(self.dir.join(entry.name)) {
+                        let victim = self.dir.join(entry.name);
+                        match self.fs.remove_file_blocking(&victim) {
                             Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                                self.lock().litter.insert(victim);
                                 fence_error.get_or_insert(io_err("fence another exporter's export", e));
                             }
                             _ => {}
@@ -495,12 +513,17 @@ impl FileExporter {
                 }
             }
         }
-        for victim in self.take_older(&key, u64::MAX) {
+        for victim in self.fence_victims(&key) {
             match self.fs.remove_file_blocking(&victim) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    // Retried as litter, and fenced again by the next
+                    // crash write or `remove_trace`.
+                    self.lock().litter.insert(victim);
                     fence_error.get_or_insert(io_err("fence an in-flight export", e));
                 }
-                _ => {}
+                _ => {
+                    self.lock().litter.remove(&victim);
+                }
             }
         }
         let tmp = self.tmp_path(&key, generation);
