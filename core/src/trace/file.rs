@@ -29,15 +29,25 @@ pub struct FileExporterConfig {
     /// crash wins only per instance (`legacy/trace-per-instance-crash-mark`
     /// shows what breaks).
     pub sole_writer: bool,
+    /// Crash marks kept in memory, at least 1 (default
+    /// [`CRASH_MARKS_MAX`]); beyond it the oldest is forgotten, never the
+    /// mark of a session with an export in flight. A sole writer's crashed
+    /// id stays crashed only while its mark is among these.
+    pub crash_marks_max: usize,
 }
 
 impl Default for FileExporterConfig {
     fn default() -> Self {
-        FileExporterConfig { stale_tmp_age: Duration::from_secs(3600), sole_writer: false }
+        FileExporterConfig {
+            stale_tmp_age: Duration::from_secs(3600),
+            sole_writer: false,
+            crash_marks_max: CRASH_MARKS_MAX,
+        }
     }
 }
 
-/// Crash marks one exporter keeps in memory; the oldest is forgotten
+/// Crash marks one exporter keeps in memory by default
+/// ([`FileExporterConfig::crash_marks_max`]); the oldest is forgotten
 /// beyond this. Without [`FileExporterConfig::sole_writer`] the mark on
 /// disk still stands for it, so forgetting costs only a `stat`.
 pub const CRASH_MARKS_MAX: usize = 4096;
@@ -57,7 +67,7 @@ pub struct FileExporter {
 #[derive(Default)]
 struct State {
     /// Keys (never raw ids) of sessions marked crashed in memory, and the
-    /// order they were marked in (bounded by [`CRASH_MARKS_MAX`]).
+    /// order they were marked in (bounded by `marks_max`).
     crashed: BTreeSet<String>,
     crash_order: VecDeque<String>,
     /// Temporary files of exports in flight, by key and generation.
@@ -67,6 +77,8 @@ struct State {
     /// Temporary files whose removal failed: retried by the next export.
     litter: BTreeSet<PathBuf>,
     next_gen: u64,
+    /// [`FileExporterConfig::crash_marks_max`].
+    marks_max: usize,
 }
 
 impl State {
@@ -78,7 +90,7 @@ impl State {
         }
         self.crash_order.push_back(key.to_string());
         let mut kept = 0;
-        while self.crashed.len() > CRASH_MARKS_MAX && kept < self.crash_order.len() {
+        while self.crashed.len() > self.marks_max && kept < self.crash_order.len() {
             let Some(old) = self.crash_order.pop_front() else { break };
             if self.in_flight.contains_key(&old) {
                 self.crash_order.push_back(old);
@@ -142,13 +154,17 @@ impl FileExporter {
         for ancestor in dir.ancestors().skip(1).filter(|a| !a.as_os_str().is_empty()) {
             env.fs.sync_dir(ancestor).await?;
         }
+        if config.crash_marks_max == 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "crash_marks_max must be at least 1"));
+        }
+        let marks_max = config.crash_marks_max;
         let exporter = FileExporter {
             fs: env.fs.clone(),
             clock: env.clock.clone(),
             entropy: env.entropy.clone(),
             config,
             dir,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State { marks_max, ..State::default() }),
             settled: crate::signal::Signal::default(),
         };
         exporter.remove_stale_tmps().await?;

@@ -497,6 +497,37 @@ fn crash_marks_in_memory_are_bounded() {
     });
 }
 
+/// The bound is the operator's: at it, every mark is kept; past it, the
+/// oldest goes; a bound of zero is refused at open.
+#[test]
+fn the_crash_marks_bound_is_configurable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        let config = |n| FileExporterConfig { sole_writer: true, crash_marks_max: n, ..FileExporterConfig::default() };
+        let zero = FileExporter::open(&env, dir.path(), config(0)).await.err().expect("refused");
+        assert_eq!(zero.kind(), io::ErrorKind::InvalidInput);
+        let file = Arc::new(FileExporter::open(&env, dir.path(), config(2)).await.expect("open"));
+        let doc = |id: &str| TraceDoc {
+            format: steadfast_core::trace::FORMAT,
+            session_id: id.into(),
+            status: Status::Running,
+            started_at_ms: 0,
+            events: Vec::new(),
+        };
+        file.mark_crashed("a");
+        file.mark_crashed("b");
+        for id in ["a", "b"] {
+            assert_eq!(file.export(&doc(id)).await.expect("export"), Exported::SkippedCrashed, "{id} at the bound");
+        }
+        file.mark_crashed("c");
+        assert_eq!(file.export(&doc("a")).await.expect("export"), Exported::Written, "the oldest went");
+        for id in ["b", "c"] {
+            assert_eq!(file.export(&doc(id)).await.expect("export"), Exported::SkippedCrashed, "{id} stays");
+        }
+    });
+}
+
 /// A file system whose async fsync never answers (a hung mount).
 struct StallingFsync {
     inner: RealFs,
@@ -522,7 +553,8 @@ fn an_export_dropped_mid_flight_is_forgotten_and_its_file_tidied() {
     let dir = tempfile::tempdir().expect("tempdir");
     rt().block_on(async {
         let env = Env { fs: Arc::new(StallingFsync { inner: RealFs::new() }), ..Env::real().expect("env") };
-        let config = FileExporterConfig { stale_tmp_age: std::time::Duration::from_secs(3600), sole_writer: false };
+        let config =
+            FileExporterConfig { stale_tmp_age: std::time::Duration::from_secs(3600), ..FileExporterConfig::default() };
         let file = FileExporter::open(&env, dir.path(), config).await.expect("open");
         let doc = TraceDoc {
             format: steadfast_core::trace::FORMAT,

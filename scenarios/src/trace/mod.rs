@@ -297,6 +297,11 @@ fn schedule(seed: u64) -> Schedule {
         s.params.insert("crash_at_ms".into(), crash_at_ms);
         s.params.insert("crash_session".into(), rng.range(0, 3));
         s.params.insert("crash_aimed".into(), u64::from(rng.chance(0.5)));
+        // One crash in three is the panic hook's: every open session at
+        // once (its own stream: the seed's other draws stay).
+        if SimRng::new(seed, 0xA11C).chance(0.33) {
+            s.params.insert("crash_all".into(), 1);
+        }
         if rng.chance(0.5) {
             // The process dies right after its panic hook's crash write.
             s.events.push(TimedEvent { at_ms: crash_at_ms + 1, what: Event::Kill { node: "app".into() } });
@@ -692,6 +697,9 @@ struct App {
     env: Env,
     file: Arc<FileExporter>,
     make: MakeSession,
+    /// The tracer the sessions share, where they have one (not the
+    /// debounce replica's).
+    tracer: Option<Tracer>,
     inc: u64,
     variant: Variant,
 }
@@ -745,8 +753,17 @@ fn judge_long_ids(world: &World) {
 
 /// Open the exporter, retrying injected errors (bounded).
 async fn open_exporter(world: &World, env: &Env) -> Option<FileExporter> {
-    let sole_writer = world.schedule().param("sole_writer", 0) == 1;
-    let config = FileExporterConfig { stale_tmp_age: Duration::ZERO, sole_writer };
+    let s = world.schedule();
+    let sole_writer = s.param("sole_writer", 0) == 1;
+    // A sole writer whose panic hook crashes every session keeps exactly
+    // as many marks as there are sessions: the bound is reached, never
+    // passed, so every crashed id must stay crashed (T3).
+    let crash_marks_max = if sole_writer && s.param("crash_all", 0) == 1 {
+        s.param("sessions", 2) as usize
+    } else {
+        steadfast_core::trace::CRASH_MARKS_MAX
+    };
+    let config = FileExporterConfig { stale_tmp_age: Duration::ZERO, sole_writer, crash_marks_max };
     for _ in 0..50 {
         if let Ok(e) = FileExporter::open(env, DIR, config.clone()).await {
             return Some(e);
@@ -768,8 +785,9 @@ async fn incarnation_main(world: World, book: SharedBook, variant: Variant, inc:
     }
     let Some(file) = open_exporter(&world, &env).await else { return };
     let file = Arc::new(file);
-    let make = make_sessions(&world, &book, &env, file.clone(), variant);
-    let app = Rc::new(App { world: world.clone(), book: book.clone(), env: env.clone(), file, make, inc, variant });
+    let (make, tracer) = make_sessions(&world, &book, &env, file.clone(), variant);
+    let app =
+        Rc::new(App { world: world.clone(), book: book.clone(), env: env.clone(), file, make, tracer, inc, variant });
     let s = world.schedule();
     let (n, first) = (s.param("sessions", 2) as usize, s.param("first_id", 0) as usize);
     let sessions: Vec<(Sess, String)> = (0..n)
@@ -821,7 +839,7 @@ fn make_sessions(
     env: &Env,
     file: Arc<FileExporter>,
     variant: Variant,
-) -> MakeSession {
+) -> (MakeSession, Option<Tracer>) {
     let legacy = |flavour| {
         let e: Arc<dyn Exporter> = Arc::new(LegacyExporter::new(env, Path::new(DIR), flavour));
         e
@@ -842,7 +860,9 @@ fn make_sessions(
     };
     let env = env.clone();
     if variant == Variant::DebounceDrop {
-        return Box::new(move |id| (Sess::Debounce(DebounceSession::start(&env, file.clone(), id)), file.path_for(id)));
+        let make: MakeSession =
+            Box::new(move |id| (Sess::Debounce(DebounceSession::start(&env, file.clone(), id)), file.path_for(id)));
+        return (make, None);
     }
     let mut exporters = vec![exporter.clone()];
     let mut config = TraceConfig::default();
@@ -855,10 +875,12 @@ fn make_sessions(
         config.exporter_timeout = Duration::from_secs(86_400 * 365);
     }
     let tracer = Tracer::new(&env, exporters, config);
-    Box::new(move |id| {
+    let t = tracer.clone();
+    let make: MakeSession = Box::new(move |id| {
         let path = exporter.path(id).expect("file exporters have paths");
-        (Sess::Core(tracer.start(id)), path)
-    })
+        (Sess::Core(t.start(id)), path)
+    });
+    (make, Some(tracer))
 }
 
 fn lost_power_last(world: &World) -> bool {
@@ -919,6 +941,12 @@ async fn crasher(app: &App, sessions: &RefCell<Vec<(Sess, String)>>, at_ms: u64)
     if own_rename_in_flight(app, &id) {
         app.world.reach(CRASH_DURING_RENAME);
     }
+    if app.world.schedule().param("crash_all", 0) == 1
+        && let Some(tracer) = &app.tracer
+    {
+        let ids: Vec<String> = sessions.borrow().iter().map(|(_, id)| id.clone()).collect();
+        return crash_all(app, tracer, &ids);
+    }
     if let Some(s) = lock(&app.book).sessions.get_mut(&id) {
         s.crash_started = true;
     }
@@ -931,6 +959,49 @@ async fn crasher(app: &App, sessions: &RefCell<Vec<(Sess, String)>>, at_ms: u64)
             s.crash_returned = true;
             s.path.clone()
         };
+        judge_now(&app.world, &app.book, &path);
+    }
+}
+
+/// The panic hook's path: crash-write every session still open in the
+/// tracer (`Tracer::crash_write_all`), each judged as one crash write (T3).
+/// Every session of the incarnation counts as crashing while the call
+/// runs; those the tracer no longer had (ended) do not afterwards.
+fn crash_all(app: &App, tracer: &Tracer, ids: &[String]) {
+    for id in ids {
+        if let Some(s) = lock(&app.book).sessions.get_mut(id) {
+            s.crash_started = true;
+        }
+    }
+    let results = tracer.crash_write_all();
+    app.world.note(format!("crash write of every open session: {results:?}"));
+    let (mut written, mut skipped) = (Vec::new(), Vec::new());
+    {
+        let mut book = lock(&app.book);
+        for id in ids {
+            let Some(s) = book.sessions.get_mut(id) else { continue };
+            match results.iter().find(|(r, _)| r == id) {
+                None => {
+                    // A session that had not begun to end is open: the
+                    // hook must have crash-written it.
+                    if s.end_started.is_none() {
+                        skipped.push(id.clone());
+                    }
+                    s.crash_started = false;
+                }
+                Some((_, Ok(_))) => {
+                    s.crash_returned = true;
+                    written.push(s.path.clone());
+                }
+                Some((_, Err(_))) => {}
+            }
+        }
+    }
+    // Judged with the book unlocked: the world settles first, and its
+    // watcher locks the book.
+    app.world
+        .check("T3", skipped.is_empty(), || format!("the panic hook's crash write skipped open sessions {skipped:?}"));
+    for path in written {
         judge_now(&app.world, &app.book, &path);
     }
 }
@@ -1347,11 +1418,8 @@ const PARAMS: &[ParamSpec] = &[
         doc: "1: before each quiet end_trace, a snapshot whose mirror answers after the final write",
     },
     ParamSpec { name: "crash_aimed", max: 1, doc: "1: the crash waits for a rename of that session in flight" },
-    ParamSpec {
-        name: "forget_ended",
-        max: 1,
-        doc: "1: each session ended in the quiet phase is forgotten and restarted",
-    },
+    ParamSpec { name: "crash_all", max: 1, doc: "1: the crash is the panic hook's, of every open session at once" },
+    ParamSpec { name: "forget_ended", max: 1, doc: "1: each ended session is forgotten and started afresh" },
     ParamSpec {
         name: "sole_writer",
         max: 1,

@@ -245,7 +245,8 @@ async fn drive(world: &World, sole_writer: bool) {
 }
 
 async fn open_exporter(env: &Env, sole_writer: bool) -> Option<Arc<FileExporter>> {
-    let config = FileExporterConfig { stale_tmp_age: Duration::from_millis(STALE_TMP_MS), sole_writer };
+    let config =
+        FileExporterConfig { stale_tmp_age: Duration::from_millis(STALE_TMP_MS), sole_writer, ..Default::default() };
     for _ in 0..50 {
         if let Ok(e) = FileExporter::open(env, DIR, config.clone()).await {
             return Some(Arc::new(e));
