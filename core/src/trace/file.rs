@@ -99,12 +99,20 @@ impl State {
                 self.crashed.remove(&old);
             }
         }
+        // Every mark is in the order exactly once, and beyond the bound
+        // only marks of sessions with an export in flight are kept.
+        debug_assert_eq!(self.crashed.len(), self.crash_order.len(), "each crash mark is ordered once");
+        debug_assert!(
+            self.crashed.len() <= self.marks_max || self.crash_order.iter().all(|k| self.in_flight.contains_key(k)),
+            "past the bound only marks of exports in flight stay"
+        );
     }
 
     fn unmark(&mut self, key: &str) {
         if self.crashed.remove(key) {
             self.crash_order.retain(|k| k != key);
         }
+        debug_assert_eq!(self.crashed.len(), self.crash_order.len(), "each crash mark is ordered once");
     }
 }
 
