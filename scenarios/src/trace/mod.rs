@@ -200,6 +200,8 @@ const QUIET_MS: u64 = 25_000;
 /// sweep of stale temporary files sees them all.
 const RESTART_MS: u64 = 6_000;
 const RENAME_MS_MAX: u64 = 5_000;
+/// The slowest rename on a slow mount (one seed in four).
+const SLOW_RENAME_MS_MAX: u64 = 9_000;
 
 fn schedule(seed: u64) -> Schedule {
     let kinds = ["eio", "enospc", "power_loss", "kill", "crash_point", "clock_jump"];
@@ -209,8 +211,17 @@ fn schedule(seed: u64) -> Schedule {
     let rng = sw.rng();
     // The mount is EFS-like in every seed (M1 exists only where renames
     // are slow); the swarm decides the faults.
-    let rename_max = rng.range(100, RENAME_MS_MAX);
+    let mut rename_max = rng.range(100, RENAME_MS_MAX);
     s.metadata_commit_ms = Some(rng.range(5, 5_000));
+    // One seed in four, a mount slower than the session's bounds (end_wait
+    // and the exporter timeout, 5 s each): a write whose caller gave up
+    // is still renaming when the next one, or the final one, lands, and
+    // only the newer write's fence keeps the older from landing over it.
+    // Its own stream: the seed's other draws stay.
+    let mut slow = SimRng::new(seed, 0x510E);
+    if slow.chance(0.25) {
+        rename_max = slow.range(RENAME_MS_MAX + 500, SLOW_RENAME_MS_MAX);
+    }
     s.mounts.push(efs_mount(rename_max));
     let ops = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
     if sw.on("eio") {
@@ -1283,9 +1294,16 @@ fn judge_flush(app: &App, id: &str, target: usize, result: Result<(), TraceError
 
 /// The longest end_trace may take (T9): the wait for a write in flight,
 /// each exporter's bound, and one blocking crash write on the EFS mount.
-fn end_bound() -> Duration {
+/// The EFS mount's slowest rename in this seed.
+fn rename_ms_max(world: &World) -> u64 {
+    let efs = world.schedule().mounts.iter().find(|m| m.prefix == Path::new("/efs"));
+    let rename = efs.and_then(|m| m.latency.iter().find(|l| l.ops.iter().any(|o| o == "rename")));
+    rename.map_or(RENAME_MS_MAX, |l| l.ms_max)
+}
+
+fn end_bound(world: &World) -> Duration {
     let c = TraceConfig::default();
-    c.end_wait + c.exporter_timeout * 2 + Duration::from_millis(RENAME_MS_MAX + 1_000)
+    c.end_wait + c.exporter_timeout * 2 + Duration::from_millis(rename_ms_max(world) + 1_000)
 }
 
 fn check_ended(app: &App, id: &str, ended: &Ended, took: Duration) {
@@ -1297,8 +1315,9 @@ fn check_ended(app: &App, id: &str, ended: &Ended, took: Duration) {
     }
     let book = lock(&app.book);
     let s = &book.sessions[id];
-    app.world
-        .check("T9", took <= end_bound(), || format!("end_trace of {id:?} took {took:?} (bound {:?})", end_bound()));
+    app.world.check("T9", took <= end_bound(&app.world), || {
+        format!("end_trace of {id:?} took {took:?} (bound {:?})", end_bound(&app.world))
+    });
     // What the file holds, unless it may still change: the file exporter
     // is late, or a crash write raced the end.
     let file_late = matches!(ended.error, Some(TraceError::ExporterTimeout { exporter: 0, .. }));
@@ -1381,12 +1400,12 @@ fn final_checks(world: &World, shared: &SharedBook) {
             if let Some((inc, at)) = s.end_started
                 && inc == book.incarnation
                 && !s.end_returned
-                && at + end_bound() <= world.now()
+                && at + end_bound(world) <= world.now()
             {
                 world.check("T9", false, || {
                     format!(
                         "end_trace of {id:?} started at {at:?} and had not returned at quiescence (bound {:?})",
-                        end_bound()
+                        end_bound(world)
                     )
                 });
             }
