@@ -214,8 +214,18 @@ fn check_path(p: &Path, at: &str) -> Result<(), ScheduleError> {
     Ok(())
 }
 
+/// A rule's path prefix: absolute, as every path SimFs takes is (a
+/// relative one could never match an operation that lands, so the rule
+/// would silently never fire).
 fn check_prefix(p: Option<&Path>, at: &str) -> Result<(), ScheduleError> {
-    p.map_or(Ok(()), |p| check_path(p, &format!("{at}.path_prefix")))
+    let Some(p) = p else { return Ok(()) };
+    if !p.has_root() {
+        return Err(ScheduleError::Invalid(format!(
+            "{at}.path_prefix {} is not absolute: SimFs paths are, so the rule would never fire",
+            p.display()
+        )));
+    }
+    check_path(p, &format!("{at}.path_prefix"))
 }
 
 fn check_trigger(nth: Option<u64>, probability: Option<f64>, at: &str) -> Result<(), ScheduleError> {
@@ -286,6 +296,17 @@ mod tests {
         check_rejected(&base(r#","pauses":[{"ops":["reed"],"nth":1,"ms":5}]"#), "unknown operation \"reed\"");
         check_rejected(&base(r#","pauses":[{"nth":1}]"#), "missing field `ms`");
         check_rejected(&base(r#","pauses":[{"nth":1,"ms":999999999999}]"#), "pauses[0].ms");
+        // A relative prefix would never match a path SimFs takes.
+        check_rejected(
+            &base(r#","errors":[{"path_prefix":"efs","error":"eio","nth":1}]"#),
+            "errors[0].path_prefix efs",
+        );
+        check_rejected(&base(r#","crashes":[{"ops":["rename"],"path_prefix":"data/x","nth":1}]"#), "not absolute");
+        check_rejected(&base(r#","pauses":[{"path_prefix":"lock","nth":1,"ms":5}]"#), "pauses[0].path_prefix");
+        check_rejected(
+            &base(r#","silent":[{"fault":"lost_write","path_prefix":"d","nth":1}]"#),
+            "silent[0].path_prefix",
+        );
     }
 
     /// Issue 16: values that hung, overflowed or aborted the tool.
