@@ -1368,6 +1368,18 @@ fn check_finalized(app: &App, id: &str, result: Result<Option<PathBuf>, TraceErr
 /// every flushed event durable (T1), no temporary file left (T5), nothing
 /// outside the trace directory (T7).
 fn final_checks(world: &World, shared: &SharedBook) {
+    // T14 for the snapshots written in the background, whose storage
+    // errors only a warning reports: each an injected fault's (or a power
+    // loss's). A fence by the session's own newer write, crash write or
+    // finalize_sync is no error: the export reports itself superseded.
+    for d in world.diagnostics().iter().filter(|d| d.message == "trace snapshot failed") {
+        let error = d.field("error").unwrap_or_default();
+        let storage = error.contains(" failed: ");
+        let caused = error.contains("injected ") || error.contains("lost to a power loss");
+        world.check("T14", !storage || caused, || {
+            format!("a background snapshot on {} failed on storage with no fault to cause it: {error}", d.node)
+        });
+    }
     let listing = world.listing();
     for l in &listing {
         let inside = l.path.starts_with(DIR) || Path::new(DIR).starts_with(&l.path);
