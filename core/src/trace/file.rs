@@ -31,8 +31,9 @@ pub struct FileExporterConfig {
     pub sole_writer: bool,
     /// Crash marks kept in memory, at least 1 (default
     /// [`CRASH_MARKS_MAX`]); beyond it the oldest is forgotten, never the
-    /// mark of a session with an export in flight. A sole writer's crashed
-    /// id stays crashed only while its mark is among these.
+    /// mark of a session with an export in flight (when every older one
+    /// has one, the newest may go). A sole writer's crashed id stays
+    /// crashed only while its mark is among these.
     pub crash_marks_max: usize,
 }
 
@@ -84,9 +85,12 @@ struct State {
 impl State {
     /// Mark `key` crashed in memory, forgetting the oldest mark beyond the
     /// bound; never a mark of a session with an export in flight.
-    fn mark(&mut self, key: &str) {
+    /// Returns whether the table keeps its shape (asserted by the caller
+    /// once the lock is released: a panic hook's crash write takes it).
+    #[must_use]
+    fn mark(&mut self, key: &str) -> bool {
         if !self.crashed.insert(key.to_string()) {
-            return;
+            return self.shape_ok();
         }
         self.crash_order.push_back(key.to_string());
         let mut kept = 0;
@@ -99,20 +103,25 @@ impl State {
                 self.crashed.remove(&old);
             }
         }
-        // Every mark is in the order exactly once, and beyond the bound
-        // only marks of sessions with an export in flight are kept.
-        debug_assert_eq!(self.crashed.len(), self.crash_order.len(), "each crash mark is ordered once");
-        debug_assert!(
-            self.crashed.len() <= self.marks_max || self.crash_order.iter().all(|k| self.in_flight.contains_key(k)),
-            "past the bound only marks of exports in flight stay"
-        );
+        self.shape_ok()
     }
 
-    fn unmark(&mut self, key: &str) {
+    /// See [`State::mark`].
+    #[must_use]
+    fn unmark(&mut self, key: &str) -> bool {
         if self.crashed.remove(key) {
             self.crash_order.retain(|k| k != key);
         }
-        debug_assert_eq!(self.crashed.len(), self.crash_order.len(), "each crash mark is ordered once");
+        self.shape_ok()
+    }
+
+    /// Every mark is in the order exactly once, and beyond the bound only
+    /// marks of sessions with an export in flight are kept. Cheap: the
+    /// set and the order are compared by length, the in-flight scan runs
+    /// only past the bound.
+    fn shape_ok(&self) -> bool {
+        self.crashed.len() == self.crash_order.len()
+            && (self.crashed.len() <= self.marks_max || self.crash_order.iter().all(|k| self.in_flight.contains_key(k)))
     }
 }
 
@@ -154,6 +163,9 @@ impl FileExporter {
     /// Open the trace directory (creating it) and remove temporary files
     /// older than `config.stale_tmp_age` that earlier processes left.
     pub async fn open(env: &Env, dir: impl Into<PathBuf>, config: FileExporterConfig) -> io::Result<FileExporter> {
+        if config.crash_marks_max == 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "crash_marks_max must be at least 1"));
+        }
         let dir = dir.into();
         env.fs.create_dir_all(&dir).await?;
         // `mkdir -p` makes entries that a power loss drops until their
@@ -161,9 +173,6 @@ impl FileExporter {
         // directory vanishes with it (the `trace` scenario found this).
         for ancestor in dir.ancestors().skip(1).filter(|a| !a.as_os_str().is_empty()) {
             env.fs.sync_dir(ancestor).await?;
-        }
-        if config.crash_marks_max == 0 {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "crash_marks_max must be at least 1"));
         }
         let marks_max = config.crash_marks_max;
         let exporter = FileExporter {
@@ -220,7 +229,8 @@ impl FileExporter {
                 _ => {}
             }
         }
-        self.lock().unmark(&key);
+        let shaped = self.lock().unmark(&key);
+        debug_assert!(shaped, "the crash-mark table keeps its shape");
         // A crash write that ran meanwhile (here or in another process)
         // may have put a crashed trace back after the first unlink: crash
         // wins, so it keeps its mark.
@@ -231,7 +241,8 @@ impl FileExporter {
         };
         if crashed_again {
             self.fs.write(&self.mark_path(&key), Vec::new()).await?;
-            self.lock().mark(&key);
+            let shaped = self.lock().mark(&key);
+            debug_assert!(shaped, "the crash-mark table keeps its shape");
         }
         self.fs.sync_dir(&self.dir).await
     }
@@ -327,7 +338,8 @@ impl FileExporter {
         if !self.config.sole_writer {
             match self.crash_marked(key).await {
                 Ok(_) => {
-                    self.lock().mark(key);
+                    let shaped = self.lock().mark(key);
+                    debug_assert!(shaped, "the crash-mark table keeps its shape");
                     return self.bail(key, tmp, Ok(Exported::SkippedCrashed)).await;
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -337,6 +349,12 @@ impl FileExporter {
         // The last check: nothing suspends between it and issuing the rename.
         if self.is_crashed(key) {
             return self.bail(key, tmp, Ok(Exported::SkippedCrashed)).await;
+        }
+        // A fence (a newer export's, a crash write's, `remove_trace`'s)
+        // took this export: its unlink may have landed before our write
+        // created the file, so the file being here proves nothing.
+        if self.lock().fenced.contains(tmp) {
+            return self.bail(key, tmp, Ok(Exported::Superseded)).await;
         }
         let target = self.dir.join(format!("{key}{SUFFIX}"));
         if let Err(e) = self.fs.rename(tmp, &target).await {
@@ -368,7 +386,8 @@ impl FileExporter {
             match self.crash_marked(key).await {
                 Ok(_) => {
                     crashed = true;
-                    self.lock().mark(key);
+                    let shaped = self.lock().mark(key);
+                    debug_assert!(shaped, "the crash-mark table keeps its shape");
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 // Whether it was a crash cannot be told: report why, not
@@ -451,12 +470,13 @@ impl FileExporter {
     /// unlinked (it is retried as litter): its rename may still land.
     async fn fence_all(&self, key: &str) -> io::Result<()> {
         let prefix = format!("{key}{SUFFIX}{TMP_MARK}");
+        // Listed before this exporter's own are taken: a failed listing
+        // leaves them unfenced, for the retry to take.
+        let listed = if self.config.sole_writer { Vec::new() } else { self.fs.read_dir(&self.dir).await? };
         let mut victims = self.fence_victims(key);
-        if !self.config.sole_writer {
-            for entry in self.fs.read_dir(&self.dir).await? {
-                if entry.name.to_str().is_some_and(|n| n.starts_with(&prefix)) {
-                    victims.push(self.dir.join(entry.name));
-                }
+        for entry in listed {
+            if entry.name.to_str().is_some_and(|n| n.starts_with(&prefix)) {
+                victims.push(self.dir.join(entry.name));
             }
         }
         let mut first_error = None;
@@ -503,12 +523,14 @@ impl FileExporter {
     fn write_crashed_blocking(&self, session_id: &str, bytes: Vec<u8>, crashed: bool) -> Result<(), TraceError> {
         let key = names::key(session_id);
         let io_err = |step, source| TraceError::Io { session: session_id.to_string(), step, source };
-        let generation = {
+        let (generation, shaped) = {
             let mut st = self.lock();
-            st.mark(&key);
+            let shaped = st.mark(&key);
             st.next_gen += 1;
-            st.next_gen
+            (st.next_gen, shaped)
         };
+        // Asserted with no lock held: a panic hook's crash write takes it.
+        debug_assert!(shaped, "the crash-mark table keeps its shape");
         let mut fence_error = None;
         let shared = crashed && !self.config.sole_writer;
         if shared && let Err(e) = self.fs.write_blocking(self.mark_path(&key), Vec::new()) {
@@ -584,7 +606,9 @@ impl Exporter for FileExporter {
     }
 
     fn mark_crashed(&self, session_id: &str) {
-        self.lock().mark(&names::key(session_id));
+        let shaped = self.lock().mark(&names::key(session_id));
+        // Asserted with no lock held: a panic hook's crash write takes it.
+        debug_assert!(shaped, "the crash-mark table keeps its shape");
     }
 
     fn write_crashed(&self, doc: &TraceDoc) -> Result<(), TraceError> {

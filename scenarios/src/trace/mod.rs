@@ -1124,15 +1124,18 @@ async fn forget_and_restart(app: &App, id: &str) {
         *s = SessionBook { path: s.path.clone(), ..SessionBook::default() };
         (s.path.clone(), app.file.crash_mark_for(id))
     };
+    let mut began = app.world.now();
     let mut removed = app.file.remove_trace(id).await;
     for _ in 0..FORGET_TRIES {
         let Err(e) = &removed else { break };
-        let quiet = app.world.now() >= app.world.chaos_end();
+        // Faults are injected while the call began in the chaos phase.
+        let quiet = began >= app.world.chaos_end();
         let injected = steadfast_sim::is_injected(e) || e.kind() == std::io::ErrorKind::Interrupted;
         app.world.check("T14", !quiet && injected, || {
             format!("remove_trace of {id:?} failed with no fault to cause it: {e}")
         });
         app.env.clock.sleep(Duration::from_millis(100)).await;
+        began = app.world.now();
         removed = app.file.remove_trace(id).await;
     }
     let left: Vec<&Path> = [&path, &mark]

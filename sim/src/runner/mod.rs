@@ -257,6 +257,15 @@ pub fn run(scenario: &dyn Scenario, seed: u64, schedule: Option<Schedule>, histo
     run_fresh(scenario, seed, schedule, history_keep, Whole::Always)
 }
 
+/// How a run's driver ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    Returned,
+    TimedOut,
+    /// Dropped mid-run: the run ended once caught ([`Whole::UntilCaught`]).
+    Caught,
+}
+
 /// How much of a run to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Whole {
@@ -324,15 +333,19 @@ pub(crate) fn run_here(
         let _capture = tracing::dispatcher::set_default(&capture);
         rt.block_on(async move {
             w.start();
-            let mut driver = std::pin::pin!(madsim::time::timeout(bound, scenario.run(&w)));
-            let mut caught = std::pin::pin!(w.caught());
-            // The driver's result, or none when the run ended once caught
-            // (the driver is dropped here, mid-run).
-            let timed_out = std::future::poll_fn(|cx| match driver.as_mut().poll(cx) {
-                Poll::Ready(r) => Poll::Ready(r.is_err()),
-                Poll::Pending => caught.as_mut().poll(cx).map(|()| false),
-            });
-            if timed_out.await {
+            // How the driver ended; dropped at the end of this block (mid-run
+            // when the run ended once caught), before any node is killed.
+            let ended = {
+                let mut driver = std::pin::pin!(madsim::time::timeout(bound, scenario.run(&w)));
+                let mut caught = std::pin::pin!(w.caught());
+                std::future::poll_fn(|cx| match driver.as_mut().poll(cx) {
+                    Poll::Ready(Ok(())) => Poll::Ready(Ended::Returned),
+                    Poll::Ready(Err(_)) => Poll::Ready(Ended::TimedOut),
+                    Poll::Pending => caught.as_mut().poll(cx).map(|()| Ended::Caught),
+                })
+                .await
+            };
+            if ended == Ended::TimedOut {
                 let at = w.now().as_nanos() as u64;
                 w.runner_violation("RUN1", at, format!("driver still running after {} ms", bound.as_millis()));
             }
@@ -342,23 +355,22 @@ pub(crate) fn run_here(
             // every seed's world in memory.
             w.kill_all_quietly();
             madsim::time::sleep(Duration::from_millis(1)).await;
-            end
+            (end, ended == Ended::Caught)
         })
     }));
     let panic = PANIC_MESSAGE.with(|m| m.borrow_mut().take()).unwrap_or_default();
-    let end_ns = match result {
-        Ok(end) => end,
+    let (end_ns, ended_when_caught) = match result {
+        Ok(ended) => ended,
         // Ended for making no progress: RUN4 is recorded already.
-        Err(_) if world.has_violation("RUN4") => world.last_event_ns(),
+        Err(_) if world.has_violation("RUN4") => (world.last_event_ns(), false),
         Err(_) => {
             let at = world.last_event_ns();
             world.runner_violation("RUN2", at, format!("panic: {panic}"));
-            at
+            (at, false)
         }
     };
     drop(rt);
     // Sweeps keep a short history and no final tree; a replay keeps both.
-    let ended_when_caught = world.ended_when_caught();
     let report = world.take_report(end_ns, history_keep > SWEEP_HISTORY_KEEP);
     world.teardown();
     Outcome {

@@ -28,12 +28,13 @@ pub struct SweepOptions {
     pub check_determinism: bool,
     /// End each seed of a `violate` scenario that declares no coverage
     /// points once its first violation and the report window after it are
-    /// recorded, instead of running it to its end. What such a sweep
-    /// reports is unchanged: which seeds are caught, the first violation
-    /// of each and its report. What it does not give is the whole run's
-    /// history hash, its later violations ([`Summary::by_invariant`]
-    /// counts only what ran) and its counts ([`Outcome::ended_when_caught`]
-    /// marks such an outcome). Ignored with `check_determinism`, and for
+    /// recorded, instead of running it to its end. Unchanged: which seeds
+    /// are caught, the first violation of each and the events around it.
+    /// Not the whole run's: the history hash, the later violations (a
+    /// report lists those that ran; [`Summary::by_invariant`] counts only
+    /// them), and the counts and rates (file operations, virtual time,
+    /// so a table's "sim s/wall s" and "fs ops/s" are of what ran).
+    /// [`Outcome::ended_when_caught`] marks such an outcome. Ignored with `check_determinism`, and for
     /// `hold` scenarios, which always run whole: a violation there is a
     /// finding, and all of it is reported.
     pub end_caught_seeds: bool,

@@ -445,11 +445,6 @@ impl World {
         })
     }
 
-    /// Did the run end because [`World::caught`] completed?
-    pub(crate) fn ended_when_caught(&self) -> bool {
-        self.lock().stop.fired
-    }
-
     /// Record a violation found by the runner itself (a panic, a time-out).
     pub(crate) fn runner_violation(&self, invariant: &str, at_ns: u64, message: String) {
         self.lock().violation(at_ns, invariant, message);
