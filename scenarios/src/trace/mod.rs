@@ -488,6 +488,9 @@ struct Book {
     late_mirror: BTreeSet<String>,
     /// The incarnations whose crasher is done (or that have none).
     crashers_done: BTreeSet<u64>,
+    /// When the panic hook's blocking crash writes stalled the process
+    /// (`crash_all`): no end of another session could run then (T9).
+    hook_stalls: Vec<(Duration, Duration)>,
     /// Sessions whose late mirror export has begun.
     mirror_holding: BTreeSet<String>,
     /// When a version that is not running last landed on each canonical
@@ -523,6 +526,12 @@ struct Parsed {
 }
 
 impl Book {
+    /// How long the panic hook's blocking crash writes stalled the process
+    /// within `from..to`.
+    fn hook_stalled(&self, from: Duration, to: Duration) -> Duration {
+        self.hook_stalls.iter().map(|&(a, b)| b.min(to).saturating_sub(a.max(from))).sum()
+    }
+
     /// Parse `bytes` (cached by content).
     fn parse(&mut self, bytes: &[u8]) -> Result<Parsed, String> {
         let hash = steadfast_sim::disk::hash_bytes(bytes);
@@ -731,8 +740,23 @@ async fn drive(world: &World, variant: Variant) {
         async move { incarnation_main(w, book, variant, inc).await }
     });
     world.sleep_until(world.quiet_end()).await;
+    // T9 at quiescence judges an end only once its bound (and any stall
+    // the panic hook caused meanwhile) has run out: wait for those still
+    // inside it (a late restart, a slow mount), within the runner's slack.
+    let open_until = {
+        let b = lock(&book);
+        let ends = b.sessions.values().filter(|s| !s.end_returned).filter_map(|s| s.end_started.map(|(_, at)| at));
+        ends.map(|at| at + end_bound(world) + b.hook_stalled(at, world.now())).max()
+    };
+    if let Some(until) = open_until {
+        world.sleep_until(until.min(world.quiet_end() + END_WAIT_MAX)).await;
+    }
     final_checks(world, &book);
 }
+
+/// How long past quiescence the driver waits for an end's bound to run
+/// out (well inside the runner's slack of 60 s).
+const END_WAIT_MAX: Duration = Duration::from_secs(30);
 
 /// T7 where it is hardest, on more ids than a run has sessions: a seed's
 /// family of 256 ids of one length past `names::ENCODED_MAX`, differing
@@ -991,7 +1015,11 @@ fn crash_all(app: &App, tracer: &Tracer, ids: &[String]) {
             s.crash_started = true;
         }
     }
+    // The process's own clock: after blocking calls it reads the end of
+    // the stall they caused (the world's reads the instant of the poll).
+    let began = app.env.clock.now().since_origin();
     let results = tracer.crash_write_all();
+    lock(&app.book).hook_stalls.push((began, app.env.clock.now().since_origin()));
     app.world.note(format!("crash write of every open session: {results:?}"));
     let (mut written, mut skipped) = (Vec::new(), Vec::new());
     {
@@ -1325,8 +1353,12 @@ fn check_ended(app: &App, id: &str, ended: &Ended, took: Duration) {
     }
     let book = lock(&app.book);
     let s = &book.sessions[id];
-    app.world.check("T9", took <= end_bound(&app.world), || {
-        format!("end_trace of {id:?} took {took:?} (bound {:?})", end_bound(&app.world))
+    let stalled = book.hook_stalled(app.world.now() - took, app.world.now());
+    app.world.check("T9", took <= end_bound(&app.world) + stalled, || {
+        format!(
+            "end_trace of {id:?} took {took:?} (bound {:?}, {stalled:?} of it stalled by the panic hook)",
+            end_bound(&app.world)
+        )
     });
     // What the file holds, unless it may still change: the file exporter
     // is late, or a crash write raced the end.
@@ -1422,7 +1454,7 @@ fn final_checks(world: &World, shared: &SharedBook) {
             if let Some((inc, at)) = s.end_started
                 && inc == book.incarnation
                 && !s.end_returned
-                && at + end_bound(world) <= world.now()
+                && at + end_bound(world) + book.hook_stalled(at, world.now()) <= world.now()
             {
                 world.check("T9", false, || {
                     format!(
