@@ -229,8 +229,7 @@ impl FileExporter {
                 _ => {}
             }
         }
-        let shaped = self.lock().unmark(&key);
-        debug_assert!(shaped, "the crash-mark table keeps its shape");
+        self.unmark_key(&key);
         // A crash write that ran meanwhile (here or in another process)
         // may have put a crashed trace back after the first unlink: crash
         // wins, so it keeps its mark.
@@ -241,8 +240,7 @@ impl FileExporter {
         };
         if crashed_again {
             self.fs.write(&self.mark_path(&key), Vec::new()).await?;
-            let shaped = self.lock().mark(&key);
-            debug_assert!(shaped, "the crash-mark table keeps its shape");
+            self.mark_key(&key);
         }
         self.fs.sync_dir(&self.dir).await
     }
@@ -274,7 +272,7 @@ impl FileExporter {
                 Err(_) => true,
             };
             if old {
-                self.discard(&path).await;
+                let _ = self.discard(&path).await;
             }
         }
         Ok(())
@@ -338,8 +336,7 @@ impl FileExporter {
         if !self.config.sole_writer {
             match self.crash_marked(key).await {
                 Ok(_) => {
-                    let shaped = self.lock().mark(key);
-                    debug_assert!(shaped, "the crash-mark table keeps its shape");
+                    self.mark_key(key);
                     return self.bail(key, tmp, Ok(Exported::SkippedCrashed)).await;
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -368,7 +365,7 @@ impl FileExporter {
     /// (the crash write or a newer export unlinked our source) as such
     /// rather than as the error it caused.
     async fn bail(&self, key: &str, tmp: &Path, outcome: Result<Exported, TraceError>) -> Result<Exported, TraceError> {
-        self.discard(tmp).await;
+        let _ = self.discard(tmp).await;
         let (fenced, mut crashed) = {
             let st = self.lock();
             (st.fenced.contains(tmp), st.crashed.contains(key))
@@ -386,8 +383,7 @@ impl FileExporter {
             match self.crash_marked(key).await {
                 Ok(_) => {
                     crashed = true;
-                    let shaped = self.lock().mark(key);
-                    debug_assert!(shaped, "the crash-mark table keeps its shape");
+                    self.mark_key(key);
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 // Whether it was a crash cannot be told: report why, not
@@ -408,6 +404,19 @@ impl FileExporter {
         }
     }
 
+    /// Mark `key` crashed in memory ([`State::mark`]); the table's shape
+    /// is asserted with no lock held (a panic hook's crash write takes it).
+    fn mark_key(&self, key: &str) {
+        let shaped = self.lock().mark(key);
+        debug_assert!(shaped, "the crash-mark table keeps its shape");
+    }
+
+    /// Forget `key`'s crash mark in memory; asserted as [`Self::mark_key`].
+    fn unmark_key(&self, key: &str) {
+        let shaped = self.lock().unmark(key);
+        debug_assert!(shaped, "the crash-mark table keeps its shape");
+    }
+
     fn is_crashed(&self, key: &str) -> bool {
         self.lock().crashed.contains(key)
     }
@@ -423,7 +432,7 @@ impl FileExporter {
     }
 
     fn tmp_path(&self, key: &str, generation: u64) -> PathBuf {
-        self.dir.join(format!("{key}{SUFFIX}{TMP_MARK}{generation}.{:016x}", self.entropy.next_u64()))
+        self.dir.join(format!("{}{generation}.{:016x}", tmp_prefix(key), self.entropy.next_u64()))
     }
 
     /// Take the temporary files of in-flight exports of `key` older than
@@ -447,7 +456,7 @@ impl FileExporter {
     /// fence failed before (their sources are litter, their renames may
     /// still land; a sole writer's fences know of no other).
     fn fence_victims(&self, key: &str) -> Vec<PathBuf> {
-        let prefix = format!("{key}{SUFFIX}{TMP_MARK}");
+        let prefix = tmp_prefix(key);
         let mut victims = self.take_older(key, u64::MAX);
         let ours = |p: &Path| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix));
         let litter: Vec<PathBuf> =
@@ -460,7 +469,7 @@ impl FileExporter {
     /// their renames can no longer land over ours.
     async fn fence_older(&self, key: &str, generation: u64) {
         for tmp in self.take_older(key, generation) {
-            self.discard(&tmp).await;
+            let _ = self.discard(&tmp).await;
         }
     }
 
@@ -469,7 +478,7 @@ impl FileExporter {
     /// file of the session in the directory. `Err` when one could not be
     /// unlinked (it is retried as litter): its rename may still land.
     async fn fence_all(&self, key: &str) -> io::Result<()> {
-        let prefix = format!("{key}{SUFFIX}{TMP_MARK}");
+        let prefix = tmp_prefix(key);
         // Listed before this exporter's own are taken: a failed listing
         // leaves them unfenced, for the retry to take.
         let listed = if self.config.sole_writer { Vec::new() } else { self.fs.read_dir(&self.dir).await? };
@@ -481,37 +490,33 @@ impl FileExporter {
         }
         let mut first_error = None;
         for tmp in victims {
-            match self.fs.remove_file(&tmp).await {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                    self.lock().litter.insert(tmp);
-                    first_error.get_or_insert(e);
-                }
-                _ => {
-                    self.lock().litter.remove(&tmp);
-                }
+            if let Err(e) = self.discard(&tmp).await {
+                first_error.get_or_insert(e);
             }
         }
         first_error.map_or(Ok(()), Err)
     }
 
-    /// Remove a temporary file; a failure is remembered and retried.
-    async fn discard(&self, tmp: &Path) {
+    /// Remove a temporary file; a failure is remembered and retried (and
+    /// returned, for a caller whose promise rests on the removal).
+    async fn discard(&self, tmp: &Path) -> io::Result<()> {
         match self.fs.remove_file(tmp).await {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => {
                 tracing::warn!(file = %tmp.display(), error = %e, "trace: could not remove a temporary file; will retry");
                 self.lock().litter.insert(tmp.to_path_buf());
-                return;
+                return Err(e);
             }
         }
         self.lock().litter.remove(tmp);
+        Ok(())
     }
 
     async fn retry_litter(&self) {
         let litter: Vec<PathBuf> = self.lock().litter.iter().take(LITTER_RETRIES_MAX).cloned().collect();
         for tmp in litter {
-            self.discard(&tmp).await;
+            let _ = self.discard(&tmp).await;
         }
     }
 
@@ -523,21 +528,19 @@ impl FileExporter {
     fn write_crashed_blocking(&self, session_id: &str, bytes: Vec<u8>, crashed: bool) -> Result<(), TraceError> {
         let key = names::key(session_id);
         let io_err = |step, source| TraceError::Io { session: session_id.to_string(), step, source };
-        let (generation, shaped) = {
+        self.mark_key(&key);
+        let generation = {
             let mut st = self.lock();
-            let shaped = st.mark(&key);
             st.next_gen += 1;
-            (st.next_gen, shaped)
+            st.next_gen
         };
-        // Asserted with no lock held: a panic hook's crash write takes it.
-        debug_assert!(shaped, "the crash-mark table keeps its shape");
         let mut fence_error = None;
         let shared = crashed && !self.config.sole_writer;
         if shared && let Err(e) = self.fs.write_blocking(self.mark_path(&key), Vec::new()) {
             fence_error.get_or_insert(io_err("write the crash mark", e));
         }
         if shared {
-            let prefix = format!("{key}{SUFFIX}{TMP_MARK}");
+            let prefix = tmp_prefix(&key);
             match self.fs.read_dir_blocking(&self.dir) {
                 Ok(entries) => {
                     for entry in entries {
@@ -593,6 +596,11 @@ impl FileExporter {
     }
 }
 
+/// How every temporary file of the session with `key` begins.
+fn tmp_prefix(key: &str) -> String {
+    format!("{key}{SUFFIX}{TMP_MARK}")
+}
+
 fn serialise(doc: &TraceDoc) -> Result<Vec<u8>, TraceError> {
     serde_json::to_vec(doc).map_err(|source| TraceError::Serialize { session: doc.session_id.clone(), source })
 }
@@ -606,9 +614,7 @@ impl Exporter for FileExporter {
     }
 
     fn mark_crashed(&self, session_id: &str) {
-        let shaped = self.lock().mark(&names::key(session_id));
-        // Asserted with no lock held: a panic hook's crash write takes it.
-        debug_assert!(shaped, "the crash-mark table keeps its shape");
+        self.mark_key(&names::key(session_id));
     }
 
     fn write_crashed(&self, doc: &TraceDoc) -> Result<(), TraceError> {

@@ -1052,6 +1052,17 @@ fn crash_all(app: &App, tracer: &Tracer, ids: &[String]) {
     }
 }
 
+/// Did the world cause `e`: an injected fault, or an operation a power
+/// loss cut short (`Interrupted`)?
+pub(super) fn fault_caused(e: &std::io::Error) -> bool {
+    steadfast_sim::is_injected(e) || e.kind() == std::io::ErrorKind::Interrupted
+}
+
+/// [`fault_caused`], for an error known only as the text a warning logged.
+pub(super) fn fault_caused_text(error: &str) -> bool {
+    error.contains("injected ") || error.contains("lost to a power loss")
+}
+
 /// Judge one canonical file as it is now. The book is locked only after
 /// the world has settled: the watcher locks it from inside the world.
 fn judge_now(world: &World, book: &SharedBook, path: &Path) {
@@ -1158,7 +1169,7 @@ async fn forget_and_restart(app: &App, id: &str) {
         let Err(e) = &removed else { break };
         // Faults are injected while the call began in the chaos phase.
         let quiet = began >= app.world.chaos_end();
-        let injected = steadfast_sim::is_injected(e) || e.kind() == std::io::ErrorKind::Interrupted;
+        let injected = fault_caused(e);
         app.world.check("T14", !quiet && injected, || {
             format!("remove_trace of {id:?} failed with no fault to cause it: {e}")
         });
@@ -1318,7 +1329,7 @@ fn judge_flush(app: &App, id: &str, target: usize, result: Result<(), TraceError
         }
         Err(e @ TraceError::FlushRounds { .. }) => app.world.check("T2", false, || e.to_string()),
         Err(TraceError::Io { ref source, .. }) if !quiet || crash_started => {
-            let injected = steadfast_sim::is_injected(source) || source.kind() == std::io::ErrorKind::Interrupted;
+            let injected = fault_caused(source);
             let kind = result.as_ref().err().and_then(TraceError::io_kind);
             app.world.check("T14", kind == Some(source.kind()) && injected, || {
                 format!("flush of {id:?} failed on storage with io_kind {kind:?}: {source} (injected: {injected})")
@@ -1382,7 +1393,7 @@ fn check_ended(app: &App, id: &str, ended: &Ended, took: Duration) {
 /// fault the world injected (or a power loss it was caught in).
 fn check_finalized(app: &App, id: &str, result: Result<Option<PathBuf>, TraceError>, quiet: bool) {
     if !quiet && let Err(TraceError::Io { source, .. }) = &result {
-        let caused = steadfast_sim::is_injected(source) || source.kind() == std::io::ErrorKind::Interrupted;
+        let caused = fault_caused(source);
         app.world
             .check("T8", caused, || format!("finalize_sync of {id:?} failed with no fault to cause it: {result:?}"));
         return;
@@ -1410,7 +1421,7 @@ fn final_checks(world: &World, shared: &SharedBook) {
     for d in world.diagnostics().iter().filter(|d| d.message == "trace snapshot failed") {
         let error = d.field("error").unwrap_or_default();
         let storage = error.contains(" failed: ");
-        let caused = error.contains("injected ") || error.contains("lost to a power loss");
+        let caused = fault_caused_text(error);
         world.check("T14", !storage || caused, || {
             format!("a background snapshot on {} failed on storage with no fault to cause it: {error}", d.node)
         });

@@ -345,7 +345,7 @@ async fn session_main(world: &World, book: &SharedBook, sess: Session, node: &st
 /// write could not write it, and nothing could tell this process).
 fn judge_flush_error(world: &World, book: &SharedBook, node: &str, result: &Result<(), TraceError>) {
     if let Err(TraceError::Io { session, step, source }) = result {
-        let caused = steadfast_sim::is_injected(source) || source.kind() == std::io::ErrorKind::Interrupted;
+        let caused = super::fault_caused(source);
         let error = format!("{step} failed: {source}");
         judge_export_error(world, &lock(book), world.now(), node, session, caused, &error);
     }
@@ -371,7 +371,7 @@ fn final_checks(world: &World, shared: &SharedBook) {
     let book = lock(shared);
     for d in world.diagnostics().iter().filter(|d| d.message == "trace snapshot failed") {
         let error = d.field("error").unwrap_or_default();
-        let caused = error.contains("injected ") || error.contains("lost to a power loss");
+        let caused = super::fault_caused_text(error);
         let at = Duration::from_nanos(d.at_ns);
         judge_export_error(world, &book, at, &d.node, d.field("session").unwrap_or_default(), caused, error);
     }

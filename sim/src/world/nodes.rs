@@ -356,7 +356,7 @@ impl World {
     /// pending then would outlive the run and keep its memory.
     pub fn spawn_local<T: 'static>(&self, task: impl Future<Output = T> + 'static) -> madsim::task::JoinHandle<T> {
         let handle = madsim::task::spawn_local(task);
-        self.lock().stop.driver_tasks.push(handle.abort_handle());
+        self.lock().driver_tasks.push(handle.abort_handle());
         handle
     }
 
@@ -371,7 +371,7 @@ impl World {
         let (ids, driver_tasks): (Vec<NodeId>, _) = {
             let mut st = self.lock();
             let world = st.world_node.as_ref().map(NodeHandle::id);
-            (st.procs.ids().chain(world).collect(), std::mem::take(&mut st.stop.driver_tasks))
+            (st.procs.ids().chain(world).collect(), std::mem::take(&mut st.driver_tasks))
         };
         for task in driver_tasks {
             task.abort();

@@ -36,6 +36,9 @@ pub(crate) struct State {
     /// Ending the run once its first violation is reported (a sweep of a
     /// `violate` scenario; see `World::caught`).
     pub stop: Stop,
+    /// The tasks the driver spawned through `World::spawn_local`, aborted
+    /// when the run ends.
+    pub driver_tasks: Vec<madsim::task::AbortHandle>,
 }
 
 /// Whether a run ends once its first violation is reported, and who waits
@@ -45,9 +48,6 @@ pub(crate) struct Stop {
     pub armed: bool,
     pub fired: bool,
     pub waker: Option<std::task::Waker>,
-    /// The tasks the driver spawned through `World::spawn_local`, aborted
-    /// when the run ends.
-    pub driver_tasks: Vec<madsim::task::AbortHandle>,
 }
 
 /// The node label of the world itself.
@@ -69,6 +69,7 @@ impl State {
             wall_offset_ns: 0,
             clock: None,
             stop: Stop::default(),
+            driver_tasks: Vec::new(),
         }
     }
 
