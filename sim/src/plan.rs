@@ -54,6 +54,9 @@ pub(crate) struct Plan {
     /// operation (its index in `pauses`, `None` for one the workload
     /// armed), and for how long after its window.
     pub pause: Option<(Option<usize>, u64)>,
+    /// The spike rule that lengthens this operation's window (its index
+    /// in `spikes`), and by how many ms (in `latency_ns` already).
+    pub spike: Option<(usize, u64)>,
 }
 
 /// Rule counters: how many operations each rule has matched.
@@ -63,6 +66,7 @@ pub(crate) struct Counters {
     crashes: Vec<u64>,
     silent: Vec<u64>,
     pauses: Vec<u64>,
+    spikes: Vec<u64>,
     hangs: Vec<u64>,
     /// Operations begun during the chaos phase, by name: the crash points
     /// a run offers (see `runner::crash_points`).
@@ -79,6 +83,7 @@ impl Counters {
             crashes: vec![0; schedule.crashes.len()],
             silent: vec![0; schedule.silent.len()],
             pauses: vec![0; schedule.pauses.len()],
+            spikes: vec![0; schedule.spikes.len()],
             hangs: vec![0; schedule.hangs.len()],
             chaos_ops: BTreeMap::new(),
             ops_window: (0, 0),
@@ -109,7 +114,11 @@ pub(crate) struct At<'a> {
 /// Decide everything about `op`.
 pub(crate) fn plan(schedule: &Schedule, counters: &mut Counters, rng: &mut SimRng, op: &FsOp, at: &At<'_>) -> Plan {
     let paths = OpPaths::new(op);
-    let latency_ns = latency_ns(schedule, rng, &paths, at.tree_count);
+    let mut latency_ns = latency_ns(schedule, rng, &paths, at.tree_count);
+    let spike = if at.chaos { spike(schedule, counters, rng, &paths) } else { None };
+    if let Some((_, ms)) = spike {
+        latency_ns = latency_ns.saturating_add(ms.saturating_mul(1_000_000));
+    }
     let lands_ns = rng.range(0, latency_ns);
     debug_assert!(lands_ns <= latency_ns, "an effect lands inside its window");
     if at.chaos {
@@ -132,7 +141,7 @@ pub(crate) fn plan(schedule: &Schedule, counters: &mut Counters, rng: &mut SimRn
     let crash = if at.chaos { crash(schedule, counters, &paths, at.crash_armed) } else { None };
     let silent = if at.chaos { silent(schedule, counters, rng, &paths, fault.is_some()) } else { None };
     let pause = if at.chaos { pause(schedule, counters, rng, &paths) } else { None };
-    Plan { latency_ns, lands_ns, fault, partial, crash, silent, pause }
+    Plan { latency_ns, lands_ns, fault, partial, crash, silent, pause, spike }
 }
 
 /// The latency of `op`: drawn from the first matching rule of the mount
@@ -154,6 +163,23 @@ fn mount_latency_ns(mount: &Mount, rng: &mut SimRng, op: &FsOp, tree_count: &dyn
     };
     let draws = if let FsOp::RemoveDirAll(p) = op { tree_count(p).min(TREE_DRAWS_MAX) } else { 1 };
     (0..draws).map(|_| rng.range(l.ms_min, l.ms_max).saturating_mul(1_000_000)).sum()
+}
+
+/// The spike rule that fires on `op` (the first that does; every matching
+/// rule counts it) and its extra latency in ms. Draws nothing when the
+/// schedule has no spike rules, so adding the rule kind moved no history.
+fn spike(schedule: &Schedule, counters: &mut Counters, rng: &mut SimRng, op: &OpPaths<'_>) -> Option<(usize, u64)> {
+    let mut fired = None;
+    for (i, rule) in schedule.spikes.iter().enumerate() {
+        if !rule.counts(op) {
+            continue;
+        }
+        counters.spikes[i] += 1;
+        if fires(rule.nth, rule.probability, counters.spikes[i], rng) && fired.is_none() {
+            fired = Some((i, rule));
+        }
+    }
+    fired.map(|(i, r)| (i, rng.range(r.ms_min, r.ms_max)))
 }
 
 fn fault(

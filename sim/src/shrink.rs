@@ -31,6 +31,7 @@ pub fn size(s: &Schedule) -> usize {
         + s.hangs.len()
         + s.crashes.len()
         + s.pauses.len()
+        + s.spikes.len()
         + s.events.len()
         + s.silent.len()
         + usize::from(s.metadata_commit_ms.is_some())
@@ -65,6 +66,9 @@ fn reductions(s: &Schedule) -> Vec<Schedule> {
     }
     for i in 0..s.pauses.len() {
         push(&|c| drop(c.pauses.remove(i)));
+    }
+    for i in 0..s.spikes.len() {
+        push(&|c| drop(c.spikes.remove(i)));
     }
     if s.metadata_commit_ms.is_some() {
         push(&|c| c.metadata_commit_ms = None);

@@ -12,7 +12,8 @@ use proptest::prelude::*;
 
 use crate::faults::FaultKind;
 use crate::schedule::{
-    CrashRule, ErrorRule, Event, HangRule, Latency, Mount, OP_NAMES, PauseRule, Schedule, TimedEvent, VERSION,
+    CrashRule, ErrorRule, Event, HangRule, Latency, Mount, OP_NAMES, PauseRule, Schedule, SpikeRule, TimedEvent,
+    VERSION,
 };
 
 /// The shape of the schedules to generate: what a scenario's world has
@@ -68,27 +69,34 @@ impl Space {
             proptest::collection::vec(self.event(), 0..=n),
             self.param_values(),
             proptest::collection::vec(self.pause_rule(), 0..=n),
+            proptest::collection::vec(self.spike_rule(), 0..=n),
         );
         let (duration_ms, quiet_ms) = (self.duration_ms, self.quiet_ms);
         (head, rules)
-            .prop_map(move |((seed, metadata_commit_ms), (mounts, errors, hangs, crashes, events, params, pauses))| {
-                Schedule {
-                    version: VERSION,
-                    seed,
-                    duration_ms,
-                    quiet_ms,
-                    metadata_commit_ms,
-                    mounts,
-                    errors,
-                    hangs,
-                    crashes,
-                    pauses,
-                    events,
-                    capacity_bytes: None,
-                    silent: Vec::new(),
-                    params,
-                }
-            })
+            .prop_map(
+                move |(
+                    (seed, metadata_commit_ms),
+                    (mounts, errors, hangs, crashes, events, params, pauses, spikes),
+                )| {
+                    Schedule {
+                        version: VERSION,
+                        seed,
+                        duration_ms,
+                        quiet_ms,
+                        metadata_commit_ms,
+                        mounts,
+                        errors,
+                        hangs,
+                        crashes,
+                        pauses,
+                        spikes,
+                        events,
+                        capacity_bytes: None,
+                        silent: Vec::new(),
+                        params,
+                    }
+                },
+            )
             .boxed()
     }
 
@@ -128,6 +136,19 @@ impl Space {
     fn pause_rule(&self) -> impl Strategy<Value = PauseRule> + use<> {
         (self.ops(), proptest::option::of(self.prefix()), trigger(), 1..=60_000u64)
             .prop_map(|(ops, path_prefix, (nth, probability), ms)| PauseRule { ops, path_prefix, nth, probability, ms })
+    }
+
+    fn spike_rule(&self) -> impl Strategy<Value = SpikeRule> + use<> {
+        (self.ops(), proptest::option::of(self.prefix()), trigger(), 0..=30_000u64, 0..=30_000u64).prop_map(
+            |(ops, path_prefix, (nth, probability), a, b)| SpikeRule {
+                ops,
+                path_prefix,
+                nth,
+                probability,
+                ms_min: a.min(b),
+                ms_max: a.max(b),
+            },
+        )
     }
 
     fn crash_rule(&self) -> impl Strategy<Value = CrashRule> + use<> {

@@ -204,6 +204,14 @@ pub enum SimEvent {
         /// How long after the window.
         ms: u64,
     },
+    /// A latency spike fired: this operation's window is `ms` longer than
+    /// its mount's draw. (Last, so that adding it moved no history hash.)
+    Spike {
+        /// The rule's index in `spikes`.
+        rule: usize,
+        /// The extra latency.
+        ms: u64,
+    },
 }
 
 impl SimEvent {

@@ -39,6 +39,7 @@ pub fn what(e: &SimEvent) -> String {
         SimEvent::PausePoint { rule: None, ms } => {
             format!("PAUSE POINT armed by the workload: the process freezes until {ms}ms after this returns")
         }
+        SimEvent::Spike { rule, ms } => format!("LATENCY SPIKE spikes[{rule}]: this operation takes {ms}ms longer"),
         SimEvent::PowerLoss { lost_ops, torn_files } => {
             format!("POWER LOSS: {lost_ops} in-flight ops lost, {torn_files} files torn")
         }

@@ -10,6 +10,7 @@
 //!   "errors": [{ "ops": ["write"], "path_prefix": "/efs", "error": "enospc", "nth": 3 }],
 //!   "hangs": [{ "point": "compaction", "nth": 1 }],
 //!   "pauses": [{ "ops": ["read"], "path_prefix": "/data/s.lock", "nth": 2, "ms": 6000 }],
+//!   "spikes": [{ "ops": ["sync_file"], "path_prefix": "/efs", "probability": 0.05, "ms_min": 6000, "ms_max": 15000 }],
 //!   "events": [{ "at_ms": 1200, "kind": "power_loss", "torn": true, "restart_after_ms": 100 }],
 //!   "params": { "burst": 12 }
 //! }
@@ -128,6 +129,11 @@ pub struct Schedule {
     /// matching operation is in flight. Left out of the JSON when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pauses: Vec<PauseRule>,
+    /// Latency spikes: the nth matching operation (or each, with
+    /// `probability`) takes longer than its mount's window, during the
+    /// chaos phase. Left out of the JSON when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spikes: Vec<SpikeRule>,
     /// Timed events.
     #[serde(default)]
     pub events: Vec<TimedEvent>,
@@ -253,8 +259,37 @@ pub struct PauseRule {
     pub ms: u64,
 }
 
+/// A latency spike, as a pause rule is a targeted freeze: the nth matching
+/// operation (or each, with `probability`) of the chaos phase takes an
+/// extra `ms_min..=ms_max` on top of its mount's latency, its effect
+/// landing anywhere in the longer window. A network file system's tail
+/// (a server failover, a congested link, a lease recovery): one write or
+/// fsync of many takes seconds while the next is quick again, so a step
+/// that began first finishes last. A mount's latency window draws every
+/// operation from one range and cannot do that.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpikeRule {
+    /// Operation names; empty means all.
+    #[serde(default)]
+    pub ops: Vec<String>,
+    /// Only operations on paths under this prefix.
+    #[serde(default)]
+    pub path_prefix: Option<PathBuf>,
+    /// Slow down exactly the nth matching operation (1-based).
+    #[serde(default)]
+    pub nth: Option<u64>,
+    /// Slow down each matching operation with this probability.
+    #[serde(default)]
+    pub probability: Option<f64>,
+    /// The shortest extra latency.
+    pub ms_min: u64,
+    /// The longest extra latency.
+    pub ms_max: u64,
+}
+
 /// `matches` and `counts` of a rule that names operations by `ops` and
-/// `path_prefix` (error, crash and pause rules alike).
+/// `path_prefix` (error, crash, pause and spike rules alike).
 macro_rules! op_rule {
     ($($rule:ty),*) => {$(
         impl $rule {
@@ -270,7 +305,7 @@ macro_rules! op_rule {
     )*};
 }
 
-op_rule!(ErrorRule, CrashRule, PauseRule);
+op_rule!(ErrorRule, CrashRule, PauseRule, SpikeRule);
 
 /// An operation matches when its name is listed (or none is) and either of
 /// its paths lies under the prefix (or there is none).
@@ -489,6 +524,7 @@ impl Schedule {
             hangs: Vec::new(),
             crashes: Vec::new(),
             pauses: Vec::new(),
+            spikes: Vec::new(),
             events: Vec::new(),
             capacity_bytes: None,
             silent: Vec::new(),

@@ -46,6 +46,7 @@ impl Schedule {
             ("hangs", self.hangs.len(), RULES_MAX),
             ("crashes", self.crashes.len(), RULES_MAX),
             ("pauses", self.pauses.len(), RULES_MAX),
+            ("spikes", self.spikes.len(), RULES_MAX),
             ("silent", self.silent.len(), RULES_MAX),
             ("events", self.events.len(), EVENTS_MAX),
             ("params", self.params.len(), PARAMS_MAX),
@@ -118,6 +119,19 @@ impl Schedule {
             if r.ms > limits::RUN_MS_MAX {
                 let max = limits::RUN_MS_MAX;
                 return Err(ScheduleError::Invalid(format!("{at}.ms {} is over the maximum {max}", r.ms)));
+            }
+        }
+        for (i, r) in self.spikes.iter().enumerate() {
+            let at = format!("spikes[{i}]");
+            check_ops(&r.ops, &at)?;
+            check_trigger(r.nth, r.probability, &at)?;
+            check_prefix(r.path_prefix.as_deref(), &at)?;
+            if r.ms_min > r.ms_max {
+                return Err(ScheduleError::Invalid(format!("{at}: ms_min {} > ms_max {}", r.ms_min, r.ms_max)));
+            }
+            if r.ms_max > limits::DELAY_MS_MAX {
+                let max = limits::DELAY_MS_MAX;
+                return Err(ScheduleError::Invalid(format!("{at}.ms_max {} is over the maximum {max}", r.ms_max)));
             }
         }
         for (i, r) in self.silent.iter().enumerate() {
@@ -261,6 +275,7 @@ mod tests {
           "errors": [{ "ops": ["write"], "path_prefix": "/efs", "error": "enospc", "nth": 3 }],
           "hangs": [{ "point": "compaction", "nth": 1 }],
           "pauses": [{ "ops": ["read"], "path_prefix": "/data/s.lock", "nth": 2, "ms": 6000 }],
+          "spikes": [{ "ops": ["sync_file"], "path_prefix": "/efs", "probability": 0.05, "ms_min": 6000, "ms_max": 15000 }],
           "events": [{ "at_ms": 1200, "kind": "power_loss", "torn": true, "restart_after_ms": 100 },
                      { "at_ms": 10, "kind": "restart", "node": "a", "reuse_pid": true }],
           "params": { "burst": 12 }
@@ -268,6 +283,7 @@ mod tests {
         let s = Schedule::from_json(json).expect("valid");
         assert_eq!(s.param("burst", 0), 12);
         assert_eq!(s.pauses[0].ms, 6000);
+        assert_eq!(s.spikes[0].ms_max, 15000);
         assert_eq!(Schedule::from_json(&s.to_json()).expect("round trip"), s);
     }
 
@@ -296,6 +312,14 @@ mod tests {
         check_rejected(&base(r#","pauses":[{"ops":["reed"],"nth":1,"ms":5}]"#), "unknown operation \"reed\"");
         check_rejected(&base(r#","pauses":[{"nth":1}]"#), "missing field `ms`");
         check_rejected(&base(r#","pauses":[{"nth":1,"ms":999999999999}]"#), "pauses[0].ms");
+        check_rejected(&base(r#","spikes":[{"ms_min":1,"ms_max":2}]"#), "spikes[0]: needs nth or probability");
+        check_rejected(&base(r#","spikes":[{"nth":1,"ms_min":9,"ms_max":2}]"#), "spikes[0]: ms_min 9 > ms_max 2");
+        check_rejected(&base(r#","spikes":[{"nth":1,"ms_min":0,"ms_max":99999999999}]"#), "spikes[0].ms_max");
+        check_rejected(&base(r#","spikes":[{"ops":["fsync"],"nth":1,"ms_min":0,"ms_max":1}]"#), "unknown operation");
+        check_rejected(
+            &base(r#","spikes":[{"path_prefix":"efs","nth":1,"ms_min":0,"ms_max":1}]"#),
+            "spikes[0].path_prefix",
+        );
         // A relative prefix would never match a path SimFs takes.
         check_rejected(
             &base(r#","errors":[{"path_prefix":"efs","error":"eio","nth":1}]"#),

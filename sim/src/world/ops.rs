@@ -64,6 +64,9 @@ impl World {
             lands_ns: plan.lands_ns,
         };
         st.record(t0, name.clone(), begun);
+        if let Some((rule, ms)) = plan.spike {
+            st.record(t0, name.clone(), SimEvent::Spike { rule, ms });
+        }
         if let Some(rule) = plan.crash {
             st.disk.crash = Some(((effect, id), rule));
             st.record(t0, name.clone(), SimEvent::CrashArmed { rule });

@@ -227,6 +227,53 @@ fn a_pause_point_freezes_its_caller_between_an_operation_and_its_result() {
     assert_eq!(during(at("second"), at("armed")), 0, "the frozen process's other task ran: {ticks:?}");
 }
 
+/// A spike rule lengthens the nth matching operation's window (and only
+/// in the chaos phase): a write that began first finishes last, its
+/// effect landing inside the longer window; other paths, other operations
+/// and later matches run at the mount's latency.
+#[test]
+fn a_latency_spike_makes_one_operation_finish_last() {
+    use steadfast_sim::schedule::SpikeRule;
+    let seen: Arc<Mutex<Vec<(&str, Duration)>>> = Arc::default();
+    let log = seen.clone();
+    let mut s = Schedule::calm(12, 20_000);
+    s.spikes.push(SpikeRule {
+        ops: vec!["write".into()],
+        path_prefix: Some("/d/slow".into()),
+        nth: Some(2),
+        probability: None,
+        ms_min: 4_000,
+        ms_max: 4_000,
+    });
+    in_world(s, move |w| async move {
+        let fs = w.env().fs;
+        fs.write("/d/slow", b"1".to_vec()).await.expect("the first match runs through");
+        let t0 = w.now();
+        let spiked = {
+            let (fs, log, w) = (fs.clone(), log.clone(), w.clone());
+            madsim::task::spawn(async move {
+                fs.write("/d/slow", b"2".to_vec()).await.expect("the second match is slow, not failed");
+                log.lock().expect("lock").push(("spiked", w.now()));
+            })
+        };
+        madsim::time::sleep(Duration::from_millis(1)).await;
+        fs.write("/d/other", b"x".to_vec()).await.expect("another path");
+        fs.read("/d/slow").await.expect("another operation");
+        log.lock().expect("lock").push(("other", w.now()));
+        spiked.await.expect("joined");
+        assert_eq!(fs.read("/d/slow").await.expect("read"), b"2", "the slow write landed inside its window");
+        fs.write("/d/slow", b"3".to_vec()).await.expect("the third match runs through");
+        log.lock().expect("lock").push(("third", w.now()));
+        log.lock().expect("lock").push(("t0", t0));
+    });
+    let seen = seen.lock().expect("lock").clone();
+    let at = |what: &str| seen.iter().find(|(n, _)| *n == what).map(|(_, t)| *t).expect(what);
+    assert!(at("other") - at("t0") < Duration::from_millis(10), "{seen:?}");
+    let took = at("spiked") - at("t0");
+    assert!(took >= Duration::from_millis(4_000) && took < Duration::from_millis(4_001), "{seen:?}");
+    assert!(at("third") - at("spiked") < Duration::from_millis(1), "{seen:?}");
+}
+
 /// `World::frozen` counts overlapping freezes once, and a freeze ends when
 /// its process dies: nothing of a dead process is frozen.
 #[test]
