@@ -466,11 +466,27 @@ impl FileExporter {
     }
 
     /// Unlink the sources of older in-flight exports of this session, so
-    /// their renames can no longer land over ours.
+    /// their renames can no longer land over ours. An unlink that fails
+    /// (EIO) leaves that export's rename free to land, perhaps after ours
+    /// (it may be in flight already: on a slow mount a rename takes
+    /// seconds): then wait until that export has settled, so that ours is
+    /// issued after its rename returned, and the newest version lands last.
     async fn fence_older(&self, key: &str, generation: u64) {
+        let mut unfenced = Vec::new();
         for tmp in self.take_older(key, generation) {
-            let _ = self.discard(&tmp).await;
+            if self.discard(&tmp).await.is_err() {
+                unfenced.push(tmp);
+            }
         }
+        if unfenced.is_empty() {
+            return;
+        }
+        let settled = || {
+            let st = self.lock();
+            let live = st.in_flight.get(key).is_some_and(|m| m.values().any(|p| unfenced.contains(p)));
+            (!live).then_some(())
+        };
+        self.settled.until(settled).await;
     }
 
     /// Unlink the source of every export of `key` in flight: this

@@ -31,7 +31,7 @@ use steadfast_core::trace::{
     Tracer,
 };
 use steadfast_core::{BoxFuture, Env, FileKind, FsOp};
-use steadfast_sim::schedule::{CrashRule, ErrorRule, Event, HangRule, Latency, Mount, TimedEvent};
+use steadfast_sim::schedule::{CrashRule, ErrorRule, Event, HangRule, Latency, Mount, SpikeRule, TimedEvent};
 use steadfast_sim::swarm::Swarm;
 use steadfast_sim::world::{Invariant, Landed, LocalBoxFuture};
 use steadfast_sim::{Expect, FaultKind, ParamSpec, Scenario, Schedule, SimRng, World};
@@ -246,6 +246,7 @@ fn schedule(seed: u64) -> Schedule {
         });
     }
     fence_faults(&mut s, seed);
+    tail_spikes(&mut s, seed);
     // One seed in four, the process declares itself its directory's sole
     // writer (it is: one exporter per incarnation, and a restart's open
     // removes what the dead one left): crash marks in memory only, no
@@ -260,6 +261,19 @@ fn schedule(seed: u64) -> Schedule {
         s.params.insert("forget_ended".into(), 1);
         // Room for the removal, the new session's flush and its end.
         s.quiet_ms += FORGET_QUIET_MS;
+    }
+    // One seed in three, the operator waits less at each end than the
+    // default 5 s (an interactive tool that must exit quickly): an export
+    // in flight then outlives the wait on any mount, not only a slow one.
+    // Its own stream.
+    let mut wait = SimRng::new(seed, 0xE2D7);
+    if wait.chance(0.33) {
+        s.params.insert("end_wait_ms".into(), wait.range(100, 4_000));
+    }
+    // One seed in two, each session end races a snapshot's rename (see
+    // `session_main`). Its own stream.
+    if SimRng::new(seed, 0xE2D5).chance(0.5) {
+        s.params.insert("end_racing".into(), 1);
     }
     // Its own stream, so that a seed's other draws stay.
     if SimRng::new(seed, 0x1A7E).chance(0.5) {
@@ -331,6 +345,36 @@ fn schedule(seed: u64) -> Schedule {
         }
     }
     s
+}
+
+/// One seed in four, the trace mount has a tail: during the chaos phase
+/// a write, fsync or rename in the trace directory now and then takes 1
+/// to 8 s more than the mount's window (a network file system's server
+/// failover), so an export that began first may finish last: a snapshot
+/// stalled in its write past the end's wait, a crash write's steps behind
+/// another exporter's. Its own stream: the seed's other draws stay.
+pub(super) fn tail_spikes(s: &mut Schedule, seed: u64) {
+    let mut rng = SimRng::new(seed, 0x5B1E);
+    if rng.chance(0.25) {
+        s.spikes.push(SpikeRule {
+            ops: vec!["write".into(), "sync_file".into(), "rename".into()],
+            path_prefix: Some(DIR.into()),
+            nth: None,
+            probability: Some(rng.range(2, 20) as f64 / 100.0),
+            ms_min: 1_000,
+            ms_max: SPIKE_MS_MAX,
+        });
+    }
+}
+
+/// The longest a latency spike adds to one operation.
+const SPIKE_MS_MAX: u64 = 8_000;
+
+/// What spikes may add to one blocking crash write (its write, fsync and
+/// rename each spiked), in this seed: T9 bounds an end that crash-writes.
+pub(super) fn crash_write_spikes(world: &World) -> Duration {
+    let max = world.schedule().spikes.iter().map(|r| r.ms_max).max().unwrap_or(0);
+    Duration::from_millis(3 * max)
 }
 
 /// One seed in four fails half the removals in the trace directory: a
@@ -423,7 +467,7 @@ impl Mirror {
         let (path, end_wait) = {
             let mut b = lock(&self.book);
             b.mirror_holding.insert(id.to_string());
-            (b.sessions.get(id).map(|s| s.path.clone()), TraceConfig::default().end_wait)
+            (b.sessions.get(id).map(|s| s.path.clone()), trace_config(&self.world).end_wait)
         };
         let Some(path) = path else { return };
         let (from, until) = (self.world.now(), self.world.now() + Duration::from_millis(LATE_MIRROR_MS_MAX));
@@ -488,9 +532,10 @@ struct Book {
     late_mirror: BTreeSet<String>,
     /// The incarnations whose crasher is done (or that have none).
     crashers_done: BTreeSet<u64>,
-    /// When the panic hook's blocking crash writes stalled the process
-    /// (`crash_all`): no end of another session could run then (T9).
-    hook_stalls: Vec<(Duration, Duration)>,
+    /// When the driver's blocking calls (a crash write, the panic hook's,
+    /// `finalize_sync`) stalled the process: no end of another session
+    /// could run then (T9).
+    blocking_stalls: Vec<(Duration, Duration)>,
     /// Sessions whose late mirror export has begun.
     mirror_holding: BTreeSet<String>,
     /// When a version that is not running last landed on each canonical
@@ -526,10 +571,10 @@ struct Parsed {
 }
 
 impl Book {
-    /// How long the panic hook's blocking crash writes stalled the process
-    /// within `from..to`.
-    fn hook_stalled(&self, from: Duration, to: Duration) -> Duration {
-        self.hook_stalls.iter().map(|&(a, b)| b.min(to).saturating_sub(a.max(from))).sum()
+    /// How long the driver's blocking calls stalled the process within
+    /// `from..to`.
+    fn blocking_stalled(&self, from: Duration, to: Duration) -> Duration {
+        self.blocking_stalls.iter().map(|&(a, b)| b.min(to).saturating_sub(a.max(from))).sum()
     }
 
     /// Parse `bytes` (cached by content).
@@ -741,12 +786,12 @@ async fn drive(world: &World, variant: Variant) {
     });
     world.sleep_until(world.quiet_end()).await;
     // T9 at quiescence judges an end only once its bound (and any stall
-    // the panic hook caused meanwhile) has run out: wait for those still
+    // the driver's blocking calls caused meanwhile) has run out: wait for those still
     // inside it (a late restart, a slow mount), within the runner's slack.
     let open_until = {
         let b = lock(&book);
         let ends = b.sessions.values().filter(|s| !s.end_returned).filter_map(|s| s.end_started.map(|(_, at)| at));
-        ends.map(|at| at + end_bound(world) + b.hook_stalled(at, world.now())).max()
+        ends.map(|at| at + end_bound(world) + b.blocking_stalled(at, world.now())).max()
     };
     if let Some(until) = open_until {
         world.sleep_until(until.min(world.quiet_end() + END_WAIT_MAX)).await;
@@ -907,7 +952,7 @@ fn make_sessions(
         return (make, None);
     }
     let mut exporters = vec![exporter.clone()];
-    let mut config = TraceConfig::default();
+    let mut config = trace_config(world);
     if matches!(variant, Variant::Core | Variant::HungEnd) {
         let rng = Mutex::new(world.workload_rng(0x1A7E));
         exporters.push(Arc::new(Mirror { world: world.clone(), book: book.clone(), rng }));
@@ -992,7 +1037,7 @@ async fn crasher(app: &App, sessions: &RefCell<Vec<(Sess, String)>>, at_ms: u64)
     if let Some(s) = lock(&app.book).sessions.get_mut(&id) {
         s.crash_started = true;
     }
-    let result = sess.crash_write();
+    let result = blocking(app, || sess.crash_write());
     app.world.note(format!("crash write of {id:?}: {result:?}"));
     if result.is_ok() {
         let path = {
@@ -1005,6 +1050,17 @@ async fn crasher(app: &App, sessions: &RefCell<Vec<(Sess, String)>>, at_ms: u64)
     }
 }
 
+/// Run one of the driver's blocking calls, and book the stall it caused
+/// the process: another session's end could not run meanwhile (T9).
+fn blocking<T>(app: &App, call: impl FnOnce() -> T) -> T {
+    // The process's own clock: after blocking calls it reads the end of
+    // the stall they caused (the world's reads the instant of the poll).
+    let began = app.env.clock.now().since_origin();
+    let result = call();
+    lock(&app.book).blocking_stalls.push((began, app.env.clock.now().since_origin()));
+    result
+}
+
 /// The panic hook's path: crash-write every session still open in the
 /// tracer (`Tracer::crash_write_all`), each judged as one crash write (T3).
 /// Every session of the incarnation counts as crashing while the call
@@ -1015,11 +1071,7 @@ fn crash_all(app: &App, tracer: &Tracer, ids: &[String]) {
             s.crash_started = true;
         }
     }
-    // The process's own clock: after blocking calls it reads the end of
-    // the stall they caused (the world's reads the instant of the poll).
-    let began = app.env.clock.now().since_origin();
-    let results = tracer.crash_write_all();
-    lock(&app.book).hook_stalls.push((began, app.env.clock.now().since_origin()));
+    let results = blocking(app, || tracer.crash_write_all());
     app.world.note(format!("crash write of every open session: {results:?}"));
     let (mut written, mut skipped) = (Vec::new(), Vec::new());
     {
@@ -1056,6 +1108,13 @@ fn crash_all(app: &App, tracer: &Tracer, ids: &[String]) {
 /// loss cut short (`Interrupted`)?
 pub(super) fn fault_caused(e: &std::io::Error) -> bool {
     steadfast_sim::is_injected(e) || e.kind() == std::io::ErrorKind::Interrupted
+}
+
+/// Did a power loss cut the operation short? Possible in the quiet phase
+/// too: a crash point armed in the chaos phase fires when its operation
+/// lands, and a slow mount's rename (or a spiked one) lands seconds later.
+fn cut_by_power_loss(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::Interrupted
 }
 
 /// [`fault_caused`], for an error known only as the text a warning logged.
@@ -1099,7 +1158,18 @@ async fn session_main(app: &App, sess: Sess, id: String, stream: u64) {
     let early_finalize = early_end.is_some() && app.world.schedule().hangs.is_empty();
     let finalize =
         (quiet || early_finalize) && rng.chance(if quiet { 0.25 } else { 0.5 }) && matches!(sess, Sess::Core(_));
-    if !finalize && quiet && app.world.schedule().param("late_mirror", 0) == 1 && matches!(sess, Sess::Core(_)) {
+    let late = !finalize && quiet && app.world.schedule().param("late_mirror", 0) == 1 && matches!(sess, Sess::Core(_));
+    if !finalize && !late && app.world.schedule().param("end_racing", 0) == 1 && matches!(sess, Sess::Core(_)) {
+        // The app ends right after asking for a snapshot, without a flush:
+        // the end begins while that snapshot's rename is in flight, and on
+        // a slow mount the rename outlives end_wait, so the final write
+        // runs beside it and only its fence keeps the older version from
+        // landing over it (T8, T9).
+        record_event(app, &sess, &id, format!("e{next}-racing"));
+        sess.snapshot();
+        aim_at_own_rename(app, &id).await;
+    }
+    if late {
         // Its last event goes out in a background snapshot whose mirror
         // answers only after the final write: a round that ends after a
         // newer one says nothing about the file (T9).
@@ -1118,7 +1188,7 @@ async fn session_main(app: &App, sess: Sess, id: String, stream: u64) {
         record_event(app, &sess, &id, format!("e{next}-last"));
         sess.snapshot();
         aim_at_own_rename(app, &id).await;
-        let result = sess.finalize_sync().expect("a core session");
+        let result = blocking(app, || sess.finalize_sync()).expect("a core session");
         if let Some(s) = lock(&app.book).sessions.get_mut(&id) {
             s.end_returned = true;
             s.finalized = result.is_ok();
@@ -1328,7 +1398,7 @@ fn judge_flush(app: &App, id: &str, target: usize, result: Result<(), TraceError
             });
         }
         Err(e @ TraceError::FlushRounds { .. }) => app.world.check("T2", false, || e.to_string()),
-        Err(TraceError::Io { ref source, .. }) if !quiet || crash_started => {
+        Err(TraceError::Io { ref source, .. }) if !quiet || crash_started || cut_by_power_loss(source) => {
             let injected = fault_caused(source);
             let kind = result.as_ref().err().and_then(TraceError::io_kind);
             app.world.check("T14", kind == Some(source.kind()) && injected, || {
@@ -1350,9 +1420,22 @@ fn rename_ms_max(world: &World) -> u64 {
     rename.map_or(RENAME_MS_MAX, |l| l.ms_max)
 }
 
+/// The seed's tracer configuration: the defaults, but for an operator's
+/// shorter `end_wait` in one seed in three.
+fn trace_config(world: &World) -> TraceConfig {
+    let mut c = TraceConfig::default();
+    if let Some(&ms) = world.schedule().params.get("end_wait_ms") {
+        c.end_wait = Duration::from_millis(ms);
+    }
+    c
+}
+
 fn end_bound(world: &World) -> Duration {
-    let c = TraceConfig::default();
-    c.end_wait + c.exporter_timeout * 2 + Duration::from_millis(rename_ms_max(world) + 1_000)
+    let c = trace_config(world);
+    c.end_wait
+        + c.exporter_timeout * 2
+        + Duration::from_millis(rename_ms_max(world) + 1_000)
+        + crash_write_spikes(world)
 }
 
 fn check_ended(app: &App, id: &str, ended: &Ended, took: Duration) {
@@ -1364,10 +1447,10 @@ fn check_ended(app: &App, id: &str, ended: &Ended, took: Duration) {
     }
     let book = lock(&app.book);
     let s = &book.sessions[id];
-    let stalled = book.hook_stalled(app.world.now() - took, app.world.now());
+    let stalled = book.blocking_stalled(app.world.now() - took, app.world.now());
     app.world.check("T9", took <= end_bound(&app.world) + stalled, || {
         format!(
-            "end_trace of {id:?} took {took:?} (bound {:?}, {stalled:?} of it stalled by the panic hook)",
+            "end_trace of {id:?} took {took:?} (bound {:?}, {stalled:?} of it stalled by the driver's blocking calls)",
             end_bound(&app.world)
         )
     });
@@ -1392,7 +1475,9 @@ fn check_ended(app: &App, id: &str, ended: &Ended, took: Duration) {
 /// wins, judged as T3). In the chaos phase it may fail, but only for a
 /// fault the world injected (or a power loss it was caught in).
 fn check_finalized(app: &App, id: &str, result: Result<Option<PathBuf>, TraceError>, quiet: bool) {
-    if !quiet && let Err(TraceError::Io { source, .. }) = &result {
+    if let Err(TraceError::Io { source, .. }) = &result
+        && (!quiet || cut_by_power_loss(source))
+    {
         let caused = fault_caused(source);
         app.world
             .check("T8", caused, || format!("finalize_sync of {id:?} failed with no fault to cause it: {result:?}"));
@@ -1465,7 +1550,7 @@ fn final_checks(world: &World, shared: &SharedBook) {
             if let Some((inc, at)) = s.end_started
                 && inc == book.incarnation
                 && !s.end_returned
-                && at + end_bound(world) + book.hook_stalled(at, world.now()) <= world.now()
+                && at + end_bound(world) + book.blocking_stalled(at, world.now()) <= world.now()
             {
                 world.check("T9", false, || {
                     format!(
@@ -1501,6 +1586,8 @@ const PARAMS: &[ParamSpec] = &[
         max: 1,
         doc: "1: before each quiet end_trace, a snapshot whose mirror answers after the final write",
     },
+    ParamSpec { name: "end_racing", max: 1, doc: "1: each end_trace begins while a snapshot's rename is in flight" },
+    ParamSpec { name: "end_wait_ms", max: 3_600_000, doc: "the tracer's end_wait, when not the default 5 s" },
     ParamSpec { name: "crash_aimed", max: 1, doc: "1: the crash waits for a rename of that session in flight" },
     ParamSpec { name: "crash_all", max: 1, doc: "1: the crash is the panic hook's, of every open session at once" },
     ParamSpec { name: "forget_ended", max: 1, doc: "1: each ended session is forgotten and started afresh" },

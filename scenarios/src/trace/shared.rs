@@ -142,6 +142,7 @@ fn schedule(seed: u64) -> Schedule {
         });
     }
     super::fence_faults(&mut s, seed);
+    super::tail_spikes(&mut s, seed);
     let die = sw.on("die");
     let rng = sw.rng();
     let crash_at_ms = rng.range(500, CHAOS_MS - 1_000);
@@ -329,7 +330,7 @@ async fn session_main(world: &World, book: &SharedBook, sess: Session, node: &st
     sess.end_trace(Status::Completed).await;
     let took = world.now() - started;
     let config = TraceConfig::default();
-    let bound = config.end_wait + config.exporter_timeout + Duration::from_secs(1);
+    let bound = config.end_wait + config.exporter_timeout + Duration::from_secs(1) + super::crash_write_spikes(world);
     world.check("T9", took <= bound, || {
         format!("end_trace of {:?} on {node} took {took:?} (bound {bound:?})", sess.id())
     });
