@@ -1135,6 +1135,49 @@ fn check_lines(world: &World, path: &Path, when: &str) {
     world.check("L6", problem.is_none(), || format!("{} {when}: {}", path.display(), problem.unwrap_or_default()));
 }
 
+/// L1 and L5 against an outsider that removes or replaces a live
+/// holder's lock file (a tmp reaper, an operator's `rm`, a restored
+/// backup), in the quiet phase, one step at a time: the holder's next
+/// append is refused as a takeover and lands nothing, and its release
+/// leaves the replacement alone. (In the chaos phase no lock can promise
+/// more: an append whose look came before the outsider's act lands.)
+async fn outsider_probe(w: &World, manager: &LockManager, s: &str) {
+    let session = Path::new(s);
+    let appended = |w: &World, l: &[u8]| w.peek_file(session).is_ok_and(|b| b.windows(l.len()).any(|x| x == l));
+    let judge = |w: &World, what: &str, r: Result<(), LockError>, l: &[u8]| {
+        let landed = appended(w, l);
+        w.check("L1", matches!(r, Err(LockError::Takeover { .. })) && !landed, || {
+            format!("after an outsider {what} the lock file of {s}, its holder's append returned {r:?} (landed: {landed}); want a takeover, nothing written")
+        });
+    };
+    if let Ok(g) = manager.acquire(session).await {
+        let lock = g.lock_path().to_path_buf();
+        if w.harness_apply(FsOp::RemoveFile(lock)).is_ok() {
+            let l = line(&g, PROBE_K - 1);
+            judge(w, "removed", g.append(&l).await, &l);
+        }
+        let _ = g.release().await;
+    }
+    let Ok(g) = manager.acquire(session).await else { return };
+    let lock = g.lock_path().to_path_buf();
+    let forged = w.peek_file(&lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok()).map(|mut o| {
+        o.nonce = o.nonce.wrapping_add(1);
+        o
+    });
+    let Some(forged) = forged else { return };
+    let data = serde_json::to_vec(&forged).expect("an owner record serialises");
+    if w.harness_apply(FsOp::Write { path: lock.clone(), data: data.clone() }).is_ok() {
+        let l = line(&g, PROBE_K - 2);
+        judge(w, "replaced", g.append(&l).await, &l);
+        let released = g.release().await;
+        let kept = w.peek_file(&lock).is_ok_and(|b| b == data);
+        w.check("L5", kept, || {
+            format!("{s}'s holder released ({released:?}) after an outsider replaced its lock file, and removed or changed the replacement")
+        });
+        let _ = w.harness_apply(FsOp::RemoveFile(lock));
+    }
+}
+
 /// The quiet phase: every session's lock can be taken (L4: whatever the
 /// chaos left is recoverable) and its transcript is whole (L6); L7 over
 /// every forced release.
@@ -1161,6 +1204,7 @@ async fn quiet_phase_checks(world: &World, book: &SharedBook) {
                 let err = r.err().map(|e| e.to_string());
                 done.lock().unwrap_or_else(|p| p.into_inner()).push((s.to_string(), err, wrote));
             }
+            outsider_probe(&w, &manager, SESSIONS[0]).await;
             // The sweep a service runs at its next boot, once every process
             // has finished its work: stale locks, claims whose claimer died
             // mid-takeover, repair copies nobody is writing. Nothing may be
