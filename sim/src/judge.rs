@@ -47,6 +47,10 @@ pub struct Landed<'a> {
     pub at: Duration,
     /// The node whose operation it was.
     pub node: &'a str,
+    /// The pid of the process that issued it (which incarnation of the
+    /// node: a killed process's operation may land after its restart).
+    /// 0 for the harness's.
+    pub pid: u32,
     /// The operation.
     pub op: &'a FsOp,
     /// Did it succeed?
@@ -186,7 +190,7 @@ impl Judge {
     pub fn run_watchers(
         &mut self,
         at_ns: u64,
-        node: &str,
+        (node, pid): (&str, u32),
         op: &FsOp,
         (ok, injected): (bool, bool),
         tree: &Tree,
@@ -199,7 +203,7 @@ impl Judge {
         }
         let at = Duration::from_nanos(at_ns);
         let (verdicts, reached, aims) = (Vec::new(), Vec::new(), Vec::new());
-        let mut landed = Landed { at, node, op, ok, injected, tree, alive, power_losses, verdicts, reached, aims };
+        let mut landed = Landed { at, node, pid, op, ok, injected, tree, alive, power_losses, verdicts, reached, aims };
         for (_, w) in covering {
             w(&mut landed);
         }

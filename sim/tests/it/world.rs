@@ -332,10 +332,13 @@ fn a_watcher_arms_a_pause_point_for_the_process_it_watches() {
     use steadfast_sim::schedule::PauseRule;
     let seen: Arc<Mutex<Vec<Duration>>> = Arc::default();
     let log = seen.clone();
+    let pids: Arc<Mutex<Vec<u32>>> = Arc::default();
+    let (pids_seen, pids_known) = (pids.clone(), pids.clone());
     in_world(Schedule::calm(10, 60_000), move |w| async move {
         w.watch(
             "/d",
-            Box::new(|l: &mut steadfast_sim::world::Landed<'_>| {
+            Box::new(move |l: &mut steadfast_sim::world::Landed<'_>| {
+                pids_seen.lock().expect("lock").push(l.pid);
                 if matches!(l.op, FsOp::CreateNew { .. }) && l.ok {
                     l.arm_pause(PauseRule {
                         ops: vec!["read".into()],
@@ -359,6 +362,9 @@ fn a_watcher_arms_a_pause_point_for_the_process_it_watches() {
             }
         });
         madsim::time::sleep(Duration::from_secs(5)).await;
+        let claimer = w.pid_of("claimer").expect("a node");
+        let pids = pids_known.lock().expect("lock").clone();
+        assert!(!pids.is_empty() && pids.iter().all(|p| *p == claimer), "Landed::pid names the issuer: {pids:?}");
     });
     let seen = seen.lock().expect("lock").clone();
     assert_eq!(seen.len(), 2, "{seen:?}");
