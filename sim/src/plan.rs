@@ -165,21 +165,55 @@ fn mount_latency_ns(mount: &Mount, rng: &mut SimRng, op: &FsOp, tree_count: &dyn
     (0..draws).map(|_| rng.range(l.ms_min, l.ms_max).saturating_mul(1_000_000)).sum()
 }
 
-/// The spike rule that fires on `op` (the first that does; every matching
-/// rule counts it) and its extra latency in ms. Draws nothing when the
-/// schedule has no spike rules, so adding the rule kind moved no history.
+/// The spike rule that fires on `op` and its extra latency in ms. Draws
+/// nothing when the schedule has no spike rules, so adding the rule kind
+/// moved no history.
 fn spike(schedule: &Schedule, counters: &mut Counters, rng: &mut SimRng, op: &OpPaths<'_>) -> Option<(usize, u64)> {
+    first_fired(&schedule.spikes, &mut counters.spikes, rng, op).map(|(i, r)| (i, rng.range(r.ms_min, r.ms_max)))
+}
+
+/// A rule that fires on its nth matching operation, or on each by
+/// probability (error, pause and spike rules).
+trait Triggered {
+    fn counts_op(&self, op: &OpPaths<'_>) -> bool;
+    fn trigger(&self) -> (Option<u64>, Option<f64>);
+}
+
+macro_rules! triggered {
+    ($($rule:ty),*) => {$(
+        impl Triggered for $rule {
+            fn counts_op(&self, op: &OpPaths<'_>) -> bool {
+                self.counts(op)
+            }
+            fn trigger(&self) -> (Option<u64>, Option<f64>) {
+                (self.nth, self.probability)
+            }
+        }
+    )*};
+}
+
+triggered!(crate::schedule::ErrorRule, crate::schedule::PauseRule, crate::schedule::SpikeRule);
+
+/// The first of `rules` that fires on `op`; every matching rule counts the
+/// operation toward its nth (and draws for its probability) all the same.
+fn first_fired<'r, R: Triggered>(
+    rules: &'r [R],
+    counts: &mut [u64],
+    rng: &mut SimRng,
+    op: &OpPaths<'_>,
+) -> Option<(usize, &'r R)> {
     let mut fired = None;
-    for (i, rule) in schedule.spikes.iter().enumerate() {
-        if !rule.counts(op) {
+    for (i, rule) in rules.iter().enumerate() {
+        if !rule.counts_op(op) {
             continue;
         }
-        counters.spikes[i] += 1;
-        if fires(rule.nth, rule.probability, counters.spikes[i], rng) && fired.is_none() {
+        counts[i] += 1;
+        let (nth, probability) = rule.trigger();
+        if fires(nth, probability, counts[i], rng) && fired.is_none() {
             fired = Some((i, rule));
         }
     }
-    fired.map(|(i, r)| (i, rng.range(r.ms_min, r.ms_max)))
+    fired
 }
 
 fn fault(
@@ -188,18 +222,7 @@ fn fault(
     rng: &mut SimRng,
     op: &OpPaths<'_>,
 ) -> Option<(FaultKind, usize)> {
-    let mut fired = None;
-    for (i, rule) in schedule.errors.iter().enumerate() {
-        if !rule.counts(op) {
-            continue;
-        }
-        counters.errors[i] += 1;
-        let hit = fires(rule.nth, rule.probability, counters.errors[i], rng);
-        if hit && fired.is_none() {
-            fired = Some((rule.error, i));
-        }
-    }
-    fired
+    first_fired(&schedule.errors, &mut counters.errors, rng, op).map(|(i, r)| (r.error, i))
 }
 
 /// Does a pause point the workload armed for node `node` fire on `op`?
@@ -278,17 +301,7 @@ fn pause(
     rng: &mut SimRng,
     op: &OpPaths<'_>,
 ) -> Option<(Option<usize>, u64)> {
-    let mut fired = None;
-    for (i, rule) in schedule.pauses.iter().enumerate() {
-        if !rule.counts(op) {
-            continue;
-        }
-        counters.pauses[i] += 1;
-        if fires(rule.nth, rule.probability, counters.pauses[i], rng) && fired.is_none() {
-            fired = Some((Some(i), rule.ms));
-        }
-    }
-    fired
+    first_fired(&schedule.pauses, &mut counters.pauses, rng, op).map(|(i, r)| (Some(i), r.ms))
 }
 
 /// Does this call of hang point `point` hang? Every call counts toward a
