@@ -77,6 +77,9 @@ struct State {
     fenced: BTreeSet<PathBuf>,
     /// Temporary files whose removal failed: retried by the next export.
     litter: BTreeSet<PathBuf>,
+    /// Temporary files whose rename has been issued and not returned: a
+    /// fence that cannot unlink one of them cannot stop it landing.
+    renaming: BTreeSet<PathBuf>,
     next_gen: u64,
     /// [`FileExporterConfig::crash_marks_max`].
     marks_max: usize,
@@ -147,6 +150,7 @@ impl Drop for InFlight<'_> {
             }
         }
         st.fenced.remove(&self.tmp);
+        st.renaming.remove(&self.tmp);
         if !self.done {
             st.litter.insert(self.tmp.clone());
         }
@@ -350,11 +354,22 @@ impl FileExporter {
         // A fence (a newer export's, a crash write's, `remove_trace`'s)
         // took this export: its unlink may have landed before our write
         // created the file, so the file being here proves nothing.
-        if self.lock().fenced.contains(tmp) {
+        let fenced = {
+            let mut st = self.lock();
+            let fenced = st.fenced.contains(tmp);
+            if !fenced {
+                st.renaming.insert(tmp.to_path_buf());
+            }
+            fenced
+        };
+        if fenced {
             return self.bail(key, tmp, Ok(Exported::Superseded)).await;
         }
         let target = self.dir.join(format!("{key}{SUFFIX}"));
-        if let Err(e) = self.fs.rename(tmp, &target).await {
+        let renamed = self.fs.rename(tmp, &target).await;
+        self.lock().renaming.remove(tmp);
+        self.settled.notify();
+        if let Err(e) = renamed {
             return self.bail(key, tmp, Err(io_err("rename over the trace", e))).await;
         }
         self.fs.sync_dir(&self.dir).await.map_err(|e| io_err("fsync trace directory", e))?;
@@ -466,27 +481,26 @@ impl FileExporter {
     }
 
     /// Unlink the sources of older in-flight exports of this session, so
-    /// their renames can no longer land over ours. An unlink that fails
-    /// (EIO) leaves that export's rename free to land, perhaps after ours
-    /// (it may be in flight already: on a slow mount a rename takes
-    /// seconds): then wait until that export has settled, so that ours is
-    /// issued after its rename returned, and the newest version lands last.
+    /// their renames can no longer land over ours. An older export that is
+    /// fenced before its last check gives up there; one whose rename is
+    /// already in flight (on a slow mount a rename takes seconds) fails
+    /// only if the unlink lands first. An unlink that fails (EIO; this
+    /// fence's, or an earlier one's, whose file is still litter) leaves
+    /// such a rename free to land after ours: then wait until it has
+    /// returned, so that the newest version is issued, and lands, last.
+    /// (An export whose caller dropped it mid-rename is no longer in
+    /// flight here, though the kernel may still complete its rename.)
     async fn fence_older(&self, key: &str, generation: u64) {
-        let mut unfenced = Vec::new();
         for tmp in self.take_older(key, generation) {
-            if self.discard(&tmp).await.is_err() {
-                unfenced.push(tmp);
-            }
+            let _ = self.discard(&tmp).await;
         }
-        if unfenced.is_empty() {
-            return;
-        }
-        let settled = || {
+        let unstoppable = || {
             let st = self.lock();
-            let live = st.in_flight.get(key).is_some_and(|m| m.values().any(|p| unfenced.contains(p)));
+            let older = st.in_flight.get(key).map(|m| m.range(..generation));
+            let live = older.is_some_and(|mut o| o.any(|(_, p)| st.renaming.contains(p) && st.litter.contains(p)));
             (!live).then_some(())
         };
-        self.settled.until(settled).await;
+        self.settled.until(unstoppable).await;
     }
 
     /// Unlink the source of every export of `key` in flight: this

@@ -1164,9 +1164,14 @@ async fn outsider_probe(w: &World, manager: &LockManager, s: &str) {
         o.nonce = o.nonce.wrapping_add(1);
         o
     });
-    let Some(forged) = forged else { return };
+    let Some(forged) = forged else {
+        let _ = g.release().await;
+        return;
+    };
     let data = serde_json::to_vec(&forged).expect("an owner record serialises");
-    if w.harness_apply(FsOp::Write { path: lock.clone(), data: data.clone() }).is_ok() {
+    if w.harness_apply(FsOp::Write { path: lock.clone(), data: data.clone() }).is_err() {
+        let _ = g.release().await;
+    } else {
         let l = line(&g, PROBE_K - 2);
         judge(w, "replaced", g.append(&l).await, &l);
         let released = g.release().await;

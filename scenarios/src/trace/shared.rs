@@ -330,7 +330,9 @@ async fn session_main(world: &World, book: &SharedBook, sess: Session, node: &st
     sess.end_trace(Status::Completed).await;
     let took = world.now() - started;
     let config = TraceConfig::default();
-    let bound = config.end_wait + config.exporter_timeout + Duration::from_secs(1) + super::crash_write_spikes(world);
+    // (Every end begins after the chaos phase: no spike lengthens its
+    // operations, and the crasher's blocking crash write came before.)
+    let bound = config.end_wait + config.exporter_timeout + Duration::from_secs(1);
     world.check("T9", took <= bound, || {
         format!("end_trace of {:?} on {node} took {took:?} (bound {bound:?})", sess.id())
     });
