@@ -242,6 +242,15 @@ impl World {
         landings(&st.disk, op, matches).count()
     }
 
+    /// [`World::in_flight`], of process `pid`'s operations only (a killed
+    /// process's may still be on their way after its restart).
+    pub fn in_flight_of(&self, pid: u32, op: &str, matches: impl Fn(&Path) -> bool) -> usize {
+        let now = self.now_ns();
+        let mut st = self.lock();
+        st.settle(now);
+        st.disk.in_flight_landing().filter(|(_, p)| p.pid == pid && p.op.name() == op && matches(p.op.path())).count()
+    }
+
     /// When the effect of the first operation named `op` whose (first)
     /// path satisfies `matches`, begun but not yet landed, will land (in
     /// virtual time since the start): how a workload acts right after a

@@ -274,6 +274,39 @@ fn a_latency_spike_makes_one_operation_finish_last() {
     assert!(at("third") - at("spiked") < Duration::from_millis(1), "{seen:?}");
 }
 
+/// `World::in_flight` counts every process's operations begun and not
+/// landed; `World::in_flight_of` one process's: a killed process's rename
+/// is still on its way after its restart, and is not the new one's.
+#[test]
+fn in_flight_tells_whose_operations_are_on_their_way() {
+    let s = slow(Schedule::calm(13, 60_000), 1_000, 1_000);
+    in_world(s, |w| async move {
+        w.setup([FsOp::Write { path: "/d/a".into(), data: b"a".to_vec() }]);
+        let first = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        w.add_node("n", move |w| {
+            let first = first.swap(false, std::sync::atomic::Ordering::SeqCst);
+            async move {
+                if first {
+                    let _ = w.env().fs.rename("/d/a", "/d/b").await;
+                }
+            }
+        });
+        madsim::time::sleep(Duration::from_millis(100)).await;
+        let old = w.pid_of("n").expect("a node");
+        let is_a = |p: &std::path::Path| p == std::path::Path::new("/d/a");
+        w.fire(&Event::Restart { node: "n".into(), reuse_pid: false });
+        madsim::time::sleep(Duration::from_millis(10)).await;
+        let new = w.pid_of("n").expect("a node");
+        assert_ne!(old, new);
+        // The rename lands somewhere in its 1 s window: look before it can.
+        let (all, of_old, of_new) =
+            (w.in_flight("rename", is_a), w.in_flight_of(old, "rename", is_a), w.in_flight_of(new, "rename", is_a));
+        assert!(all == 1 && of_old == 1 && of_new == 0, "{all} {of_old} {of_new}");
+        madsim::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(w.in_flight("rename", is_a), 0, "landed by the end of its window");
+    });
+}
+
 /// `World::frozen` counts overlapping freezes once, and a freeze ends when
 /// its process dies: nothing of a dead process is frozen.
 #[test]
