@@ -931,6 +931,16 @@ async fn incarnation_main(world: World, book: SharedBook, variant: Variant, inc:
         // An orderly shutdown: a final write end_trace stopped waiting for
         // lands (or fails) first, then the litter goes.
         let drained = app.file.drain(Duration::from_secs(30)).await;
+        if drained {
+            // Drained means no export of this process is in flight: none
+            // of their steps is still on its way to the disk.
+            let pid = app.world.pid_of("app").unwrap_or(0);
+            let steps = ["write", "sync_file", "rename"].iter();
+            let pending: usize = steps.map(|op| app.world.in_flight_of(pid, op, |p| tmp_owner(p).is_some())).sum();
+            app.world.check("T5", pending == 0, || {
+                format!("the shutdown's drain returned with {pending} steps of exports still in flight")
+            });
+        }
         let tidy = if drained { Some(app.file.tidy().await) } else { None };
         // T5's progress twin: with every session ended and no fault left
         // to inject, the exports in flight end within the slowest rename,
