@@ -239,7 +239,7 @@ impl World {
         let now = self.now_ns();
         let mut st = self.lock();
         st.settle(now);
-        landings(&st.disk, op, matches).count()
+        landings(&st.disk, None, op, matches).count()
     }
 
     /// [`World::in_flight`], of process `pid`'s operations only (a killed
@@ -248,7 +248,7 @@ impl World {
         let now = self.now_ns();
         let mut st = self.lock();
         st.settle(now);
-        st.disk.in_flight_landing().filter(|(_, p)| p.pid == pid && p.op.name() == op && matches(p.op.path())).count()
+        landings(&st.disk, Some(pid), op, matches).count()
     }
 
     /// When the effect of the first operation named `op` whose (first)
@@ -260,7 +260,7 @@ impl World {
         let now = self.now_ns();
         let mut st = self.lock();
         st.settle(now);
-        landings(&st.disk, op, matches).next().map(Duration::from_nanos)
+        landings(&st.disk, None, op, matches).next().map(Duration::from_nanos)
     }
 
     /// What the code under test said through `tracing` so far in this run
@@ -470,10 +470,16 @@ impl World {
 
 /// When each operation named `op` in flight whose (first) path satisfies
 /// `matches` will land (virtual ns), earliest first.
+/// When each operation in flight named `op` (of process `pid`, or of any)
+/// whose first path satisfies `matches` will land.
 fn landings<'a>(
     disk: &'a crate::disk::Disk,
+    pid: Option<u32>,
     op: &'a str,
     matches: impl Fn(&Path) -> bool + 'a,
 ) -> impl Iterator<Item = u64> + 'a {
-    disk.in_flight_landing().filter(move |(_, p)| p.op.name() == op && matches(p.op.path())).map(|(at, _)| at)
+    let ours = move |p: &crate::disk::Pending| pid.is_none_or(|pid| p.pid == pid);
+    disk.in_flight_landing()
+        .filter(move |(_, p)| ours(p) && p.op.name() == op && matches(p.op.path()))
+        .map(|(at, _)| at)
 }
