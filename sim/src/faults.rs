@@ -126,9 +126,20 @@ pub fn is_injected(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<InjectedFault>())
 }
 
+/// What the error of a call whose effect a power loss swallowed says.
+const LOST_TO_POWER_LOSS: &str = ": lost to a power loss";
+
 /// The error a call gets when a power loss swallowed its effect.
 pub fn lost_to_power_loss(op: &'static str) -> io::Error {
-    io::Error::new(ErrorKind::Interrupted, format!("{op}: lost to a power loss"))
+    io::Error::new(ErrorKind::Interrupted, format!("{op}{LOST_TO_POWER_LOSS}"))
+}
+
+/// Is `e` the error of a call whose effect a power loss swallowed
+/// ([`lost_to_power_loss`])? Like [`is_injected`], the world's doing, not
+/// the code's; it can come after the chaos phase too (a crash point armed
+/// in it fires when its operation lands).
+pub fn is_power_loss(e: &io::Error) -> bool {
+    e.kind() == ErrorKind::Interrupted && e.to_string().ends_with(LOST_TO_POWER_LOSS)
 }
 
 #[cfg(test)]
@@ -146,8 +157,12 @@ mod tests {
             let e = injected(fault, "rename", 3);
             assert_eq!(e.kind(), kind);
             assert!(is_injected(&e));
+            assert!(!is_power_loss(&e));
             assert!(e.to_string().contains(fault.errno()));
         }
         assert!(!is_injected(&io::Error::from(ErrorKind::NotFound)));
+        let lost = lost_to_power_loss("rename");
+        assert!(is_power_loss(&lost) && !is_injected(&lost));
+        assert!(!is_power_loss(&io::Error::from(ErrorKind::Interrupted)), "an EINTR is no power loss");
     }
 }

@@ -196,7 +196,7 @@ pub use acked::Acked;
 pub use builder::{Builder, Built, scenario};
 pub use check::{Check, check};
 pub use disk::TreeImage;
-pub use faults::{FaultKind, InjectedFault, SilentFault, is_injected};
+pub use faults::{FaultKind, InjectedFault, SilentFault, is_injected, is_power_loss};
 pub use log::{Record, SimEvent};
 pub use rng::SimRng;
 pub use runner::{Expect, Outcome, Scenario, Summary};

@@ -553,8 +553,8 @@ struct Book {
     crashers_done: BTreeSet<u64>,
     /// When the driver's blocking calls (a crash write, the panic hook's,
     /// `finalize_sync`) stalled the process: no end of another session
-    /// could run then (T9).
-    /// Each `(from, until, bound)`: only up to its bound is excused, so a
+    /// could run then (T9). Each `(from, until, bound)`: only up to its
+    /// bound is excused, so a
     /// blocking call that is itself too slow still fails T9.
     blocking_stalls: Vec<(Duration, Duration, Duration)>,
     /// Sessions whose late mirror export has begun.
@@ -592,6 +592,12 @@ struct Parsed {
 }
 
 impl Book {
+    /// When an end_trace begun at `at` is overdue (T9): its bound, and the
+    /// driver's blocking calls' stalls since, past `at`.
+    fn end_deadline(&self, world: &World, at: Duration) -> Duration {
+        at + end_bound(world, at) + self.blocking_stalled(at, world.now())
+    }
+
     /// How long the driver's blocking calls stalled the process within
     /// `from..to`.
     fn blocking_stalled(&self, from: Duration, to: Duration) -> Duration {
@@ -816,7 +822,7 @@ async fn drive(world: &World, variant: Variant) {
     let open_until = {
         let b = lock(&book);
         let ends = b.sessions.values().filter(|s| !s.end_returned).filter_map(|s| s.end_started.map(|(_, at)| at));
-        ends.map(|at| at + end_bound(world, at) + b.blocking_stalled(at, world.now())).max()
+        ends.map(|at| b.end_deadline(world, at)).max()
     };
     if let Some(until) = open_until {
         world.sleep_until(until.min(world.quiet_end() + END_WAIT_MAX)).await;
@@ -936,10 +942,11 @@ async fn incarnation_main(world: World, book: SharedBook, variant: Variant, inc:
         // An orderly shutdown: a final write end_trace stopped waiting for
         // lands (or fails) first, then the litter goes.
         let drained = app.file.drain(Duration::from_secs(30)).await;
+        let pid = world.pid_of("app");
         if drained {
             // Drained means no export of this process is in flight: none
             // of their steps is still on its way to the disk.
-            let pid = app.world.pid_of("app").unwrap_or(0);
+            let pid = pid.unwrap_or(0);
             let steps = ["write", "sync_file", "rename"].iter();
             let pending: usize = steps.map(|op| app.world.in_flight_of(pid, op, |p| tmp_owner(p).is_some())).sum();
             app.world.check("T5", pending == 0, || {
@@ -956,7 +963,7 @@ async fn incarnation_main(world: World, book: SharedBook, variant: Variant, inc:
         });
         let mut b = lock(&book);
         b.tidied = matches!(tidy, Some(Ok(())));
-        b.tidied_by = world.pid_of("app");
+        b.tidied_by = pid;
     }
 }
 
@@ -1151,16 +1158,11 @@ fn crash_all(app: &App, tracer: &Tracer, ids: &[String]) {
 }
 
 /// Did the world cause `e`: an injected fault, or an operation a power
-/// loss cut short (`Interrupted`)?
+/// loss cut short? (The latter possibly in the quiet phase too: a crash
+/// point armed in the chaos phase fires when its operation lands, and a
+/// slow mount's rename, or a spiked one, lands seconds later.)
 pub(super) fn fault_caused(e: &std::io::Error) -> bool {
-    steadfast_sim::is_injected(e) || e.kind() == std::io::ErrorKind::Interrupted
-}
-
-/// Did a power loss cut the operation short? Possible in the quiet phase
-/// too: a crash point armed in the chaos phase fires when its operation
-/// lands, and a slow mount's rename (or a spiked one) lands seconds later.
-fn cut_by_power_loss(e: &std::io::Error) -> bool {
-    e.kind() == std::io::ErrorKind::Interrupted && e.to_string().contains("lost to a power loss")
+    steadfast_sim::is_injected(e) || steadfast_sim::is_power_loss(e)
 }
 
 /// [`fault_caused`], for an error known only as the text a warning logged.
@@ -1445,7 +1447,7 @@ fn judge_flush(app: &App, id: &str, target: usize, result: Result<(), TraceError
             });
         }
         Err(e @ TraceError::FlushRounds { .. }) => app.world.check("T2", false, || e.to_string()),
-        Err(TraceError::Io { ref source, .. }) if !quiet || crash_started || cut_by_power_loss(source) => {
+        Err(TraceError::Io { ref source, .. }) if !quiet || crash_started || steadfast_sim::is_power_loss(source) => {
             let injected = fault_caused(source);
             let kind = result.as_ref().err().and_then(TraceError::io_kind);
             app.world.check("T14", kind == Some(source.kind()) && injected, || {
@@ -1458,8 +1460,6 @@ fn judge_flush(app: &App, id: &str, target: usize, result: Result<(), TraceError
     }
 }
 
-/// The longest end_trace may take (T9): the wait for a write in flight,
-/// each exporter's bound, and one blocking crash write on the EFS mount.
 /// The EFS mount's slowest rename in this seed.
 fn rename_ms_max(world: &World) -> u64 {
     let efs = world.schedule().mounts.iter().find(|m| m.prefix == Path::new("/efs"));
@@ -1521,7 +1521,7 @@ fn check_ended(app: &App, id: &str, ended: &Ended, took: Duration) {
 /// fault the world injected (or a power loss it was caught in).
 fn check_finalized(app: &App, id: &str, result: Result<Option<PathBuf>, TraceError>, quiet: bool) {
     if let Err(TraceError::Io { source, .. }) = &result
-        && (!quiet || cut_by_power_loss(source))
+        && (!quiet || steadfast_sim::is_power_loss(source))
     {
         let caused = fault_caused(source);
         app.world
@@ -1595,7 +1595,7 @@ fn final_checks(world: &World, shared: &SharedBook) {
             if let Some((inc, at)) = s.end_started
                 && inc == book.incarnation
                 && !s.end_returned
-                && at + end_bound(world, at) + book.blocking_stalled(at, world.now()) <= world.now()
+                && book.end_deadline(world, at) <= world.now()
             {
                 world.check("T9", false, || {
                     format!(

@@ -34,9 +34,9 @@ pub struct SweepOptions {
     /// report lists those that ran; [`Summary::by_invariant`] counts only
     /// them), and the counts and rates (file operations, virtual time,
     /// so a table's "sim s/wall s" and "fs ops/s" are of what ran).
-    /// [`Outcome::ended_when_caught`] marks such an outcome. Ignored with `check_determinism`, and for
-    /// `hold` scenarios, which always run whole: a violation there is a
-    /// finding, and all of it is reported.
+    /// [`Outcome::ended_when_caught`] marks such an outcome. Ignored with
+    /// `check_determinism`, and for `hold` scenarios, which always run
+    /// whole: a violation there is a finding, and all of it is reported.
     pub end_caught_seeds: bool,
 }
 

@@ -71,15 +71,7 @@ impl Schedule {
                 return bad(format!("mounts[{i}].latency has {} rules, over the maximum {RULES_MAX}", m.latency.len()));
             }
             for (j, l) in m.latency.iter().enumerate() {
-                if l.ms_min > l.ms_max {
-                    return bad(format!("mounts[{i}].latency[{j}]: ms_min {} > ms_max {}", l.ms_min, l.ms_max));
-                }
-                if l.ms_max > DELAY_MS_MAX {
-                    return bad(format!(
-                        "mounts[{i}].latency[{j}].ms_max {} is over the maximum {DELAY_MS_MAX}",
-                        l.ms_max
-                    ));
-                }
+                check_window(l.ms_min, l.ms_max, &format!("mounts[{i}].latency[{j}]"))?;
                 check_ops(&l.ops, &format!("mounts[{i}].latency[{j}]"))?;
             }
         }
@@ -126,13 +118,7 @@ impl Schedule {
             check_ops(&r.ops, &at)?;
             check_trigger(r.nth, r.probability, &at)?;
             check_prefix(r.path_prefix.as_deref(), &at)?;
-            if r.ms_min > r.ms_max {
-                return Err(ScheduleError::Invalid(format!("{at}: ms_min {} > ms_max {}", r.ms_min, r.ms_max)));
-            }
-            if r.ms_max > limits::DELAY_MS_MAX {
-                let max = limits::DELAY_MS_MAX;
-                return Err(ScheduleError::Invalid(format!("{at}.ms_max {} is over the maximum {max}", r.ms_max)));
-            }
+            check_window(r.ms_min, r.ms_max, &at)?;
         }
         for (i, r) in self.silent.iter().enumerate() {
             let at = format!("silent[{i}]");
@@ -224,6 +210,19 @@ fn check_path(p: &Path, at: &str) -> Result<(), ScheduleError> {
     let n = p.as_os_str().len();
     if n > limits::NAME_MAX {
         return Err(ScheduleError::Invalid(format!("{at} is {n} bytes, over the maximum {}", limits::NAME_MAX)));
+    }
+    Ok(())
+}
+
+/// A latency window (a mount's, a spike's): `ms_min <= ms_max <=`
+/// [`limits::DELAY_MS_MAX`].
+fn check_window(ms_min: u64, ms_max: u64, at: &str) -> Result<(), ScheduleError> {
+    if ms_min > ms_max {
+        return Err(ScheduleError::Invalid(format!("{at}: ms_min {ms_min} > ms_max {ms_max}")));
+    }
+    if ms_max > limits::DELAY_MS_MAX {
+        let max = limits::DELAY_MS_MAX;
+        return Err(ScheduleError::Invalid(format!("{at}.ms_max {ms_max} is over the maximum {max}")));
     }
     Ok(())
 }

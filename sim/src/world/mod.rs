@@ -468,10 +468,9 @@ impl World {
     }
 }
 
-/// When each operation named `op` in flight whose (first) path satisfies
-/// `matches` will land (virtual ns), earliest first.
 /// When each operation in flight named `op` (of process `pid`, or of any)
-/// whose first path satisfies `matches` will land.
+/// whose first path satisfies `matches` will land (virtual ns), earliest
+/// first.
 fn landings<'a>(
     disk: &'a crate::disk::Disk,
     pid: Option<u32>,
