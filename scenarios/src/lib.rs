@@ -57,6 +57,7 @@ pub fn all() -> Vec<&'static dyn Scenario> {
         &lock::LockScenario { variant: lock::Variant::TwoManagers },
         &lock::LockScenario { variant: lock::Variant::UnfencedAttempt },
         &lock::LockScenario { variant: lock::Variant::CheckThenRemove },
+        &lock::LockScenario { variant: lock::Variant::ExitUnderWrite },
         &retention::RetentionScenario { variant: retention::Variant::Core },
         &retention::RetentionScenario { variant: retention::Variant::TelemetryUnbounded },
         &liveness::LivenessScenario { variant: liveness::Variant::Core },

@@ -201,7 +201,7 @@ pub use log::{Record, SimEvent};
 pub use rng::SimRng;
 pub use runner::{Expect, Outcome, Scenario, Summary};
 pub use schedule::{
-    CrashRule, ErrorRule, Event as ScheduleEvent, HangRule, Latency, Mount, ParamSpec, Schedule, SilentRule, SpikeRule,
-    TimedEvent,
+    CrashRule, During, ErrorRule, Event as ScheduleEvent, HangRule, Latency, Mount, ParamSpec, Schedule, SilentRule,
+    SpikeRule, TimedEvent,
 };
 pub use world::{Invariant, SimClock, SimEntropy, SimFs, SimProcs, SimSpawner, Violation, World};

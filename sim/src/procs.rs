@@ -27,6 +27,18 @@ pub(crate) struct NodeSlot {
     pub freezes: Vec<(u64, u64)>,
     /// Its last process exited on its own (its main returned).
     pub exited: bool,
+    /// SIGTERM, as its current process sees it.
+    pub term: Term,
+}
+
+/// SIGTERM for one process: whether it handles it
+/// ([`World::terminated`](crate::World::terminated)), whether it came,
+/// and the tasks waiting for it.
+#[derive(Default)]
+pub(crate) struct Term {
+    pub handled: bool,
+    pub received: bool,
+    pub waiters: Vec<std::task::Waker>,
 }
 
 /// Every node of a run.
@@ -57,6 +69,7 @@ impl Procs {
             paused: false,
             freezes: Vec::new(),
             exited: false,
+            term: Term::default(),
         });
         self.nodes.len() - 1
     }
@@ -103,6 +116,7 @@ impl Procs {
         slot.stall_until_ns = 0;
         slot.paused = false;
         slot.exited = false;
+        slot.term = Term::default();
         pid
     }
 

@@ -12,8 +12,8 @@ use proptest::prelude::*;
 
 use crate::faults::FaultKind;
 use crate::schedule::{
-    CrashRule, ErrorRule, Event, HangRule, Latency, Mount, OP_NAMES, PauseRule, Schedule, SpikeRule, TimedEvent,
-    VERSION,
+    CrashRule, During, ErrorRule, Event, HangRule, Latency, Mount, OP_NAMES, PauseRule, Schedule, SpikeRule,
+    TimedEvent, VERSION,
 };
 
 /// The shape of the schedules to generate: what a scenario's world has
@@ -184,6 +184,11 @@ impl Space {
             kinds.push(
                 (node.clone(), any::<bool>()).prop_map(|(node, reuse_pid)| Event::Restart { node, reuse_pid }).boxed(),
             );
+            let during = proptest::option::of(
+                proptest::sample::select(OP_NAMES)
+                    .prop_map(|op| During { ops: vec![op.to_string()], path_prefix: None }),
+            );
+            kinds.push((node.clone(), during).prop_map(|(node, during)| Event::Terminate { node, during }).boxed());
             kinds.push((node, 1..=60_000u64).prop_map(|(node, ms)| Event::Pause { node, ms }).boxed());
         }
         (0..=self.duration_ms, proptest::strategy::Union::new(kinds))

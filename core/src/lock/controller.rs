@@ -140,7 +140,7 @@ impl AttemptController {
         if self.state().unknown {
             return Err(self.take_over("the session file could not be fingerprinted before the lock was released"));
         }
-        let now = self.fingerprint_retried().await?;
+        let now = self.fingerprint_retried(None).await?;
         let recorded = self.state().fingerprint.clone();
         if recorded.as_ref().is_some_and(|r| *r != now) {
             return Err(self.take_over("the session file changed while the lock was released"));
@@ -150,17 +150,34 @@ impl AttemptController {
 
     /// The fingerprint, retried (bounded) on errors: a look that failed
     /// leaves the attempt unable to write after its next wait.
-    async fn fingerprint_retried(&self) -> Result<Fingerprint, LockError> {
+    ///
+    /// Under `guard`, each look is issued only while the hold is live and
+    /// inside its lease: only then does nobody else change the file before
+    /// the look lands (the lease argument, see the module docs). A process
+    /// frozen past its lease (SIGSTOP, a GC pause, a slow retry) would
+    /// otherwise record, as how it left the file, what another holder made
+    /// of it meanwhile, and its next write after the wait would pass the
+    /// fence (L10).
+    async fn fingerprint_retried(&self, guard: Option<&LockGuard>) -> Result<Fingerprint, LockError> {
         let env = &self.manager.inner.env;
         let mut delay = self.manager.config().retry_min;
-        let mut last = self.fingerprint().await;
+        let look = || async {
+            match guard {
+                Some(g) if !g.within_lease() => Err(LockError::Takeover {
+                    lock: super::lock_path(&self.session),
+                    reason: "the hold's lease ran out before the session file was fingerprinted".into(),
+                }),
+                _ => self.fingerprint().await,
+            }
+        };
+        let mut last = look().await;
         for _ in 1..FINGERPRINT_TRIES_MAX {
-            if last.is_ok() {
+            if last.is_ok() || matches!(last, Err(LockError::Takeover { .. })) {
                 break;
             }
             env.clock.sleep(delay).await;
             delay = (delay * 2).min(self.manager.config().retry_max);
-            last = self.fingerprint().await;
+            last = look().await;
         }
         last
     }
@@ -180,7 +197,7 @@ impl AttemptController {
         // A torn tail is cut before the fingerprint, not by the release
         // after it (that would change the file behind our own record).
         guard.settle_tail().await;
-        let fingerprint = self.fingerprint_retried().await;
+        let fingerprint = self.fingerprint_retried(Some(&guard)).await;
         self.record(&fingerprint);
         self.state().held = None;
         let released = guard.release().await;
@@ -201,7 +218,7 @@ impl AttemptController {
         let held = self.state().held.clone();
         if let Some(guard) = held {
             let out = f(&guard).await;
-            self.refresh().await;
+            self.refresh(&guard).await;
             return self.sticky(out);
         }
         let guard = match self.attempt.acquire(&self.session).await {
@@ -230,7 +247,7 @@ impl AttemptController {
         self.state().held = Some(guard.clone());
         let out = f(guard).await;
         guard.settle_tail().await;
-        self.refresh().await;
+        self.refresh(guard).await;
         out
     }
 
@@ -242,11 +259,12 @@ impl AttemptController {
         }
     }
 
-    async fn refresh(&self) {
+    async fn refresh(&self, guard: &LockGuard) {
         // An unreadable fingerprint is recorded as unknown: the next
         // reacquire after a wait is refused (it cannot tell whether anybody
-        // wrote meanwhile), never trusted to the lock alone.
-        let now = self.fingerprint_retried().await;
+        // wrote meanwhile), never trusted to the lock alone. So is one the
+        // hold could no longer vouch for (its lease ran out).
+        let now = self.fingerprint_retried(Some(guard)).await;
         self.record(&now);
     }
 

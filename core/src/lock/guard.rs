@@ -37,14 +37,37 @@ struct HoldState {
     revoked: Option<String>,
     released: bool,
     appends_in_flight: u32,
+    /// Tail repairs under way (their steps touch the transcript).
+    repairs_in_flight: u32,
     /// The transcript's tail may hold a partial line (a failed append; or,
     /// until the first append checks, a holder that died mid-append).
     repair: bool,
+    /// The process's exit cleanup took this hold over ([`Hold::begin_exit`]):
+    /// nothing of it starts any more.
+    exiting: bool,
 }
 
 impl Default for HoldState {
     fn default() -> Self {
-        HoldState { revoked: None, released: false, appends_in_flight: 0, repair: true }
+        HoldState {
+            revoked: None,
+            released: false,
+            appends_in_flight: 0,
+            repairs_in_flight: 0,
+            repair: true,
+            exiting: false,
+        }
+    }
+}
+
+/// Counts a tail repair in flight until it finishes or is dropped.
+struct Repairing<'a>(&'a Hold);
+
+impl Drop for Repairing<'_> {
+    fn drop(&mut self) {
+        let mut st = self.0.state();
+        debug_assert!(st.repairs_in_flight > 0, "every repair in flight was counted");
+        st.repairs_in_flight -= 1;
     }
 }
 
@@ -78,8 +101,13 @@ impl Hold {
     /// grace; after that another process may be recovering it, and only
     /// the claim winner may touch it.
     fn may_touch_file(&self) -> bool {
+        self.manager.env.clock.wall_ms() < self.touch_until_ms()
+    }
+
+    /// The wall-clock ms at which `may_touch_file` turns false.
+    fn touch_until_ms(&self) -> u64 {
         let grace_ms = self.manager.config.takeover_grace.as_millis() as u64;
-        self.age_ms() < self.owner.max_hold_ms.saturating_add(grace_ms / 2)
+        self.owner.acquired_at_ms.saturating_add(self.owner.max_hold_ms).saturating_add(grace_ms / 2)
     }
 
     /// `may_touch_file` as an I/O result, for a step of a repair.
@@ -217,6 +245,14 @@ impl Hold {
     /// until a repair succeeds). `Ok` when the tail is whole; the error
     /// keeps its kind (a full disk stays `StorageFull`).
     pub(crate) async fn repair_tail(&self) -> io::Result<()> {
+        {
+            let mut st = self.state();
+            if st.exiting {
+                return Err(io::Error::other("the process is exiting: its exit cleanup owns the lock file"));
+            }
+            st.repairs_in_flight += 1;
+        }
+        let _repairing = Repairing(self);
         let fs = &self.manager.env.fs;
         let bytes = match fs.read(&self.session).await {
             Ok(b) => b,
@@ -258,6 +294,45 @@ impl Hold {
         }
         self.state().repair = result.is_err();
         result
+    }
+
+    /// The process is exiting (its SIGTERM handler, its exit path): may its
+    /// exit cleanup remove the lock file now? Only if nothing of the hold
+    /// is under way: no release or forced release (it removes the file
+    /// itself, and its removal may be in flight: a second removal could
+    /// take the next holder's file), no append in flight (it would land
+    /// after the file is gone), no tail repair (its rename would). Then
+    /// the hold is revoked, so none starts; else the file is left to that
+    /// work, or to takeover once the process is dead (a dead process has
+    /// no system call in flight).
+    pub(crate) fn begin_exit(&self) -> bool {
+        let mut st = self.state();
+        if st.released || st.exiting || st.appends_in_flight > 0 || st.repairs_in_flight > 0 {
+            return false;
+        }
+        st.exiting = true;
+        st.released = true;
+        st.revoked.get_or_insert_with(|| "the process is exiting".to_string());
+        true
+    }
+
+    /// The exit cleanup's removal ([`HeldLocks`](super::HeldLocks)), with
+    /// blocking calls: inside the window, with nothing of the hold under
+    /// way ([`Hold::begin_exit`]), remove the lock file if it still names
+    /// the hold, the window judged again after the read (see
+    /// `remove_once`). Whether it removed it (or found it gone).
+    pub(crate) fn remove_on_exit(&self, fs: &dyn crate::Fs, clock: &dyn crate::Clock) -> bool {
+        let until_ms = self.touch_until_ms();
+        if clock.wall_ms() >= until_ms || !self.begin_exit() {
+            return false;
+        }
+        let ours = fs
+            .read_blocking(&self.lock)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok())
+            .is_some_and(|o| o.nonce == self.owner.nonce);
+        ours && clock.wall_ms() < until_ms
+            && fs.remove_file_blocking(&self.lock).map_or_else(|e| e.kind() == io::ErrorKind::NotFound, |()| true)
     }
 
     /// Wait (bounded by the takeover grace) until no append is in flight.
@@ -396,6 +471,13 @@ impl LockGuard {
     /// lock file names another owner.
     pub async fn append(&self, line: &[u8]) -> Result<(), LockError> {
         self.hold.append(line).await
+    }
+
+    /// Is the hold live (not released, revoked or taken over as far as it
+    /// knows) and inside its lease? Then nobody else changes the session
+    /// file before an operation issued now lands.
+    pub(crate) fn within_lease(&self) -> bool {
+        self.hold.check_live().is_ok() && self.hold.lease_left()
     }
 
     /// Cut a partial last line now, if a failed append left one (release

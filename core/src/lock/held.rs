@@ -3,12 +3,9 @@
 //! every held lock file synchronously on exit and on SIGINT/SIGTERM).
 
 use std::collections::BTreeMap;
-use std::io;
-use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, Weak};
 
-use super::LockOwner;
-use crate::fs::FsExt;
+use super::guard::Hold;
 use crate::{Clock, Fs};
 
 /// The lock files held through managers that share this registry (set
@@ -16,9 +13,9 @@ use crate::{Clock, Fs};
 /// `real::ExitCleanup` removes them on exit and on SIGINT/SIGTERM.
 #[derive(Debug, Default)]
 pub struct HeldLocks {
-    /// By nonce: the lock file, and the wall-clock ms until which the hold
-    /// may touch it (max hold + takeover grace / 2 after its acquisition).
-    locks: Mutex<BTreeMap<u64, (PathBuf, u64)>>,
+    /// By nonce: the hold (its lock file, its window, whether anything of
+    /// it is under way).
+    locks: Mutex<BTreeMap<u64, Weak<Hold>>>,
 }
 
 impl HeldLocks {
@@ -27,12 +24,12 @@ impl HeldLocks {
         HeldLocks::default()
     }
 
-    fn locks(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, (PathBuf, u64)>> {
+    fn locks(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Weak<Hold>>> {
         self.locks.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(crate) fn insert(&self, nonce: u64, lock: PathBuf, touch_until_ms: u64) {
-        self.locks().insert(nonce, (lock, touch_until_ms));
+    pub(crate) fn insert(&self, nonce: u64, hold: Weak<Hold>) {
+        self.locks().insert(nonce, hold);
     }
 
     pub(crate) fn remove(&self, nonce: u64) {
@@ -54,6 +51,16 @@ impl HeldLocks {
     /// that cannot await). Returns how many were removed; per-file errors
     /// are skipped, the registry is emptied.
     ///
+    /// A hold with work under way is skipped and its file left: a release
+    /// (its own removal may be in flight, and a second one could take the
+    /// next holder's file, created the instant the first lands), an append
+    /// or a tail repair (it would land after the file is gone, under the
+    /// next holder), and a hold whose guard is gone mid-release (a
+    /// cancelled release: its removal may be in flight). Every other hold
+    /// is revoked first, so nothing of it starts while the process exits.
+    /// What is left is recovered by takeover: the process is dead once its
+    /// calls have returned.
+    ///
     /// As in a release, the window is judged before the ownership read and
     /// again after it: a process stopped between the two (its executor was
     /// blocked past its watchdog, then SIGTERM) may wake past the window,
@@ -62,23 +69,6 @@ impl HeldLocks {
     /// recovered by takeover (its owner is dead, or its hold expired).
     pub fn remove_all_blocking(&self, fs: &dyn Fs, clock: &dyn Clock) -> usize {
         let locks = std::mem::take(&mut *self.locks());
-        let mut removed = 0;
-        for (nonce, (lock, until_ms)) in locks {
-            if clock.wall_ms() >= until_ms {
-                continue;
-            }
-            let ours = fs
-                .read_blocking(&lock)
-                .ok()
-                .and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok())
-                .is_some_and(|o| o.nonce == nonce);
-            if ours
-                && clock.wall_ms() < until_ms
-                && fs.remove_file_blocking(&lock).map_or_else(|e| e.kind() == io::ErrorKind::NotFound, |()| true)
-            {
-                removed += 1;
-            }
-        }
-        removed
+        locks.into_values().filter_map(|h| h.upgrade()).filter(|h| h.remove_on_exit(fs, clock)).count()
     }
 }

@@ -312,13 +312,11 @@ impl LockManager {
         // partial last line, or mid-repair its copy of the transcript: the
         // hold's first append (or its release) checks the tail and removes
         // such a copy (L6, L9).
-        if let Some(held) = &self.inner.config.held {
-            // The hold's window to touch its file (`Hold::may_touch_file`).
-            let grace_ms = self.inner.config.takeover_grace.as_millis() as u64;
-            let until = owner.acquired_at_ms.saturating_add(owner.max_hold_ms).saturating_add(grace_ms / 2);
-            held.insert(owner.nonce, lock.clone(), until);
-        }
+        let nonce = owner.nonce;
         let hold = Hold::new(self.inner.clone(), session_file.to_path_buf(), lock, owner);
+        if let Some(held) = &self.inner.config.held {
+            held.insert(nonce, Arc::downgrade(&hold));
+        }
         hold.start_watchdog();
         LockGuard::new(hold)
     }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use steadfast_core::lock::{LockError, LockGuard};
 
-use super::{Proc, SESSIONS, Variant, lock_book, register};
+use super::{Proc, SESSIONS, Variant, calling, lock_book, register};
 
 /// Coverage: the fence refused a write because the session changed.
 pub(super) const FENCED: &str = "a write after a wait refused: the session changed";
@@ -58,7 +58,7 @@ async fn write_line(
             if !lock_book(&p.book).holds.contains_key(&g.owner().nonce) {
                 register(p, session, g.owner());
             }
-            let out = g.append(&line(g.owner().nonce, k)).await;
+            let out = calling(p, session, g.append(&line(g.owner().nonce, k))).await;
             // The controller may let go of this hold as soon as this
             // returns: no longer entitled from here on.
             if let Some(h) = lock_book(&p.book).holds.get_mut(&g.owner().nonce) {
@@ -137,7 +137,7 @@ async fn fenced(p: &Proc, session: usize, wait: Duration) {
     // The late write through `append`, the controller's own line writer:
     // refused, and its line (the only one with nonce 0) never lands.
     let late_line = line(0, 3);
-    let late = ctl.append(&late_line).await;
+    let late = calling(p, session, ctl.append(&late_line)).await;
     let landed = p
         .world
         .peek_file(Path::new(SESSIONS[session]))
@@ -152,7 +152,7 @@ async fn unfenced(p: &Proc, session: usize, wait: Duration) {
     let path = Path::new(SESSIONS[session]);
     let Ok(g) = p.manager.acquire(path).await else { return };
     register(p, session, g.owner());
-    let first = g.append(&line(g.owner().nonce, 1)).await;
+    let first = calling(p, session, g.append(&line(g.owner().nonce, 1))).await;
     let since = p.world.now();
     let before = p.world.peek_file(path).ok();
     ending(p, g.owner().nonce);
@@ -164,7 +164,7 @@ async fn unfenced(p: &Proc, session: usize, wait: Duration) {
     p.env.clock.sleep(wait).await;
     let Ok(g) = p.manager.acquire(path).await else { return };
     register(p, session, g.owner());
-    let out = g.append(&line(g.owner().nonce, 2)).await;
+    let out = calling(p, session, g.append(&line(g.owner().nonce, 2))).await;
     let nonce = g.owner().nonce;
     ending(p, nonce);
     let _ = g.release().await;

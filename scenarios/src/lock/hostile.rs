@@ -100,7 +100,7 @@ pub(super) enum Locker {
 impl Locker {
     /// A replica manager of its own (the second manager of a process).
     pub(super) fn legacy(p: &Proc, flaw: Flaw) -> Locker {
-        Locker::Legacy(Rc::new(LegacyManager::new(&p.env, make_config(&p.env, &p.book, &p.world), flaw)))
+        Locker::Legacy(Rc::new(LegacyManager::new(&p.env, make_config(&p.env, &p.book, &p.world, None), flaw)))
     }
 }
 
@@ -211,7 +211,7 @@ pub(super) async fn contender(p: &Rc<Proc>, locker: Locker, stream: u64) {
         if let Ended::Held(held) = ended {
             register(p, session, held.owner());
             let line = format!("{{\"n\":{},\"fence\":{},\"k\":7}}\n", held.owner().nonce, held.owner().fence);
-            held.append(line.as_bytes()).await;
+            super::calling(p, session, held.append(line.as_bytes())).await;
             p.env.clock.sleep(Duration::from_millis(rng.range(0, 100))).await;
             if let Some(h) = lock_book(&p.book).holds.get_mut(&held.owner().nonce) {
                 h.ending = true;

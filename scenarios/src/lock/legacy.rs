@@ -311,3 +311,35 @@ impl LegacyGuard {
         self.held.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.owner.nonce);
     }
 }
+
+/// The exit cleanup as `HeldLocks::remove_all_blocking` first shipped: for
+/// every hold the process registered (`mine`: nonce, session, acquired at),
+/// inside its window, read the lock file and remove it if it names the
+/// hold, with nothing asked of the hold itself: an append or a tail
+/// repair still in flight lands after the lock file is gone, and another
+/// process may hold the lock by then. Returns how many it removed.
+pub(super) fn remove_all_blocking(p: &super::Proc, mine: &[(u64, usize, u64, bool, bool)]) -> usize {
+    let window_ms = super::TOUCH_WINDOW.as_millis() as u64;
+    let mut removed = 0;
+    for &(nonce, session, acquired_at_ms, ..) in mine {
+        let until_ms = acquired_at_ms + window_ms;
+        if p.env.clock.wall_ms() >= until_ms {
+            continue;
+        }
+        let lock = super::lock_of(session);
+        let ours = p
+            .env
+            .fs
+            .read_blocking(lock)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok())
+            .is_some_and(|o| o.nonce == nonce);
+        if ours
+            && p.env.clock.wall_ms() < until_ms
+            && p.env.fs.remove_file_blocking(lock).map_or_else(|e| e.kind() == io::ErrorKind::NotFound, |()| true)
+        {
+            removed += 1;
+        }
+    }
+    removed
+}

@@ -35,10 +35,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use steadfast_core::lock::{
-    Attempt, ForcedRelease, LockConfig, LockError, LockGuard, LockManager, LockOwner, Reason, lock_path,
+    Attempt, ForcedRelease, HeldLocks, LockConfig, LockError, LockGuard, LockManager, LockOwner, Reason, lock_path,
 };
 use steadfast_core::{Env, FsExt, FsOp, Liveness};
-use steadfast_sim::schedule::{ErrorRule, Event, HangRule, Latency, Mount, PauseRule, TimedEvent};
+use steadfast_sim::schedule::{During, ErrorRule, Event, HangRule, Latency, Mount, PauseRule, SpikeRule, TimedEvent};
 use steadfast_sim::swarm::Swarm;
 use steadfast_sim::world::{Invariant, Landed, LocalBoxFuture};
 use steadfast_sim::{Expect, FaultKind, ParamSpec, Scenario, Schedule, SimRng, World};
@@ -93,6 +93,10 @@ const INVARIANTS: &[Invariant] = &[
         statement: "nothing landed is lost: a whole line that landed in a transcript stays there; a repair cuts only a partial last line (a power loss may take unsynced lines)",
     },
     Invariant {
+        id: "L13",
+        statement: "a process that exits on SIGTERM removes the lock file of each hold it still has within the hold's window, unless the hold has I/O in flight (recovery then takes it once the process is dead); its count says so",
+    },
+    Invariant {
         id: "L9",
         statement: "a lock file appears whole or not at all; no .repair. or .takeover. file outlives its owner; any number of managers in one process keep mutual exclusion",
     },
@@ -106,6 +110,7 @@ const REFUSED: &str = "an append refused after takeover";
 const NOT_A_FILE: &str = "a planted non-file refused at once";
 const DISK_FULL: &str = "a full disk refused at once";
 const SIBLINGS: &str = "a sibling task waited on its own process's lock";
+const EXIT_CLEANUP: &str = "a process exiting on SIGTERM removed a lock file it held";
 const SOMETIMES: &[&str] = &[
     HUNG_ABANDONED,
     DEAD_TAKEOVER,
@@ -115,6 +120,7 @@ const SOMETIMES: &[&str] = &[
     NOT_A_FILE,
     DISK_FULL,
     SIBLINGS,
+    EXIT_CLEANUP,
     fence::FENCED,
     fence::PASSED,
 ];
@@ -134,6 +140,10 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(2_500);
 /// The slowest operation on the mount: below the takeover grace, as the
 /// lease argument requires (see `core::lock`).
 const LATENCY_MS_MAX: u64 = 300;
+/// The longest latency spike on an append (SIGTERM seeds only).
+const SPIKE_MS_MAX: u64 = 1_200;
+const _: () =
+    assert!(LATENCY_MS_MAX + SPIKE_MS_MAX < TAKEOVER_GRACE.as_millis() as u64, "appends land within the lease");
 /// L2: after cleanup returns the lock file no longer names the abandoned
 /// hold, at once. Without cleanup: gone by max hold + the drain bound
 /// (the takeover grace) + this slack.
@@ -174,6 +184,9 @@ pub enum Variant {
     UnfencedAttempt,
     /// Release checks the owner, then removes after a freeze unchecked.
     CheckThenRemove,
+    /// The exit cleanup removes every lock file that names its hold,
+    /// whatever the hold still has in flight.
+    ExitUnderWrite,
 }
 
 impl Variant {
@@ -207,6 +220,7 @@ impl Scenario for LockScenario {
             Variant::TwoManagers => "legacy/lock-two-managers",
             Variant::UnfencedAttempt => "legacy/lock-unfenced-attempt",
             Variant::CheckThenRemove => "legacy/lock-check-then-remove",
+            Variant::ExitUnderWrite => "legacy/lock-exit-under-write",
         }
     }
 
@@ -228,6 +242,9 @@ impl Scenario for LockScenario {
             Variant::UnfencedAttempt => "a write after a wait reacquires without the transcript fence: breaks L10",
             Variant::CheckThenRemove => {
                 "release reads its lock file, then removes it after a freeze without the clock: breaks L5"
+            }
+            Variant::ExitUnderWrite => {
+                "the SIGTERM cleanup removes lock files under appends and repairs in flight: breaks L1 or L12"
             }
         }
     }
@@ -305,6 +322,44 @@ fn schedule(seed: u64, variant: Variant) -> Schedule {
         let ms = (MAX_HOLD + TAKEOVER_GRACE).as_millis() as u64 + own.range(500, 3_000);
         let at_ms = own.range(200, CHAOS_MS - ms);
         s.events.push(TimedEvent { at_ms, what: Event::Pause { node: own.pick(PROCS).to_string(), ms } });
+    }
+    // One seed in three stops processes with SIGTERM (a deploy, an
+    // orchestrator): each process registers its holds (`LockConfig::held`)
+    // and its handler removes their lock files before it exits, as
+    // `real::ExitCleanup` does; a restart follows. Drawn on a stream of its
+    // own, like the freeze above.
+    let mut term = SimRng::new(seed, 0x9A0EE);
+    if term.chance(1.0 / 3.0) || variant == Variant::ExitUnderWrite {
+        s.params.insert("exit_cleanup".into(), 1);
+        // A slow network mount's tail: one append in five takes up to
+        // 1.2 s more, so a signal that came mid-append finds it in flight
+        // for long. Appends only, and within the lease's bound: an append
+        // issued before max hold lands before max hold + the takeover
+        // grace (LATENCY_MS_MAX + SPIKE_MS_MAX < TAKEOVER_GRACE).
+        s.spikes.push(SpikeRule {
+            ops: vec!["append".into()],
+            path_prefix: Some(DIR.into()),
+            nth: None,
+            probability: Some(0.2),
+            ms_min: 200,
+            ms_max: SPIKE_MS_MAX,
+        });
+        for _ in 0..term.range(1, 3) {
+            let node = term.pick(PROCS).to_string();
+            let at_ms = term.range(200, CHAOS_MS - RESTART_MS - 1);
+            // Most signals are aimed at a moment with work in flight: an
+            // append, a release's removal of its lock file, a repair's
+            // rename (none is the common case only by count of instants).
+            let during = match term.range(0, 3) {
+                0 => None,
+                k => Some(During {
+                    ops: vec![["append", "remove_file", "rename"][k as usize - 1].into()],
+                    path_prefix: Some(DIR.into()),
+                }),
+            };
+            s.events.push(TimedEvent { at_ms, what: Event::Terminate { node: node.clone(), during } });
+            s.events.push(TimedEvent { at_ms: at_ms + RESTART_MS, what: Event::Restart { node, reuse_pid: false } });
+        }
     }
     // One seed in four (and every seed of the check-then-remove replica)
     // aims a freeze at a cleanup's look at its lock file: between the
@@ -451,6 +506,13 @@ struct Book {
     changes: BTreeMap<usize, Vec<(Duration, u64)>>,
     /// When a removal of each session's lock file last failed.
     failed_removals: BTreeMap<usize, Duration>,
+    /// When a read or removal of each session's lock file by each process
+    /// last failed.
+    failed_lock_ops: BTreeMap<(usize, String), Duration>,
+    /// Every lock file removal that landed: when, and by which pid.
+    lock_removals: Vec<(Duration, u32)>,
+    /// Appends under way, per process incarnation and session (`calling`).
+    calls: BTreeMap<(u64, usize), u32>,
     /// Per transcript, its whole lines as L6 last found them valid: an
     /// append that only extends them is judged on its new lines alone.
     lines_valid: BTreeMap<usize, Vec<u8>>,
@@ -533,6 +595,16 @@ fn watcher(book: SharedBook, (freeze_takeover, freeze_repair): (bool, bool)) -> 
             && *path == lock
         {
             book.failed_removals.insert(session, l.at);
+        }
+        if let (FsOp::RemoveFile(path) | FsOp::Read(path), false) = (l.op, l.ok)
+            && *path == lock
+        {
+            book.failed_lock_ops.insert((session, l.node.to_string()), l.at);
+        }
+        if let (FsOp::RemoveFile(path), true) = (l.op, l.ok)
+            && *path == lock
+        {
+            book.lock_removals.push((l.at, l.pid));
         }
         let transcript = Path::new(SESSIONS[session]);
         if l.op.path() == transcript || l.op.second_path() == Some(transcript) {
@@ -670,11 +742,11 @@ async fn drive(world: &World, variant: Variant) {
     quiet_phase_checks(world, &book).await;
 }
 
-fn make_manager(env: &Env, book: &SharedBook, world: &World) -> LockManager {
-    LockManager::new(env, make_config(env, book, world))
+fn make_manager(env: &Env, book: &SharedBook, world: &World, held: Option<Arc<HeldLocks>>) -> LockManager {
+    LockManager::new(env, make_config(env, book, world, held))
 }
 
-fn make_config(_env: &Env, book: &SharedBook, world: &World) -> LockConfig {
+fn make_config(_env: &Env, book: &SharedBook, world: &World, held: Option<Arc<HeldLocks>>) -> LockConfig {
     let (b, w) = (book.clone(), world.clone());
     let hook: steadfast_core::lock::ForcedReleaseHook = Arc::new(move |r: &ForcedRelease| {
         let reached = match r.reason {
@@ -701,14 +773,17 @@ fn make_config(_env: &Env, book: &SharedBook, world: &World) -> LockConfig {
         // this mount (eight at most LATENCY_MS_MAX each) with room to spare.
         claim_stale: CLAIM_STALE,
         on_forced_release: Some(hook),
-        held: None,
+        held,
     }
 }
 
 async fn process_main(world: World, book: SharedBook, variant: Variant, stream: u64) {
     let env = world.env();
     let wall0_ms = env.clock.wall_ms().saturating_sub(world.now().as_millis() as u64);
-    let manager = make_manager(&env, &book, &world);
+    // The registry the exit cleanup reads: one per process, every manager
+    // of the process registers in it.
+    let held = (world.schedule().param("exit_cleanup", 0) == 1).then(|| Arc::new(HeldLocks::new()));
+    let manager = make_manager(&env, &book, &world, held.clone());
     let name = PROCS[(stream / INCARNATIONS_MAX) as usize].to_string();
     {
         let mut b = lock_book(&book);
@@ -728,7 +803,7 @@ async fn process_main(world: World, book: SharedBook, variant: Variant, stream: 
     });
     let contenders = world.schedule().param("contenders", 0);
     let two = variant == Variant::TwoManagers || world.schedule().param("two_managers", 0) == 1;
-    let second = make_manager(&p.env, &p.book, &p.world);
+    let second = make_manager(&p.env, &p.book, &p.world, held.clone());
     let legacy = variant.flaw().map(|flaw| Locker::legacy(&p, flaw));
     let mut tasks = Vec::new();
     for k in 0..contenders {
@@ -745,16 +820,172 @@ async fn process_main(world: World, book: SharedBook, variant: Variant, stream: 
         let (p, stream) = (p.clone(), stream * 16);
         tasks.push(madsim::task::spawn_local(async move { fence::attempts(&p, stream).await }));
     }
-    let mut rng = world.workload_rng(stream);
-    while world.now() < world.chaos_end() {
-        attempt(&p, &mut rng).await;
-        p.env.clock.sleep(Duration::from_millis(rng.range(0, 300))).await;
+    let work = async {
+        let mut rng = world.workload_rng(stream);
+        while world.now() < world.chaos_end() {
+            attempt(&p, &mut rng).await;
+            p.env.clock.sleep(Duration::from_millis(rng.range(0, 300))).await;
+        }
+        // The process exits when its work is done, not in the middle of a
+        // contender's turn.
+        for task in tasks {
+            let _ = task.await;
+        }
+    };
+    let Some(held) = held else { return work.await };
+    until_terminated(&world, work, || on_sigterm(&p, &held)).await;
+}
+
+/// Run `work` until it finishes or the process receives SIGTERM; then run
+/// `handler` while `work` still lives (its tasks and guards, mid-call, as
+/// a signal handler finds them) and return: the process exits.
+async fn until_terminated(world: &World, work: impl std::future::Future<Output = ()>, handler: impl FnOnce()) {
+    let (mut work, mut term) = (std::pin::pin!(work), std::pin::pin!(world.terminated()));
+    let mut handler = Some(handler);
+    std::future::poll_fn(|cx| {
+        if term.as_mut().poll(cx).is_ready() {
+            if let Some(h) = handler.take() {
+                h();
+            }
+            return std::task::Poll::Ready(());
+        }
+        work.as_mut().poll(cx)
+    })
+    .await
+}
+
+/// The SIGTERM handler of `real::ExitCleanup`: remove every registered
+/// lock file with blocking calls, then exit (the caller returns from
+/// main). Judged by L13, and by L1 and L5 in the watcher: each hold is
+/// released from the handler's first instant on (no append of it may land
+/// once its file is gone), and no other holder's file is touched.
+fn on_sigterm(p: &Proc, held: &HeldLocks) {
+    let pid = p.env.procs.own_pid();
+    let start_ms = p.env.clock.wall_ms();
+    let start = p.world.now();
+    // This process's holds: each with whether L13 judges it (the session's
+    // current hold, valid, its file naming it) and what had I/O in flight.
+    // (Peeking lands what is due and runs the watcher, which takes the
+    // book: never peek while holding it.)
+    let holds: Vec<(u64, usize, u64, bool)> = {
+        let book = lock_book(&p.book);
+        book.holds
+            .iter()
+            .filter(|(_, h)| h.incarnation == p.incarnation && !h.ended)
+            .map(|(&n, h)| {
+                let judged = !h.ending && book.current.get(&h.session) == Some(&n) && h.valid(start_ms);
+                (n, h.session, h.acquired_at_ms, judged)
+            })
+            .collect()
+    };
+    let mine: Vec<(u64, usize, u64, bool, bool)> = holds
+        .into_iter()
+        .map(|(n, session, at, judged)| {
+            let named = lock_names(&p.world, session, n);
+            (n, session, at, named, judged && named)
+        })
+        .collect();
+    {
+        let mut book = lock_book(&p.book);
+        for (n, ..) in &mine {
+            if let Some(h) = book.holds.get_mut(n) {
+                h.ending = true;
+            }
+        }
     }
-    // The process exits when its work is done, not in the middle of a
-    // contender's turn.
-    for task in tasks {
-        let _ = task.await;
+    // Work of a hold under way: a call of this process on its transcript,
+    // its repair copy or its lock file not yet returned (an append, a
+    // repair's step, a release's look or removal), or a removal of the
+    // lock file that failed within the last retry delay (a release
+    // retrying). Core leaves such a hold's file to that work or to takeover.
+    let busy = |session: usize| {
+        let (transcript, lock) = (Path::new(SESSIONS[session]), lock_of(session));
+        let ours = |path: &Path| path == transcript || path == lock || repair_of(path, transcript);
+        let calls = ["read", "append", "write", "sync_file", "rename", "remove_file"]
+            .iter()
+            .any(|op| p.world.calls_of(pid, op, ours) > 0);
+        let book = lock_book(&p.book);
+        let retrying = book.failed_lock_ops.get(&(session, p.name.clone())).is_some_and(|t| *t + RETRY_MAX >= start);
+        let appending = book.calls.get(&(p.incarnation, session)).is_some_and(|n| *n > 0);
+        calls || retrying || appending
+    };
+    let busy: Vec<bool> = mine.iter().map(|&(_, session, ..)| busy(session)).collect();
+    // A release's removal in flight may land during the cleanup's blocking
+    // calls: then the cleanup's own removals cannot be told apart.
+    let lock_file = |path: &Path| (0..SESSIONS.len()).any(|i| path == lock_of(i));
+    let removal_in_flight = p.world.in_flight_of(pid, "remove_file", lock_file) > 0;
+    let removed = match p.variant {
+        Variant::ExitUnderWrite => legacy::remove_all_blocking(p, &mine),
+        _ => held.remove_all_blocking(&*p.env.fs, &*p.env.clock),
+    };
+    let end_ms = p.env.clock.wall_ms();
+    let failed = |session: usize| {
+        lock_book(&p.book).failed_lock_ops.get(&(session, p.name.clone())).is_some_and(|t| *t >= start)
+    };
+    let mut gone = 0;
+    for (&(n, session, acquired_at_ms, named, judged), busy) in mine.iter().zip(busy) {
+        let now_named = lock_names(&p.world, session, n);
+        if named && !now_named {
+            gone += 1;
+            p.world.reach(EXIT_CLEANUP);
+            // Released: nothing of this hold may land from now on (L1).
+            if let Some(h) = lock_book(&p.book).holds.get_mut(&n) {
+                h.ended = true;
+            }
+        }
+        let window_open = end_ms.saturating_sub(acquired_at_ms) < TOUCH_WINDOW.as_millis() as u64;
+        let excused = !window_open || busy || failed(session);
+        p.world.check("L13", !judged || excused || !now_named, || {
+            format!(
+                "{} exited on SIGTERM and left the lock file of its hold {n:016x} of {}, with nothing in flight and its window open",
+                p.name, SESSIONS[session]
+            )
+        });
     }
+    // What it reports is what it did: every removal of a lock file by this
+    // process since its handler began (its blocking calls land at the
+    // process's own time, ahead of the world's while they stall it).
+    let did = lock_book(&p.book).lock_removals.iter().filter(|(at, by)| *by == pid && *at >= start).count();
+    p.world.check("L13", removal_in_flight || removed == did, || {
+        format!(
+            "{}'s exit cleanup reported {removed} lock files removed; it removed {did} ({gone} of its holds')",
+            p.name
+        )
+    });
+}
+
+/// Run `call` (an append through a guard or an attempt controller) as a
+/// call of process `p` on `session`, counted while it runs: a SIGTERM
+/// handler that finds one under way may leave the hold's lock file (an
+/// append counted in core but not yet issued is no operation the world
+/// can see).
+async fn calling<T>(p: &Proc, session: usize, call: impl std::future::Future<Output = T>) -> T {
+    struct Counted<'a>(&'a Proc, usize);
+    impl Drop for Counted<'_> {
+        fn drop(&mut self) {
+            let mut book = lock_book(&self.0.book);
+            let n = book.calls.entry((self.0.incarnation, self.1)).or_default();
+            *n = n.saturating_sub(1);
+        }
+    }
+    *lock_book(&p.book).calls.entry((p.incarnation, session)).or_default() += 1;
+    let _counted = Counted(p, session);
+    call.await
+}
+
+/// Does session `session`'s lock file name hold `nonce` now?
+fn lock_names(world: &World, session: usize, nonce: u64) -> bool {
+    world
+        .peek_file(lock_of(session))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok())
+        .is_some_and(|o| o.nonce == nonce)
+}
+
+/// Is `path` a repair copy of `transcript` (`<transcript>.repair...`)?
+fn repair_of(path: &Path, transcript: &Path) -> bool {
+    let (p, t) = (path.as_os_str().as_encoded_bytes(), transcript.as_os_str().as_encoded_bytes());
+    p.len() > t.len() && p.starts_with(t) && p[t.len()..].starts_with(b".repair")
 }
 
 /// One attempt: a turn with appends, maybe a compaction that may hang,
@@ -888,20 +1119,20 @@ async fn turn(
     // partial line would tear the transcript for the next holder, L6).
     if seed % 4 == 1 {
         for bad in [&b"{\"partial\":1}"[..], &b"{\"a\":1}\n{\"b\":2}\n"[..]] {
-            let out = guard.append(bad).await;
+            let out = calling(p, session, guard.append(bad)).await;
             p.world.check("L6", matches!(out, Err(LockError::NotALine)), || {
                 format!("appending {:?} to {} returned {out:?}", String::from_utf8_lossy(bad), SESSIONS[session])
             });
         }
     }
     let n = 1 + rng.range(0, 4);
-    if !appends(p, &guard, &mut rng, n).await {
+    if !appends(p, &guard, session, &mut rng, n).await {
         return release(p, &guard).await;
     }
     if long_turn {
         // A long tool call: the lease runs out and others may take over.
         p.env.clock.sleep(MAX_HOLD + TAKEOVER_GRACE + Duration::from_millis(500)).await;
-        let refused = guard.append(&line(&guard, 99)).await;
+        let refused = calling(p, session, guard.append(&line(&guard, 99))).await;
         if matches!(refused, Err(LockError::Takeover { .. })) {
             p.world.reach(REFUSED);
         }
@@ -915,7 +1146,7 @@ async fn turn(
         // nothing else revoked it), and nothing lands (L1 judges any
         // append by an ended hold).
         if seed % 4 == 0 {
-            let late = guard.append(&line(&guard, 77)).await;
+            let late = calling(p, session, guard.append(&line(&guard, 77))).await;
             let forced = [Reason::MaxHold.as_str(), Reason::Abandoned.as_str()];
             let refused = match &late {
                 Err(LockError::Released(_)) => true,
@@ -932,7 +1163,7 @@ async fn turn(
     release(p, &guard).await;
     let Some(again) = acquire(p, att, session, true, &acquired).await else { return };
     p.world.hang_point("compaction").await;
-    let _ = again.append(&line(&again, 1000)).await;
+    let _ = calling(p, session, again.append(&line(&again, 1000))).await;
     release(p, &again).await;
 }
 
@@ -940,9 +1171,9 @@ fn line(guard: &LockGuard, k: u64) -> Vec<u8> {
     format!("{{\"n\":{},\"fence\":{},\"k\":{k}}}\n", guard.owner().nonce, guard.fence()).into_bytes()
 }
 
-async fn appends(p: &Proc, guard: &LockGuard, rng: &mut SimRng, n: u64) -> bool {
+async fn appends(p: &Proc, guard: &LockGuard, session: usize, rng: &mut SimRng, n: u64) -> bool {
     for k in 0..n {
-        match guard.append(&line(guard, k)).await {
+        match calling(p, session, guard.append(&line(guard, k))).await {
             Ok(()) => {}
             Err(LockError::Takeover { .. }) => {
                 p.world.reach(REFUSED);
@@ -1193,7 +1424,7 @@ async fn quiet_phase_checks(world: &World, book: &SharedBook) {
         let (book, done) = (b.clone(), done.clone());
         async move {
             let env = w.env();
-            let mut manager = make_manager(&env, &book, &w);
+            let mut manager = make_manager(&env, &book, &w, None);
             // Whatever the chaos left must be recoverable within this bound.
             let config = LockConfig { acquire_timeout: PROBE_TIMEOUT, ..manager.config().clone() };
             manager = LockManager::new(&env, config);
@@ -1337,6 +1568,11 @@ const PARAMS: &[ParamSpec] = &[
         name: "freeze_takeover",
         max: 1,
         doc: "1: the first takeover claim freezes its claimer past claim_stale at its next read of the lock",
+    },
+    ParamSpec {
+        name: "exit_cleanup",
+        max: 1,
+        doc: "1: processes register their holds and remove their lock files on SIGTERM before exiting",
     },
     ParamSpec {
         name: "freeze_cleanup",

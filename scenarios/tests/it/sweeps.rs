@@ -190,6 +190,11 @@ fn legacy_lock_check_then_remove() {
 }
 
 #[test]
+fn legacy_lock_exit_under_write() {
+    check("legacy/lock-exit-under-write");
+}
+
+#[test]
 fn liveness() {
     check("liveness");
 }

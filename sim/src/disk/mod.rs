@@ -47,6 +47,13 @@ pub(crate) struct Pending {
     pub pinned: bool,
 }
 
+/// A landed operation whose caller has not yet returned from it.
+pub(crate) struct Returning {
+    pub pid: u32,
+    pub op: &'static str,
+    pub path: std::path::PathBuf,
+}
+
 /// One effect that just landed, for the log and the watchers.
 pub(crate) struct Effect {
     pub at: u64,
@@ -59,7 +66,9 @@ pub(crate) struct Effect {
 pub(crate) struct Disk {
     pub tree: Tree,
     pending: BTreeMap<(u64, u64), Pending>,
-    results: BTreeMap<u64, io::Result<FsOutput>>,
+    /// Landed operations' results, with whose call each answers, until
+    /// their callers take them at the end of their windows.
+    results: BTreeMap<u64, (io::Result<FsOutput>, Returning)>,
     /// Operations whose caller went away: their results are not kept.
     abandoned: BTreeSet<u64>,
     next_op: u64,
@@ -112,6 +121,12 @@ impl Disk {
         self.pending.iter().map(|(&(at, _), p)| (at, p))
     }
 
+    /// Landed operations whose callers are still waiting out their
+    /// windows (blocking calls return at once and are never here).
+    pub fn returning(&self) -> impl Iterator<Item = &Returning> {
+        self.results.values().map(|(_, r)| r)
+    }
+
     /// Does process `pid` have an operation in flight?
     pub fn pid_in_flight(&self, pid: u32) -> bool {
         self.pending.values().any(|p| p.pid == pid)
@@ -133,7 +148,8 @@ impl Disk {
         self.fs_ops += 1;
         let ok = result.is_ok();
         if !self.abandoned.remove(&p.id) {
-            self.results.insert(p.id, result);
+            let returning = Returning { pid: p.pid, op: p.op.name(), path: p.op.path().to_path_buf() };
+            self.results.insert(p.id, (result, returning));
         }
         Some(Effect { at, pending: p, ending, ok })
     }
@@ -182,7 +198,7 @@ impl Disk {
     /// The result of operation `id`, once it landed (a power loss took it
     /// otherwise).
     pub fn take_result(&mut self, id: u64, op_name: &'static str) -> io::Result<FsOutput> {
-        self.results.remove(&id).unwrap_or_else(|| Err(faults::lost_to_power_loss(op_name)))
+        self.results.remove(&id).map_or_else(|| Err(faults::lost_to_power_loss(op_name)), |(r, _)| r)
     }
 
     /// The caller of `id` went away: forget its result, now or when it

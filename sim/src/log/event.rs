@@ -68,6 +68,9 @@ pub enum KillCause {
     /// Its work was done: the node's main future returned, and the process
     /// exited with every task it still had (as `exit` ends every thread).
     Exit,
+    /// SIGTERM, which it did not handle. (Last, so that adding it moved no
+    /// history hash.)
+    Sigterm,
 }
 
 /// What an outside actor did to the tree (`World::harness_*`).
@@ -212,6 +215,12 @@ pub enum SimEvent {
         /// The extra latency.
         ms: u64,
     },
+    /// SIGTERM reached a process that handles it: its handler runs, and
+    /// the process exits when its main returns. (One that does not handle
+    /// it is `Killed { cause: Sigterm }`.)
+    Terminated,
+    /// An aimed SIGTERM waits for the process's next matching operation.
+    TerminateArmed,
 }
 
 impl SimEvent {

@@ -39,6 +39,8 @@ pub fn what(e: &SimEvent) -> String {
         SimEvent::PausePoint { rule: None, ms } => {
             format!("PAUSE POINT armed by the workload: the process freezes until {ms}ms after this returns")
         }
+        SimEvent::Terminated => "SIGTERM: its handler runs".to_string(),
+        SimEvent::TerminateArmed => "SIGTERM aimed at its next matching operation".to_string(),
         SimEvent::Spike { rule, ms } => format!("LATENCY SPIKE spikes[{rule}]: this operation takes {ms}ms longer"),
         SimEvent::PowerLoss { lost_ops, torn_files } => {
             format!("POWER LOSS: {lost_ops} in-flight ops lost, {torn_files} files torn")
@@ -63,6 +65,7 @@ fn killed(cause: KillCause) -> &'static str {
         KillCause::PowerLoss => "power loss",
         KillCause::RestartAfterPowerLoss => "killed for restart after power loss",
         KillCause::Exit => "exits: its main returned (its other tasks end with it)",
+        KillCause::Sigterm => "killed (SIGTERM, unhandled)",
     }
 }
 

@@ -259,6 +259,18 @@ pub struct PauseRule {
     pub ms: u64,
 }
 
+/// Which operation an aimed [`Event::Terminate`] waits for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct During {
+    /// Operation names; empty means all.
+    #[serde(default)]
+    pub ops: Vec<String>,
+    /// Only operations on paths under this prefix.
+    #[serde(default)]
+    pub path_prefix: Option<PathBuf>,
+}
+
 /// A latency spike, as a pause rule is a targeted freeze: the nth matching
 /// operation (or each, with `probability`) of the chaos phase takes an
 /// extra `ms_min..=ms_max` on top of its mount's latency, its effect
@@ -305,7 +317,7 @@ macro_rules! op_rule {
     )*};
 }
 
-op_rule!(ErrorRule, CrashRule, PauseRule, SpikeRule);
+op_rule!(ErrorRule, CrashRule, PauseRule, SpikeRule, During);
 
 /// An operation matches when its name is listed (or none is) and either of
 /// its paths lies under the prefix (or there is none).
@@ -477,6 +489,21 @@ pub enum Event {
     ClockJump {
         /// Signed jump.
         by_ms: i64,
+    },
+    /// SIGTERM (or SIGINT) to a node's process: one that handles it (a
+    /// task awaiting [`World::terminated`](crate::World::terminated)) runs
+    /// its handler and exits on its own, when its main returns; one that
+    /// does not dies at once, as from SIGKILL. An orchestrator's stop, a
+    /// deploy, an operator's Ctrl-C.
+    Terminate {
+        /// The node's name.
+        node: String,
+        /// Deliver it not at `at_ms` but at the process's first matching
+        /// operation begun from then on, while that operation is in
+        /// flight: the signal that lands mid-write. Disarmed if the
+        /// process dies first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        during: Option<During>,
     },
     /// Freeze a node's process for `ms` (SIGSTOP, then SIGCONT; or a GC
     /// pause, a swap storm, a VM migration): none of its tasks runs, its

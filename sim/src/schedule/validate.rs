@@ -135,6 +135,10 @@ impl Schedule {
             if e.at_ms > self.duration_ms {
                 return bad(format!("events[{i}].at_ms {} is after duration_ms {}", e.at_ms, self.duration_ms));
             }
+            if let Event::Terminate { during: Some(d), .. } = &e.what {
+                check_ops(&d.ops, &format!("events[{i}].during"))?;
+                check_prefix(d.path_prefix.as_deref(), &format!("events[{i}].during"))?;
+            }
             match &e.what {
                 Event::PowerLoss { restart_after_ms, .. } => {
                     check_delay(*restart_after_ms, &format!("events[{i}].restart_after_ms"))?
@@ -147,7 +151,10 @@ impl Schedule {
                 Event::Pause { ms, .. } if *ms > RUN_MS_MAX => {
                     return bad(format!("events[{i}].ms {ms} is over the maximum {RUN_MS_MAX}"));
                 }
-                Event::Kill { node } | Event::Restart { node, .. } | Event::Pause { node, .. }
+                Event::Kill { node }
+                | Event::Restart { node, .. }
+                | Event::Pause { node, .. }
+                | Event::Terminate { node, .. }
                     if node.len() > NAME_MAX =>
                 {
                     return bad(format!("events[{i}].node is {} bytes, over the maximum {NAME_MAX}", node.len()));

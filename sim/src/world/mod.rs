@@ -251,6 +251,19 @@ impl World {
         landings(&st.disk, Some(pid), op, matches).count()
     }
 
+    /// System calls of process `pid` named `op` whose (first) path
+    /// satisfies `matches`, issued and not yet returned to their caller:
+    /// in flight, or landed with the caller still waiting out the call's
+    /// window. What "this process is inside that call" means; a caller
+    /// that went away (a cancelled future) is not waiting.
+    pub fn calls_of(&self, pid: u32, op: &str, matches: impl Fn(&Path) -> bool) -> usize {
+        let now = self.now_ns();
+        let mut st = self.lock();
+        st.settle(now);
+        let returning = st.disk.returning().filter(|r| r.pid == pid && r.op == op && matches(&r.path)).count();
+        returning + landings(&st.disk, Some(pid), op, &matches).count()
+    }
+
     /// When the effect of the first operation named `op` whose (first)
     /// path satisfies `matches`, begun but not yet landed, will land (in
     /// virtual time since the start): how a workload acts right after a

@@ -105,6 +105,12 @@ impl World {
         // What was due before this process existed lands first: a watcher
         // judging it must not see the new process (a reused pid).
         st.settle(now);
+        // A kernel frees a pid only once its process is reaped, after every
+        // system call of it returned: no reuse while one is in flight.
+        let old = st.procs.nodes[idx].pid;
+        if st.disk.pid_in_flight(old) {
+            st.procs.nodes[idx].reuse_pid_next = false;
+        }
         let pid = st.procs.incarnate(idx, now);
         let name = st.procs.nodes[idx].name.clone();
         st.record(now, name, SimEvent::ProcessStarts { pid });
@@ -127,6 +133,46 @@ impl World {
     pub fn pid_of(&self, name: &str) -> Option<u32> {
         let st = self.lock();
         st.procs.find(name).map(|i| st.procs.nodes[i].pid)
+    }
+
+    /// Completes when the calling node's process receives SIGTERM
+    /// ([`Event::Terminate`], [`World::terminate`]). Calling it installs
+    /// the process's handler, at once: from then on SIGTERM wakes every
+    /// task awaiting it, and the process exits when its main returns (so a
+    /// main that selects on this runs its cleanup, then returns). Without
+    /// a handler SIGTERM kills the process. A process restarted starts
+    /// without one. Outside a node (the harness), it never completes.
+    pub fn terminated(&self) -> impl Future<Output = ()> + 'static {
+        let idx = {
+            let mut st = self.lock();
+            let idx = self.current_node(&st);
+            if let Some(i) = idx {
+                st.procs.nodes[i].term.handled = true;
+            }
+            idx.map(|i| (i, st.procs.nodes[i].pid, st.procs.nodes[i].start_ns))
+        };
+        let world = self.clone();
+        std::future::poll_fn(move |cx| {
+            let Some((i, pid, start_ns)) = idx else { return std::task::Poll::Pending };
+            let mut st = world.lock();
+            let slot = &mut st.procs.nodes[i];
+            if slot.pid != pid || slot.start_ns != start_ns {
+                return std::task::Poll::Pending; // a later process's signal
+            }
+            if slot.term.received {
+                return std::task::Poll::Ready(());
+            }
+            if !slot.term.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                slot.term.waiters.push(cx.waker().clone());
+            }
+            std::task::Poll::Pending
+        })
+    }
+
+    /// Send SIGTERM to node `name`'s process now (see
+    /// [`World::terminated`]).
+    pub fn terminate(&self, name: &str) {
+        self.fire(&Event::Terminate { node: name.to_string(), during: None });
     }
 
     /// Kill node `name`'s process now.
@@ -158,6 +204,36 @@ impl World {
                 self.kill_idx(idx, id, now, KillCause::ForRestart);
                 self.lock().procs.nodes[idx].reuse_pid_next = *reuse_pid;
                 Handle::current().restart(id);
+            }
+            Event::Terminate { node, during: Some(during) } => {
+                let Some((idx, _)) = self.node_id(node) else { return self.unknown_node(node) };
+                let mut st = self.lock();
+                if st.procs.nodes[idx].alive {
+                    st.armed_terms.push((idx, during.clone()));
+                    let name = st.procs.nodes[idx].name.clone();
+                    st.record(now, name, SimEvent::TerminateArmed);
+                }
+            }
+            Event::Terminate { node, during: None } => {
+                let Some((idx, id)) = self.node_id(node) else { return self.unknown_node(node) };
+                let waiters = {
+                    let mut st = self.lock();
+                    st.settle(now); // what was due lands first
+                    let slot = &mut st.procs.nodes[idx];
+                    if !slot.alive || !slot.term.handled {
+                        None
+                    } else {
+                        slot.term.received = true;
+                        let waiters = std::mem::take(&mut slot.term.waiters);
+                        let name = slot.name.clone();
+                        st.record(now, name, SimEvent::Terminated);
+                        Some(waiters)
+                    }
+                };
+                match waiters {
+                    Some(waiters) => waiters.into_iter().for_each(std::task::Waker::wake),
+                    None => self.kill_idx(idx, id, now, KillCause::Sigterm),
+                }
             }
             Event::PowerLoss { torn, restart_after_ms } => self.power_loss(*torn, false, *restart_after_ms),
             Event::Pause { node, ms } => {

@@ -53,6 +53,13 @@ impl World {
             let super::State { armed_pauses, rng, .. } = &mut *st;
             plan.pause = plan::armed_pause(armed_pauses, rng, i, &op).map(|ms| (None, ms));
         }
+        // An aimed SIGTERM fires on this operation: delivered once it is
+        // in flight (below).
+        let term = node.and_then(|i| {
+            let at = st.armed_terms.iter().position(|(n, d)| *n == i && d.matches(&op))?;
+            st.armed_terms.remove(at);
+            Some(st.procs.nodes[i].name.to_string())
+        });
         let effect = t0 + plan.lands_ns;
         let id = st.disk.next_id();
         let begun = SimEvent::OpBegun {
@@ -94,6 +101,9 @@ impl World {
             // Frozen from now: the kernel lands the operation on time, and
             // nothing of the process runs until `ms` after its window.
             self.freeze(i, t0, t0 + plan.latency_ns + ms_to_ns(ms));
+        }
+        if let Some(node) = term {
+            self.fire(&crate::schedule::Event::Terminate { node, during: None });
         }
         Some((id, t0 + plan.latency_ns))
     }

@@ -28,6 +28,9 @@ pub(crate) struct State {
     pub crashes_fired: Vec<usize>,
     /// Pause points the workload armed: (node index, rule, matches so far).
     pub armed_pauses: Vec<(usize, crate::schedule::PauseRule, u64)>,
+    /// Aimed SIGTERMs (`Event::Terminate` with `during`): per node, the
+    /// operations they wait for.
+    pub armed_terms: Vec<(usize, crate::schedule::During)>,
     pub world_node: Option<NodeHandle>,
     start_wall: SystemTime,
     wall_offset_ns: i64,
@@ -64,6 +67,7 @@ impl State {
             judge,
             crashes_fired: Vec::new(),
             armed_pauses: Vec::new(),
+            armed_terms: Vec::new(),
             world_node: None,
             start_wall: SystemTime::UNIX_EPOCH,
             wall_offset_ns: 0,
@@ -155,6 +159,7 @@ impl State {
             f.1 = f.1.min(now).max(f.0);
         }
         self.armed_pauses.retain(|(i, _, _)| *i != idx);
+        self.armed_terms.retain(|(i, _)| *i != idx);
     }
 
     /// Is `pid` alive: a running node's process, or a killed one with an

@@ -358,6 +358,105 @@ fn a_process_whose_main_returns_exits_with_its_tasks() {
     assert!(!ticks.is_empty() && ticks.iter().all(|t| *t <= Duration::from_millis(1_000)), "{ticks:?}");
 }
 
+/// A call is the caller's until it returns: `calls_of` counts it in
+/// flight and after it lands while its caller waits out the window;
+/// `in_flight_of` only until it lands.
+#[test]
+fn calls_of_counts_a_call_until_it_returns() {
+    let s = slow(Schedule::calm(14, 60_000), 1_000, 1_000);
+    in_world(s, |w| async move {
+        w.setup([FsOp::Write { path: "/d/a".into(), data: b"a".to_vec() }]);
+        w.add_node("n", |w| async move {
+            let _ = w.env().fs.read("/d/a").await;
+            std::future::pending::<()>().await;
+        });
+        madsim::time::sleep(Duration::from_millis(1)).await;
+        let pid = w.pid_of("n").expect("a node");
+        let is_a = |p: &std::path::Path| p == std::path::Path::new("/d/a");
+        assert_eq!((w.in_flight_of(pid, "read", is_a), w.calls_of(pid, "read", is_a)), (1, 1));
+        assert_eq!(w.calls_of(pid, "write", is_a) + w.calls_of(pid + 1, "read", is_a), 0, "another op or process");
+        let lands = w.lands_at("read", is_a).expect("in flight");
+        assert!(lands < Duration::from_millis(990), "this seed lands the read early in its window: {lands:?}");
+        madsim::time::sleep(lands - w.now() + Duration::from_millis(5)).await;
+        assert_eq!((w.in_flight_of(pid, "read", is_a), w.calls_of(pid, "read", is_a)), (0, 1), "landed, not returned");
+        madsim::time::sleep(Duration::from_millis(1_100)).await;
+        assert_eq!(w.calls_of(pid, "read", is_a), 0, "returned");
+    });
+}
+
+/// SIGTERM: a process that handles it (a task awaits `World::terminated`)
+/// runs its handler, which may still write, and exits when its main
+/// returns; one without a handler dies at once, as from SIGKILL; a
+/// restarted process starts without the handler its predecessor had.
+#[test]
+fn sigterm_runs_a_handler_or_kills() {
+    use steadfast_sim::schedule::TimedEvent;
+    let mut s = Schedule::calm(10, 10_000);
+    for (at_ms, node) in [(1_000, "handles"), (1_000, "plain"), (3_000, "handles")] {
+        s.events.push(TimedEvent { at_ms, what: Event::Terminate { node: node.into(), during: None } });
+    }
+    s.events.push(TimedEvent { at_ms: 2_000, what: Event::Restart { node: "handles".into(), reuse_pid: false } });
+    in_world(s, move |w| async move {
+        w.add_node("handles", |w| async move {
+            let first = w.now() < Duration::from_millis(1_000);
+            if first {
+                w.terminated().await;
+                let at = w.now();
+                w.env().fs.write_blocking("/d/cleaned", at.as_millis().to_string()).expect("write");
+            } else {
+                std::future::pending::<()>().await;
+            }
+        });
+        w.add_node("plain", |_| std::future::pending::<()>());
+        madsim::time::sleep(Duration::from_millis(1_500)).await;
+        assert_eq!(w.peek_file(std::path::Path::new("/d/cleaned")).expect("the handler wrote"), b"1000".to_vec());
+        assert!(w.exited("handles") && !w.is_alive("handles"), "it exited on its own after its handler");
+        assert!(!w.exited("plain") && !w.is_alive("plain"), "no handler: killed");
+        madsim::time::sleep(Duration::from_millis(1_000)).await;
+        assert!(w.is_alive("handles"), "restarted");
+        madsim::time::sleep(Duration::from_millis(1_000)).await;
+        assert!(!w.is_alive("handles") && !w.exited("handles"), "the new process had no handler: killed");
+    });
+}
+
+/// An aimed SIGTERM waits for the process's next matching operation and
+/// arrives while it is in flight; the process's other operations before
+/// it do not trigger it.
+#[test]
+fn an_aimed_sigterm_arrives_mid_write() {
+    use steadfast_sim::schedule::{During, TimedEvent};
+    let mut s = slow(Schedule::calm(11, 10_000), 50, 50);
+    let during = During { ops: vec!["write".into()], path_prefix: Some("/d".into()) };
+    s.events.push(TimedEvent { at_ms: 150, what: Event::Terminate { node: "n".into(), during: Some(during) } });
+    let seen: Arc<Mutex<Vec<(Duration, usize)>>> = Arc::default();
+    let log = seen.clone();
+    in_world(s, move |w| async move {
+        w.add_node("n", move |w| {
+            let log = log.clone();
+            async move {
+                let (ww, term) = (w.clone(), w.terminated());
+                madsim::task::spawn(async move {
+                    for k in 0..10 {
+                        madsim::time::sleep(Duration::from_millis(100)).await;
+                        let _ = ww.env().fs.read("/d").await;
+                        let _ = ww.env().fs.write(format!("/d/w{k}"), b"x".to_vec()).await;
+                    }
+                });
+                term.await;
+                let pid = w.env().procs.own_pid();
+                let writes = w.calls_of(pid, "write", |p| p.to_str().is_some_and(|s| s.starts_with("/d/w")));
+                log.lock().expect("lock").push((w.now(), writes));
+            }
+        });
+        madsim::time::sleep(Duration::from_secs(2)).await;
+        assert!(w.exited("n"), "its handler ran, then it exited");
+    });
+    let seen = seen.lock().expect("lock").clone();
+    let [(at, writes)] = seen[..] else { panic!("one SIGTERM: {seen:?}") };
+    assert_eq!(writes, 1, "the write was in flight when the signal came");
+    assert!(at >= Duration::from_millis(150) && at < Duration::from_millis(200), "the first write from 150 ms: {at:?}");
+}
+
 /// A watcher aims a freeze at the process whose effect it sees: the
 /// next matching operation of that process freezes it.
 #[test]
@@ -470,6 +569,30 @@ fn killed_and_restarted_nodes_get_new_pids_or_reuse_them() {
         madsim::time::sleep(Duration::from_millis(10)).await;
         assert_eq!(w.pid_of("app"), Some(second), "pid reused");
         assert_ne!(procs.start_time(second), started, "a reused pid has a new start time");
+    });
+}
+
+/// A kernel frees a pid only once every system call of its process has
+/// returned: a restart that asks for the old pid while a write of the
+/// killed process is still in flight gets a new one.
+#[test]
+fn no_pid_reuse_while_a_call_of_the_old_process_is_in_flight() {
+    let s = slow(Schedule::calm(12, 60_000), 1_000, 1_000);
+    in_world(s, |w| async move {
+        w.add_node("app", |w| async move {
+            let _ = w.env().fs.write("/d/slow", b"x".to_vec()).await;
+            std::future::pending::<()>().await
+        });
+        madsim::time::sleep(Duration::from_millis(10)).await;
+        let first = w.pid_of("app").expect("pid");
+        w.fire(&Event::Restart { node: "app".into(), reuse_pid: true });
+        madsim::time::sleep(Duration::from_millis(10)).await;
+        let second = w.pid_of("app").expect("pid");
+        assert_ne!(first, second, "the old write is still in flight");
+        madsim::time::sleep(Duration::from_millis(2_000)).await;
+        w.fire(&Event::Restart { node: "app".into(), reuse_pid: true });
+        madsim::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(w.pid_of("app"), Some(second), "nothing in flight: reused");
     });
 }
 
