@@ -247,9 +247,16 @@ impl LockManager {
             // still means one real try at a free lock.
             let again = immediate > 0 && immediate < IMMEDIATE_RETRIES_MAX;
             if waited >= timeout && !again {
-                // Name the owner as it is now, if the lock file can say.
-                if let Found::Held(Some(o)) | Found::Stale(_, _, Some(o)) = self.inspect(&lock).await {
-                    last_owner = Some(o);
+                // Name the owner as it is now, if the lock file can say; if
+                // it cannot (the look failed), say why. What no wait could
+                // cure, met on this last look (a process frozen past its
+                // deadline after a transient error), is refused as on a try.
+                match self.inspect(&lock).await {
+                    Found::Held(Some(o)) | Found::Stale(_, _, Some(o)) => last_owner = Some(o),
+                    Found::NotAFile(found) => return Err(LockError::NotAFile { lock, found }),
+                    Found::Unknown(e) if permanent(&e) => return Err(io_error(&lock, "read the lock file", e)),
+                    Found::Unknown(e) => last_error = Some(e.kind()),
+                    _ => {}
                 }
                 return Err(LockError::Timeout { lock, waited, owner: last_owner, last_error });
             }

@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use steadfast_core::lock::{LockError, LockGuard};
 
-use super::{Proc, SESSIONS, Variant, calling, lock_book, register};
+use super::{MAX_HOLD, Proc, SESSIONS, TAKEOVER_GRACE, Variant, calling, lock_book, register};
+use steadfast_sim::schedule::PauseRule;
 
 /// Coverage: the fence refused a write because the session changed.
 pub(super) const FENCED: &str = "a write after a wait refused: the session changed";
@@ -74,6 +75,23 @@ async fn fenced(p: &Proc, session: usize, wait: Duration) {
     let ctl = p.manager.controller(Path::new(SESSIONS[session]));
     if ctl.acquire().await.is_err() {
         return;
+    }
+    // In a `freeze_fingerprint` seed, a process's first fenced attempt
+    // freezes at its write's refresh of the fingerprint (the next look at
+    // the session file's metadata), past max hold + grace: its release for
+    // the wait then looks again only after others may have taken the lock
+    // over and written (L10: that look is no record of how it left the
+    // file).
+    if p.world.schedule().param("freeze_fingerprint", 0) == 1 && !p.fingerprint_frozen.replace(true) {
+        let ms = (MAX_HOLD + TAKEOVER_GRACE).as_millis() as u64 + 500 + p.world.now().as_millis() as u64 % 2_500;
+        let rule = PauseRule {
+            ops: vec!["metadata".into()],
+            path_prefix: Some(SESSIONS[session].into()),
+            nth: Some(1),
+            probability: None,
+            ms,
+        };
+        p.world.arm_pause(&p.name, rule);
     }
     let (first, coarse) = write_line(p, &ctl, session, 1).await;
     // The wait starts while the lock is still held: nobody else can change

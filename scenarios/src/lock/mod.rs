@@ -144,6 +144,12 @@ const LATENCY_MS_MAX: u64 = 300;
 const SPIKE_MS_MAX: u64 = 1_200;
 const _: () =
     assert!(LATENCY_MS_MAX + SPIKE_MS_MAX < TAKEOVER_GRACE.as_millis() as u64, "appends land within the lease");
+/// The longest latency spike on a repair's rename (SIGTERM seeds only).
+const RENAME_SPIKE_MS_MAX: u64 = 600;
+const _: () = assert!(
+    LATENCY_MS_MAX + RENAME_SPIKE_MS_MAX < TAKEOVER_GRACE.as_millis() as u64 / 2,
+    "a repair's rename lands before a takeover may begin"
+);
 /// L2: after cleanup returns the lock file no longer names the abandoned
 /// hold, at once. Without cleanup: gone by max hold + the drain bound
 /// (the takeover grace) + this slack.
@@ -344,6 +350,17 @@ fn schedule(seed: u64, variant: Variant) -> Schedule {
             ms_min: 200,
             ms_max: SPIKE_MS_MAX,
         });
+        // A tail repair's rename, too: issued inside the hold's window
+        // (max hold + grace / 2), it must land before a takeover may begin
+        // (max hold + grace).
+        s.spikes.push(SpikeRule {
+            ops: vec!["rename".into()],
+            path_prefix: Some(DIR.into()),
+            nth: None,
+            probability: Some(0.5),
+            ms_min: 200,
+            ms_max: RENAME_SPIKE_MS_MAX,
+        });
         for _ in 0..term.range(1, 3) {
             let node = term.pick(PROCS).to_string();
             let at_ms = term.range(200, CHAOS_MS - RESTART_MS - 1);
@@ -377,6 +394,12 @@ fn schedule(seed: u64, variant: Variant) -> Schedule {
     let mut aim_repair = SimRng::new(seed, 0x9A09E);
     if aim_repair.chance(0.25) {
         s.params.insert("freeze_repair".into(), 1);
+    }
+    // One seed in four (with attempt controllers) freezes a controller
+    // past its lease between its last write and its release for a wait
+    // (see `fence::fenced`).
+    if aim_repair.chance(0.25) {
+        s.params.insert("freeze_fingerprint".into(), 1);
     }
     // One seed in four fails some of the attempt controller's looks at
     // the session file (its fingerprint, L10): a look that failed is no
@@ -509,8 +532,13 @@ struct Book {
     /// When a read or removal of each session's lock file by each process
     /// last failed.
     failed_lock_ops: BTreeMap<(usize, String), Duration>,
-    /// Every lock file removal that landed: when, and by which pid.
-    lock_removals: Vec<(Duration, u32)>,
+    /// Every lock file removal that landed: when, by which pid, of which
+    /// session's lock, and whether it removed it.
+    lock_removals: Vec<(Duration, u32, usize, bool)>,
+    /// Per process and session, when its exit cleanup released its hold
+    /// (removed the lock file): nothing of that process may change the
+    /// transcript after it (L1).
+    exited: BTreeMap<(u32, usize), Duration>,
     /// Appends under way, per process incarnation and session (`calling`).
     calls: BTreeMap<(u64, usize), u32>,
     /// Per transcript, its whole lines as L6 last found them valid: an
@@ -601,10 +629,10 @@ fn watcher(book: SharedBook, (freeze_takeover, freeze_repair): (bool, bool)) -> 
         {
             book.failed_lock_ops.insert((session, l.node.to_string()), l.at);
         }
-        if let (FsOp::RemoveFile(path), true) = (l.op, l.ok)
+        if let FsOp::RemoveFile(path) = l.op
             && *path == lock
         {
-            book.lock_removals.push((l.at, l.pid));
+            book.lock_removals.push((l.at, l.pid, session, l.ok));
         }
         let transcript = Path::new(SESSIONS[session]);
         if l.op.path() == transcript || l.op.second_path() == Some(transcript) {
@@ -622,7 +650,16 @@ fn watcher(book: SharedBook, (freeze_takeover, freeze_repair): (bool, bool)) -> 
                 let ms = (MAX_HOLD + TAKEOVER_GRACE).as_millis() as u64 + 500 + (l.at.as_millis() as u64 % 2_500);
                 l.arm_pause(read_of(transcript.to_path_buf(), ms));
             }
+            let before = book.transcript.get(&session).map(|(_, b)| b.len());
             judge_kept(l, &mut book, session);
+            // A failed append may still have landed bytes (a partial write,
+            // or every byte before the error): a change all the same (L10).
+            let after = book.transcript.get(&session).map(|(_, b)| b.len());
+            if let (FsOp::Append { .. }, false) = (l.op, l.ok)
+                && after != before
+            {
+                book.changes.entry(session).or_default().push((l.at, 0));
+            }
         }
         // Every change of a transcript, for L10: appends by their hold's
         // nonce, a repair's rename as 0.
@@ -630,6 +667,14 @@ fn watcher(book: SharedBook, (freeze_takeover, freeze_repair): (bool, bool)) -> 
             && to.as_path() == Path::new(SESSIONS[session])
         {
             book.changes.entry(session).or_default().push((l.at, 0));
+            // A repair of a hold its process's exit cleanup released (L1).
+            let released = book.exited.get(&(l.pid, session)).is_some_and(|t| *t <= l.at);
+            l.check("L1", !released, || {
+                format!(
+                    "a tail repair's rename over {} landed after its process's exit cleanup released the lock",
+                    SESSIONS[session]
+                )
+            });
         }
         if let (FsOp::Append { path, data }, true) = (l.op, l.ok)
             && *path != lock
@@ -713,6 +758,8 @@ struct Proc {
     wall0_ms: u64,
     /// This incarnation armed its cleanup freeze (`arm_cleanup_freeze`).
     cleanup_frozen: Cell<bool>,
+    /// This incarnation armed its fingerprint freeze (`fence::fenced`).
+    fingerprint_frozen: Cell<bool>,
 }
 
 async fn drive(world: &World, variant: Variant) {
@@ -800,6 +847,7 @@ async fn process_main(world: World, book: SharedBook, variant: Variant, stream: 
         incarnation: stream,
         name,
         cleanup_frozen: Cell::new(false),
+        fingerprint_frozen: Cell::new(false),
     });
     let contenders = world.schedule().param("contenders", 0);
     let two = variant == Variant::TwoManagers || world.schedule().param("two_managers", 0) == 1;
@@ -911,9 +959,21 @@ fn on_sigterm(p: &Proc, held: &HeldLocks) {
     };
     let busy: Vec<bool> = mine.iter().map(|&(_, session, ..)| busy(session)).collect();
     // A release's removal in flight may land during the cleanup's blocking
-    // calls: then the cleanup's own removals cannot be told apart.
+    // calls: then the cleanup's own removals cannot be told apart. Nor may
+    // the cleanup remove that lock file again: the first removal may land
+    // the instant before the next holder creates it (L5's race).
     let lock_file = |path: &Path| (0..SESSIONS.len()).any(|i| path == lock_of(i));
     let removal_in_flight = p.world.in_flight_of(pid, "remove_file", lock_file) > 0;
+    let removing: Vec<usize> = (0..SESSIONS.len())
+        .filter(|&i| p.world.in_flight_of(pid, "remove_file", |path| path == lock_of(i)) > 0)
+        .collect();
+    // Every hold L13 judges is registered (its file names it, it is the
+    // session's valid hold): the registry counts at least those.
+    let registered = held.len();
+    let judged = mine.iter().filter(|m| m.4).count();
+    p.world.check("L13", registered >= judged && held.is_empty() == (registered == 0), || {
+        format!("{}'s exit registry holds {registered} locks, but {judged} of its holds are live", p.name)
+    });
     let removed = match p.variant {
         Variant::ExitUnderWrite => legacy::remove_all_blocking(p, &mine),
         _ => held.remove_all_blocking(&*p.env.fs, &*p.env.clock),
@@ -929,9 +989,11 @@ fn on_sigterm(p: &Proc, held: &HeldLocks) {
             gone += 1;
             p.world.reach(EXIT_CLEANUP);
             // Released: nothing of this hold may land from now on (L1).
-            if let Some(h) = lock_book(&p.book).holds.get_mut(&n) {
+            let mut book = lock_book(&p.book);
+            if let Some(h) = book.holds.get_mut(&n) {
                 h.ended = true;
             }
+            book.exited.insert((pid, session), p.world.now());
         }
         let window_open = end_ms.saturating_sub(acquired_at_ms) < TOUCH_WINDOW.as_millis() as u64;
         let excused = !window_open || busy || failed(session);
@@ -942,10 +1004,33 @@ fn on_sigterm(p: &Proc, held: &HeldLocks) {
             )
         });
     }
+    // (The replica keeps its registry in the book: it never empties core's.)
+    let replica = p.variant == Variant::ExitUnderWrite;
+    p.world.check("L13", replica || held.is_empty(), || {
+        format!("{}'s exit registry is not empty after its cleanup", p.name)
+    });
     // What it reports is what it did: every removal of a lock file by this
     // process since its handler began (its blocking calls land at the
     // process's own time, ahead of the world's while they stall it).
-    let did = lock_book(&p.book).lock_removals.iter().filter(|(at, by)| *by == pid && *at >= start).count();
+    let did =
+        lock_book(&p.book).lock_removals.iter().filter(|(at, by, _, ok)| *by == pid && *ok && *at >= start).count();
+    for &session in &removing {
+        // Every removal of it by this process from the handler's start:
+        // landed since (done or failed), or still in flight.
+        let landed = lock_book(&p.book)
+            .lock_removals
+            .iter()
+            .filter(|(at, by, s, _)| *by == pid && *s == session && *at >= start)
+            .count();
+        let twice = landed + p.world.in_flight_of(pid, "remove_file", |path| path == lock_of(session));
+        p.world.check("L13", twice <= 1, || {
+            format!(
+                "{}'s exit cleanup removed {} again while its own removal of it was in flight",
+                p.name,
+                lock_of(session).display()
+            )
+        });
+    }
     p.world.check("L13", removal_in_flight || removed == did, || {
         format!(
             "{}'s exit cleanup reported {removed} lock files removed; it removed {did} ({gone} of its holds')",
@@ -1269,7 +1354,14 @@ fn check_timeout(p: &Proc, session: usize, e: &LockError) {
     // The error names the owner its last look saw; an owner that has held
     // the lock for longer than any one operation takes must be named.
     let settled_owner = readable.filter(|o| o.acquired_at_ms + LATENCY_MS_MAX * 2 < p.env.clock.wall_ms());
-    p.world.check("L3", owner.is_some() || settled_owner.is_none(), || {
+    // Unless its last look at the lock file failed (it returned just now):
+    // then the error says why instead (below).
+    let look_failed = {
+        let book = lock_book(&p.book);
+        let failed = book.failed_lock_ops.get(&(session, p.name.clone())).copied();
+        failed.is_some_and(|t| t + Duration::from_millis(LATENCY_MS_MAX) >= p.world.now())
+    };
+    p.world.check("L3", owner.is_some() || settled_owner.is_none() || look_failed, || {
         format!("a timeout on {} named no owner though the lock file names {settled_owner:?}", lock.display())
     });
     // As rendered too: the message names the owner (pid and nonce) or the
@@ -1568,6 +1660,11 @@ const PARAMS: &[ParamSpec] = &[
         name: "freeze_takeover",
         max: 1,
         doc: "1: the first takeover claim freezes its claimer past claim_stale at its next read of the lock",
+    },
+    ParamSpec {
+        name: "freeze_fingerprint",
+        max: 1,
+        doc: "1: a controller freezes past max hold + grace between its write and its release for a wait",
     },
     ParamSpec {
         name: "exit_cleanup",

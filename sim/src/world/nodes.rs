@@ -342,11 +342,13 @@ impl World {
     /// Arm a pause point for node `name`: the `rule.nth` operation from
     /// now (or each with `rule.probability`) that it begins and `rule`
     /// matches freezes its process while in flight, and `rule.ms` after
-    /// its window; the point then disarms. Phase-blind, unlike the
-    /// schedule's `pauses`: how a workload aims a freeze at a step it
-    /// knows comes next ("the read of a release"). It stays armed until it
-    /// fires or the process dies (a kill, a power loss, an exit), so an aim
-    /// that missed fires on the process's next match, whenever that is.
+    /// its window; the point then disarms: how a workload aims a freeze at
+    /// a step it knows comes next ("the read of a release"). Like every
+    /// fault it fires only in the chaos phase (the quiet phase judges
+    /// progress: a freeze there would be a fault after the faults end). It
+    /// stays armed until it fires or the process dies (a kill, a power
+    /// loss, an exit), so an aim that missed fires on the process's next
+    /// match in the chaos phase, or never.
     /// An operation a schedule rule freezes does not count toward it.
     /// `false` if there is no such node.
     pub fn arm_pause(&self, name: &str, rule: crate::schedule::PauseRule) -> bool {

@@ -46,7 +46,9 @@ impl World {
         let mut plan = plan::plan(&self.0.schedule, counters, rng, &op, &at);
         // An operation a schedule rule freezes already is no aimed
         // point's: the aim waits for the next match.
+        // Like every fault, aimed ones fire only in the chaos phase.
         if let Some(i) = node
+            && chaos
             && plan.pause.is_none()
             && !st.armed_pauses.is_empty()
         {
@@ -55,7 +57,7 @@ impl World {
         }
         // An aimed SIGTERM fires on this operation: delivered once it is
         // in flight (below).
-        let term = node.and_then(|i| {
+        let term = node.filter(|_| chaos).and_then(|i| {
             let at = st.armed_terms.iter().position(|(n, d)| *n == i && d.matches(&op))?;
             st.armed_terms.remove(at);
             Some(st.procs.nodes[i].name.to_string())
