@@ -201,7 +201,8 @@ impl AttemptController {
         self.record(&fingerprint);
         self.state().held = None;
         let released = guard.release().await;
-        fingerprint?;
+        // A hold whose lease ran out before the look loses the session.
+        self.sticky(fingerprint)?;
         released
     }
 

@@ -60,14 +60,18 @@ impl Default for HoldState {
     }
 }
 
-/// Counts a tail repair in flight until it finishes or is dropped.
-struct Repairing<'a>(&'a Hold);
+/// Counts a tail repair in flight until its task ends (its system calls
+/// have returned), then wakes the drains.
+struct Repairing(Arc<Hold>);
 
-impl Drop for Repairing<'_> {
+impl Drop for Repairing {
     fn drop(&mut self) {
-        let mut st = self.0.state();
-        debug_assert!(st.repairs_in_flight > 0, "every repair in flight was counted");
-        st.repairs_in_flight -= 1;
+        {
+            let mut st = self.0.state();
+            debug_assert!(st.repairs_in_flight > 0, "every repair in flight was counted");
+            st.repairs_in_flight -= 1;
+        }
+        self.0.signal.notify();
     }
 }
 
@@ -169,13 +173,16 @@ impl Hold {
     /// What the lock file says now: ours, someone else's, or gone.
     async fn look(&self) -> Result<Look, LockError> {
         match self.manager.env.fs.read(&self.lock).await {
-            Ok(bytes) => match serde_json::from_slice::<LockOwner>(&bytes) {
-                Ok(o) if o.nonce == self.owner.nonce => Ok(Look::Ours),
-                _ => Ok(Look::Other),
-            },
+            Ok(bytes) if self.named_by(&bytes) => Ok(Look::Ours),
+            Ok(_) => Ok(Look::Other),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Look::Vanished),
             Err(e) => Err(self.io("read lock file", e)),
         }
+    }
+
+    /// Do these lock file bytes name this hold?
+    fn named_by(&self, bytes: &[u8]) -> bool {
+        serde_json::from_slice::<LockOwner>(bytes).is_ok_and(|o| o.nonce == self.owner.nonce)
     }
 
     /// Does the lock file still name our nonce?
@@ -199,9 +206,11 @@ impl Hold {
             // A repair refused because the hold's window closed under it
             // (a freeze) is the lease running out: a takeover, not an I/O
             // error, so that an attempt controller loses the session too.
-            self.repair_tail().await.map_err(|e| match self.lease_left() {
-                true => self.io("repair a partial last line", e),
-                false => self.takeover("its lease (max hold) ran out"),
+            // One revoked meanwhile (the exit cleanup took it) says so.
+            self.repair_tail().await.map_err(|e| match (self.check_live(), self.lease_left()) {
+                (Err(revoked), _) => revoked,
+                (Ok(()), true) => self.io("repair a partial last line", e),
+                (Ok(()), false) => self.takeover("its lease (max hold) ran out"),
             })?;
         }
         // The last checks: nothing suspends between them and issuing the
@@ -244,7 +253,12 @@ impl Hold {
     /// effort: on failure the next append tries again (and appends nothing
     /// until a repair succeeds). `Ok` when the tail is whole; the error
     /// keeps its kind (a full disk stays `StorageFull`).
-    pub(crate) async fn repair_tail(&self) -> io::Result<()> {
+    ///
+    /// The repair runs as its own task, as an append does: if the caller is
+    /// cancelled (an attempt timeout), its system calls still complete, and
+    /// it stays counted until they have (a drain, and the exit cleanup,
+    /// wait for it or leave the file to it).
+    pub(crate) async fn repair_tail(self: &Arc<Self>) -> io::Result<()> {
         {
             let mut st = self.state();
             if st.exiting {
@@ -252,7 +266,16 @@ impl Hold {
             }
             st.repairs_in_flight += 1;
         }
-        let _repairing = Repairing(self);
+        let repairing = Repairing(self.clone());
+        let task = Box::pin(async move {
+            let result = repairing.0.repair_steps().await;
+            drop(repairing);
+            result
+        });
+        crate::spawn::run_detached(&*self.manager.env.spawner, "lock-repair", task).await
+    }
+
+    async fn repair_steps(&self) -> io::Result<()> {
         let fs = &self.manager.env.fs;
         let bytes = match fs.read(&self.session).await {
             Ok(b) => b,
@@ -319,26 +342,27 @@ impl Hold {
     /// The exit cleanup's removal ([`HeldLocks`](super::HeldLocks)), with
     /// blocking calls: inside the window, with nothing of the hold under
     /// way ([`Hold::begin_exit`]), remove the lock file if it still names
-    /// the hold, the window judged again after the read (see
-    /// `remove_once`). Whether it removed it (or found it gone).
+    /// the hold, the window judged again after the read: `remove_once`'s
+    /// steps, blocking. Whether it removed it (or found it gone).
     pub(crate) fn remove_on_exit(&self, fs: &dyn crate::Fs, clock: &dyn crate::Clock) -> bool {
         let until_ms = self.touch_until_ms();
         if clock.wall_ms() >= until_ms || !self.begin_exit() {
             return false;
         }
-        let ours = fs
-            .read_blocking(&self.lock)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok())
-            .is_some_and(|o| o.nonce == self.owner.nonce);
+        let ours = fs.read_blocking(&self.lock).is_ok_and(|b| self.named_by(&b));
         ours && clock.wall_ms() < until_ms
             && fs.remove_file_blocking(&self.lock).map_or_else(|e| e.kind() == io::ErrorKind::NotFound, |()| true)
     }
 
-    /// Wait (bounded by the takeover grace) until no append is in flight.
+    /// Wait (bounded by the takeover grace) until no append and no tail
+    /// repair is in flight.
     async fn drain(&self) {
         let clock = self.manager.env.clock.clone();
-        let drained = self.signal.until(|| (self.state().appends_in_flight == 0).then_some(()));
+        let idle = || {
+            let st = self.state();
+            (st.appends_in_flight == 0 && st.repairs_in_flight == 0).then_some(())
+        };
+        let drained = self.signal.until(idle);
         let _ = crate::timeout(&*clock, self.manager.config.takeover_grace, drained).await;
     }
 
@@ -410,7 +434,7 @@ impl Hold {
         true
     }
 
-    async fn release(&self) -> Result<(), LockError> {
+    async fn release(self: &Arc<Self>) -> Result<(), LockError> {
         {
             let mut st = self.state();
             if st.released {

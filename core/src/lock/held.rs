@@ -36,7 +36,9 @@ impl HeldLocks {
         self.locks().remove(&nonce);
     }
 
-    /// How many lock files are registered as held.
+    /// How many holds are registered: acquired and not yet released
+    /// (a hold whose guard and watchdog are both gone, mid-release, counts
+    /// until its release would have forgotten it).
     pub fn len(&self) -> usize {
         self.locks().len()
     }
@@ -55,11 +57,12 @@ impl HeldLocks {
     /// (its own removal may be in flight, and a second one could take the
     /// next holder's file, created the instant the first lands), an append
     /// or a tail repair (it would land after the file is gone, under the
-    /// next holder), and a hold whose guard is gone mid-release (a
+    /// next holder), and a hold whose guard and watchdog are both gone (a
     /// cancelled release: its removal may be in flight). Every other hold
-    /// is revoked first, so nothing of it starts while the process exits.
-    /// What is left is recovered by takeover: the process is dead once its
-    /// calls have returned.
+    /// inside its window is revoked first, so nothing of it starts while
+    /// the process exits (a later append is refused as a takeover, "the
+    /// process is exiting"). What is left is recovered by takeover: the
+    /// process is dead once its calls have returned.
     ///
     /// As in a release, the window is judged before the ownership read and
     /// again after it: a process stopped between the two (its executor was

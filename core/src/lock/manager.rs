@@ -251,10 +251,8 @@ impl LockManager {
                 // it cannot (the look failed), say why. What no wait could
                 // cure, met on this last look (a process frozen past its
                 // deadline after a transient error), is refused as on a try.
-                match self.inspect(&lock).await {
+                match refuse(&lock, self.inspect(&lock).await)? {
                     Found::Held(Some(o)) | Found::Stale(_, _, Some(o)) => last_owner = Some(o),
-                    Found::NotAFile(found) => return Err(LockError::NotAFile { lock, found }),
-                    Found::Unknown(e) if permanent(&e) => return Err(io_error(&lock, "read the lock file", e)),
                     Found::Unknown(e) => last_error = Some(e.kind()),
                     _ => {}
                 }
@@ -298,10 +296,9 @@ impl LockManager {
                 }
             }
         }
-        match self.inspect(lock).await {
+        match refuse(lock, self.inspect(lock).await)? {
             Found::Gone => Ok(Try::Again),
-            Found::NotAFile(found) => Err(LockError::NotAFile { lock: lock.to_path_buf(), found }),
-            Found::Unknown(e) if permanent(&e) => Err(io_error(lock, "read the lock file", e)),
+            Found::NotAFile(_) => unreachable!("refused by `refuse`"),
             Found::Unknown(e) => Ok(Try::Failed(e.kind())),
             Found::Held(owner) => Ok(Try::Busy(owner)),
             Found::Stale(id, reason, owner) => {
@@ -727,6 +724,17 @@ pub(crate) fn repair_path(session_file: &Path) -> PathBuf {
     let mut p = session_file.as_os_str().to_os_string();
     p.push(".repair");
     PathBuf::from(p)
+}
+
+/// What a look at the lock path found that no wait can cure (L8), as the
+/// error `acquire` returns at once: something that is not a regular file,
+/// or a permanent error. Anything else is passed on.
+fn refuse(lock: &Path, found: Found) -> Result<Found, LockError> {
+    match found {
+        Found::NotAFile(found) => Err(LockError::NotAFile { lock: lock.to_path_buf(), found }),
+        Found::Unknown(e) if permanent(&e) => Err(io_error(lock, "read the lock file", e)),
+        other => Ok(other),
+    }
 }
 
 fn io_error(lock: &Path, step: &'static str, source: io::Error) -> LockError {

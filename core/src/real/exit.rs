@@ -1,14 +1,18 @@
 //! [`ExitCleanup`]: remove the lock files this process holds when it exits
 //! normally and when it receives SIGINT or SIGTERM, as upstream does
-//! synchronously on its exit paths. A SIGKILL cannot be caught: what it
-//! leaves is recovered as a dead owner's lock by the next acquirer.
+//! synchronously on its exit paths, except those of holds with work under
+//! way (a release, an append, a tail repair: see
+//! [`HeldLocks::remove_all_blocking`]); every hold it removes is revoked
+//! first. A SIGKILL cannot be caught: what it leaves, and what the cleanup
+//! leaves, is recovered as a dead owner's lock by the next acquirer.
 
 use std::sync::Arc;
 
 use crate::Env;
 use crate::lock::HeldLocks;
 
-/// Removes every lock file registered in a [`HeldLocks`] when dropped (hold
+/// Removes the lock files registered in a [`HeldLocks`] (as
+/// [`HeldLocks::remove_all_blocking`] does) when dropped (hold
 /// it in `main` until the end) and when the process gets SIGINT or SIGTERM
 /// (then the process exits with status 128 + the signal number, as a shell
 /// reports a killed process).

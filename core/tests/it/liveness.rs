@@ -200,13 +200,16 @@ fn healthz_survives_an_idle_flood_under_a_low_fd_limit() {
     }
     let child = KillOnDrop(child);
     let addr_file = dir.path().join("addr");
+    // The child writes the file in place: it may be seen before it is whole.
+    let mut addr: Option<SocketAddr> = None;
     for _ in 0..2_000 {
-        if addr_file.exists() {
+        addr = std::fs::read_to_string(&addr_file).ok().and_then(|a| a.parse().ok());
+        if addr.is_some() {
             break;
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    let addr: SocketAddr = std::fs::read_to_string(&addr_file).expect("bound").parse().expect("addr");
+    let addr = addr.expect("the child wrote its bound address");
     let flood: Vec<TcpStream> =
         (0..200).filter_map(|_| TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()).collect();
     assert!(flood.len() > 64, "the flood exceeds the server's fd limit ({} connections)", flood.len());

@@ -318,10 +318,10 @@ impl LegacyGuard {
 /// hold, with nothing asked of the hold itself: an append or a tail
 /// repair still in flight lands after the lock file is gone, and another
 /// process may hold the lock by then. Returns how many it removed.
-pub(super) fn remove_all_blocking(p: &super::Proc, mine: &[(u64, usize, u64, bool, bool)]) -> usize {
+pub(super) fn remove_all_blocking(p: &super::Proc, mine: &[super::Mine]) -> usize {
     let window_ms = super::TOUCH_WINDOW.as_millis() as u64;
     let mut removed = 0;
-    for &(nonce, session, acquired_at_ms, ..) in mine {
+    for &super::Mine { nonce, session, acquired_at_ms, .. } in mine {
         let until_ms = acquired_at_ms + window_ms;
         if p.env.clock.wall_ms() >= until_ms {
             continue;

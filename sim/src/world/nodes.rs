@@ -215,25 +215,8 @@ impl World {
                 }
             }
             Event::Terminate { node, during: None } => {
-                let Some((idx, id)) = self.node_id(node) else { return self.unknown_node(node) };
-                let waiters = {
-                    let mut st = self.lock();
-                    st.settle(now); // what was due lands first
-                    let slot = &mut st.procs.nodes[idx];
-                    if !slot.alive || !slot.term.handled {
-                        None
-                    } else {
-                        slot.term.received = true;
-                        let waiters = std::mem::take(&mut slot.term.waiters);
-                        let name = slot.name.clone();
-                        st.record(now, name, SimEvent::Terminated);
-                        Some(waiters)
-                    }
-                };
-                match waiters {
-                    Some(waiters) => waiters.into_iter().for_each(std::task::Waker::wake),
-                    None => self.kill_idx(idx, id, now, KillCause::Sigterm),
-                }
+                let Some((idx, _)) = self.node_id(node) else { return self.unknown_node(node) };
+                self.sigterm(idx, now);
             }
             Event::PowerLoss { torn, restart_after_ms } => self.power_loss(*torn, false, *restart_after_ms),
             Event::Pause { node, ms } => {
@@ -248,6 +231,35 @@ impl World {
                 st.jump_wall(*by_ms);
                 st.record(now, WORLD, SimEvent::ClockJump { by_ms: *by_ms });
             }
+        }
+    }
+
+    /// SIGTERM to node `idx`'s process at `at` (the world's now, or the
+    /// instant an aimed signal's operation began on a stalled node): its
+    /// handler's waiters wake, or it dies. Its other aims are dropped: a
+    /// process is told once.
+    pub(crate) fn sigterm(&self, idx: usize, at: u64) {
+        let (waiters, id) = {
+            let now = self.now_ns();
+            let mut st = self.lock();
+            st.settle(now); // what was due lands first (never past the world's now)
+            st.armed_terms.retain(|(i, _)| *i != idx);
+            let id = st.procs.madsim_id(idx);
+            let slot = &mut st.procs.nodes[idx];
+            if !slot.alive || !slot.term.handled {
+                (None, id)
+            } else {
+                slot.term.received = true;
+                let waiters = std::mem::take(&mut slot.term.waiters);
+                let name = slot.name.clone();
+                st.record(at, name, SimEvent::Terminated);
+                (Some(waiters), id)
+            }
+        };
+        match (waiters, id) {
+            (Some(waiters), _) => waiters.into_iter().for_each(std::task::Waker::wake),
+            (None, Some(id)) => self.kill_idx(idx, id, self.now_ns(), KillCause::Sigterm),
+            (None, None) => {}
         }
     }
 

@@ -56,11 +56,11 @@ impl World {
             plan.pause = plan::armed_pause(armed_pauses, rng, i, &op).map(|ms| (None, ms));
         }
         // An aimed SIGTERM fires on this operation: delivered once it is
-        // in flight (below).
-        let term = node.filter(|_| chaos).and_then(|i| {
-            let at = st.armed_terms.iter().position(|(n, d)| *n == i && d.matches(&op))?;
-            st.armed_terms.remove(at);
-            Some(st.procs.nodes[i].name.to_string())
+        // in flight (below). Not on a blocking call, which has landed by
+        // the time anything else of its process runs.
+        let term = node.filter(|_| chaos && !blocking).filter(|&i| {
+            let at = st.armed_terms.iter().position(|(n, d)| *n == i && d.matches(&op));
+            at.map(|at| st.armed_terms.remove(at)).is_some()
         });
         let effect = t0 + plan.lands_ns;
         let id = st.disk.next_id();
@@ -104,8 +104,8 @@ impl World {
             // nothing of the process runs until `ms` after its window.
             self.freeze(i, t0, t0 + plan.latency_ns + ms_to_ns(ms));
         }
-        if let Some(node) = term {
-            self.fire(&crate::schedule::Event::Terminate { node, during: None });
+        if let Some(i) = term {
+            self.sigterm(i, t0);
         }
         Some((id, t0 + plan.latency_ns))
     }
