@@ -9,7 +9,11 @@
 //! later write reacquires the lock, compares the fingerprint, runs, and
 //! refreshes the fingerprint (even when the write failed) before letting
 //! go again. A fingerprint that cannot be read (after a few tries) fails
-//! closed: the next write after a wait is refused, as a takeover. A mismatch is a takeover, and takeover is sticky: every later
+//! closed: the next write after a wait is refused, as a takeover. So does
+//! one the hold can no longer vouch for: a look is issued only while the
+//! hold is live and inside its lease (a process frozen past it would
+//! record what another holder made of the file). A mismatch is a
+//! takeover, and takeover is sticky: every later
 //! write of the attempt fails without acquiring. Cleanup abandons every
 //! lock the attempt still holds (awaiting each), logs once, and leaves the
 //! attempt taken over, so a late write through it is refused, never

@@ -58,7 +58,9 @@ impl HeldLocks {
     /// next holder's file, created the instant the first lands), an append
     /// or a tail repair (it would land after the file is gone, under the
     /// next holder), and a hold whose guard and watchdog are both gone (a
-    /// cancelled release: its removal may be in flight). Every other hold
+    /// cancelled release: its removal may be in flight; or a runtime shut
+    /// down, its watchdog tasks dropped, before `ExitCleanup`'s drop: then
+    /// takeover recovers the file, as the dead owner's). Every other hold
     /// inside its window is revoked first, so nothing of it starts while
     /// the process exits (a later append is refused as a takeover, "the
     /// process is exiting"). What is left is recovered by takeover: the
