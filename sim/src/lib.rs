@@ -140,7 +140,11 @@
 //! misdirected writes; open files that follow their file through renames
 //! and unlinks; blocking calls stalling their whole node; virtual time
 //! through `Clock` and madsim; processes killed and restarted with new
-//! pids; madsim's simulated network. A fault rule that names `write`,
+//! pids (a pid is reused only once nothing of its last process is in
+//! flight); SIGTERM (`Event::Terminate`), handled by a task that awaits
+//! [`World::terminated`] while the process's other tasks are mid-call,
+//! and aimed, if asked, at the next write in flight; frozen processes
+//! and latency spikes; madsim's simulated network. A fault rule that names `write`,
 //! `append`, `read`, `sync_file` or `metadata` strikes the path operation
 //! and its open-file twin alike.
 //!

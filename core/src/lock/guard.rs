@@ -349,6 +349,7 @@ impl Hold {
         if clock.wall_ms() >= until_ms || !self.begin_exit() {
             return false;
         }
+        debug_assert!(self.check_live().is_err(), "a hold the exit cleanup took is revoked: nothing of it starts");
         let ours = fs.read_blocking(&self.lock).is_ok_and(|b| self.named_by(&b));
         ours && clock.wall_ms() < until_ms
             && fs.remove_file_blocking(&self.lock).map_or_else(|e| e.kind() == io::ErrorKind::NotFound, |()| true)
