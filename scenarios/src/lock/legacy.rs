@@ -327,13 +327,8 @@ pub(super) fn remove_all_blocking(p: &super::Proc, mine: &[super::Mine]) -> usiz
             continue;
         }
         let lock = super::lock_of(session);
-        let ours = p
-            .env
-            .fs
-            .read_blocking(lock)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok())
-            .is_some_and(|o| o.nonce == nonce);
+        let ours =
+            p.env.fs.read_blocking(lock).ok().and_then(|b| super::owner_in(&b)).is_some_and(|o| o.nonce == nonce);
         if ours
             && p.env.clock.wall_ms() < until_ms
             && p.env.fs.remove_file_blocking(lock).map_or_else(|e| e.kind() == io::ErrorKind::NotFound, |()| true)

@@ -464,7 +464,7 @@ async fn check_then_remove(p: &Proc, session: usize, nonce: u64) {
         return;
     }
     let lock = lock_path(Path::new(SESSIONS[session]));
-    let ours = p.env.fs.read(&lock).await.ok().and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok());
+    let ours = p.env.fs.read(&lock).await.ok().and_then(|b| owner_in(&b));
     if ours.is_some_and(|o| o.nonce == nonce) {
         let _ = p.env.fs.remove_file(&lock).await;
     }
@@ -522,13 +522,11 @@ struct Book {
     /// Every landed change of each transcript: when, and by which hold's
     /// nonce (0: a repair, a torn write).
     changes: BTreeMap<usize, Vec<(Duration, u64)>>,
-    /// When a removal of each session's lock file last failed.
-    failed_removals: BTreeMap<usize, Duration>,
     /// When a read or removal of each session's lock file by each process
     /// last failed.
     failed_lock_ops: BTreeMap<(usize, String), Duration>,
-    /// Every lock file removal that landed: when, by which pid, of which
-    /// session's lock, and whether it removed it.
+    /// Every lock file removal that landed, in order: when, by which pid,
+    /// of which session's lock, and whether it removed it.
     lock_removals: Vec<(Duration, u32, usize, bool)>,
     /// Per process and session, when its exit cleanup released its hold
     /// (removed the lock file): nothing of that process may change the
@@ -542,6 +540,11 @@ struct Book {
 }
 
 impl Book {
+    /// When a removal of `session`'s lock file (by anyone) last failed.
+    fn removal_failed(&self, session: usize) -> Option<Duration> {
+        self.lock_removals.iter().rev().find(|r| r.2 == session && !r.3).map(|r| r.0)
+    }
+
     /// When a read or removal of `session`'s lock file by process `node`
     /// last failed.
     fn lock_op_failed(&self, session: usize, node: &str) -> Option<Duration> {
@@ -620,11 +623,6 @@ fn watcher(book: SharedBook, (freeze_takeover, freeze_repair): (bool, bool)) -> 
         };
         let mut book = lock_book(&book);
         let lock = lock_of(session);
-        if let (FsOp::RemoveFile(path), false) = (l.op, l.ok)
-            && *path == lock
-        {
-            book.failed_removals.insert(session, l.at);
-        }
         if let (FsOp::RemoveFile(path) | FsOp::Read(path), false) = (l.op, l.ok)
             && *path == lock
         {
@@ -708,7 +706,7 @@ fn watcher(book: SharedBook, (freeze_takeover, freeze_repair): (bool, bool)) -> 
             && *path == lock
         {
             // All or nothing: the instant a lock file appears it is whole.
-            let owner = l.bytes(lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(b).ok());
+            let owner = l.bytes(lock).ok().and_then(owner_in);
             l.check("L9", owner.is_some(), || format!("{} appeared without its whole owner record", lock.display()));
             if let Some(o) = owner {
                 book.created_at.entry(o.nonce).or_insert(l.at);
@@ -723,7 +721,7 @@ fn watcher(book: SharedBook, (freeze_takeover, freeze_repair): (bool, bool)) -> 
         let Some(h) = book.holds.get(&holder) else { return };
         let now_ms = book.wall0_ms + l.at.as_millis() as u64;
         if h.valid(now_ms) && l.pid_alive(h.pid) && book.same_process(h) {
-            let owner = l.bytes(lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(b).ok());
+            let owner = l.bytes(lock).ok().and_then(owner_in);
             // The holder's own process removing it: mutual exclusion inside
             // one process broke (L9); anyone else: L5.
             // Attributed by who holds it now: a hold of the same process
@@ -980,11 +978,10 @@ fn on_sigterm(p: &Proc, held: &HeldLocks) {
     // calls: then the cleanup's own removals cannot be told apart. Nor may
     // the cleanup remove that lock file again: the first removal may land
     // the instant before the next holder creates it (L5's race).
-    let lock_file = |path: &Path| (0..SESSIONS.len()).any(|i| path == lock_of(i));
-    let removal_in_flight = p.world.in_flight_of(pid, "remove_file", lock_file) > 0;
     let removing: Vec<usize> = (0..SESSIONS.len())
         .filter(|&i| p.world.in_flight_of(pid, "remove_file", |path| path == lock_of(i)) > 0)
         .collect();
+    let removal_in_flight = !removing.is_empty();
     // Every hold L13 judges is registered (its file names it, it is the
     // session's valid hold): the registry counts at least those. (This and
     // the emptiness checks below fail only if the registry's own
@@ -1077,13 +1074,19 @@ async fn calling<T>(p: &Proc, session: usize, call: impl std::future::Future<Out
     call.await
 }
 
+/// The owner record in a lock file's bytes, if they hold a readable one.
+fn owner_in(bytes: &[u8]) -> Option<LockOwner> {
+    serde_json::from_slice(bytes).ok()
+}
+
+/// The owner record a lock file holds now.
+fn owner_now(world: &World, lock: &Path) -> Option<LockOwner> {
+    world.peek_file(lock).ok().and_then(|b| owner_in(&b))
+}
+
 /// Does session `session`'s lock file name hold `nonce` now?
 fn lock_names(world: &World, session: usize, nonce: u64) -> bool {
-    world
-        .peek_file(lock_of(session))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok())
-        .is_some_and(|o| o.nonce == nonce)
+    owner_now(world, lock_of(session)).is_some_and(|o| o.nonce == nonce)
 }
 
 /// Is `path` a repair copy of `transcript` (`<transcript>.repair...`)?
@@ -1143,7 +1146,7 @@ async fn attempt(p: &Rc<Proc>, rng: &mut SimRng) {
     let again = att.abandon_in_flight().await;
     p.world.check("L2", again == 0, || format!("a second cleanup released {again} more locks: not idempotent"));
     let lock = lock_path(Path::new(SESSIONS[session]));
-    let owner = p.world.peek_file(&lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok());
+    let owner = owner_now(&p.world, &lock);
     let now_ms = p.env.clock.wall_ms();
     let mut book = lock_book(&p.book);
     for n in held {
@@ -1187,15 +1190,14 @@ fn watch_watchdog(p: &Rc<Proc>, nonce: u64) {
             return;
         }
         let lock = lock_path(Path::new(SESSIONS[session]));
-        let owner = p.world.peek_file(&lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok());
+        let owner = owner_now(&p.world, &lock);
         // The watchdog fired (the hold is revoked: nothing more lands) but
         // every removal it was allowed to try failed (persistent EIO): the
         // file is then recovered by takeover (L4), not by the watchdog.
         let excused = {
             let book = lock_book(&p.book);
             let fired = book.diagnostics.get(&nonce).is_some_and(|d| d.iter().any(|r| r.reason == Reason::MaxHold));
-            let failed =
-                book.failed_removals.get(&session).is_some_and(|t| *t + WATCHDOG_SLACK >= deadline - TAKEOVER_GRACE);
+            let failed = book.removal_failed(session).is_some_and(|t| t + WATCHDOG_SLACK >= deadline - TAKEOVER_GRACE);
             fired && failed
         };
         p.world.check("L2", excused || owner.as_ref().is_none_or(|o| o.nonce != nonce), || {
@@ -1366,7 +1368,7 @@ fn register(p: &Proc, session: usize, owner: &LockOwner) {
 fn check_timeout(p: &Proc, session: usize, e: &LockError) {
     let LockError::Timeout { waited, owner, .. } = e else { return };
     let lock = lock_path(Path::new(SESSIONS[session]));
-    let readable = p.world.peek_file(&lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok());
+    let readable = owner_now(&p.world, &lock);
     p.world.check("L3", *waited >= ACQUIRE_TIMEOUT, || {
         format!("acquire gave up after {waited:?} (timeout {ACQUIRE_TIMEOUT:?})")
     });
@@ -1502,7 +1504,7 @@ async fn outsider_probe(w: &World, manager: &LockManager, s: &str) {
     }
     let Ok(g) = manager.acquire(session).await else { return };
     let lock = g.lock_path().to_path_buf();
-    let forged = w.peek_file(&lock).ok().and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok()).map(|mut o| {
+    let forged = owner_now(w, &lock).map(|mut o| {
         o.nonce = o.nonce.wrapping_add(1);
         o
     });

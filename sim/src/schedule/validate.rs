@@ -136,8 +136,9 @@ impl Schedule {
                 return bad(format!("events[{i}].at_ms {} is after duration_ms {}", e.at_ms, self.duration_ms));
             }
             if let Event::Terminate { during: Some(d), .. } = &e.what {
-                check_ops(&d.ops, &format!("events[{i}].during"))?;
-                check_prefix(d.path_prefix.as_deref(), &format!("events[{i}].during"))?;
+                let at = format!("events[{i}].during");
+                check_ops(&d.ops, &at)?;
+                check_prefix(d.path_prefix.as_deref(), &at)?;
             }
             match &e.what {
                 Event::PowerLoss { restart_after_ms, .. } => {
