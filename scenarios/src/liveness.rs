@@ -98,6 +98,7 @@ pub enum Variant {
 }
 
 /// The `liveness` scenario for one variant.
+#[derive(Debug)]
 pub struct LivenessScenario {
     /// What runs.
     pub variant: Variant,

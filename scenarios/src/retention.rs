@@ -134,6 +134,7 @@ pub enum Variant {
 }
 
 /// The `retention` scenario for one variant.
+#[derive(Debug)]
 pub struct RetentionScenario {
     /// What runs.
     pub variant: Variant,

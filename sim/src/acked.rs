@@ -38,6 +38,13 @@ struct Writes<V> {
 /// ```
 pub struct Acked<K, V>(Arc<Mutex<BTreeMap<K, Writes<V>>>>);
 
+impl<K, V> std::fmt::Debug for Acked<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys = self.0.lock().map_or(0, |m| m.len());
+        f.debug_struct("Acked").field("keys", &keys).finish_non_exhaustive()
+    }
+}
+
 impl<K, V> Clone for Acked<K, V> {
     fn clone(&self) -> Self {
         Acked(self.0.clone())

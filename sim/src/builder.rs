@@ -93,6 +93,12 @@ pub struct Builder {
     at_end: Option<Hook>,
 }
 
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder").field("name", &self.name).field("expect", &self.expect).finish_non_exhaustive()
+    }
+}
+
 impl Builder {
     /// One line on what it runs (`steadfast list`, reports).
     pub fn description(mut self, text: &str) -> Self {
@@ -196,6 +202,12 @@ pub struct Built {
     nodes: Vec<(String, Hook)>,
     quiet: Option<Hook>,
     at_end: Option<Hook>,
+}
+
+impl std::fmt::Debug for Built {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Built").field("name", &self.name).field("expect", &self.expect).finish_non_exhaustive()
+    }
 }
 
 impl Scenario for Built {

@@ -52,6 +52,17 @@ pub struct Check<'a> {
     cargo_args: String,
 }
 
+impl std::fmt::Debug for Check<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Check")
+            .field("scenario", &self.scenario.name())
+            .field("seeds", &self.seeds)
+            .field("start", &self.start)
+            .field("jobs", &self.jobs)
+            .finish_non_exhaustive()
+    }
+}
+
 /// New failing seeds persisted per check: enough to pin the bug, few
 /// enough that a file of them stays readable.
 const PERSISTED_PER_RUN_MAX: usize = 8;

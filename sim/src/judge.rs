@@ -69,6 +69,19 @@ pub struct Landed<'a> {
     aims: Vec<crate::schedule::PauseRule>,
 }
 
+impl std::fmt::Debug for Landed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Landed")
+            .field("at", &self.at)
+            .field("node", &self.node)
+            .field("pid", &self.pid)
+            .field("op", &self.op)
+            .field("ok", &self.ok)
+            .field("injected", &self.injected)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<'a> Landed<'a> {
     /// [`Landed::read`], borrowed: no copy of the file.
     pub fn bytes(&self, path: &Path) -> io::Result<&'a [u8]> {

@@ -25,6 +25,12 @@ const CRASH_STALL_NS: u64 = 1_000_000_000;
 #[derive(Clone)]
 pub struct SimFs(pub(crate) World);
 
+impl std::fmt::Debug for SimFs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SimFs").field(&self.0).finish()
+    }
+}
+
 impl Fs for SimFs {
     fn exec(&self, op: FsOp) -> BoxFuture<'_, io::Result<FsOutput>> {
         Box::pin(async move {
@@ -84,6 +90,12 @@ impl Drop for ResultGuard<'_> {
 #[derive(Clone)]
 pub struct SimClock(pub(crate) World);
 
+impl std::fmt::Debug for SimClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SimClock").field(&self.0).finish()
+    }
+}
+
 impl Clock for SimClock {
     fn now(&self) -> Mono {
         let st = self.0.lock();
@@ -103,6 +115,12 @@ impl Clock for SimClock {
 /// Simulated processes: one per node incarnation.
 #[derive(Clone)]
 pub struct SimProcs(pub(crate) World);
+
+impl std::fmt::Debug for SimProcs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SimProcs").field(&self.0).finish()
+    }
+}
 
 impl Procs for SimProcs {
     fn liveness(&self, pid: u32) -> Liveness {

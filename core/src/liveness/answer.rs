@@ -128,7 +128,7 @@ mod with_tower {
     /// or call it from any tower stack. It is always ready, never fails,
     /// answers at once (it only reads the heartbeat) and never reads the
     /// request body.
-    #[derive(Clone)]
+    #[derive(Clone, Debug)]
     pub struct HealthzService {
         heartbeat: Heartbeat,
     }

@@ -103,6 +103,13 @@ pub struct DeferUntilHandshake {
     inner: Arc<Mutex<(bool, Vec<BoxFuture<'static, ()>>)>>,
 }
 
+impl std::fmt::Debug for DeferUntilHandshake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (sent, queued) = &*self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        f.debug_struct("DeferUntilHandshake").field("sent", sent).field("queued", &queued.len()).finish()
+    }
+}
+
 impl DeferUntilHandshake {
     /// An empty queue, handshake not yet sent.
     pub fn new() -> DeferUntilHandshake {

@@ -44,6 +44,12 @@ pub struct Heartbeat {
     state: Arc<Mutex<State>>,
 }
 
+impl std::fmt::Debug for Heartbeat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Heartbeat").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
 /// What `/healthz` says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Health {

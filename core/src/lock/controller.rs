@@ -56,6 +56,17 @@ pub struct AttemptController {
     state: Mutex<State>,
 }
 
+impl std::fmt::Debug for AttemptController {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        f.debug_struct("AttemptController")
+            .field("session", &self.session)
+            .field("held", &st.held.is_some())
+            .field("takeover", &st.takeover)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Default)]
 struct State {
     /// The lock, while held (coarsely, or by a write in progress).

@@ -461,6 +461,16 @@ pub struct LockGuard {
     hold: Arc<Hold>,
 }
 
+impl std::fmt::Debug for LockGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockGuard")
+            .field("lock", &self.hold.lock)
+            .field("nonce", &format_args!("{:016x}", self.hold.owner.nonce))
+            .field("fence", &self.hold.owner.fence)
+            .finish_non_exhaustive()
+    }
+}
+
 impl LockGuard {
     pub(crate) fn new(hold: Arc<Hold>) -> LockGuard {
         LockGuard { hold }

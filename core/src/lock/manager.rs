@@ -22,6 +22,22 @@ pub struct LockManager {
     pub(crate) inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for LockManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockManager")
+            .field("id", &format_args!("{:016x}", self.inner.id))
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Attempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let holds = self.holds.lock().unwrap_or_else(|p| p.into_inner()).len();
+        f.debug_struct("Attempt").field("manager", &self.manager).field("holds", &holds).finish()
+    }
+}
+
 pub(crate) struct Inner {
     pub(crate) env: Env,
     pub(crate) config: LockConfig,

@@ -33,6 +33,12 @@ pub struct ExitCleanup {
     signals: tokio::task::JoinHandle<()>,
 }
 
+impl std::fmt::Debug for ExitCleanup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExitCleanup").field("held", &self.held).finish_non_exhaustive()
+    }
+}
+
 impl ExitCleanup {
     /// Install the signal handlers (on the current tokio runtime) and return
     /// the guard that cleans up on a normal exit.

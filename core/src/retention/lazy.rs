@@ -31,6 +31,12 @@ pub struct LazySink {
     spawner: Arc<dyn Spawn>,
 }
 
+impl std::fmt::Debug for LazySink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazySink").field("path", &self.inner.path).finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     fs: Arc<dyn Fs>,
     path: PathBuf,

@@ -65,6 +65,12 @@ pub struct FileExporter {
     settled: crate::signal::Signal,
 }
 
+impl std::fmt::Debug for FileExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileExporter").field("dir", &self.dir).field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
 #[derive(Default)]
 struct State {
     /// Keys (never raw ids) of sessions marked crashed in memory, and the

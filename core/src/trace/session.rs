@@ -49,6 +49,12 @@ pub struct Tracer {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracer").field("config", &self.inner.config).finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     env: Env,
     exporters: Vec<Arc<dyn Exporter>>,
@@ -195,6 +201,12 @@ pub struct Session {
     inner: Arc<Inner>,
     cell: Arc<Cell>,
     id: String,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("id", &self.id).finish_non_exhaustive()
+    }
 }
 
 impl Session {

@@ -44,7 +44,11 @@ fn a_hung_compaction_blocks_until_cleanup_then_the_lock_is_free_at_once() {
         compaction.append(b"{\"compacted\":true}\n").await.expect("append");
         let before = std::fs::read(&session).expect("transcript");
         // Another turn of the same process (one manager per process).
-        let busy = holder.acquire_within(&session, Duration::ZERO).await.err().expect("held by the hung compaction");
+        // Every public lock type prints with `{:?}`, so `expect_err` and
+        // `assert!(.., "{r:?}")` work on their results.
+        let busy = holder.acquire_within(&session, Duration::ZERO).await.expect_err("held by the hung compaction");
+        let printed = format!("{compaction:?} {holder:?} {attempt:?}");
+        assert!(printed.contains("s.jsonl.lock") && printed.contains("holds: 2"), "{printed}");
         assert!(matches!(busy, LockError::Timeout { owner: Some(_), .. }), "{busy}");
         assert!(busy.to_string().contains(&format!("pid {}", std::process::id())), "L3 names the owner: {busy}");
         assert_eq!(attempt.abandon_in_flight().await, 1);
@@ -211,7 +215,7 @@ fn a_half_written_lock_file_is_recovered_after_its_grace_and_not_before() {
             &env,
             LockConfig { unreadable_grace: Duration::from_secs(3600), ..config(Duration::ZERO) },
         );
-        let young = patient.acquire(&session).await.err().expect("still within its grace");
+        let young = patient.acquire(&session).await.expect_err("still within its grace");
         assert!(matches!(young, LockError::Timeout { owner: None, .. }), "{young}");
         let manager =
             LockManager::new(&env, LockConfig { unreadable_grace: Duration::ZERO, ..config(Duration::from_secs(5)) });

@@ -105,7 +105,7 @@ fn a_lock_file_under_a_directory_that_is_a_file_is_refused_at_once() {
     let session = dir.path().join("sessions").join("s.jsonl");
     let err = rt().block_on(async {
         let env = Env::real().expect("env");
-        LockManager::new(&env, config(Duration::from_secs(60))).acquire(&session).await.err().expect("refused")
+        LockManager::new(&env, config(Duration::from_secs(60))).acquire(&session).await.expect_err("refused")
     });
     assert_eq!(err.io_kind(), Some(std::io::ErrorKind::NotADirectory), "{err}");
 }

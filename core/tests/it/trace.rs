@@ -505,7 +505,7 @@ fn the_crash_marks_bound_is_configurable() {
     rt().block_on(async {
         let env = Env::real().expect("env");
         let config = |n| FileExporterConfig { sole_writer: true, crash_marks_max: n, ..FileExporterConfig::default() };
-        let zero = FileExporter::open(&env, dir.path(), config(0)).await.err().expect("refused");
+        let zero = FileExporter::open(&env, dir.path(), config(0)).await.expect_err("refused");
         assert_eq!(zero.kind(), io::ErrorKind::InvalidInput);
         let file = Arc::new(FileExporter::open(&env, dir.path(), config(2)).await.expect("open"));
         let doc = |id: &str| TraceDoc {

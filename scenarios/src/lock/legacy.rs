@@ -59,6 +59,7 @@ pub enum LegacyError {
 }
 
 /// The replica's manager.
+#[derive(Debug)]
 pub struct LegacyManager {
     env: Env,
     config: LockConfig,
@@ -69,6 +70,7 @@ pub struct LegacyManager {
 }
 
 /// The replica's hold.
+#[derive(Debug)]
 pub struct LegacyGuard {
     env: Env,
     session: PathBuf,

@@ -56,6 +56,13 @@ const DIR: &str = "/data/sessions";
 const PROCS: &[&str] = &["p0", "p1", "p2"];
 /// The last one is the vandal's.
 const SESSIONS: &[&str] = &["/data/sessions/s0.jsonl", "/data/sessions/s1.jsonl", "/data/sessions/s2.jsonl"];
+/// The tries' session files (L14), outside `DIR`: no workload, watcher or
+/// fault rule of `DIR` touches them. The first is tried in the quiet phase,
+/// the second in the chaos phase under the one fault aimed at it.
+const TRY_SESSIONS: &[&str] = &["/data/try/quiet.jsonl", "/data/try/chaos.jsonl"];
+/// A pid no simulated process ever has (the world numbers its processes
+/// from far below it): its owner is dead.
+const DEAD_PID: u32 = 4_000_000;
 /// Incarnations of one process (`stream = process * INCARNATIONS_MAX + n`).
 const INCARNATIONS_MAX: u64 = 100;
 
@@ -95,6 +102,10 @@ const INVARIANTS: &[Invariant] = &[
     Invariant {
         id: "L13",
         statement: "a process that exits on SIGTERM removes the lock file of each hold it still has within the hold's window, unless the hold has work under way (recovery then takes it once the process is dead), and never one its own removal is still on its way to; its count and its registry say what it did",
+    },
+    Invariant {
+        id: "L14",
+        statement: "a try (a zero timeout) is one real try: it takes a lock that is free or left by a dead owner, refuses a live owner's at once naming it, and a refusal whose last look failed names that look's error",
     },
     Invariant {
         id: "L9",
@@ -209,6 +220,7 @@ impl Variant {
 }
 
 /// The `lock` scenario for one variant.
+#[derive(Debug)]
 pub struct LockScenario {
     /// What runs.
     pub variant: Variant,
@@ -317,6 +329,15 @@ fn schedule(seed: u64, variant: Variant) -> Schedule {
         });
     }
     s.params.insert("garbage_lock".into(), rng.range(0, 2));
+    // The chaos-phase try's last look fails (L14; see `try_in_chaos`): the
+    // second read of its lock file, the first being the try's own look.
+    s.errors.push(ErrorRule {
+        ops: vec!["read".into()],
+        path_prefix: Some(lock_path(Path::new(TRY_SESSIONS[1]))),
+        error: FaultKind::Eio,
+        nth: Some(2),
+        probability: None,
+    });
     hostile::schedule(&mut s, &mut sw, variant);
     // One seed in three freezes a process past max hold + grace (a GC
     // pause, SIGSTOP): its watchdog cannot run, another process takes the
@@ -371,6 +392,18 @@ fn schedule(seed: u64, variant: Variant) -> Schedule {
             };
             s.events.push(TimedEvent { at_ms, what: Event::Terminate { node: node.clone(), during } });
             s.events.push(TimedEvent { at_ms: at_ms + RESTART_MS, what: Event::Restart { node, reuse_pid: false } });
+        }
+        // In half of them removals of lock files fail (EIO) three times in
+        // ten, the exit cleanup's own among them: what it reports removed
+        // must then be what it removed (L13's count).
+        if term.chance(0.5) {
+            s.errors.push(ErrorRule {
+                ops: vec!["remove_file".into()],
+                path_prefix: Some(DIR.into()),
+                error: FaultKind::Eio,
+                nth: None,
+                probability: Some(0.3),
+            });
         }
     }
     // One seed in four (and every seed of the check-then-remove replica)
@@ -762,7 +795,7 @@ struct Proc {
 }
 
 async fn drive(world: &World, variant: Variant) {
-    world.setup([FsOp::CreateDirAll(DIR.into())]);
+    world.setup([FsOp::CreateDirAll(DIR.into()), FsOp::CreateDirAll("/data/try".into())]);
     if world.schedule().param("garbage_lock", 0) == 1 {
         // A writer crashed mid-way through writing its lock file.
         world.setup([FsOp::Write { path: lock_path(Path::new(SESSIONS[1])), data: b"{\"pid\":4".to_vec() }]);
@@ -780,6 +813,17 @@ async fn drive(world: &World, variant: Variant) {
             async move { process_main(w, book, variant, i as u64 * INCARNATIONS_MAX + n).await }
         });
     }
+    let (b, tried) = (book.clone(), Arc::new(AtomicU64::new(0)));
+    world.add_node("tryer", move |w| {
+        // Once: a power loss restarts every process, and the aimed fault
+        // counts reads from the chaos phase's start.
+        let (book, first) = (b.clone(), tried.fetch_add(1, Ordering::Relaxed) == 0);
+        async move {
+            if first {
+                try_in_chaos(&w, &book).await;
+            }
+        }
+    });
     if world.schedule().param("vandal", 0) == 1 {
         let (w, b) = (world.clone(), book.clone());
         world.spawn_local(async move { vandal(&w, &b).await });
@@ -1527,6 +1571,91 @@ async fn outsider_probe(w: &World, manager: &LockManager, s: &str) {
     }
 }
 
+/// A manager for the tries: the scenario's configuration (its forced
+/// releases are booked and judged by L7 like every other).
+fn try_manager(w: &World, book: &SharedBook) -> LockManager {
+    make_manager(&w.env(), book, w, None)
+}
+
+/// Plant, as another process would have left it, a lock record naming
+/// `pid` (with `start_time`) for the lock of `session`; the record.
+fn plant_owner(w: &World, session: &str, pid: u32, start_time: Option<u64>) -> Option<LockOwner> {
+    let env = w.env();
+    let owner = LockOwner {
+        pid,
+        start_time,
+        nonce: env.entropy.next_u64(),
+        acquired_at_ms: env.clock.wall_ms(),
+        max_hold_ms: MAX_HOLD.as_millis() as u64,
+        fence: 1,
+        // Another manager than any the tries use: a live pid's record is a
+        // live owner's, not an orphan of the trying manager's.
+        manager: 1,
+    };
+    let data = serde_json::to_vec(&owner).expect("an owner record serialises");
+    w.harness_apply(FsOp::Write { path: lock_path(Path::new(session)), data }).ok().map(|_| owner)
+}
+
+/// L14 in the quiet phase, where no fault interferes: a try at a lock its
+/// dead owner left takes it (one real try: the takeover, then the create
+/// it makes possible, even at the deadline), and a try at a live owner's
+/// lock is refused at once, naming that owner.
+async fn try_in_quiet(w: &World, book: &SharedBook) {
+    let manager = try_manager(w, book);
+    let (s, session) = (TRY_SESSIONS[0], Path::new(TRY_SESSIONS[0]));
+    if plant_owner(w, s, DEAD_PID, None).is_some() {
+        let r = manager.acquire_within(session, Duration::ZERO).await;
+        w.check("L14", r.is_ok(), || format!("a try at the lock of {s}, left by a dead owner, returned {r:?}"));
+        if let Ok(g) = r {
+            let _ = g.release().await;
+        }
+    }
+    let env = w.env();
+    let pid = env.procs.own_pid();
+    let Some(o) = plant_owner(w, s, pid, env.procs.start_time(pid)) else { return };
+    let start = env.clock.now();
+    let r = manager.acquire_within(session, Duration::ZERO).await;
+    let took = env.clock.now().saturating_since(start);
+    let named = matches!(&r, Err(LockError::Timeout { owner: Some(x), .. }) if x.nonce == o.nonce);
+    // At once: its create, its look, and the final look that names the
+    // owner (five calls on the mount).
+    w.check("L14", named && took <= Duration::from_millis(5 * LATENCY_MS_MAX), || {
+        format!("a try at the lock of {s}, held by a live owner {:016x}, returned {r:?} after {took:?}", o.nonce)
+    });
+    let _ = w.harness_apply(FsOp::RemoveFile(lock_path(session)));
+}
+
+/// L14 in the chaos phase: a try at a live owner's lock whose own look
+/// reads the owner, and whose last look (the second read of the lock file,
+/// failed by the fault `schedule` aims at it) fails, names both the owner
+/// and that look's error.
+async fn try_in_chaos(w: &World, book: &SharedBook) {
+    let manager = try_manager(w, book);
+    let (s, session) = (TRY_SESSIONS[1], Path::new(TRY_SESSIONS[1]));
+    let env = w.env();
+    let pid = env.procs.own_pid();
+    let Some(o) = plant_owner(w, s, pid, env.procs.start_time(pid)) else { return };
+    let r = manager.acquire_within(session, Duration::ZERO).await;
+    match &r {
+        Err(LockError::Timeout { owner: Some(x), last_error, .. }) => {
+            w.check("L14", x.nonce == o.nonce && *last_error == Some(std::io::ErrorKind::Other), || {
+                format!(
+                    "a try at the lock of {s}, held by {:016x}, whose last look failed (EIO) returned {r:?}",
+                    o.nonce
+                )
+            });
+        }
+        // A look that failed before it read the owner names its error.
+        Err(LockError::Timeout { owner: None, last_error, .. }) => {
+            w.check("L14", last_error.is_some(), || format!("a try at the lock of {s} returned {r:?}"));
+        }
+        // What no wait cures (a full disk) is refused at once, typed.
+        Err(_) => {}
+        Ok(_) => w.check("L14", false, || format!("a try took the lock of {s}, held by a live owner {:016x}", o.nonce)),
+    }
+    let _ = w.harness_apply(FsOp::RemoveFile(lock_path(session)));
+}
+
 /// The quiet phase: every session's lock can be taken (L4: whatever the
 /// chaos left is recoverable) and its transcript is whole (L6); L7 over
 /// every forced release.
@@ -1554,6 +1683,7 @@ async fn quiet_phase_checks(world: &World, book: &SharedBook) {
                 done.lock().unwrap_or_else(|p| p.into_inner()).push((s.to_string(), err, wrote));
             }
             outsider_probe(&w, &manager, SESSIONS[0]).await;
+            try_in_quiet(&w, &book).await;
             // The sweep a service runs at its next boot, once every process
             // has finished its work: stale locks, claims whose claimer died
             // mid-takeover, repair copies nobody is writing. Nothing may be
@@ -1615,7 +1745,8 @@ async fn quiet_phase_checks(world: &World, book: &SharedBook) {
             format!("hold {nonce:016x} got {in_process} in-process and {takeovers} takeover diagnostics")
         });
         for d in diags {
-            let named = d.session_file.to_str().is_some_and(|f| SESSIONS.contains(&f)) && d.owner.is_some();
+            let named = d.session_file.to_str().is_some_and(|f| SESSIONS.contains(&f) || TRY_SESSIONS.contains(&f))
+                && d.owner.is_some();
             world.check("L7", named, || format!("a diagnostic names no session file or owner: {d:?}"));
         }
     }

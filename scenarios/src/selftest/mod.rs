@@ -34,6 +34,7 @@ const F1: &[Invariant] =
 const S1: &[Invariant] = &[Invariant { id: "S1", statement: "the poller never times out" }];
 
 /// A tmp+rename replace with a power loss at a seeded instant.
+#[derive(Debug)]
 pub struct RenameReplace {
     /// fsync the file before the rename and the directory after.
     pub fsync: bool,
@@ -155,6 +156,7 @@ fn check_f1(world: &World, target: &Path) {
 }
 
 /// Delete a large tree on a slow mount while a poller checks liveness.
+#[derive(Debug)]
 pub struct TreeDelete {
     /// Delete with blocking calls (the shipped mistake).
     pub blocking: bool,

@@ -79,6 +79,7 @@ pub enum Store {
 }
 
 /// One storage self-test.
+#[derive(Debug)]
 pub struct StorageSelftest {
     /// The fault mechanism.
     pub mechanism: Mechanism,

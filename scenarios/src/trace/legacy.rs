@@ -65,6 +65,12 @@ pub struct LegacyExporter {
     state: Mutex<(BTreeSet<String>, bool)>,
 }
 
+impl std::fmt::Debug for LegacyExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LegacyExporter").field("dir", &self.dir).field("flavour", &self.flavour).finish_non_exhaustive()
+    }
+}
+
 impl LegacyExporter {
     /// An exporter writing into `dir` (which must exist).
     pub fn new(env: &Env, dir: &Path, flavour: LegacyFlavour) -> LegacyExporter {
@@ -181,6 +187,12 @@ pub struct DebounceSession {
 
 /// How long `flush` polls for the pending write before giving up.
 const FLUSH_POLLS_MAX: u32 = 100_000;
+
+impl std::fmt::Debug for DebounceSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DebounceSession").field("exporter", &self.exporter).finish_non_exhaustive()
+    }
+}
 
 impl DebounceSession {
     /// Start a session exporting through `exporter`.

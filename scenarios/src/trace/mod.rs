@@ -132,6 +132,7 @@ pub enum Variant {
 }
 
 /// The `trace` scenario for one variant.
+#[derive(Debug)]
 pub struct TraceScenario {
     /// What runs.
     pub variant: Variant,

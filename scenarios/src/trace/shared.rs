@@ -70,6 +70,7 @@ const OTHER_REFUSED: &str = "the other process's export of a crashed session was
 const SOMETIMES: &[&str] = &[OTHER_RENAME_AFTER_CRASH, OTHER_REFUSED];
 
 /// Two processes, one directory: the fixed exporter or the replica.
+#[derive(Debug)]
 pub struct SharedDirScenario {
     /// Run the exporter as a sole writer (the replica).
     pub sole_writer: bool,

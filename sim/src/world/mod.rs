@@ -85,6 +85,13 @@ struct Shared {
 #[derive(Clone)]
 pub struct World(Arc<Shared>);
 
+impl std::fmt::Debug for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Without taking the state's lock: printable inside a watcher.
+        f.debug_struct("World").field("seed", &self.0.schedule.seed).finish_non_exhaustive()
+    }
+}
+
 pub(crate) fn now_ns() -> u64 {
     madsim::time::TimeHandle::current().elapsed().as_nanos() as u64
 }
