@@ -92,7 +92,12 @@ pub struct LockOwner {
     pub acquired_at_ms: u64,
     /// The holder's maximum hold.
     pub max_hold_ms: u64,
-    /// Fence token: grows with every acquisition by one manager.
+    /// Fence token: one manager never hands out the same one twice, and
+    /// each of its tries gets a larger one than the last (at least the
+    /// try's wall-clock milliseconds). It orders tries, not holds: a
+    /// create issued first may land after a later try's hold came and
+    /// went, so a fencing storage service must not assume a newer hold
+    /// carries a larger token than every older one.
     pub fence: u64,
     /// Random identity of the [`LockManager`] that wrote it (0 in records
     /// of older versions): another manager of the same process is a live

@@ -108,6 +108,10 @@ const INVARIANTS: &[Invariant] = &[
         statement: "a try (a zero timeout) is one real try: it takes a lock that is free or left by a dead owner, refuses a live owner's at once naming it, and a refusal whose last look failed names that look's error",
     },
     Invariant {
+        id: "L15",
+        statement: "one manager never hands out a fence token twice, and a guard reports the token its lock record carries",
+    },
+    Invariant {
         id: "L9",
         statement: "a lock file appears whole or not at all; no .repair. or .takeover. file outlives its owner; any number of managers in one process keep mutual exclusion",
     },
@@ -540,6 +544,8 @@ struct Book {
     /// When each hold's lock file appeared (virtual time): the order of
     /// acquisitions, whenever their processes learn of them.
     created_at: BTreeMap<u64, Duration>,
+    /// L15: the fence tokens each lock manager (by its id) handed out.
+    fences: BTreeSet<(u64, u64)>,
     /// Forced-release diagnostics per nonce (L7).
     diagnostics: BTreeMap<u64, Vec<ForcedRelease>>,
     /// Nonces a cleanup abandoned.
@@ -1360,6 +1366,9 @@ async fn acquire(
         Err(_) => return None,
     };
     acquired.borrow_mut().push(guard.owner().nonce);
+    p.world.check("L15", guard.fence() == guard.owner().fence, || {
+        format!("a guard reports fence {} for a hold whose record carries {}", guard.fence(), guard.owner().fence)
+    });
     register(p, session, guard.owner());
     Some(guard)
 }
@@ -1374,6 +1383,16 @@ fn register(p: &Proc, session: usize, owner: &LockOwner) {
     let prev_alive = prev_pid.is_some_and(|pid| p.env.procs.liveness(pid) == Liveness::Alive);
     let now_ms = p.env.clock.wall_ms();
     let mut book = lock_book(&p.book);
+    // L15: one manager never hands out a fence token twice. (Tokens grow
+    // with every try, not in the order holds are taken: a create issued
+    // first may land after a later try's hold came and went.) Not for
+    // records without a token (the legacy managers' replicas write fence
+    // 0, as upstream's did).
+    if owner.manager != 0 && owner.fence != 0 {
+        let fresh = book.fences.insert((owner.manager, owner.fence));
+        p.world
+            .check("L15", fresh, || format!("manager {:016x} handed out fence {} twice", owner.manager, owner.fence));
+    }
     // A process frozen between its lock file's creation and its acquire's
     // return learns of the hold late: if a later hold has been booked
     // since, this one was taken over while it slept (its lease judges its
@@ -1607,7 +1626,16 @@ async fn try_in_quiet(w: &World, book: &SharedBook) {
         let r = manager.acquire_within(session, Duration::ZERO).await;
         w.check("L14", r.is_ok(), || format!("a try at the lock of {s}, left by a dead owner, returned {r:?}"));
         if let Ok(g) = r {
-            let _ = g.release().await;
+            // Released without a look after an outsider (a tmp reaper)
+            // removed its lock file: the lock is free either way, so the
+            // release succeeds (L5), and leaves no file.
+            let lock = g.lock_path().to_path_buf();
+            let removed = w.harness_apply(FsOp::RemoveFile(lock.clone())).is_ok();
+            let released = g.release().await;
+            let gone = w.peek_file(&lock).is_err();
+            w.check("L5", !removed || (released.is_ok() && gone), || {
+                format!("{s}'s holder released ({released:?}) after an outsider removed its lock file (gone: {gone})")
+            });
         }
     }
     let env = w.env();
