@@ -59,7 +59,7 @@ const SESSIONS: &[&str] = &["/data/sessions/s0.jsonl", "/data/sessions/s1.jsonl"
 /// The tries' session files (L14), outside `DIR`: no workload, watcher or
 /// fault rule of `DIR` touches them. The first is tried in the quiet phase,
 /// the second in the chaos phase under the one fault aimed at it.
-const TRY_SESSIONS: &[&str] = &["/data/try/quiet.jsonl", "/data/try/chaos.jsonl"];
+const TRY_SESSIONS: &[&str] = &["/data/try/quiet.jsonl", "/data/try/chaos.jsonl", "/data/try/other.jsonl"];
 /// A pid no simulated process ever has (the world numbers its processes
 /// from far below it): its owner is dead.
 const DEAD_PID: u32 = 4_000_000;
@@ -1599,12 +1599,23 @@ fn try_manager(w: &World, book: &SharedBook) -> LockManager {
 /// Plant, as another process would have left it, a lock record naming
 /// `pid` (with `start_time`) for the lock of `session`; the record.
 fn plant_owner(w: &World, session: &str, pid: u32, start_time: Option<u64>) -> Option<LockOwner> {
+    plant_owner_at(w, session, pid, start_time, w.env().clock.wall_ms())
+}
+
+/// [`plant_owner`], acquired at `acquired_at_ms` by the writer's clock.
+fn plant_owner_at(
+    w: &World,
+    session: &str,
+    pid: u32,
+    start_time: Option<u64>,
+    acquired_at_ms: u64,
+) -> Option<LockOwner> {
     let env = w.env();
     let owner = LockOwner {
         pid,
         start_time,
         nonce: env.entropy.next_u64(),
-        acquired_at_ms: env.clock.wall_ms(),
+        acquired_at_ms,
         max_hold_ms: MAX_HOLD.as_millis() as u64,
         fence: 1,
         // Another manager than any the tries use: a live pid's record is a
@@ -1651,6 +1662,35 @@ async fn try_in_quiet(w: &World, book: &SharedBook) {
         format!("a try at the lock of {s}, held by a live owner {:016x}, returned {r:?} after {took:?}", o.nonce)
     });
     let _ = w.harness_apply(FsOp::RemoveFile(lock_path(session)));
+    // L4: a record whose writer's clock ran an hour ahead claims to be
+    // young for an hour; the manager's own sightings age it, and it is
+    // recovered once this manager has seen it for max hold + grace, even
+    // while the manager looks at another such lock in between.
+    let pair = [TRY_SESSIONS[0], TRY_SESSIONS[2]];
+    let ahead = env.clock.wall_ms() + 3_600_000;
+    if pair.iter().any(|s| plant_owner_at(w, s, pid, env.procs.start_time(pid), ahead).is_none()) {
+        return;
+    }
+    // Seen for max hold + grace, then tried again: two rounds of two tries
+    // (five calls each on the mount) and their pause.
+    let round = Duration::from_millis(2 * 5 * LATENCY_MS_MAX + 200);
+    let bound = MAX_HOLD + TAKEOVER_GRACE + round * 2;
+    let start = env.clock.now();
+    let mut taken = [false; 2];
+    while taken.contains(&false) && env.clock.now().saturating_since(start) < bound {
+        for (i, s) in pair.iter().enumerate() {
+            if !taken[i]
+                && let Ok(g) = manager.acquire_within(Path::new(s), Duration::ZERO).await
+            {
+                taken[i] = true;
+                let _ = g.release().await;
+            }
+        }
+        env.clock.sleep(Duration::from_millis(200)).await;
+    }
+    w.check("L4", taken == [true; 2], || {
+        format!("two locks whose records claim an acquisition an hour ahead, tried in turn, taken after {bound:?}: {taken:?}")
+    });
 }
 
 /// L14 in the chaos phase: a try at a live owner's lock whose own look
@@ -1711,7 +1751,6 @@ async fn quiet_phase_checks(world: &World, book: &SharedBook) {
                 done.lock().unwrap_or_else(|p| p.into_inner()).push((s.to_string(), err, wrote));
             }
             outsider_probe(&w, &manager, SESSIONS[0]).await;
-            try_in_quiet(&w, &book).await;
             // The sweep a service runs at its next boot, once every process
             // has finished its work: stale locks, claims whose claimer died
             // mid-takeover, repair copies nobody is writing. Nothing may be
@@ -1725,6 +1764,12 @@ async fn quiet_phase_checks(world: &World, book: &SharedBook) {
                 });
             }
         }
+    });
+    // The tries, beside the probe: they must not delay its closing sweep.
+    let b = book.clone();
+    world.add_node("quiet-tryer", move |w| {
+        let book = b.clone();
+        async move { try_in_quiet(&w, &book).await }
     });
     world.sleep_until(world.quiet_end()).await;
     let results = probe_done.lock().unwrap_or_else(|p| p.into_inner()).clone();
