@@ -56,8 +56,10 @@ const SEEN_MAX: usize = 1024;
 /// lock path that keeps vanishing (a hostile churn) then waits like a
 /// busy one, so `acquire` never spins.
 const IMMEDIATE_RETRIES_MAX: u32 = 4;
-/// The largest lock file read; anything longer is garbage.
-const LOCK_FILE_MAX: u64 = 64 << 10;
+/// The largest lock file read (a record is a few hundred bytes; JSON
+/// whitespace may pad it to this); anything longer is garbage, judged
+/// without reading it.
+pub const LOCK_FILE_MAX: u64 = 64 << 10;
 /// Tries to remove our own takeover claim.
 const CLAIM_REMOVE_TRIES_MAX: u32 = 8;
 

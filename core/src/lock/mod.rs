@@ -76,7 +76,7 @@ use serde::{Deserialize, Serialize};
 pub use controller::{AttemptController, Fingerprint};
 pub use guard::LockGuard;
 pub use held::HeldLocks;
-pub use manager::{Attempt, Litter, LockManager, StaleSweep};
+pub use manager::{Attempt, LOCK_FILE_MAX, Litter, LockManager, StaleSweep};
 
 /// Who holds a lock: the JSON body of the lock file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -35,7 +35,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use steadfast_core::lock::{
-    Attempt, ForcedRelease, HeldLocks, LockConfig, LockError, LockGuard, LockManager, LockOwner, Reason, lock_path,
+    Attempt, ForcedRelease, HeldLocks, LOCK_FILE_MAX, LockConfig, LockError, LockGuard, LockManager, LockOwner, Reason,
+    lock_path,
 };
 use steadfast_core::{Env, FsExt, FsOp, Liveness};
 use steadfast_sim::schedule::{During, ErrorRule, Event, HangRule, Latency, Mount, PauseRule, SpikeRule, TimedEvent};
@@ -1599,16 +1600,18 @@ fn try_manager(w: &World, book: &SharedBook) -> LockManager {
 /// Plant, as another process would have left it, a lock record naming
 /// `pid` (with `start_time`) for the lock of `session`; the record.
 fn plant_owner(w: &World, session: &str, pid: u32, start_time: Option<u64>) -> Option<LockOwner> {
-    plant_owner_at(w, session, pid, start_time, w.env().clock.wall_ms())
+    plant_owner_at(w, session, pid, start_time, w.env().clock.wall_ms(), 0)
 }
 
-/// [`plant_owner`], acquired at `acquired_at_ms` by the writer's clock.
+/// [`plant_owner`], acquired at `acquired_at_ms` by the writer's clock, the
+/// record padded with JSON whitespace to `len` bytes (0: as written).
 fn plant_owner_at(
     w: &World,
     session: &str,
     pid: u32,
     start_time: Option<u64>,
     acquired_at_ms: u64,
+    len: usize,
 ) -> Option<LockOwner> {
     let env = w.env();
     let owner = LockOwner {
@@ -1622,7 +1625,8 @@ fn plant_owner_at(
         // live owner's, not an orphan of the trying manager's.
         manager: 1,
     };
-    let data = serde_json::to_vec(&owner).expect("an owner record serialises");
+    let mut data = serde_json::to_vec(&owner).expect("an owner record serialises");
+    data.resize(data.len().max(len), b' ');
     w.harness_apply(FsOp::Write { path: lock_path(Path::new(session)), data }).ok().map(|_| owner)
 }
 
@@ -1651,24 +1655,32 @@ async fn try_in_quiet(w: &World, book: &SharedBook) {
     }
     let env = w.env();
     let pid = env.procs.own_pid();
-    let Some(o) = plant_owner(w, s, pid, env.procs.start_time(pid)) else { return };
-    let start = env.clock.now();
-    let r = manager.acquire_within(session, Duration::ZERO).await;
-    let took = env.clock.now().saturating_since(start);
-    let named = matches!(&r, Err(LockError::Timeout { owner: Some(x), .. }) if x.nonce == o.nonce);
-    // At once: its create, its look, and the final look that names the
-    // owner (five calls on the mount).
-    w.check("L14", named && took <= Duration::from_millis(5 * LATENCY_MS_MAX), || {
-        format!("a try at the lock of {s}, held by a live owner {:016x}, returned {r:?} after {took:?}", o.nonce)
-    });
-    let _ = w.harness_apply(FsOp::RemoveFile(lock_path(session)));
+    // A live owner's record as written, and padded with whitespace to the
+    // largest lock file a manager reads (still a record, not garbage).
+    for len in [0, LOCK_FILE_MAX as usize] {
+        let now_ms = env.clock.wall_ms();
+        let Some(o) = plant_owner_at(w, s, pid, env.procs.start_time(pid), now_ms, len) else { return };
+        let start = env.clock.now();
+        let r = manager.acquire_within(session, Duration::ZERO).await;
+        let took = env.clock.now().saturating_since(start);
+        let named = matches!(&r, Err(LockError::Timeout { owner: Some(x), .. }) if x.nonce == o.nonce);
+        // At once: its create, its look, and the final look that names the
+        // owner (five calls on the mount).
+        w.check("L14", named && took <= Duration::from_millis(5 * LATENCY_MS_MAX), || {
+            format!(
+                "a try at the lock of {s}, held by a live owner {:016x} ({len} bytes), returned {r:?} after {took:?}",
+                o.nonce
+            )
+        });
+        let _ = w.harness_apply(FsOp::RemoveFile(lock_path(session)));
+    }
     // L4: a record whose writer's clock ran an hour ahead claims to be
     // young for an hour; the manager's own sightings age it, and it is
     // recovered once this manager has seen it for max hold + grace, even
     // while the manager looks at another such lock in between.
     let pair = [TRY_SESSIONS[0], TRY_SESSIONS[2]];
     let ahead = env.clock.wall_ms() + 3_600_000;
-    if pair.iter().any(|s| plant_owner_at(w, s, pid, env.procs.start_time(pid), ahead).is_none()) {
+    if pair.iter().any(|s| plant_owner_at(w, s, pid, env.procs.start_time(pid), ahead, 0).is_none()) {
         return;
     }
     // Seen for max hold + grace, then tried again: two rounds of two tries
