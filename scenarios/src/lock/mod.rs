@@ -60,6 +60,7 @@ const SESSIONS: &[&str] = &["/data/sessions/s0.jsonl", "/data/sessions/s1.jsonl"
 /// The tries' session files (L14), outside `DIR`: no workload, watcher or
 /// fault rule of `DIR` touches them. The first is tried in the quiet phase,
 /// the second in the chaos phase under the one fault aimed at it.
+const TRY_DIR: &str = "/data/try/";
 const TRY_SESSIONS: &[&str] = &["/data/try/quiet.jsonl", "/data/try/chaos.jsonl", "/data/try/other.jsonl"];
 /// A pid no simulated process ever has (the world numbers its processes
 /// from far below it): its owner is dead.
@@ -1703,6 +1704,49 @@ async fn try_in_quiet(w: &World, book: &SharedBook) {
     w.check("L4", taken == [true; 2], || {
         format!("two locks whose records claim an acquisition an hour ahead, tried in turn, taken after {bound:?}: {taken:?}")
     });
+    sweep_litter(w, &manager).await;
+}
+
+/// L9 for `sweep_stale` over every kind of litter at once, as a service's
+/// boot sweep meets it after crashes: a stale lock file, a takeover claim
+/// whose claimer died, that claim's clear-claim whose clearer died too
+/// (it blocks the claim's clearing until it is gone), and a repair copy
+/// of a session nobody holds. All go, and the report says so.
+async fn sweep_litter(w: &World, manager: &LockManager) {
+    let dir = Path::new("/data/try/sweep");
+    let env = w.env();
+    let dead = |nonce: u64| LockOwner {
+        pid: DEAD_PID,
+        start_time: None,
+        nonce,
+        acquired_at_ms: env.clock.wall_ms(),
+        max_hold_ms: MAX_HOLD.as_millis() as u64,
+        fence: 1,
+        manager: 1,
+    };
+    let (claimer, clearer) = (env.entropy.next_u64(), env.entropy.next_u64());
+    let claim = format!("b.jsonl.lock.takeover.{:016x}", env.entropy.next_u64());
+    let record = |o: LockOwner| serde_json::to_vec(&o).expect("an owner record serialises");
+    let litter = [
+        ("a.jsonl.lock".to_string(), record(dead(env.entropy.next_u64()))),
+        (claim.clone(), record(dead(claimer))),
+        (format!("{claim}.clear.{claimer:016x}"), record(dead(clearer))),
+        ("c.jsonl.repair".to_string(), b"{\"k\":1}\n".to_vec()),
+    ];
+    if w.harness_apply(FsOp::CreateDirAll(dir.into())).is_err()
+        || litter.iter().any(|(n, d)| w.harness_apply(FsOp::Write { path: dir.join(n), data: d.clone() }).is_err())
+    {
+        return;
+    }
+    let swept = manager.sweep_stale(dir).await;
+    let left: Vec<String> = w
+        .peek_dir(dir)
+        .map(|entries| entries.into_iter().map(|(n, _)| n.to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    let accounted = swept.as_ref().is_ok_and(|s| s.inspected == litter.len() && s.removed.len() == litter.len());
+    w.check("L9", left.is_empty() && accounted, || {
+        format!("sweep_stale over a stale lock, a dead claimer's claim, its dead clearer's file and a repair copy left {left:?} and reported {swept:?}")
+    });
 }
 
 /// L14 in the chaos phase: a try at a live owner's lock whose own look
@@ -1830,7 +1874,7 @@ async fn quiet_phase_checks(world: &World, book: &SharedBook) {
             format!("hold {nonce:016x} got {in_process} in-process and {takeovers} takeover diagnostics")
         });
         for d in diags {
-            let named = d.session_file.to_str().is_some_and(|f| SESSIONS.contains(&f) || TRY_SESSIONS.contains(&f))
+            let named = d.session_file.to_str().is_some_and(|f| SESSIONS.contains(&f) || f.starts_with(TRY_DIR))
                 && d.owner.is_some();
             world.check("L7", named, || format!("a diagnostic names no session file or owner: {d:?}"));
         }
