@@ -142,8 +142,8 @@
 //! through `Clock` and madsim; processes killed and restarted with new
 //! pids (a pid is reused only once nothing of its last process is in
 //! flight); SIGTERM (`Event::Terminate`), handled by a task that awaits
-//! [`World::terminated`] while the process's other tasks are mid-call,
-//! and aimed, if asked, at the next write in flight; frozen processes
+//! [`World::terminated`] while the process's other tasks are mid-call
+//! (or asked between a loop's steps, [`World::terminating`]), and aimed, if asked, at the next write in flight; frozen processes
 //! and latency spikes; madsim's simulated network. A fault rule that names `write`,
 //! `append`, `read`, `sync_file` or `metadata` strikes the path operation
 //! and its open-file twin alike.

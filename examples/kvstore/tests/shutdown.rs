@@ -6,10 +6,7 @@
 //! before survives the restart. A second sweep runs a store loop that
 //! ignores the signal, and must be caught: K2 is no check that cannot fail.
 
-use std::future::Future;
 use std::path::Path;
-use std::pin::Pin;
-use std::task::Poll;
 use std::time::Duration;
 
 use kvstore::KvStore;
@@ -39,14 +36,10 @@ fn schedule(seed: u64) -> Schedule {
     s
 }
 
-/// Whether `signal` has completed, without waiting for it.
-async fn arrived(signal: &mut Pin<Box<dyn Future<Output = ()>>>) -> bool {
-    std::future::poll_fn(|cx| Poll::Ready(signal.as_mut().poll(cx).is_ready())).await
-}
-
 async fn serve(w: World, obey: bool) {
-    // Installed first: a SIGTERM from here on runs this shutdown.
-    let mut signal: Pin<Box<dyn Future<Output = ()>>> = Box::pin(w.terminated());
+    // The handler, installed first: a SIGTERM from here on runs this
+    // shutdown (the loop asks `terminating()` between puts).
+    drop(w.terminated());
     let (clock, acked) = (w.env().clock, w.shared::<Set>());
     let mut store = loop {
         match KvStore::open(Path::new("/data")).await {
@@ -58,7 +51,7 @@ async fn serve(w: World, obey: bool) {
     let mut rng = w.workload_rng(2);
     let mut seen = false;
     while w.now() < w.chaos_end() {
-        if !seen && arrived(&mut signal).await {
+        if !seen && w.terminating() {
             seen = true;
             // Judged from outside the process: still running (the same
             // incarnation) once the bound has passed breaks K2. (One a

@@ -169,6 +169,16 @@ impl World {
         })
     }
 
+    /// Has the calling node's process received SIGTERM? For a service
+    /// whose main is a loop: install the handler first (call
+    /// [`World::terminated`] and keep or drop its future), then ask this
+    /// between steps and shut down once it says so. `false` outside a
+    /// node, and for a process restarted since the signal.
+    pub fn terminating(&self) -> bool {
+        let st = self.lock();
+        self.current_node(&st).is_some_and(|i| st.procs.nodes[i].term.received)
+    }
+
     /// Send SIGTERM to node `name`'s process now (see
     /// [`World::terminated`]).
     pub fn terminate(&self, name: &str) {

@@ -400,7 +400,10 @@ fn sigterm_runs_a_handler_or_kills() {
         w.add_node("handles", |w| async move {
             let first = w.now() < Duration::from_millis(1_000);
             if first {
-                w.terminated().await;
+                let signal = w.terminated();
+                assert!(!w.terminating(), "no signal yet");
+                signal.await;
+                assert!(w.terminating(), "the loop's question says so once the signal came");
                 let at = w.now();
                 w.env().fs.write_blocking("/d/cleaned", at.as_millis().to_string()).expect("write");
             } else {
