@@ -1228,7 +1228,20 @@ fn watch_watchdog(p: &Rc<Proc>, nonce: u64) {
     let deadline = Duration::from_millis(at_ms) + MAX_HOLD + TAKEOVER_GRACE + WATCHDOG_SLACK;
     let p = p.clone();
     madsim::task::spawn_local(async move {
-        p.world.sleep_until(deadline).await;
+        let fires = Duration::from_millis(at_ms) + MAX_HOLD;
+        // A freeze after the watchdog's instant delays it by as long: the
+        // bound counts from when the process can run (a holder that
+        // resumed a millisecond before the deadline has its drain and its
+        // removal still to do; seed 572 with a shorter retry jitter).
+        let mut until = deadline;
+        loop {
+            p.world.sleep_until(until).await;
+            let due = deadline + frozen(&p.world, &p.name, fires, until);
+            if due <= until {
+                break;
+            }
+            until = due;
+        }
         if p.env.procs.liveness(pid) != Liveness::Alive {
             return; // killed: its watchdog died with it; recovery is L4's
         }
@@ -1236,7 +1249,6 @@ fn watch_watchdog(p: &Rc<Proc>, nonce: u64) {
         // to touch its file: the watchdog could not run in time, and the
         // file is takeover's (L4); the lease is L1's and L5's. A freeze
         // that ended inside the window only delays the watchdog.
-        let fires = Duration::from_millis(at_ms) + MAX_HOLD;
         let window_end = Duration::from_millis(at_ms) + TOUCH_WINDOW;
         if frozen(&p.world, &p.name, fires, window_end) == window_end - fires {
             return;
