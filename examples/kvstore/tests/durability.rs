@@ -6,13 +6,12 @@
 //! this test fails with a report and the command that replays the failing
 //! seed.
 
-use std::path::Path;
+mod common;
+
 use std::time::Duration;
 
-use kvstore::KvStore;
-use steadfast_sim::{Acked, check, scenario};
-
-type Set = Acked<String, u64>;
+use common::Set;
+use steadfast_sim::{check, scenario};
 
 #[test]
 fn put_survives_crash() {
@@ -20,14 +19,7 @@ fn put_survives_crash() {
         .invariant("K1", "every acknowledged put survives a power loss and a reopen")
         .node("kv", |w| async move {
             let (clock, acked) = (w.env().clock, w.shared::<Set>());
-            // Open until it works: an injected EIO may fail one attempt,
-            // and a reopen that gives up would hide what it should check.
-            let mut store = loop {
-                match KvStore::open(Path::new("/data")).await {
-                    Ok(store) => break store,
-                    Err(_) => clock.sleep(Duration::from_millis(50)).await,
-                }
-            };
+            let mut store = common::open(&w).await;
             // A reopen after the restart sees what survived.
             acked.check_all(&w, "K1", store.all());
             let mut rng = w.workload_rng(1);
@@ -40,12 +32,7 @@ fn put_survives_crash() {
                 clock.sleep(Duration::from_millis(rng.range(1, 50))).await;
             }
         })
-        .at_end(|w| async move {
-            match KvStore::open(Path::new("/data")).await {
-                Ok(store) => w.shared::<Set>().check_all(&w, "K1", store.all()),
-                Err(e) => w.check("K1", false, || format!("the store does not reopen after the faults: {e}")),
-            }
-        })
+        .at_end(|w| common::reopen_and_judge(w, "K1"))
         .build();
     // The printed replay command must rebuild the test as it was built.
     let planted =

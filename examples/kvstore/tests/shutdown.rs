@@ -6,13 +6,12 @@
 //! before survives the restart. A second sweep runs a store loop that
 //! ignores the signal, and must be caught: K2 is no check that cannot fail.
 
-use std::path::Path;
+mod common;
+
 use std::time::Duration;
 
-use kvstore::KvStore;
-use steadfast_sim::{Acked, During, Expect, Schedule, ScheduleEvent, TimedEvent, World, check, scenario};
-
-type Set = Acked<String, u64>;
+use common::Set;
+use steadfast_sim::{During, Expect, Schedule, ScheduleEvent, TimedEvent, World, check, scenario};
 
 /// A put is an append and an fdatasync (500 ms at most each on the slow
 /// seeds' disk), and a cut of a partial line first.
@@ -41,12 +40,7 @@ async fn serve(w: World, obey: bool) {
     // shutdown (the loop asks `terminating()` between puts).
     drop(w.terminated());
     let (clock, acked) = (w.env().clock, w.shared::<Set>());
-    let mut store = loop {
-        match KvStore::open(Path::new("/data")).await {
-            Ok(store) => break store,
-            Err(_) => clock.sleep(Duration::from_millis(50)).await,
-        }
-    };
+    let mut store = common::open(&w).await;
     acked.check_all(&w, "K2", store.all());
     let mut rng = w.workload_rng(2);
     let mut seen = false;
@@ -83,12 +77,7 @@ fn sweep(name: &'static str, obey: bool, expect: Expect) {
         .expect(expect)
         .schedule(schedule)
         .node("kv", move |w| serve(w, obey))
-        .at_end(|w| async move {
-            match KvStore::open(Path::new("/data")).await {
-                Ok(store) => w.shared::<Set>().check_all(&w, "K2", store.all()),
-                Err(e) => w.check("K2", false, || format!("the store does not reopen after the faults: {e}")),
-            }
-        })
+        .at_end(|w| common::reopen_and_judge(w, "K2"))
         .build();
     check(&sc).seeds(300).regressions(None).run();
 }

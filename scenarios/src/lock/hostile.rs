@@ -231,15 +231,7 @@ fn watch_deadline(p: &Rc<Proc>, session: usize, started: Duration, done: Rc<Cell
     let p = p.clone();
     madsim::task::spawn_local(async move {
         // Time the process spent frozen does not count against the bound.
-        let mut deadline = started + ACQUIRE_BOUND;
-        loop {
-            p.world.sleep_until(deadline).await;
-            let extended = started + ACQUIRE_BOUND + super::frozen(&p.world, &p.name, started, deadline);
-            if extended <= deadline {
-                break;
-            }
-            deadline = extended;
-        }
+        super::sleep_past_freezes(&p.world, &p.name, started, started + ACQUIRE_BOUND).await;
         // A killed process's acquire ends with it.
         let same = lock_book(&p.book).incarnation.get(&p.name) == Some(&p.incarnation);
         if !done.get() && same && (p.world.is_alive(&p.name) || p.world.exited(&p.name)) {

@@ -30,7 +30,7 @@ use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -515,6 +515,21 @@ pub(super) fn frozen(world: &World, node: &str, from: Duration, to: Duration) ->
     world.frozen(node, from, to)
 }
 
+/// Sleep until `bound`, moved later by as long as node `node` was frozen
+/// since `from` (time a process cannot run does not count against a
+/// bound on what it does), however often a freeze comes meanwhile.
+pub(super) async fn sleep_past_freezes(world: &World, node: &str, from: Duration, bound: Duration) {
+    let mut until = bound;
+    loop {
+        world.sleep_until(until).await;
+        let due = bound + frozen(world, node, from, until);
+        if due <= until {
+            return;
+        }
+        until = due;
+    }
+}
+
 // ----- the book -----------------------------------------------------------
 
 struct HoldRec {
@@ -821,11 +836,11 @@ async fn drive(world: &World, variant: Variant) {
             async move { process_main(w, book, variant, i as u64 * INCARNATIONS_MAX + n).await }
         });
     }
-    let (b, tried) = (book.clone(), Arc::new(AtomicU64::new(0)));
+    let (b, tried) = (book.clone(), Arc::new(AtomicBool::new(false)));
     world.add_node("tryer", move |w| {
         // Once: a power loss restarts every process, and the aimed fault
         // counts reads from the chaos phase's start.
-        let (book, first) = (b.clone(), tried.fetch_add(1, Ordering::Relaxed) == 0);
+        let (book, first) = (b.clone(), !tried.swap(true, Ordering::Relaxed));
         async move {
             if first {
                 try_in_chaos(&w, &book).await;
@@ -1233,15 +1248,7 @@ fn watch_watchdog(p: &Rc<Proc>, nonce: u64) {
         // bound counts from when the process can run (a holder that
         // resumed a millisecond before the deadline has its drain and its
         // removal still to do; seed 572 with a shorter retry jitter).
-        let mut until = deadline;
-        loop {
-            p.world.sleep_until(until).await;
-            let due = deadline + frozen(&p.world, &p.name, fires, until);
-            if due <= until {
-                break;
-            }
-            until = due;
-        }
+        sleep_past_freezes(&p.world, &p.name, fires, deadline).await;
         if p.env.procs.liveness(pid) != Liveness::Alive {
             return; // killed: its watchdog died with it; recovery is L4's
         }
@@ -1589,7 +1596,7 @@ async fn outsider_probe(w: &World, manager: &LockManager, s: &str) {
         let _ = g.release().await;
         return;
     };
-    let data = serde_json::to_vec(&forged).expect("an owner record serialises");
+    let data = record_bytes(&forged, 0);
     if w.harness_apply(FsOp::Write { path: lock.clone(), data: data.clone() }).is_err() {
         let _ = g.release().await;
     } else {
@@ -1604,43 +1611,36 @@ async fn outsider_probe(w: &World, manager: &LockManager, s: &str) {
     }
 }
 
-/// A manager for the tries: the scenario's configuration (its forced
-/// releases are booked and judged by L7 like every other).
-fn try_manager(w: &World, book: &SharedBook) -> LockManager {
-    make_manager(&w.env(), book, w, None)
-}
-
-/// Plant, as another process would have left it, a lock record naming
-/// `pid` (with `start_time`) for the lock of `session`; the record.
-fn plant_owner(w: &World, session: &str, pid: u32, start_time: Option<u64>) -> Option<LockOwner> {
-    plant_owner_at(w, session, pid, start_time, w.env().clock.wall_ms(), 0)
-}
-
-/// [`plant_owner`], acquired at `acquired_at_ms` by the writer's clock, the
-/// record padded with JSON whitespace to `len` bytes (0: as written).
-fn plant_owner_at(
-    w: &World,
-    session: &str,
-    pid: u32,
-    start_time: Option<u64>,
-    acquired_at_ms: u64,
-    len: usize,
-) -> Option<LockOwner> {
-    let env = w.env();
-    let owner = LockOwner {
+/// A lock record as another process would have written it: `pid` (with
+/// `start_time`), acquired at `acquired_at_ms` by its writer's clock, a
+/// fresh nonce.
+fn foreign_owner(w: &World, pid: u32, start_time: Option<u64>, acquired_at_ms: u64) -> LockOwner {
+    LockOwner {
         pid,
         start_time,
-        nonce: env.entropy.next_u64(),
+        nonce: w.env().entropy.next_u64(),
         acquired_at_ms,
         max_hold_ms: MAX_HOLD.as_millis() as u64,
         fence: 1,
         // Another manager than any the tries use: a live pid's record is a
         // live owner's, not an orphan of the trying manager's.
         manager: 1,
-    };
-    let mut data = serde_json::to_vec(&owner).expect("an owner record serialises");
+    }
+}
+
+/// `owner`'s record as its bytes, padded with JSON whitespace to `len`
+/// bytes (0: as written).
+fn record_bytes(owner: &LockOwner, len: usize) -> Vec<u8> {
+    let mut data = serde_json::to_vec(owner).expect("an owner record serialises");
     data.resize(data.len().max(len), b' ');
-    w.harness_apply(FsOp::Write { path: lock_path(Path::new(session)), data }).ok().map(|_| owner)
+    data
+}
+
+/// Plant `owner`'s record (padded to `len`) as the lock file of `session`:
+/// `false` if the write failed.
+fn plant_owner(w: &World, session: &str, owner: &LockOwner, len: usize) -> bool {
+    let data = record_bytes(owner, len);
+    w.harness_apply(FsOp::Write { path: lock_path(Path::new(session)), data }).is_ok()
 }
 
 /// L14 in the quiet phase, where no fault interferes: a try at a lock its
@@ -1648,9 +1648,12 @@ fn plant_owner_at(
 /// it makes possible, even at the deadline), and a try at a live owner's
 /// lock is refused at once, naming that owner.
 async fn try_in_quiet(w: &World, book: &SharedBook) {
-    let manager = try_manager(w, book);
+    // The scenario's configuration: its forced releases are booked and
+    // judged by L7 like every other.
+    let manager = make_manager(&w.env(), book, w, None);
     let (s, session) = (TRY_SESSIONS[0], Path::new(TRY_SESSIONS[0]));
-    if plant_owner(w, s, DEAD_PID, None).is_some() {
+    let now_ms = w.env().clock.wall_ms();
+    if plant_owner(w, s, &foreign_owner(w, DEAD_PID, None, now_ms), 0) {
         let r = manager.acquire_within(session, Duration::ZERO).await;
         w.check("L14", r.is_ok(), || format!("a try at the lock of {s}, left by a dead owner, returned {r:?}"));
         if let Ok(g) = r {
@@ -1671,8 +1674,10 @@ async fn try_in_quiet(w: &World, book: &SharedBook) {
     // A live owner's record as written, and padded with whitespace to the
     // largest lock file a manager reads (still a record, not garbage).
     for len in [0, LOCK_FILE_MAX as usize] {
-        let now_ms = env.clock.wall_ms();
-        let Some(o) = plant_owner_at(w, s, pid, env.procs.start_time(pid), now_ms, len) else { return };
+        let o = foreign_owner(w, pid, env.procs.start_time(pid), env.clock.wall_ms());
+        if !plant_owner(w, s, &o, len) {
+            return;
+        }
         let start = env.clock.now();
         let r = manager.acquire_within(session, Duration::ZERO).await;
         let took = env.clock.now().saturating_since(start);
@@ -1693,7 +1698,7 @@ async fn try_in_quiet(w: &World, book: &SharedBook) {
     // while the manager looks at another such lock in between.
     let pair = [TRY_SESSIONS[0], TRY_SESSIONS[2]];
     let ahead = env.clock.wall_ms() + 3_600_000;
-    if pair.iter().any(|s| plant_owner_at(w, s, pid, env.procs.start_time(pid), ahead, 0).is_none()) {
+    if pair.iter().any(|s| !plant_owner(w, s, &foreign_owner(w, pid, env.procs.start_time(pid), ahead), 0)) {
         return;
     }
     // Seen for max hold + grace, then tried again: two rounds of two tries
@@ -1726,23 +1731,15 @@ async fn try_in_quiet(w: &World, book: &SharedBook) {
 /// of a session nobody holds. All go, and the report says so.
 async fn sweep_litter(w: &World, manager: &LockManager) {
     let dir = Path::new("/data/try/sweep");
-    let env = w.env();
-    let dead = |nonce: u64| LockOwner {
-        pid: DEAD_PID,
-        start_time: None,
-        nonce,
-        acquired_at_ms: env.clock.wall_ms(),
-        max_hold_ms: MAX_HOLD.as_millis() as u64,
-        fence: 1,
-        manager: 1,
-    };
-    let (claimer, clearer) = (env.entropy.next_u64(), env.entropy.next_u64());
-    let claim = format!("b.jsonl.lock.takeover.{:016x}", env.entropy.next_u64());
-    let record = |o: LockOwner| serde_json::to_vec(&o).expect("an owner record serialises");
+    let now_ms = w.env().clock.wall_ms();
+    let dead = || foreign_owner(w, DEAD_PID, None, now_ms);
+    let (claimer, clearer) = (dead(), dead());
+    let claim = format!("b.jsonl.lock.takeover.{:016x}", w.env().entropy.next_u64());
+    let stale = dead();
     let litter = [
-        ("a.jsonl.lock".to_string(), record(dead(env.entropy.next_u64()))),
-        (claim.clone(), record(dead(claimer))),
-        (format!("{claim}.clear.{claimer:016x}"), record(dead(clearer))),
+        ("a.jsonl.lock".to_string(), record_bytes(&stale, 0)),
+        (claim.clone(), record_bytes(&claimer, 0)),
+        (format!("{claim}.clear.{:016x}", claimer.nonce), record_bytes(&clearer, 0)),
         ("c.jsonl.repair".to_string(), b"{\"k\":1}\n".to_vec()),
     ];
     if w.harness_apply(FsOp::CreateDirAll(dir.into())).is_err()
@@ -1766,11 +1763,16 @@ async fn sweep_litter(w: &World, manager: &LockManager) {
 /// failed by the fault `schedule` aims at it) fails, names both the owner
 /// and that look's error.
 async fn try_in_chaos(w: &World, book: &SharedBook) {
-    let manager = try_manager(w, book);
+    // The scenario's configuration: its forced releases are booked and
+    // judged by L7 like every other.
+    let manager = make_manager(&w.env(), book, w, None);
     let (s, session) = (TRY_SESSIONS[1], Path::new(TRY_SESSIONS[1]));
     let env = w.env();
     let pid = env.procs.own_pid();
-    let Some(o) = plant_owner(w, s, pid, env.procs.start_time(pid)) else { return };
+    let o = foreign_owner(w, pid, env.procs.start_time(pid), env.clock.wall_ms());
+    if !plant_owner(w, s, &o, 0) {
+        return;
+    }
     let r = manager.acquire_within(session, Duration::ZERO).await;
     match &r {
         Err(LockError::Timeout { owner: Some(x), last_error, .. }) => {
