@@ -227,6 +227,11 @@ struct BenchArgs {
     quick: bool,
 }
 
+/// See the `mimalloc` feature in Cargo.toml.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     end_quietly_on_a_closed_pipe();
     let cli = match Cli::try_parse() {

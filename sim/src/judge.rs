@@ -64,7 +64,9 @@ pub struct Landed<'a> {
     /// watcher that remembers what a file held knows that memory is stale
     /// when this moved (a power loss changes files without an effect).
     pub power_losses: u64,
-    verdicts: Vec<(String, bool, String)>,
+    /// The run's declared invariants: a check names one of them.
+    invariants: &'a [Invariant],
+    verdicts: Vec<(&'static str, bool, String)>,
     reached: Vec<String>,
     aims: Vec<crate::schedule::PauseRule>,
 }
@@ -121,8 +123,9 @@ impl<'a> Landed<'a> {
 
     /// Count a check of `invariant`; a violation when `ok` is false.
     pub fn check(&mut self, invariant: &str, ok: bool, message: impl FnOnce() -> String) {
+        let id = declared(self.invariants, invariant);
         let message = if ok { String::new() } else { message() };
-        self.verdicts.push((invariant.to_string(), ok, message));
+        self.verdicts.push((id, ok, message));
     }
 
     /// Arm a pause point for the node whose operation this is (see
@@ -138,11 +141,20 @@ impl<'a> Landed<'a> {
     }
 }
 
+/// `invariant`'s ID among `invariants`; panics if it is not one of them
+/// (a scenario bug).
+fn declared(invariants: &[Invariant], invariant: &str) -> &'static str {
+    match invariants.iter().find(|i| i.id == invariant) {
+        Some(i) => i.id,
+        None => panic!("invariant {invariant} is not declared by this scenario"),
+    }
+}
+
 /// The verdicts of one run.
 pub(crate) struct Judge {
     invariants: Vec<Invariant>,
     pub violations: Vec<Violation>,
-    pub checks: BTreeMap<String, u64>,
+    pub checks: BTreeMap<&'static str, u64>,
     pub reached: BTreeMap<String, u64>,
     watchers: Vec<(PathBuf, Watcher)>,
 }
@@ -158,17 +170,16 @@ impl Judge {
         }
     }
 
-    /// Panics if `invariant` was not declared (a scenario bug).
-    pub fn assert_declared(&self, invariant: &str) {
-        assert!(
-            self.invariants.iter().any(|i| i.id == invariant),
-            "invariant {invariant} is not declared by this scenario"
-        );
+    /// `invariant`'s declared ID; panics if it was not declared (a scenario
+    /// bug).
+    pub fn declared(&self, invariant: &str) -> &'static str {
+        declared(&self.invariants, invariant)
     }
 
-    /// Count one check; the event to record when it failed.
-    pub fn verdict(&mut self, at_ns: u64, invariant: &str, ok: bool, message: String) -> Option<SimEvent> {
-        *self.checks.entry(invariant.to_string()).or_insert(0) += 1;
+    /// Count one check of the declared `invariant`; the event to record
+    /// when it failed.
+    pub fn verdict(&mut self, at_ns: u64, invariant: &'static str, ok: bool, message: String) -> Option<SimEvent> {
+        *self.checks.entry(invariant).or_insert(0) += 1;
         if ok {
             return None;
         }
@@ -187,9 +198,12 @@ impl Judge {
 
     /// Count a coverage point; the event to record the first time.
     pub fn reach(&mut self, name: &str) -> Option<SimEvent> {
-        let n = self.reached.entry(name.to_string()).or_insert(0);
-        *n += 1;
-        (*n == 1).then(|| SimEvent::Reached { point: name.to_string() })
+        if let Some(n) = self.reached.get_mut(name) {
+            *n += 1;
+            return None;
+        }
+        self.reached.insert(name.to_string(), 1);
+        Some(SimEvent::Reached { point: name.to_string() })
     }
 
     /// Watch every effect under `prefix`.
@@ -216,15 +230,16 @@ impl Judge {
         }
         let at = Duration::from_nanos(at_ns);
         let (verdicts, reached, aims) = (Vec::new(), Vec::new(), Vec::new());
-        let mut landed = Landed { at, node, pid, op, ok, injected, tree, alive, power_losses, verdicts, reached, aims };
+        let invariants = &self.invariants;
+        let mut landed =
+            Landed { at, node, pid, op, ok, injected, tree, alive, power_losses, invariants, verdicts, reached, aims };
         for (_, w) in covering {
             w(&mut landed);
         }
         let (verdicts, reached, aims) = (landed.verdicts, landed.reached, landed.aims);
         let mut events = Vec::new();
         for (invariant, ok, message) in verdicts {
-            self.assert_declared(&invariant);
-            events.extend(self.verdict(at_ns, &invariant, ok, message));
+            events.extend(self.verdict(at_ns, invariant, ok, message));
         }
         for r in reached {
             events.extend(self.reach(&r));

@@ -8,9 +8,10 @@
 //! What to decide (latency, instant, which fault) is the plan's business
 //! (`crate::plan`); the disk only applies what was decided.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -30,6 +31,8 @@ pub use tree::{FILE_LEN_MAX, Listed, Torn, Tree, TreeImage, hash_bytes};
 pub(crate) struct Pending {
     pub id: u64,
     pub op: FsOp,
+    /// `op`'s (first) path, shared with the history's records of it.
+    pub path: Arc<Path>,
     pub node: Arc<str>,
     /// The caller's pid (0 for the harness): a killed process stays alive
     /// until its in-flight system calls finish, as in a kernel.
@@ -51,7 +54,7 @@ pub(crate) struct Pending {
 pub(crate) struct Returning {
     pub pid: u32,
     pub op: &'static str,
-    pub path: std::path::PathBuf,
+    pub path: Arc<Path>,
 }
 
 /// One effect that just landed, for the log and the watchers.
@@ -127,6 +130,18 @@ impl Disk {
         self.results.values().map(|(_, r)| r)
     }
 
+    /// Is an effect due to land at or before `t_ns` (one queued before the
+    /// armed crash point, if any)?
+    pub fn due(&self, t_ns: u64) -> bool {
+        self.pending.first_key_value().is_some_and(|(&key, _)| Self::lands_by(key, t_ns, self.crash))
+    }
+
+    /// Does the effect queued under `key` land by `t_ns`, given the armed
+    /// crash point `crash`?
+    fn lands_by((at, id): (u64, u64), t_ns: u64, crash: Option<((u64, u64), usize)>) -> bool {
+        at <= t_ns && crash.is_none_or(|(key, _)| (at, id) <= key)
+    }
+
     /// Does process `pid` have an operation in flight?
     pub fn pid_in_flight(&self, pid: u32) -> bool {
         self.pending.values().any(|p| p.pid == pid)
@@ -135,12 +150,10 @@ impl Disk {
     /// Land the next effect due at or before `t_ns` (never one queued after
     /// the armed crash point).
     pub fn land_next(&mut self, t_ns: u64, wall_at: impl Fn(u64) -> SystemTime) -> Option<Effect> {
-        let entry = self.pending.first_entry()?;
-        let (at, id) = *entry.key();
-        if at > t_ns || self.crash.is_some_and(|(key, _)| (at, id) > key) {
+        if !self.due(t_ns) {
             return None;
         }
-        let p = entry.remove();
+        let ((at, _), p) = self.pending.pop_first()?;
         let (result, ending) = self.apply(&p, wall_at(at));
         if let (true, Some(h)) = (p.pinned, p.op.handle()) {
             self.tree.unpin(h.id);
@@ -148,7 +161,7 @@ impl Disk {
         self.fs_ops += 1;
         let ok = result.is_ok();
         if !self.abandoned.remove(&p.id) {
-            let returning = Returning { pid: p.pid, op: p.op.name(), path: p.op.path().to_path_buf() };
+            let returning = Returning { pid: p.pid, op: p.op.name(), path: p.path.clone() };
             self.results.insert(p.id, (result, returning));
         }
         Some(Effect { at, pending: p, ending, ok })
@@ -244,9 +257,30 @@ impl Disk {
 fn honest(result: io::Result<FsOutput>) -> (io::Result<FsOutput>, Ending) {
     let ending = match &result {
         Ok(_) => Ending::Ok,
-        Err(e) => Ending::Err(format!("{:?}", e.kind())),
+        Err(e) => Ending::Err(kind_name(e.kind())),
     };
     (result, ending)
+}
+
+/// An `ErrorKind`'s name as its `Debug` spells it, without formatting
+/// (nor allocating) for the kinds a tree gives.
+fn kind_name(kind: io::ErrorKind) -> Cow<'static, str> {
+    use io::ErrorKind as K;
+    Cow::Borrowed(match kind {
+        K::NotFound => "NotFound",
+        K::AlreadyExists => "AlreadyExists",
+        K::PermissionDenied => "PermissionDenied",
+        K::InvalidInput => "InvalidInput",
+        K::InvalidData => "InvalidData",
+        K::NotADirectory => "NotADirectory",
+        K::IsADirectory => "IsADirectory",
+        K::DirectoryNotEmpty => "DirectoryNotEmpty",
+        K::StorageFull => "StorageFull",
+        K::UnexpectedEof => "UnexpectedEof",
+        K::Unsupported => "Unsupported",
+        K::Other => "Other",
+        other => return Cow::Owned(format!("{other:?}")),
+    })
 }
 
 /// `op` with its data cut to `keep` bytes (a write interrupted by an error).
@@ -265,5 +299,33 @@ fn rewrite(op: &FsOp, path: Option<PathBuf>, data: impl FnOnce(&[u8]) -> Vec<u8>
         // by path.
         FsOp::WriteAt { handle, at, data: d } => FsOp::WriteAt { handle: handle.clone(), at: *at, data: data(d) },
         other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kind_name_is_its_debug_spelling() {
+        use io::ErrorKind as K;
+        for k in [
+            K::NotFound,
+            K::AlreadyExists,
+            K::PermissionDenied,
+            K::InvalidInput,
+            K::InvalidData,
+            K::NotADirectory,
+            K::IsADirectory,
+            K::DirectoryNotEmpty,
+            K::StorageFull,
+            K::UnexpectedEof,
+            K::Unsupported,
+            K::Other,
+            K::Interrupted,
+            K::WouldBlock,
+        ] {
+            assert_eq!(kind_name(k), format!("{k:?}"));
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! [`super::chrome`]), so a wording change re-hashes nothing and no
 //! renderer re-parses another's strings.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::faults::{FaultKind, SilentFault};
@@ -15,7 +15,7 @@ pub enum Ending {
     /// It succeeded.
     Ok,
     /// It failed on its own (the tree said no): the `ErrorKind`'s name.
-    Err(String),
+    Err(std::borrow::Cow<'static, str>),
     /// An injected error from the schedule's error rule `rule`.
     Injected {
         /// The fault.
@@ -109,9 +109,9 @@ pub enum SimEvent {
         /// The operation's name.
         op: &'static str,
         /// Its (first) path.
-        path: PathBuf,
+        path: Arc<Path>,
         /// Its second path (a rename's target).
-        to: Option<PathBuf>,
+        to: Option<Arc<Path>>,
         /// A blocking call (it stalls its node).
         blocking: bool,
         /// Latency, ns.
@@ -125,14 +125,14 @@ pub enum SimEvent {
         /// The operation's name.
         op: &'static str,
         /// Its path.
-        path: PathBuf,
+        path: Arc<Path>,
     },
     /// An operation's effect landed on the tree.
     Landed {
         /// The operation's name.
         op: &'static str,
         /// Its path.
-        path: PathBuf,
+        path: Arc<Path>,
         /// How it ended.
         ending: Ending,
     },

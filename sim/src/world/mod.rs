@@ -221,7 +221,7 @@ impl World {
     pub fn check(&self, invariant: &str, ok: bool, message: impl FnOnce() -> String) {
         let now = self.now_ns();
         let mut st = self.lock();
-        st.judge.assert_declared(invariant);
+        st.judge.declared(invariant);
         let message = if ok { String::new() } else { message() };
         st.verdict(now, invariant, ok, message);
     }
@@ -336,7 +336,12 @@ impl World {
 
     /// The calling node's name (`driver` for the harness node).
     fn caller_name(&self, st: &State) -> Arc<str> {
-        self.current_node(st).map_or_else(|| Arc::from("driver"), |i| st.procs.nodes[i].name.clone())
+        Self::node_name(st, self.current_node(st))
+    }
+
+    /// The label of node `node` (of the driver when `None`).
+    pub(crate) fn node_name(st: &State, node: Option<usize>) -> Arc<str> {
+        node.map_or_else(|| Arc::from("driver"), |i| st.procs.nodes[i].name.clone())
     }
 
     /// The calling node's time: a node stalled by a blocking call reads the
@@ -414,7 +419,7 @@ impl World {
         st.settle(now);
         Report {
             violations: std::mem::take(&mut st.judge.violations),
-            checks: std::mem::take(&mut st.judge.checks),
+            checks: std::mem::take(&mut st.judge.checks).into_iter().map(|(k, n)| (k.to_string(), n)).collect(),
             reached: st.judge.reached.keys().cloned().collect(),
             tree: if with_tree { st.disk.tree.listing() } else { Vec::new() },
             history: std::mem::replace(&mut st.log, History::new(0)),

@@ -3,6 +3,8 @@
 //! the power right after it lands.
 
 use std::io;
+use std::path::Path;
+use std::sync::Arc;
 
 use steadfast_core::{FsOp, FsOutput};
 
@@ -16,16 +18,19 @@ impl World {
     /// armed crash point has passed), so it has no effect and no result.
     /// Otherwise its id and the instant its window ends.
     pub(crate) fn begin(&self, op: FsOp, blocking: bool) -> Option<(u64, u64)> {
+        let now = self.now_ns();
         let mut st = self.lock();
-        // The plan sees the tree as it is now, whoever looked at it before.
-        st.settle(self.now_ns());
+        // The plan sees the tree as it is now, whoever looked at it before;
+        // virtual time stands still while the lock is held, so the records
+        // below need not settle again.
+        st.settle(now);
         let node = self.current_node(&st);
-        let t0 = self.local_now(&st);
-        let name = self.caller_name(&st);
+        let t0 = node.map_or(now, |i| now.max(st.procs.nodes[i].stall_until_ns));
+        let name = Self::node_name(&st, node);
         if let Some(((at, _), _)) = st.disk.crash
             && t0 >= at
         {
-            st.record(t0, name.clone(), SimEvent::OpLost { op: op.name(), path: op.path().to_path_buf() });
+            st.record_settled(t0, name, SimEvent::OpLost { op: op.name(), path: Arc::from(op.path()) });
             return None;
         }
         if !st.counters.progress(t0) {
@@ -64,31 +69,32 @@ impl World {
         });
         let effect = t0 + plan.lands_ns;
         let id = st.disk.next_id();
+        let path: Arc<Path> = Arc::from(op.path());
         let begun = SimEvent::OpBegun {
             op: op.name(),
-            path: op.path().to_path_buf(),
-            to: op.second_path().map(|p| p.to_path_buf()),
+            path: path.clone(),
+            to: op.second_path().map(Arc::from),
             blocking,
             window_ns: plan.latency_ns,
             lands_ns: plan.lands_ns,
         };
-        st.record(t0, name.clone(), begun);
+        st.record_settled(t0, name.clone(), begun);
         if let Some((rule, ms)) = plan.spike {
-            st.record(t0, name.clone(), SimEvent::Spike { rule, ms });
+            st.record_settled(t0, name.clone(), SimEvent::Spike { rule, ms });
         }
         if let Some(rule) = plan.crash {
             st.disk.crash = Some(((effect, id), rule));
-            st.record(t0, name.clone(), SimEvent::CrashArmed { rule });
+            st.record_settled(t0, name.clone(), SimEvent::CrashArmed { rule });
         }
         // A pause point freezes a node's process, not the harness.
         let pause = plan.pause.filter(|_| node.is_some());
         if let Some((rule, ms)) = pause {
-            st.record(t0, name.clone(), SimEvent::PausePoint { rule, ms });
+            st.record_settled(t0, name.clone(), SimEvent::PausePoint { rule, ms });
         }
         let pid = node.map_or(0, |i| st.procs.nodes[i].pid);
         let task = crate::seams::current_task();
         let (fault, partial, silent) = (plan.fault, plan.partial, plan.silent);
-        st.disk.queue(effect, Pending { id, op, node: name, pid, task, fault, partial, silent, pinned: false });
+        st.disk.queue(effect, Pending { id, op, path, node: name, pid, task, fault, partial, silent, pinned: false });
         if blocking {
             st.settle(effect);
         }

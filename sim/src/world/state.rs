@@ -109,6 +109,13 @@ impl State {
         self.push(at_ns, node.into(), event);
     }
 
+    /// Record `event` once everything due by now has landed already (the
+    /// caller settled at this virtual instant and still holds the lock).
+    pub fn record_settled(&mut self, at_ns: u64, node: Arc<str>, event: SimEvent) {
+        debug_assert!(!self.disk.due(self.now_ns()), "record_settled before settling");
+        self.push(at_ns, node, event);
+    }
+
     /// Record without landing anything first: inside `settle`, and for
     /// the runner's own verdicts after the runtime stopped.
     fn push(&mut self, at_ns: u64, node: Arc<str>, event: SimEvent) {
@@ -138,6 +145,7 @@ impl State {
         // Violations found by watchers on effects due by now come first,
         // in the list as in the history.
         self.settle(self.now_ns());
+        let invariant = self.judge.declared(invariant);
         if let Some(event) = self.judge.verdict(at_ns, invariant, ok, message) {
             self.record(at_ns, WORLD, event);
         }
@@ -177,7 +185,7 @@ impl State {
             let Some(effect) = self.disk.land_next(t_ns, |at| wall(start, offset, at)) else { break };
             let p = &effect.pending;
             let outcome = (effect.ok, matches!(effect.ending, Ending::Injected { .. }));
-            let event = SimEvent::Landed { op: p.op.name(), path: p.op.path().to_path_buf(), ending: effect.ending };
+            let event = SimEvent::Landed { op: p.op.name(), path: p.path.clone(), ending: effect.ending };
             self.record_task(effect.at, p.node.clone(), p.task.clone(), event);
             let State { judge, disk, procs, .. } = self;
             let alive = |pid: u32| procs.running(pid) || disk.pid_in_flight(pid);
