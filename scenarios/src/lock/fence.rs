@@ -73,9 +73,18 @@ async fn write_line(
 
 async fn fenced(p: &Proc, session: usize, wait: Duration) {
     let ctl = p.manager.controller(Path::new(SESSIONS[session]));
+    let asked = p.world.now();
     if ctl.acquire().await.is_err() {
         return;
     }
+    // L16: the coarse lock is taken, not promised: this process's lock
+    // file for the session appeared since the call began (whoever has
+    // taken it over or removed it since).
+    let pid = p.env.procs.own_pid();
+    let created = lock_book(&p.book).lock_creates.iter().any(|&(at, by, s)| at >= asked && by == pid && s == session);
+    p.world.check("L16", created, || {
+        format!("an attempt's acquire of {} returned Ok, but no lock file of its process appeared", SESSIONS[session])
+    });
     // In a `freeze_fingerprint` seed, a process's first fenced attempt
     // freezes at its write's refresh of the fingerprint (the next look at
     // the session file's metadata), past max hold + grace: its release for

@@ -114,6 +114,10 @@ const INVARIANTS: &[Invariant] = &[
         statement: "one manager never hands out a fence token twice, and a guard reports the token its lock record carries",
     },
     Invariant {
+        id: "L16",
+        statement: "an attempt's acquire that returns Ok took the session's lock: a lock file of its process appeared after the call began",
+    },
+    Invariant {
         id: "L9",
         statement: "a lock file appears whole or not at all; no .repair. or .takeover. file outlives its owner; any number of managers in one process keep mutual exclusion",
     },
@@ -561,6 +565,9 @@ struct Book {
     /// When each hold's lock file appeared (virtual time): the order of
     /// acquisitions, whenever their processes learn of them.
     created_at: BTreeMap<u64, Duration>,
+    /// Every lock file creation that landed: when, by which pid, of which
+    /// session's lock (L16).
+    lock_creates: Vec<(Duration, u32, usize)>,
     /// L15: the fence tokens each lock manager (by its id) handed out.
     fences: BTreeSet<(u64, u64)>,
     /// Forced-release diagnostics per nonce (L7).
@@ -767,6 +774,7 @@ fn watcher(book: SharedBook, (freeze_takeover, freeze_repair): (bool, bool)) -> 
             if let Some(o) = owner {
                 book.created_at.entry(o.nonce).or_insert(l.at);
             }
+            book.lock_creates.push((l.at, l.pid, session));
         }
         // Only an effect on the lock path can change who it names.
         let on_lock = l.op.path() == lock || l.op.second_path() == Some(lock);
