@@ -51,6 +51,15 @@ pub struct Landed<'a> {
     /// node: a killed process's operation may land after its restart).
     /// 0 for the harness's.
     pub pid: u32,
+    /// The task that issued it: its name (see [`crate::world::named`] and
+    /// core's `Spawn`), or `main` for an unnamed one.
+    pub task: &'a str,
+    /// How many times that task had slept on the simulated clock
+    /// (`Clock::sleep`) when it began the operation, if it is a named task
+    /// (one spawned through core's `Spawn`, or wrapped in
+    /// [`crate::world::named`]): two tries with the same count have no
+    /// backoff between them.
+    pub sleeps: Option<u64>,
     /// The operation.
     pub op: &'a FsOp,
     /// Did it succeed?
@@ -77,6 +86,8 @@ impl std::fmt::Debug for Landed<'_> {
             .field("at", &self.at)
             .field("node", &self.node)
             .field("pid", &self.pid)
+            .field("task", &self.task)
+            .field("sleeps", &self.sleeps)
             .field("op", &self.op)
             .field("ok", &self.ok)
             .field("injected", &self.injected)
@@ -217,7 +228,7 @@ impl Judge {
     pub fn run_watchers(
         &mut self,
         at_ns: u64,
-        (node, pid): (&str, u32),
+        (node, pid, task, sleeps): (&str, u32, &str, Option<u64>),
         op: &FsOp,
         (ok, injected): (bool, bool),
         tree: &Tree,
@@ -231,8 +242,23 @@ impl Judge {
         let at = Duration::from_nanos(at_ns);
         let (verdicts, reached, aims) = (Vec::new(), Vec::new(), Vec::new());
         let invariants = &self.invariants;
-        let mut landed =
-            Landed { at, node, pid, op, ok, injected, tree, alive, power_losses, invariants, verdicts, reached, aims };
+        let mut landed = Landed {
+            at,
+            node,
+            pid,
+            task,
+            sleeps,
+            op,
+            ok,
+            injected,
+            tree,
+            alive,
+            power_losses,
+            invariants,
+            verdicts,
+            reached,
+            aims,
+        };
         for (_, w) in covering {
             w(&mut landed);
         }

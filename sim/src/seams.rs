@@ -9,6 +9,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use steadfast_core::{Abort, BoxFuture, Clock, Entropy, Fs, FsOp, FsOutput, Liveness, Mono, Procs, Spawn, TaskHandle};
@@ -108,6 +109,7 @@ impl Clock for SimClock {
     }
 
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        count_sleep();
         Box::pin(madsim::time::sleep(duration))
     }
 }
@@ -144,16 +146,46 @@ impl Procs for SimProcs {
     }
 }
 
+/// A named task: its name, and how many times it has slept on the
+/// simulated clock (`Clock::sleep`), so that a watcher can tell a retry
+/// that backed off from one that spun ([`Landed::sleeps`](crate::world::Landed::sleeps)).
+#[derive(Clone)]
+struct Label {
+    name: Arc<str>,
+    sleeps: Arc<AtomicU64>,
+}
+
+impl Label {
+    fn new(name: &str) -> Label {
+        Label { name: name.into(), sleeps: Arc::default() }
+    }
+}
+
 thread_local! {
-    /// The name of the task being polled (set by [`Named`]): madsim runs a
-    /// node's tasks on one thread and does not expose the current task.
-    static TASK: std::cell::RefCell<Option<Arc<str>>> = const { std::cell::RefCell::new(None) };
+    /// The task being polled (set by [`Named`]): madsim runs a node's
+    /// tasks on one thread and does not expose the current task.
+    static TASK: std::cell::RefCell<Option<Label>> = const { std::cell::RefCell::new(None) };
 }
 
 /// The current task's name, for the history (`main` for a node's own
 /// future and tasks spawned without a name).
 pub(crate) fn current_task() -> Arc<str> {
-    TASK.with(|t| t.borrow().clone()).unwrap_or_else(|| MAIN.with(Arc::clone))
+    TASK.with(|t| t.borrow().as_ref().map(|l| l.name.clone())).unwrap_or_else(|| MAIN.with(Arc::clone))
+}
+
+/// How many times the current task has slept on the simulated clock, if
+/// it is a named task (an unnamed one has no count of its own).
+pub(crate) fn current_sleeps() -> Option<u64> {
+    TASK.with(|t| t.borrow().as_ref().map(|l| l.sleeps.load(Ordering::Relaxed)))
+}
+
+/// The current task sleeps (on the simulated clock).
+fn count_sleep() {
+    TASK.with(|t| {
+        if let Some(l) = t.borrow().as_ref() {
+            l.sleeps.fetch_add(1, Ordering::Relaxed);
+        }
+    });
 }
 
 thread_local! {
@@ -162,7 +194,7 @@ thread_local! {
 
 /// A future that names itself while it is polled.
 struct Named {
-    name: Arc<str>,
+    label: Label,
     inner: BoxFuture<'static, ()>,
 }
 
@@ -170,7 +202,33 @@ impl Future for Named {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
-        let previous = TASK.with(|t| t.replace(Some(self.name.clone())));
+        let previous = TASK.with(|t| t.replace(Some(self.label.clone())));
+        let out = self.inner.as_mut().poll(cx);
+        TASK.with(|t| *t.borrow_mut() = previous);
+        out
+    }
+}
+
+/// `fut`, labelled `name` while it is polled: its operations carry that
+/// task name (the timeline shows it, and a watcher reads it as
+/// [`Landed::task`](crate::world::Landed::task)), as a task spawned through
+/// core's `Spawn` does. For a workload's own `spawn_local` tasks, which
+/// are otherwise all `main`.
+pub fn named<F: Future<Output = ()>>(name: &str, fut: F) -> impl Future<Output = ()> + use<F> {
+    NamedLocal { label: Label::new(name), inner: Box::pin(fut) }
+}
+
+/// [`named`]'s future: a [`Named`] that need not be `Send`.
+struct NamedLocal<F> {
+    label: Label,
+    inner: Pin<Box<F>>,
+}
+
+impl<F: Future<Output = ()>> Future for NamedLocal<F> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        let previous = TASK.with(|t| t.replace(Some(self.label.clone())));
         let out = self.inner.as_mut().poll(cx);
         TASK.with(|t| *t.borrow_mut() = previous);
         out
@@ -194,7 +252,7 @@ impl Abort for SimTask {
 
 impl Spawn for SimSpawner {
     fn spawn(&self, name: &str, task: BoxFuture<'static, ()>) -> TaskHandle {
-        TaskHandle::new(SimTask(madsim::task::spawn(Named { name: name.into(), inner: task })))
+        TaskHandle::new(SimTask(madsim::task::spawn(Named { label: Label::new(name), inner: task })))
     }
 }
 

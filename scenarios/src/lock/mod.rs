@@ -41,7 +41,7 @@ use steadfast_core::lock::{
 use steadfast_core::{Env, FsExt, FsOp, Liveness};
 use steadfast_sim::schedule::{During, ErrorRule, Event, HangRule, Latency, Mount, PauseRule, SpikeRule, TimedEvent};
 use steadfast_sim::swarm::Swarm;
-use steadfast_sim::world::{Invariant, Landed, LocalBoxFuture};
+use steadfast_sim::world::{Invariant, Landed, LocalBoxFuture, named};
 use steadfast_sim::{Expect, FaultKind, ParamSpec, Scenario, Schedule, SimRng, World};
 
 use crate::locked as lock_book;
@@ -118,6 +118,10 @@ const INVARIANTS: &[Invariant] = &[
         statement: "an attempt's acquire that returns Ok took the session's lock: a lock file of its process appeared after the call began",
     },
     Invariant {
+        id: "L17",
+        statement: "a waiting acquire backs off: no task tries a lock that is there more than a few times in a row without sleeping in between",
+    },
+    Invariant {
         id: "L9",
         statement: "a lock file appears whole or not at all; no .repair. or .takeover. file outlives its owner; any number of managers in one process keep mutual exclusion",
     },
@@ -149,6 +153,11 @@ const SOMETIMES: &[&str] = &[
 // Simulation-scale timings (production defaults are 60 s, 5 min, 30 s).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(4);
 const RETRY_MAX: Duration = Duration::from_millis(500);
+/// L17: how many tries in a row one task may make at a lock that is
+/// there without sleeping in between: the few immediate tries at a lock
+/// that just vanished (three) and the first try of the next call, with
+/// room to spare.
+const QUICK_TRIES_MAX: u32 = 8;
 const CLAIM_STALE: Duration = Duration::from_secs(4);
 const _: () = assert!(CLAIM_STALE.as_millis() as u64 * 3 / 4 > 8 * LATENCY_MS_MAX, "claims are a lease");
 const MAX_HOLD: Duration = Duration::from_secs(3);
@@ -565,6 +574,10 @@ struct Book {
     /// When each hold's lock file appeared (virtual time): the order of
     /// acquisitions, whenever their processes learn of them.
     created_at: BTreeMap<u64, Duration>,
+    /// L17: per process, task and session, how many times the task had
+    /// slept at its last try at a lock that was there, and how many tries
+    /// in a row it has made without sleeping.
+    tries: BTreeMap<(u32, String, usize), (u64, u32)>,
     /// Every lock file creation that landed: when, by which pid, of which
     /// session's lock (L16).
     lock_creates: Vec<(Duration, u32, usize)>,
@@ -765,6 +778,30 @@ fn watcher(book: SharedBook, (freeze_takeover, freeze_repair): (bool, bool)) -> 
                 l.check("L6", problem.is_none(), || format!("{}: {}", path.display(), problem.unwrap_or_default()));
             }
         }
+        // L17: a create refused by a lock file that is there (no injected
+        // error) is a try at a busy lock; its task must back off (sleep)
+        // before the next, but for a few immediate tries. Judged for the
+        // named tasks, whose sleeps the world counts (times would not do:
+        // a stalled process stamps its operations with the stall's end).
+        if let (FsOp::CreateNew { path, .. }, false, false, Some(sleeps)) = (l.op, l.ok, l.injected, l.sleeps)
+            && *path == lock
+            && l.exists(lock)
+        {
+            let key = (l.pid, l.task.to_string(), session);
+            let run = match book.tries.get(&key) {
+                Some(&(last, run)) if last == sleeps => run + 1,
+                _ => 0,
+            };
+            book.tries.insert(key, (sleeps, run));
+            let (task, node) = (l.task, l.node);
+            l.check("L17", run <= QUICK_TRIES_MAX, || {
+                format!(
+                    "task {task} of {node} tried the busy lock of {} {} times in a row without sleeping",
+                    SESSIONS[session],
+                    run + 1
+                )
+            });
+        }
         if let (FsOp::CreateNew { path, .. }, true) = (l.op, l.ok)
             && *path == lock
         {
@@ -941,11 +978,12 @@ async fn process_main(world: World, book: SharedBook, variant: Variant, stream: 
             _ => Locker::Core(p.manager.clone()),
         };
         let (p, stream) = (p.clone(), stream * 16 + 1 + k);
-        tasks.push(madsim::task::spawn_local(async move { contender(&p, locker, stream).await }));
+        let name = format!("contender-{k}");
+        tasks.push(madsim::task::spawn_local(named(&name, async move { contender(&p, locker, stream).await })));
     }
     if variant == Variant::UnfencedAttempt || world.schedule().param("controller", 0) == 1 {
         let (p, stream) = (p.clone(), stream * 16);
-        tasks.push(madsim::task::spawn_local(async move { fence::attempts(&p, stream).await }));
+        tasks.push(madsim::task::spawn_local(named("attempts", async move { fence::attempts(&p, stream).await })));
     }
     let work = async {
         let mut rng = world.workload_rng(stream);
@@ -1669,12 +1707,31 @@ async fn try_in_quiet(w: &World, book: &SharedBook) {
             // removed its lock file: the lock is free either way, so the
             // release succeeds (L5), and leaves no file.
             let lock = g.lock_path().to_path_buf();
+            let mine = g.owner().clone();
             let removed = w.harness_apply(FsOp::RemoveFile(lock.clone())).is_ok();
             let released = g.release().await;
             let gone = w.peek_file(&lock).is_err();
             w.check("L5", !removed || (released.is_ok() && gone), || {
                 format!("{s}'s holder released ({released:?}) after an outsider removed its lock file (gone: {gone})")
             });
+            // This manager's own orphan: a record of its process and its
+            // id whose nonce is no hold of it (a create whose call was
+            // dropped before its hold existed, landing anyway). No wait
+            // can make it any staler: a try takes it at once.
+            let orphan =
+                LockOwner { nonce: w.env().entropy.next_u64(), acquired_at_ms: w.env().clock.wall_ms(), ..mine };
+            if gone && plant_owner(w, s, &orphan, 0) {
+                let r = manager.acquire_within(session, Duration::ZERO).await;
+                w.check("L14", r.is_ok(), || {
+                    format!(
+                        "a try at the lock of {s}, left by its own manager's orphan {:016x}, returned {r:?}",
+                        orphan.nonce
+                    )
+                });
+                if let Ok(g) = r {
+                    let _ = g.release().await;
+                }
+            }
         }
     }
     let env = w.env();

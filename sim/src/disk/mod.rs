@@ -39,6 +39,9 @@ pub(crate) struct Pending {
     pub pid: u32,
     /// The calling task's name.
     pub task: Arc<str>,
+    /// How many times the calling task had slept when it began this, if
+    /// it is a named task.
+    pub sleeps: Option<u64>,
     pub fault: Option<(FaultKind, usize)>,
     /// With a fault on a write-like op: the prefix of the data that still
     /// lands (a partial write before the error).

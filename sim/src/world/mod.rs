@@ -47,7 +47,7 @@ mod state;
 pub use crate::judge::{Invariant, Landed, Violation, Watcher};
 pub use crate::plan::SAME_INSTANT_OPS_MAX;
 pub use crate::procs::HARNESS_PID;
-pub use crate::seams::{SimClock, SimEntropy, SimFs, SimProcs, SimSpawner};
+pub use crate::seams::{SimClock, SimEntropy, SimFs, SimProcs, SimSpawner, named};
 
 use crate::disk::Listed;
 use crate::judge::Judge;

@@ -92,9 +92,12 @@ impl World {
             st.record_settled(t0, name.clone(), SimEvent::PausePoint { rule, ms });
         }
         let pid = node.map_or(0, |i| st.procs.nodes[i].pid);
-        let task = crate::seams::current_task();
+        let (task, sleeps) = (crate::seams::current_task(), crate::seams::current_sleeps());
         let (fault, partial, silent) = (plan.fault, plan.partial, plan.silent);
-        st.disk.queue(effect, Pending { id, op, path, node: name, pid, task, fault, partial, silent, pinned: false });
+        st.disk.queue(
+            effect,
+            Pending { id, op, path, node: name, pid, task, sleeps, fault, partial, silent, pinned: false },
+        );
         if blocking {
             st.settle(effect);
         }
