@@ -159,6 +159,8 @@ const RETRY_MAX: Duration = Duration::from_millis(500);
 /// room to spare.
 const QUICK_TRIES_MAX: u32 = 8;
 const CLAIM_STALE: Duration = Duration::from_secs(4);
+/// Where the quiet-phase try leaves litter for `sweep_stale` (L9).
+const SWEEP_DIR: &str = "/data/try/sweep";
 const _: () = assert!(CLAIM_STALE.as_millis() as u64 * 3 / 4 > 8 * LATENCY_MS_MAX, "claims are a lease");
 const MAX_HOLD: Duration = Duration::from_secs(3);
 const TAKEOVER_GRACE: Duration = Duration::from_secs(2);
@@ -1699,6 +1701,10 @@ async fn try_in_quiet(w: &World, book: &SharedBook) {
     let manager = make_manager(&w.env(), book, w, None);
     let (s, session) = (TRY_SESSIONS[0], Path::new(TRY_SESSIONS[0]));
     let now_ms = w.env().clock.wall_ms();
+    // For `sweep_litter`, at the end: a claim whose claimer lives but
+    // which is older than `claim_stale` by its record and, by then, by its
+    // file's mtime: abandoned by age (a claim is a lease).
+    let aged = aged_claim(w, now_ms);
     if plant_owner(w, s, &foreign_owner(w, DEAD_PID, None, now_ms), 0) {
         let r = manager.acquire_within(session, Duration::ZERO).await;
         w.check("L14", r.is_ok(), || format!("a try at the lock of {s}, left by a dead owner, returned {r:?}"));
@@ -1786,7 +1792,21 @@ async fn try_in_quiet(w: &World, book: &SharedBook) {
     w.check("L4", taken == [true; 2], || {
         format!("two locks whose records claim an acquisition an hour ahead, tried in turn, taken after {bound:?}: {taken:?}")
     });
-    sweep_litter(w, &manager).await;
+    sweep_litter(w, &manager, aged).await;
+}
+
+/// Plant, in `sweep_litter`'s directory, a takeover claim of a live
+/// claimer (this process, another manager) made an hour ago by its record;
+/// its name, if it could be planted.
+fn aged_claim(w: &World, now_ms: u64) -> Option<String> {
+    let env = w.env();
+    let pid = env.procs.own_pid();
+    let claimer = foreign_owner(w, pid, env.procs.start_time(pid), now_ms.saturating_sub(3_600_000));
+    let name = format!("d.jsonl.lock.takeover.{:016x}", env.entropy.next_u64());
+    let dir = Path::new(SWEEP_DIR);
+    let planted = w.harness_apply(FsOp::CreateDirAll(dir.into())).is_ok()
+        && w.harness_apply(FsOp::Write { path: dir.join(&name), data: record_bytes(&claimer, 0) }).is_ok();
+    planted.then_some(name)
 }
 
 /// L9 for `sweep_stale` over every kind of litter at once, as a service's
@@ -1794,8 +1814,8 @@ async fn try_in_quiet(w: &World, book: &SharedBook) {
 /// whose claimer died, that claim's clear-claim whose clearer died too
 /// (it blocks the claim's clearing until it is gone), and a repair copy
 /// of a session nobody holds. All go, and the report says so.
-async fn sweep_litter(w: &World, manager: &LockManager) {
-    let dir = Path::new("/data/try/sweep");
+async fn sweep_litter(w: &World, manager: &LockManager, aged: Option<String>) {
+    let dir = Path::new(SWEEP_DIR);
     let now_ms = w.env().clock.wall_ms();
     let dead = || foreign_owner(w, DEAD_PID, None, now_ms);
     let (claimer, clearer) = (dead(), dead());
@@ -1817,9 +1837,10 @@ async fn sweep_litter(w: &World, manager: &LockManager) {
         .peek_dir(dir)
         .map(|entries| entries.into_iter().map(|(n, _)| n.to_string_lossy().into_owned()).collect())
         .unwrap_or_default();
-    let accounted = swept.as_ref().is_ok_and(|s| s.inspected == litter.len() && s.removed.len() == litter.len());
+    let all = litter.len() + usize::from(aged.is_some());
+    let accounted = swept.as_ref().is_ok_and(|s| s.inspected == all && s.removed.len() == all);
     w.check("L9", left.is_empty() && accounted, || {
-        format!("sweep_stale over a stale lock, a dead claimer's claim, its dead clearer's file and a repair copy left {left:?} and reported {swept:?}")
+        format!("sweep_stale over a stale lock, a dead claimer's claim, its dead clearer's file, a repair copy and a live claimer's claim older than claim_stale ({aged:?}) left {left:?} and reported {swept:?}")
     });
 }
 
