@@ -266,6 +266,12 @@ struct Book {
     created_ms: BTreeMap<String, u64>,
     /// Names that became symlinks, and when (virtual ms; 0 at setup).
     symlinks: BTreeMap<String, u64>,
+    /// When each telemetry name last became a symlink, and when a sweep
+    /// last looked at it (a stat by the app that landed), to the
+    /// nanosecond: a symlink put in place between the sweep's last look
+    /// and its removal is a race no unlink by path can see (R1).
+    symlink_at: BTreeMap<String, Duration>,
+    looked_at: BTreeMap<String, Duration>,
     /// Power losses (virtual ms): an unsynced symlink made before one may
     /// be a file again after it.
     power_losses: Vec<u64>,
@@ -427,12 +433,17 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
         }
         // A workspace sweep's stat that found its entry replaced by
         // something that is no directory (the racer): a change, as one
-        // that found it gone.
+        // that found it gone. So is a telemetry sweep's that found no file
+        // (a planted symlink): what it lists are files, or nothing to
+        // delete.
         if let (FsOp::SymlinkMetadata(p), "app", true) = (l.op, l.node, l.ok)
-            && p.parent() == Some(Path::new(WORKSPACES))
-            && l.kind(p).is_some_and(|k| k != FileKind::Dir)
+            && let Some(dir) = p.parent()
+            && let Some(wanted) = [(WORKSPACES, FileKind::Dir), (TELEMETRY, FileKind::File)]
+                .into_iter()
+                .find_map(|(d, k)| (dir == Path::new(d)).then_some(k))
+            && l.kind(p).is_some_and(|k| k != wanted)
         {
-            lock(&book).count_step(Path::new(WORKSPACES), false);
+            lock(&book).count_step(dir, false);
         }
         if !l.ok {
             return;
@@ -442,7 +453,15 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
         match l.op {
             FsOp::Symlink { link, .. } => {
                 if let Some(n) = name(link) {
-                    lock(&book).symlinks.insert(n, l.at.as_millis() as u64);
+                    let mut b = lock(&book);
+                    b.symlinks.insert(n.clone(), l.at.as_millis() as u64);
+                    b.symlink_at.insert(n, l.at);
+                }
+                return;
+            }
+            FsOp::SymlinkMetadata(p) if l.node == "app" && p.parent() == Some(Path::new(TELEMETRY)) => {
+                if let Some(n) = name(p) {
+                    lock(&book).looked_at.insert(n, l.at);
                 }
                 return;
             }
@@ -467,7 +486,7 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
         } else if dir_all {
             judge_workspace(&book, path, now_ms)
         } else {
-            judge_telemetry(&book, &policy, path, now_ms, |pid| l.pid_alive(pid))
+            judge_telemetry(&book, &policy, path, l.at, |pid| l.pid_alive(pid))
         };
         l.check("R1", why.is_none(), || format!("{} was deleted: {}", path.display(), why.unwrap_or_default()));
     })
@@ -477,9 +496,10 @@ fn judge_telemetry(
     book: &Book,
     policy: &RetentionPolicy,
     path: &Path,
-    now_ms: u64,
+    at: Duration,
     alive: impl Fn(u32) -> bool,
 ) -> Option<String> {
+    let now_ms = at.as_millis() as u64;
     if path.parent() != Some(Path::new(TELEMETRY)) {
         return Some("not directly in the telemetry directory".into());
     }
@@ -488,8 +508,17 @@ fn judge_telemetry(
         return Some("a protected name".into());
     }
     let Some((_, kind)) = kind_of(policy, name) else { return Some("outside the allow-list".into()) };
+    // A symlink put in place after the sweep's last look at the name,
+    // which landed just before this removal (its re-stat, then the unlink),
+    // is the one race no removal by path can close (POSIX has no "unlink
+    // if still a file"); a look long before it is no re-stat at all.
+    let raced = match (book.symlink_at.get(name), book.looked_at.get(name)) {
+        (Some(made), Some(looked)) => made > looked && at.saturating_sub(*looked) <= RESTAT_WINDOW,
+        _ => false,
+    };
     if let Some(&made) = book.symlinks.get(name)
         && (made == 0 || !book.power_losses.iter().any(|&t| t >= made && t <= now_ms))
+        && !raced
     {
         return Some("a symlink".into());
     }
@@ -502,6 +531,10 @@ fn judge_telemetry(
     (now_ms < created + AGE_FLOOR.as_millis() as u64)
         .then(|| format!("created at {created} ms: younger than the floor"))
 }
+
+/// The longest a sweep's re-stat of an entry may land before its removal
+/// lands (two operations on `/efs`, at most 3 ms each, with room to spare).
+const RESTAT_WINDOW: Duration = Duration::from_millis(10);
 
 fn judge_workspace(book: &Book, path: &Path, now_ms: u64) -> Option<String> {
     if path.parent() != Some(Path::new(WORKSPACES)) {
@@ -1114,7 +1147,13 @@ async fn racer(world: World, book: SharedBook) {
             }
         } else if let Some(path) = file.into_inner().filter(|_| races < RACES_MAX) {
             races += 1;
-            let _ = env.fs.remove_file(path).await;
+            if races % 2 == 0 {
+                let _ = env.fs.remove_file(path).await;
+            } else if world.harness_apply(FsOp::RemoveFile(path.clone())).is_ok() {
+                // An outside tool puts a directory in its place at once,
+                // before the sweep's stat lands: no file, a change.
+                let _ = world.harness_apply(FsOp::CreateDir(path));
+            }
         }
     }
 }
