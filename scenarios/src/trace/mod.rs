@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use steadfast_core::trace::{
     Ended, Exported, Exporter, FileExporter, FileExporterConfig, Session, Status, TraceConfig, TraceDoc, TraceError,
-    Tracer,
+    Tracer, names,
 };
 use steadfast_core::{BoxFuture, Env, FileKind, FsOp};
 use steadfast_sim::schedule::{CrashRule, ErrorRule, Event, HangRule, Latency, Mount, SpikeRule, TimedEvent};
@@ -79,6 +79,10 @@ const INVARIANTS: &[Invariant] = &[
     Invariant {
         id: "T14",
         statement: "a flush that fails on storage names the error's kind (io_kind), and only for a fault the world injected",
+    },
+    Invariant {
+        id: "T15",
+        statement: "a crash mark on disk is evidence of a crash: it names a session whose crash write began",
     },
 ];
 
@@ -533,6 +537,10 @@ struct SessionBook {
 #[derive(Default)]
 struct Book {
     sessions: BTreeMap<String, SessionBook>,
+    /// Every id a crash write began for, in any incarnation and under any
+    /// session that held it (T15: a mark whose removal failed outlives
+    /// the session's entry here).
+    ever_crashed: BTreeSet<String>,
     /// Canonical path to the ids whose file it is.
     by_path: BTreeMap<PathBuf, Vec<String>>,
     /// Temporary files created, per canonical path.
@@ -1085,8 +1093,12 @@ async fn crasher(app: &App, sessions: &RefCell<Vec<(Sess, String)>>, at_ms: u64)
         let ids: Vec<String> = sessions.borrow().iter().map(|(_, id)| id.clone()).collect();
         return crash_all(app, tracer, &ids);
     }
-    if let Some(s) = lock(&app.book).sessions.get_mut(&id) {
-        s.crash_started = true;
+    {
+        let mut book = lock(&app.book);
+        book.ever_crashed.insert(id.clone());
+        if let Some(s) = book.sessions.get_mut(&id) {
+            s.crash_started = true;
+        }
     }
     let result = blocking(app, 1, || sess.crash_write());
     app.world.note(format!("crash write of {id:?}: {result:?}"));
@@ -1121,7 +1133,9 @@ fn blocking<T>(app: &App, writes: usize, call: impl FnOnce() -> T) -> T {
 /// runs; those the tracer no longer had (ended) do not afterwards.
 fn crash_all(app: &App, tracer: &Tracer, ids: &[String]) {
     for id in ids {
-        if let Some(s) = lock(&app.book).sessions.get_mut(id) {
+        let mut book = lock(&app.book);
+        book.ever_crashed.insert(id.clone());
+        if let Some(s) = book.sessions.get_mut(id) {
             s.crash_started = true;
         }
     }
@@ -1561,6 +1575,21 @@ fn final_checks(world: &World, shared: &SharedBook) {
     for l in &listing {
         let inside = l.path.starts_with(DIR) || Path::new(DIR).starts_with(&l.path);
         world.check("T7", inside, || format!("{} lies outside {DIR}", l.path.display()));
+    }
+    // T15: a crash mark tells every exporter on the directory (and an
+    // operator) that the session crashed; one for a session that never
+    // did refuses its exports and misreports it.
+    let marks: Vec<String> = listing
+        .iter()
+        .filter(|l| l.kind == FileKind::File && l.path.parent() == Some(Path::new(DIR)))
+        .filter_map(|l| l.path.file_name()?.to_str()?.strip_suffix(names::CRASH_MARK).map(String::from))
+        .collect();
+    {
+        let book = lock(shared);
+        for key in &marks {
+            let crashed = book.ever_crashed.iter().any(|id| names::key(id) == *key);
+            world.check("T15", crashed, || format!("{DIR}/{key}{} names no session that crashed", names::CRASH_MARK));
+        }
     }
     let paths: Vec<PathBuf> = lock(shared).by_path.keys().cloned().collect();
     let contents: BTreeMap<PathBuf, Result<Vec<u8>, String>> =
