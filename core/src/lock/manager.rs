@@ -282,6 +282,10 @@ impl LockManager {
             immediate = 0;
             // Jitter in [delay/2, delay], never past the deadline.
             let jittered = delay / 2 + Duration::from_micros(env.entropy.below(delay.as_micros() as u64 / 2 + 1));
+            debug_assert!(
+                jittered >= delay / 2 && jittered <= delay,
+                "a retry sleeps {jittered:?}, outside [{delay:?}/2, {delay:?}]"
+            );
             env.clock.sleep(jittered.min(timeout - waited)).await;
             delay = (delay * 2).min(cfg.retry_max);
         }
