@@ -202,11 +202,17 @@ impl Future for Named {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
-        let previous = TASK.with(|t| t.replace(Some(self.label.clone())));
-        let out = self.inner.as_mut().poll(cx);
-        TASK.with(|t| *t.borrow_mut() = previous);
-        out
+        let label = self.label.clone();
+        labelled(label, || self.inner.as_mut().poll(cx))
     }
+}
+
+/// Run `poll` with the current task labelled `label` (restored after).
+fn labelled<R>(label: Label, poll: impl FnOnce() -> R) -> R {
+    let previous = TASK.with(|t| t.replace(Some(label)));
+    let out = poll();
+    TASK.with(|t| *t.borrow_mut() = previous);
+    out
 }
 
 /// `fut`, labelled `name` while it is polled: its operations carry that
@@ -228,10 +234,8 @@ impl<F: Future<Output = ()>> Future for NamedLocal<F> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
-        let previous = TASK.with(|t| t.replace(Some(self.label.clone())));
-        let out = self.inner.as_mut().poll(cx);
-        TASK.with(|t| *t.borrow_mut() = previous);
-        out
+        let label = self.label.clone();
+        labelled(label, || self.inner.as_mut().poll(cx))
     }
 }
 

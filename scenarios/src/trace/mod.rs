@@ -81,6 +81,10 @@ const INVARIANTS: &[Invariant] = &[
         statement: "a flush that fails on storage names the error's kind (io_kind), and only for a fault the world injected",
     },
     Invariant {
+        id: "T16",
+        statement: "a session id of lowercase letters, digits, `_` and `-` that fits the readable length is exported under its own name, `<id>.trace.json`",
+    },
+    Invariant {
         id: "T15",
         statement: "a crash mark on disk is evidence of a crash: it names a session whose crash write began",
     },
@@ -869,6 +873,14 @@ fn judge_long_ids(world: &World) {
         }
     }
     world.check("T7", first_problem.is_none(), || first_problem.unwrap_or_default());
+    // T16: operators and upstream's tools find a plain id's trace by its
+    // name; only what needs escaping is escaped. A seed's plain id of
+    // 1 to ENCODED_MAX bytes, drawn from the safe bytes.
+    const SAFE: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789_-";
+    let len = rng.range(1, steadfast_core::trace::names::ENCODED_MAX as u64) as usize;
+    let id: String = (0..len).map(|_| char::from(SAFE[rng.range(0, SAFE.len() as u64 - 1) as usize])).collect();
+    let name = steadfast_core::trace::names::file_name(&id);
+    world.check("T16", name == format!("{id}.trace.json"), || format!("the plain id {id:?} is exported as {name:?}"));
 }
 
 /// Open the exporter, retrying injected errors (bounded).
