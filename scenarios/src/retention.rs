@@ -264,13 +264,11 @@ fn schedule(seed: u64) -> Schedule {
 struct Book {
     /// Telemetry names to their creation time (virtual ms).
     created_ms: BTreeMap<String, u64>,
-    /// Names that became symlinks, and when (virtual ms; 0 at setup).
-    symlinks: BTreeMap<String, u64>,
-    /// When each telemetry name last became a symlink, and when a sweep
-    /// last looked at it (a stat by the app that landed), to the
-    /// nanosecond: a symlink put in place between the sweep's last look
-    /// and its removal is a race no unlink by path can see (R1).
-    symlink_at: BTreeMap<String, Duration>,
+    /// Names that became symlinks, and when (virtual time; zero at setup).
+    symlinks: BTreeMap<String, Duration>,
+    /// When a sweep last looked at each telemetry name (a stat by the app
+    /// that landed): a symlink put in place between that look and the
+    /// sweep's removal is a race no unlink by path can see (R1).
     looked_at: BTreeMap<String, Duration>,
     /// Power losses (virtual ms): an unsynced symlink made before one may
     /// be a file again after it.
@@ -436,14 +434,24 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
         // that found it gone. So is a telemetry sweep's that found no file
         // (a planted symlink): what it lists are files, or nothing to
         // delete.
+        // Every sweep's look at a telemetry name is booked for R1 too.
         if let (FsOp::SymlinkMetadata(p), "app", true) = (l.op, l.node, l.ok)
             && let Some(dir) = p.parent()
-            && let Some(wanted) = [(WORKSPACES, FileKind::Dir), (TELEMETRY, FileKind::File)]
+        {
+            let mut b = lock(&book);
+            if dir == Path::new(TELEMETRY)
+                && let Some(n) = p.file_name().and_then(|n| n.to_str())
+            {
+                b.looked_at.insert(n.to_string(), l.at);
+            }
+            if let Some(wanted) = [(WORKSPACES, FileKind::Dir), (TELEMETRY, FileKind::File)]
                 .into_iter()
                 .find_map(|(d, k)| (dir == Path::new(d)).then_some(k))
-            && l.kind(p).is_some_and(|k| k != wanted)
-        {
-            lock(&book).count_step(dir, false);
+                && l.kind(p).is_some_and(|k| k != wanted)
+            {
+                b.count_step(dir, false);
+            }
+            return;
         }
         if !l.ok {
             return;
@@ -453,15 +461,7 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
         match l.op {
             FsOp::Symlink { link, .. } => {
                 if let Some(n) = name(link) {
-                    let mut b = lock(&book);
-                    b.symlinks.insert(n.clone(), l.at.as_millis() as u64);
-                    b.symlink_at.insert(n, l.at);
-                }
-                return;
-            }
-            FsOp::SymlinkMetadata(p) if l.node == "app" && p.parent() == Some(Path::new(TELEMETRY)) => {
-                if let Some(n) = name(p) {
-                    lock(&book).looked_at.insert(n, l.at);
+                    lock(&book).symlinks.insert(n, l.at);
                 }
                 return;
             }
@@ -512,13 +512,9 @@ fn judge_telemetry(
     // which landed just before this removal (its re-stat, then the unlink),
     // is the one race no removal by path can close (POSIX has no "unlink
     // if still a file"); a look long before it is no re-stat at all.
-    let raced = match (book.symlink_at.get(name), book.looked_at.get(name)) {
-        (Some(made), Some(looked)) => made > looked && at.saturating_sub(*looked) <= RESTAT_WINDOW,
-        _ => false,
-    };
     if let Some(&made) = book.symlinks.get(name)
-        && (made == 0 || !book.power_losses.iter().any(|&t| t >= made && t <= now_ms))
-        && !raced
+        && (made.is_zero() || !book.power_losses.iter().any(|&t| t >= made.as_millis() as u64 && t <= now_ms))
+        && !book.looked_at.get(name).is_some_and(|&looked| made > looked && at.saturating_sub(looked) <= RESTAT_WINDOW)
     {
         return Some("a symlink".into());
     }
@@ -570,7 +566,8 @@ fn setup(world: &World, book: &SharedBook) {
         FsOp::Symlink { target: OUTSIDE.into(), link: Path::new(WORKSPACES).join("ws-link") },
     ];
     let mut b = lock(book);
-    b.symlinks.extend([("traces-777.jsonl".to_string(), 0), ("metrics-778.jsonl".to_string(), 0)]);
+    b.symlinks
+        .extend([("traces-777.jsonl".to_string(), Duration::ZERO), ("metrics-778.jsonl".to_string(), Duration::ZERO)]);
     b.power_losses = s.events.iter().filter(|e| matches!(e.what, Event::PowerLoss { .. })).map(|e| e.at_ms).collect();
     for i in 0..s.param("entries", 100) {
         // Dead pids: far above the simulator's (which start at 101).

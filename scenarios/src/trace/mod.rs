@@ -605,6 +605,14 @@ struct Parsed {
 }
 
 impl Book {
+    /// A crash write of session `id` begins.
+    fn crash_begins(&mut self, id: &str) {
+        self.ever_crashed.insert(id.to_string());
+        if let Some(s) = self.sessions.get_mut(id) {
+            s.crash_started = true;
+        }
+    }
+
     /// When an end_trace begun at `at` is overdue (T9): its bound, and the
     /// driver's blocking calls' stalls since, past `at`.
     fn end_deadline(&self, world: &World, at: Duration) -> Duration {
@@ -861,7 +869,7 @@ fn judge_long_ids(world: &World) {
     for _ in 0..256 {
         let tail: String = (0..4).map(|_| TAIL[rng.range(0, TAIL.len() as u64 - 1) as usize]).collect();
         let id = format!("{}{tail}", "y".repeat(250));
-        let name = steadfast_core::trace::names::file_name(&id);
+        let name = names::file_name(&id);
         let safe = name.len() <= 255 && !name.contains(['/', '\\', '\0']) && name != "." && name != "..";
         if !safe {
             first_problem.get_or_insert_with(|| format!("the id {id:?} maps to the unsafe file name {name:?}"));
@@ -877,9 +885,9 @@ fn judge_long_ids(world: &World) {
     // name; only what needs escaping is escaped. A seed's plain id of
     // 1 to ENCODED_MAX bytes, drawn from the safe bytes.
     const SAFE: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789_-";
-    let len = rng.range(1, steadfast_core::trace::names::ENCODED_MAX as u64) as usize;
+    let len = rng.range(1, names::ENCODED_MAX as u64) as usize;
     let id: String = (0..len).map(|_| char::from(SAFE[rng.range(0, SAFE.len() as u64 - 1) as usize])).collect();
-    let name = steadfast_core::trace::names::file_name(&id);
+    let name = names::file_name(&id);
     world.check("T16", name == format!("{id}.trace.json"), || format!("the plain id {id:?} is exported as {name:?}"));
 }
 
@@ -1105,13 +1113,7 @@ async fn crasher(app: &App, sessions: &RefCell<Vec<(Sess, String)>>, at_ms: u64)
         let ids: Vec<String> = sessions.borrow().iter().map(|(_, id)| id.clone()).collect();
         return crash_all(app, tracer, &ids);
     }
-    {
-        let mut book = lock(&app.book);
-        book.ever_crashed.insert(id.clone());
-        if let Some(s) = book.sessions.get_mut(&id) {
-            s.crash_started = true;
-        }
-    }
+    lock(&app.book).crash_begins(&id);
     let result = blocking(app, 1, || sess.crash_write());
     app.world.note(format!("crash write of {id:?}: {result:?}"));
     if result.is_ok() {
@@ -1145,11 +1147,7 @@ fn blocking<T>(app: &App, writes: usize, call: impl FnOnce() -> T) -> T {
 /// runs; those the tracer no longer had (ended) do not afterwards.
 fn crash_all(app: &App, tracer: &Tracer, ids: &[String]) {
     for id in ids {
-        let mut book = lock(&app.book);
-        book.ever_crashed.insert(id.clone());
-        if let Some(s) = book.sessions.get_mut(id) {
-            s.crash_started = true;
-        }
+        lock(&app.book).crash_begins(id);
     }
     let results = blocking(app, ids.len(), || tracer.crash_write_all());
     app.world.note(format!("crash write of every open session: {results:?}"));

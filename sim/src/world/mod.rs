@@ -221,7 +221,7 @@ impl World {
     pub fn check(&self, invariant: &str, ok: bool, message: impl FnOnce() -> String) {
         let now = self.now_ns();
         let mut st = self.lock();
-        st.judge.declared(invariant);
+        let invariant = st.judge.declared(invariant);
         let message = if ok { String::new() } else { message() };
         st.verdict(now, invariant, ok, message);
     }
@@ -347,8 +347,12 @@ impl World {
     /// The calling node's time: a node stalled by a blocking call reads the
     /// stall's end for the rest of the poll that made the call.
     pub(crate) fn local_now(&self, st: &State) -> u64 {
-        let now = self.now_ns();
-        self.current_node(st).map_or(now, |i| now.max(st.procs.nodes[i].stall_until_ns))
+        Self::local_at(st, self.current_node(st), self.now_ns())
+    }
+
+    /// Node `node`'s time when the world's is `now` (see [`Self::local_now`]).
+    pub(crate) fn local_at(st: &State, node: Option<usize>, now: u64) -> u64 {
+        node.map_or(now, |i| now.max(st.procs.nodes[i].stall_until_ns))
     }
 
     pub(crate) fn current_node(&self, st: &State) -> Option<usize> {

@@ -25,12 +25,12 @@ impl World {
         // below need not settle again.
         st.settle(now);
         let node = self.current_node(&st);
-        let t0 = node.map_or(now, |i| now.max(st.procs.nodes[i].stall_until_ns));
+        let t0 = Self::local_at(&st, node, now);
         let name = Self::node_name(&st, node);
         if let Some(((at, _), _)) = st.disk.crash
             && t0 >= at
         {
-            st.record_settled(t0, name, SimEvent::OpLost { op: op.name(), path: Arc::from(op.path()) });
+            st.record_settled(now, t0, name, SimEvent::OpLost { op: op.name(), path: Arc::from(op.path()) });
             return None;
         }
         if !st.counters.progress(t0) {
@@ -78,18 +78,18 @@ impl World {
             window_ns: plan.latency_ns,
             lands_ns: plan.lands_ns,
         };
-        st.record_settled(t0, name.clone(), begun);
+        st.record_settled(now, t0, name.clone(), begun);
         if let Some((rule, ms)) = plan.spike {
-            st.record_settled(t0, name.clone(), SimEvent::Spike { rule, ms });
+            st.record_settled(now, t0, name.clone(), SimEvent::Spike { rule, ms });
         }
         if let Some(rule) = plan.crash {
             st.disk.crash = Some(((effect, id), rule));
-            st.record_settled(t0, name.clone(), SimEvent::CrashArmed { rule });
+            st.record_settled(now, t0, name.clone(), SimEvent::CrashArmed { rule });
         }
         // A pause point freezes a node's process, not the harness.
         let pause = plan.pause.filter(|_| node.is_some());
         if let Some((rule, ms)) = pause {
-            st.record_settled(t0, name.clone(), SimEvent::PausePoint { rule, ms });
+            st.record_settled(now, t0, name.clone(), SimEvent::PausePoint { rule, ms });
         }
         let pid = node.map_or(0, |i| st.procs.nodes[i].pid);
         let (task, sleeps) = (crate::seams::current_task(), crate::seams::current_sleeps());

@@ -109,10 +109,11 @@ impl State {
         self.push(at_ns, node.into(), event);
     }
 
-    /// Record `event` once everything due by now has landed already (the
-    /// caller settled at this virtual instant and still holds the lock).
-    pub fn record_settled(&mut self, at_ns: u64, node: Arc<str>, event: SimEvent) {
-        debug_assert!(!self.disk.due(self.now_ns()), "record_settled before settling");
+    /// Record `event` once everything due by `settled` (now: the caller
+    /// settled at this virtual instant and still holds the lock) has
+    /// landed already.
+    pub fn record_settled(&mut self, settled: u64, at_ns: u64, node: Arc<str>, event: SimEvent) {
+        debug_assert!(!self.disk.due(settled), "record_settled before settling");
         self.push(at_ns, node, event);
     }
 
@@ -140,12 +141,12 @@ impl State {
         self.push(at_ns, WORLD.into(), event);
     }
 
-    /// Record a check's verdict (a violation if it failed).
-    pub fn verdict(&mut self, at_ns: u64, invariant: &str, ok: bool, message: String) {
+    /// Record a check's verdict of the declared `invariant` (a violation if
+    /// it failed).
+    pub fn verdict(&mut self, at_ns: u64, invariant: &'static str, ok: bool, message: String) {
         // Violations found by watchers on effects due by now come first,
         // in the list as in the history.
         self.settle(self.now_ns());
-        let invariant = self.judge.declared(invariant);
         if let Some(event) = self.judge.verdict(at_ns, invariant, ok, message) {
             self.record(at_ns, WORLD, event);
         }
