@@ -166,6 +166,7 @@ impl Scenario for LivenessScenario {
                 error: FaultKind::Eio,
                 nth: Some(1),
                 probability: None,
+                while_renaming: false,
             });
         }
         s.params.insert("child_at_s".into(), rng.range(1, 600));

@@ -207,6 +207,7 @@ fn schedule(seed: u64) -> Schedule {
                 error: fault,
                 nth: None,
                 probability: Some(p),
+                while_renaming: false,
             });
         }
     }
@@ -253,6 +254,7 @@ fn schedule(seed: u64) -> Schedule {
             error: FaultKind::Eio,
             nth: None,
             probability: Some(0.3),
+            while_renaming: false,
         });
     }
     s

@@ -109,6 +109,9 @@ pub(crate) struct At<'a> {
     pub crash_armed: bool,
     /// Entries under a path (a `remove_dir_all` draws once per entry).
     pub tree_count: &'a dyn Fn(&Path) -> u64,
+    /// Is a path the source of a rename issued and not yet landed?
+    /// (Asked only for an error rule `while_renaming`.)
+    pub renaming: &'a dyn Fn(&Path) -> bool,
 }
 
 /// Decide everything about `op`.
@@ -124,7 +127,7 @@ pub(crate) fn plan(schedule: &Schedule, counters: &mut Counters, rng: &mut SimRn
     if at.chaos {
         *counters.chaos_ops.entry(op.name()).or_insert(0) += 1;
     }
-    let fault = if at.chaos { fault(schedule, counters, rng, &paths) } else { None };
+    let fault = if at.chaos { fault(schedule, counters, rng, &paths, at.renaming) } else { None };
     let partial = match (op, fault) {
         // An exclusive create is all or nothing (the `Fs` contract): a
         // failed one leaves no partial file.
@@ -169,7 +172,8 @@ fn mount_latency_ns(mount: &Mount, rng: &mut SimRng, op: &FsOp, tree_count: &dyn
 /// nothing when the schedule has no spike rules, so adding the rule kind
 /// moved no history.
 fn spike(schedule: &Schedule, counters: &mut Counters, rng: &mut SimRng, op: &OpPaths<'_>) -> Option<(usize, u64)> {
-    first_fired(&schedule.spikes, &mut counters.spikes, rng, op).map(|(i, r)| (i, rng.range(r.ms_min, r.ms_max)))
+    first_fired(&schedule.spikes, &mut counters.spikes, rng, op, |_| true)
+        .map(|(i, r)| (i, rng.range(r.ms_min, r.ms_max)))
 }
 
 /// A rule that fires on its nth matching operation, or on each by
@@ -196,15 +200,18 @@ triggered!(crate::schedule::ErrorRule, crate::schedule::PauseRule, crate::schedu
 
 /// The first of `rules` that fires on `op`; every matching rule counts the
 /// operation toward its nth (and draws for its probability) all the same.
+/// `qualifies` narrows a rule further, by what the world knows beyond the
+/// operation (asked only of a rule the operation matches).
 fn first_fired<'r, R: Triggered>(
     rules: &'r [R],
     counts: &mut [u64],
     rng: &mut SimRng,
     op: &OpPaths<'_>,
+    qualifies: impl Fn(&R) -> bool,
 ) -> Option<(usize, &'r R)> {
     let mut fired = None;
     for (i, rule) in rules.iter().enumerate() {
-        if !rule.counts_op(op) {
+        if !rule.counts_op(op) || !qualifies(rule) {
             continue;
         }
         counts[i] += 1;
@@ -221,8 +228,10 @@ fn fault(
     counters: &mut Counters,
     rng: &mut SimRng,
     op: &OpPaths<'_>,
+    renaming: &dyn Fn(&Path) -> bool,
 ) -> Option<(FaultKind, usize)> {
-    first_fired(&schedule.errors, &mut counters.errors, rng, op).map(|(i, r)| (r.error, i))
+    let qualifies = |r: &crate::schedule::ErrorRule| !r.while_renaming || renaming(op.op.path());
+    first_fired(&schedule.errors, &mut counters.errors, rng, op, qualifies).map(|(i, r)| (r.error, i))
 }
 
 /// Does a pause point the workload armed for node `node` fire on `op`?
@@ -301,7 +310,7 @@ fn pause(
     rng: &mut SimRng,
     op: &OpPaths<'_>,
 ) -> Option<(Option<usize>, u64)> {
-    first_fired(&schedule.pauses, &mut counters.pauses, rng, op).map(|(i, r)| (Some(i), r.ms))
+    first_fired(&schedule.pauses, &mut counters.pauses, rng, op, |_| true).map(|(i, r)| (Some(i), r.ms))
 }
 
 /// Does this call of hang point `point` hang? Every call counts toward a

@@ -120,7 +120,14 @@ impl Space {
         let kind =
             proptest::sample::select(vec![FaultKind::Eio, FaultKind::Enospc, FaultKind::Eacces, FaultKind::Enoent]);
         (self.ops(), proptest::option::of(self.prefix()), kind, trigger()).prop_map(
-            |(ops, path_prefix, error, (nth, probability))| ErrorRule { ops, path_prefix, error, nth, probability },
+            |(ops, path_prefix, error, (nth, probability))| ErrorRule {
+                ops,
+                path_prefix,
+                error,
+                nth,
+                probability,
+                while_renaming: false,
+            },
         )
     }
 

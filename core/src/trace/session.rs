@@ -126,7 +126,9 @@ pub struct SessionStats {
 /// What `end_trace` found.
 #[derive(Debug)]
 pub struct Ended {
-    /// The canonical file, whenever it exists, crashed or not (T8).
+    /// The canonical file, whenever it exists, crashed or not (T8), or
+    /// may still appear: an export the end stopped waiting for can land
+    /// it after `end_trace` returns.
     pub path: Option<PathBuf>,
     /// What the file at `path` holds (T9): the final status when the final
     /// write landed, crashed if the crash write came first, or the older
@@ -473,7 +475,9 @@ impl Session {
             st.follow_up = false;
         }
         let clock = self.inner.env.clock.clone();
-        let _ = crate::timeout(&*clock, self.inner.config.end_wait, self.idle()).await;
+        // A write the wait gives up on goes on: its version, from before
+        // the end, may land after everything below.
+        let settled = crate::timeout(&*clock, self.inner.config.end_wait, self.idle()).await.is_ok();
         // Exporters whose final write outlived its bound: still landing.
         let mut late = Vec::new();
         let crashed = {
@@ -495,7 +499,7 @@ impl Session {
             result.err()
         };
         self.deregister();
-        let found = self.existing_path(&late).await;
+        let found = self.existing_path(&late, !settled).await;
         let (known, wanted) = {
             let st = self.state();
             (found.as_ref().and_then(|(_, i)| st.on_disk[*i].1), st.doc.status)
@@ -504,7 +508,14 @@ impl Session {
             (_, Some(held)) => held,
             // A file this session never wrote (an earlier process's), or
             // whose write outcome is unknown: say what it holds.
-            (Some((path, _)), None) => self.read_status(path).await.unwrap_or(wanted),
+            (Some((path, i)), None) => match self.read_status(path).await {
+                Some(held) => held,
+                // Not there yet, and no final write of ours still landing:
+                // what lands is the write the wait gave up on, a version
+                // from before the end.
+                None if !settled && !late.contains(i) => Status::Running,
+                None => wanted,
+            },
             (None, None) => wanted,
         };
         debug_assert!(
@@ -586,17 +597,18 @@ impl Session {
     }
 
     /// The first exporter's file that exists, or will: an exporter in
-    /// `late` is still writing it. A stat that fails other than with
-    /// `NotFound` counts as existing: better a path that may be there than
-    /// a lost trace (T8).
-    async fn existing_path(&self, late: &[usize]) -> Option<(PathBuf, usize)> {
+    /// `late` is still writing it, and with `pending` a write that
+    /// `end_wait` gave up on may still land it. A stat that fails other
+    /// than with `NotFound` counts as existing: better a path that may be
+    /// there than a lost trace (T8).
+    async fn existing_path(&self, late: &[usize], pending: bool) -> Option<(PathBuf, usize)> {
         for (i, exporter) in self.inner.exporters.iter().enumerate() {
             let Some(path) = exporter.path(&self.id) else { continue };
             if late.contains(&i) {
                 return Some((path, i));
             }
             match self.inner.env.fs.symlink_metadata(&path).await {
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound && !pending => continue,
                 _ => return Some((path, i)),
             }
         }

@@ -37,6 +37,7 @@ pub(super) fn schedule(s: &mut Schedule, sw: &mut Swarm, variant: Variant) {
             error: FaultKind::Enospc,
             nth: None,
             probability: Some(sw.rate("enospc").max(0.05)),
+            while_renaming: false,
         });
     }
     if sw.on("repair_crash") {
@@ -62,6 +63,7 @@ pub(super) fn schedule(s: &mut Schedule, sw: &mut Swarm, variant: Variant) {
                 error: FaultKind::Eio,
                 nth: None,
                 probability: Some(0.5),
+                while_renaming: false,
             });
         }
     }

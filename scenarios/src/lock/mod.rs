@@ -329,6 +329,7 @@ fn schedule(seed: u64, variant: Variant) -> Schedule {
             error: FaultKind::Eio,
             nth: None,
             probability: Some(p),
+            while_renaming: false,
         });
     }
     // Compactions hang in most seeds: the incident's trigger.
@@ -358,6 +359,7 @@ fn schedule(seed: u64, variant: Variant) -> Schedule {
         error: FaultKind::Eio,
         nth: Some(2),
         probability: None,
+        while_renaming: false,
     });
     hostile::schedule(&mut s, &mut sw, variant);
     // One seed in three freezes a process past max hold + grace (a GC
@@ -424,6 +426,7 @@ fn schedule(seed: u64, variant: Variant) -> Schedule {
                 error: FaultKind::Eio,
                 nth: None,
                 probability: Some(0.3),
+                while_renaming: false,
             });
         }
     }
@@ -465,6 +468,7 @@ fn schedule(seed: u64, variant: Variant) -> Schedule {
             error: FaultKind::Eio,
             nth: None,
             probability: Some(p),
+            while_renaming: false,
         });
     }
     s

@@ -88,6 +88,10 @@ const INVARIANTS: &[Invariant] = &[
         id: "T15",
         statement: "a crash mark on disk is evidence of a crash: it names a session whose crash write began",
     },
+    Invariant {
+        id: "T17",
+        statement: "a sole writer remembers the newest crash_marks_max crashed sessions (their exports are refused) and forgets older ones: the table is bounded",
+    },
 ];
 
 const CRASH_DURING_RENAME: &str = "crash write while a rename is in flight";
@@ -242,6 +246,7 @@ fn schedule(seed: u64) -> Schedule {
             error: FaultKind::Eio,
             nth: None,
             probability: Some(p),
+            while_renaming: false,
         });
     }
     if sw.on("enospc") {
@@ -252,6 +257,7 @@ fn schedule(seed: u64) -> Schedule {
             error: FaultKind::Enospc,
             nth: None,
             probability: Some(p),
+            while_renaming: false,
         });
     }
     fence_faults(&mut s, seed);
@@ -358,6 +364,20 @@ fn schedule(seed: u64) -> Schedule {
             s.hangs.push(HangRule { point: HANG_POINT.into(), nth: Some(1), probability: None });
         }
     }
+    // Where unlinks of renaming files fail (`fence_faults`), aim an end
+    // at one: a session ends in the chaos phase, right after a snapshot,
+    // and waits at most 0.1-1 s for it, so the final write's fence meets
+    // the snapshot still renaming and must let it land first (T4's order).
+    if s.errors.iter().any(|r| r.while_renaming) {
+        let mut aim = SimRng::new(seed, 0xFE4D0);
+        s.params.insert("end_racing".into(), 1);
+        s.params.insert("end_wait_ms".into(), aim.range(100, 1_000));
+        s.params.entry("early_end_ms".into()).or_insert_with(|| aim.range(1_000, CHAOS_MS - 1_000));
+    }
+    // T17's phase after quiescence, one seed in four (its own stream).
+    if SimRng::new(seed, 0xB0D).chance(0.25) {
+        s.params.insert("marks_bound".into(), 1);
+    }
     s
 }
 
@@ -407,6 +427,20 @@ pub(super) fn fence_faults(s: &mut Schedule, seed: u64) {
             error: FaultKind::Eio,
             nth: None,
             probability: Some(0.5),
+            while_renaming: false,
+        });
+    }
+    // And one in four fails every unlink of a temporary file whose rename
+    // is in flight (an NFS server still running it): the fence cannot stop
+    // that export, so the newer one must let it land first (T4's order).
+    if SimRng::new(seed, 0xFE4CF).chance(0.25) {
+        s.errors.push(ErrorRule {
+            ops: vec!["remove_file".into()],
+            path_prefix: Some(DIR.into()),
+            error: FaultKind::Eio,
+            nth: None,
+            probability: Some(1.0),
+            while_renaming: true,
         });
     }
 }
@@ -530,9 +564,19 @@ struct SessionBook {
     flushed: usize,
     crash_started: bool,
     crash_returned: bool,
-    /// `finalize_sync` returned `Ok`: the file reads completed for good
-    /// (T8), unless a crash write follows (crash wins, T3).
+    /// `finalize_sync` returned `Ok`, or `end_trace` reported the
+    /// completed version landed: the file reads completed for good (T8),
+    /// unless a crash write follows (crash wins, T3).
     finalized: bool,
+    /// A blocking write of the session (a crash write, `finalize_sync`)
+    /// failed: its fence may have failed, and it said so, so an export it
+    /// could not stop may land over its version (exempt from T4's order).
+    unordered: bool,
+    /// A blocking write of the session is running: the world's time moves
+    /// while it stalls the process, so an export it will report it could
+    /// not stop may land before it returns (judged, if it returns `Ok`, by
+    /// T3 or T8 on what the file holds then).
+    blocking_write: bool,
     /// When end_trace was called, in the incarnation that called it.
     end_started: Option<(u64, Duration)>,
     end_returned: bool,
@@ -577,6 +621,10 @@ struct Book {
     /// it every few ms, and a `PathBuf` key compares component by component
     /// (core names the file the same way each time).
     final_landed: BTreeMap<std::ffi::OsString, Duration>,
+    /// The newest version landed on each canonical path (its events, and
+    /// whether it had ended), of which session, after how many power
+    /// losses (T4's order).
+    high_water: BTreeMap<PathBuf, (u64, String, (usize, bool))>,
 }
 
 type SharedBook = Arc<Mutex<Book>>;
@@ -610,6 +658,17 @@ impl Book {
         self.ever_crashed.insert(id.to_string());
         if let Some(s) = self.sessions.get_mut(id) {
             s.crash_started = true;
+            s.blocking_write = true;
+        }
+    }
+
+    /// A blocking write of session `id` (a crash write, `finalize_sync`)
+    /// returned: if it failed, it may have left an export it could not
+    /// stop to land over its version (T4's order no longer holds for it).
+    fn blocking_write_ends(&mut self, id: &str, ok: bool) {
+        if let Some(s) = self.sessions.get_mut(id) {
+            s.blocking_write = false;
+            s.unordered |= !ok;
         }
     }
 
@@ -677,6 +736,19 @@ fn judge_file(book: &mut Book, path: &Path, read: Result<&[u8], &String>, check:
     check("T4", doc.recorded_prefix || sb.forgetting, &|| {
         format!("{} holds events that session {:?} never recorded in that order", path.display(), doc.session_id)
     });
+    // T1 at every instant, not only at quiescence: once a flush promised
+    // its events, no older version lands over them (an export whose
+    // fence could not unlink it, still renaming, must land before the
+    // newer one does), even if a later write would put them back.
+    check("T1", doc.events >= sb.flushed || sb.forgetting, &|| {
+        format!(
+            "{} now holds {} events of {:?}; a flush that returned promised {}",
+            path.display(),
+            doc.events,
+            doc.session_id,
+            sb.flushed
+        )
+    });
     for id in crashed_ids {
         let ok = doc.session_id == id && doc.status == Status::Crashed;
         check("T3", ok, &|| {
@@ -688,19 +760,52 @@ fn judge_file(book: &mut Book, path: &Path, read: Result<&[u8], &String>, check:
             )
         });
     }
-    // Once finalize_sync returned Ok, no export in flight may land over
-    // its completed version (its fence unlinked them, or it said it could
-    // not).
+    // Once finalize_sync returned Ok, or end_trace reported its completed
+    // version landed, no export in flight may land over it (its fence
+    // unlinked them, waited for those it could not, or said it could not).
     for id in ids.iter().filter(|id| book.sessions[*id].finalized && !book.sessions[*id].crash_started) {
         let ok = doc.session_id == *id && doc.status == Status::Completed;
         check("T8", ok, &|| {
             format!(
-                "finalize_sync of {id:?} returned Ok, but {} now reads {:?} of {:?}",
+                "{id:?} ended completed (finalize_sync or end_trace returned), but {} now reads {:?} of {:?}",
                 path.display(),
                 doc.status,
                 doc.session_id
             )
         });
+    }
+}
+
+/// T4, versions land in order: a rename that lands a version of a
+/// session with fewer events than one that landed before it on the same
+/// file put an older version over a newer one (an export whose fence could
+/// not unlink it, still renaming, overtaken by the newer one's rename).
+/// A power loss may roll the file back to what was durable, and a session
+/// being forgotten starts afresh: both restart the count.
+fn judge_order(book: &mut Book, l: &mut Landed<'_>, to: &Path) {
+    let Some(doc) = l.bytes(to).ok().and_then(|b| book.parse(b).ok()) else { return };
+    let exempt = book.sessions.get(&doc.session_id).is_none_or(|s| s.forgetting || s.unordered || s.blocking_write);
+    // Newer: more events, or as many and no longer running (a final
+    // version adds only its status).
+    let version = (doc.events, doc.status != Status::Running);
+    let landed = (l.power_losses, doc.session_id.clone(), version);
+    match book.high_water.insert(to.to_path_buf(), landed) {
+        Some((losses, id, newest)) if losses == l.power_losses && id == doc.session_id && !exempt => {
+            l.check("T4", version >= newest, || {
+                format!(
+                    "a version of {id:?} with {} events ({:?}) landed on {} over a newer one ({} events, {})",
+                    doc.events,
+                    doc.status,
+                    to.display(),
+                    newest.0,
+                    if newest.1 { "ended" } else { "running" }
+                )
+            });
+            if version < newest {
+                book.high_water.insert(to.to_path_buf(), (losses, id, newest));
+            }
+        }
+        _ => {}
     }
 }
 
@@ -734,6 +839,9 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
                 book.by_path.get(to).is_some_and(|ids| ids.iter().any(|id| book.sessions[id].crash_returned));
             if after_crash {
                 l.reach(RENAME_AFTER_CRASH);
+            }
+            if l.ok {
+                judge_order(&mut book, l, to);
             }
         }
         for path in touched {
@@ -849,6 +957,54 @@ async fn drive(world: &World, variant: Variant) {
         world.sleep_until(until.min(world.quiet_end() + END_WAIT_MAX)).await;
     }
     final_checks(world, &book);
+    if variant == Variant::Core && world.schedule().param("marks_bound", 0) == 1 {
+        judge_marks_bound(world).await;
+    }
+}
+
+/// Where T17's exporter writes: beside the trace directory, not in it,
+/// so its files are not the sessions' (judged by [`final_checks`] before).
+const MARKS_DIR: &str = "/marks";
+
+/// T17, the crash-mark table's bound: a sole writer keeps its marks in
+/// memory only, at most `crash_marks_max` of them (beyond those of
+/// exports in flight), forgetting the oldest. After quiescence, 2 to 6
+/// sessions are crash-written in turn through an exporter whose bound is
+/// 1 to 3 below that count, then each is exported once more: the newest
+/// `crash_marks_max` must still be refused (crash wins, T3), the older
+/// ones land (a table that never forgets grows with every crash the
+/// process ever saw; `core` asserts its shape on every mark).
+async fn judge_marks_bound(world: &World) {
+    let mut rng = world.workload_rng(0x78);
+    let max = rng.range(1, 3) as usize;
+    let crashed = max + rng.range(1, 3) as usize;
+    let env = world.env();
+    let config = FileExporterConfig { sole_writer: true, crash_marks_max: max, stale_tmp_age: Duration::ZERO };
+    let exporter = match FileExporter::open(&env, MARKS_DIR, config).await {
+        Ok(e) => Arc::new(e),
+        Err(e) => return world.check("T17", false, || format!("no exporter on {MARKS_DIR} after quiescence: {e}")),
+    };
+    let tracer = Tracer::new(&env, vec![exporter.clone() as Arc<dyn Exporter>], TraceConfig::default());
+    let ids: Vec<String> = (0..crashed).map(|i| format!("marked-{i}")).collect();
+    for id in &ids {
+        let session = tracer.start(id);
+        session.record("before the crash", None, serde_json::Value::Null);
+        let written = session.crash_write();
+        world.check("T17", written.is_ok(), || format!("the crash write of {id:?} failed with no fault: {written:?}"));
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let remembered = i >= crashed - max;
+        // What the bytes say is not judged here: only whether they land.
+        let exported = exporter.write_version(id, id.as_bytes().to_vec()).await;
+        let expected = if remembered { Exported::SkippedCrashed } else { Exported::Written };
+        world.check("T17", matches!(&exported, Ok(e) if *e == expected), || {
+            format!(
+                "after {crashed} crash writes through an exporter keeping {max} marks, the export of crash #{} {id:?} \
+                 returned {exported:?}, not {expected:?}",
+                i + 1
+            )
+        });
+    }
 }
 
 /// How long past quiescence the driver waits for an end's bound to run
@@ -1116,6 +1272,7 @@ async fn crasher(app: &App, sessions: &RefCell<Vec<(Sess, String)>>, at_ms: u64)
     lock(&app.book).crash_begins(&id);
     let result = blocking(app, 1, || sess.crash_write());
     app.world.note(format!("crash write of {id:?}: {result:?}"));
+    lock(&app.book).blocking_write_ends(&id, result.is_ok());
     if result.is_ok() {
         let path = {
             let mut book = lock(&app.book);
@@ -1155,6 +1312,8 @@ fn crash_all(app: &App, tracer: &Tracer, ids: &[String]) {
     {
         let mut book = lock(&app.book);
         for id in ids {
+            let ok = results.iter().find(|(r, _)| r == id).is_none_or(|(_, r)| r.is_ok());
+            book.blocking_write_ends(id, ok);
             let Some(s) = book.sessions.get_mut(id) else { continue };
             match results.iter().find(|(r, _)| r == id) {
                 None => {
@@ -1261,11 +1420,17 @@ async fn session_main(app: &App, sess: Sess, id: String, stream: u64) {
         record_event(app, &sess, &id, format!("e{next}-last"));
         sess.snapshot();
         aim_at_own_rename(app, &id).await;
-        let result = blocking(app, 1, || sess.finalize_sync()).expect("a core session");
         if let Some(s) = lock(&app.book).sessions.get_mut(&id) {
+            s.blocking_write = true;
+        }
+        let result = blocking(app, 1, || sess.finalize_sync()).expect("a core session");
+        let mut book = lock(&app.book);
+        book.blocking_write_ends(&id, result.is_ok());
+        if let Some(s) = book.sessions.get_mut(&id) {
             s.end_returned = true;
             s.finalized = result.is_ok();
         }
+        drop(book);
         check_finalized(app, &id, result, quiet);
     } else {
         let ended = sess.end_trace().await;
@@ -1308,7 +1473,7 @@ async fn forget_and_restart(app: &App, id: &str) {
     };
     let mut began = app.world.now();
     let mut removed = app.file.remove_trace(id).await;
-    for _ in 0..FORGET_TRIES {
+    for tries in 0.. {
         let Err(e) = &removed else { break };
         // Faults are injected while the call began in the chaos phase.
         let quiet = began >= app.world.chaos_end();
@@ -1316,11 +1481,23 @@ async fn forget_and_restart(app: &App, id: &str) {
         app.world.check("T14", !quiet && injected, || {
             format!("remove_trace of {id:?} failed with no fault to cause it: {e}")
         });
+        // Past the tries, only while an export's rename is in flight: a
+        // server that refuses to unlink a file it is renaming refuses every
+        // try until the rename lands (`while_renaming`), and until then
+        // `remove_trace` rightly says it could not fence the export.
+        if tries >= FORGET_TRIES && app.world.lands_at("rename", |p| is_tmp_of(&path, p)).is_none() {
+            break;
+        }
         app.env.clock.sleep(Duration::from_millis(100)).await;
         began = app.world.now();
         removed = app.file.remove_trace(id).await;
     }
-    lock(&app.book).sessions.get_mut(id).expect("registered").forgetting = false;
+    {
+        // The new session's versions are judged in order from none (T4).
+        let mut book = lock(&app.book);
+        book.sessions.get_mut(id).expect("registered").forgetting = false;
+        book.high_water.remove(&path);
+    }
     let left: Vec<&Path> = [&path, &mark]
         .into_iter()
         .filter(|p| app.world.peek(FsOp::SymlinkMetadata(p.to_path_buf())).is_ok())
@@ -1532,12 +1709,19 @@ fn check_ended(app: &App, id: &str, ended: &Ended, took: Duration) {
             format!("end_trace of {id:?} reports {:?}, but {} holds {held:?}", ended.status, path.display())
         });
     }
+    // A completed end whose final write landed is final (T8, judged on
+    // every later effect on the file).
+    let final_landed = ended.error.is_none() && ended.status == Status::Completed && held == Some(Status::Completed);
     app.world.check("T8", ended.path.is_some() || !exists, || {
         format!("end_trace of {id:?} returned no path, but {} exists (status {:?})", s.path.display(), ended.status)
     });
     app.world.check("T6", ended.status != Status::Crashed || s.crash_started, || {
         format!("end_trace of {id:?} reports crashed, but {id:?} never crashed")
     });
+    if final_landed && !s.crash_started && !s.forgetting {
+        drop(book);
+        lock(&app.book).sessions.get_mut(id).expect("registered").finalized = true;
+    }
 }
 
 /// T8 for `finalize_sync`: it returns the canonical path, and the file
@@ -1684,6 +1868,11 @@ const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec { name: "crash_aimed", max: 1, doc: "1: the crash waits for a rename of that session in flight" },
     ParamSpec { name: "crash_all", max: 1, doc: "1: the crash is the panic hook's, of every open session at once" },
+    ParamSpec {
+        name: "marks_bound",
+        max: 1,
+        doc: "1: after quiescence, crash-write past a sole writer's mark bound (T17)",
+    },
     ParamSpec { name: "forget_ended", max: 1, doc: "1: each ended session is forgotten and started afresh" },
     ParamSpec {
         name: "sole_writer",

@@ -130,6 +130,7 @@ fn schedule(seed: u64) -> Schedule {
             error: FaultKind::Eio,
             nth: None,
             probability: Some(p),
+            while_renaming: false,
         });
     }
     if sw.on("enospc") {
@@ -140,6 +141,7 @@ fn schedule(seed: u64) -> Schedule {
             error: FaultKind::Enospc,
             nth: None,
             probability: Some(p),
+            while_renaming: false,
         });
     }
     super::fence_faults(&mut s, seed);

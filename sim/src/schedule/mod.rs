@@ -197,6 +197,13 @@ pub struct ErrorRule {
     /// Fire on each matching operation with this probability.
     #[serde(default)]
     pub probability: Option<f64>,
+    /// Only an operation on a path that a rename already issued and not
+    /// yet landed moves away: the unlink a fence aims at an export whose
+    /// rename a network file system's server is still running (what such
+    /// a server refuses or loses, and what no timed rule hits on purpose).
+    /// Operations that do not qualify do not count toward `nth`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub while_renaming: bool,
 }
 
 /// A targeted crash point, in the style of LazyFS and CrashMonkey: the

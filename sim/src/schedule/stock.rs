@@ -50,6 +50,7 @@ impl Schedule {
                     error,
                     nth: None,
                     probability: Some(rate / 4.0),
+                    while_renaming: false,
                 };
                 s.errors.push(rule);
             }

@@ -47,7 +47,12 @@ impl World {
         let chaos = t0 < ms_to_ns(self.0.schedule.duration_ms);
         let super::State { counters, rng, disk, .. } = &mut *st;
         let tree = &disk.tree;
-        let at = At { chaos, crash_armed: disk.crash.is_some(), tree_count: &|p| tree.count_tree(p) };
+        let renaming = |p: &Path| {
+            disk.in_flight_landing()
+                .any(|(_, pending)| matches!(&pending.op, FsOp::Rename { from, .. } if **from == *p))
+        };
+        let at =
+            At { chaos, crash_armed: disk.crash.is_some(), tree_count: &|p| tree.count_tree(p), renaming: &renaming };
         let mut plan = plan::plan(&self.0.schedule, counters, rng, &op, &at);
         // An operation a schedule rule freezes already is no aimed
         // point's: the aim waits for the next match.

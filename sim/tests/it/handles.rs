@@ -62,6 +62,7 @@ fn error_rules_and_a_full_disk_strike_handle_writes() {
             error: FaultKind::Eio,
             nth: Some(nth),
             probability: None,
+            while_renaming: false,
         };
         s.errors.push(rule);
     }

@@ -106,6 +106,7 @@ fn error_rules_fire_on_the_nth_match_with_honest_kinds() {
         error: FaultKind::Enospc,
         nth: Some(2),
         probability: None,
+        while_renaming: false,
     });
     in_world(s, |w| async move {
         let fs = w.env().fs;
@@ -116,6 +117,46 @@ fn error_rules_fire_on_the_nth_match_with_honest_kinds() {
         assert_eq!(e.kind(), ErrorKind::StorageFull);
         assert!(is_injected(&e));
         fs.write("/d/full/c", b"3".to_vec()).await.expect("third match passes");
+    });
+}
+
+/// An error rule `while_renaming` fails only an operation on a file whose
+/// rename is in flight (the unlink an NFS server refuses while it runs
+/// the rename); other operations on the same paths neither fail nor count
+/// toward its nth.
+#[test]
+fn while_renaming_rules_fire_only_on_a_file_being_renamed() {
+    let mut s = Schedule::calm(4, 10_000);
+    s.mounts.push(Mount {
+        prefix: "/d".into(),
+        latency: vec![Latency { ops: vec!["rename".into()], ms_min: 2_000, ms_max: 2_000 }],
+    });
+    s.errors.push(ErrorRule {
+        ops: vec!["remove_file".into()],
+        path_prefix: Some("/d".into()),
+        error: FaultKind::Eio,
+        nth: Some(2),
+        probability: None,
+        while_renaming: true,
+    });
+    in_world(s, |w| async move {
+        let fs = w.env().fs;
+        fs.create_dir_all("/d").await.expect("mkdir");
+        for name in ["/d/a", "/d/b", "/d/c"] {
+            fs.write(name, b"x".to_vec()).await.expect("write");
+        }
+        // Nothing renaming: passes, and is not counted.
+        fs.remove_file(std::path::Path::new("/d/a")).await.expect("no rename in flight");
+        // Two renames in flight (abandoned by their callers; they land).
+        for (from, to) in [("/d/b", "/d/b2"), ("/d/c", "/d/c2")] {
+            let _ = madsim::time::timeout(Duration::from_millis(1), fs.rename(from, to)).await;
+        }
+        fs.remove_file(std::path::Path::new("/d/b")).await.expect("the first qualifying unlink is not the nth");
+        let e = fs.remove_file(std::path::Path::new("/d/c")).await.expect_err("the second qualifying unlink fails");
+        assert!(is_injected(&e), "{e}");
+        madsim::time::sleep(Duration::from_secs(3)).await;
+        assert!(w.peek_file("/d/c2".as_ref()).is_ok(), "the rename the failed unlink could not stop landed");
+        assert!(w.peek_file("/d/b2".as_ref()).is_err(), "the unlinked source's rename failed");
     });
 }
 
