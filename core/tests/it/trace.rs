@@ -477,6 +477,14 @@ fn crash_marks_in_memory_are_bounded() {
         let marked = shared_tracer.start("marked");
         marked.crash_write().expect("crash");
         marked.end_trace(Status::Completed).await;
+        // The public name of a mark is the file a crash write leaves, for
+        // a plain id and one that needs encoding alike.
+        for id in ["marked", "a:b/../c"] {
+            shared_tracer.start(id).crash_write().expect("crash");
+            let name = steadfast_core::trace::names::crash_mark_name(id);
+            assert_eq!(shared.crash_mark_for(id), dir.path().join(&name), "{id:?}");
+            assert!(dir.path().join(&name).is_file(), "{id:?}: no mark named {name:?}");
+        }
         for i in 0..=CRASH_MARKS_MAX {
             file.mark_crashed(&format!("filler-{i}"));
             shared.mark_crashed(&format!("filler-{i}"));
