@@ -444,12 +444,18 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
             if dir == Path::new(TELEMETRY)
                 && let Some(n) = p.file_name().and_then(|n| n.to_str())
             {
-                b.looked_at.insert(n.to_string(), l.at);
+                // Each name is looked at by every sweep: no new key then.
+                match b.looked_at.get_mut(n) {
+                    Some(at) => *at = l.at,
+                    None => {
+                        b.looked_at.insert(n.to_string(), l.at);
+                    }
+                }
             }
             if let Some(wanted) = [(WORKSPACES, FileKind::Dir), (TELEMETRY, FileKind::File)]
                 .into_iter()
                 .find_map(|(d, k)| (dir == Path::new(d)).then_some(k))
-                && l.kind(p).is_some_and(|k| k != wanted)
+                && l.stat().is_some_and(|m| m.kind != wanted)
             {
                 b.count_step(dir, false);
             }

@@ -67,6 +67,7 @@ pub struct Landed<'a> {
     /// Did it fail because the schedule injected an error (rather than
     /// for what the tree holds)?
     pub injected: bool,
+    stat: Option<&'a steadfast_core::fs::Metadata>,
     pub(crate) tree: &'a Tree,
     pub(crate) alive: &'a dyn Fn(u32) -> bool,
     /// How many power losses the world has had before this effect: a
@@ -125,6 +126,13 @@ impl<'a> Landed<'a> {
     /// an entry replaced by another kind.
     pub fn kind(&self, path: &Path) -> Option<steadfast_core::FileKind> {
         self.tree.kind_of(path)
+    }
+
+    /// What this effect answered, if it is a `metadata` or
+    /// `symlink_metadata` that succeeded: the caller's own view, without
+    /// a walk of the tree.
+    pub fn stat(&self) -> Option<&'a steadfast_core::fs::Metadata> {
+        self.stat
     }
 
     /// List a directory as it is right after this effect.
@@ -229,7 +237,7 @@ impl Judge {
         &mut self,
         at_ns: u64,
         (node, pid, task, sleeps): (&str, u32, &str, Option<u64>),
-        op: &FsOp,
+        (op, stat): (&FsOp, Option<&steadfast_core::fs::Metadata>),
         (ok, injected): (bool, bool),
         tree: &Tree,
         (alive, power_losses): (&dyn Fn(u32) -> bool, u64),
@@ -251,6 +259,7 @@ impl Judge {
             op,
             ok,
             injected,
+            stat,
             tree,
             alive,
             power_losses,

@@ -66,6 +66,8 @@ pub(crate) struct Effect {
     pub pending: Pending,
     pub ending: Ending,
     pub ok: bool,
+    /// What a stat that succeeded answered (for the watchers).
+    pub stat: Option<steadfast_core::fs::Metadata>,
 }
 
 /// The disk of one run.
@@ -163,11 +165,15 @@ impl Disk {
         }
         self.fs_ops += 1;
         let ok = result.is_ok();
+        let stat = match &result {
+            Ok(FsOutput::Metadata(m)) => Some(m.clone()),
+            _ => None,
+        };
         if !self.abandoned.remove(&p.id) {
             let returning = Returning { pid: p.pid, op: p.op.name(), path: p.path.clone() };
             self.results.insert(p.id, (result, returning));
         }
-        Some(Effect { at, pending: p, ending, ok })
+        Some(Effect { at, pending: p, ending, ok, stat })
     }
 
     /// Apply one operation with the faults planned for it.

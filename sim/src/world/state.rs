@@ -191,8 +191,14 @@ impl State {
             let State { judge, disk, procs, .. } = self;
             let alive = |pid: u32| procs.running(pid) || disk.pid_in_flight(pid);
             let world = (&alive as &dyn Fn(u32) -> bool, procs.power_epoch);
-            let (events, aims) =
-                judge.run_watchers(effect.at, (&p.node, p.pid, &p.task, p.sleeps), &p.op, outcome, &disk.tree, world);
+            let (events, aims) = judge.run_watchers(
+                effect.at,
+                (&p.node, p.pid, &p.task, p.sleeps),
+                (&p.op, effect.stat.as_ref()),
+                outcome,
+                &disk.tree,
+                world,
+            );
             if let Some(idx) = procs.find(&p.node) {
                 self.armed_pauses.extend(aims.into_iter().map(|rule| (idx, rule, 0)));
             }
