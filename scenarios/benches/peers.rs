@@ -29,6 +29,12 @@ use std::time::{Duration, Instant};
 
 use steadfast_sim::runner::{self, SweepOptions};
 
+/// The CLI's allocator (feature `mimalloc`), so the figures are the
+/// `steadfast` binary's; the peers' programs run on it too.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const VERSIONS: u32 = 4;
 
 fn version(i: u32) -> Vec<u8> {
