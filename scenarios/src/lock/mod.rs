@@ -471,6 +471,12 @@ fn schedule(seed: u64, variant: Variant) -> Schedule {
             while_renaming: false,
         });
     }
+    // One seed in fifty, the quiet probe's manager sweeps a directory of
+    // more live lock instances than it keeps sightings of (see
+    // `sweep_many_live`). Its own stream.
+    if SimRng::new(seed, 0x5EE7).chance(0.02) {
+        s.params.insert("many_live_locks".into(), 1);
+    }
     s
 }
 
@@ -1797,6 +1803,44 @@ async fn try_in_quiet(w: &World, book: &SharedBook) {
         format!("two locks whose records claim an acquisition an hour ahead, tried in turn, taken after {bound:?}: {taken:?}")
     });
     sweep_litter(w, &manager, aged).await;
+    if w.schedule().param("many_live_locks", 0) == 1 {
+        sweep_many_live(w, &manager).await;
+    }
+}
+
+/// Where `sweep_many_live` plants its lock files: off the slow mount of
+/// `/data` (a sweep of 1,100 locks there outlasts the quiet phase), and
+/// outside every fault rule.
+const MANY_DIR: &str = "/local/many";
+/// Past the sightings a manager keeps (1,024 lock instances, `SEEN_MAX`
+/// in core), so its table must forget some as it goes.
+const MANY_LOCKS: usize = 1_100;
+
+/// L9 over a big directory of live locks, as a boot sweep meets the locks
+/// of a busy host: every one is a live owner's and young, so `sweep_stale`
+/// inspects all and removes none, while its manager sees more lock
+/// instances than it keeps sightings of (core bounds that table and
+/// asserts the bound).
+async fn sweep_many_live(w: &World, manager: &LockManager) {
+    let env = w.env();
+    let pid = env.procs.own_pid();
+    let dir = Path::new(MANY_DIR);
+    let now_ms = env.clock.wall_ms();
+    let base = foreign_owner(w, pid, env.procs.start_time(pid), now_ms);
+    if w.harness_apply(FsOp::CreateDirAll(dir.into())).is_err()
+        || (0..MANY_LOCKS).any(|i| {
+            let data = record_bytes(&LockOwner { nonce: base.nonce.wrapping_add(i as u64), ..base.clone() }, 0);
+            w.harness_apply(FsOp::Write { path: dir.join(format!("m{i}.jsonl.lock")), data }).is_err()
+        })
+    {
+        return;
+    }
+    let swept = manager.sweep_stale(dir).await;
+    let left = w.peek_dir(dir).map_or(0, |entries| entries.len());
+    let accounted = swept.as_ref().is_ok_and(|s| s.inspected == MANY_LOCKS && s.removed.is_empty());
+    w.check("L9", left == MANY_LOCKS && accounted, || {
+        format!("sweep_stale over {MANY_LOCKS} live owners' young lock files left {left} and reported {swept:?}")
+    });
 }
 
 /// Plant, in `sweep_litter`'s directory, a takeover claim of a live
@@ -2032,6 +2076,11 @@ fn judge_rendered_diagnostics(world: &World, book: &Book) {
 const PARAMS: &[ParamSpec] = &[
     ParamSpec { name: "garbage_lock", max: 2, doc: "1: a half-written lock file at the start" },
     ParamSpec { name: "crowd", max: 1, doc: "1: every contender slot filled, nearly all on one session" },
+    ParamSpec {
+        name: "many_live_locks",
+        max: 1,
+        doc: "1: the quiet probe sweeps a directory of 1,100 live owners' lock files (more than a manager keeps sightings of)",
+    },
     ParamSpec { name: "contenders", max: hostile::CONTENDERS_MAX, doc: "contender tasks per process" },
     ParamSpec { name: "two_managers", max: 1, doc: "1: a second lock manager in each process" },
     ParamSpec { name: "controller", max: 1, doc: "1: attempt controllers that let go for a wait" },
