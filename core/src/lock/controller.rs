@@ -191,7 +191,7 @@ impl AttemptController {
                 break;
             }
             env.clock.sleep(delay).await;
-            delay = (delay * 2).min(self.manager.config().retry_max);
+            delay = super::backoff(delay, self.manager.config().retry_max);
             last = look().await;
         }
         last

@@ -405,7 +405,7 @@ impl Hold {
                 return last;
             }
             self.manager.env.clock.sleep(delay).await;
-            delay = (delay * 2).min(self.manager.config.retry_max);
+            delay = super::backoff(delay, self.manager.config.retry_max);
         }
         last
     }

@@ -177,6 +177,7 @@ impl Inner {
             }
         }
         let first = *st.seen.entry((lock.to_path_buf(), id.to_string())).or_insert(now);
+        debug_assert!(st.seen.len() <= SEEN_MAX, "a manager keeps at most {SEEN_MAX} sightings");
         now.saturating_since(first)
     }
 }
@@ -287,7 +288,7 @@ impl LockManager {
                 "a retry sleeps {jittered:?}, outside [{delay:?}/2, {delay:?}]"
             );
             env.clock.sleep(jittered.min(timeout - waited)).await;
-            delay = (delay * 2).min(cfg.retry_max);
+            delay = super::backoff(delay, cfg.retry_max);
         }
     }
 
@@ -508,7 +509,7 @@ impl LockManager {
                 Err(e) if e.kind() == io::ErrorKind::NotFound || permanent(&e) => return,
                 Err(_) => {
                     env.clock.sleep(delay).await;
-                    delay = (delay * 2).min(self.inner.config.retry_max);
+                    delay = super::backoff(delay, self.inner.config.retry_max);
                     continue;
                 }
             }
@@ -523,7 +524,7 @@ impl LockManager {
                 Err(_) => {}
             }
             env.clock.sleep(delay).await;
-            delay = (delay * 2).min(self.inner.config.retry_max);
+            delay = super::backoff(delay, self.inner.config.retry_max);
         }
     }
 
@@ -557,7 +558,7 @@ impl LockManager {
                     return;
                 }
                 env.clock.sleep(delay).await;
-                delay = (delay * 2).min(me.inner.config.retry_max);
+                delay = super::backoff(delay, me.inner.config.retry_max);
             }
         });
         drop(self.inner.env.spawner.spawn("lock-claim-clear", task));

@@ -268,6 +268,16 @@ pub enum LockError {
     },
 }
 
+/// The next delay of a retry loop: doubled, up to `max`. Every retry loop
+/// of the lock backs off through here, and a backoff never shrinks
+/// (asserted): a loop whose delay shrank would poll a failing file system
+/// ever faster, which no other check sees (each try still sleeps).
+pub(crate) fn backoff(delay: Duration, max: Duration) -> Duration {
+    let next = (delay * 2).min(max);
+    debug_assert!(next >= delay.min(max), "a backoff never shrinks: {delay:?} -> {next:?}");
+    next
+}
+
 fn describe(owner: Option<&LockOwner>, last_error: Option<std::io::ErrorKind>) -> String {
     match (owner, last_error) {
         (Some(o), _) => {

@@ -499,7 +499,10 @@ impl Session {
             result.err()
         };
         self.deregister();
-        let found = self.existing_path(&late, !settled).await;
+        // A crash write that failed may have left an export it could not
+        // fence still landing, as may a write the wait gave up on.
+        let pending = !settled || (crashed && error.is_some());
+        let found = self.existing_path(&late, pending).await;
         let (known, wanted) = {
             let st = self.state();
             (found.as_ref().and_then(|(_, i)| st.on_disk[*i].1), st.doc.status)
@@ -513,7 +516,7 @@ impl Session {
                 // Not there yet, and no final write of ours still landing:
                 // what lands is the write the wait gave up on, a version
                 // from before the end.
-                None if !settled && !late.contains(i) => Status::Running,
+                None if pending && !late.contains(i) => Status::Running,
                 None => wanted,
             },
             (None, None) => wanted,

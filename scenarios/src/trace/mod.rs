@@ -374,6 +374,10 @@ fn schedule(seed: u64) -> Schedule {
         s.params.insert("end_wait_ms".into(), aim.range(100, 1_000));
         s.params.entry("early_end_ms".into()).or_insert_with(|| aim.range(1_000, CHAOS_MS - 1_000));
     }
+    // One seed in four tidies beside each burst's exports (its own stream).
+    if SimRng::new(seed, 0x71D7).chance(0.25) {
+        s.params.insert("tidy_racing".into(), 1);
+    }
     // T17's phase after quiescence, one seed in four (its own stream).
     if SimRng::new(seed, 0xB0D).chance(0.25) {
         s.params.insert("marks_bound".into(), 1);
@@ -1538,6 +1542,9 @@ async fn burst(app: &App, sess: &Sess, id: &str, rng: &mut SimRng, next: &mut u6
         *next += 1;
         sess.snapshot();
     }
+    if app.world.schedule().param("tidy_racing", 0) == 1 && app.variant == Variant::Core {
+        tidy_beside_exports(app).await;
+    }
     sess.settled().await;
     let caused = writes(app) - before;
     let crashed = lock(&app.book).sessions[id].crash_started;
@@ -1547,6 +1554,24 @@ async fn burst(app: &App, sess: &Sess, id: &str, rng: &mut SimRng, next: &mut u6
         app.world.check("T2", caused <= 3, || format!("a burst in session {id:?} caused {caused} writes (at most 3)"));
     }
 }
+
+/// `tidy` is housekeeping "for an idle moment", but nothing stops a
+/// service calling it while snapshots are in flight, and a temporary file
+/// of an export in flight is never stale (its doc): one seed in four calls
+/// it right after each burst's snapshot has begun. Whatever it removes of
+/// an export in flight makes that export fail with no fault to cause it
+/// (T14, judged on the snapshots' warnings and the flushes).
+async fn tidy_beside_exports(app: &App) {
+    app.env.clock.sleep(Duration::from_millis(TIDY_AFTER_MS)).await;
+    let tidied = app.file.tidy().await;
+    let caused = tidied.as_ref().err().is_none_or(fault_caused);
+    app.world
+        .check("T14", caused, || format!("tidy beside exports in flight failed with no fault to cause it: {tidied:?}"));
+}
+
+/// How long after a burst's snapshot `tidy_beside_exports` tidies: its
+/// temporary file written, its rename not yet issued, on most mounts.
+const TIDY_AFTER_MS: u64 = 20;
 
 /// T11, in the quiet phase: an event recorded and snapshotted while a
 /// flush is writing lands once the session settles, without another flush.
@@ -1868,6 +1893,7 @@ const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec { name: "crash_aimed", max: 1, doc: "1: the crash waits for a rename of that session in flight" },
     ParamSpec { name: "crash_all", max: 1, doc: "1: the crash is the panic hook's, of every open session at once" },
+    ParamSpec { name: "tidy_racing", max: 1, doc: "1: the app calls tidy() right after each burst's snapshot begins" },
     ParamSpec {
         name: "marks_bound",
         max: 1,
