@@ -374,6 +374,13 @@ fn schedule(seed: u64) -> Schedule {
         s.params.insert("end_wait_ms".into(), aim.range(100, 1_000));
         s.params.entry("early_end_ms".into()).or_insert_with(|| aim.range(1_000, CHAOS_MS - 1_000));
     }
+    // One seed in four bounds the background writer's follow-up chain at 1
+    // to 3 (production's is 1,024, which no burst reaches): the bound is
+    // then met, and core asserts it is never passed. Its own stream.
+    let mut chain = SimRng::new(seed, 0xC4A1);
+    if chain.chance(0.25) {
+        s.params.insert("chain_max".into(), chain.range(1, 3));
+    }
     // One seed in four tidies beside each burst's exports (its own stream).
     if SimRng::new(seed, 0x71D7).chance(0.25) {
         s.params.insert("tidy_racing".into(), 1);
@@ -1701,6 +1708,9 @@ fn trace_config(world: &World) -> TraceConfig {
     if let Some(&ms) = world.schedule().params.get("end_wait_ms") {
         c.end_wait = Duration::from_millis(ms);
     }
+    if let Some(&n) = world.schedule().params.get("chain_max") {
+        c.follow_up_chain_max = n as u32;
+    }
     c
 }
 
@@ -1893,6 +1903,7 @@ const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec { name: "crash_aimed", max: 1, doc: "1: the crash waits for a rename of that session in flight" },
     ParamSpec { name: "crash_all", max: 1, doc: "1: the crash is the panic hook's, of every open session at once" },
+    ParamSpec { name: "chain_max", max: 1_024, doc: "the tracer's follow_up_chain_max, when not the default 1,024" },
     ParamSpec { name: "tidy_racing", max: 1, doc: "1: the app calls tidy() right after each burst's snapshot begins" },
     ParamSpec {
         name: "marks_bound",
