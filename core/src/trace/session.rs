@@ -514,7 +514,8 @@ impl Session {
             (Some((path, i)), None) => match self.read_status(path).await {
                 Some(held) => held,
                 // Not there yet, and no final write of ours still landing:
-                // what lands is the write the wait gave up on, a version
+                // what lands is a pending export (one the wait gave up on,
+                // or one a failed crash write could not fence), a version
                 // from before the end.
                 None if pending && !late.contains(i) => Status::Running,
                 None => wanted,
@@ -600,8 +601,9 @@ impl Session {
     }
 
     /// The first exporter's file that exists, or will: an exporter in
-    /// `late` is still writing it, and with `pending` a write that
-    /// `end_wait` gave up on may still land it. A stat that fails other
+    /// `late` is still writing it, and with `pending` an export the end
+    /// could not stop (one `end_wait` gave up on, or one a failed crash
+    /// write could not fence) may still land it. A stat that fails other
     /// than with `NotFound` counts as existing: better a path that may be
     /// there than a lost trace (T8).
     async fn existing_path(&self, late: &[usize], pending: bool) -> Option<(PathBuf, usize)> {

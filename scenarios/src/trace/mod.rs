@@ -793,31 +793,33 @@ fn judge_file(book: &mut Book, path: &Path, read: Result<&[u8], &String>, check:
 /// not unlink it, still renaming, overtaken by the newer one's rename).
 /// A power loss may roll the file back to what was durable, and a session
 /// being forgotten starts afresh: both restart the count.
-fn judge_order(book: &mut Book, l: &mut Landed<'_>, to: &Path) {
-    let Some(doc) = l.bytes(to).ok().and_then(|b| book.parse(b).ok()) else { return };
+fn judge_order(book: &mut Book, l: &mut Landed<'_>, to: &Path, doc: Parsed) {
     let exempt = book.sessions.get(&doc.session_id).is_none_or(|s| s.forgetting || s.unordered || s.blocking_write);
     // Newer: more events, or as many and no longer running (a final
     // version adds only its status).
     let version = (doc.events, doc.status != Status::Running);
-    let landed = (l.power_losses, doc.session_id.clone(), version);
-    match book.high_water.insert(to.to_path_buf(), landed) {
-        Some((losses, id, newest)) if losses == l.power_losses && id == doc.session_id && !exempt => {
-            l.check("T4", version >= newest, || {
-                format!(
-                    "a version of {id:?} with {} events ({:?}) landed on {} over a newer one ({} events, {})",
-                    doc.events,
-                    doc.status,
-                    to.display(),
-                    newest.0,
-                    if newest.1 { "ended" } else { "running" }
-                )
-            });
-            if version < newest {
-                book.high_water.insert(to.to_path_buf(), (losses, id, newest));
-            }
-        }
-        _ => {}
+    // The newest landed before, if it counts: same session, no power loss
+    // since, and not exempt (then the count restarts from this version).
+    let before = book
+        .high_water
+        .get(to)
+        .filter(|(losses, id, _)| !exempt && *losses == l.power_losses && *id == doc.session_id)
+        .map(|(_, _, newest)| *newest);
+    if let Some(newest) = before {
+        l.check("T4", version >= newest, || {
+            format!(
+                "a version of {:?} with {} events ({:?}) landed on {} over a newer one ({} events, {})",
+                doc.session_id,
+                doc.events,
+                doc.status,
+                to.display(),
+                newest.0,
+                if newest.1 { "ended" } else { "running" }
+            )
+        });
     }
+    let newest = before.map_or(version, |b| b.max(version));
+    book.high_water.insert(to.to_path_buf(), (l.power_losses, doc.session_id, newest));
 }
 
 /// The watcher: every effect touching a canonical file is judged at once.
@@ -841,9 +843,9 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
             .collect();
         if let (FsOp::Rename { to, .. }, true) = (l.op, touched.iter().any(|p| Some(p.as_path()) == l.op.second_path()))
         {
+            let doc = l.bytes(to).ok().and_then(|b| book.parse(b).ok());
             // A final version landed (what a late mirror answers after).
-            let status = l.bytes(to).ok().and_then(|b| book.parse(b).ok()).map(|d| d.status);
-            if l.ok && status.is_some_and(|s| s != Status::Running) {
+            if l.ok && doc.as_ref().is_some_and(|d| d.status != Status::Running) {
                 book.final_landed.insert(to.as_os_str().to_owned(), l.at);
             }
             let after_crash =
@@ -851,8 +853,8 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
             if after_crash {
                 l.reach(RENAME_AFTER_CRASH);
             }
-            if l.ok {
-                judge_order(&mut book, l, to);
+            if let (true, Some(doc)) = (l.ok, doc) {
+                judge_order(&mut book, l, to, doc);
             }
         }
         for path in touched {
