@@ -92,6 +92,10 @@ const INVARIANTS: &[Invariant] = &[
         id: "T17",
         statement: "a sole writer remembers the newest crash_marks_max crashed sessions (their exports are refused) and forgets older ones: the table is bounded",
     },
+    Invariant {
+        id: "T18",
+        statement: "a session writes only when asked: after flush returns, with no snapshot asked for during it, no export of the session begins until the app's next call",
+    },
 ];
 
 const CRASH_DURING_RENAME: &str = "crash write while a rename is in flight";
@@ -389,6 +393,29 @@ fn schedule(seed: u64) -> Schedule {
     if SimRng::new(seed, 0xB0D).chance(0.25) {
         s.params.insert("marks_bound".into(), 1);
     }
+    // One seed in four, stats in the trace directory fail now and then
+    // (an NFS server timing out a GETATTR): the crash-mark check of an
+    // export, tidy's age test and end_trace's look for the file must each
+    // read a failed stat as "unknown", never as "absent" (T8, T14). Its
+    // own stream.
+    let mut stat = SimRng::new(seed, 0x57A0);
+    if stat.chance(0.25) {
+        s.errors.push(ErrorRule {
+            ops: vec!["symlink_metadata".into(), "metadata".into()],
+            path_prefix: Some(DIR.into()),
+            error: FaultKind::Eio,
+            nth: None,
+            probability: Some(stat.range(10, 60) as f64 / 100.0),
+            while_renaming: false,
+        });
+    }
+    // One seed in two, the app records a few events without a snapshot
+    // before each flush of the chaos phase (record, then flush): the
+    // flush writes them itself, and then must leave the session idle
+    // (T18). Its own stream.
+    if SimRng::new(seed, 0xF1A5).chance(0.5) {
+        s.params.insert("flush_writes".into(), 1);
+    }
     s
 }
 
@@ -591,6 +618,13 @@ struct SessionBook {
     /// When end_trace was called, in the incarnation that called it.
     end_started: Option<(u64, Duration)>,
     end_returned: bool,
+    /// The incarnation whose driver has flushed this session and asks
+    /// nothing of it until its sleep ends: no export of it may begin
+    /// (T18).
+    idle_in: Option<u64>,
+    /// The status end_trace reported for a file that was not there yet:
+    /// what lands must read it (T9, judged at quiescence).
+    promised: Option<Status>,
 }
 
 #[derive(Default)]
@@ -829,7 +863,20 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
         if let FsOp::Write { path, .. } = l.op
             && let Some(owner) = tmp_owner(path)
         {
-            *book.tmp_writes.entry(owner).or_insert(0) += 1;
+            *book.tmp_writes.entry(owner.clone()).or_insert(0) += 1;
+            // T18: a write of a session its driver left idle, other than a
+            // blocking write the driver started (a crash write).
+            let b = &*book;
+            let idle = b
+                .by_path
+                .get(&owner)
+                .into_iter()
+                .flatten()
+                .map(|id| &b.sessions[id])
+                .any(|s| s.idle_in == Some(b.incarnation) && !s.crash_started && !s.blocking_write);
+            l.check("T18", !idle, || {
+                format!("{} was written while its session was idle after a flush, asked for nothing", path.display())
+            });
             // (A failed write may leave a file too: what fitted.)
             if l.exists(path) {
                 book.tmp_creators.entry(path.clone()).or_insert(l.pid);
@@ -1378,16 +1425,39 @@ fn judge_now(world: &World, book: &SharedBook, path: &Path) {
 async fn session_main(app: &App, sess: Sess, id: String, stream: u64) {
     let mut rng: SimRng = app.world.workload_rng(stream);
     let mut next = 0u64;
+    // Its own stream: the other draws of the session's stay.
+    let mut unsnapped = app.world.workload_rng(stream + 0xF1A5);
     let early_end = app.world.schedule().params.get("early_end_ms").copied().filter(|_| stream == 0);
     while app.world.now() < app.world.chaos_end() {
         if early_end.is_some_and(|at| app.world.now() >= Duration::from_millis(at)) {
             break;
         }
         burst(app, &sess, &id, &mut rng, &mut next).await;
-        if rng.chance(0.3) {
+        let flushed = rng.chance(0.3);
+        if flushed {
+            if app.world.schedule().param("flush_writes", 0) == 1 {
+                for _ in 0..unsnapped.range(1, 5) {
+                    record_event(app, &sess, &id, format!("e{next}-flushed"));
+                    next += 1;
+                }
+            }
+            // The burst settled: one round writes everything (T2).
+            let path = lock(&app.book).sessions[&id].path.clone();
+            let writes = |app: &App| lock(&app.book).tmp_writes.get(&path).copied().unwrap_or(0);
+            let before = writes(app);
             flush_and_check(app, &sess, &id, false).await;
+            let caused = writes(app) - before;
+            let crashed = lock(&app.book).sessions[&id].crash_started;
+            app.world.check("T2", caused <= 1 || crashed, || {
+                format!("a flush of settled session {id:?} caused {caused} writes (at most 1)")
+            });
         }
+        // T18: after a flush, with nothing asked of the session during it,
+        // nothing is written until the app asks again.
+        let idle = flushed && app.variant == Variant::Core;
+        set_idle(app, &id, idle.then_some(app.inc));
         app.env.clock.sleep(Duration::from_millis(rng.range(0, 2_000))).await;
+        set_idle(app, &id, None);
     }
     let quiet = app.world.now() >= app.world.chaos_end();
     if quiet && early_end.is_none() {
@@ -1464,6 +1534,12 @@ async fn session_main(app: &App, sess: Sess, id: String, stream: u64) {
         if lock(&app.book).crashers_done.contains(&app.inc) {
             forget_and_restart(app, &id).await;
         }
+    }
+}
+
+fn set_idle(app: &App, id: &str, idle: Option<u64>) {
+    if let Some(s) = lock(&app.book).sessions.get_mut(id) {
+        s.idle_in = idle;
     }
 }
 
@@ -1755,10 +1831,13 @@ fn check_ended(app: &App, id: &str, ended: &Ended, took: Duration) {
     app.world.check("T6", ended.status != Status::Crashed || s.crash_started, || {
         format!("end_trace of {id:?} reports crashed, but {id:?} never crashed")
     });
-    if final_landed && !s.crash_started && !s.forgetting {
-        drop(book);
-        lock(&app.book).sessions.get_mut(id).expect("registered").finalized = true;
-    }
+    let promised = (ended.path.is_some() && !exists && !s.crash_started).then_some(ended.status);
+    let finalized = final_landed && !s.crash_started && !s.forgetting;
+    drop(book);
+    let mut book = lock(&app.book);
+    let s = book.sessions.get_mut(id).expect("registered");
+    s.promised = promised;
+    s.finalized |= finalized;
 }
 
 /// T8 for `finalize_sync`: it returns the canonical path, and the file
@@ -1829,10 +1908,10 @@ fn final_checks(world: &World, shared: &SharedBook) {
     for (path, read) in contents.iter() {
         judge_file(&mut book, path, read.as_deref(), &mut |inv, ok, msg| world.check(inv, ok, msg));
     }
-    let held: BTreeMap<PathBuf, usize> = contents
-        .iter()
-        .map(|(p, r)| (p.clone(), r.as_ref().ok().and_then(|b| book.parse(b).ok()).map_or(0, |d| d.events)))
-        .collect();
+    let now: BTreeMap<PathBuf, Option<Parsed>> =
+        contents.iter().map(|(p, r)| (p.clone(), r.as_ref().ok().and_then(|b| book.parse(b).ok()))).collect();
+    let held: BTreeMap<PathBuf, usize> =
+        now.iter().map(|(p, d)| (p.clone(), d.as_ref().map_or(0, |d| d.events))).collect();
     for (id, s) in &book.sessions {
         let held = held.get(&s.path).copied().unwrap_or(0);
         world.check("T1", held >= s.flushed, || {
@@ -1842,6 +1921,26 @@ fn final_checks(world: &World, shared: &SharedBook) {
                 s.flushed
             )
         });
+    }
+    // T9 for an end_trace that reported a file not there yet: the version
+    // that landed reads the status it reported (unless a crash write or
+    // forgetting came after: crash wins, and forgetting promises nothing).
+    for (id, s) in &book.sessions {
+        let Some(promised) = s.promised else { continue };
+        let landed = now.get(&s.path).and_then(Option::as_ref);
+        if let Some(landed) = landed
+            && landed.session_id == *id
+            && !s.crash_started
+            && !s.forgetting
+        {
+            world.check("T9", landed.status == promised, || {
+                format!(
+                    "end_trace of {id:?} reported {promised:?} for a file not there yet, but {} landed {:?}",
+                    s.path.display(),
+                    landed.status
+                )
+            });
+        }
     }
     // T9 for an end_trace that never returned: the incarnation that called
     // it still runs (or finished its work and exited), so nothing excuses it.
@@ -1907,6 +2006,11 @@ const PARAMS: &[ParamSpec] = &[
     ParamSpec { name: "crash_all", max: 1, doc: "1: the crash is the panic hook's, of every open session at once" },
     ParamSpec { name: "chain_max", max: 1_024, doc: "the tracer's follow_up_chain_max, when not the default 1,024" },
     ParamSpec { name: "tidy_racing", max: 1, doc: "1: the app calls tidy() right after each burst's snapshot begins" },
+    ParamSpec {
+        name: "flush_writes",
+        max: 1,
+        doc: "1: the app records 1-5 events without a snapshot before each flush of the chaos phase (T18)",
+    },
     ParamSpec {
         name: "marks_bound",
         max: 1,

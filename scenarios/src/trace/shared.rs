@@ -60,6 +60,10 @@ const INVARIANTS: &[Invariant] = &[
     },
     Invariant { id: "T9", statement: "end_trace returns within its bounds (its wait plus one exporter bound)" },
     Invariant {
+        id: "T19",
+        statement: "crash wins for the caller: a flush of events recorded after the session's crash mark landed never returns Ok",
+    },
+    Invariant {
         id: "T12",
         statement: "an export fenced by another process's crash write reports the crash: once a session's crash mark exists, no export of it reports an I/O error that no injected fault caused",
     },
@@ -313,22 +317,28 @@ async fn crasher(world: &World, book: &SharedBook, file: &FileExporter, victim: 
 async fn session_main(world: &World, book: &SharedBook, sess: Session, node: &str, mut rng: SimRng) {
     let env = world.env();
     let mut n = 0u64;
+    // When the last event was recorded (T19).
+    let mut recorded_at = Duration::ZERO;
     while world.now() < world.chaos_end() {
         for _ in 0..rng.range(1, 20) {
             sess.record(&format!("{node}-e{n}"), None, serde_json::Value::Null);
             n += 1;
             sess.snapshot();
         }
+        recorded_at = world.now();
         if rng.chance(0.3) {
             let result = sess.flush().await;
             judge_flush_error(world, book, node, &result);
+            judge_flush_ok(world, book, node, sess.id(), recorded_at, &result);
             if result.is_err() && lock(book).crashed.contains_key(sess.id()) {
                 world.reach(OTHER_REFUSED);
             }
         }
         env.clock.sleep(Duration::from_millis(rng.range(0, 1_500))).await;
     }
-    judge_flush_error(world, book, node, &sess.flush().await);
+    let result = sess.flush().await;
+    judge_flush_error(world, book, node, &result);
+    judge_flush_ok(world, book, node, sess.id(), recorded_at, &result);
     let started = world.now();
     sess.end_trace(Status::Completed).await;
     let took = world.now() - started;
@@ -342,6 +352,33 @@ async fn session_main(world: &World, book: &SharedBook, sess: Session, node: &st
     // What end_trace reports is not judged here: the other process's
     // exports of a session neither crashed may land at any time (only
     // crash wins across processes); `trace` judges it with one writer.
+}
+
+/// T19: crash wins for the caller too. Events recorded once the
+/// session's crash mark was on disk can never be exported (every export
+/// stats the mark before its rename), so a flush of them that returns
+/// `Ok` claims a durability no file gives.
+fn judge_flush_ok(
+    world: &World,
+    book: &SharedBook,
+    node: &str,
+    id: &str,
+    recorded_at: Duration,
+    result: &Result<(), TraceError>,
+) {
+    if result.is_err() {
+        return;
+    }
+    let mark = Path::new(DIR).join(steadfast_core::trace::names::crash_mark_name(id));
+    let marked = lock(book).marked_at.get(&mark).copied();
+    let Some(at) = marked.filter(|at| *at < recorded_at) else { return };
+    // (Marks are removed only by `remove_trace`, which this scenario never
+    // calls: the mark is still there.)
+    world.check("T19", world.peek(FsOp::SymlinkMetadata(mark.clone())).is_err(), || {
+        format!(
+            "flush of {id:?} on {node} returned Ok for events recorded at {recorded_at:?}, after its crash mark landed at {at:?}"
+        )
+    });
 }
 
 /// T12: an export that meets another process's crash-write fence (its
