@@ -87,6 +87,10 @@ const INVARIANTS: &[Invariant] = &[
         id: "R7",
         statement: "a sweep deletes a kind's files oldest first, and only while the kind is over a ceiling: nothing is lost that the ceilings did not require",
     },
+    Invariant {
+        id: "R8",
+        statement: "an explicit workspace delete returns Ok only once the workspace is gone, and fails only for a cause it names",
+    },
 ];
 
 const SWEEP_DURING_CHURN: &str = "a sweep step met an entry that changed under it";
@@ -245,6 +249,22 @@ fn schedule(seed: u64) -> Schedule {
     }
     if SimRng::new(seed, 0x4057).chance(0.33) {
         s.params.insert("hostile".into(), 1);
+        // A user deletes 1-3 workspaces by name in the chaos phase, and
+        // every look at each fails half the time (an NFS server timing
+        // out a GETATTR): a failed look is no "already gone" (R8). Its own
+        // stream.
+        let users = SimRng::new(seed, 0xDE1E).range(1, 3);
+        s.params.insert("user_deletes".into(), users);
+        for u in 0..users {
+            s.errors.push(ErrorRule {
+                ops: vec!["symlink_metadata".into()],
+                path_prefix: Some(Path::new(WORKSPACES).join(user_workspace(u))),
+                error: FaultKind::Eio,
+                nth: None,
+                probability: Some(0.5),
+                while_renaming: false,
+            });
+        }
         // Appends to the spool fail, some after a part of the line landed:
         // the next record must still be a line of its own (R5). So may the
         // newline a sink ends another writer's line with.
@@ -479,7 +499,7 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
                 }
                 return;
             }
-            _ if l.node == "churn" || l.node == RACER => return,
+            _ if l.node == "churn" || l.node == RACER || l.node == USER => return,
             _ => {}
         }
         let (path, dir_all) = match l.op {
@@ -594,6 +614,14 @@ fn setup(world: &World, book: &SharedBook) {
             }
         }
     }
+    for u in 0..s.param("user_deletes", 0) {
+        let name = user_workspace(u);
+        ops.push(FsOp::CreateDirAll(Path::new(WORKSPACES).join(&name).join("src")));
+        ops.push(FsOp::Write { path: Path::new(WORKSPACES).join(&name).join("src").join("f0"), data: vec![b'u'; 64] });
+        // Its session is live: no sweep takes it before the user does.
+        b.rows.insert(name.clone());
+        b.ws_created_ms.insert(name, 0);
+    }
     let big = s.param("big_workspace_files", 0);
     for w in 0..s.param("workspaces", 5) {
         let name = format!("ws-{w}");
@@ -663,6 +691,9 @@ async fn drive(world: &World, variant: Variant) {
             let book = b.clone();
             async move { racer(w, book).await }
         });
+    }
+    if world.schedule().param("user_deletes", 0) > 0 {
+        world.add_node(USER, user_deletes);
     }
     world.sleep_until(world.quiet_end()).await;
     final_checks(world, &book);
@@ -1306,6 +1337,40 @@ fn final_checks(world: &World, book: &SharedBook) {
     }
 }
 
+/// The node of a user who deletes workspaces by name (R8).
+const USER: &str = "user";
+
+/// The `u`th workspace a user deletes by name.
+fn user_workspace(u: u64) -> String {
+    format!("user-{u}")
+}
+
+/// R8: a user deletes each of the seed's user workspaces by name, at a
+/// random instant of the chaos phase before the first sweep, and looks
+/// right after: `Ok` means
+/// gone (a second delete of one gone is `Ok` too), and an error is an
+/// injected fault's.
+async fn user_deletes(world: World) {
+    let env = world.env();
+    let mut rng = world.workload_rng(0xDE1E);
+    for u in 0..world.schedule().param("user_deletes", 0) {
+        // Before the first sweep, whose racer would take it first.
+        let at = Duration::from_millis(rng.range(1_000, BOOT_DELAY.as_millis() as u64 - 1_000));
+        world.sleep_until(at.max(world.now())).await;
+        let name = user_workspace(u);
+        let path = Path::new(WORKSPACES).join(&name);
+        let r = steadfast_core::retention::delete_workspace_blocking(&env, Path::new(WORKSPACES), &name);
+        let ok = match &r {
+            Ok(()) => world.peek_dir(&path).is_err(),
+            Err(e) => steadfast_sim::is_injected(e) || steadfast_sim::is_power_loss(e),
+        };
+        world.check("R8", ok, || {
+            let there = world.peek_dir(&path).is_ok();
+            format!("deleting the workspace {name:?} returned {r:?}; it is there after: {there}")
+        });
+    }
+}
+
 /// A workspace the explicit delete is asked for that never existed (not
 /// a sweep's step: the watcher leaves its failed stat out of R4's counts).
 const NEVER_MADE: &str = "never-made";
@@ -1320,6 +1385,11 @@ const PARAMS: &[ParamSpec] = &[
     ParamSpec { name: "entries", max: 200_000, doc: "telemetry files at the start" },
     ParamSpec { name: "workspaces", max: 1_000, doc: "workspaces at the start" },
     ParamSpec { name: "upstream_policy", max: 1, doc: "1: sweep by core's shipped RetentionPolicy::telemetry()" },
+    ParamSpec {
+        name: "user_deletes",
+        max: 3,
+        doc: "workspaces a user deletes by name in the chaos phase, whose stats fail half the time (R8)",
+    },
     ParamSpec { name: "hostile", max: 1, doc: "1: hostile names and live processes' files dated a day back" },
     ParamSpec {
         name: "big_workspace_files",

@@ -217,12 +217,14 @@ impl World {
     // ----- verdicts ------------------------------------------------------
 
     /// Count one check of `invariant`; record a violation when `ok` is false.
-    /// Panics if the invariant was not declared (a scenario bug).
+    /// Panics if the invariant was not declared (a scenario bug). The
+    /// message is rendered before the world is locked, so it may consult
+    /// the world (`peek_dir`, `peek_file`, ...).
     pub fn check(&self, invariant: &str, ok: bool, message: impl FnOnce() -> String) {
         let now = self.now_ns();
+        let message = if ok { String::new() } else { message() };
         let mut st = self.lock();
         let invariant = st.judge.declared(invariant);
-        let message = if ok { String::new() } else { message() };
         st.verdict(now, invariant, ok, message);
     }
 

@@ -499,3 +499,39 @@ fn hold_scenarios_and_scenarios_with_coverage_points_always_run_whole() {
         assert!(asked.iter().any(|o| o.violated()));
     }
 }
+
+/// Breaks X1 with a message that looks at the world.
+struct PeekingMessage;
+
+impl Scenario for PeekingMessage {
+    fn name(&self) -> &'static str {
+        "test/peeking-message"
+    }
+    fn expect(&self) -> Expect {
+        Expect::Violate
+    }
+    fn description(&self) -> &'static str {
+        "a violation whose message peeks at the file system"
+    }
+    fn invariants(&self) -> &'static [Invariant] {
+        ODD
+    }
+    fn schedule(&self, seed: u64) -> Schedule {
+        Schedule::calm(seed, 10)
+    }
+    fn run<'a>(&'a self, world: &'a World) -> LocalBoxFuture<'a, ()> {
+        Box::pin(async move {
+            let path = std::path::Path::new("/nowhere");
+            world.check("X1", false, || format!("/nowhere listed: {}", world.peek_dir(path).is_ok()));
+        })
+    }
+}
+
+#[test]
+fn a_violation_message_may_consult_the_world() {
+    // It once ran with the world locked: the seed deadlocked, reported as
+    // a task that never yields (RUN6) after five minutes.
+    let all = outcomes(&PeekingMessage, SweepOptions::jobs(1));
+    assert!(all.iter().all(|o| o.violations.len() == 1), "{:?}", all[0].violations);
+    assert_eq!(all[0].violations[0].message, "/nowhere listed: false");
+}
