@@ -96,6 +96,10 @@ const INVARIANTS: &[Invariant] = &[
         id: "T18",
         statement: "a session writes only when asked: after flush returns, with no snapshot asked for during it, no export of the session begins until the app's next call",
     },
+    Invariant {
+        id: "T20",
+        statement: "the session's counters are true: SessionStats::writes counts at least every export round that wrote a temporary file",
+    },
 ];
 
 const CRASH_DURING_RENAME: &str = "crash write while a rename is in flight";
@@ -638,6 +642,9 @@ struct Book {
     by_path: BTreeMap<PathBuf, Vec<String>>,
     /// Temporary files created, per canonical path.
     tmp_writes: BTreeMap<PathBuf, u64>,
+    /// Temporary files written by the tracer's own rounds (its background
+    /// snapshots and final writes), per canonical path (T20).
+    round_writes: BTreeMap<PathBuf, u64>,
     /// The last incarnation tidied up in the quiet phase.
     tidied: bool,
     /// The process that tidied up.
@@ -864,6 +871,9 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
             && let Some(owner) = tmp_owner(path)
         {
             *book.tmp_writes.entry(owner.clone()).or_insert(0) += 1;
+            if matches!(l.task, "trace-snapshot" | "trace-final-export") {
+                *book.round_writes.entry(owner.clone()).or_insert(0) += 1;
+            }
             // T18: a write of a session its driver left idle, other than a
             // blocking write the driver started (a crash write).
             let b = &*book;
@@ -971,6 +981,13 @@ impl Sess {
         match self {
             Sess::Core(s) => s.stats().follow_ups,
             Sess::Debounce(_) => 0,
+        }
+    }
+    /// The session's own count of export rounds, where it keeps one.
+    fn writes(&self) -> Option<u64> {
+        match self {
+            Sess::Core(s) => Some(s.stats().writes),
+            Sess::Debounce(_) => None,
         }
     }
 }
@@ -1525,6 +1542,7 @@ async fn session_main(app: &App, sess: Sess, id: String, stream: u64) {
             app.world.reach(FOLLOW_UP);
         }
     }
+    check_counted(app, &sess, &id);
     if app.variant == Variant::Core && app.world.schedule().param("forget_ended", 0) == 1 {
         sess.settled().await;
         // Not while this incarnation's crasher may still crash-write the
@@ -1535,6 +1553,25 @@ async fn session_main(app: &App, sess: Sess, id: String, stream: u64) {
             forget_and_restart(app, &id).await;
         }
     }
+}
+
+/// T20: the session's counters are true. Each temporary file its
+/// background and final rounds wrote is one round it counted (a flush's
+/// rounds and the blocking writes are counted too, but not looked for).
+fn check_counted(app: &App, sess: &Sess, id: &str) {
+    let Some(writes) = sess.writes() else { return };
+    let book = lock(&app.book);
+    let path = &book.sessions[id].path;
+    if book.by_path.get(path).is_some_and(|ids| ids.len() > 1) {
+        return; // A file several sessions share (T7's business).
+    }
+    let rounds = book.round_writes.get(path).copied().unwrap_or(0);
+    app.world.check("T20", writes >= rounds, || {
+        format!(
+            "session {id:?} counts {writes} writes, but its rounds wrote {rounds} temporary files of {}",
+            path.display()
+        )
+    });
 }
 
 fn set_idle(app: &App, id: &str, idle: Option<u64>) {
