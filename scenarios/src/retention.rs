@@ -250,14 +250,14 @@ fn schedule(seed: u64) -> Schedule {
     if SimRng::new(seed, 0x4057).chance(0.33) {
         s.params.insert("hostile".into(), 1);
         // A user deletes 1-3 workspaces by name in the chaos phase, and
-        // every look at each fails half the time (an NFS server timing
-        // out a GETATTR): a failed look is no "already gone" (R8). Its own
-        // stream.
+        // every look at each, and every removal, fails half the time (an
+        // NFS server timing out): a failure is no "already gone" (R8). Its
+        // own stream.
         let users = SimRng::new(seed, 0xDE1E).range(1, 3);
         s.params.insert("user_deletes".into(), users);
         for u in 0..users {
             s.errors.push(ErrorRule {
-                ops: vec!["symlink_metadata".into()],
+                ops: vec!["symlink_metadata".into(), "remove_dir_all".into()],
                 path_prefix: Some(Path::new(WORKSPACES).join(user_workspace(u))),
                 error: FaultKind::Eio,
                 nth: None,
@@ -1388,7 +1388,7 @@ const PARAMS: &[ParamSpec] = &[
     ParamSpec {
         name: "user_deletes",
         max: 3,
-        doc: "workspaces a user deletes by name in the chaos phase, whose stats fail half the time (R8)",
+        doc: "workspaces a user deletes by name in the chaos phase, whose stats and removals fail half the time (R8)",
     },
     ParamSpec { name: "hostile", max: 1, doc: "1: hostile names and live processes' files dated a day back" },
     ParamSpec {
