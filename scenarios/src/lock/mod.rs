@@ -122,6 +122,10 @@ const INVARIANTS: &[Invariant] = &[
         statement: "a waiting acquire backs off: no task tries a lock that is there more than a few times in a row without sleeping in between",
     },
     Invariant {
+        id: "L18",
+        statement: "the exit registry lists only holds not yet released: once a process's work is done, no more than its unreleased holds",
+    },
+    Invariant {
         id: "L9",
         statement: "a lock file appears whole or not at all; no .repair. or .takeover. file outlives its owner; any number of managers in one process keep mutual exclusion",
     },
@@ -163,6 +167,9 @@ const CLAIM_STALE: Duration = Duration::from_secs(4);
 const SWEEP_DIR: &str = "/data/try/sweep";
 const _: () = assert!(CLAIM_STALE.as_millis() as u64 * 3 / 4 > 8 * LATENCY_MS_MAX, "claims are a lease");
 const MAX_HOLD: Duration = Duration::from_secs(3);
+/// How long a process that finished its work waits for a forced release
+/// in flight to forget its hold before L18 judges its exit registry.
+const REGISTRY_SETTLE: Duration = Duration::from_secs(2);
 const TAKEOVER_GRACE: Duration = Duration::from_secs(2);
 /// A hold's window to touch its own lock file and transcript, as `core`
 /// judges it (`Hold::may_touch_file`): past it, takeover's.
@@ -1000,6 +1007,7 @@ async fn process_main(world: World, book: SharedBook, variant: Variant, stream: 
         let (p, stream) = (p.clone(), stream * 16);
         tasks.push(madsim::task::spawn_local(named("attempts", async move { fence::attempts(&p, stream).await })));
     }
+    let registry = held.clone();
     let work = async {
         let mut rng = world.workload_rng(stream);
         while world.now() < world.chaos_end() {
@@ -1010,6 +1018,30 @@ async fn process_main(world: World, book: SharedBook, variant: Variant, stream: 
         // contender's turn.
         for task in tasks {
             let _ = task.await;
+        }
+        // L18: the exit registry forgot every hold the process released (a
+        // registry that keeps released holds grows without bound in a
+        // long-lived process); a hold dropped unreleased stays until its
+        // watchdog releases it.
+        if let Some(held) = &registry {
+            let open = || {
+                let book = lock_book(&p.book);
+                book.holds.values().filter(|h| h.incarnation == p.incarnation && !h.ended).count()
+            };
+            // A watchdog's forced release may still be removing its file
+            // (the hold is forgotten once that lands): give it a moment.
+            let mut waited = Duration::ZERO;
+            while held.len() > open() && waited < REGISTRY_SETTLE {
+                p.env.clock.sleep(Duration::from_millis(100)).await;
+                waited += Duration::from_millis(100);
+            }
+            let (left, open) = (held.len(), open());
+            world.check("L18", left <= open, || {
+                format!(
+                    "{}'s exit registry lists {left} holds after its work, of which only {open} are not released",
+                    p.name
+                )
+            });
         }
     };
     let Some(held) = held else { return work.await };
