@@ -1915,12 +1915,15 @@ async fn sweep_litter(w: &World, manager: &LockManager, aged: Option<String>) {
     {
         return;
     }
+    // Everything there is litter: this incarnation's, and what an earlier
+    // incarnation of the quiet tryer planted before a power loss restarted
+    // it (its aged claim, its claimer dead now; seed 6983).
+    let all = w.peek_dir(dir).map_or(0, |entries| entries.len());
     let swept = manager.sweep_stale(dir).await;
     let left: Vec<String> = w
         .peek_dir(dir)
         .map(|entries| entries.into_iter().map(|(n, _)| n.to_string_lossy().into_owned()).collect())
         .unwrap_or_default();
-    let all = litter.len() + usize::from(aged.is_some());
     let accounted = swept.as_ref().is_ok_and(|s| s.inspected == all && s.removed.len() == all);
     w.check("L9", left.is_empty() && accounted, || {
         format!("sweep_stale over a stale lock, a dead claimer's claim, its dead clearer's file, a repair copy and a live claimer's claim older than claim_stale ({aged:?}) left {left:?} and reported {swept:?}")
