@@ -4,6 +4,12 @@
 #
 #   scripts/mutants.sh [cargo-mutants options, e.g. --shard 3/40 or -f core/src/lock/guard.rs]
 #
+# MUTANTS_SKIP_JUDGED="DIR ..." leaves out every mutant an earlier run under
+# those directories judged (its */mutants.out/*.txt), by file and
+# description, whatever its line and column now: round-robin shards are
+# disjoint only within one mutant list, and every edit of core changes the
+# list, so a fresh sample must skip what earlier shards took.
+#
 # Pass 1 tests each mutant of core's logic modules (.cargo/mutants.toml says
 # which, and what is excluded and why) against the hold sweeps alone
 # (scenarios/tests/mutants.rs, about 15 s on 2 cores): a mutant is killed
@@ -28,9 +34,20 @@ mkdir -p "$out"
 echo "== baseline: the sweeps hold on unmutated core"
 cargo test -p steadfast-scenarios --test mutants --quiet
 
+skip=()
+for dir in ${MUTANTS_SKIP_JUDGED:-}; do
+  while IFS= read -r name; do
+    file=${name%%:*}
+    desc=${name#*:*:*: }
+    esc() { printf '%s' "$1" | sed 's/[][\\.^$|?*+(){}]/\\&/g'; }
+    skip+=(-E "^$(esc "$file"):[0-9]+:[0-9]+: $(esc "$desc")\$")
+  done < <(find "$dir" -path '*/mutants.out/*' \( -name caught.txt -o -name missed.txt -o -name timeout.txt -o -name unviable.txt \) -exec cat {} + | sort -u)
+done
+[ ${#skip[@]} -gt 0 ] && echo "leaving out $(( ${#skip[@]} / 2 )) mutants judged before"
+
 echo "== pass 1: every mutant against the hold sweeps"
 cargo mutants --baseline=skip --timeout 300 -o "$out/sweeps" \
-  --cargo-test-arg=--test --cargo-test-arg=mutants "$@" || true
+  --cargo-test-arg=--test --cargo-test-arg=mutants ${skip[@]+"${skip[@]}"} "$@" || true
 
 echo "== pass 2: what the sweeps missed, against the whole suite"
 rm -rf "$out/suite" && mkdir -p "$out/suite"
