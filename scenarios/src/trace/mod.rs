@@ -1037,6 +1037,61 @@ async fn drive(world: &World, variant: Variant) {
     if variant == Variant::Core && world.schedule().param("marks_bound", 0) == 1 {
         judge_marks_bound(world).await;
     }
+    if variant == Variant::Core && rename_ms_max(world) > RENAME_MS_MAX {
+        judge_first_end(world).await;
+    }
+}
+
+/// Where [`judge_first_end`]'s exporter writes: on the slow mount, beside
+/// the trace directory.
+const FIRST_DIR: &str = "/efs/first";
+
+/// T9 for a file not there yet, on a slow mount after quiescence: a new
+/// session's first snapshot is renaming (seconds) when it ends with a
+/// wait of 100 ms and an exporter bound of 1 s, so `end_trace` returns
+/// before any version of the file exists, with a snapshot it stopped
+/// waiting for and its own final write both still landing. The final
+/// write fenced the snapshot: what lands reads completed, and so must
+/// the status the end reported.
+async fn judge_first_end(world: &World) {
+    let env = world.env();
+    let exporter = match FileExporter::open(&env, FIRST_DIR, FileExporterConfig::default()).await {
+        Ok(e) => Arc::new(e),
+        Err(e) => return world.check("T9", false, || format!("no exporter on {FIRST_DIR} after quiescence: {e}")),
+    };
+    let config = TraceConfig {
+        end_wait: Duration::from_millis(100),
+        exporter_timeout: Duration::from_secs(1),
+        ..TraceConfig::default()
+    };
+    let tracer = Tracer::new(&env, vec![exporter.clone() as Arc<dyn Exporter>], config);
+    let session = tracer.start("first");
+    session.record("the only event", None, serde_json::Value::Null);
+    session.snapshot();
+    for _ in 0..AIM_POLLS_MAX {
+        if world.in_flight("rename", |p| p.starts_with(FIRST_DIR)) > 0 {
+            break;
+        }
+        env.clock.sleep(Duration::from_millis(AIM_POLL_MS)).await;
+    }
+    let ended = session.end_trace(Status::Completed).await;
+    let path = exporter.path_for("first");
+    // (A snapshot that landed before the end looked is what it reports:
+    // the status the file holds then, T9 as `check_ended` judges it.)
+    let absent = world.peek(FsOp::SymlinkMetadata(path.clone())).is_err();
+    env.clock.sleep(Duration::from_millis(SLOW_RENAME_MS_MAX + 2_000)).await;
+    if !absent {
+        return;
+    }
+    let held = world.peek_file(&path).ok().and_then(|b| TraceDoc::parse(&b).ok()).map(|d| d.status);
+    world.check("T9", ended.path.as_deref() == Some(path.as_path()) && held == Some(ended.status), || {
+        format!(
+            "end_trace of a session whose first snapshot was renaming reported {:?} at {:?}; {} now holds {held:?}",
+            ended.status,
+            ended.path,
+            path.display()
+        )
+    });
 }
 
 /// Where T17's exporter writes: beside the trace directory, not in it,
