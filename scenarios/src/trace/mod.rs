@@ -649,9 +649,12 @@ struct Book {
     tidied: bool,
     /// The process that tidied up.
     tidied_by: Option<u32>,
-    /// Which process wrote each temporary file (T5 with the default stale
-    /// age: a dead process's are left to a later open).
-    tmp_creators: BTreeMap<PathBuf, u32>,
+    /// Which process wrote each temporary file, and when it landed (T5
+    /// with the default stale age: a dead process's are left to a later
+    /// open, as is one that lands after the tidy began).
+    tmp_creators: BTreeMap<PathBuf, (u32, Duration)>,
+    /// When the tidying process began its tidy (its listing comes after).
+    tidied_at: Duration,
     /// The incarnation running now.
     incarnation: u64,
     /// Parsed trace versions by content hash.
@@ -889,7 +892,7 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
             });
             // (A failed write may leave a file too: what fitted.)
             if l.exists(path) {
-                book.tmp_creators.entry(path.clone()).or_insert(l.pid);
+                book.tmp_creators.entry(path.clone()).or_insert((l.pid, l.at));
             }
         }
         let touched: Vec<PathBuf> = [Some(l.op.path()), l.op.second_path()]
@@ -1270,6 +1273,7 @@ async fn incarnation_main(world: World, book: SharedBook, variant: Variant, inc:
                 format!("the shutdown's drain returned with {pending} steps of exports still in flight")
             });
         }
+        let began = app.world.now();
         let tidy = if drained { Some(app.file.tidy().await) } else { None };
         // T5's progress twin: with every session ended and no fault left
         // to inject, the exports in flight end within the slowest rename,
@@ -1281,6 +1285,7 @@ async fn incarnation_main(world: World, book: SharedBook, variant: Variant, inc:
         let mut b = lock(&book);
         b.tidied = matches!(tidy, Some(Ok(())));
         b.tidied_by = pid;
+        b.tidied_at = began;
     }
 }
 
@@ -2062,7 +2067,14 @@ fn final_checks(world: &World, shared: &SharedBook) {
         // With the default stale age a dead process's temporary files are
         // left for an open an hour later; the tidying process's own must go.
         let patient = world.schedule().param("stale_tmp_default", 0) == 1;
-        let judged = |p: &Path| !patient || book.tmp_creators.get(p).is_none_or(|c| Some(*c) == book.tidied_by);
+        // A dead process's write that lands after the tidy began (a write
+        // on a tail spike, its process killed for a restart meanwhile;
+        // seed 21083) is no one's to remove until the next open: its
+        // file is not stale yet, and no process knows it is coming.
+        let judged = |p: &Path| match book.tmp_creators.get(p) {
+            Some(&(pid, at)) if Some(pid) != book.tidied_by => !patient && at < book.tidied_at,
+            _ => true,
+        };
         let litter: Vec<String> = listing
             .iter()
             .filter(|l| l.kind == FileKind::File && tmp_owner(&l.path).is_some() && judged(&l.path))
