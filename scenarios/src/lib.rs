@@ -25,6 +25,14 @@ pub(crate) fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Did the world cause `e`: an injected fault, or an operation a power
+/// loss cut short? (The latter possibly in a quiet phase too: a crash
+/// point armed in the chaos phase fires when its operation lands, and a
+/// slow mount's rename, or a spiked one, lands seconds later.)
+pub(crate) fn fault_caused(e: &std::io::Error) -> bool {
+    steadfast_sim::is_injected(e) || steadfast_sim::is_power_loss(e)
+}
+
 /// Every scenario, in the order `steadfast list` shows them.
 pub fn all() -> Vec<&'static dyn Scenario> {
     vec![

@@ -1347,9 +1347,8 @@ fn user_workspace(u: u64) -> String {
 
 /// R8: a user deletes each of the seed's user workspaces by name, at a
 /// random instant of the chaos phase before the first sweep, and looks
-/// right after: `Ok` means
-/// gone (a second delete of one gone is `Ok` too), and an error is an
-/// injected fault's.
+/// right after: `Ok` means gone (a second delete of one gone is `Ok`
+/// too), and an error is an injected fault's.
 async fn user_deletes(world: World) {
     let env = world.env();
     let mut rng = world.workload_rng(0xDE1E);
@@ -1360,14 +1359,9 @@ async fn user_deletes(world: World) {
         let name = user_workspace(u);
         let path = Path::new(WORKSPACES).join(&name);
         let r = steadfast_core::retention::delete_workspace_blocking(&env, Path::new(WORKSPACES), &name);
-        let ok = match &r {
-            Ok(()) => world.peek_dir(&path).is_err(),
-            Err(e) => steadfast_sim::is_injected(e) || steadfast_sim::is_power_loss(e),
-        };
-        world.check("R8", ok, || {
-            let there = world.peek_dir(&path).is_ok();
-            format!("deleting the workspace {name:?} returned {r:?}; it is there after: {there}")
-        });
+        let there = world.peek_dir(&path).is_ok();
+        let ok = r.as_ref().map_or_else(crate::fault_caused, |()| !there);
+        world.check("R8", ok, || format!("deleting the workspace {name:?} returned {r:?}; it is there after: {there}"));
     }
 }
 

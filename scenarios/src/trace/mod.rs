@@ -36,6 +36,7 @@ use steadfast_sim::swarm::Swarm;
 use steadfast_sim::world::{Invariant, Landed, LocalBoxFuture};
 use steadfast_sim::{Expect, FaultKind, ParamSpec, Scenario, Schedule, SimRng, World};
 
+use crate::fault_caused;
 use crate::locked as lock;
 
 pub use legacy::{DebounceSession, LegacyExporter, LegacyFlavour, upstream_name};
@@ -1071,12 +1072,7 @@ async fn judge_first_end(world: &World) {
     let session = tracer.start("first");
     session.record("the only event", None, serde_json::Value::Null);
     session.snapshot();
-    for _ in 0..AIM_POLLS_MAX {
-        if world.in_flight("rename", |p| p.starts_with(FIRST_DIR)) > 0 {
-            break;
-        }
-        env.clock.sleep(Duration::from_millis(AIM_POLL_MS)).await;
-    }
+    aim_until(&env, || world.in_flight("rename", |p| p.starts_with(FIRST_DIR)) > 0).await;
     let ended = session.end_trace(Status::Completed).await;
     let path = exporter.path_for("first");
     // (A snapshot that landed before the end looked is what it reports:
@@ -1376,17 +1372,17 @@ fn is_tmp_of(path: &Path, p: &Path) -> bool {
 /// Wait (bounded) until a rename of session `id`'s temporary file is in
 /// flight: where a crash write or a shutdown's fence matters most.
 async fn aim_at_own_rename(app: &App, id: &str) {
-    aim_until(app, || own_rename_in_flight(app, id)).await;
+    aim_until(&app.env, || own_rename_in_flight(app, id)).await;
 }
 
 /// Wait until `ready`, looking every [`AIM_POLL_MS`], at most
 /// [`AIM_POLLS_MAX`] times.
-async fn aim_until(app: &App, ready: impl Fn() -> bool) {
+async fn aim_until(env: &Env, ready: impl Fn() -> bool) {
     for _ in 0..AIM_POLLS_MAX {
         if ready() {
             return;
         }
-        app.env.clock.sleep(Duration::from_millis(AIM_POLL_MS)).await;
+        env.clock.sleep(Duration::from_millis(AIM_POLL_MS)).await;
     }
 }
 
@@ -1478,14 +1474,6 @@ fn crash_all(app: &App, tracer: &Tracer, ids: &[String]) {
     }
 }
 
-/// Did the world cause `e`: an injected fault, or an operation a power
-/// loss cut short? (The latter possibly in the quiet phase too: a crash
-/// point armed in the chaos phase fires when its operation lands, and a
-/// slow mount's rename, or a spiked one, lands seconds later.)
-pub(super) fn fault_caused(e: &std::io::Error) -> bool {
-    steadfast_sim::is_injected(e) || steadfast_sim::is_power_loss(e)
-}
-
 /// [`fault_caused`], for an error known only as the text a warning logged.
 pub(super) fn fault_caused_text(error: &str) -> bool {
     error.contains("injected ") || error.contains("lost to a power loss")
@@ -1519,22 +1507,22 @@ async fn session_main(app: &App, sess: Sess, id: String, stream: u64) {
                 }
             }
             // The burst settled: one round writes everything (T2).
-            let path = lock(&app.book).sessions[&id].path.clone();
-            let writes = |app: &App| lock(&app.book).tmp_writes.get(&path).copied().unwrap_or(0);
-            let before = writes(app);
-            flush_and_check(app, &sess, &id, false).await;
-            let caused = writes(app) - before;
-            let crashed = lock(&app.book).sessions[&id].crash_started;
-            app.world.check("T2", caused <= 1 || crashed, || {
-                format!("a flush of settled session {id:?} caused {caused} writes (at most 1)")
-            });
+            if let Some(caused) = writes_during(app, &id, flush_and_check(app, &sess, &id, false)).await {
+                app.world.check("T2", caused <= 1, || {
+                    format!("a flush of settled session {id:?} caused {caused} writes (at most 1)")
+                });
+            }
         }
         // T18: after a flush, with nothing asked of the session during it,
         // nothing is written until the app asks again.
         let idle = flushed && app.variant == Variant::Core;
-        set_idle(app, &id, idle.then_some(app.inc));
+        if idle {
+            set_idle(app, &id, Some(app.inc));
+        }
         app.env.clock.sleep(Duration::from_millis(rng.range(0, 2_000))).await;
-        set_idle(app, &id, None);
+        if idle {
+            set_idle(app, &id, None);
+        }
     }
     let quiet = app.world.now() >= app.world.chaos_end();
     if quiet && early_end.is_none() {
@@ -1568,7 +1556,7 @@ async fn session_main(app: &App, sess: Sess, id: String, stream: u64) {
         record_event(app, &sess, &id, format!("e{next}-late"));
         lock(&app.book).late_mirror.insert(id.clone());
         sess.snapshot();
-        aim_until(app, || lock(&app.book).mirror_holding.contains(&id)).await;
+        aim_until(&app.env, || lock(&app.book).mirror_holding.contains(&id)).await;
     }
     let started = app.world.now();
     if let Some(s) = lock(&app.book).sessions.get_mut(&id) {
@@ -1608,7 +1596,7 @@ async fn session_main(app: &App, sess: Sess, id: String, stream: u64) {
         // Not while this incarnation's crasher may still crash-write the
         // ended session through its old handle (it aims at a rename of the
         // id in flight, which the new session would offer).
-        aim_until(app, || lock(&app.book).crashers_done.contains(&app.inc)).await;
+        aim_until(&app.env, || lock(&app.book).crashers_done.contains(&app.inc)).await;
         if lock(&app.book).crashers_done.contains(&app.inc) {
             forget_and_restart(app, &id).await;
         }
@@ -1716,25 +1704,34 @@ async fn forget_and_restart(app: &App, id: &str) {
 /// Record 1..=50 events with a snapshot after each, all in one poll, then
 /// wait for the session to settle and count the writes it caused (T2).
 async fn burst(app: &App, sess: &Sess, id: &str, rng: &mut SimRng, next: &mut u64) {
-    let path = lock(&app.book).sessions[id].path.clone();
-    let writes = |app: &App| lock(&app.book).tmp_writes.get(&path).copied().unwrap_or(0);
-    let before = writes(app);
-    for _ in 0..rng.range(1, 50) {
-        record_event(app, sess, id, format!("e{next}-{:04x}", rng.range(0, 0xFFFF)));
-        *next += 1;
-        sess.snapshot();
-    }
-    if app.world.schedule().param("tidy_racing", 0) == 1 && app.variant == Variant::Core {
-        tidy_beside_exports(app).await;
-    }
-    sess.settled().await;
-    let caused = writes(app) - before;
-    let crashed = lock(&app.book).sessions[id].crash_started;
-    if !crashed {
+    let work = async {
+        for _ in 0..rng.range(1, 50) {
+            record_event(app, sess, id, format!("e{next}-{:04x}", rng.range(0, 0xFFFF)));
+            *next += 1;
+            sess.snapshot();
+        }
+        if app.world.schedule().param("tidy_racing", 0) == 1 && app.variant == Variant::Core {
+            tidy_beside_exports(app).await;
+        }
+        sess.settled().await;
+    };
+    if let Some(caused) = writes_during(app, id, work).await {
         // One write in flight before the burst may land during it, plus
         // the burst's own write and its single follow-up.
         app.world.check("T2", caused <= 3, || format!("a burst in session {id:?} caused {caused} writes (at most 3)"));
     }
+}
+
+/// Run `work`, and count the temporary files of session `id` written
+/// meanwhile (T2); `None` once a crash write of it began (its writes are
+/// the crash's, not counted apart).
+async fn writes_during(app: &App, id: &str, work: impl std::future::Future<Output = ()>) -> Option<u64> {
+    let path = lock(&app.book).sessions[id].path.clone();
+    let writes = || lock(&app.book).tmp_writes.get(&path).copied().unwrap_or(0);
+    let before = writes();
+    work.await;
+    let caused = writes() - before;
+    (!lock(&app.book).sessions[id].crash_started).then_some(caused)
 }
 
 /// `tidy` is housekeeping "for an idle moment", but nothing stops a

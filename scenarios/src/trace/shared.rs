@@ -328,17 +328,14 @@ async fn session_main(world: &World, book: &SharedBook, sess: Session, node: &st
         recorded_at = world.now();
         if rng.chance(0.3) {
             let result = sess.flush().await;
-            judge_flush_error(world, book, node, &result);
-            judge_flush_ok(world, book, node, sess.id(), recorded_at, &result);
+            judge_flush(world, book, node, sess.id(), recorded_at, &result);
             if result.is_err() && lock(book).crashed.contains_key(sess.id()) {
                 world.reach(OTHER_REFUSED);
             }
         }
         env.clock.sleep(Duration::from_millis(rng.range(0, 1_500))).await;
     }
-    let result = sess.flush().await;
-    judge_flush_error(world, book, node, &result);
-    judge_flush_ok(world, book, node, sess.id(), recorded_at, &result);
+    judge_flush(world, book, node, sess.id(), recorded_at, &sess.flush().await);
     let started = world.now();
     sess.end_trace(Status::Completed).await;
     let took = world.now() - started;
@@ -354,11 +351,19 @@ async fn session_main(world: &World, book: &SharedBook, sess: Session, node: &st
     // crash wins across processes); `trace` judges it with one writer.
 }
 
-/// T19: crash wins for the caller too. Events recorded once the
-/// session's crash mark was on disk can never be exported (every export
-/// stats the mark before its rename), so a flush of them that returns
-/// `Ok` claims a durability no file gives.
-fn judge_flush_ok(
+/// A flush's result, judged.
+///
+/// T12: an export that meets another process's crash-write fence (its
+/// temporary file unlinked under it) reads the crash mark and reports the
+/// crash. So an I/O error that no fault explains is allowed only if the
+/// session's crash mark had not landed before it was reported (the crash
+/// write could not write it, and nothing could tell this process).
+///
+/// T19: crash wins for the caller too. Events recorded (last at
+/// `recorded_at`) once the session's crash mark was on disk can never be
+/// exported (every export stats the mark before its rename), so a flush
+/// of them that returns `Ok` claims a durability no file gives.
+fn judge_flush(
     world: &World,
     book: &SharedBook,
     node: &str,
@@ -366,31 +371,25 @@ fn judge_flush_ok(
     recorded_at: Duration,
     result: &Result<(), TraceError>,
 ) {
-    if result.is_err() {
-        return;
-    }
-    let mark = Path::new(DIR).join(steadfast_core::trace::names::crash_mark_name(id));
-    let marked = lock(book).marked_at.get(&mark).copied();
-    let Some(at) = marked.filter(|at| *at < recorded_at) else { return };
-    // (Marks are removed only by `remove_trace`, which this scenario never
-    // calls: the mark is still there.)
-    world.check("T19", world.peek(FsOp::SymlinkMetadata(mark.clone())).is_err(), || {
-        format!(
-            "flush of {id:?} on {node} returned Ok for events recorded at {recorded_at:?}, after its crash mark landed at {at:?}"
-        )
-    });
-}
-
-/// T12: an export that meets another process's crash-write fence (its
-/// temporary file unlinked under it) reads the crash mark and reports the
-/// crash. So an I/O error that no fault explains is allowed only if the
-/// session's crash mark had not landed before it was reported (the crash
-/// write could not write it, and nothing could tell this process).
-fn judge_flush_error(world: &World, book: &SharedBook, node: &str, result: &Result<(), TraceError>) {
-    if let Err(TraceError::Io { session, step, source }) = result {
-        let caused = super::fault_caused(source);
-        let error = format!("{step} failed: {source}");
-        judge_export_error(world, &lock(book), world.now(), node, session, caused, &error);
+    match result {
+        Err(TraceError::Io { session, step, source }) => {
+            let caused = super::fault_caused(source);
+            let error = format!("{step} failed: {source}");
+            judge_export_error(world, &lock(book), world.now(), node, session, caused, &error);
+        }
+        Err(_) => {}
+        Ok(()) => {
+            let mark = Path::new(DIR).join(steadfast_core::trace::names::crash_mark_name(id));
+            let marked = lock(book).marked_at.get(&mark).copied();
+            let Some(at) = marked.filter(|at| *at < recorded_at) else { return };
+            // (Marks are removed only by `remove_trace`, which this scenario
+            // never calls: the mark is still there.)
+            world.check("T19", world.peek(FsOp::SymlinkMetadata(mark.clone())).is_err(), || {
+                format!(
+                    "flush of {id:?} on {node} returned Ok for events recorded at {recorded_at:?}, after its crash mark landed at {at:?}"
+                )
+            });
+        }
     }
 }
 
