@@ -29,6 +29,10 @@ pub(crate) struct NodeSlot {
     pub exited: bool,
     /// SIGTERM, as its current process sees it.
     pub term: Term,
+    /// Its host's wall clock ahead of the world's (negative: behind), the
+    /// sum of its `HostClockJump`s: a property of the host, kept across
+    /// its processes.
+    pub wall_skew_ns: i64,
 }
 
 /// SIGTERM for one process: whether it handles it
@@ -70,6 +74,7 @@ impl Procs {
             freezes: Vec::new(),
             exited: false,
             term: Term::default(),
+            wall_skew_ns: 0,
         });
         self.nodes.len() - 1
     }

@@ -105,7 +105,8 @@ impl Clock for SimClock {
 
     fn wall(&self) -> SystemTime {
         let st = self.0.lock();
-        st.wall_at(self.0.local_now(&st))
+        let node = self.0.current_node(&st);
+        st.wall_on(node, World::local_at(&st, node, self.0.now_ns()))
     }
 
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {

@@ -199,7 +199,12 @@ impl Space {
                     .prop_map(|op| During { ops: vec![op.to_string()], path_prefix: None }),
             );
             kinds.push((node.clone(), during).prop_map(|(node, during)| Event::Terminate { node, during }).boxed());
-            kinds.push((node, 1..=60_000u64).prop_map(|(node, ms)| Event::Pause { node, ms }).boxed());
+            kinds.push((node.clone(), 1..=60_000u64).prop_map(|(node, ms)| Event::Pause { node, ms }).boxed());
+            kinds.push(
+                (node, -3_600_000i64..=3_600_000)
+                    .prop_map(|(node, by_ms)| Event::HostClockJump { node, by_ms })
+                    .boxed(),
+            );
         }
         (0..=self.duration_ms, proptest::strategy::Union::new(kinds))
             .prop_map(|(at_ms, what)| TimedEvent { at_ms, what })

@@ -43,13 +43,16 @@
 //!
 //! `acquire` looks at what sits at the lock path before it reads it: a
 //! directory, a symlink or a FIFO is refused at once, and errors that
-//! waiting cannot cure (a missing directory, a full or read-only disk)
-//! come back at once with their kind. The lock file appears whole or not
-//! at all (the `Fs` contract's `CreateNew`). Any number of tasks and of
-//! managers in one process keep mutual exclusion: a hold is registered
-//! before its file can exist, and records name the manager that wrote
-//! them. A record's hold is bounded by the reader's own maximum and its
-//! age by how long the reader has seen it, whatever the record claims.
+//! waiting cannot cure (a missing directory, a full or read-only disk) come
+//! back at once with their kind; errors that waiting may cure (an `EIO`, an
+//! `EINTR`) are retried until the timeout, whose error names the last of
+//! them. The lock file appears whole or not at all (the `Fs` contract's
+//! `CreateNew`). Any number of tasks and of managers in one process keep
+//! mutual exclusion: a hold is registered before its file can exist, and
+//! records name the manager that wrote them. A record's hold is bounded by
+//! the reader's own maximum and its age by how long the reader has seen it,
+//! whatever the record claims.
+//!
 //! # Why leases
 //!
 //! A plain file system offers no compare-and-delete, so a holder that is
@@ -61,6 +64,24 @@
 //! slowest append (the `lock` scenario's slow mount stays below it and says
 //! so). Takeover of a dead owner needs no grace: a killed process is dead
 //! only once its system calls have returned, so it has no write in flight.
+//!
+//! # Clocks
+//!
+//! A lease is judged on wall clocks: the holder's (its record's acquisition
+//! time, its own refusals and release) and each waiter's (the record's
+//! age). Hosts that share a lock directory must therefore agree on the
+//! time: a waiter whose clock runs ahead of the holder's by `d` takes over
+//! `d` early, eating into the grace. The lock tolerates a disagreement
+//! between any two hosts of up to a quarter of `takeover_grace` (the
+//! `lock` scenario's `skew` seeds set each host's clock up to an eighth
+//! of the grace either way and hold; set up to a whole grace either way,
+//! they break L5). A host's own
+//! clock stepping (NTP) moves its lease with it: a release past the lease
+//! by its clock reads the lock file before removing it, as any release
+//! after a takeover may have begun does. Ages of unreadable lock files are
+//! judged on the file system's mtimes against the reader's clock, and never
+//! below how long the reader has seen them, so a clock behind cannot make
+//! such a file young for ever.
 
 mod controller;
 mod guard;

@@ -277,6 +277,9 @@ fn judge(p: &Proc, session: usize, started: Duration, plant: Option<(u64, Plant)
         }
         judge_refusal(p, session, kind, ended);
     }
+    if let Ended::Permanent { kind, .. } = ended {
+        super::judge_not_transient(&p.world, session, *kind);
+    }
     if matches!(ended, Ended::Permanent { kind: std::io::ErrorKind::StorageFull, .. }) {
         p.world.reach(DISK_FULL);
     }

@@ -325,14 +325,14 @@ pub(super) fn remove_all_blocking(p: &super::Proc, mine: &[super::Mine]) -> usiz
     let mut removed = 0;
     for &super::Mine { nonce, session, acquired_at_ms, .. } in mine {
         let until_ms = acquired_at_ms + window_ms;
-        if p.env.clock.wall_ms() >= until_ms {
+        if p.world_now_ms() >= until_ms {
             continue;
         }
         let lock = super::lock_of(session);
         let ours =
             p.env.fs.read_blocking(lock).ok().and_then(|b| super::owner_in(&b)).is_some_and(|o| o.nonce == nonce);
         if ours
-            && p.env.clock.wall_ms() < until_ms
+            && p.world_now_ms() < until_ms
             && p.env.fs.remove_file_blocking(lock).map_or_else(|e| e.kind() == io::ErrorKind::NotFound, |()| true)
         {
             removed += 1;

@@ -169,6 +169,9 @@ const _: () = assert!(CLAIM_STALE.as_millis() as u64 * 3 / 4 > 8 * LATENCY_MS_MA
 const MAX_HOLD: Duration = Duration::from_secs(3);
 /// How long a process that finished its work waits for a forced release
 /// in flight to forget its hold before L18 judges its exit registry.
+/// The most a host's wall clock is off the world's in the skewed seeds:
+/// two hosts disagree by at most a quarter of the takeover grace.
+const SKEW_MS_MAX: u64 = TAKEOVER_GRACE.as_millis() as u64 / 8;
 const REGISTRY_SETTLE: Duration = Duration::from_secs(2);
 const TAKEOVER_GRACE: Duration = Duration::from_secs(2);
 /// A hold's window to touch its own lock file and transcript, as `core`
@@ -199,6 +202,8 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(11);
 
 /// The `k` of the quiet-phase probe's line (L11): no workload line has it.
 const PROBE_K: u64 = u64::MAX;
+/// The node of the quiet phase's probe.
+const PROBE: &str = "probe";
 
 const CHAOS_MS: u64 = 15_000;
 /// The quiet phase's closing sweep starts this long before its end: after
@@ -383,6 +388,9 @@ fn schedule(seed: u64, variant: Variant) -> Schedule {
         let at_ms = own.range(200, CHAOS_MS - ms);
         s.events.push(TimedEvent { at_ms, what: Event::Pause { node: own.pick(PROCS).to_string(), ms } });
     }
+    // One seed in four the hosts' wall clocks disagree (`skew`, on a stream
+    // of its own; see `set_host_clocks`).
+    s.params.insert("skew".into(), u64::from(SimRng::new(seed, 0x5CE3).chance(0.25)));
     // One seed in three stops processes with SIGTERM (a deploy, an
     // orchestrator): each process registers its holds (`LockConfig::held`)
     // and its handler removes their lock files before it exits, as
@@ -534,7 +542,7 @@ fn claimed_lock(path: &Path) -> Option<PathBuf> {
 async fn check_then_remove(p: &Proc, session: usize, nonce: u64) {
     let Some(acquired_at_ms) = lock_book(&p.book).holds.get(&nonce).map(|h| h.acquired_at_ms) else { return };
     let window_ms = TOUCH_WINDOW.as_millis() as u64;
-    if p.env.clock.wall_ms().saturating_sub(acquired_at_ms) >= window_ms {
+    if p.world_now_ms().saturating_sub(acquired_at_ms) >= window_ms {
         return;
     }
     let lock = lock_path(Path::new(SESSIONS[session]));
@@ -876,12 +884,52 @@ struct Proc {
     /// This process's name.
     name: String,
     incarnation: u64,
-    /// Wall ms at virtual time zero, to compare lock ages with the book.
-    wall0_ms: u64,
     /// This incarnation armed its cleanup freeze (`arm_cleanup_freeze`).
     cleanup_frozen: Cell<bool>,
     /// This incarnation armed its fingerprint freeze (`fence::fenced`).
     fingerprint_frozen: Cell<bool>,
+}
+
+/// In the `skew` seeds, the hosts' wall clocks disagree: each process
+/// node's host steps by up to `SKEW_MS_MAX` either way, once its node
+/// exists and before its first process runs (so every record it writes is
+/// on its own clock), within what the lock tolerates (core's module docs,
+/// "Clocks"): a quarter of the takeover grace between any two hosts. The
+/// same invariants judge them, on the world's clock; the disk keeps the
+/// world's clock for the mtimes it stamps.
+fn set_host_clocks(world: &World) {
+    if world.schedule().param("skew", 0) == 0 {
+        return;
+    }
+    let mut rng = world.workload_rng(0x5CE3);
+    for node in PROCS {
+        let by_ms = rng.range(0, 2 * SKEW_MS_MAX) as i64 - SKEW_MS_MAX as i64;
+        world.fire(&Event::HostClockJump { node: node.to_string(), by_ms });
+    }
+}
+
+impl Proc {
+    /// The world's wall clock now, in ms: this host's reading without its
+    /// skew (the book keeps every time on the world's clock).
+    fn world_now_ms(&self) -> u64 {
+        world_ms(&self.world, &self.name, self.env.clock.wall_ms())
+    }
+}
+
+/// `ms`, read on `host`'s wall clock, on the world's: the hosts' clocks
+/// differ in the skewed seeds.
+fn world_ms(world: &World, host: &str, ms: u64) -> u64 {
+    ms.saturating_add_signed(-world.host_clock_skew_ms(host))
+}
+
+/// When `o` was acquired, on the world's clock: its record says when by
+/// its host's clock (the process node whose current pid it names; none:
+/// a forged record, taken as it says).
+fn record_world_ms(world: &World, o: &LockOwner) -> u64 {
+    PROCS
+        .iter()
+        .find(|n| world.pid_of(n) == Some(o.pid))
+        .map_or(o.acquired_at_ms, |n| world_ms(world, n, o.acquired_at_ms))
 }
 
 async fn drive(world: &World, variant: Variant) {
@@ -903,6 +951,7 @@ async fn drive(world: &World, variant: Variant) {
             async move { process_main(w, book, variant, i as u64 * INCARNATIONS_MAX + n).await }
         });
     }
+    set_host_clocks(world);
     let (b, tried) = (book.clone(), Arc::new(AtomicBool::new(false)));
     world.add_node("tryer", move |w| {
         // Once: a power loss restarts every process, and the aimed fault
@@ -959,7 +1008,6 @@ fn make_config(_env: &Env, book: &SharedBook, world: &World, held: Option<Arc<He
 
 async fn process_main(world: World, book: SharedBook, variant: Variant, stream: u64) {
     let env = world.env();
-    let wall0_ms = env.clock.wall_ms().saturating_sub(world.now().as_millis() as u64);
     // The registry the exit cleanup reads: one per process, every manager
     // of the process registers in it.
     let held = (world.schedule().param("exit_cleanup", 0) == 1).then(|| Arc::new(HeldLocks::new()));
@@ -981,7 +1029,6 @@ async fn process_main(world: World, book: SharedBook, variant: Variant, stream: 
         book,
         manager,
         variant,
-        wall0_ms,
         incarnation: stream,
         name,
         cleanup_frozen: Cell::new(false),
@@ -1085,7 +1132,7 @@ async fn until_terminated(world: &World, work: impl std::future::Future<Output =
 /// once its file is gone), and no other holder's file is touched.
 fn on_sigterm(p: &Proc, held: &HeldLocks) {
     let pid = p.env.procs.own_pid();
-    let start_ms = p.env.clock.wall_ms();
+    let start_ms = p.world_now_ms();
     let start = p.world.now();
     // This process's holds: each with whether L13 judges it (the session's
     // current hold, valid, its file naming it) and what had I/O in flight.
@@ -1156,7 +1203,7 @@ fn on_sigterm(p: &Proc, held: &HeldLocks) {
         Variant::ExitUnderWrite => legacy::remove_all_blocking(p, &mine),
         _ => held.remove_all_blocking(&*p.env.fs, &*p.env.clock),
     };
-    let end_ms = p.env.clock.wall_ms();
+    let end_ms = p.world_now_ms();
     let failed = |session: usize| lock_book(&p.book).lock_op_failed(session, &p.name).is_some_and(|t| t >= start);
     let mut gone = 0;
     for (&Mine { nonce: n, session, acquired_at_ms, named, judged }, busy) in mine.iter().zip(busy) {
@@ -1307,7 +1354,7 @@ async fn attempt(p: &Rc<Proc>, rng: &mut SimRng) {
     p.world.check("L2", again == 0, || format!("a second cleanup released {again} more locks: not idempotent"));
     let lock = lock_path(Path::new(SESSIONS[session]));
     let owner = owner_now(&p.world, &lock);
-    let now_ms = p.env.clock.wall_ms();
+    let now_ms = p.world_now_ms();
     let mut book = lock_book(&p.book);
     for n in held {
         // A hold's lock file is its own to touch only until max hold +
@@ -1328,11 +1375,11 @@ async fn attempt(p: &Rc<Proc>, rng: &mut SimRng) {
 
 /// Without cleanup, the watchdog frees the lock by max hold + drain bound.
 fn watch_watchdog(p: &Rc<Proc>, nonce: u64) {
-    let Some((at_ms, session, pid)) =
-        lock_book(&p.book).holds.get(&nonce).map(|h| (h.acquired_at_ms - p.wall0_ms, h.session, h.pid))
-    else {
-        return;
+    let found = {
+        let book = lock_book(&p.book);
+        book.holds.get(&nonce).map(|h| (h.acquired_at_ms - book.wall0_ms, h.session, h.pid))
     };
+    let Some((at_ms, session, pid)) = found else { return };
     let deadline = Duration::from_millis(at_ms) + MAX_HOLD + TAKEOVER_GRACE + WATCHDOG_SLACK;
     let p = p.clone();
     madsim::task::spawn_local(async move {
@@ -1477,6 +1524,10 @@ async fn acquire(
             check_timeout(p, session, &e);
             return None;
         }
+        Err(LockError::Io { source, .. }) => {
+            judge_not_transient(&p.world, session, source.kind());
+            return None;
+        }
         Err(_) => return None,
     };
     acquired.borrow_mut().push(guard.owner().nonce);
@@ -1495,7 +1546,7 @@ fn register(p: &Proc, session: usize, owner: &LockOwner) {
     let previous = lock_book(&p.book).current.get(&session).copied();
     let prev_pid = previous.and_then(|n| lock_book(&p.book).holds.get(&n).map(|h| h.pid));
     let prev_alive = prev_pid.is_some_and(|pid| p.env.procs.liveness(pid) == Liveness::Alive);
-    let now_ms = p.env.clock.wall_ms();
+    let now_ms = p.world_now_ms();
     let mut book = lock_book(&p.book);
     // L15: one manager never hands out a fence token twice. (Tokens grow
     // with every try, not in the order holds are taken: a create issued
@@ -1518,7 +1569,7 @@ fn register(p: &Proc, session: usize, owner: &LockOwner) {
         session,
         pid: owner.pid,
         incarnation: p.incarnation,
-        acquired_at_ms: owner.acquired_at_ms,
+        acquired_at_ms: world_ms(&p.world, &p.name, owner.acquired_at_ms),
         max_hold_ms: owner.max_hold_ms,
         ending: late,
         ended: false,
@@ -1542,6 +1593,19 @@ fn register(p: &Proc, session: usize, owner: &LockOwner) {
     book.holds.insert(nonce, rec);
 }
 
+/// L8's other half: an error that waiting may cure (an injected `EIO`, an
+/// `EINTR`, a timed-out call) is retried until the timeout and reported in
+/// [`LockError::Timeout`], never returned at once as [`LockError::Io`],
+/// which the docs reserve for what no wait cures (a missing directory, a
+/// denied permission, a read-only or full file system).
+pub(super) fn judge_not_transient(world: &World, session: usize, kind: std::io::ErrorKind) {
+    use std::io::ErrorKind as K;
+    let transient = matches!(kind, K::Other | K::Interrupted | K::TimedOut | K::WouldBlock);
+    world.check("L8", !transient, || {
+        format!("acquire of {} returned a {kind:?} error at once, as if no wait could cure it", SESSIONS[session])
+    });
+}
+
 fn check_timeout(p: &Proc, session: usize, e: &LockError) {
     let LockError::Timeout { waited, owner, .. } = e else { return };
     let lock = lock_path(Path::new(SESSIONS[session]));
@@ -1551,7 +1615,7 @@ fn check_timeout(p: &Proc, session: usize, e: &LockError) {
     });
     // The error names the owner its last look saw; an owner that has held
     // the lock for longer than any one operation takes must be named.
-    let settled_owner = readable.filter(|o| o.acquired_at_ms + LATENCY_MS_MAX * 2 < p.env.clock.wall_ms());
+    let settled_owner = readable.filter(|o| record_world_ms(&p.world, o) + LATENCY_MS_MAX * 2 < p.world_now_ms());
     // Unless its last look at the lock file failed (it returned just now):
     // then the error says why instead (below).
     let look_failed = {
@@ -1680,28 +1744,67 @@ async fn outsider_probe(w: &World, manager: &LockManager, s: &str) {
         let _ = g.release().await;
     }
     let Ok(g) = manager.acquire(session).await else { return };
+    if let Some((lock, data)) = replace_lock_file(w, &g).await {
+        let l = line(&g, PROBE_K - 2);
+        judge(w, "replaced", g.append(&l).await, &l);
+        judge_replaced_release(w, s, g, &lock, &data).await;
+    }
+    // The same past the lease by the holder's own clock: its host's clock
+    // steps forward (an NTP step), so the hold is past its lease but not
+    // revoked (its watchdog sleeps on the monotonic clock) and still inside
+    // its window to touch the lock file. Only the release's read, which
+    // the lease no longer makes needless, can tell the file is not its own.
+    // In half the seeds the step lands the hold exactly on its lease's end
+    // (the lease is `[acquired, acquired + max hold)`), in the others a
+    // quarter of the grace past it. (An append first: a hold's first
+    // append checks the session file's tail, so its release goes straight
+    // to the lock file, with no file-system wait that would move the clock
+    // off the step.)
+    let Ok(g) = manager.acquire(session).await else { return };
+    if g.append(&line(&g, PROBE_K - 3)).await.is_err() {
+        let _ = g.release().await;
+        return;
+    }
+    let age_ms = w.env().clock.wall_ms().saturating_sub(g.owner().acquired_at_ms);
+    let past_ms = if w.workload_rng(0x5CE4).chance(0.5) { 0 } else { TAKEOVER_GRACE.as_millis() as u64 / 4 };
+    let step_ms = (MAX_HOLD.as_millis() as u64 + past_ms).saturating_sub(age_ms) as i64;
+    w.fire(&Event::HostClockJump { node: PROBE.into(), by_ms: step_ms });
+    if let Some((lock, data)) = replace_lock_file(w, &g).await {
+        judge_replaced_release(w, s, g, &lock, &data).await;
+    }
+    w.fire(&Event::HostClockJump { node: PROBE.into(), by_ms: -step_ms });
+}
+
+/// An outsider replaces `g`'s lock file with a record of another nonce:
+/// the lock path and the bytes it wrote, or `None` (and `g` released) if
+/// that could not be done.
+async fn replace_lock_file(w: &World, g: &LockGuard) -> Option<(PathBuf, Vec<u8>)> {
     let lock = g.lock_path().to_path_buf();
     let forged = owner_now(w, &lock).map(|mut o| {
         o.nonce = o.nonce.wrapping_add(1);
         o
     });
-    let Some(forged) = forged else {
-        let _ = g.release().await;
-        return;
-    };
-    let data = record_bytes(&forged, 0);
-    if w.harness_apply(FsOp::Write { path: lock.clone(), data: data.clone() }).is_err() {
-        let _ = g.release().await;
-    } else {
-        let l = line(&g, PROBE_K - 2);
-        judge(w, "replaced", g.append(&l).await, &l);
-        let released = g.release().await;
-        let kept = w.peek_file(&lock).is_ok_and(|b| b == data);
-        w.check("L5", kept, || {
-            format!("{s}'s holder released ({released:?}) after an outsider replaced its lock file, and removed or changed the replacement")
-        });
-        let _ = w.harness_apply(FsOp::RemoveFile(lock));
+    let data = forged.map(|o| record_bytes(&o, 0));
+    match data {
+        Some(data) if w.harness_apply(FsOp::Write { path: lock.clone(), data: data.clone() }).is_ok() => {
+            Some((lock, data))
+        }
+        _ => {
+            let _ = g.release().await;
+            None
+        }
     }
+}
+
+/// L5: `g`'s release after an outsider replaced its lock file with `data`
+/// leaves the replacement as it is; then the outsider removes it.
+async fn judge_replaced_release(w: &World, s: &str, g: LockGuard, lock: &Path, data: &[u8]) {
+    let released = g.release().await;
+    let kept = w.peek_file(lock).is_ok_and(|b| b == data);
+    w.check("L5", kept, || {
+        format!("{s}'s holder released ({released:?}) after an outsider replaced its lock file, and removed or changed the replacement")
+    });
+    let _ = w.harness_apply(FsOp::RemoveFile(lock.to_path_buf()));
 }
 
 /// A lock record as another process would have written it: `pid` (with
@@ -1972,7 +2075,7 @@ async fn try_in_chaos(w: &World, book: &SharedBook) {
 async fn quiet_phase_checks(world: &World, book: &SharedBook) {
     let probe_done = Arc::new(Mutex::new(Vec::new()));
     let (b, done) = (book.clone(), probe_done.clone());
-    world.add_node("probe", move |w| {
+    world.add_node(PROBE, move |w| {
         let (book, done) = (b.clone(), done.clone());
         async move {
             let env = w.env();
@@ -2113,6 +2216,11 @@ fn judge_rendered_diagnostics(world: &World, book: &Book) {
 /// The `lock` schedule's knobs.
 const PARAMS: &[ParamSpec] = &[
     ParamSpec { name: "garbage_lock", max: 2, doc: "1: a half-written lock file at the start" },
+    ParamSpec {
+        name: "skew",
+        max: 1,
+        doc: "1: the process hosts' wall clocks disagree, by up to a quarter of the takeover grace between two",
+    },
     ParamSpec { name: "crowd", max: 1, doc: "1: every contender slot filled, nearly all on one session" },
     ParamSpec {
         name: "many_live_locks",

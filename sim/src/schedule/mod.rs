@@ -492,8 +492,20 @@ pub enum Event {
         #[serde(default)]
         restart_after_ms: Option<u64>,
     },
-    /// Jump the wall clock (not the monotonic clock).
+    /// Jump the wall clock (not the monotonic clock) of every node.
     ClockJump {
+        /// Signed jump.
+        by_ms: i64,
+    },
+    /// Jump the wall clock of one node's host only (an NTP step, a VM
+    /// resumed with a stale clock): from then on its processes read the
+    /// world's wall clock plus the sum of its host's jumps, across
+    /// restarts and power losses. The disk keeps the world's clock for
+    /// the mtimes it stamps, as a network file system's server does, so
+    /// two hosts (or a host and the file system) disagree by the skew.
+    HostClockJump {
+        /// The node's name.
+        node: String,
         /// Signed jump.
         by_ms: i64,
     },

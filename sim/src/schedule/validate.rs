@@ -144,7 +144,9 @@ impl Schedule {
                 Event::PowerLoss { restart_after_ms, .. } => {
                     check_delay(*restart_after_ms, &format!("events[{i}].restart_after_ms"))?
                 }
-                Event::ClockJump { by_ms } if by_ms.unsigned_abs() > CLOCK_JUMP_MS_MAX => {
+                Event::ClockJump { by_ms } | Event::HostClockJump { by_ms, .. }
+                    if by_ms.unsigned_abs() > CLOCK_JUMP_MS_MAX =>
+                {
                     return bad(format!(
                         "events[{i}].by_ms {by_ms} is over the maximum {CLOCK_JUMP_MS_MAX} either way"
                     ));
@@ -156,6 +158,7 @@ impl Schedule {
                 | Event::Restart { node, .. }
                 | Event::Pause { node, .. }
                 | Event::Terminate { node, .. }
+                | Event::HostClockJump { node, .. }
                     if node.len() > NAME_MAX =>
                 {
                     return bad(format!("events[{i}].node is {} bytes, over the maximum {NAME_MAX}", node.len()));

@@ -135,6 +135,16 @@ impl World {
         st.procs.find(name).map(|i| st.procs.nodes[i].pid)
     }
 
+    /// How far node `name`'s host's wall clock is ahead of the world's, in
+    /// ms (negative: behind; 0 for an unknown node): the sum of its
+    /// [`Event::HostClockJump`]s. A checker that compares wall-clock
+    /// readings taken on different hosts converts them to the world's
+    /// clock with it.
+    pub fn host_clock_skew_ms(&self, name: &str) -> i64 {
+        let st = self.lock();
+        st.procs.find(name).map_or(0, |i| st.procs.nodes[i].wall_skew_ns / 1_000_000)
+    }
+
     /// Completes when the calling node's process receives SIGTERM
     /// ([`Event::Terminate`], [`World::terminate`]). Calling it installs
     /// the process's handler, at once: from then on SIGTERM wakes every
@@ -240,6 +250,17 @@ impl World {
                 st.settle(now); // effects due before the jump keep the old clock
                 st.jump_wall(*by_ms);
                 st.record(now, WORLD, SimEvent::ClockJump { by_ms: *by_ms });
+            }
+            Event::HostClockJump { node, by_ms } => {
+                let mut st = self.lock();
+                let Some(idx) = st.procs.find(node) else {
+                    drop(st);
+                    return self.unknown_node(node);
+                };
+                let slot = &mut st.procs.nodes[idx];
+                slot.wall_skew_ns = slot.wall_skew_ns.saturating_add(by_ms.saturating_mul(1_000_000));
+                let name = slot.name.clone();
+                st.record(now, name, SimEvent::ClockJump { by_ms: *by_ms });
             }
         }
     }

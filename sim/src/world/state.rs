@@ -95,6 +95,13 @@ impl State {
         wall(self.start_wall, self.wall_offset_ns, t_ns)
     }
 
+    /// The wall clock node `node`'s host reads at virtual `t_ns` (the
+    /// world's, for the world itself).
+    pub fn wall_on(&self, node: Option<usize>, t_ns: u64) -> SystemTime {
+        let skew = node.map_or(0, |i| self.procs.nodes[i].wall_skew_ns);
+        wall(self.start_wall, self.wall_offset_ns.saturating_add(skew), t_ns)
+    }
+
     /// Jump the wall clock by `by_ms`.
     pub fn jump_wall(&mut self, by_ms: i64) {
         self.wall_offset_ns = self.wall_offset_ns.saturating_add(by_ms.saturating_mul(1_000_000));

@@ -888,3 +888,70 @@ fn a_misdirected_write_lands_in_another_file_of_its_directory() {
         assert_eq!(w.peek_file("/d/b".as_ref()).expect("b"), b"new", "its neighbour took the data");
     });
 }
+
+/// Issue 20: one host's clock jumps (an NTP step): its processes read the
+/// world's wall clock plus the jump, across a restart; every other node,
+/// and the mtimes the disk stamps (a network file system's server), keep
+/// the world's clock; the monotonic clock does not move.
+#[test]
+fn a_host_clock_jump_skews_only_that_hosts_wall_clock() {
+    use std::time::SystemTime;
+    type Seen = Vec<(&'static str, SystemTime, Duration)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let log = seen.clone();
+    let mut s = Schedule::calm(9, 10_000);
+    s.events.push(steadfast_sim::schedule::TimedEvent {
+        at_ms: 1_000,
+        what: Event::HostClockJump { node: "skewed".into(), by_ms: 1_500 },
+    });
+    in_world(s, move |w| async move {
+        for name in ["skewed", "other"] {
+            let log = log.clone();
+            w.add_node(name, move |w| {
+                let log = log.clone();
+                async move {
+                    loop {
+                        let env = w.env();
+                        log.lock().expect("lock").push((name, env.clock.wall(), w.now()));
+                        if name == "skewed" && w.now() >= Duration::from_secs(2) {
+                            let _ = env.fs.write(std::path::Path::new("/stamp"), b"x".to_vec()).await;
+                        }
+                        madsim::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+            });
+        }
+        madsim::time::sleep(Duration::from_millis(2_600)).await;
+        w.restart("skewed");
+        madsim::time::sleep(Duration::from_millis(1_000)).await;
+        let stamp = w.peek(FsOp::SymlinkMetadata("/stamp".into())).expect("written");
+        let steadfast_core::FsOutput::Metadata(meta) = stamp else { panic!("{stamp:?}") };
+        log.lock().expect("lock").push(("stamp", meta.modified, w.now()));
+    });
+    let seen = seen.lock().expect("lock").clone();
+    let skew = |who: &str, after: bool| -> Vec<i128> {
+        seen.iter()
+            .filter(|(n, _, t)| *n == who && (*t >= Duration::from_millis(1_000)) == after)
+            .map(|(_, wall, t)| {
+                let wall_ns = wall.duration_since(SystemTime::UNIX_EPOCH).expect("after the epoch").as_nanos() as i128;
+                wall_ns - t.as_nanos() as i128
+            })
+            .collect()
+    };
+    let (before, after) = (skew("skewed", false), skew("skewed", true));
+    assert!(!before.is_empty() && after.len() >= 5, "{seen:?}");
+    let base = before[0];
+    assert!(before.iter().all(|&d| d == base), "no skew before the jump: {before:?}");
+    assert!(
+        after.iter().all(|&d| d == base + 1_500_000_000),
+        "1.5 s ahead after the jump, across the restart: {after:?}"
+    );
+    assert!(
+        skew("other", true).iter().chain(&skew("other", false)).all(|&d| d == base),
+        "the other host keeps the world's clock"
+    );
+    // Written by the skewed host at most 0.5 s before it was looked at:
+    // stamped by the host's clock, it would read 1 s or more ahead.
+    let stamp = skew("stamp", true);
+    assert!(stamp.len() == 1 && stamp[0] <= base, "the disk stamps the world's clock: {stamp:?} vs {base}");
+}
