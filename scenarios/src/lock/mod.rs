@@ -61,6 +61,10 @@ const SESSIONS: &[&str] = &["/data/sessions/s0.jsonl", "/data/sessions/s1.jsonl"
 /// fault rule of `DIR` touches them. The first is tried in the quiet phase,
 /// the second in the chaos phase under the one fault aimed at it.
 const TRY_DIR: &str = "/data/try/";
+/// The chaos try's dead owner's lock, in a directory of its own, where
+/// the schedule aims a failure at its takeover's claim.
+const CLAIM_DIR: &str = "/data/try/claim";
+const CLAIM_SESSION: &str = "/data/try/claim/s.jsonl";
 const TRY_SESSIONS: &[&str] = &["/data/try/quiet.jsonl", "/data/try/chaos.jsonl", "/data/try/other.jsonl"];
 /// A pid no simulated process ever has (the world numbers its processes
 /// from far below it): its owner is dead.
@@ -373,6 +377,20 @@ fn schedule(seed: u64, variant: Variant) -> Schedule {
         path_prefix: Some(lock_path(Path::new(TRY_SESSIONS[1]))),
         error: FaultKind::Eio,
         nth: Some(2),
+        probability: None,
+        while_renaming: false,
+    });
+    // The chaos try's takeover of a dead owner's lock (`try_in_chaos`):
+    // the first read of its claim fails, or (half the seeds, a stream of
+    // their own) its first removal. In its directory nothing else happens:
+    // reads of the lock file (the try's look, the takeover's look) come
+    // before, and the stale lock file's removal.
+    let (op, nth) = if SimRng::new(seed, 0xC1A1).chance(0.5) { ("read", 3) } else { ("remove_file", 2) };
+    s.errors.push(ErrorRule {
+        ops: vec![op.into()],
+        path_prefix: Some(CLAIM_DIR.into()),
+        error: FaultKind::Eio,
+        nth: Some(nth),
         probability: None,
         while_renaming: false,
     });
@@ -933,7 +951,7 @@ fn record_world_ms(world: &World, o: &LockOwner) -> u64 {
 }
 
 async fn drive(world: &World, variant: Variant) {
-    world.setup([FsOp::CreateDirAll(DIR.into()), FsOp::CreateDirAll("/data/try".into())]);
+    world.setup([FsOp::CreateDirAll(DIR.into()), FsOp::CreateDirAll(CLAIM_DIR.into())]);
     if world.schedule().param("garbage_lock", 0) == 1 {
         // A writer crashed mid-way through writing its lock file.
         world.setup([FsOp::Write { path: lock_path(Path::new(SESSIONS[1])), data: b"{\"pid\":4".to_vec() }]);
@@ -2067,6 +2085,31 @@ async fn try_in_chaos(w: &World, book: &SharedBook) {
         Ok(_) => w.check("L14", false, || format!("a try took the lock of {s}, held by a live owner {:016x}", o.nonce)),
     }
     let _ = w.harness_apply(FsOp::RemoveFile(lock_path(session)));
+    // A dead owner's lock, taken over while the first read or removal of
+    // the takeover's claim fails (EIO, aimed by the schedule): the claimer
+    // retries a transient error, so the claim goes with the takeover; a
+    // claim left behind is litter that blocks takeovers of its instance
+    // until it counts as abandoned (L9).
+    let (s, session) = (CLAIM_SESSION, Path::new(CLAIM_SESSION));
+    if !plant_owner(w, s, &foreign_owner(w, DEAD_PID, None, env.clock.wall_ms()), 0) {
+        return;
+    }
+    let r = manager.acquire_within(session, Duration::ZERO).await;
+    let prefix =
+        format!("{}.takeover.", lock_path(session).file_name().map(|n| n.to_string_lossy()).unwrap_or_default());
+    let claims: Vec<_> = w
+        .peek_dir(Path::new(CLAIM_DIR))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(n, _)| n.to_string_lossy().starts_with(&prefix))
+        .map(|(n, _)| n)
+        .collect();
+    w.check("L9", claims.is_empty(), || {
+        format!("a try took the lock of {s} from a dead owner ({r:?}), and its claimer left {claims:?}")
+    });
+    if let Ok(g) = r {
+        let _ = g.release().await;
+    }
 }
 
 /// The quiet phase: every session's lock can be taken (L4: whatever the
