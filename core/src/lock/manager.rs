@@ -264,7 +264,10 @@ impl LockManager {
             // A lock that just vanished (or was just recovered) gets its
             // few immediate tries even at the deadline: a zero timeout
             // still means one real try at a free lock.
-            let again = immediate > 0 && immediate < IMMEDIATE_RETRIES_MAX;
+            // (Every try that does not return counts: an immediate retry
+            // adds one, a busy or failed try spends them all.)
+            debug_assert!(immediate > 0, "a try that did not return counts toward the immediate retries");
+            let again = immediate < IMMEDIATE_RETRIES_MAX;
             if waited >= timeout && !again {
                 // Name the owner as it is now, if the lock file can say; if
                 // it cannot (the look failed), say why. What no wait could
