@@ -139,7 +139,11 @@
 //! does), torn appends, a disk that fills, corrupt reads, lost and
 //! misdirected writes; open files that follow their file through renames
 //! and unlinks; blocking calls stalling their whole node; virtual time
-//! through `Clock` and madsim; processes killed and restarted with new
+//! through `Clock` and madsim; wall-clock jumps of the whole world
+//! (`Event::ClockJump`) or of one host (`Event::HostClockJump`: hosts then
+//! disagree, and with the disk, which stamps mtimes by the world's clock;
+//! [`World::host_clock_skew_ms`] puts a host's readings on the world's
+//! clock); processes killed and restarted with new
 //! pids (a pid is reused only once nothing of its last process is in
 //! flight); SIGTERM (`Event::Terminate`), handled by a task that awaits
 //! [`World::terminated`] while the process's other tasks are mid-call
