@@ -100,8 +100,9 @@ const LARGE: &str = "a sweep over 55,000 entries";
 const TOUCHED_GONE: &str = "a file dated into the future was swept";
 const SPOOL_RECREATED: &str = "a sink wrote after its directory was removed";
 const FRAGMENT_CUT: &str = "a sink cut the fragment a failed write left";
+const UNENDED: &str = "a failed write left all of its line but the newline";
 const SOMETIMES: &[&str] =
-    &[SWEEP_DURING_CHURN, SWEEP_ERROR, CAPPED, LARGE, TOUCHED_GONE, SPOOL_RECREATED, FRAGMENT_CUT];
+    &[SWEEP_DURING_CHURN, SWEEP_ERROR, CAPPED, LARGE, TOUCHED_GONE, SPOOL_RECREATED, FRAGMENT_CUT, UNENDED];
 
 const FILES_MAX: usize = 100;
 const BYTES_MAX: u64 = 20 << 10;
@@ -283,12 +284,15 @@ fn schedule(seed: u64) -> Schedule {
 /// Give `record` to a spool sink, booked as given; if the write failed
 /// after all but its newline landed, booked as a fragment the next write
 /// must cut (R5), never a line.
-async fn spool_write(world: &World, book: &SharedBook, sink: &LazySink, record: String) {
+async fn spool_write(world: &World, book: &SharedBook, sink: &LazySink, record: String) -> std::io::Result<()> {
     let path = sink.path().to_path_buf();
     lock(book).spooled.entry(path.clone()).or_default().insert(record.clone());
-    if sink.write_line(&record).await.is_err() && world.peek_file(&path).is_ok_and(|b| b.ends_with(record.as_bytes())) {
+    let wrote = sink.write_line(&record).await;
+    if wrote.is_err() && world.peek_file(&path).is_ok_and(|b| b.ends_with(record.as_bytes())) {
+        world.reach(UNENDED);
         lock(book).unended.entry(path).or_default().insert(record);
     }
+    wrote
 }
 
 // ----- the book -------------------------------------------------------------
@@ -763,10 +767,6 @@ async fn app(world: World, book: SharedBook, variant: Variant) {
             format!("a sink at {} opened, but notes.txt is a file ({opened:?})", bad.display())
         });
     }
-    let spool_line = |record: String| {
-        lock(&book).spooled.entry(spool_path.clone()).or_default().insert(record.clone());
-        record
-    };
     let fails = hostile(world.schedule()).then(|| Mutex::new(world.workload_rng(13)));
     let index = Arc::new(Index { book: book.clone(), env: env.clone(), fails });
     let (w, b, e) = (world.clone(), book.clone(), env.clone());
@@ -783,7 +783,7 @@ async fn app(world: World, book: SharedBook, variant: Variant) {
                 let mut brng = world.workload_rng(14);
                 for i in 0..40 {
                     env.clock.sleep(Duration::from_millis(brng.range(20, 200))).await;
-                    spool_write(&world, &book, &sink, format!("b{i}")).await;
+                    let _ = spool_write(&world, &book, &sink, format!("b{i}")).await;
                 }
             }
         }
@@ -792,7 +792,7 @@ async fn app(world: World, book: SharedBook, variant: Variant) {
             if t.write_line(&format!("{{\"i\":{i}}}")).await.is_ok() {
                 lock(&book).sinks.insert(traces.clone(), true);
             }
-            spool_write(&world, &book, &spool, format!("chaos {i}")).await;
+            let _ = spool_write(&world, &book, &spool, format!("chaos {i}")).await;
         }
         // In the quiet phase (no faults, no churn) a record lands, though
         // an operator may have removed the spool directory meanwhile (R5).
@@ -815,8 +815,8 @@ async fn app(world: World, book: SharedBook, variant: Variant) {
             let r = steadfast_core::retention::delete_workspace_blocking(&env, Path::new(WORKSPACES), NEVER_MADE);
             world.check("R4", r.is_ok(), || format!("deleting a workspace that was never made returned {r:?}"));
         }
-        let line = spool_line(format!("quiet {pid}"));
-        let wrote = spool.write_line(&line).await;
+        let line = format!("quiet {pid}");
+        let wrote = spool_write(&world, &book, &spool, line.clone()).await;
         let held = world.peek_file(&spool_path).map(|b| String::from_utf8_lossy(&b).lines().any(|l| l == line));
         let removed = lock(&book).spool_removed.clone();
         if wrote.is_ok() && !removed.is_empty() {
@@ -839,7 +839,7 @@ async fn app(world: World, book: SharedBook, variant: Variant) {
         let n = if hostile(world.schedule()) { side_rng.range(0, 24) } else { 0 };
         for j in 0..n {
             env.clock.sleep(Duration::from_millis(side_rng.range(0, 10_000))).await;
-            let _ = spool.write_line(&spool_line(format!("s{j}"))).await;
+            let _ = spool_write(&world, &book, &spool, format!("s{j}")).await;
         }
         std::future::pending::<()>().await
     };

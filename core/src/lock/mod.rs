@@ -71,17 +71,20 @@
 //! time, its own refusals and release) and each waiter's (the record's
 //! age). Hosts that share a lock directory must therefore agree on the
 //! time: a waiter whose clock runs ahead of the holder's by `d` takes over
-//! `d` early, eating into the grace. The lock tolerates a disagreement
-//! between any two hosts of up to a quarter of `takeover_grace` (the
-//! `lock` scenario's `skew` seeds set each host's clock up to an eighth
-//! of the grace either way and hold; set up to a whole grace either way,
-//! they break L5). A host's own
-//! clock stepping (NTP) moves its lease with it: a release past the lease
-//! by its clock reads the lock file before removing it, as any release
-//! after a takeover may have begun does. Ages of unreadable lock files are
-//! judged on the file system's mtimes against the reader's clock, and never
-//! below how long the reader has seen them, so a clock behind cannot make
-//! such a file young for ever.
+//! `d` early, eating into the grace. The lock tolerates two hosts whose
+//! clocks disagree by `d` as long as `d` plus the slowest file operation on
+//! the lock's mount stays under half of `takeover_grace`: that half is the
+//! margin between the end of a hold's window to touch its files and the
+//! first takeover, which a disagreement and an operation in flight share.
+//! (The `lock` scenario's `skew` seeds set each host's clock up to an
+//! eighth of the grace either way on a mount whose slowest operation takes
+//! 15% of it, and hold; set up to a whole grace either way, they break L5.)
+//! A host's own clock stepping (NTP) moves its lease with it: a release
+//! past the lease by its clock reads the lock file before removing it, as
+//! any release after a takeover may have begun does. Ages of unreadable
+//! lock files are judged on the file system's mtimes against the reader's
+//! clock, and never below how long the reader has seen them, so a clock
+//! behind cannot make such a file young for ever.
 
 mod controller;
 mod guard;

@@ -136,13 +136,13 @@ impl World {
     }
 
     /// How far node `name`'s host's wall clock is ahead of the world's, in
-    /// ms (negative: behind; 0 for an unknown node): the sum of its
-    /// [`Event::HostClockJump`]s. A checker that compares wall-clock
-    /// readings taken on different hosts converts them to the world's
-    /// clock with it.
-    pub fn host_clock_skew_ms(&self, name: &str) -> i64 {
+    /// ms (negative: behind), or `None` for a node that does not exist:
+    /// the sum of its [`Event::HostClockJump`]s. A checker that compares
+    /// wall-clock readings taken on different hosts converts them to the
+    /// world's clock with it.
+    pub fn host_clock_skew_ms(&self, name: &str) -> Option<i64> {
         let st = self.lock();
-        st.procs.find(name).map_or(0, |i| st.procs.nodes[i].wall_skew_ns / 1_000_000)
+        st.procs.find(name).map(|i| st.procs.nodes[i].wall_skew_ns / 1_000_000)
     }
 
     /// Completes when the calling node's process receives SIGTERM

@@ -901,7 +901,7 @@ fn a_host_clock_jump_skews_only_that_hosts_wall_clock() {
     let log = seen.clone();
     let mut s = Schedule::calm(9, 10_000);
     s.events.push(steadfast_sim::schedule::TimedEvent {
-        at_ms: 1_000,
+        at_ms: 1_250,
         what: Event::HostClockJump { node: "skewed".into(), by_ms: 1_500 },
     });
     in_world(s, move |w| async move {
@@ -927,11 +927,14 @@ fn a_host_clock_jump_skews_only_that_hosts_wall_clock() {
         let stamp = w.peek(FsOp::SymlinkMetadata("/stamp".into())).expect("written");
         let steadfast_core::FsOutput::Metadata(meta) = stamp else { panic!("{stamp:?}") };
         log.lock().expect("lock").push(("stamp", meta.modified, w.now()));
+        assert_eq!(w.host_clock_skew_ms("skewed"), Some(1_500));
+        assert_eq!(w.host_clock_skew_ms("other"), Some(0));
+        assert_eq!(w.host_clock_skew_ms("nobody"), None);
     });
     let seen = seen.lock().expect("lock").clone();
     let skew = |who: &str, after: bool| -> Vec<i128> {
         seen.iter()
-            .filter(|(n, _, t)| *n == who && (*t >= Duration::from_millis(1_000)) == after)
+            .filter(|(n, _, t)| *n == who && (*t >= Duration::from_millis(1_250)) == after)
             .map(|(_, wall, t)| {
                 let wall_ns = wall.duration_since(SystemTime::UNIX_EPOCH).expect("after the epoch").as_nanos() as i128;
                 wall_ns - t.as_nanos() as i128
