@@ -1150,12 +1150,40 @@ const END_WAIT_MAX: Duration = Duration::from_secs(30);
 fn judge_long_ids(world: &World) {
     const TAIL: &[char] = &[':', '/', '.', '\\', '%', '~', 'a', 'Z', '\0', ' '];
     let mut rng = world.workload_rng(0x77);
-    let mut names: BTreeMap<String, String> = BTreeMap::new();
     // Judged once for the family (a check per id costs more than the ids).
-    let mut first_problem = None;
-    for _ in 0..256 {
+    let family = (0..256).map(|_| {
         let tail: String = (0..4).map(|_| TAIL[rng.range(0, TAIL.len() as u64 - 1) as usize]).collect();
-        let id = format!("{}{tail}", "y".repeat(250));
+        format!("{}{tail}", "y".repeat(250))
+    });
+    let problem = first_name_problem(family);
+    world.check("T7", problem.is_none(), || problem.unwrap_or_default());
+    // T16: operators and upstream's tools find a plain id's trace by its
+    // name; only what needs escaping is escaped. A seed's plain id of
+    // 1 to ENCODED_MAX bytes, drawn from the safe bytes.
+    const SAFE: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789_-";
+    let len = rng.range(1, names::ENCODED_MAX as u64) as usize;
+    let id: String = (0..len).map(|_| char::from(SAFE[rng.range(0, SAFE.len() as u64 - 1) as usize])).collect();
+    let name = names::file_name(&id);
+    world.check("T16", name == format!("{id}.trace.json"), || format!("the plain id {id:?} is exported as {name:?}"));
+    // And 64 long ids of hostile bytes throughout (each escaped to three),
+    // mixed with plain ones, 150 to 300 bytes: the readable prefix a long
+    // id keeps ends wherever its escapes fall, not on a round length.
+    const MIXED: &[char] = &['y', 'y', 'y', '7', '-', ':', '/', '.', '\\', '%', '~', 'Z', '\0', ' ', 'é'];
+    let mut rng = world.workload_rng(0x78);
+    let mixed = (0..64).map(|_| {
+        let len = rng.range(150, 300) as usize;
+        (0..len).map(|_| MIXED[rng.range(0, MIXED.len() as u64 - 1) as usize]).collect::<String>()
+    });
+    let problem = first_name_problem(mixed);
+    world.check("T7", problem.is_none(), || problem.unwrap_or_default());
+}
+
+/// T7 over `ids`: the first id whose file name is longer than 255 bytes
+/// or could steer a path, or the first two distinct ids that share a name.
+fn first_name_problem(ids: impl IntoIterator<Item = String>) -> Option<String> {
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    let mut first_problem = None;
+    for id in ids {
         let name = names::file_name(&id);
         let safe = name.len() <= 255 && !name.contains(['/', '\\', '\0']) && name != "." && name != "..";
         if !safe {
@@ -1167,15 +1195,7 @@ fn judge_long_ids(world: &World) {
             first_problem.get_or_insert_with(|| format!("the ids {other:?} and {id:?} share the file name {name:?}"));
         }
     }
-    world.check("T7", first_problem.is_none(), || first_problem.unwrap_or_default());
-    // T16: operators and upstream's tools find a plain id's trace by its
-    // name; only what needs escaping is escaped. A seed's plain id of
-    // 1 to ENCODED_MAX bytes, drawn from the safe bytes.
-    const SAFE: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789_-";
-    let len = rng.range(1, names::ENCODED_MAX as u64) as usize;
-    let id: String = (0..len).map(|_| char::from(SAFE[rng.range(0, SAFE.len() as u64 - 1) as usize])).collect();
-    let name = names::file_name(&id);
-    world.check("T16", name == format!("{id}.trace.json"), || format!("the plain id {id:?} is exported as {name:?}"));
+    first_problem
 }
 
 /// Open the exporter, retrying injected errors (bounded).
