@@ -2032,16 +2032,18 @@ fn final_checks(world: &World, shared: &SharedBook) {
     // T15: a crash mark tells every exporter on the directory (and an
     // operator) that the session crashed; one for a session that never
     // did refuses its exports and misreports it.
+    // Named as the public `crash_mark_name` says (what an operator or
+    // another tool looks for).
     let marks: Vec<String> = listing
         .iter()
         .filter(|l| l.kind == FileKind::File && l.path.parent() == Some(Path::new(DIR)))
-        .filter_map(|l| l.path.file_name()?.to_str()?.strip_suffix(names::CRASH_MARK).map(String::from))
+        .filter_map(|l| l.path.file_name()?.to_str().filter(|n| n.ends_with(names::CRASH_MARK)).map(String::from))
         .collect();
     {
         let book = lock(shared);
-        for key in &marks {
-            let crashed = book.ever_crashed.iter().any(|id| names::key(id) == *key);
-            world.check("T15", crashed, || format!("{DIR}/{key}{} names no session that crashed", names::CRASH_MARK));
+        for mark in &marks {
+            let crashed = book.ever_crashed.iter().any(|id| names::crash_mark_name(id) == *mark);
+            world.check("T15", crashed, || format!("{DIR}/{mark} names no session that crashed"));
         }
     }
     let paths: Vec<PathBuf> = lock(shared).by_path.keys().cloned().collect();
