@@ -231,6 +231,20 @@ impl Scenario for Built {
     }
     fn run<'a>(&'a self, world: &'a World) -> LocalBoxFuture<'a, ()> {
         Box::pin(async move {
+            // A schedule that names a node this scenario never adds would
+            // fire at nothing (the world records the event as ignored): a
+            // typo in a node's name must not pass as a seed that held.
+            for e in &world.schedule().events {
+                if let Some(node) = e.what.node()
+                    && !self.nodes.iter().any(|(n, _)| n == node)
+                {
+                    let nodes: Vec<&str> = self.nodes.iter().map(|(n, _)| n.as_str()).collect();
+                    panic!(
+                        "scenario {}: the schedule's event at {} ms names node {node:?}, which the scenario does not add (its nodes: {nodes:?})",
+                        self.name, e.at_ms
+                    );
+                }
+            }
             world.setup(self.setup.iter().cloned());
             for (name, init) in &self.nodes {
                 let init = init.clone();

@@ -57,7 +57,10 @@
 //! **3. Write the scenario** with [`scenario`]: processes are nodes whose
 //! init runs again after every restart; [`Schedule::storage_faults`] is the
 //! default schedule (a swarm of latency, EIO, ENOSPC and power losses with
-//! restarts); [`Acked`] is the "every acknowledged write survives" check.
+//! restarts; give your own with [`Builder::schedule`], for example
+//! [`Schedule::calm`] plus the events you want, whose nodes must be ones
+//! the scenario adds); [`Acked`] is the "every acknowledged write survives"
+//! check.
 //! Then check it from `cargo test` in one call:
 //!
 //! ```ignore
@@ -140,7 +143,9 @@
 //! misdirected writes; open files that follow their file through renames
 //! and unlinks; blocking calls stalling their whole node; virtual time
 //! through `Clock` and madsim; wall-clock jumps of the whole world
-//! (`Event::ClockJump`) or of one host (`Event::HostClockJump`: hosts then
+//! ([`schedule::Event::ClockJump`]) or of one host
+//! ([`schedule::Event::HostClockJump`], every node a host of its own, seen
+//! only through `Env`'s `Clock`: hosts then
 //! disagree, and with the disk, which stamps mtimes by the world's clock;
 //! [`World::host_clock_skew_ms`] puts a host's readings on the world's
 //! clock); processes killed and restarted with new

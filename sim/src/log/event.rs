@@ -221,6 +221,11 @@ pub enum SimEvent {
     Terminated,
     /// An aimed SIGTERM waits for the process's next matching operation.
     TerminateArmed,
+    /// One host's wall clock jumped (the node it is recorded on).
+    HostClockJump {
+        /// Signed jump, ms.
+        by_ms: i64,
+    },
 }
 
 impl SimEvent {

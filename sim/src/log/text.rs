@@ -47,6 +47,7 @@ pub fn what(e: &SimEvent) -> String {
         }
         SimEvent::RestartDropped => "restart after power loss dropped: a later power loss came first".into(),
         SimEvent::ClockJump { by_ms } => format!("wall clock jumps {by_ms:+}ms"),
+        SimEvent::HostClockJump { by_ms } => format!("this host's wall clock jumps {by_ms:+}ms (the world's does not)"),
         SimEvent::UnknownNode { node } => format!("schedule names unknown node {node:?}: event ignored"),
         SimEvent::Hang { point } => format!("HANG at {point}: this future never completes"),
         SimEvent::Stall { until_ns } => format!("event loop stalls until {}ms", until_ns / 1_000_000),

@@ -498,9 +498,10 @@ pub enum Event {
         by_ms: i64,
     },
     /// Jump the wall clock of one node's host only (an NTP step, a VM
-    /// resumed with a stale clock): from then on its processes read the
-    /// world's wall clock plus the sum of its host's jumps, across
-    /// restarts and power losses. The disk keeps the world's clock for
+    /// resumed with a stale clock; every node is a host of its own): from
+    /// then on its processes read the world's wall clock plus the sum of
+    /// its host's jumps, across restarts and power losses. Only a read
+    /// through `Env`'s `Clock` sees it (`std::time` under madsim does not). The disk keeps the world's clock for
     /// the mtimes it stamps, as a network file system's server does, so
     /// two hosts (or a host and the file system) disagree by the skew.
     HostClockJump {
@@ -535,6 +536,20 @@ pub enum Event {
         /// How long it stays frozen.
         ms: u64,
     },
+}
+
+impl Event {
+    /// The node it names, if any (none: a power loss, a world clock jump).
+    pub fn node(&self) -> Option<&str> {
+        match self {
+            Event::Kill { node }
+            | Event::Restart { node, .. }
+            | Event::Terminate { node, .. }
+            | Event::Pause { node, .. }
+            | Event::HostClockJump { node, .. } => Some(node),
+            Event::PowerLoss { .. } | Event::ClockJump { .. } => None,
+        }
+    }
 }
 
 /// Why a schedule was rejected. The message names the field.

@@ -154,16 +154,12 @@ impl Schedule {
                 Event::Pause { ms, .. } if *ms > RUN_MS_MAX => {
                     return bad(format!("events[{i}].ms {ms} is over the maximum {RUN_MS_MAX}"));
                 }
-                Event::Kill { node }
-                | Event::Restart { node, .. }
-                | Event::Pause { node, .. }
-                | Event::Terminate { node, .. }
-                | Event::HostClockJump { node, .. }
-                    if node.len() > NAME_MAX =>
-                {
-                    return bad(format!("events[{i}].node is {} bytes, over the maximum {NAME_MAX}", node.len()));
-                }
                 _ => {}
+            }
+            if let Some(node) = e.what.node()
+                && node.len() > NAME_MAX
+            {
+                return bad(format!("events[{i}].node is {} bytes, over the maximum {NAME_MAX}", node.len()));
             }
         }
         Ok(())

@@ -260,7 +260,7 @@ impl World {
                 let slot = &mut st.procs.nodes[idx];
                 slot.wall_skew_ns = slot.wall_skew_ns.saturating_add(by_ms.saturating_mul(1_000_000));
                 let name = slot.name.clone();
-                st.record(now, name, SimEvent::ClockJump { by_ms: *by_ms });
+                st.record(now, name, SimEvent::HostClockJump { by_ms: *by_ms });
             }
         }
     }

@@ -958,3 +958,25 @@ fn a_host_clock_jump_skews_only_that_hosts_wall_clock() {
     let stamp = skew("stamp", true);
     assert!(stamp.len() == 1 && stamp[0] <= base, "the disk stamps the world's clock: {stamp:?} vs {base}");
 }
+
+/// A new user's trial (session 19): a builder scenario whose schedule
+/// names a node it never adds (a typo) fails loudly, naming the event and
+/// the scenario's nodes, instead of passing as a seed that held.
+#[test]
+fn a_builder_schedule_naming_a_node_it_never_adds_fails_loudly() {
+    let sc = steadfast_sim::scenario("test/typo-node")
+        .invariant("X1", "nothing")
+        .schedule(|seed| {
+            let mut s = Schedule::calm(seed, 1_000);
+            s.events.push(steadfast_sim::schedule::TimedEvent {
+                at_ms: 100,
+                what: Event::HostClockJump { node: "B".into(), by_ms: 5_000 },
+            });
+            s
+        })
+        .node("b", |_| async move {})
+        .build();
+    let o = steadfast_sim::runner::run(&sc, 0, None, 0);
+    let v = o.violations.first().expect("the typo is reported");
+    assert!(v.message.contains("names node \"B\"") && v.message.contains("[\"b\"]"), "{}", v.message);
+}
