@@ -16,8 +16,9 @@
 //! size; `STEADFAST_ARTIFACTS=DIR` writes the timeline, Chrome trace,
 //! schedule and shrunk schedule of a replayed or first failing seed. Seeds
 //! that broke a `hold` scenario are persisted, like proptest's regressions,
-//! in `steadfast-regressions/<scenario>.txt` under the crate being tested,
-//! and run first next time: a fixed bug stays fixed.
+//! in `steadfast-regressions/<scenario>.txt` (named by `file_stem`) under
+//! the crate being tested, and run first next time: a fixed bug stays
+//! fixed.
 
 #![allow(clippy::disallowed_methods)] // environment and files, outside every simulation
 
@@ -130,7 +131,7 @@ impl<'a> Check<'a> {
     }
 
     fn regression_file(&self) -> Option<PathBuf> {
-        let name = self.scenario.name().replace(['/', '-'], "_");
+        let name = file_stem(self.scenario.name());
         self.regressions.as_ref().map(|d| d.join(format!("{name}.txt")))
     }
 
@@ -274,17 +275,24 @@ fn summary_of(sc: &dyn Scenario, o: &Outcome) -> Summary {
     s
 }
 
+/// A scenario's name as the start of a file name, the same for its
+/// regressions file and its artifacts: `/`, `-` and spaces as `_`.
+fn file_stem(scenario: &str) -> String {
+    scenario.replace(['/', '-', ' '], "_")
+}
+
 /// Runs the shrinker may spend on a failing seed's artifacts.
 const ARTIFACT_SHRINK_RUNS_MAX: usize = 200;
 
-/// With `STEADFAST_ARTIFACTS=DIR`: write `<scenario>-<seed>.timeline.txt`,
+/// With `STEADFAST_ARTIFACTS=DIR`: write `<scenario>-<seed>.timeline.txt`
+/// (the scenario's name as [`file_stem`] spells it),
 /// `.chrome.json`, `.schedule.json` and, for a violating seed,
 /// `.shrunk.json` (the minimal schedule that still breaks the same
 /// invariant) under DIR, and say where on stderr.
 fn write_artifacts(sc: &dyn Scenario, o: &Outcome, schedule: Option<Schedule>) {
     let Some(dir) = std::env::var_os("STEADFAST_ARTIFACTS").map(PathBuf::from) else { return };
     let full = runner::run(sc, o.seed, schedule.clone(), usize::MAX);
-    let stem = dir.join(format!("{}-{}", sc.name().replace(['/', ' '], "_"), o.seed));
+    let stem = dir.join(format!("{}-{}", file_stem(sc.name()), o.seed));
     let with = |ext: &str| PathBuf::from(format!("{}.{ext}", stem.display()));
     let timeline: String = full.history.iter().map(|r| r.line() + "\n").collect();
     let mut files = vec![

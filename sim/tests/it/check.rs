@@ -209,7 +209,7 @@ fn replay_variables_name_their_scenario_and_a_replay_prints_its_report() {
     let (ok, text) = probe(&vars);
     assert!(ok && text.contains("seed 2: no violation (checks: X1=1)"), "a held replay says so: {text}");
     for ext in ["timeline.txt", "chrome.json", "schedule.json"] {
-        let file = dir.path().join(format!("test_odd-seeds-fail-2.{ext}"));
+        let file = dir.path().join(format!("test_odd_seeds_fail-2.{ext}"));
         assert!(file.exists(), "{} was written: {text}", file.display());
     }
     let (_, text) = probe(&[
@@ -217,7 +217,7 @@ fn replay_variables_name_their_scenario_and_a_replay_prints_its_report() {
         ("STEADFAST_SEED", "5"),
         ("STEADFAST_ARTIFACTS", artifacts),
     ]);
-    let shrunk = dir.path().join("test_odd-seeds-fail-5.shrunk.json");
+    let shrunk = dir.path().join("test_odd_seeds_fail-5.shrunk.json");
     assert!(shrunk.exists(), "a failing replay writes its shrunk schedule: {text}");
     // A replayed schedule prints the command that replays that schedule.
     let file = dir.path().join("s.json");
