@@ -86,7 +86,10 @@ const INVARIANTS: &[Invariant] = &[
         id: "L4",
         statement: "a stale lock (dead owner, unreadable, expired, reused pid) is recovered, and never by two waiters at once",
     },
-    Invariant { id: "L5", statement: "releasing never deletes a lock that someone else now holds" },
+    Invariant {
+        id: "L5",
+        statement: "releasing never deletes a lock that someone else now holds, nor its own once its window to touch its files has closed",
+    },
     Invariant { id: "L6", statement: "the session .jsonl is never torn or interleaved across holders" },
     Invariant { id: "L7", statement: "one diagnostic per forced release, naming file, owner and reason" },
     Invariant {
@@ -1818,6 +1821,27 @@ async fn outsider_probe(w: &World, manager: &LockManager, s: &str) {
         w.reach(PAST_LEASE_RELEASE);
     }
     w.fire(&Event::HostClockJump { node: PROBE.into(), by_ms: -step_ms });
+    // Once its window to touch its files has closed (max hold + grace / 2
+    // by its clock, to the millisecond), a release leaves the lock file to
+    // takeover: another process may be recovering that instance by then.
+    let Ok(g) = manager.acquire(session).await else { return };
+    if g.append(&line(&g, PROBE_K - 4)).await.is_err() {
+        let _ = g.release().await;
+        return;
+    }
+    let (lock, nonce) = (g.lock_path().to_path_buf(), g.owner().nonce);
+    let age_ms = w.env().clock.wall_ms().saturating_sub(g.owner().acquired_at_ms);
+    let step_ms = (TOUCH_WINDOW.as_millis() as u64).saturating_sub(age_ms) as i64;
+    w.fire(&Event::HostClockJump { node: PROBE.into(), by_ms: step_ms });
+    let released = g.release().await;
+    let left = owner_now(w, &lock).is_some_and(|o| o.nonce == nonce);
+    w.check("L5", left, || {
+        format!(
+            "{s}'s holder released ({released:?}) as its window to touch its files closed, and removed its lock file, takeover's by then"
+        )
+    });
+    w.fire(&Event::HostClockJump { node: PROBE.into(), by_ms: -step_ms });
+    let _ = w.harness_apply(FsOp::RemoveFile(lock));
 }
 
 /// An outsider replaces `g`'s lock file with a record of another nonce:
