@@ -15,9 +15,10 @@
 //! [`ENCODED_MAX`] keeps a readable prefix (the longest prefix of its
 //! encoding of at most 120 bytes that ends on a whole byte's encoding,
 //! never inside a `%XX`) and adds a 128-bit digest after a `~` (a byte the
-//! encoding never emits, so a digest name never equals a plain one). Distinct long ids collide only if their digests do: odds of
-//! about 2^-64 for four billion ids; the digest is not cryptographic, so ids
-//! chosen by an adversary should be shortened by the caller.
+//! encoding never emits, so a digest name never equals a plain one).
+//! Distinct long ids collide only if their digests do: odds of about 2^-64
+//! for four billion ids; the digest is not cryptographic, so ids chosen by
+//! an adversary should be shortened by the caller.
 
 /// Longest encoded id kept whole; longer ids get a digest.
 pub const ENCODED_MAX: usize = 200;

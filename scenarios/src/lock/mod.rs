@@ -927,9 +927,9 @@ struct Proc {
 /// node's host steps by up to `SKEW_MS_MAX` either way, once its node
 /// exists and before its first process runs (so every record it writes is
 /// on its own clock), within what the lock tolerates (core's module docs,
-/// "Clocks"): a quarter of the takeover grace between any two hosts. The
-/// same invariants judge them, on the world's clock; the disk keeps the
-/// world's clock for the mtimes it stamps.
+/// "Clocks", asserted beside `SKEW_MS_MAX`). The same invariants judge
+/// them, on the world's clock; the disk keeps the world's clock for the
+/// mtimes it stamps.
 fn set_host_clocks(world: &World) {
     if world.schedule().param("skew", 0) == 0 {
         return;
@@ -1807,15 +1807,11 @@ async fn outsider_probe(w: &World, manager: &LockManager, s: &str) {
     // append checks the session file's tail, so its release goes straight
     // to the lock file, with no file-system wait that would move the clock
     // off the step.)
-    let Ok(g) = manager.acquire(session).await else { return };
-    if g.append(&line(&g, PROBE_K - 3)).await.is_err() {
-        let _ = g.release().await;
-        return;
-    }
-    let age_ms = w.env().clock.wall_ms().saturating_sub(g.owner().acquired_at_ms);
     let past_ms = if w.workload_rng(0x5CE4).chance(0.5) { 0 } else { TAKEOVER_GRACE.as_millis() as u64 / 4 };
-    let step_ms = (MAX_HOLD.as_millis() as u64 + past_ms).saturating_sub(age_ms) as i64;
-    w.fire(&Event::HostClockJump { node: PROBE.into(), by_ms: step_ms });
+    let Some((g, step_ms)) = hold_aged(w, manager, session, PROBE_K - 3, MAX_HOLD.as_millis() as u64 + past_ms).await
+    else {
+        return;
+    };
     if let Some((lock, data)) = replace_lock_file(w, &g).await {
         judge_replaced_release(w, s, g, &lock, &data).await;
         w.reach(PAST_LEASE_RELEASE);
@@ -1824,15 +1820,10 @@ async fn outsider_probe(w: &World, manager: &LockManager, s: &str) {
     // Once its window to touch its files has closed (max hold + grace / 2
     // by its clock, to the millisecond), a release leaves the lock file to
     // takeover: another process may be recovering that instance by then.
-    let Ok(g) = manager.acquire(session).await else { return };
-    if g.append(&line(&g, PROBE_K - 4)).await.is_err() {
-        let _ = g.release().await;
+    let Some((g, step_ms)) = hold_aged(w, manager, session, PROBE_K - 4, TOUCH_WINDOW.as_millis() as u64).await else {
         return;
-    }
+    };
     let (lock, nonce) = (g.lock_path().to_path_buf(), g.owner().nonce);
-    let age_ms = w.env().clock.wall_ms().saturating_sub(g.owner().acquired_at_ms);
-    let step_ms = (TOUCH_WINDOW.as_millis() as u64).saturating_sub(age_ms) as i64;
-    w.fire(&Event::HostClockJump { node: PROBE.into(), by_ms: step_ms });
     let released = g.release().await;
     let left = owner_now(w, &lock).is_some_and(|o| o.nonce == nonce);
     w.check("L5", left, || {
@@ -1842,6 +1833,24 @@ async fn outsider_probe(w: &World, manager: &LockManager, s: &str) {
     });
     w.fire(&Event::HostClockJump { node: PROBE.into(), by_ms: -step_ms });
     let _ = w.harness_apply(FsOp::RemoveFile(lock));
+}
+
+/// A hold of `session` by the probe whose age, by its host's clock, is
+/// exactly `age_ms`: acquired, its first append made (line `k`, so its
+/// release waits on no check of the transcript's tail), then the probe
+/// host's clock stepped forward. The guard and the step, which the caller
+/// steps back; `None` (and nothing held) if the acquire or the append
+/// failed.
+async fn hold_aged(w: &World, manager: &LockManager, session: &Path, k: u64, age_ms: u64) -> Option<(LockGuard, i64)> {
+    let g = manager.acquire(session).await.ok()?;
+    if g.append(&line(&g, k)).await.is_err() {
+        let _ = g.release().await;
+        return None;
+    }
+    let now_age_ms = w.env().clock.wall_ms().saturating_sub(g.owner().acquired_at_ms);
+    let step_ms = age_ms.saturating_sub(now_age_ms) as i64;
+    w.fire(&Event::HostClockJump { node: PROBE.into(), by_ms: step_ms });
+    Some((g, step_ms))
 }
 
 /// An outsider replaces `g`'s lock file with a record of another nonce:

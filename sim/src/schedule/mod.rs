@@ -501,9 +501,10 @@ pub enum Event {
     /// resumed with a stale clock; every node is a host of its own): from
     /// then on its processes read the world's wall clock plus the sum of
     /// its host's jumps, across restarts and power losses. Only a read
-    /// through `Env`'s `Clock` sees it (`std::time` under madsim does not). The disk keeps the world's clock for
-    /// the mtimes it stamps, as a network file system's server does, so
-    /// two hosts (or a host and the file system) disagree by the skew.
+    /// through `Env`'s `Clock` sees it (`std::time` under madsim does not).
+    /// The disk keeps the world's clock for the mtimes it stamps, as a
+    /// network file system's server does, so two hosts (or a host and the
+    /// file system) disagree by the skew.
     HostClockJump {
         /// The node's name.
         node: String,

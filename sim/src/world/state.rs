@@ -92,7 +92,7 @@ impl State {
 
     /// The wall clock at virtual `t_ns`.
     pub fn wall_at(&self, t_ns: u64) -> SystemTime {
-        wall(self.start_wall, self.wall_offset_ns, t_ns)
+        self.wall_on(None, t_ns)
     }
 
     /// The wall clock node `node`'s host reads at virtual `t_ns` (the
