@@ -466,9 +466,7 @@ async fn poll(world: &World, ep: &Endpoint, server: (std::net::IpAddr, u16), boo
     let mut parts = text.splitn(3, '|');
     let (code, at_ms, body) = (parts.next().unwrap_or(""), parts.next().unwrap_or("0"), parts.next().unwrap_or(""));
     let at_ms: u64 = at_ms.parse().unwrap_or(0);
-    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-    let since = v["event_loop"]["since_tick_ms"].as_u64().unwrap_or(u64::MAX);
-    let lag = v["event_loop"]["lag_ms"].as_u64().unwrap_or(u64::MAX);
+    let (since, lag) = health_fields(body);
     let b = lock(book);
     let ticks = b.ticks.get(&b.incarnation).map(Vec::as_slice).unwrap_or_default();
     // The answer may have been computed just before a tick of the same
@@ -493,6 +491,32 @@ async fn poll(world: &World, ep: &Endpoint, server: (std::net::IpAddr, u16), boo
         world.reach(STALL_REPORTED);
     }
     code == "200"
+}
+
+/// `event_loop.since_tick_ms` and `event_loop.lag_ms` of a health body,
+/// `u64::MAX` for either that is missing or no whole number (or a body
+/// that is no JSON). Read into these fields only: a `Value` per poll was
+/// a twentieth of a seed.
+fn health_fields(body: &str) -> (u64, u64) {
+    #[derive(serde::Deserialize, Default)]
+    struct Body {
+        #[serde(default)]
+        event_loop: Option<EventLoop>,
+    }
+    #[derive(serde::Deserialize, Default)]
+    struct EventLoop {
+        #[serde(default, deserialize_with = "whole")]
+        since_tick_ms: Option<u64>,
+        #[serde(default, deserialize_with = "whole")]
+        lag_ms: Option<u64>,
+    }
+    /// Any JSON value; a whole number when it is one.
+    fn whole<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        Ok(<serde_json::Value as serde::Deserialize>::deserialize(d)?.as_u64())
+    }
+    let b: Body = serde_json::from_str(body).unwrap_or_default();
+    let e = b.event_loop.unwrap_or_default();
+    (e.since_tick_ms.unwrap_or(u64::MAX), e.lag_ms.unwrap_or(u64::MAX))
 }
 
 /// The cgroup file's readings: each held for three samples; H3 judged at
@@ -739,3 +763,38 @@ const PARAMS: &[ParamSpec] = &[
         doc: "when the hub child starts, in seconds",
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::health_fields;
+
+    /// What the checker read before: the fields through a `Value`.
+    fn through_value(body: &str) -> (u64, u64) {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        let field = |k: &str| v["event_loop"][k].as_u64().unwrap_or(u64::MAX);
+        (field("since_tick_ms"), field("lag_ms"))
+    }
+
+    #[test]
+    fn health_fields_read_what_a_value_reads() {
+        let core =
+            steadfast_core::liveness::Health { ok: true, since_tick_ms: 12, lag_ms: 3, lag_max_ms: 40 }.to_json();
+        let bodies = [
+            core.as_str(),
+            r#"{"status":"stalled","event_loop":{"ok":false,"since_tick_ms":5001,"lag_ms":0,"lag_max_ms":9}}"#,
+            r#"{"event_loop":{"since_tick_ms":-1,"lag_ms":2.5}}"#,
+            r#"{"event_loop":{"since_tick_ms":"7","lag_ms":null}}"#,
+            r#"{"event_loop":{"lag_ms":4}}"#,
+            r#"{"event_loop":3}"#,
+            r#"{"other":{"since_tick_ms":1}}"#,
+            r#"[1,2]"#,
+            "",
+            "not json",
+            r#"{"event_loop":{"since_tick_ms":18446744073709551615,"lag_ms":0}}"#,
+        ];
+        for body in bodies {
+            assert_eq!(health_fields(body), through_value(body), "{body}");
+        }
+        assert_eq!(health_fields(&core), (12, 3));
+    }
+}
