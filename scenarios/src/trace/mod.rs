@@ -1155,7 +1155,10 @@ fn judge_long_ids(world: &World) {
         let tail: String = (0..4).map(|_| TAIL[rng.range(0, TAIL.len() as u64 - 1) as usize]).collect();
         format!("{}{tail}", "y".repeat(250))
     });
-    let problem = first_name_problem(family);
+    let problem = first_name_problem(family.map(|id| {
+        let name = names::file_name(&id);
+        (id, name)
+    }));
     world.check("T7", problem.is_none(), || problem.unwrap_or_default());
     // T16: operators and upstream's tools find a plain id's trace by its
     // name; only what needs escaping is escaped. A seed's plain id of
@@ -1175,13 +1178,14 @@ fn judge_long_ids(world: &World) {
         (0..len).map(|_| MIXED[rng.range(0, MIXED.len() as u64 - 1) as usize]).collect::<String>()
     });
     let ids: Vec<String> = mixed.collect();
-    let problem = first_name_problem(ids.iter().cloned());
+    let names: Vec<String> = ids.iter().map(|id| names::file_name(id)).collect();
+    let problem = first_name_problem(ids.iter().cloned().zip(names.iter().cloned()));
     world.check("T7", problem.is_none(), || problem.unwrap_or_default());
     // T16 for long ids: readable as far as the documented prefix goes.
-    let unreadable = ids.iter().find_map(|id| {
-        let (name, prefix) = (names::file_name(id), readable_prefix(id));
-        (!name.starts_with(&format!("{prefix}~")))
-            .then(|| format!("the long id {id:?} is exported as {name:?}, not after {prefix:?}~"))
+    let unreadable = ids.iter().zip(&names).find_map(|(id, name)| {
+        let prefix = readable_prefix(id);
+        let readable = name.len() > prefix.len() && name.starts_with(&prefix) && name.as_bytes()[prefix.len()] == b'~';
+        (!readable).then(|| format!("the long id {id:?} is exported as {name:?}, not after {prefix:?}~"))
     });
     world.check("T16", unreadable.is_none(), || unreadable.unwrap_or_default());
 }
@@ -1192,28 +1196,30 @@ fn judge_long_ids(world: &World) {
 /// `[a-z0-9_-]` become `%XX` (upper-case hex); the prefix is the longest
 /// run of whole encodings of at most 120 bytes.
 fn readable_prefix(id: &str) -> String {
-    let mut out = String::new();
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(120);
     for &b in id.as_bytes() {
-        let unit = if b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-' {
-            char::from(b).to_string()
-        } else {
-            format!("%{b:02X}")
-        };
-        if out.len() + unit.len() > 120 {
+        let plain = b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-';
+        if out.len() + if plain { 1 } else { 3 } > 120 {
             break;
         }
-        out.push_str(&unit);
+        if plain {
+            out.push(char::from(b));
+        } else {
+            out.extend(['%', char::from(HEX[usize::from(b >> 4)]), char::from(HEX[usize::from(b & 15)])]);
+        }
     }
     out
 }
 
-/// T7 over `ids`: the first id whose file name is longer than 255 bytes
-/// or could steer a path, or the first two distinct ids that share a name.
-fn first_name_problem(ids: impl IntoIterator<Item = String>) -> Option<String> {
+/// T7 over `ids`, each with its file name (`names::file_name`, made once
+/// per id by the caller): the first id whose name is longer than 255
+/// bytes or could steer a path, or the first two distinct ids that share
+/// a name.
+fn first_name_problem(ids: impl IntoIterator<Item = (String, String)>) -> Option<String> {
     let mut names: BTreeMap<String, String> = BTreeMap::new();
     let mut first_problem = None;
-    for id in ids {
-        let name = names::file_name(&id);
+    for (id, name) in ids {
         let safe = name.len() <= 255 && !name.contains(['/', '\\', '\0']) && name != "." && name != "..";
         if !safe {
             first_problem.get_or_insert_with(|| format!("the id {id:?} maps to the unsafe file name {name:?}"));
