@@ -1262,16 +1262,25 @@ fn final_checks(world: &World, book: &SharedBook) {
     // no sweep made R2 vacuous: a check that could not fail).
     let now_ms = if book.sweeps > 0 { book.last_sweep_ms } else { world.now().as_millis() as u64 };
     let policy = policy(world.schedule());
+    // Each telemetry file with its kind, read once (the listing holds up
+    // to 55,000 of them).
+    let telemetry: Vec<(&str, usize, u64)> = listing
+        .iter()
+        .filter_map(|l| {
+            let name = telemetry_file(l)?;
+            Some((name, kind_of(&policy, name)?.0, l.len))
+        })
+        .collect();
+    // What the listing holds at `path`: it is in path order (as `Path`
+    // compares, by components), so a search, not a scan per path.
+    let at = |path: &Path| listing.binary_search_by(|l| l.path.as_path().cmp(path)).ok().map(|i| &listing[i]);
     for (k, kind) in policy.kinds.iter().enumerate() {
-        let files: Vec<_> = listing
-            .iter()
-            .filter(|l| telemetry_file(l).and_then(|n| kind_of(&policy, n)).is_some_and(|(i, _)| i == k))
-            .collect();
-        let (count, bytes) = (files.len(), files.iter().map(|l| l.len).sum::<u64>());
+        let files: Vec<&(&str, usize, u64)> = telemetry.iter().filter(|(_, i, _)| *i == k).collect();
+        let (count, bytes) = (files.len(), files.iter().map(|(_, _, len)| len).sum::<u64>());
         let deletable = files
             .iter()
-            .filter(|l| {
-                let name = l.path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            .filter(|(name, _, _)| {
+                let name = *name;
                 let live = pid_in(name, kind).is_some_and(|p| live_pids.contains(&p));
                 let created = book.created_ms.get(name).copied().unwrap_or(0);
                 !live && now_ms >= created + AGE_FLOOR.as_millis() as u64
@@ -1290,7 +1299,7 @@ fn final_checks(world: &World, book: &SharedBook) {
     // so dated is judged by R2 with the rest.
     for (name, &touched_ms) in &book.touched {
         let path = Path::new(TELEMETRY).join(name);
-        let exists = listing.iter().any(|l| l.path == path && l.kind == FileKind::File);
+        let exists = at(&path).is_some_and(|l| l.kind == FileKind::File);
         // (Judged, like R2, at quiescence when nothing swept: a fleet that
         // never sweeps keeps the file for ever, which is what R6 forbids.)
         if !name.starts_with("audit-") {
@@ -1359,7 +1368,7 @@ fn final_checks(world: &World, book: &SharedBook) {
         }
     }
     for (path, written) in &book.sinks {
-        let exists = listing.iter().any(|l| &l.path == path);
+        let exists = at(path).is_some();
         // (A written file may be missing: a power loss, or a sweep once its
         // process died. Appearing unwritten is the bug.)
         world.check("R5", !exists || *written, || {
