@@ -117,8 +117,9 @@
 //! A seed that broke a `hold` scenario is kept in
 //! `steadfast-regressions/<scenario>.txt` (`/`, `-` and spaces in the name
 //! as `_`) beside your crate (at most 8 new ones per check, each with its
-//! replay command) and runs first on every later check; commit the file. A seed kept because the *test* was wrong
-//! is deleted from it by hand. A passing check prints one line
+//! replay command) and runs first on every later check; commit the file.
+//! A seed kept because the *test* was wrong is deleted from it by hand. A
+//! passing check prints one line
 //! (`check NAME: N seeds, ...`; visible with `--nocapture`).
 //!
 //! **Features.** A running test cannot see the features it was built with:
@@ -148,9 +149,8 @@
 //! only through `Env`'s `Clock`: hosts then disagree, and with the disk,
 //! which stamps mtimes by the world's clock; [`World::host_clock_skew_ms`]
 //! puts a host's readings on the world's clock); processes killed and
-//! restarted with new
-//! pids (a pid is reused only once nothing of its last process is in
-//! flight); SIGTERM (`Event::Terminate`), handled by a task that awaits
+//! restarted with new pids (a pid is reused only once nothing of its last
+//! process is in flight); SIGTERM (`Event::Terminate`), handled by a task that awaits
 //! [`World::terminated`] while the process's other tasks are mid-call
 //! (or asked between a loop's steps, [`World::terminating`]), and aimed, if asked, at the next write in flight; frozen processes
 //! and latency spikes; madsim's simulated network. A fault rule that names `write`,

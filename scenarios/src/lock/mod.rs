@@ -551,6 +551,13 @@ fn read_of(lock: PathBuf, ms: u64) -> PauseRule {
     PauseRule { ops: vec!["read".into()], path_prefix: Some(lock), nth: Some(1), probability: None, ms }
 }
 
+/// Is `path` named as a takeover claim of `lock` (`<lock>.takeover.<id>`,
+/// a clear-claim `<claim>.clear.<id>` included)?
+fn claim_of(path: &Path, lock: &Path) -> bool {
+    let (b, l) = (path.as_os_str().as_encoded_bytes(), lock.as_os_str().as_encoded_bytes());
+    b.len() > l.len() && b.starts_with(l) && b[l.len()..].starts_with(b".takeover.")
+}
+
 /// The lock a takeover claim (`<lock>.takeover.<id>`, not a clear-claim)
 /// is for.
 fn claimed_lock(path: &Path) -> Option<PathBuf> {
@@ -558,13 +565,7 @@ fn claimed_lock(path: &Path) -> Option<PathBuf> {
     if b.windows(b".clear.".len()).any(|w| w == b".clear.") {
         return None;
     }
-    (0..SESSIONS.len())
-        .map(lock_of)
-        .find(|lock| {
-            let l = lock.as_os_str().as_encoded_bytes();
-            b.len() > l.len() && b.starts_with(l) && b[l.len()..].starts_with(b".takeover.")
-        })
-        .map(Path::to_path_buf)
+    (0..SESSIONS.len()).map(lock_of).find(|lock| claim_of(path, lock)).map(Path::to_path_buf)
 }
 
 /// The check-then-remove replica's release: the lock file is the holder's
@@ -984,7 +985,7 @@ async fn drive(world: &World, variant: Variant) {
         CLAIM_DIR,
         Box::new(|l: &mut Landed<'_>| {
             if let (FsOp::Read(path) | FsOp::RemoveFile(path), false) = (l.op, l.ok)
-                && path.to_string_lossy().contains(".takeover.")
+                && claim_of(path, &lock_path(Path::new(CLAIM_SESSION)))
             {
                 l.reach(CLAIM_RETRIED);
             }
@@ -2155,14 +2156,13 @@ async fn try_in_chaos(w: &World, book: &SharedBook) {
         return;
     }
     let r = manager.acquire_within(session, Duration::ZERO).await;
-    let prefix =
-        format!("{}.takeover.", lock_path(session).file_name().map(|n| n.to_string_lossy()).unwrap_or_default());
+    let lock = lock_path(session);
     let claims: Vec<_> = w
         .peek_dir(Path::new(CLAIM_DIR))
         .unwrap_or_default()
         .into_iter()
-        .filter(|(n, _)| n.to_string_lossy().starts_with(&prefix))
         .map(|(n, _)| n)
+        .filter(|n| claim_of(&Path::new(CLAIM_DIR).join(n), &lock))
         .collect();
     w.check("L9", claims.is_empty(), || {
         format!("a try took the lock of {s} from a dead owner ({r:?}), and its claimer left {claims:?}")

@@ -1151,14 +1151,13 @@ fn judge_long_ids(world: &World) {
     const TAIL: &[char] = &[':', '/', '.', '\\', '%', '~', 'a', 'Z', '\0', ' '];
     let mut rng = world.workload_rng(0x77);
     // Judged once for the family (a check per id costs more than the ids).
-    let family = (0..256).map(|_| {
-        let tail: String = (0..4).map(|_| TAIL[rng.range(0, TAIL.len() as u64 - 1) as usize]).collect();
-        format!("{}{tail}", "y".repeat(250))
-    });
-    let problem = first_name_problem(family.map(|id| {
-        let name = names::file_name(&id);
-        (id, name)
-    }));
+    let family: Vec<String> = (0..256)
+        .map(|_| {
+            let tail: String = (0..4).map(|_| TAIL[rng.range(0, TAIL.len() as u64 - 1) as usize]).collect();
+            format!("{}{tail}", "y".repeat(250))
+        })
+        .collect();
+    let problem = first_name_problem(&family, &file_names(&family));
     world.check("T7", problem.is_none(), || problem.unwrap_or_default());
     // T16: operators and upstream's tools find a plain id's trace by its
     // name; only what needs escaping is escaped. A seed's plain id of
@@ -1178,8 +1177,8 @@ fn judge_long_ids(world: &World) {
         (0..len).map(|_| MIXED[rng.range(0, MIXED.len() as u64 - 1) as usize]).collect::<String>()
     });
     let ids: Vec<String> = mixed.collect();
-    let names: Vec<String> = ids.iter().map(|id| names::file_name(id)).collect();
-    let problem = first_name_problem(ids.iter().cloned().zip(names.iter().cloned()));
+    let names = file_names(&ids);
+    let problem = first_name_problem(&ids, &names);
     world.check("T7", problem.is_none(), || problem.unwrap_or_default());
     // T16 for long ids: readable as far as the documented prefix goes.
     let unreadable = ids.iter().zip(&names).find_map(|(id, name)| {
@@ -1212,19 +1211,23 @@ fn readable_prefix(id: &str) -> String {
     out
 }
 
-/// T7 over `ids`, each with its file name (`names::file_name`, made once
-/// per id by the caller): the first id whose name is longer than 255
-/// bytes or could steer a path, or the first two distinct ids that share
-/// a name.
-fn first_name_problem(ids: impl IntoIterator<Item = (String, String)>) -> Option<String> {
-    let mut names: BTreeMap<String, String> = BTreeMap::new();
+/// Each id's file name, as `trace::names` makes it (once per id).
+fn file_names(ids: &[String]) -> Vec<String> {
+    ids.iter().map(|id| names::file_name(id)).collect()
+}
+
+/// T7 over `ids`, whose file names are `names` (one per id): the first id
+/// whose name is longer than 255 bytes or could steer a path, or the first
+/// two distinct ids that share a name.
+fn first_name_problem(ids: &[String], names: &[String]) -> Option<String> {
+    let mut by_name: BTreeMap<&str, &str> = BTreeMap::new();
     let mut first_problem = None;
-    for (id, name) in ids {
+    for (id, name) in ids.iter().zip(names) {
         let safe = name.len() <= 255 && !name.contains(['/', '\\', '\0']) && name != "." && name != "..";
         if !safe {
             first_problem.get_or_insert_with(|| format!("the id {id:?} maps to the unsafe file name {name:?}"));
         }
-        if let Some(other) = names.insert(name.clone(), id.clone())
+        if let Some(other) = by_name.insert(name, id)
             && other != id
         {
             first_problem.get_or_insert_with(|| format!("the ids {other:?} and {id:?} share the file name {name:?}"));
