@@ -182,7 +182,7 @@ impl Hold {
 
     /// Do these lock file bytes name this hold?
     fn named_by(&self, bytes: &[u8]) -> bool {
-        serde_json::from_slice::<LockOwner>(bytes).is_ok_and(|o| o.nonce == self.owner.nonce)
+        LockOwner::from_record(bytes).is_some_and(|o| o.nonce == self.owner.nonce)
     }
 
     /// Does the lock file still name our nonce?

@@ -299,7 +299,7 @@ impl LockManager {
     /// for errors that waiting cannot cure.
     async fn try_once(&self, session_file: &Path, lock: &Path) -> Result<Try, LockError> {
         let owner = self.new_owner();
-        let body = serde_json::to_vec(&owner).expect("a lock owner always serialises");
+        let body = owner.to_record();
         // Held before the file can exist: a sibling task that reads it at
         // once must see a live hold, not our orphan. If this call is
         // dropped before the hold exists, the nonce is forgotten again, so
@@ -375,7 +375,7 @@ impl LockManager {
                 Err(e) => return Found::Unknown(e),
             }
         };
-        let Ok(owner) = serde_json::from_slice::<LockOwner>(&bytes) else {
+        let Some(owner) = LockOwner::from_record(&bytes) else {
             // Named by content and mtime: two empty files (power losses at
             // different times) are different instances.
             let mtime_ns = meta.modified.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos() as u64;
@@ -486,7 +486,7 @@ impl LockManager {
     /// when we made it.
     async fn claim(&self, path: &Path) -> io::Result<(u64, Mono)> {
         let me = self.new_owner();
-        let body = serde_json::to_vec(&me).expect("a lock owner always serialises");
+        let body = me.to_record();
         let made = self.inner.env.clock.now();
         self.inner.env.fs.create_new(path, body).await.map(|()| (me.nonce, made))
     }
@@ -507,7 +507,7 @@ impl LockManager {
             }
             // Ours only when the file says so; a failed read proves nothing.
             match env.fs.read(claim).await {
-                Ok(bytes) if serde_json::from_slice::<LockOwner>(&bytes).is_ok_and(|o| o.nonce == nonce) => {}
+                Ok(bytes) if LockOwner::from_record(&bytes).is_some_and(|o| o.nonce == nonce) => {}
                 Ok(_) => return,
                 Err(e) if e.kind() == io::ErrorKind::NotFound || permanent(&e) => return,
                 Err(_) => {
@@ -605,7 +605,7 @@ impl LockManager {
         let env = &self.inner.env;
         let stale_ms = self.inner.config.claim_stale.as_millis() as u64;
         let judged = env.clock.now();
-        let claimer = serde_json::from_slice::<LockOwner>(&env.fs.read(claim).await.ok()?).ok();
+        let claimer = LockOwner::from_record(&env.fs.read(claim).await.ok()?);
         let m = env.fs.symlink_metadata(claim).await.ok()?;
         if m.kind != FileKind::File {
             return None;
@@ -646,7 +646,7 @@ impl LockManager {
         // its claimer is done, other clearers are excluded, and no new claim
         // can be made while it exists.
         let same = match fs.read(claim).await {
-            Ok(bytes) => serde_json::from_slice::<LockOwner>(&bytes).map_or(claimer == 0, |c| c.nonce == claimer),
+            Ok(bytes) => LockOwner::from_record(&bytes).map_or(claimer == 0, |c| c.nonce == claimer),
             Err(_) => false,
         };
         // Our clear-claim is a lease like any claim (see `take_over_now`).

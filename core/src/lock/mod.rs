@@ -90,6 +90,7 @@ mod controller;
 mod guard;
 mod held;
 mod manager;
+mod record;
 
 use std::path::PathBuf;
 use std::sync::Arc;

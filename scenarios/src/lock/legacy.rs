@@ -167,7 +167,7 @@ impl LegacyManager {
     }
 
     async fn create(&self, lock: &Path, owner: &LockOwner) -> io::Result<()> {
-        let body = serde_json::to_vec(owner).expect("a lock owner serialises");
+        let body = owner.to_record();
         if self.flaw != Flaw::CreateThenWrite {
             return self.env.fs.create_new(lock, body).await;
         }
@@ -192,7 +192,7 @@ impl LegacyManager {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Found::Gone,
             Err(_) => return Found::Held,
         };
-        let Ok(o) = serde_json::from_slice::<LockOwner>(&bytes) else {
+        let Some(o) = LockOwner::from_record(&bytes) else {
             let Ok(m) = fs.symlink_metadata(lock).await else { return Found::Gone };
             let age = self.env.clock.wall().duration_since(m.modified).unwrap_or_default();
             let id = format!(
@@ -242,10 +242,10 @@ impl LegacyManager {
     async fn take_over_now(&self, lock: &Path, id: &str) -> bool {
         let fs = &self.env.fs;
         let claim = PathBuf::from(format!("{}.takeover.{id}", lock.display()));
-        let me = serde_json::to_vec(&self.owner()).expect("a lock owner serialises");
+        let me = self.owner().to_record();
         if fs.create_new(&claim, me.clone()).await.is_err() {
             // A dead claimer's claim is cleared, as the fixed code does.
-            let claimer = fs.read(&claim).await.ok().and_then(|b| serde_json::from_slice::<LockOwner>(&b).ok());
+            let claimer = fs.read(&claim).await.ok().and_then(|b| LockOwner::from_record(&b));
             if claimer.is_some_and(|o| self.env.procs.liveness(o.pid) == Liveness::Dead) {
                 let _ = fs.remove_file(&claim).await;
             }
@@ -268,7 +268,7 @@ impl LegacyGuard {
 
     async fn ours(&self) -> bool {
         let bytes = self.env.fs.read(&self.lock).await.unwrap_or_default();
-        serde_json::from_slice::<LockOwner>(&bytes).is_ok_and(|o| o.nonce == self.owner.nonce)
+        LockOwner::from_record(&bytes).is_some_and(|o| o.nonce == self.owner.nonce)
     }
 
     /// Append one line if the lock file still names this hold, after

@@ -1331,7 +1331,7 @@ async fn calling<T>(p: &Proc, session: usize, call: impl std::future::Future<Out
 
 /// The owner record in a lock file's bytes, if they hold a readable one.
 fn owner_in(bytes: &[u8]) -> Option<LockOwner> {
-    serde_json::from_slice(bytes).ok()
+    LockOwner::from_record(bytes)
 }
 
 /// The owner record a lock file holds now.
@@ -1906,7 +1906,7 @@ fn foreign_owner(w: &World, pid: u32, start_time: Option<u64>, acquired_at_ms: u
 /// `owner`'s record as its bytes, padded with JSON whitespace to `len`
 /// bytes (0: as written).
 fn record_bytes(owner: &LockOwner, len: usize) -> Vec<u8> {
-    let mut data = serde_json::to_vec(owner).expect("an owner record serialises");
+    let mut data = owner.to_record();
     data.resize(data.len().max(len), b' ');
     data
 }
