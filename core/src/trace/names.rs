@@ -55,21 +55,41 @@ pub fn key(session_id: &str) -> String {
 }
 
 fn key_of(session_id: &str) -> String {
-    let encoded = encode(session_id);
-    if encoded.len() <= ENCODED_MAX {
-        return encoded;
+    let bytes = session_id.as_bytes();
+    // The encoding's length without making it: a long id (the common
+    // case for a digest name) encodes only the prefix it keeps.
+    let unsafe_bytes = bytes.iter().filter(|&&b| !is_safe(b)).count();
+    if bytes.len() + 2 * unsafe_bytes <= ENCODED_MAX {
+        let key = encode(bytes, bytes.len() + 2 * unsafe_bytes);
+        debug_assert!(key.len() <= ENCODED_MAX);
+        return key;
     }
     // The readable prefix ends on a whole unit, never inside a %XX triple.
     let mut cut = 0;
-    for &b in session_id.as_bytes() {
+    let mut kept = 0;
+    for &b in bytes {
         let unit = if is_safe(b) { 1 } else { 3 };
         if cut + unit > PREFIX_KEPT {
             break;
         }
         cut += unit;
+        kept += 1;
     }
-    let (a, b) = digest128(session_id.as_bytes());
-    format!("{}~{a:016x}{b:016x}", &encoded[..cut])
+    let (a, b) = digest128(bytes);
+    let mut key = encode(&bytes[..kept], cut + 1 + 32);
+    debug_assert_eq!(key.len(), cut, "the prefix encodes to its counted length");
+    key.push('~');
+    push_hex(&mut key, a);
+    push_hex(&mut key, b);
+    key
+}
+
+/// `v` as 16 lower-case hex digits.
+fn push_hex(out: &mut String, v: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for shift in (0..16).rev() {
+        out.push(char::from(HEX[((v >> (4 * shift)) & 15) as usize]));
+    }
 }
 
 /// The canonical file name of a session.
@@ -82,12 +102,13 @@ pub fn crash_mark_name(session_id: &str) -> String {
     format!("{}{CRASH_MARK}", key(session_id))
 }
 
-fn encode(id: &str) -> String {
+/// `bytes` percent-encoded, into a string of `capacity` bytes.
+fn encode(bytes: &[u8], capacity: usize) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     // Bytes, not chars: every file name of a session is made through here,
     // and the encoding is ASCII throughout.
-    let mut out = Vec::with_capacity(id.len());
-    for &b in id.as_bytes() {
+    let mut out = Vec::with_capacity(capacity);
+    for &b in bytes {
         if is_safe(b) {
             out.push(b);
         } else {
@@ -97,19 +118,94 @@ fn encode(id: &str) -> String {
     String::from_utf8(out).expect("the encoding is ASCII")
 }
 
+/// The bytes an id keeps as they are: `[a-z0-9_-]`.
+const SAFE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-';
+        b += 1;
+    }
+    t
+};
+
 fn is_safe(b: u8) -> bool {
-    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+    SAFE[usize::from(b)]
 }
 
-/// Two independent 64-bit FNV-1a streams, each finalised by `mix64`.
+/// Two independent 64-bit FNV-1a streams, each finalised by `mix64`
+/// (in one pass: the two multiply chains run side by side).
 fn digest128(bytes: &[u8]) -> (u64, u64) {
-    let fnv = |offset: u64| crate::mix64(crate::fnv1a64(bytes, offset) ^ bytes.len() as u64);
-    (fnv(0xCBF2_9CE4_8422_2325), fnv(0x6C62_272E_07BB_0142))
+    const PRIME: u64 = 0x0000_0100_0000_01B3;
+    let (mut a, mut b) = (0xCBF2_9CE4_8422_2325u64, 0x6C62_272E_07BB_0142u64);
+    for &byte in bytes {
+        a = (a ^ u64::from(byte)).wrapping_mul(PRIME);
+        b = (b ^ u64::from(byte)).wrapping_mul(PRIME);
+    }
+    let len = bytes.len() as u64;
+    (crate::mix64(a ^ len), crate::mix64(b ^ len))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The definition every file name keeps (names on disk outlive a
+    /// version): the whole id encoded, cut at a whole unit, two FNV-1a
+    /// streams formatted after a `~`.
+    fn reference_key(id: &str) -> String {
+        let is_safe = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-';
+        let mut encoded = String::new();
+        for &b in id.as_bytes() {
+            if is_safe(b) {
+                encoded.push(char::from(b));
+            } else {
+                encoded.push_str(&format!("%{b:02X}"));
+            }
+        }
+        if encoded.len() <= ENCODED_MAX {
+            return encoded;
+        }
+        let mut cut = 0;
+        for &b in id.as_bytes() {
+            let unit = if is_safe(b) { 1 } else { 3 };
+            if cut + unit > PREFIX_KEPT {
+                break;
+            }
+            cut += unit;
+        }
+        let fnv = |offset: u64| crate::mix64(crate::fnv1a64(id.as_bytes(), offset) ^ id.len() as u64);
+        format!("{}~{:016x}{:016x}", &encoded[..cut], fnv(0xCBF2_9CE4_8422_2325), fnv(0x6C62_272E_07BB_0142))
+    }
+
+    #[test]
+    fn keys_keep_their_definition() {
+        const ALPHABET: &[char] =
+            &['a', 'z', '0', '9', '_', '-', 'A', ':', '/', '.', '%', '~', '\0', ' ', 'é', '\u{1F600}'];
+        let mut x = 0x243F_6A88_85A3_08D3u64;
+        let mut ids: Vec<String> =
+            vec![String::new(), "..".into(), "a".repeat(ENCODED_MAX), "a".repeat(ENCODED_MAX + 1)];
+        // Lengths around every boundary: the whole encoding kept, the
+        // prefix cut at 120 bytes with a safe or an escaped byte there.
+        for len in (0..80).chain(190..210).chain([250, 300, 1000]) {
+            for _ in 0..6 {
+                let id: String = (0..len)
+                    .map(|_| {
+                        x = crate::mix64(x.wrapping_add(0x9E37_79B9_7F4A_7C15));
+                        ALPHABET[(x % ALPHABET.len() as u64) as usize]
+                    })
+                    .collect();
+                ids.push(id);
+            }
+        }
+        for pad in 0..4 {
+            ids.push(format!("{}{}", "b".repeat(118 + pad), ":".repeat(100)));
+        }
+        for id in &ids {
+            assert_eq!(key(id), reference_key(id), "{id:?}");
+        }
+    }
 
     fn check_distinct_and_safe(ids: &[&str]) {
         let names: Vec<String> = ids.iter().map(|id| file_name(id)).collect();
