@@ -187,8 +187,12 @@ async fn enforce(
     // with a name from its listing, so the paths' bytes order them as the
     // paths do, without parsing components (a sweep sorts thousands).
     candidates.sort_by(|a, b| a.ages_from.cmp(&b.ages_from).then_with(|| a.path.as_os_str().cmp(b.path.as_os_str())));
+    // Strictly: no path twice. (By bytes: a `Path` comparison parses both
+    // paths' components, and this runs after every sort of thousands.)
     debug_assert!(
-        candidates.windows(2).all(|w| (w[0].ages_from, &w[0].path) < (w[1].ages_from, &w[1].path)),
+        candidates
+            .windows(2)
+            .all(|w| (w[0].ages_from, w[0].path.as_os_str()) < (w[1].ages_from, w[1].path.as_os_str())),
         "candidates out of (age, path) order"
     );
     let mut count = candidates.len();
