@@ -6,8 +6,9 @@
 //! The bytes are serde_json's: [`LockOwner::to_record`] writes exactly what
 //! `serde_json::to_vec` writes, and [`LockOwner::from_record`] accepts
 //! exactly what `serde_json::from_slice` accepts, with the same result. It
-//! reads the compact form `to_record` writes itself and hands every other
-//! input (whitespace, older records without `start_time` or `manager`,
+//! reads the compact form `to_record` writes itself (padded with trailing
+//! whitespace or not) and hands every other input (whitespace inside,
+//! older records without `start_time` or `manager`,
 //! fields in another order, anything malformed) to serde_json.
 
 use super::LockOwner;
@@ -44,8 +45,9 @@ impl LockOwner {
     }
 }
 
-/// `bytes` read as the exact compact form [`LockOwner::to_record`] writes,
-/// or `None` for anything else (which serde_json then judges).
+/// `bytes` read as the exact compact form [`LockOwner::to_record`] writes
+/// (whitespace after it allowed), or `None` for anything else (which
+/// serde_json then judges).
 fn compact(bytes: &[u8]) -> Option<LockOwner> {
     let mut r = Reader { rest: bytes };
     r.literal(b"{\"pid\":")?;
@@ -63,7 +65,10 @@ fn compact(bytes: &[u8]) -> Option<LockOwner> {
     r.literal(b",\"manager\":")?;
     let manager = r.decimal()?;
     r.literal(b"}")?;
-    r.rest.is_empty().then_some(LockOwner { pid, start_time, nonce, acquired_at_ms, max_hold_ms, fence, manager })
+    // Whitespace may follow, as serde_json allows (a record padded to the
+    // largest lock file a manager reads is still a record).
+    let trailing_ws = r.rest.iter().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    trailing_ws.then_some(LockOwner { pid, start_time, nonce, acquired_at_ms, max_hold_ms, fence, manager })
 }
 
 struct Reader<'a> {
@@ -153,8 +158,12 @@ mod tests {
         for o in owners() {
             let record = o.to_record();
             assert_eq!(record, serde_json::to_vec(&o).expect("serialises"), "{o:?}");
-            // The compact reader itself takes every record it writes.
+            // The compact reader itself takes every record it writes, and
+            // the same padded with whitespace.
             assert_eq!(compact(&record).as_ref(), Some(&o), "{}", String::from_utf8_lossy(&record));
+            let mut padded = record.clone();
+            padded.extend_from_slice(b" \n\t\r ");
+            assert_eq!(compact(&padded).as_ref(), Some(&o));
             assert_eq!(LockOwner::from_record(&record), Some(o));
         }
     }
@@ -177,6 +186,10 @@ mod tests {
             r#"{"pid":1,"start_time":7,"nonce":2,"acquired_at_ms":3,"max_hold_ms":4,"fence":5,"manager":6,"extra":[1]}"#,
             r#"{"pid":1,"start_time":7,"nonce":2,"acquired_at_ms":3,"max_hold_ms":4,"fence":5,"manager":6}  "#,
             r#"{"pid":1,"start_time":7,"nonce":2,"acquired_at_ms":3,"max_hold_ms":4,"fence":5,"manager":6}x"#,
+            "{\"pid\":1,\"start_time\":7,\"nonce\":2,\"acquired_at_ms\":3,\"max_hold_ms\":4,\"fence\":5,\"manager\":6}\n\t\r ",
+            "{\"pid\":1,\"start_time\":7,\"nonce\":2,\"acquired_at_ms\":3,\"max_hold_ms\":4,\"fence\":5,\"manager\":6} \x0b",
+            "{\"pid\":1,\"start_time\":7,\"nonce\":2,\"acquired_at_ms\":3,\"max_hold_ms\":4,\"fence\":5,\"manager\":6} \x0c",
+            "{\"pid\":1,\"start_time\":7,\"nonce\":2,\"acquired_at_ms\":3,\"max_hold_ms\":4,\"fence\":5,\"manager\":6}\u{a0}",
             r#"{"pid":1,"start_time":7,"nonce":2,"acquired_at_ms":3,"max_hold_ms":4,"fence":5,"manager":6}{}"#,
             r#"{"pid":01,"start_time":7,"nonce":2,"acquired_at_ms":3,"max_hold_ms":4,"fence":5,"manager":6}"#,
             r#"{"pid":1,"start_time":7,"nonce":2.0,"acquired_at_ms":3,"max_hold_ms":4,"fence":5,"manager":6}"#,
