@@ -47,7 +47,7 @@ impl Fs for SimFs {
             let guard = ResultGuard { world: &self.0, id };
             let now = self.0.now_ns();
             if done > now {
-                madsim::time::sleep(Duration::from_nanos(done - now)).await;
+                self.0.sleep_for(Duration::from_nanos(done - now)).await;
             } else {
                 steadfast_core::yield_now().await;
             }
@@ -111,7 +111,7 @@ impl Clock for SimClock {
 
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
         count_sleep();
-        Box::pin(madsim::time::sleep(duration))
+        Box::pin(self.0.sleep_for(duration))
     }
 }
 

@@ -150,6 +150,16 @@ impl World {
         now_on(self.0.clock.get())
     }
 
+    /// `madsim::time::sleep(duration)`, on the run's clock once started:
+    /// the same `Sleep`, without looking the runtime up in a thread-local
+    /// and cloning its handle for every file operation.
+    pub(crate) fn sleep_for(&self, duration: Duration) -> madsim::time::Sleep {
+        match self.0.clock.get() {
+            Some(clock) => clock.sleep(duration),
+            None => madsim::time::sleep(duration),
+        }
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock is already a failed run; the state
         // is still the best record of what happened.
