@@ -59,9 +59,10 @@ fn key_of(session_id: &str) -> String {
     // The encoding's length without making it: a long id (the common
     // case for a digest name) encodes only the prefix it keeps.
     let unsafe_bytes = bytes.iter().filter(|&&b| !is_safe(b)).count();
-    if bytes.len() + 2 * unsafe_bytes <= ENCODED_MAX {
-        let key = encode(bytes, bytes.len() + 2 * unsafe_bytes);
-        debug_assert!(key.len() <= ENCODED_MAX);
+    let encoded_len = bytes.len() + 2 * unsafe_bytes;
+    if encoded_len <= ENCODED_MAX {
+        let key = encode(bytes, encoded_len);
+        debug_assert_eq!(key.len(), encoded_len, "an id encodes to its counted length");
         return key;
     }
     // The readable prefix ends on a whole unit, never inside a %XX triple.
@@ -76,11 +77,13 @@ fn key_of(session_id: &str) -> String {
         kept += 1;
     }
     let (a, b) = digest128(bytes);
-    let mut key = encode(&bytes[..kept], cut + 1 + 32);
+    let digest_name_len = cut + 1 + 32;
+    let mut key = encode(&bytes[..kept], digest_name_len);
     debug_assert_eq!(key.len(), cut, "the prefix encodes to its counted length");
     key.push('~');
     push_hex(&mut key, a);
     push_hex(&mut key, b);
+    debug_assert_eq!(key.len(), digest_name_len, "a prefix, a `~` and 32 hex digits");
     key
 }
 
@@ -252,6 +255,7 @@ mod tests {
 
     #[test]
     fn a_plain_id_keeps_a_readable_name() {
+        assert_eq!(crash_mark_name("a:b"), "a%3Ab.trace.crashed");
         assert_eq!(file_name("session-42_x"), "session-42_x.trace.json");
         assert_eq!(file_name("a:b"), "a%3Ab.trace.json");
         assert_eq!(file_name(".."), "%2E%2E.trace.json");
