@@ -385,13 +385,14 @@ fn under(path: &Path, prefix: &Path) -> bool {
     Spelled::new(path).under(prefix)
 }
 
-/// `(path.parent(), path.file_name())` for a [plain](plain) path whose
-/// last component is a name (not `..`), read at its last slash: std
-/// parses components from the back, and a checker that asks of every
-/// stat in a 55,000-entry sweep pays for it. `None` for every other path
-/// (the root, a relative or unnormalised one), which the caller reads
-/// with std. The directory it gives is plain too, so it equals another
-/// plain path exactly when their bytes do.
+/// `(path.parent(), path.file_name())` for a plain path (absolute, no
+/// `//`, no `.` component, no trailing slash) whose last component is a
+/// name (not `..`), read at its last slash: std parses components from
+/// the back, and a checker that asks of every stat in a 55,000-entry
+/// sweep pays for it. `None` for every other path (the root, a relative
+/// or unnormalised one), which the caller reads with std. The directory
+/// it gives is plain too, so it equals another plain path exactly when
+/// their bytes do.
 pub fn split_plain(path: &Path) -> Option<(&Path, &OsStr)> {
     let b = path.as_os_str().as_encoded_bytes();
     if !plain(b) {
