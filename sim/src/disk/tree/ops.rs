@@ -148,7 +148,8 @@ impl Tree {
         let mut last: Option<(PathBuf, Ino)> = None;
         for op in ops {
             if let FsOp::Write { path, data } = &op
-                && let (Some(parent), Some(name)) = (path.parent(), path.file_name())
+                && let (Some(parent), Some(name)) = crate::schedule::split_plain(path)
+                    .map_or_else(|| (path.parent(), path.file_name()), |(dir, name)| (Some(dir), Some(name)))
                 && let Some((_, dir)) = last.as_ref().filter(|(p, _)| p == parent)
                 && self.child(*dir, name).is_none()
                 && self.refuse_trailing_slash(&op).is_none()
