@@ -255,26 +255,17 @@ fn setup(world: &World) {
 /// names up to 12,000 workspace files, and the formatting machinery was a
 /// third of what naming them cost.
 fn numbered(dir: &Path, prefix: &str, n: u64) -> PathBuf {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut v = n;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(n);
     let dir = dir.as_os_str();
-    let mut path = std::ffi::OsString::with_capacity(dir.len() + 1 + prefix.len() + digits.len() - at);
+    let mut path = std::ffi::OsString::with_capacity(dir.len() + 1 + prefix.len() + digits.len());
     path.push(dir);
     // As `Path::push`: a separator unless there is one already.
     if !dir.is_empty() && !dir.as_encoded_bytes().ends_with(b"/") {
         path.push("/");
     }
     path.push(prefix);
-    path.push(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
+    path.push(digits);
     PathBuf::from(path)
 }
 

@@ -100,19 +100,10 @@ impl Reader<'_> {
     }
 }
 
-/// Append `v` in decimal, as serde_json writes an integer.
-fn push_decimal(out: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[at..]);
+/// Append `v` in decimal, as serde_json writes an integer (with the same
+/// `itoa`).
+fn push_decimal(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 #[cfg(test)]
