@@ -63,5 +63,12 @@ pub fn mix64(mut x: u64) -> u64 {
 /// FNV-1a over `bytes` from `offset` (two offsets give two independent
 /// streams): a stable, dependency-free content hash for names and ids.
 pub(crate) fn fnv1a64(bytes: &[u8], offset: u64) -> u64 {
-    bytes.iter().fold(offset, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3))
+    let [h] = fnv1a64_streams(bytes, [offset]);
+    h
+}
+
+/// [`fnv1a64`] from each of `offsets`, in one pass over `bytes` (the
+/// streams' multiply chains run side by side).
+pub(crate) fn fnv1a64_streams<const N: usize>(bytes: &[u8], offsets: [u64; N]) -> [u64; N] {
+    bytes.iter().fold(offsets, |hs, &b| hs.map(|h| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3)))
 }
