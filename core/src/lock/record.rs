@@ -67,7 +67,10 @@ fn compact(bytes: &[u8]) -> Option<LockOwner> {
     r.literal(b"}")?;
     // Whitespace may follow, as serde_json allows (a record padded to the
     // largest lock file a manager reads is still a record).
-    let trailing_ws = r.rest.iter().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    // In blocks, without an early exit inside one, so that the scan of a
+    // padded record is a vector loop.
+    let ws = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let trailing_ws = r.rest.chunks(64).all(|block| block.iter().fold(true, |all, &b| all & ws(b)));
     trailing_ws.then_some(LockOwner { pid, start_time, nonce, acquired_at_ms, max_hold_ms, fence, manager })
 }
 
@@ -91,8 +94,10 @@ impl Reader<'_> {
         if digits.is_empty() || (digits.len() > 1 && digits[0] == b'0') {
             return None;
         }
-        let mut v: u64 = 0;
-        for &d in digits {
+        // Nineteen digits always fit a u64; only a twentieth can overflow.
+        let (head, last) = if digits.len() > 19 { digits.split_at(19) } else { (digits, &[][..]) };
+        let mut v = head.iter().fold(0u64, |v, &d| v * 10 + u64::from(d - b'0'));
+        for &d in last {
             v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
         }
         self.rest = rest;
