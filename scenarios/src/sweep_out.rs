@@ -67,49 +67,12 @@ struct Swept {
     failing: Vec<Failing>,
 }
 
-fn sweep_one(args: &RunArgs, sc: &'static dyn Scenario, seeds: &[u64], progress: bool) -> Swept {
-    let (mut report, mut failing) = (None, Vec::new());
-    let mut options = SweepOptions { check_determinism: args.check_determinism, ..SweepOptions::jobs(args.jobs.get()) };
-    // The table needs only which seeds are caught and the first violation
-    // of each (and its report): a caught seed of a replica ends there.
-    // `--json` rows carry whole histories' hashes and violations.
-    if !args.json {
-        options = options.ending_caught_seeds();
-    }
-    let bar = progress.then(|| progress_bar(sc.name(), seeds.len()));
-    let stdout = std::io::stdout();
-    let summary = runner::sweep(sc, seeds, options, |o| {
-        if args.json
-            && let Err(e) = writeln!(stdout.lock(), "{}", o.json_row())
-        {
-            // The reader went away (`| head`): end as other tools do (an
-            // exit with status 141, as a death by SIGPIPE reads). Any other
-            // failure would lose rows silently: say so, and stop with the
-            // status of an input or output error (2), never a verdict's.
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                std::process::exit(141);
-            }
-            eprintln!("steadfast: a --json row could not be written: {e}");
-            std::process::exit(2);
-        }
-        if let Some(v) = o.violations.first() {
-            report.get_or_insert_with(|| crate::report(sc, o));
-            if failing.len() < junit::SEEDS_PER_SCENARIO_MAX {
-                let (invariant, message) = (v.invariant.clone(), v.message.clone());
-                failing.push(Failing { seed: o.seed, invariant, at_ms: v.at_ms, message });
-            }
-        }
-        if let Some(bar) = &bar {
-            bar.inc(1);
-            if o.violated() {
-                bar.set_message(format!("violations (first seed {})", o.seed));
-            }
-        }
-    });
-    if let Some(bar) = bar {
-        bar.finish();
-    }
-    Swept { sc, summary, report, failing }
+/// A scenario's sweep as it goes: the first report, the failing seeds a
+/// CI report lists, and its progress bar on a terminal.
+struct Sweeping {
+    report: Option<String>,
+    failing: Vec<Failing>,
+    bar: Option<indicatif::ProgressBar>,
 }
 
 /// `steadfast run`.
@@ -125,24 +88,77 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
         println!("steadfast run: {} scenarios x {} seeds on {} threads", scenarios.len(), seeds.len(), args.jobs.get());
         let _ = std::io::stdout().flush();
     }
-    let mut swept = Vec::new();
-    for &sc in &scenarios {
-        let s = sweep_one(args, sc, &seeds, !args.json && terminal);
-        if stream {
-            let (_, words) = verdict(s.summary.expect, s.summary.violating, &never(&s.summary));
-            let sum = &s.summary;
-            let rate = sum.seeds_per_s();
-            println!(
-                "{:<width$}  {:<7}  {:>6} seeds  {:>6} violating  {rate:>8.0} seeds/s  {words}",
-                sc.name(),
-                sc.expect().as_str(),
-                sum.seeds,
-                sum.violating
-            );
-            let _ = std::io::stdout().flush();
-        }
-        swept.push(s);
+    let mut options = SweepOptions { check_determinism: args.check_determinism, ..SweepOptions::jobs(args.jobs.get()) };
+    // The table needs only which seeds are caught and the first violation
+    // of each (and its report): a caught seed of a replica ends there.
+    // `--json` rows carry whole histories' hashes and violations.
+    if !args.json {
+        options = options.ending_caught_seeds();
     }
+    let bars = !args.json && terminal;
+    // Seen by both callbacks below, one at a time.
+    let sweeping: std::cell::RefCell<Vec<Sweeping>> =
+        scenarios.iter().map(|_| Sweeping { report: None, failing: Vec::new(), bar: None }).collect::<Vec<_>>().into();
+    let mut swept = Vec::new();
+    let stdout = std::io::stdout();
+    let list: Vec<(&dyn Scenario, &[u64])> = scenarios.iter().map(|&sc| (sc, &seeds[..])).collect();
+    // One set of workers for every scenario: outcomes still arrive
+    // scenario by scenario, in seed order.
+    runner::sweep_many(
+        &list,
+        options,
+        |k, o| {
+            let (sc, mut all) = (scenarios[k], sweeping.borrow_mut());
+            let now = &mut all[k];
+            if args.json
+                && let Err(e) = writeln!(stdout.lock(), "{}", o.json_row())
+            {
+                // The reader went away (`| head`): end as other tools do (an
+                // exit with status 141, as a death by SIGPIPE reads). Any other
+                // failure would lose rows silently: say so, and stop with the
+                // status of an input or output error (2), never a verdict's.
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    std::process::exit(141);
+                }
+                eprintln!("steadfast: a --json row could not be written: {e}");
+                std::process::exit(2);
+            }
+            if let Some(v) = o.violations.first() {
+                now.report.get_or_insert_with(|| crate::report(sc, o));
+                if now.failing.len() < junit::SEEDS_PER_SCENARIO_MAX {
+                    let (invariant, message) = (v.invariant.clone(), v.message.clone());
+                    now.failing.push(Failing { seed: o.seed, invariant, at_ms: v.at_ms, message });
+                }
+            }
+            if bars {
+                let bar = now.bar.get_or_insert_with(|| progress_bar(sc.name(), seeds.len()));
+                bar.inc(1);
+                if o.violated() {
+                    bar.set_message(format!("violations (first seed {})", o.seed));
+                }
+            }
+        },
+        |k, summary| {
+            let (sc, mut all) = (scenarios[k], sweeping.borrow_mut());
+            let now = &mut all[k];
+            if let Some(bar) = now.bar.take() {
+                bar.finish();
+            }
+            if stream {
+                let (_, words) = verdict(summary.expect, summary.violating, &never(&summary));
+                let rate = summary.seeds_per_s();
+                println!(
+                    "{:<width$}  {:<7}  {:>6} seeds  {:>6} violating  {rate:>8.0} seeds/s  {words}",
+                    sc.name(),
+                    sc.expect().as_str(),
+                    summary.seeds,
+                    summary.violating
+                );
+                let _ = std::io::stdout().flush();
+            }
+            swept.push(Swept { sc, summary, report: now.report.take(), failing: std::mem::take(&mut now.failing) });
+        },
+    );
     if !args.json {
         print_table(&swept.iter().map(|s| &s.summary).collect::<Vec<_>>());
         print_reports(&swept, args.verbose);

@@ -29,7 +29,7 @@ pub use determinism::{DETERMINISM_HISTORY_KEEP, check_determinism, determinism_m
 pub use report::{
     failure_report, replay_commands, replay_commands_vars, replay_commands_with, replay_line, violations_report,
 };
-pub use sweep::{SWEEP_HISTORY_KEEP, Summary, SweepOptions, sweep, sweep_schedules};
+pub use sweep::{SWEEP_HISTORY_KEEP, Summary, SweepOptions, sweep, sweep_many, sweep_schedules};
 
 use crate::disk::Listed;
 use crate::log::Record as Event;

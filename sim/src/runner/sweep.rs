@@ -4,6 +4,7 @@
 #![allow(clippy::disallowed_methods)] // real threads and wall time, outside every simulation
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -112,7 +113,28 @@ fn sweep_one(
 /// and [`Summary::fresh_threads`] says why. `--check-determinism` runs
 /// each seed twice on its worker, with other keys each time.
 pub fn sweep(scenario: &dyn Scenario, seeds: &[u64], options: SweepOptions, each: impl FnMut(&Outcome)) -> Summary {
-    sweep_runs(scenario, seeds, options, each, |&seed, thread| sweep_one(scenario, seed, None, options, thread))
+    let mut each = each;
+    let mut out = None;
+    sweep_many(&[(scenario, seeds)], options, |_, o| each(o), |_, s| out = Some(s));
+    out.expect("a sweep's summary")
+}
+
+/// Sweep each `(scenario, seeds)` of `sweeps` as [`sweep()`] does, on
+/// one set of worker threads: a worker that finds no seed of one
+/// scenario left starts on the next one's while the other workers finish
+/// theirs, instead of waiting for the slowest seed of every scenario.
+/// `each(k, outcome)` sees every outcome in order (scenario by scenario,
+/// seeds in order), and `done(k, summary)` each scenario's summary as
+/// its last outcome has been seen. A summary's wall time runs from the
+/// claim of its first seed to the arrival of its last, so two
+/// scenarios' times may overlap.
+pub fn sweep_many(
+    sweeps: &[(&dyn Scenario, &[u64])],
+    options: SweepOptions,
+    each: impl FnMut(usize, &Outcome),
+    done: impl FnMut(usize, Summary),
+) {
+    sweep_runs(sweeps, options, each, done, |k, &seed, thread| sweep_one(sweeps[k].0, seed, None, options, thread))
 }
 
 /// Run each of `schedules` (its own seed) as `options` say; `each` sees
@@ -123,12 +145,21 @@ pub fn sweep_schedules(
     options: SweepOptions,
     each: impl FnMut(&Outcome),
 ) -> Summary {
-    sweep_runs(scenario, schedules, options, each, |s, thread| sweep_one(scenario, s.seed, Some(s), options, thread))
+    let mut each = each;
+    let mut out = None;
+    sweep_runs(
+        &[(scenario, schedules)],
+        options,
+        |_, o| each(o),
+        |_, s| out = Some(s),
+        |_, s, thread| sweep_one(scenario, s.seed, Some(s), options, thread),
+    );
+    out.expect("a sweep's summary")
 }
 
-/// Run `items` on `options.jobs` reused threads, delivering outcomes in
-/// order; the first item decides whether threads may be reused (see
-/// [`sweep()`]).
+/// Run the items of every sweep, one after another, on `options.jobs`
+/// reused threads, delivering outcomes in order; each sweep's first item
+/// decides whether threads may be reused for it (see [`sweep()`]).
 ///
 /// One job runs on the caller's thread; with more, the caller collects
 /// the workers' outcomes every [`COLLECT_EVERY`]. A worker handing each
@@ -137,33 +168,52 @@ pub fn sweep_schedules(
 /// cost. (The caller running seeds beside the workers was slower: it
 /// contended with them for the allocator's locks freeing their outcomes.)
 fn sweep_runs<T: Sync>(
-    scenario: &dyn Scenario,
-    items: &[T],
+    sweeps: &[(&dyn Scenario, &[T])],
     options: SweepOptions,
-    each: impl FnMut(&Outcome),
-    one: impl Fn(&T, Thread) -> Outcome + Sync,
-) -> Summary {
-    let started = Instant::now();
+    each: impl FnMut(usize, &Outcome),
+    done: impl FnMut(usize, Summary),
+    one: impl Fn(usize, &T, Thread) -> Outcome + Sync,
+) {
+    // Item `i` of the run is item `i - starts[k]` of sweep `k`.
+    let starts: Vec<usize> =
+        sweeps.iter().scan(0, |n, (_, items)| Some(std::mem::replace(n, *n + items.len()))).collect();
+    let total = sweeps.iter().map(|(_, items)| items.len()).sum::<usize>();
+    let locate = |i: usize| {
+        let k = starts.partition_point(|&s| s <= i) - 1;
+        (k, i - starts[k])
+    };
     let next = AtomicUsize::new(0);
-    let fresh = AtomicBool::new(false);
+    let fresh: Vec<AtomicBool> = sweeps.iter().map(|_| AtomicBool::new(false)).collect();
+    let started: Vec<OnceLock<Instant>> = sweeps.iter().map(|_| OnceLock::new()).collect();
     let workers = if options.jobs > 1 { options.jobs } else { 0 };
     // Each worker gets its outcomes back to free: freed here they took
     // the allocator's lock of the worker's arena, contended.
     let (returns, graves): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::channel::<Outcome>()).unzip();
     let mut out = InOrder {
-        items,
+        sweeps,
+        starts: &starts,
         one: &one,
         fresh: &fresh,
+        started: &started,
         each,
+        done,
         returns,
-        summary: Summary::new(scenario),
+        summaries: sweeps.iter().map(|(sc, _)| Summary::new(*sc)).collect(),
+        arrived: vec![0; sweeps.len()],
         buffered: BTreeMap::new(),
         emitted: 0,
     };
+    // Sweeps with no items before the first that has some are done now.
+    out.finish_empty();
     let claim = || {
         let i = next.fetch_add(1, Ordering::Relaxed);
-        let thread = if fresh.load(Ordering::Relaxed) { Thread::Fresh } else { Thread::Reused };
-        items.get(i).map(|item| (i, item, thread))
+        if i >= total {
+            return None;
+        }
+        let (k, j) = locate(i);
+        started[k].get_or_init(Instant::now);
+        let thread = if fresh[k].load(Ordering::Relaxed) { Thread::Fresh } else { Thread::Reused };
+        Some((i, k, &sweeps[k].1[j], thread))
     };
     let (tx, rx) = mpsc::channel::<(usize, Outcome, Ran)>();
     std::thread::scope(|s| {
@@ -173,9 +223,9 @@ fn sweep_runs<T: Sync>(
                 // This thread's HashMap keys, from the OS: never the ones
                 // madsim would seed on a fresh thread (see `sweep`).
                 let _ = std::collections::hash_map::RandomState::new();
-                while let Some((i, item, thread)) = claim() {
+                while let Some((i, k, item, thread)) = claim() {
                     grave.try_iter().for_each(drop);
-                    if tx.send((i, one(item, thread), Ran { thread, worker: Some(w) })).is_err() {
+                    if tx.send((i, one(k, item, thread), Ran { thread, worker: Some(w) })).is_err() {
                         break;
                     }
                 }
@@ -184,8 +234,8 @@ fn sweep_runs<T: Sync>(
         drop(tx);
         if workers == 0 {
             let _ = std::collections::hash_map::RandomState::new();
-            while let Some((i, item, thread)) = claim() {
-                out.take(i, one(item, thread), Ran { thread, worker: None });
+            while let Some((i, k, item, thread)) = claim() {
+                out.take(i, one(k, item, thread), Ran { thread, worker: None });
             }
         }
         // Collect on a timer, not parked on the channel: a send to a
@@ -198,39 +248,56 @@ fn sweep_runs<T: Sync>(
             }
         }
     });
-    let mut summary = out.summary;
-    summary.wall = started.elapsed();
-    summary
 }
 
 /// Outcomes as they finish in, delivered in order.
-struct InOrder<'a, T, F, E> {
-    items: &'a [T],
+struct InOrder<'a, T, F, E, D> {
+    sweeps: &'a [(&'a dyn Scenario, &'a [T])],
+    starts: &'a [usize],
     one: &'a F,
-    fresh: &'a AtomicBool,
+    fresh: &'a [AtomicBool],
+    started: &'a [OnceLock<Instant>],
     each: E,
+    done: D,
     returns: Vec<mpsc::Sender<Outcome>>,
-    summary: Summary,
+    summaries: Vec<Summary>,
+    /// Outcomes of each sweep arrived so far (its wall time ends with
+    /// the last).
+    arrived: Vec<usize>,
     buffered: BTreeMap<usize, (Outcome, Ran)>,
     emitted: usize,
 }
 
-/// Where an outcome was run: how, and by which worker (none: the caller).
 #[derive(Clone, Copy)]
 struct Ran {
     thread: Thread,
     worker: Option<usize>,
 }
 
-impl<T, F: Fn(&T, Thread) -> Outcome, E: FnMut(&Outcome)> InOrder<'_, T, F, E> {
+impl<T, F: Fn(usize, &T, Thread) -> Outcome, E: FnMut(usize, &Outcome), D: FnMut(usize, Summary)>
+    InOrder<'_, T, F, E, D>
+{
+    fn sweep_of(&self, i: usize) -> (usize, usize) {
+        let k = self.starts.partition_point(|&s| s <= i) - 1;
+        (k, i - self.starts[k])
+    }
+
     fn take(&mut self, i: usize, outcome: Outcome, ran: Ran) {
+        let (k, _) = self.sweep_of(i);
+        self.arrived[k] += 1;
+        if self.arrived[k] == self.sweeps[k].1.len() {
+            let started = *self.started[k].get().expect("a sweep's first claim is timed");
+            self.summaries[k].wall = started.elapsed();
+        }
         self.buffered.insert(i, (outcome, ran));
         while let Some((mut outcome, Ran { thread, worker })) = self.buffered.remove(&self.emitted) {
-            if thread == Thread::Reused && self.emitted == 0 {
-                let replay = (self.one)(&self.items[0], Thread::Fresh);
+            let (k, j) = self.sweep_of(self.emitted);
+            let items = self.sweeps[k].1;
+            if thread == Thread::Reused && j == 0 {
+                let replay = (self.one)(k, &items[0], Thread::Fresh);
                 if determinism_mismatch(&outcome, &replay).is_some() {
-                    self.fresh.store(true, Ordering::Relaxed);
-                    self.summary.fresh_threads = Some(format!(
+                    self.fresh[k].store(true, Ordering::Relaxed);
+                    self.summaries[k].fresh_threads = Some(format!(
                         "seed {}'s history on a reused worker thread ({:016x}) differs from its replay on a \
                          fresh thread ({:016x}): the workload depends on more than its seed (per-thread state \
                          such as a std HashMap's order: use a BTreeMap or a fixed hasher; or process-wide \
@@ -239,16 +306,44 @@ impl<T, F: Fn(&T, Thread) -> Outcome, E: FnMut(&Outcome)> InOrder<'_, T, F, E> {
                     ));
                 }
                 outcome = replay;
-            } else if thread == Thread::Reused && self.fresh.load(Ordering::Relaxed) {
-                outcome = (self.one)(&self.items[self.emitted], Thread::Fresh);
+            } else if thread == Thread::Reused && self.fresh[k].load(Ordering::Relaxed) {
+                outcome = (self.one)(k, &items[j], Thread::Fresh);
             }
-            self.summary.add(&outcome);
-            (self.each)(&outcome);
+            self.summaries[k].add(&outcome);
+            (self.each)(k, &outcome);
             self.emitted += 1;
+            if j + 1 == items.len() {
+                self.deliver(k);
+            }
             if let Some(w) = worker {
                 // A worker that has ended leaves it to be freed here.
                 let _ = self.returns[w].send(outcome);
             }
+        }
+    }
+
+    /// Hand sweep `k`'s summary over, and those of the empty sweeps that
+    /// follow it.
+    fn deliver(&mut self, k: usize) {
+        let summary = std::mem::replace(&mut self.summaries[k], Summary::new(self.sweeps[k].0));
+        (self.done)(k, summary);
+        let mut k = k + 1;
+        while k < self.sweeps.len() && self.sweeps[k].1.is_empty() {
+            let summary = Summary::new(self.sweeps[k].0);
+            (self.done)(k, summary);
+            k += 1;
+        }
+    }
+
+    /// Sweeps with no items before the first that has some (the rest are
+    /// delivered after their predecessor).
+    fn finish_empty(&mut self) {
+        for k in 0..self.sweeps.len() {
+            if !self.sweeps[k].1.is_empty() {
+                break;
+            }
+            let summary = Summary::new(self.sweeps[k].0);
+            (self.done)(k, summary);
         }
     }
 }

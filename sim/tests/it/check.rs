@@ -328,6 +328,55 @@ fn a_sweep_reuses_threads_only_when_the_history_does_not_depend_on_them() {
     assert_eq!(summary.fresh_threads, None, "a workload of the seed alone keeps its threads");
 }
 
+/// `sweep_many` runs several scenarios on one set of workers, and
+/// delivers what one sweep of each after the other would: every outcome
+/// in order (scenario by scenario, seeds in order), each summary once its
+/// scenario is done and in order, empty sweeps included; and a scenario
+/// whose history depends on its thread still runs every seed fresh.
+#[test]
+fn sweep_many_delivers_what_sweeps_one_by_one_would() {
+    let ordered = hash_ordered();
+    let (odd, empty, few): (Vec<u64>, Vec<u64>, Vec<u64>) = ((0..9).collect(), Vec::new(), (3..7).collect());
+    let list: Vec<(&dyn Scenario, &[u64])> = vec![
+        (&OddSeedsFail, &empty),
+        (&OddSeedsFail, &odd),
+        (&OddSeedsFail, &empty),
+        (&ordered, &few),
+        (&OddSeedsFail, &few),
+    ];
+    let mut expected = Vec::new();
+    let mut expected_done = Vec::new();
+    for (k, (sc, seeds)) in list.iter().enumerate() {
+        let summary = if seeds.is_empty() {
+            None
+        } else {
+            Some(steadfast_sim::runner::sweep(*sc, seeds, SweepOptions::jobs(1), |o| {
+                expected.push((k, o.seed, o.history_hash, o.violated()));
+            }))
+        };
+        expected_done.push((k, seeds.len(), summary.map_or(0, |s| s.violating)));
+    }
+    for jobs in [1, 2, 5] {
+        let (got, mut done) = (std::cell::RefCell::new(Vec::new()), Vec::new());
+        let mut fresh = Vec::new();
+        steadfast_sim::runner::sweep_many(
+            &list,
+            SweepOptions::jobs(jobs),
+            |k, o| got.borrow_mut().push((k, o.seed, o.history_hash, o.violated())),
+            |k, s| {
+                // Every outcome of a scenario comes before its summary.
+                let seen = got.borrow().iter().filter(|g| g.0 == k).count();
+                assert_eq!(seen, s.seeds, "jobs {jobs}: scenario {k}");
+                fresh.push(s.fresh_threads.is_some());
+                done.push((k, s.seeds, s.violating));
+            },
+        );
+        assert_eq!(got.into_inner(), expected, "jobs {jobs}");
+        assert_eq!(done, expected_done, "jobs {jobs}");
+        assert_eq!(fresh, [false, false, false, true, false], "jobs {jobs}: only the HashMap walker runs fresh");
+    }
+}
+
 /// A workload with a task that never yields: it polls a flag no one sets,
 /// in a loop with no await that could give the executor back.
 fn spins() -> steadfast_sim::Built {
