@@ -304,8 +304,19 @@ impl Hold {
         // read would otherwise rename its stale copy over what a new holder
         // appended since.
         let fixed = async {
+            // The copy is created new, never written over: whatever is at
+            // its fixed name (a killed holder's copy, or a symlink planted
+            // there) goes first, since a write would follow a symlink and
+            // overwrite what it points to, and the rename would then put
+            // the link in the transcript's place (a new user's trial found
+            // both). An exclusive create never follows a link.
             self.touch_window()?;
-            fs.write(&tmp, bytes[..keep].to_vec()).await?;
+            match fs.remove_file(&tmp).await {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+            self.touch_window()?;
+            fs.create_new(&tmp, bytes[..keep].to_vec()).await?;
             self.touch_window()?;
             fs.sync_file(&tmp).await?;
             self.touch_window()?;

@@ -44,7 +44,7 @@ fn run(op: FsOp) -> io::Result<FsOutput> {
     match op {
         FsOp::CreateDirAll(p) => fs::create_dir_all(p).map(unit),
         FsOp::Read(p) => read(&p).map(FsOutput::Bytes),
-        FsOp::Write { path, data } => fs::write(path, data).map(unit),
+        FsOp::Write { path, data } => write(&path, &data).map(unit),
         FsOp::Append { path, data } => append(&path, &data).map(unit),
         FsOp::CreateNew { path, data } => create_new(&path, &data).map(unit),
         FsOp::Rename { from, to } => fs::rename(from, to).map(unit),
@@ -54,7 +54,7 @@ fn run(op: FsOp) -> io::Result<FsOutput> {
         FsOp::ReadDir(p) => read_dir(&p).map(FsOutput::Entries),
         FsOp::SymlinkMetadata(p) => fs::symlink_metadata(p).and_then(meta),
         FsOp::Metadata(p) => fs::metadata(p).and_then(meta),
-        FsOp::SyncFile(p) => File::open(p)?.sync_all().map(unit),
+        FsOp::SyncFile(p) => sync_file(&p).map(unit),
         FsOp::SyncDir(p) => sync_dir(&p).map(unit),
         FsOp::Symlink { target, link } => std::os::unix::fs::symlink(target, link).map(unit),
         FsOp::ReadLink(p) => fs::read_link(p).map(FsOutput::Path),
@@ -111,31 +111,17 @@ mod handles {
 }
 
 fn open(path: std::path::PathBuf, mode: OpenMode) -> io::Result<Handle> {
-    use std::os::unix::fs::OpenOptionsExt as _;
     mode.check()?;
-    // Non-blocking open: a FIFO planted at the path must not block the
-    // caller; it is refused after the open like any special file.
-    let file = OpenOptions::new()
-        .read(mode.read)
-        .write(mode.write)
-        .append(mode.append)
-        .truncate(mode.truncate)
-        .create(mode.create)
-        .create_new(mode.create_new)
-        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
-        .open(&path)
-        .map_err(|e| {
-            // A FIFO opened to write without a reader (or a device without
-            // its driver) is ENXIO: the same refusal as a special file.
-            if e.raw_os_error() == Some(rustix::io::Errno::NXIO.raw_os_error()) { not_a_regular_file() } else { e }
-        })?;
-    let kind = file.metadata()?.file_type();
-    if !kind.is_file() && !kind.is_dir() {
-        return Err(not_a_regular_file());
-    }
-    // Regular files ignore O_NONBLOCK; clear it all the same so the
-    // descriptor behaves as std's would.
-    rustix::fs::fcntl_setfl(&file, rustix::fs::fcntl_getfl(&file)? - rustix::fs::OFlags::NONBLOCK)?;
+    let file = open_checked(
+        OpenOptions::new()
+            .read(mode.read)
+            .write(mode.write)
+            .append(mode.append)
+            .truncate(mode.truncate)
+            .create(mode.create)
+            .create_new(mode.create_new),
+        &path,
+    )?;
     let id = handles::insert(file);
     Ok(Handle { id, path: path.into(), append: mode.append })
 }
@@ -178,10 +164,47 @@ fn unit(_: ()) -> FsOutput {
     FsOutput::Unit
 }
 
+/// Open `path` as `options` say without ever blocking on it: a FIFO (or a
+/// device) planted at the path, by anyone, would block a plain open(2)
+/// until a peer came (to read a FIFO: a writer; to write it: a reader),
+/// and the caller with it, forever. So the open is non-blocking, and the
+/// descriptor is checked after it: a regular file or a directory goes on
+/// (with `O_NONBLOCK` cleared, as std's would be), anything else is
+/// refused with [`not_a_regular_file`], as the simulated adapter refuses
+/// its special files.
+fn open_checked(options: &mut OpenOptions, path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32).open(path).map_err(|e| {
+        // A FIFO opened to write without a reader (or a device without
+        // its driver) is ENXIO: the same refusal as a special file.
+        if e.raw_os_error() == Some(rustix::io::Errno::NXIO.raw_os_error()) { not_a_regular_file() } else { e }
+    })?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() && !kind.is_dir() {
+        return Err(not_a_regular_file());
+    }
+    // Regular files ignore O_NONBLOCK; clear it all the same so the
+    // descriptor behaves as std's would.
+    rustix::fs::fcntl_setfl(&file, rustix::fs::fcntl_getfl(&file)? - rustix::fs::OFlags::NONBLOCK)?;
+    Ok(file)
+}
+
+/// Create or truncate, then write: `std::fs::write`, with the open
+/// checked (see [`open_checked`]).
+fn write(path: &Path, data: &[u8]) -> io::Result<()> {
+    open_checked(OpenOptions::new().write(true).create(true).truncate(true), path)?.write_all(data)
+}
+
 fn append(path: &Path, data: &[u8]) -> io::Result<()> {
     // One write(2) on an O_APPEND descriptor: the kernel places it at the end
     // atomically, so concurrent appenders never interleave within a line.
-    OpenOptions::new().append(true).create(true).open(path)?.write_all(data)
+    open_checked(OpenOptions::new().append(true).create(true), path)?.write_all(data)
+}
+
+/// fsync a file (or a directory, as `File::open(p)?.sync_all()` would),
+/// the open checked (see [`open_checked`]).
+fn sync_file(path: &Path) -> io::Result<()> {
+    open_checked(OpenOptions::new().read(true), path)?.sync_all()
 }
 
 /// Exclusive create, all or nothing: the data goes into an unnamed file
@@ -264,7 +287,7 @@ fn read_dir(path: &Path) -> io::Result<Vec<DirEntry>> {
 }
 
 fn sync_dir(path: &Path) -> io::Result<()> {
-    let dir = File::open(path)?;
+    let dir = open_checked(OpenOptions::new().read(true), path)?;
     if !dir.metadata()?.is_dir() {
         return Err(io::Error::from(io::ErrorKind::NotADirectory));
     }
@@ -297,14 +320,10 @@ fn meta(m: fs::Metadata) -> io::Result<FsOutput> {
 /// instead of blocking the caller forever.
 fn read(path: &Path) -> io::Result<Vec<u8>> {
     use std::io::Read as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut file = OpenOptions::new().read(true).custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32).open(path)?;
+    let mut file = open_checked(OpenOptions::new().read(true), path)?;
     let m = file.metadata()?;
     if m.is_dir() {
         return Err(io::Error::from(io::ErrorKind::IsADirectory));
-    }
-    if !m.is_file() {
-        return Err(not_a_regular_file());
     }
     // The length is a hint (a sparse file may claim terabytes): reserve
     // at most 1 MiB up front, grow as bytes arrive.

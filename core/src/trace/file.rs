@@ -249,7 +249,7 @@ impl FileExporter {
             Err(e) => return Err(e),
         };
         if crashed_again {
-            self.fs.write(&self.mark_path(&key), Vec::new()).await?;
+            kept_mark(self.fs.create_new(&self.mark_path(&key), Vec::new()).await)?;
             self.mark_key(&key);
         }
         self.fs.sync_dir(&self.dir).await
@@ -572,7 +572,7 @@ impl FileExporter {
         };
         let mut fence_error = None;
         let shared = crashed && !self.config.sole_writer;
-        if shared && let Err(e) = self.fs.write_blocking(self.mark_path(&key), Vec::new()) {
+        if shared && let Err(e) = kept_mark(self.fs.create_new_blocking(self.mark_path(&key), Vec::new())) {
             fence_error.get_or_insert(io_err("write the crash mark", e));
         }
         if shared {
@@ -633,6 +633,18 @@ impl FileExporter {
 }
 
 /// How every temporary file of the session with `key` begins.
+/// A crash mark is created new, never written: anything already at its
+/// name is a mark to every reader ([`FileExporter::crash_marked`] asks
+/// only whether something is there), and a write would follow a symlink
+/// planted at that fixed name and truncate whatever it points to (a new
+/// user's trial found it truncating a file outside the directory).
+fn kept_mark(created: io::Result<()>) -> io::Result<()> {
+    match created {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        other => other,
+    }
+}
+
 fn tmp_prefix(key: &str) -> String {
     format!("{key}{SUFFIX}{TMP_MARK}")
 }

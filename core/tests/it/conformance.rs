@@ -57,3 +57,47 @@ fn real_fs_refuses_a_fifo_at_open_without_blocking() {
         assert_eq!(e.to_string(), steadfast_core::fs::not_a_regular_file().to_string(), "{what}");
     }
 }
+
+/// Every operation that opens a path refuses a FIFO planted there, at
+/// once: a plain open(2) of a FIFO blocks until a peer comes (to write:
+/// a reader; to read or fsync: a writer), and a crash write, a lock's
+/// tail repair or a sink's append would hang with it (a new user's trial
+/// found `write`, `append` and `sync_file` blocking forever). The
+/// simulated adapter refuses its special files the same way. Each call
+/// runs on its own thread, so a regression fails here instead of hanging
+/// the suite.
+#[test]
+fn real_fs_refuses_a_fifo_in_every_operation_that_opens_it() {
+    use std::io::ErrorKind;
+    use std::time::Duration;
+
+    use steadfast_core::FsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    type Call = fn(&RealFs, &std::path::Path) -> std::io::Result<()>;
+    let calls: [(&str, Call, ErrorKind); 6] = [
+        ("write", |fs, p| fs.write_blocking(p, b"x".to_vec()), ErrorKind::InvalidInput),
+        ("append", |fs, p| fs.append_blocking(p, b"x\n".to_vec()), ErrorKind::InvalidInput),
+        ("sync_file", |fs, p| fs.sync_file_blocking(p), ErrorKind::InvalidInput),
+        ("sync_dir", |fs, p| fs.sync_dir_blocking(p), ErrorKind::InvalidInput),
+        ("read", |fs, p| fs.read_blocking(p).map(drop), ErrorKind::InvalidInput),
+        ("create_new", |fs, p| fs.create_new_blocking(p, b"x".to_vec()), ErrorKind::AlreadyExists),
+    ];
+    for (what, call, kind) in calls {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(call(&RealFs::new(), &path));
+        });
+        let result = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("{what} blocked on a FIFO"));
+        let e = result.expect_err(what);
+        assert_eq!(e.kind(), kind, "{what}: {e}");
+        if kind == ErrorKind::InvalidInput {
+            assert_eq!(e.to_string(), steadfast_core::fs::not_a_regular_file().to_string(), "{what}");
+        }
+    }
+    // Still a FIFO: nothing replaced it or wrote through it.
+    use std::os::unix::fs::FileTypeExt as _;
+    assert!(std::fs::symlink_metadata(&fifo).expect("the fifo").file_type().is_fifo());
+}

@@ -213,7 +213,7 @@ fn judge(book: &Book, path: &Path, read: Result<&[u8], &String>, check: &mut sup
 fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
     Box::new(move |l: &mut Landed<'_>| {
         let mut book = lock(&book);
-        if let (FsOp::Write { path, .. }, true) = (l.op, l.ok)
+        if let (FsOp::Write { path, .. } | FsOp::CreateNew { path, .. }, true) = (l.op, l.ok)
             && path.to_string_lossy().ends_with(steadfast_core::trace::names::CRASH_MARK)
         {
             book.marked_at.entry(path.clone()).or_insert(l.at);

@@ -818,3 +818,44 @@ mod walk_tests {
         assert_eq!(skipping.listing(), always.listing());
     }
 }
+
+#[cfg(test)]
+mod special_tests {
+    use std::io::ErrorKind;
+    use std::path::PathBuf;
+    use std::time::SystemTime;
+
+    use steadfast_core::FsOp;
+
+    use super::*;
+
+    /// A FIFO planted where a file is expected is refused by every
+    /// operation that would open it, with the error `RealFs` gives (its
+    /// conformance test plants a real FIFO): `create_new` finds it there,
+    /// the rest refuse a special file. Nothing replaces it.
+    #[test]
+    fn every_open_of_a_special_file_is_refused_as_real_fs_refuses_it() {
+        let wall = SystemTime::UNIX_EPOCH;
+        let mut t = Tree::new(wall);
+        let fifo = PathBuf::from("/fifo");
+        t.plant_special(&fifo, wall).expect("planted");
+        let data = b"x".to_vec();
+        let cases = [
+            (FsOp::Write { path: fifo.clone(), data: data.clone() }, ErrorKind::InvalidInput),
+            (FsOp::Append { path: fifo.clone(), data: data.clone() }, ErrorKind::InvalidInput),
+            (FsOp::SyncFile(fifo.clone()), ErrorKind::InvalidInput),
+            (FsOp::SyncDir(fifo.clone()), ErrorKind::InvalidInput),
+            (FsOp::Read(fifo.clone()), ErrorKind::InvalidInput),
+            (FsOp::CreateNew { path: fifo.clone(), data }, ErrorKind::AlreadyExists),
+        ];
+        for (op, kind) in cases {
+            let e = t.apply(&op, wall).expect_err(op.name());
+            assert_eq!(e.kind(), kind, "{}: {e}", op.name());
+            if kind == ErrorKind::InvalidInput {
+                assert_eq!(e.to_string(), steadfast_core::fs::not_a_regular_file().to_string(), "{}", op.name());
+            }
+        }
+        let entry = t.listing().into_iter().find(|e| e.path == fifo).expect("still there");
+        assert_eq!(entry.kind, steadfast_core::FileKind::Special);
+    }
+}

@@ -383,6 +383,9 @@ impl Tree {
     fn sync(&mut self, path: &Path, dir_only: bool) -> io::Result<()> {
         let ino = self.walk(path, true)?;
         match self.kind(ino) {
+            // A real fsync opens the path first, which a FIFO would block:
+            // refused, as every adapter refuses a special file.
+            FileKind::Special => Err(steadfast_core::fs::not_a_regular_file()),
             FileKind::File if dir_only => Err(err(ErrorKind::NotADirectory)),
             _ => {
                 self.make_durable(ino, true);
