@@ -66,6 +66,7 @@ pub fn all() -> Vec<&'static dyn Scenario> {
         &lock::LockScenario { variant: lock::Variant::UnfencedAttempt },
         &lock::LockScenario { variant: lock::Variant::CheckThenRemove },
         &lock::LockScenario { variant: lock::Variant::ExitUnderWrite },
+        &lock::LockScenario { variant: lock::Variant::RepairThroughSymlink },
         &retention::RetentionScenario { variant: retention::Variant::Core },
         &retention::RetentionScenario { variant: retention::Variant::TelemetryUnbounded },
         &liveness::LivenessScenario { variant: liveness::Variant::Core },

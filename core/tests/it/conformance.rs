@@ -67,6 +67,7 @@ fn real_fs_refuses_a_fifo_at_open_without_blocking() {
 /// runs on its own thread, so a regression fails here instead of hanging
 /// the suite.
 #[test]
+#[allow(clippy::disallowed_methods)] // a real thread per call: a regression must fail, not hang
 fn real_fs_refuses_a_fifo_in_every_operation_that_opens_it() {
     use std::io::ErrorKind;
     use std::time::Duration;

@@ -87,7 +87,7 @@ pub(super) fn schedule(s: &mut Schedule, sw: &mut Swarm, variant: Variant) {
     s.params.insert("contenders".into(), contenders);
     s.params.insert("two_managers".into(), u64::from(rng.chance(0.3)));
     s.params.insert("controller".into(), u64::from(rng.chance(0.6)));
-    let vandal = variant == Variant::Spin || rng.chance(0.5);
+    let vandal = variant == Variant::Spin || rng.chance(0.5) || variant == Variant::RepairThroughSymlink;
     s.params.insert("vandal".into(), u64::from(vandal));
 }
 
@@ -353,9 +353,12 @@ pub(super) async fn vandal(world: &steadfast_sim::World, book: &super::SharedBoo
     let lock = lock_path(Path::new(SESSIONS[target]));
     let end = world.chaos_end().saturating_sub(Duration::from_secs(2));
     let mut id = 0;
+    // Its own stream: whether a tear also gets a symlink at the repair
+    // copy's name.
+    let mut links = steadfast_sim::SimRng::new(world.schedule().seed, 0x5E7A);
     while world.now() + Duration::from_secs(1) < end {
         world.sleep_until(world.now() + Duration::from_millis(rng.range(100, 1_500))).await;
-        tear(world, book, &mut rng);
+        tear(world, book, &mut rng, &mut links);
         let plant = *rng.pick(&[Plant::Dangling, Plant::Loop, Plant::Fifo, Plant::Dir, Plant::Garbage]);
         let planted = match plant {
             Plant::Dangling => world.harness_apply(FsOp::Symlink { target: "/nowhere/x".into(), link: lock.clone() }),
@@ -398,7 +401,12 @@ fn unplant(world: &steadfast_sim::World, lock: &Path, plant: Plant) {
 
 /// A holder that died mid-append: a partial line at the end of a
 /// transcript whose lock nobody holds (the next holder must repair it).
-fn tear(world: &steadfast_sim::World, book: &super::SharedBook, rng: &mut steadfast_sim::SimRng) {
+fn tear(
+    world: &steadfast_sim::World,
+    book: &super::SharedBook,
+    rng: &mut steadfast_sim::SimRng,
+    links: &mut steadfast_sim::SimRng,
+) {
     let session = rng.range(0, SESSIONS.len() as u64 - 1) as usize;
     let path = Path::new(SESSIONS[session]);
     if rng.chance(0.5) || world.peek(FsOp::SymlinkMetadata(lock_path(path))).is_ok() {
@@ -412,5 +420,56 @@ fn tear(world: &steadfast_sim::World, book: &super::SharedBook, rng: &mut steadf
         book.changes.entry(session).or_default().push((world.now(), 0));
         // An outside act no watcher sees: L12's memory of the file is stale.
         book.transcript.remove(&session);
+        drop(book);
+        if links.chance(0.5) {
+            plant_repair_link(world, path);
+        }
+    }
+}
+
+/// Outside every session directory: what a repair copy's planted symlink
+/// points to, and its bytes (L19).
+const VICTIM: &str = "/outside/precious";
+const VICTIM_BYTES: &[u8] = b"precious: no lock may write here\n";
+
+/// A symlink at the name `session`'s next tail repair writes its copy
+/// to, pointing at a file outside (an attacker's or a confused tool's):
+/// the repair must never write through it (L19). The link is durable; a
+/// stale copy already there keeps the name.
+fn plant_repair_link(world: &steadfast_sim::World, session: &Path) {
+    let victim = Path::new(VICTIM);
+    if world.peek(FsOp::SymlinkMetadata(victim.to_path_buf())).is_err() {
+        let dir = victim.parent().expect("a parent").to_path_buf();
+        let made = world
+            .harness_apply(FsOp::CreateDirAll(dir.clone()))
+            .and_then(|_| world.harness_apply(FsOp::Write { path: victim.to_path_buf(), data: VICTIM_BYTES.to_vec() }))
+            .and_then(|_| world.harness_apply(FsOp::SyncFile(victim.to_path_buf())))
+            .and_then(|_| world.harness_apply(FsOp::SyncDir(dir)))
+            .and_then(|_| world.harness_apply(FsOp::SyncDir("/".into())));
+        if made.is_err() {
+            return;
+        }
+    }
+    let link = PathBuf::from(format!("{}.repair", session.display()));
+    if world.harness_apply(FsOp::Symlink { target: victim.to_path_buf(), link }).is_ok() {
+        let _ = world.harness_apply(FsOp::SyncDir(DIR.into()));
+    }
+}
+
+/// L19 at quiescence: the file outside is as planted, and every
+/// transcript is a file (or absent), never a link.
+pub(super) fn judge_repair_links(world: &steadfast_sim::World) {
+    if let Ok(bytes) = world.peek_file(Path::new(VICTIM)) {
+        world.check("L19", bytes == VICTIM_BYTES, || {
+            format!(
+                "{VICTIM}, the target of a symlink planted at a repair copy's name, now holds {:?}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
+    }
+    for s in SESSIONS {
+        if let Ok(FsOutput::Metadata(m)) = world.peek(FsOp::SymlinkMetadata(PathBuf::from(s))) {
+            world.check("L19", m.kind != FileKind::Symlink, || format!("the transcript {s} became a {:?}", m.kind));
+        }
     }
 }

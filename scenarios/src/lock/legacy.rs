@@ -21,6 +21,12 @@
 //!   alone, so a second manager in the process takes over the first's live
 //!   lock at once (L9).
 //!
+//! - [`Flaw::RepairWritesThrough`]: the tail repair writes its copy at the
+//!   fixed name `<session>.repair` with a plain write, which follows a
+//!   symlink planted there: the file it points to is overwritten, and the
+//!   rename puts the link in the transcript's place (L19; found by a new
+//!   user's trial).
+//!
 //! The replica's guard appends through the same ownership check as the
 //! fixed one (its lock file must name its nonce); it has no watchdog and no
 //! lease, which the short cycles that use it never need.
@@ -45,6 +51,8 @@ pub enum Flaw {
     CreateThenWrite,
     /// Orphans judged by pid and start time, not by manager.
     OrphanByPid,
+    /// The tail repair writes its copy over whatever is at its name.
+    RepairWritesThrough,
 }
 
 /// Why a replica's acquire failed.
@@ -72,6 +80,7 @@ pub struct LegacyManager {
 /// The replica's hold.
 #[derive(Debug)]
 pub struct LegacyGuard {
+    flaw: Flaw,
     env: Env,
     session: PathBuf,
     lock: PathBuf,
@@ -135,7 +144,7 @@ impl LegacyManager {
                 Ok(()) => {
                     self.held().insert(owner.nonce);
                     let (env, held) = (self.env.clone(), self.held.clone());
-                    return Ok(LegacyGuard { env, session: session.to_path_buf(), lock, owner, held });
+                    return Ok(LegacyGuard { flaw: self.flaw, env, session: session.to_path_buf(), lock, owner, held });
                 }
                 Err(e) => {
                     self.held().remove(&owner.nonce);
@@ -294,7 +303,16 @@ impl LegacyGuard {
         let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         let tmp = PathBuf::from(format!("{}.repair", self.session.display()));
         let result = async {
-            fs.write(&tmp, bytes[..keep].to_vec()).await?;
+            if self.flaw == Flaw::RepairWritesThrough {
+                fs.write(&tmp, bytes[..keep].to_vec()).await?;
+            } else {
+                // As the fixed guard does: never through what is there.
+                match fs.remove_file(&tmp).await {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+                fs.create_new(&tmp, bytes[..keep].to_vec()).await?;
+            }
             fs.sync_file(&tmp).await?;
             fs.rename(&tmp, &self.session).await
         }

@@ -133,6 +133,10 @@ const INVARIANTS: &[Invariant] = &[
         statement: "the exit registry lists only holds not yet released: once a process's work is done, no more than its unreleased holds",
     },
     Invariant {
+        id: "L19",
+        statement: "a symlink planted at a tail repair's copy (its fixed name) is never written through: the file it points to outside is unchanged, and no transcript becomes a link",
+    },
+    Invariant {
         id: "L9",
         statement: "a lock file appears whole or not at all; no .repair. or .takeover. file outlives its owner; any number of managers in one process keep mutual exclusion",
     },
@@ -254,6 +258,9 @@ pub enum Variant {
     /// The exit cleanup removes every lock file that names its hold,
     /// whatever the hold still has in flight.
     ExitUnderWrite,
+    /// The tail repair writes its copy through a symlink planted at its
+    /// fixed name.
+    RepairThroughSymlink,
 }
 
 impl Variant {
@@ -264,6 +271,7 @@ impl Variant {
             Variant::Spin => Some(Flaw::SpinOnVanished),
             Variant::EnospcLockout => Some(Flaw::CreateThenWrite),
             Variant::TwoManagers => Some(Flaw::OrphanByPid),
+            Variant::RepairThroughSymlink => Some(Flaw::RepairWritesThrough),
             _ => None,
         }
     }
@@ -289,6 +297,7 @@ impl Scenario for LockScenario {
             Variant::UnfencedAttempt => "legacy/lock-unfenced-attempt",
             Variant::CheckThenRemove => "legacy/lock-check-then-remove",
             Variant::ExitUnderWrite => "legacy/lock-exit-under-write",
+            Variant::RepairThroughSymlink => "legacy/lock-repair-through-symlink",
         }
     }
 
@@ -313,6 +322,9 @@ impl Scenario for LockScenario {
             }
             Variant::ExitUnderWrite => {
                 "the SIGTERM cleanup removes lock files under appends and repairs in flight: breaks L1 or L12"
+            }
+            Variant::RepairThroughSymlink => {
+                "the tail repair writes its copy through a symlink planted at its fixed name: breaks L19"
             }
         }
     }
@@ -2235,6 +2247,7 @@ async fn quiet_phase_checks(world: &World, book: &SharedBook) {
         }
         check_lines(world, Path::new(&s), "at quiescence");
     }
+    hostile::judge_repair_links(world);
     let litter: Vec<String> = world
         .peek(FsOp::ReadDir(DIR.into()))
         .ok()

@@ -195,6 +195,11 @@ fn legacy_lock_exit_under_write() {
 }
 
 #[test]
+fn legacy_lock_repair_through_symlink() {
+    check("legacy/lock-repair-through-symlink");
+}
+
+#[test]
 fn liveness() {
     check("liveness");
 }
