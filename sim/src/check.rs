@@ -123,10 +123,10 @@ impl<'a> Check<'a> {
     /// The variables that replay `seed`, or the schedule file being
     /// replayed (`STEADFAST_SCHEDULE`), which its seed would not reproduce.
     fn replay_vars(&self, seed: u64) -> String {
-        let name = self.scenario.name();
+        let name = runner::shell_quote(self.scenario.name());
         match std::env::var("STEADFAST_SCHEDULE") {
-            Ok(path) => format!("STEADFAST_SCENARIO='{name}' STEADFAST_SCHEDULE='{path}'"),
-            Err(_) => format!("STEADFAST_SCENARIO='{name}' STEADFAST_SEED={seed}"),
+            Ok(path) => format!("STEADFAST_SCENARIO={name} STEADFAST_SCHEDULE={}", runner::shell_quote(&path)),
+            Err(_) => format!("STEADFAST_SCENARIO={name} STEADFAST_SEED={seed}"),
         }
     }
 
@@ -186,6 +186,7 @@ impl<'a> Check<'a> {
     /// floor). Returns the sweep's summary.
     pub fn run(self) -> Summary {
         let sc = self.scenario;
+        runner::remember_calling_test(sc.name());
         if let Ok(only) = std::env::var("STEADFAST_SCENARIO")
             && only != sc.name()
         {

@@ -26,8 +26,10 @@ mod watchdog;
 pub use watchdog::{SEED_TIMEOUT, seed_timeout};
 
 pub use determinism::{DETERMINISM_HISTORY_KEEP, check_determinism, determinism_mismatch};
+pub(crate) use report::remember_calling_test;
 pub use report::{
-    failure_report, replay_commands, replay_commands_vars, replay_commands_with, replay_line, violations_report,
+    failure_report, replay_commands, replay_commands_vars, replay_commands_with, replay_line, shell_quote,
+    violations_report,
 };
 pub use sweep::{SWEEP_HISTORY_KEEP, Summary, SweepOptions, sweep, sweep_many, sweep_schedules};
 

@@ -15,7 +15,18 @@ pub fn replay_commands(scenario: &str, seed: u64) -> String {
 /// after `cargo test`: what the test was built with, which a running
 /// test cannot see.
 pub fn replay_commands_with(scenario: &str, seed: u64, cargo_args: &str) -> String {
-    replay_commands_vars(scenario, &format!("STEADFAST_SCENARIO='{scenario}' STEADFAST_SEED={seed}"), cargo_args)
+    replay_commands_vars(
+        scenario,
+        &format!("STEADFAST_SCENARIO={} STEADFAST_SEED={seed}", shell_quote(scenario)),
+        cargo_args,
+    )
+}
+
+/// `s` as one word to a POSIX shell: in single quotes, each `'` in it
+/// closed, escaped and reopened (`it's` is `'it'\''s'`), so a pasted
+/// command means what it printed whatever a name or path holds.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 /// [`replay_commands_with`] for any replay variables (`STEADFAST_SCHEDULE`
@@ -37,7 +48,7 @@ pub fn replay_commands_vars(scenario: &str, vars: &str, cargo_args: &str) -> Str
 /// `replay:` line of [`replay_commands_vars`]; what a regression file
 /// keeps beside each seed).
 pub fn replay_line(scenario: &str, vars: &str, cargo_args: &str) -> String {
-    match calling_test() {
+    match calling_test(scenario) {
         None => format!("{vars} cargo test -- --nocapture   (from the crate whose test checks {scenario})"),
         Some(test) if cargo_args.is_empty() => format!("{vars} cargo test {test} --exact --nocapture"),
         Some(test) => format!("{vars} cargo test {cargo_args} {test} --exact --nocapture"),
@@ -45,27 +56,73 @@ pub fn replay_line(scenario: &str, vars: &str, cargo_args: &str) -> String {
 }
 
 /// `-p PKG --test TARGET -- NAME` for the test running on this thread, if
-/// this is a `cargo test` binary.
-fn calling_test() -> Option<String> {
+/// this is a `cargo test` binary (for a thread of a run, the test that
+/// started the check of `scenario`).
+fn calling_test(scenario: &str) -> Option<String> {
     let pkg = std::env::var("CARGO_PKG_NAME").ok()?;
     let exe = std::env::args_os().next().map(std::path::PathBuf::from)?;
     let stem = exe.file_stem()?.to_string_lossy().into_owned();
-    // `cargo test` names its binaries `<target>-<16 hex digits>`.
+    // `cargo test` names its binaries `<target>-<16 hex digits>`, the
+    // target's dashes as underscores.
     let (target, hash) = stem.rsplit_once('-')?;
     if hash.len() != 16 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from);
+    let has = |p: &str| manifest.as_ref().is_some_and(|m| m.join(p).exists());
     let dir = exe.parent().and_then(|d| d.file_name()).map(|d| d.to_string_lossy().into_owned());
     let kind = if dir.as_deref() == Some("examples") {
-        format!("--example {target}")
-    } else if target == pkg.replace('-', "_") {
+        format!("--example {}", spelled(manifest.as_deref(), "examples", target))
+    } else if target == pkg.replace('-', "_") && (has("src/lib.rs") || !has("src/main.rs")) {
         "--lib".to_string()
+    } else if target == pkg.replace('-', "_") {
+        // A binary crate's unit tests: its binary is named as its package.
+        format!("--bin {pkg}")
     } else {
-        format!("--test {target}")
+        format!("--test {}", spelled(manifest.as_deref(), "tests", target))
     };
     let thread = std::thread::current();
-    let name = thread.name().filter(|n| *n != "main").map(|n| format!(" {n}")).unwrap_or_default();
+    let name = thread
+        .name()
+        .filter(|n| *n != "main" && !n.starts_with("steadfast-"))
+        .map(String::from)
+        .or_else(|| started_by(scenario))
+        .map(|n| format!(" {n}"))
+        .unwrap_or_default();
     Some(format!("-p {pkg} {kind} --{name}"))
+}
+
+/// A target's name as cargo knows it: `tests/my-test.rs` is built as
+/// `my_test`, and `--test my_test` finds nothing. The file (or directory)
+/// under `dir` whose name reads as `target` gives the spelling.
+fn spelled(manifest: Option<&std::path::Path>, dir: &str, target: &str) -> String {
+    let found = manifest.and_then(|m| std::fs::read_dir(m.join(dir)).ok()).and_then(|entries| {
+        entries.filter_map(|e| e.ok()).find_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let stem = name.strip_suffix(".rs").unwrap_or(&name).to_string();
+            (stem != target && stem.replace('-', "_") == target).then_some(stem)
+        })
+    });
+    found.unwrap_or_else(|| target.to_string())
+}
+
+/// The test each scenario's check was started from (its thread's name),
+/// for what a run's own thread reports (the watchdog's RUN6 replay).
+fn tests_by_scenario() -> &'static std::sync::Mutex<std::collections::BTreeMap<String, String>> {
+    static TESTS: std::sync::OnceLock<std::sync::Mutex<std::collections::BTreeMap<String, String>>> =
+        std::sync::OnceLock::new();
+    TESTS.get_or_init(Default::default)
+}
+
+/// Note that the check of `scenario` runs from the test on this thread.
+pub(crate) fn remember_calling_test(scenario: &str) {
+    if let Some(name) = std::thread::current().name().filter(|n| *n != "main") {
+        tests_by_scenario().lock().unwrap_or_else(|p| p.into_inner()).insert(scenario.to_string(), name.to_string());
+    }
+}
+
+fn started_by(scenario: &str) -> Option<String> {
+    tests_by_scenario().lock().unwrap_or_else(|p| p.into_inner()).get(scenario).cloned()
 }
 
 /// A failure report for one violating outcome: the [`violations_report`]
@@ -123,4 +180,37 @@ pub fn violations_report(scenario: &dyn Scenario, outcome: &Outcome) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A target's spelling comes from its file: `tests/my-test.rs` is
+    /// `--test my-test` (cargo's binary says `my_test`), `tests/it/` is
+    /// `it`, and a target with no file under the directory keeps its name.
+    #[test]
+    fn a_target_is_spelled_as_its_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("tests/it")).expect("it/");
+        std::fs::write(dir.path().join("tests/it/main.rs"), "").expect("it");
+        std::fs::write(dir.path().join("tests/my-test.rs"), "").expect("my-test");
+        std::fs::write(dir.path().join("tests/plain_name.rs"), "").expect("plain");
+        let spell = |t| spelled(Some(dir.path()), "tests", t);
+        assert_eq!(spell("my_test"), "my-test");
+        assert_eq!(spell("it"), "it");
+        assert_eq!(spell("plain_name"), "plain_name");
+        assert_eq!(spell("elsewhere"), "elsewhere");
+        assert_eq!(spelled(None, "tests", "my_test"), "my_test");
+    }
+
+    /// A pasted command means what was printed, whatever a name holds.
+    #[test]
+    fn shell_quote_survives_quotes() {
+        assert_eq!(shell_quote("a/b-c"), "'a/b-c'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        let quoted = shell_quote("x'y\"z $HOME");
+        let out = std::process::Command::new("sh").arg("-c").arg(format!("printf %s {quoted}")).output();
+        assert_eq!(String::from_utf8_lossy(&out.expect("sh").stdout), "x'y\"z $HOME");
+    }
 }

@@ -84,7 +84,12 @@ fn look(limit: Duration) {
             runs.values().find(|w| w.since.elapsed() >= limit).map(|w| (w.scenario, w.seed, w.since.elapsed()))
         };
         if let Some((scenario, seed, ran)) = late {
-            eprintln!("{}", message(scenario, seed, ran));
+            // Straight to the process's stderr: `eprintln!` on a thread a
+            // test started is captured by libtest, and the exit below
+            // would drop it unseen ("test exited abnormally" and nothing
+            // else, as a new user's trial found).
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr().lock(), "{}", message(scenario, seed, ran));
             std::process::exit(1);
         }
     }

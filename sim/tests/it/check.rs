@@ -393,23 +393,16 @@ fn spins() -> steadfast_sim::Built {
         .build()
 }
 
-/// Run by `a_run_that_never_finishes_is_named_and_the_process_exits` in a
-/// process of its own: it must never return.
-#[test]
-#[ignore = "hangs by design; run in a child process by the test below"]
-fn spinning_seed() {
-    let _ = steadfast_sim::runner::run(&spins(), 7, None, 0);
-    unreachable!("a run that spins forever returned");
-}
-
 /// RUN6: a task that never yields stops virtual time, so no bound inside
 /// the run can fire; the watchdog names the scenario and seed, prints the
 /// replay, and ends the process with status 1 instead of hanging.
 #[test]
 #[allow(clippy::disallowed_methods)] // a real child process, waited on in wall time
 fn a_run_that_never_finishes_is_named_and_the_process_exits() {
+    // Without --nocapture: the report must show all the same (libtest
+    // captures what a test's threads print, and the exit would drop it).
     let mut child = std::process::Command::new(std::env::current_exe().expect("the test binary"))
-        .args(["--ignored", "--exact", "check::spinning_seed", "--nocapture", "--test-threads", "1"])
+        .args(["--ignored", "--exact", "check::spinning_check", "--test-threads", "1"])
         .env("STEADFAST_SEED_TIMEOUT_S", "2")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -429,6 +422,19 @@ fn a_run_that_never_finishes_is_named_and_the_process_exits() {
     assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
     assert!(stderr.contains("RUN6: test/spins seed 7 has run for 2 s of wall time"), "{stderr}");
     assert!(stderr.contains("replay:") && stderr.contains("STEADFAST_SEED=7"), "{stderr}");
+    // The replay names the test that ran the check, not the watchdog's
+    // thread: it runs exactly that test again.
+    assert!(stderr.contains("-p steadfast-sim --test it -- check::spinning_check --exact"), "{stderr}");
+}
+
+/// Run by `a_run_that_never_finishes_is_named_and_the_process_exits` in a
+/// process of its own: a check of the spinning scenario from seed 7,
+/// whose run never finishes; it must never return.
+#[test]
+#[ignore = "hangs by design; run in a child process by the test above"]
+fn spinning_check() {
+    let _ = steadfast_sim::check(&spins()).start(7).seeds(1).jobs(2).run();
+    unreachable!("a run that spins forever returned");
 }
 
 /// Breaks X1 on odd seeds at 200 ms and again at its end; a driver task
