@@ -14,7 +14,7 @@ mod junit;
 mod sweep_out;
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -96,7 +96,7 @@ impl Jobs {
 
 /// `--seed S` / `--schedule FILE`: the run to replay or shrink.
 #[derive(Args)]
-#[group(required = true, multiple = true)]
+#[group(required = true, multiple = false)]
 struct Which {
     /// The seed (its schedule is the scenario's own for it).
     #[arg(long, value_name = "S")]
@@ -143,12 +143,12 @@ impl RunArgs {
 
     /// The seeds of this shard: every N-th seed of `start..start+seeds`.
     fn seed_list(&self) -> Result<Vec<u64>, String> {
-        let end = self
-            .start
-            .checked_add(self.seeds)
-            .ok_or_else(|| format!("--start {} + --seeds {} overflows u64", self.start, self.seeds))?;
+        // The last seed, not one past it, must fit: u64::MAX is a seed.
+        let last = self.seeds.checked_sub(1).and_then(|n| self.start.checked_add(n)).ok_or_else(|| {
+            format!("--start {} + --seeds {} runs past the last seed, {}", self.start, self.seeds, u64::MAX)
+        })?;
         let (i, n) = self.shard.unwrap_or((1, 1));
-        let seeds: Vec<u64> = (self.start..end).filter(|s| (s - self.start) % n == i - 1).collect();
+        let seeds: Vec<u64> = (self.start..=last).filter(|s| (s - self.start) % n == i - 1).collect();
         if seeds.is_empty() {
             return Err(format!("--shard {i}/{n} of {} seeds gets no seeds", self.seeds));
         }
@@ -386,7 +386,7 @@ fn replay(args: ReplayArgs) -> Result<ExitCode, String> {
     );
     let _ = writeln!(out, "history hash {:016x}", outcome.history_hash);
     if outcome.violated() {
-        let _ = writeln!(out, "\n{}", report(sc, &outcome));
+        let _ = writeln!(out, "\n{}", report_of(sc, &outcome, args.which.schedule.as_deref()));
     }
     let as_expected = outcome.violated() == (sc.expect() == Expect::Violate);
     Ok(if as_expected { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -481,17 +481,36 @@ pub(crate) const CLI: &str = "cargo run --profile sweep -p steadfast-scenarios -
 /// A failing seed's report with the commands that replay it from this
 /// workspace: the CLI, and the sweep test of the scenario.
 pub(crate) fn report(sc: &dyn Scenario, o: &steadfast_sim::Outcome) -> String {
-    let (name, seed) = (o.scenario, o.seed);
-    let test_name = name.replace(['/', '-'], "_");
+    report_of(sc, o, None)
+}
+
+/// [`report`] of a run of the schedule in the file `schedule` (a replay
+/// of `--schedule FILE`): its commands replay that file, since its seed
+/// alone would run the scenario's own schedule instead.
+pub(crate) fn report_of(sc: &dyn Scenario, o: &steadfast_sim::Outcome, schedule: Option<&Path>) -> String {
+    let q = runner::shell_quote;
+    let (name, seed) = (q(o.scenario), o.seed);
+    let test_name = o.scenario.replace(['/', '-'], "_");
     let cli = CLI;
-    runner::violations_report(sc, o)
-        + &format!(
+    let commands = match schedule {
+        None => format!(
             "  replay:   {cli} replay --scenario {name} --seed {seed}\n  \
-             test:     STEADFAST_SCENARIO='{name}' STEADFAST_SEED={seed} cargo test -p steadfast-scenarios --test it -- {test_name} --nocapture\n  \
+             test:     STEADFAST_SCENARIO={name} STEADFAST_SEED={seed} cargo test -p steadfast-scenarios --test it -- {test_name} --nocapture\n  \
              schedule: {cli} replay --scenario {name} --seed {seed} --print-schedule > schedule.json\n  \
              shrink:   {cli} shrink --scenario {name} --seed {seed} --out shrunk.json\n  \
              timeline: {cli} replay --scenario {name} --seed {seed} --chrome-trace trace.json"
-        )
+        ),
+        Some(file) => {
+            let file = q(&file.display().to_string());
+            format!(
+                "  replay:   {cli} replay --scenario {name} --schedule {file}\n  \
+                 test:     STEADFAST_SCENARIO={name} STEADFAST_SCHEDULE={file} cargo test -p steadfast-scenarios --test it -- {test_name} --nocapture\n  \
+                 shrink:   {cli} shrink --scenario {name} --schedule {file} --out shrunk.json\n  \
+                 timeline: {cli} replay --scenario {name} --schedule {file} --chrome-trace trace.json"
+            )
+        }
+    };
+    runner::violations_report(sc, o) + &commands
 }
 
 /// `steadfast run --json | head` closes the pipe early: end as other

@@ -285,7 +285,16 @@ fn read_rows(files: &[std::path::PathBuf]) -> Result<BTreeMap<String, Merged>, S
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| format!("stdin: {e}"))?;
     }
     for f in files {
-        text += &std::fs::read_to_string(f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+        let rows = std::fs::read_to_string(f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+        // A shard that died before its first row wrote an empty file: it
+        // must not pass for a shard that ran.
+        if rows.trim().is_empty() {
+            return Err(format!("{} holds no run --json rows (did its shard run?)", f.display()));
+        }
+        text += &rows;
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
     }
     let mut by: BTreeMap<String, Merged> = BTreeMap::new();
     for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
@@ -294,8 +303,15 @@ fn read_rows(files: &[std::path::PathBuf]) -> Result<BTreeMap<String, Merged>, S
         let (Some(sc), Some(seed)) = (row["scenario"].as_str(), row["seed"].as_u64()) else {
             return Err(format!("line {}: a row needs \"scenario\" and \"seed\"", n + 1));
         };
+        let Some(known) = steadfast_scenarios::find(sc) else {
+            return Err(format!("line {}: no scenario is named {sc:?}", n + 1));
+        };
+        let expect = known.expect().as_str();
+        if row["expect"].as_str() != Some(expect) {
+            return Err(format!("line {}: {sc} expects {expect:?}, the row says {}", n + 1, row["expect"]));
+        }
         let m = by.entry(sc.to_string()).or_default();
-        m.expect = row["expect"].as_str().unwrap_or("hold").to_string();
+        m.expect = expect.to_string();
         m.seeds.insert(seed);
         let reached = row["reached"].as_array().into_iter().flatten().filter_map(|r| r.as_str());
         m.reached.extend(reached.map(String::from));
@@ -304,6 +320,17 @@ fn read_rows(files: &[std::path::PathBuf]) -> Result<BTreeMap<String, Merged>, S
             let (at_ms, message) = (v["at_ms"].as_u64().unwrap_or(0), v["message"].as_str().unwrap_or("").to_string());
             m.failing.insert(seed, Failing { seed, invariant, at_ms, message });
         }
+    }
+    if by.is_empty() {
+        return Err("no run --json rows in the input: nothing to judge".into());
+    }
+    // Every scenario of a run sweeps the same seeds: a scenario with fewer
+    // seeds than another is a shard's rows lost (a shard that died
+    // midway), which must not pass as a run.
+    let counts: BTreeSet<usize> = by.values().map(|m| m.seeds.len()).collect();
+    if counts.len() > 1 {
+        let list: Vec<String> = by.iter().map(|(sc, m)| format!("{sc}: {}", m.seeds.len())).collect();
+        return Err(format!("the scenarios have different numbers of seeds, so rows are missing: {}", list.join(", ")));
     }
     Ok(by)
 }

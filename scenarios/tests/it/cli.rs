@@ -134,7 +134,7 @@ fn replay_is_byte_identical_and_prints_the_replay_commands() {
     assert!(text.contains("history hash"));
     assert!(text.contains("S1"));
     if text.contains("VIOLATED") {
-        assert!(text.contains("steadfast -- replay --scenario selftest/blocking-stall --seed 3"), "{text}");
+        assert!(text.contains("steadfast -- replay --scenario 'selftest/blocking-stall' --seed 3"), "{text}");
     }
 }
 
@@ -153,7 +153,11 @@ fn a_printed_schedule_replays_to_the_same_history() {
         "--schedule",
         path.to_str().expect("utf8"),
     ]);
-    assert_eq!(from_seed.stdout, from_file.stdout);
+    // The same run, to the byte, up to the commands that replay it (each
+    // replays what it was given: the seed, or the file).
+    let run = |o: &Output| stdout(o).split("  replay:   ").next().map(String::from).expect("a report");
+    assert_eq!(run(&from_seed), run(&from_file));
+    assert!(stdout(&from_file).contains("--schedule '"), "{}", stdout(&from_file));
 }
 
 #[test]
@@ -268,6 +272,78 @@ fn merge_folds_shards_into_one_summary_with_failing_seeds() {
     let junk = dir.path().join("junk.jsonl");
     std::fs::write(&junk, "not json\n").expect("write");
     assert_eq!(steadfast(&["merge", junk.to_str().expect("utf8")]).status.code(), Some(2));
+}
+
+/// From a new user's trial: `merge` never passes on input that is not a
+/// whole run. An empty shard file, empty input, a scenario that does not
+/// exist, a row whose expectation is not its scenario's, and a shard lost
+/// midway (one scenario with fewer seeds than another) are each exit 2.
+#[test]
+fn merge_refuses_input_that_is_not_a_whole_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path.to_str().expect("utf8").to_string()
+    };
+    let row = |sc: &str, expect: &str, seed: u64| {
+        format!("{{\"scenario\":\"{sc}\",\"seed\":{seed},\"expect\":\"{expect}\",\"violations\":[]}}\n")
+    };
+    let whole = file("whole.jsonl", &(row("trace", "hold", 0) + &row("trace", "hold", 1)));
+    let cases = [
+        ("an empty shard", vec![whole.clone(), file("empty.jsonl", "")]),
+        ("a blank shard", vec![file("blank.jsonl", "\n  \n")]),
+        ("an unknown scenario", vec![file("unknown.jsonl", &row("no/such", "hold", 0))]),
+        ("a wrong expectation", vec![file("expect.jsonl", &row("trace", "violate", 0))]),
+        ("a shard lost midway", vec![whole.clone(), file("partial.jsonl", &row("lock", "hold", 0))]),
+    ];
+    for (what, files) in cases {
+        let args: Vec<&str> = std::iter::once("merge").chain(files.iter().map(String::as_str)).collect();
+        let o = steadfast(&args);
+        assert_eq!(o.status.code(), Some(2), "{what}: {}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_steadfast")).arg("merge").stdin(std::process::Stdio::null()).output();
+    assert_eq!(o.expect("run").status.code(), Some(2), "empty stdin");
+    // A whole run is judged (its two seeds reach none of trace's coverage
+    // points: a verdict, exit 1), not refused.
+    let o = steadfast(&["merge", &whole]);
+    assert_eq!(o.status.code(), Some(1), "a whole run still merges: {}", stdout(&o));
+    assert!(stdout(&o).contains("FAILED: coverage not reached"), "{}", stdout(&o));
+}
+
+/// The last seeds a run can name are seeds: `--start` up to `u64::MAX`
+/// with as many seeds as fit, and not one more.
+#[test]
+fn a_run_may_end_at_the_last_seed() {
+    let start = (u64::MAX - 2).to_string();
+    let o =
+        steadfast(&["run", "--scenario", "selftest/rename-with-fsync", "--start", &start, "--seeds", "3", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(stdout(&o).lines().count(), 3);
+    let o = steadfast(&["run", "--scenario", "selftest/rename-with-fsync", "--start", &start, "--seeds", "4"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+/// `replay` takes a seed or a schedule file, not both; and a replayed
+/// schedule file's failure report replays that file (its seed alone
+/// would run the scenario's own schedule, which may hold).
+#[test]
+fn a_replayed_schedule_file_reports_commands_that_replay_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sc = "selftest/rename-without-fsync";
+    let schedule = steadfast(&["replay", "--scenario", sc, "--seed", "0", "--print-schedule"]);
+    let path = dir.path().join("it's here.json");
+    std::fs::write(&path, schedule.stdout).expect("write");
+    let path = path.to_str().expect("utf8");
+    let both = steadfast(&["replay", "--scenario", sc, "--seed", "1", "--schedule", path]);
+    assert_eq!(both.status.code(), Some(2), "{}", String::from_utf8_lossy(&both.stderr));
+    let o = steadfast(&["replay", "--scenario", sc, "--schedule", path]);
+    let text = stdout(&o);
+    assert!(text.contains("VIOLATED"), "seed 0 of this replica is caught: {text}");
+    let quoted = "'\\''";
+    assert!(text.contains(&format!("replay --scenario '{sc}' --schedule '")), "{text}");
+    assert!(text.contains(&format!("it{quoted}s here.json'")), "the path is quoted for a shell: {text}");
+    assert!(!text.contains("--seed 0"), "{text}");
 }
 
 /// Issue 16: a loaded schedule past the bounds (a duration that would hang
