@@ -23,7 +23,7 @@
 //! |---|---|---|
 //! | `CreateDirAll(p)` | `p` and every missing ancestor exist as directories; no-op if `p` is a directory | a component is a file: `NotADirectory`; `p` is a file: `AlreadyExists` |
 //! | `Read(p)` | the whole content; never blocks on a FIFO or device | missing: `NotFound`; directory: `IsADirectory`; FIFO, socket or device: `InvalidInput` |
-//! | `Write { path, data }` | file created or truncated, then `data` written | missing parent: `NotFound`; `path` is a directory: `IsADirectory`; a parent is a file: `NotADirectory` |
+//! | `Write { path, data }` | file created or truncated, then `data` written; never blocks on a FIFO or device | missing parent: `NotFound`; `path` is a directory: `IsADirectory`; a parent is a file: `NotADirectory`; FIFO, socket or device: `InvalidInput` |
 //! | `Append { path, data }` | file created if missing; `data` lands at the end in one piece, never interleaved with another append | as `Write` |
 //! | `CreateNew { path, data }` | exclusive create (`O_EXCL`): exactly one of racing callers succeeds, and the file appears with all of `data` or not at all: a failed create leaves nothing behind | exists (even as a dangling symlink): `AlreadyExists`; as `Write` otherwise |
 //! | `Rename { from, to }` | atomically replaces `to`; a directory may replace an empty directory | `from` missing or `to`'s parent missing: `NotFound`; directory onto non-empty directory: `DirectoryNotEmpty`; file onto directory: `IsADirectory`; directory onto file: `NotADirectory` |
@@ -33,8 +33,8 @@
 //! | `ReadDir(p)` | the entries, sorted by name, without `.` and `..` | missing: `NotFound`; a file: `NotADirectory` |
 //! | `SymlinkMetadata(p)` | metadata of the entry itself (a symlink is reported as a symlink, a FIFO, socket or device as `Special`) | missing: `NotFound` |
 //! | `Metadata(p)` | metadata after following symlinks | missing or dangling: `NotFound` |
-//! | `SyncFile(p)` | the file's data is durable (fsync) | missing: `NotFound` |
-//! | `SyncDir(p)` | the directory's entries (creates, renames, unlinks) are durable | missing: `NotFound`; a file: `NotADirectory` |
+//! | `SyncFile(p)` | the file's data is durable (fsync); never blocks on a FIFO or device | missing: `NotFound`; FIFO, socket or device: `InvalidInput` |
+//! | `SyncDir(p)` | the directory's entries (creates, renames, unlinks) are durable | missing: `NotFound`; a file: `NotADirectory`; FIFO, socket or device: `InvalidInput` |
 //! | `Symlink { target, link }` | `link` is a symlink to `target` (which need not exist) | `link` exists: `AlreadyExists` |
 //! | `ReadLink(p)` | the symlink's target | missing: `NotFound`; not a symlink: `InvalidInput` |
 //! | `CreateDir(p)` | `p` is a new, empty directory | exists (even as a dangling symlink): `AlreadyExists`; missing parent: `NotFound`; a parent is a file: `NotADirectory` |

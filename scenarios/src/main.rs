@@ -438,9 +438,9 @@ fn crashes(args: CrashArgs) -> Result<ExitCode, String> {
         println!("\nfirst violating point {k}: {report}");
         println!(
             "  this point: steadfast crashes --scenario {} --seed {} --point {k} > point.json && steadfast replay --scenario {} --schedule point.json",
-            sc.name(),
+            runner::shell_quote(sc.name()),
             args.seed,
-            sc.name()
+            runner::shell_quote(sc.name())
         );
     }
     let ok = match sc.expect() {
@@ -471,7 +471,11 @@ fn shrink(args: ShrinkArgs) -> Result<ExitCode, String> {
         shrunk.runs
     );
     let out = args.out.as_ref().map_or_else(|| "shrunk.json".to_string(), |p| p.display().to_string());
-    eprintln!("  replay: steadfast replay --scenario {} --schedule {out}", sc.name());
+    eprintln!(
+        "  replay: steadfast replay --scenario {} --schedule {}",
+        runner::shell_quote(sc.name()),
+        runner::shell_quote(&out)
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -501,6 +505,9 @@ pub(crate) fn report_of(sc: &dyn Scenario, o: &steadfast_sim::Outcome, schedule:
              timeline: {cli} replay --scenario {name} --seed {seed} --chrome-trace trace.json"
         ),
         Some(file) => {
+            // Absolute: `cargo test` runs the test from its package's
+            // directory, not from where this command was typed.
+            let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
             let file = q(&file.display().to_string());
             format!(
                 "  replay:   {cli} replay --scenario {name} --schedule {file}\n  \

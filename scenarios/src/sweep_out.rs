@@ -42,7 +42,8 @@ struct Failing {
 
 fn replay_command(scenario: &str, seed: u64) -> String {
     format!(
-        "cargo run --profile sweep -p steadfast-scenarios --bin steadfast -- replay --scenario {scenario} --seed {seed}"
+        "cargo run --profile sweep -p steadfast-scenarios --bin steadfast -- replay --scenario {} --seed {seed}",
+        runner::shell_quote(scenario)
     )
 }
 
@@ -324,13 +325,19 @@ fn read_rows(files: &[std::path::PathBuf]) -> Result<BTreeMap<String, Merged>, S
     if by.is_empty() {
         return Err("no run --json rows in the input: nothing to judge".into());
     }
-    // Every scenario of a run sweeps the same seeds: a scenario with fewer
-    // seeds than another is a shard's rows lost (a shard that died
-    // midway), which must not pass as a run.
-    let counts: BTreeSet<usize> = by.values().map(|m| m.seeds.len()).collect();
-    if counts.len() > 1 {
-        let list: Vec<String> = by.iter().map(|(sc, m)| format!("{sc}: {}", m.seeds.len())).collect();
-        return Err(format!("the scenarios have different numbers of seeds, so rows are missing: {}", list.join(", ")));
+    // Every scenario of one run's shards sweeps the same seeds: a scenario
+    // whose seeds differ from another's has lost rows (a shard that died
+    // midway), which must not pass as a run. (A shard missing as a whole
+    // cannot be seen here: merge does not know how many there were.)
+    let mut sets = by.iter().map(|(sc, m)| (sc, &m.seeds));
+    if let Some((first, seeds)) = sets.next()
+        && let Some((other, theirs)) = sets.find(|(_, s)| *s != seeds)
+    {
+        return Err(format!(
+            "{first} has {} seeds and {other} {}, not the same ones: rows are missing (merge judges the shards of one run)",
+            seeds.len(),
+            theirs.len()
+        ));
     }
     Ok(by)
 }
@@ -365,8 +372,11 @@ pub fn merge(args: &MergeArgs) -> Result<ExitCode, String> {
         if expect == Expect::Hold {
             for f in &failing {
                 println!(
-                    "  failing seed {} ({}): steadfast replay --scenario {sc} --seed {}",
-                    f.seed, f.invariant, f.seed
+                    "  failing seed {} ({}): steadfast replay --scenario {} --seed {}",
+                    f.seed,
+                    f.invariant,
+                    runner::shell_quote(sc),
+                    f.seed
                 );
             }
         }

@@ -268,7 +268,7 @@ fn merge_folds_shards_into_one_summary_with_failing_seeds() {
     .expect("write");
     let o = steadfast(&["merge", bad.to_str().expect("utf8")]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).contains("failing seed 7 (T3): steadfast replay --scenario trace --seed 7"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("failing seed 7 (T3): steadfast replay --scenario 'trace' --seed 7"), "{}", stdout(&o));
     let junk = dir.path().join("junk.jsonl");
     std::fs::write(&junk, "not json\n").expect("write");
     assert_eq!(steadfast(&["merge", junk.to_str().expect("utf8")]).status.code(), Some(2));
@@ -344,6 +344,16 @@ fn a_replayed_schedule_file_reports_commands_that_replay_it() {
     assert!(text.contains(&format!("replay --scenario '{sc}' --schedule '")), "{text}");
     assert!(text.contains(&format!("it{quoted}s here.json'")), "the path is quoted for a shell: {text}");
     assert!(!text.contains("--seed 0"), "{text}");
+    // A relative path is printed absolute: the `test:` line's `cargo test`
+    // runs from the package's directory, not from where it was typed.
+    let o = Command::new(env!("CARGO_BIN_EXE_steadfast"))
+        .args(["replay", "--scenario", sc, "--schedule", "it's here.json"])
+        .current_dir(dir.path())
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("run");
+    let absolute = dir.path().join("it").display().to_string();
+    assert!(stdout(&o).contains(&format!("STEADFAST_SCHEDULE='{absolute}{quoted}s here.json'")), "{}", stdout(&o));
 }
 
 /// Issue 16: a loaded schedule past the bounds (a duration that would hang
@@ -521,7 +531,8 @@ fn junit_reports_a_case_per_scenario_and_per_failing_seed() {
     assert!(text.contains("tests=\"2\" failures=\"2\""), "{text}");
     assert!(text.contains("name=\"selftest/rename-with-fsync seed 7\""), "{text}");
     assert!(text.contains("F1 at 3ms: &lt;torn&gt;"), "escaped: {text}");
-    assert!(text.contains("replay --scenario selftest/rename-with-fsync --seed 7"), "{text}");
+    let quoted = ["'selftest/rename-with-fsync'", "&apos;selftest/rename-with-fsync&apos;"];
+    assert!(quoted.iter().any(|q| text.contains(&format!("replay --scenario {q} --seed 7"))), "{text}");
     assert_eq!(text.matches("<testcase").count(), 2, "{text}");
 }
 

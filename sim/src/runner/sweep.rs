@@ -286,8 +286,7 @@ impl<T, F: Fn(usize, &T, Thread) -> Outcome, E: FnMut(usize, &Outcome), D: FnMut
         let (k, _) = self.sweep_of(i);
         self.arrived[k] += 1;
         if self.arrived[k] == self.sweeps[k].1.len() {
-            let started = *self.started[k].get().expect("a sweep's first claim is timed");
-            self.summaries[k].wall = started.elapsed();
+            self.time(k);
         }
         self.buffered.insert(i, (outcome, ran));
         while let Some((mut outcome, Ran { thread, worker })) = self.buffered.remove(&self.emitted) {
@@ -309,6 +308,11 @@ impl<T, F: Fn(usize, &T, Thread) -> Outcome, E: FnMut(usize, &Outcome), D: FnMut
             } else if thread == Thread::Reused && self.fresh[k].load(Ordering::Relaxed) {
                 outcome = (self.one)(k, &items[j], Thread::Fresh);
             }
+            if thread == Thread::Reused && (j == 0 || self.fresh[k].load(Ordering::Relaxed)) {
+                // A replay here, after the last arrival perhaps: its time
+                // is the sweep's too.
+                self.time(k);
+            }
             self.summaries[k].add(&outcome);
             (self.each)(k, &outcome);
             self.emitted += 1;
@@ -320,6 +324,13 @@ impl<T, F: Fn(usize, &T, Thread) -> Outcome, E: FnMut(usize, &Outcome), D: FnMut
                 let _ = self.returns[w].send(outcome);
             }
         }
+    }
+
+    /// Sweep `k`'s wall time, from its first claim to now (its last
+    /// arrival, or a replay run after it).
+    fn time(&mut self, k: usize) {
+        let started = *self.started[k].get().expect("a sweep's first claim is timed");
+        self.summaries[k].wall = self.summaries[k].wall.max(started.elapsed());
     }
 
     /// Hand sweep `k`'s summary over, and those of the empty sweeps that
