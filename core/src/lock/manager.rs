@@ -182,8 +182,25 @@ impl Inner {
     }
 }
 
+/// Does `session_file` end in a file name, so that `<session>.lock`
+/// sits beside it in the same directory? Its last segment (after the last
+/// slash, as the bytes are spelled) must be a name: not empty (`/`,
+/// `dir/`, ``), not `.` or `..`.
+fn names_a_file(session_file: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt as _;
+    let b = session_file.as_os_str().as_bytes();
+    let last = b.rsplit(|&c| c == b'/').next().unwrap_or(b);
+    !last.is_empty() && last != b"." && last != b".."
+}
+
 impl LockManager {
     /// A manager.
+    ///
+    /// # Panics
+    ///
+    /// On a configuration no lock can work with: `retry_min` above
+    /// `retry_max`, or a zero `retry_max` (a retry loop that never
+    /// sleeps). Both are programming errors, fixed in the caller's code.
     pub fn new(env: &Env, config: LockConfig) -> LockManager {
         assert!(config.retry_min <= config.retry_max, "LockConfig: retry_min must not exceed retry_max");
         assert!(!config.retry_max.is_zero(), "LockConfig: retry_max must be positive");
@@ -231,7 +248,9 @@ impl LockManager {
     /// [`LockError::NotAFile`] when a directory, symlink or special file
     /// sits at the lock path, [`LockError::Io`] with the error's kind for a
     /// missing directory, a read-only or full file system, a denied
-    /// permission.
+    /// permission, and a `session_file` that does not end in a file name
+    /// (`/`, `dir/`, `dir/.`, `dir/..`, empty: its lock file would sit
+    /// elsewhere than beside it), `InvalidInput`.
     pub async fn acquire(&self, session_file: &Path) -> Result<LockGuard, LockError> {
         self.acquire_within(session_file, self.inner.config.acquire_timeout).await
     }
@@ -241,6 +260,10 @@ impl LockManager {
         let env = &self.inner.env;
         let cfg = &self.inner.config;
         let lock = lock_path(session_file);
+        if !names_a_file(session_file) {
+            let source = io::Error::new(io::ErrorKind::InvalidInput, "a session path must end in a file name");
+            return Err(LockError::Io { lock, step: "name the lock file", source });
+        }
         let start = env.clock.now();
         // A zero first delay would double to zero for ever: a spin.
         let mut delay = cfg.retry_min.max(Duration::from_millis(1));
@@ -795,5 +818,22 @@ impl Attempt {
             }
         }
         released
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use std::path::Path;
+
+    /// A lock file sits beside its session file only when the path ends in
+    /// a name: every other spelling is refused before anything is touched.
+    #[test]
+    fn only_a_path_ending_in_a_name_names_a_session_file() {
+        for ok in ["/data/s.jsonl", "s.jsonl", "./s", "/a/../s", "/a/.s", "/a/...", "/a/s."] {
+            assert!(super::names_a_file(Path::new(ok)), "{ok}");
+        }
+        for bad in ["", "/", "//", "/data/", "/data/.", "/data/..", ".", "..", "a/./", "a//"] {
+            assert!(!super::names_a_file(Path::new(bad)), "{bad}");
+        }
     }
 }

@@ -614,6 +614,10 @@ impl Session {
             }
             match self.inner.env.fs.symlink_metadata(&path).await {
                 Err(e) if e.kind() == io::ErrorKind::NotFound && !pending => continue,
+                // A directory or a FIFO at the trace's name is no trace: a
+                // final rename over it failed, and the caller must not be
+                // told a completed trace is there (a new user's trial).
+                Ok(m) if matches!(m.kind, crate::FileKind::Dir | crate::FileKind::Special) => continue,
                 _ => return Some((path, i)),
             }
         }

@@ -537,3 +537,27 @@ fn a_failed_create_leaves_no_lock_file() {
         g.release().await.expect("release");
     });
 }
+
+/// A session path that does not end in a file name is refused at once,
+/// `InvalidInput`, with nothing created: `/` would lock `/.lock` at the
+/// root, `dir/..` would put `dir/...lock` in another directory than the
+/// session it guards, `dir/` would lock inside the directory (a new
+/// user's trial found all three accepted).
+#[test]
+fn a_session_path_without_a_file_name_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sub = dir.path().join("sub");
+    std::fs::create_dir(&sub).expect("sub");
+    let d = |s: &str| format!("{}{s}", sub.display());
+    for session in [d("/"), d("/."), d("/.."), String::new(), "/".to_string()] {
+        let err = rt().block_on(async {
+            let env = Env::real().expect("env");
+            LockManager::new(&env, config(Duration::from_secs(60))).acquire(Path::new(&session)).await.err()
+        });
+        let err = err.unwrap_or_else(|| panic!("{session:?}: acquired"));
+        assert_eq!(err.io_kind(), Some(std::io::ErrorKind::InvalidInput), "{session:?}: {err}");
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path()).expect("list").map(|e| e.expect("entry").file_name()).collect();
+    assert_eq!(left, ["sub"], "nothing created beside it");
+    assert_eq!(std::fs::read_dir(&sub).expect("list").count(), 0, "nothing created in it");
+}

@@ -579,3 +579,24 @@ fn an_export_dropped_mid_flight_is_forgotten_and_its_file_tidied() {
         assert!(tmp_files(dir.path()).is_empty(), "litter: {:?}", tmp_files(dir.path()));
     });
 }
+
+/// A directory at the trace's name is no trace: `end_trace` reports the
+/// failed final rename and no path, never a completed trace that is not
+/// there (a new user's trial got the directory's path with `Completed`).
+#[test]
+fn end_trace_never_reports_a_directory_as_the_trace() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        let file = open(&env, dir.path()).await;
+        let path = file.path_for("s1");
+        std::fs::create_dir(&path).expect("a directory at the trace's name");
+        let tracer = Tracer::new(&env, vec![file.clone()], TraceConfig::default());
+        let s = tracer.start("s1");
+        s.record("e", None, serde_json::Value::Null);
+        let ended = s.end_trace(Status::Completed).await;
+        assert!(ended.error.is_some(), "the final rename over a directory fails: {ended:?}");
+        assert_eq!(ended.path, None, "{ended:?}");
+        assert!(path.is_dir(), "nothing replaced the directory");
+    });
+}
