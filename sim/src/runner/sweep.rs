@@ -293,8 +293,26 @@ impl<T, F: Fn(usize, &T, Thread) -> Outcome, E: FnMut(usize, &Outcome), D: FnMut
             let (k, j) = self.sweep_of(self.emitted);
             let items = self.sweeps[k].1;
             if thread == Thread::Reused && j == 0 {
-                let replay = (self.one)(k, &items[0], Thread::Fresh);
-                if determinism_mismatch(&outcome, &replay).is_some() {
+                let mut replay = (self.one)(k, &items[0], Thread::Fresh);
+                // Two fresh threads that disagree too: not the thread's
+                // keys but process-wide state (a static, the real clock),
+                // which no fresh thread cures: RUN3, as a determinism
+                // check would say (the sweep used to pass it with a note).
+                let again = determinism_mismatch(&outcome, &replay)
+                    .and_then(|_| determinism_mismatch(&replay, &(self.one)(k, &items[0], Thread::Fresh)));
+                if let Some(why) = again {
+                    // (A run checked for determinism has said so already.)
+                    let said = replay.violations.iter().any(|v| v.invariant == "RUN3");
+                    let at_ms = replay.sim_time.as_millis() as u64;
+                    let message = format!(
+                        "seed {}'s history differs between two runs on fresh threads: the workload depends on \
+                         process-wide state (a static, the real clock, the environment), not only its seed: {why}",
+                        replay.seed
+                    );
+                    if !said {
+                        replay.violations.push(Violation { invariant: "RUN3".into(), at_ms, message });
+                    }
+                } else if determinism_mismatch(&outcome, &replay).is_some() {
                     self.fresh[k].store(true, Ordering::Relaxed);
                     self.summaries[k].fresh_threads = Some(format!(
                         "seed {}'s history on a reused worker thread ({:016x}) differs from its replay on a \

@@ -328,6 +328,37 @@ fn a_sweep_reuses_threads_only_when_the_history_does_not_depend_on_them() {
     assert_eq!(summary.fresh_threads, None, "a workload of the seed alone keeps its threads");
 }
 
+/// Notes how many runs this process made before it: a history of
+/// process-wide state, which differs on every run, fresh thread or not.
+fn process_wide() -> steadfast_sim::Built {
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    steadfast_sim::scenario("test/process-wide")
+        .invariant("X1", "nothing to judge")
+        .schedule(|seed| Schedule::calm(seed, 10))
+        .node("counter", |w| async move {
+            w.note(format!("run {}", RUNS.fetch_add(1, Ordering::Relaxed)));
+        })
+        .build()
+}
+
+/// A workload whose history follows process-wide state is not "thread
+/// dependent" (no fresh thread cures it): two fresh runs of its first
+/// seed disagree too, and the sweep reports RUN3, so `check` fails (a new
+/// user's trial saw it pass with a note on stderr).
+#[test]
+fn a_workload_of_process_wide_state_fails_as_run3() {
+    let sc = process_wide();
+    for jobs in [1, 2] {
+        let summary = steadfast_sim::runner::sweep(&sc, &[0, 1, 2], SweepOptions::jobs(jobs), |_| {});
+        assert_eq!(summary.by_invariant.get("RUN3"), Some(&1), "jobs {jobs}: {:?}", summary.by_invariant);
+        assert_eq!(summary.fresh_threads, None, "jobs {jobs}: not a per-thread dependence");
+    }
+    let why = panics(|| {
+        steadfast_sim::check(&sc).seeds(3).jobs(1).regressions(None).run();
+    });
+    assert!(why.contains("RUN3") && why.contains("process-wide state"), "{why}");
+}
+
 /// `sweep_many` runs several scenarios on one set of workers, and
 /// delivers what one sweep of each after the other would: every outcome
 /// in order (scenario by scenario, seeds in order), each summary once its
