@@ -41,10 +41,7 @@ struct Failing {
 }
 
 fn replay_command(scenario: &str, seed: u64) -> String {
-    format!(
-        "cargo run --profile sweep -p steadfast-scenarios --bin steadfast -- replay --scenario {} --seed {seed}",
-        runner::shell_quote(scenario)
-    )
+    format!("{} replay --scenario {} --seed {seed}", crate::CLI, runner::shell_quote(scenario))
 }
 
 /// One bar per scenario on a terminal (stderr).

@@ -286,14 +286,18 @@ impl Hold {
             }
         };
         let tmp = super::manager::repair_path(&self.session);
-        if bytes.is_empty() || bytes.last() == Some(&b'\n') {
-            // A holder killed mid-repair left its copy: only a holder
-            // writes it, and we hold the lock.
-            self.touch_window()?;
+        // Whatever is at the copy's fixed name goes: only a holder writes
+        // it, and we hold the lock.
+        let clear = || async {
             match fs.remove_file(&tmp).await {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => {}
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
             }
+        };
+        if bytes.is_empty() || bytes.last() == Some(&b'\n') {
+            // A holder killed mid-repair left its copy.
+            self.touch_window()?;
+            clear().await?;
             self.state().repair = false;
             return Ok(());
         }
@@ -311,10 +315,7 @@ impl Hold {
             // the link in the transcript's place (a new user's trial found
             // both). An exclusive create never follows a link.
             self.touch_window()?;
-            match fs.remove_file(&tmp).await {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
+            clear().await?;
             self.touch_window()?;
             fs.create_new(&tmp, bytes[..keep].to_vec()).await?;
             self.touch_window()?;

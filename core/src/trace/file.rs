@@ -632,7 +632,6 @@ impl FileExporter {
     }
 }
 
-/// How every temporary file of the session with `key` begins.
 /// A crash mark is created new, never written: anything already at its
 /// name is a mark to every reader ([`FileExporter::crash_marked`] asks
 /// only whether something is there), and a write would follow a symlink
@@ -645,6 +644,7 @@ fn kept_mark(created: io::Result<()>) -> io::Result<()> {
     }
 }
 
+/// How every temporary file of the session with `key` begins.
 fn tmp_prefix(key: &str) -> String {
     format!("{key}{SUFFIX}{TMP_MARK}")
 }

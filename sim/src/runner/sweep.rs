@@ -178,10 +178,6 @@ fn sweep_runs<T: Sync>(
     let starts: Vec<usize> =
         sweeps.iter().scan(0, |n, (_, items)| Some(std::mem::replace(n, *n + items.len()))).collect();
     let total = sweeps.iter().map(|(_, items)| items.len()).sum::<usize>();
-    let locate = |i: usize| {
-        let k = starts.partition_point(|&s| s <= i) - 1;
-        (k, i - starts[k])
-    };
     let next = AtomicUsize::new(0);
     let fresh: Vec<AtomicBool> = sweeps.iter().map(|_| AtomicBool::new(false)).collect();
     let started: Vec<OnceLock<Instant>> = sweeps.iter().map(|_| OnceLock::new()).collect();
@@ -204,13 +200,13 @@ fn sweep_runs<T: Sync>(
         emitted: 0,
     };
     // Sweeps with no items before the first that has some are done now.
-    out.finish_empty();
+    out.deliver_empty_from(0);
     let claim = || {
         let i = next.fetch_add(1, Ordering::Relaxed);
         if i >= total {
             return None;
         }
-        let (k, j) = locate(i);
+        let (k, j) = locate(&starts, i);
         started[k].get_or_init(Instant::now);
         let thread = if fresh[k].load(Ordering::Relaxed) { Thread::Fresh } else { Thread::Reused };
         Some((i, k, &sweeps[k].1[j], thread))
@@ -250,6 +246,13 @@ fn sweep_runs<T: Sync>(
     });
 }
 
+/// Which sweep item `i` of the whole run belongs to, and its index there
+/// (`starts[k]` is sweep `k`'s first item in the run).
+fn locate(starts: &[usize], i: usize) -> (usize, usize) {
+    let k = starts.partition_point(|&s| s <= i) - 1;
+    (k, i - starts[k])
+}
+
 /// Outcomes as they finish in, delivered in order.
 struct InOrder<'a, T, F, E, D> {
     sweeps: &'a [(&'a dyn Scenario, &'a [T])],
@@ -277,50 +280,47 @@ struct Ran {
 impl<T, F: Fn(usize, &T, Thread) -> Outcome, E: FnMut(usize, &Outcome), D: FnMut(usize, Summary)>
     InOrder<'_, T, F, E, D>
 {
-    fn sweep_of(&self, i: usize) -> (usize, usize) {
-        let k = self.starts.partition_point(|&s| s <= i) - 1;
-        (k, i - self.starts[k])
-    }
-
     fn take(&mut self, i: usize, outcome: Outcome, ran: Ran) {
-        let (k, _) = self.sweep_of(i);
+        let (k, _) = locate(self.starts, i);
         self.arrived[k] += 1;
         if self.arrived[k] == self.sweeps[k].1.len() {
             self.time(k);
         }
         self.buffered.insert(i, (outcome, ran));
         while let Some((mut outcome, Ran { thread, worker })) = self.buffered.remove(&self.emitted) {
-            let (k, j) = self.sweep_of(self.emitted);
+            let (k, j) = locate(self.starts, self.emitted);
             let items = self.sweeps[k].1;
             if thread == Thread::Reused && j == 0 {
                 let mut replay = (self.one)(k, &items[0], Thread::Fresh);
-                // Two fresh threads that disagree too: not the thread's
-                // keys but process-wide state (a static, the real clock),
-                // which no fresh thread cures: RUN3, as a determinism
-                // check would say (the sweep used to pass it with a note).
-                let again = determinism_mismatch(&outcome, &replay)
-                    .and_then(|_| determinism_mismatch(&replay, &(self.one)(k, &items[0], Thread::Fresh)));
-                if let Some(why) = again {
-                    // (A run checked for determinism has said so already.)
-                    let said = replay.violations.iter().any(|v| v.invariant == "RUN3");
-                    let at_ms = replay.sim_time.as_millis() as u64;
-                    let message = format!(
-                        "seed {}'s history differs between two runs on fresh threads: the workload depends on \
-                         process-wide state (a static, the real clock, the environment), not only its seed: {why}",
-                        replay.seed
-                    );
-                    if !said {
-                        replay.violations.push(Violation { invariant: "RUN3".into(), at_ms, message });
+                if determinism_mismatch(&outcome, &replay).is_some() {
+                    match determinism_mismatch(&replay, &(self.one)(k, &items[0], Thread::Fresh)) {
+                        // Two fresh threads that disagree too: not the
+                        // thread's keys but process-wide state (a static,
+                        // the real clock), which no fresh thread cures:
+                        // RUN3, as a determinism check would say (unless
+                        // one has, in a run checked for determinism).
+                        Some(why) if !replay.violations.iter().any(|v| v.invariant == "RUN3") => {
+                            let at_ms = replay.sim_time.as_millis() as u64;
+                            let message = format!(
+                                "seed {}'s history differs between two runs on fresh threads: the workload \
+                                 depends on process-wide state (a static, the real clock, the environment), not \
+                                 only its seed: {why}",
+                                replay.seed
+                            );
+                            replay.violations.push(Violation { invariant: "RUN3".into(), at_ms, message });
+                        }
+                        Some(_) => {}
+                        None => {
+                            self.fresh[k].store(true, Ordering::Relaxed);
+                            self.summaries[k].fresh_threads = Some(format!(
+                                "seed {}'s history on a reused worker thread ({:016x}) differs from its replay on \
+                                 a fresh thread ({:016x}): the workload depends on more than its seed (per-thread \
+                                 state such as a std HashMap's order: use a BTreeMap or a fixed hasher; or \
+                                 process-wide state); every seed ran on a fresh thread",
+                                outcome.seed, outcome.history_hash, replay.history_hash
+                            ));
+                        }
                     }
-                } else if determinism_mismatch(&outcome, &replay).is_some() {
-                    self.fresh[k].store(true, Ordering::Relaxed);
-                    self.summaries[k].fresh_threads = Some(format!(
-                        "seed {}'s history on a reused worker thread ({:016x}) differs from its replay on a \
-                         fresh thread ({:016x}): the workload depends on more than its seed (per-thread state \
-                         such as a std HashMap's order: use a BTreeMap or a fixed hasher; or process-wide \
-                         state); every seed ran on a fresh thread",
-                        outcome.seed, outcome.history_hash, replay.history_hash
-                    ));
                 }
                 outcome = replay;
             } else if thread == Thread::Reused && self.fresh[k].load(Ordering::Relaxed) {
@@ -356,23 +356,14 @@ impl<T, F: Fn(usize, &T, Thread) -> Outcome, E: FnMut(usize, &Outcome), D: FnMut
     fn deliver(&mut self, k: usize) {
         let summary = std::mem::replace(&mut self.summaries[k], Summary::new(self.sweeps[k].0));
         (self.done)(k, summary);
-        let mut k = k + 1;
-        while k < self.sweeps.len() && self.sweeps[k].1.is_empty() {
-            let summary = Summary::new(self.sweeps[k].0);
-            (self.done)(k, summary);
-            k += 1;
-        }
+        self.deliver_empty_from(k + 1);
     }
 
-    /// Sweeps with no items before the first that has some (the rest are
-    /// delivered after their predecessor).
-    fn finish_empty(&mut self) {
-        for k in 0..self.sweeps.len() {
-            if !self.sweeps[k].1.is_empty() {
-                break;
-            }
-            let summary = Summary::new(self.sweeps[k].0);
-            (self.done)(k, summary);
+    /// Hand over the summaries of the sweeps with no items from `k` on, up
+    /// to the next that has some (delivered after its last outcome).
+    fn deliver_empty_from(&mut self, k: usize) {
+        for k in (k..self.sweeps.len()).take_while(|&k| self.sweeps[k].1.is_empty()) {
+            (self.done)(k, Summary::new(self.sweeps[k].0));
         }
     }
 }
