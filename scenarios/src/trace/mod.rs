@@ -40,7 +40,7 @@ use crate::fault_caused;
 use crate::locked as lock;
 
 pub use legacy::{DebounceSession, LegacyExporter, LegacyFlavour, upstream_name};
-pub use shared::SharedDirScenario;
+pub use shared::{SharedDirScenario, SharedVariant};
 
 const DIR: &str = "/efs/traces";
 

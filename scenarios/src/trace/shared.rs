@@ -18,9 +18,21 @@
 //! session never suppresses another), crashed ones read crashed (T10), and
 //! no temporary file is left (T5).
 //!
-//! The replica runs today's exporter as a sole writer of the directory
+//! In one seed in two a vandal plants a symlink at the crashing session's
+//! crash mark name, shortly before the crash, pointing at a file outside
+//! the directory (a new user's trial found the crash write following such
+//! a link and truncating its target). The link is a mark to every reader
+//! from the instant it lands (T19, T12 and T6 count it as one); T21 holds
+//! the file it points to unchanged.
+//!
+//! Two replicas. `legacy/trace-per-instance-crash-mark` runs today's
+//! exporter as a sole writer of the directory
 //! (`FileExporterConfig::sole_writer`): crash marks in memory only, so the
-//! other process's exports land over the crash.
+//! other process's exports land over the crash. No vandal plants there: a
+//! sole writer reads no mark. `legacy/trace-crash-mark-through-symlink`
+//! is the exporter before `8f17150`, which wrote its crash mark (create or
+//! truncate, following a link at the name) rather than creating it new:
+//! its vandal always plants, and T21 catches it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,7 +42,7 @@ use std::time::Duration;
 use steadfast_core::trace::{
     FileExporter, FileExporterConfig, Session, Status, TraceConfig, TraceDoc, TraceError, Tracer,
 };
-use steadfast_core::{Env, FileKind, FsOp};
+use steadfast_core::{Env, FileKind, FsOp, FsOutput};
 use steadfast_sim::schedule::{ErrorRule, Event, TimedEvent};
 use steadfast_sim::swarm::Swarm;
 use steadfast_sim::world::{Invariant, Landed, LocalBoxFuture};
@@ -67,33 +79,65 @@ const INVARIANTS: &[Invariant] = &[
         id: "T12",
         statement: "an export fenced by another process's crash write reports the crash: once a session's crash mark exists, no export of it reports an I/O error that no injected fault caused",
     },
+    Invariant {
+        id: "T21",
+        statement: "a symlink planted at a crash mark's name is a mark, neither a door nor an error: the file it points to keeps its bytes, and the crash write that meets it fails only by an injected fault",
+    },
 ];
 
 const OTHER_RENAME_AFTER_CRASH: &str = "the other process's rename of a crashed session was in flight at its crash";
 const OTHER_REFUSED: &str = "the other process's export of a crashed session was refused";
-const SOMETIMES: &[&str] = &[OTHER_RENAME_AFTER_CRASH, OTHER_REFUSED];
+const MARK_LINK_MET: &str = "a crash write met a symlink planted at its crash mark";
+const SOMETIMES: &[&str] = &[OTHER_RENAME_AFTER_CRASH, OTHER_REFUSED, MARK_LINK_MET];
 
-/// Two processes, one directory: the fixed exporter or the replica.
+/// Outside the trace directory: what a symlink planted at a crash mark
+/// points to, and its bytes (T21).
+const VICTIM: &str = "/outside/precious";
+const VICTIM_BYTES: &[u8] = b"precious: no trace may write here\n";
+
+/// Which exporter the two processes run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SharedVariant {
+    /// `steadfast_core::trace::FileExporter` as shipped.
+    Core,
+    /// The same exporter as a sole writer: crash marks in memory only.
+    PerInstanceMarks,
+    /// The exporter before `8f17150`: its crash mark written (create or
+    /// truncate, following a symlink at the name), not created new.
+    MarkWritesThrough,
+}
+
+/// Two processes, one directory: the fixed exporter or a replica.
 #[derive(Debug)]
 pub struct SharedDirScenario {
-    /// Run the exporter as a sole writer (the replica).
-    pub sole_writer: bool,
+    /// Which exporter.
+    pub variant: SharedVariant,
 }
 
 impl Scenario for SharedDirScenario {
     fn name(&self) -> &'static str {
-        if self.sole_writer { "legacy/trace-per-instance-crash-mark" } else { "trace-shared-dir" }
+        match self.variant {
+            SharedVariant::Core => "trace-shared-dir",
+            SharedVariant::PerInstanceMarks => "legacy/trace-per-instance-crash-mark",
+            SharedVariant::MarkWritesThrough => "legacy/trace-crash-mark-through-symlink",
+        }
     }
 
     fn expect(&self) -> Expect {
-        if self.sole_writer { Expect::Violate } else { Expect::Hold }
+        if self.variant == SharedVariant::Core { Expect::Hold } else { Expect::Violate }
     }
 
     fn description(&self) -> &'static str {
-        if self.sole_writer {
-            "crash marks per exporter instance, two processes on one directory: breaks T10"
-        } else {
-            "two processes export the same sessions into one EFS directory; one crash-writes (T10)"
+        match self.variant {
+            SharedVariant::Core => {
+                "two processes export the same sessions into one EFS directory; one crash-writes (T10); a vandal plants a symlink at its crash mark (T21)"
+            }
+            SharedVariant::PerInstanceMarks => {
+                "crash marks per exporter instance, two processes on one directory: breaks T10"
+            }
+            SharedVariant::MarkWritesThrough => {
+                "a crash mark written through a symlink planted at its name: breaks T21"
+            }
         }
     }
 
@@ -106,19 +150,19 @@ impl Scenario for SharedDirScenario {
     }
 
     fn sometimes(&self) -> &'static [&'static str] {
-        if self.sole_writer { &[] } else { SOMETIMES }
+        if self.variant == SharedVariant::Core { SOMETIMES } else { &[] }
     }
 
     fn schedule(&self, seed: u64) -> Schedule {
-        schedule(seed)
+        schedule(seed, self.variant)
     }
 
     fn run<'a>(&'a self, world: &'a World) -> LocalBoxFuture<'a, ()> {
-        Box::pin(drive(world, self.sole_writer))
+        Box::pin(drive(world, self.variant))
     }
 }
 
-fn schedule(seed: u64) -> Schedule {
+fn schedule(seed: u64, variant: SharedVariant) -> Schedule {
     let mut sw = Swarm::draw(seed, &["eio", "enospc", "die"]);
     let mut s = Schedule::calm(seed, CHAOS_MS);
     s.quiet_ms = QUIET_MS;
@@ -161,6 +205,20 @@ fn schedule(seed: u64) -> Schedule {
         let node = NODES[s.params["crash_node"] as usize];
         s.events.push(TimedEvent { at_ms: crash_at_ms + 1, what: Event::Kill { node: node.into() } });
     }
+    // The vandal, on a stream of its own (the seed's other draws stay):
+    // in one seed in two (every seed of the replica that writes through
+    // it; never where no mark is read), a symlink at the crashing
+    // session's crash mark name, up to 2 s before the crash.
+    let mut links = SimRng::new(seed, 0x3A2C);
+    let plants = match variant {
+        SharedVariant::Core => links.chance(0.5),
+        SharedVariant::PerInstanceMarks => false,
+        SharedVariant::MarkWritesThrough => true,
+    };
+    if plants {
+        let at_ms = links.range(crash_at_ms.saturating_sub(2_000).max(100), crash_at_ms - 1);
+        s.params.insert("mark_link_at_ms".into(), at_ms);
+    }
     s
 }
 
@@ -176,6 +234,8 @@ struct Book {
     tidied: Vec<String>,
     /// When each session's crash mark first landed (T12).
     marked_at: BTreeMap<PathBuf, Duration>,
+    /// Sessions whose crash mark name the vandal planted a symlink at.
+    planted: BTreeMap<String, PathBuf>,
 }
 
 type SharedBook = Arc<Mutex<Book>>;
@@ -231,8 +291,15 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
     })
 }
 
-async fn drive(world: &World, sole_writer: bool) {
-    world.setup([FsOp::CreateDirAll(DIR.into())]);
+async fn drive(world: &World, variant: SharedVariant) {
+    let plant_at_ms = world.schedule().param("mark_link_at_ms", 0);
+    let mut setup = vec![FsOp::CreateDirAll(DIR.into())];
+    if plant_at_ms > 0 {
+        let victim = Path::new(VICTIM);
+        setup.push(FsOp::CreateDirAll(victim.parent().expect("a parent").to_path_buf()));
+        setup.push(FsOp::Write { path: victim.to_path_buf(), data: VICTIM_BYTES.to_vec() });
+    }
+    world.setup(setup);
     let book: SharedBook = Arc::default();
     {
         let mut b = lock(&book);
@@ -241,18 +308,85 @@ async fn drive(world: &World, sole_writer: bool) {
         }
     }
     world.watch(DIR, watcher(book.clone()));
+    if plant_at_ms > 0 {
+        let (w, b) = (world.clone(), book.clone());
+        world.spawn_local(async move { vandal(&w, &b, plant_at_ms).await });
+    }
     for (i, node) in NODES.iter().enumerate() {
         let b = book.clone();
         world.add_node(node, move |w| {
             let book = b.clone();
-            async move { process(w, book, i, sole_writer).await }
+            async move { process(w, book, i, variant).await }
         });
     }
     world.sleep_until(world.quiet_end()).await;
     final_checks(world, &book);
 }
 
-async fn open_exporter(env: &Env, sole_writer: bool) -> Option<Arc<FileExporter>> {
+/// The session one process crash-writes.
+fn victim_id(world: &World) -> String {
+    let ids = session_ids(world);
+    ids[world.schedule().param("crash_session", 0) as usize % ids.len()].clone()
+}
+
+/// At `at_ms`, a symlink at the crash mark name of the session about to
+/// crash, pointing at a file outside (an attacker's, or a confused
+/// tool's), made durable. From then on it is a mark to every reader: an
+/// export of the session is refused as after a crash.
+async fn vandal(world: &World, book: &SharedBook, at_ms: u64) {
+    world.sleep_until(Duration::from_millis(at_ms)).await;
+    let id = victim_id(world);
+    let mark = Path::new(DIR).join(steadfast_core::trace::names::crash_mark_name(&id));
+    if world.harness_apply(FsOp::Symlink { target: VICTIM.into(), link: mark.clone() }).is_ok() {
+        let _ = world.harness_apply(FsOp::SyncDir(DIR.into()));
+        let mut b = lock(book);
+        b.marked_at.entry(mark.clone()).or_insert(world.now());
+        b.planted.insert(id, mark);
+    }
+}
+
+/// T21: the file a planted link points to holds what was planted.
+fn judge_victim(world: &World, book: &Book) {
+    let Some((id, mark)) = book.planted.iter().next() else { return };
+    let bytes = world.peek_file(Path::new(VICTIM));
+    world.check("T21", bytes.as_deref().is_ok_and(|b| b == VICTIM_BYTES), || {
+        format!(
+            "{VICTIM}, the target of a symlink planted at {} (the crash mark of {id:?}), now holds {:?}",
+            mark.display(),
+            bytes.as_deref().map(String::from_utf8_lossy)
+        )
+    });
+}
+
+/// The exporter's file system as it was before `8f17150` (the replica
+/// `legacy/trace-crash-mark-through-symlink`): a crash mark is written,
+/// creating or truncating whatever its name leads to, not created new.
+struct MarksWritten(Arc<dyn steadfast_core::Fs>);
+
+impl MarksWritten {
+    fn old(op: FsOp) -> FsOp {
+        match op {
+            FsOp::CreateNew { path, data }
+                if path.to_string_lossy().ends_with(steadfast_core::trace::names::CRASH_MARK) =>
+            {
+                FsOp::Write { path, data }
+            }
+            other => other,
+        }
+    }
+}
+
+impl steadfast_core::Fs for MarksWritten {
+    fn exec(&self, op: FsOp) -> steadfast_core::BoxFuture<'_, std::io::Result<steadfast_core::FsOutput>> {
+        self.0.exec(MarksWritten::old(op))
+    }
+    fn exec_blocking(&self, op: FsOp) -> std::io::Result<steadfast_core::FsOutput> {
+        self.0.exec_blocking(MarksWritten::old(op))
+    }
+}
+
+async fn open_exporter(env: &Env, variant: SharedVariant) -> Option<Arc<FileExporter>> {
+    let sole_writer = variant == SharedVariant::PerInstanceMarks;
     let config =
         FileExporterConfig { stale_tmp_age: Duration::from_millis(STALE_TMP_MS), sole_writer, ..Default::default() };
     for _ in 0..50 {
@@ -264,9 +398,12 @@ async fn open_exporter(env: &Env, sole_writer: bool) -> Option<Arc<FileExporter>
     None
 }
 
-async fn process(world: World, book: SharedBook, node: usize, sole_writer: bool) {
-    let env = world.env();
-    let Some(file) = open_exporter(&env, sole_writer).await else { return };
+async fn process(world: World, book: SharedBook, node: usize, variant: SharedVariant) {
+    let mut env = world.env();
+    if variant == SharedVariant::MarkWritesThrough {
+        env.fs = Arc::new(MarksWritten(env.fs));
+    }
+    let Some(file) = open_exporter(&env, variant).await else { return };
     let tracer = Tracer::new(&env, vec![file.clone()], TraceConfig::default());
     let sessions: Vec<Session> = session_ids(&world).iter().map(|id| tracer.start(id)).collect();
     let s = world.schedule();
@@ -303,15 +440,29 @@ async fn crasher(world: &World, book: &SharedBook, file: &FileExporter, victim: 
     if world.in_flight("rename", |p| p.to_str().is_some_and(|p| p.starts_with(&others))) > 0 {
         world.reach(OTHER_RENAME_AFTER_CRASH);
     }
+    let met = matches!(world.peek(FsOp::SymlinkMetadata(file.crash_mark_for(&id))),
+        Ok(FsOutput::Metadata(m)) if m.kind == FileKind::Symlink);
+    if met {
+        world.reach(MARK_LINK_MET);
+    }
     lock(book).crash_started.insert(id.clone(), true);
     let result = victim.crash_write();
     world.note(format!("crash write of {id:?}: {result:?}"));
+    if met {
+        // The progress twin: the link is a mark like any other, not a
+        // reason to fail the crash write.
+        let caused = matches!(&result, Err(TraceError::Io { source, .. }) if super::fault_caused(source));
+        world.check("T21", result.is_ok() || caused, || {
+            format!("the crash write of {id:?} met a symlink at its crash mark and failed with no fault: {result:?}")
+        });
+    }
     if result.is_ok() {
         lock(book).crashed.insert(id.clone(), true);
         let read = world.peek_file(&path).map_err(|e| e.to_string());
         let book = lock(book);
         judge(&book, &path, read.as_deref(), &mut |inv, ok, msg| world.check(inv, ok, msg));
     }
+    judge_victim(world, &lock(book));
 }
 
 async fn session_main(world: &World, book: &SharedBook, sess: Session, node: &str, mut rng: SimRng) {
@@ -411,6 +562,7 @@ fn final_checks(world: &World, shared: &SharedBook) {
     // T12 for the snapshots written in the background, whose errors only
     // a warning reports.
     let book = lock(shared);
+    judge_victim(world, &book);
     for d in world.diagnostics().iter().filter(|d| d.message == "trace snapshot failed") {
         let error = d.field("error").unwrap_or_default();
         let caused = super::fault_caused_text(error);
@@ -420,7 +572,8 @@ fn final_checks(world: &World, shared: &SharedBook) {
     for (path, id) in &book.ids {
         let read = world.peek_file(path).map_err(|e| e.to_string());
         judge(&book, path, read.as_deref(), &mut |inv, ok, msg| world.check(inv, ok, msg));
-        if book.crash_started.contains_key(id) {
+        // A session the vandal marked is refused as a crashed one is.
+        if book.crash_started.contains_key(id) || book.planted.contains_key(id) {
             continue;
         }
         let status = read.ok().and_then(|b| TraceDoc::parse(&b).ok()).map(|d| d.status);
@@ -455,4 +608,9 @@ const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec { name: "crash_node", max: 1, doc: "which process crash-writes (0: a, 1: b)" },
     ParamSpec { name: "crash_session", max: 2, doc: "which session crashes" },
+    ParamSpec {
+        name: "mark_link_at_ms",
+        max: steadfast_sim::schedule::limits::RUN_MS_MAX,
+        doc: "when a vandal plants a symlink at the crashing session's crash mark (0: never)",
+    },
 ];

@@ -135,6 +135,11 @@ fn legacy_trace_per_instance_crash_mark() {
 }
 
 #[test]
+fn legacy_trace_crash_mark_through_symlink() {
+    check("legacy/trace-crash-mark-through-symlink");
+}
+
+#[test]
 fn lock() {
     check("lock");
 }
