@@ -18,6 +18,10 @@
 //!   in front to stop);
 //! - a malformed head is answered 400, another method 405 (with `allow`),
 //!   another path 404, `HEAD` the `GET`'s headers without a body;
+//! - a head is read as RFC 9112 has a server read one: a bare LF ends a
+//!   line as CRLF does, empty lines before the request line are skipped,
+//!   and a target in absolute form (`http://host/healthz`) is its path; a
+//!   head trickled a byte at a time is scanned in linear time;
 //! - each connection answers one request and closes (pipelined requests
 //!   after it are not read).
 //!
@@ -230,24 +234,56 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, heartbeat: 
     let _ = stream.shutdown().await;
 }
 
-/// The head up to its blank line; `None` when it is oversized or the peer
-/// closed before finishing it.
+/// The head up to its first empty line; `None` when it is oversized or the
+/// peer closed before finishing it.
+///
+/// As RFC 9112 §2.2 allows and server stacks do, a bare LF ends a line as
+/// CRLF does (`printf 'GET /healthz HTTP/1.0\n\n' | nc` is answered, not
+/// left to its deadline), and empty lines before the request line are
+/// skipped (they count toward the size limit). Each byte is scanned once
+/// or twice however the head arrives: a peer trickling a byte at a time
+/// costs the server no more than one sending it whole.
 async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Option<Vec<u8>> {
     let mut head = Vec::with_capacity(512);
     let mut buf = [0u8; 1024];
+    let mut skipped = 0usize;
+    let mut scanned = 0usize;
     loop {
-        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+        if let Some(end) = blank_line(&head, scanned.saturating_sub(2)) {
             head.truncate(end);
             return Some(head);
         }
-        if head.len() >= HEAD_MAX {
+        scanned = head.len();
+        if head.len() + skipped >= HEAD_MAX {
             return None;
         }
-        match stream.read(&mut buf).await {
+        let n = match stream.read(&mut buf).await {
             Ok(0) | Err(_) => return None,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
+            Ok(n) => n,
+        };
+        let mut fresh = &buf[..n];
+        if head.is_empty() {
+            let lead = fresh.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+            skipped += lead;
+            fresh = &fresh[lead..];
         }
+        head.extend_from_slice(fresh);
     }
+}
+
+/// Where the head's last line ends (its LF) if an empty line follows it
+/// (LF, or CR LF), searching from `from`; a head begins with no empty line
+/// ([`read_head`] skips them).
+fn blank_line(head: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(off) = head.get(i..)?.iter().position(|&b| b == b'\n') {
+        let at = i + off;
+        if let [b'\n', ..] | [b'\r', b'\n', ..] = head[at + 1..] {
+            return Some(at);
+        }
+        i = at + 1;
+    }
+    None
 }
 
 /// The response bytes for a request head.
@@ -258,7 +294,8 @@ fn route(head: &[u8], heartbeat: &Heartbeat) -> Vec<u8> {
     else {
         return answer(400, "Bad Request", "", None);
     };
-    if !version.starts_with(b"HTTP/1.") || method.is_empty() || !target.starts_with(b"/") {
+    let Some(target) = origin_form(target) else { return answer(400, "Bad Request", "", None) };
+    if !version.starts_with(b"HTTP/1.") || method.is_empty() {
         return answer(400, "Bad Request", "", None);
     }
     let path = target.split(|&b| b == b'?').next().unwrap_or_default();
@@ -281,6 +318,27 @@ fn route(head: &[u8], heartbeat: &Heartbeat) -> Vec<u8> {
             }
             answer(r.status, reason, &r.body, Some(&headers))
         }
+    }
+}
+
+/// A request target as its path and query: the origin form (`/healthz`)
+/// as sent, the absolute form (`http://host:8080/healthz`, which RFC 9112
+/// §3.2.2 has every server accept, as a proxy's probe sends it) without
+/// its scheme and authority, `/` for an empty path. `None` for anything
+/// else (`*`, a bare name).
+fn origin_form(target: &[u8]) -> Option<&[u8]> {
+    if target.starts_with(b"/") {
+        return Some(target);
+    }
+    let scheme = target.iter().position(|&b| b == b':')?;
+    let rest = target[scheme..].strip_prefix(b"://")?;
+    if !target[..scheme].eq_ignore_ascii_case(b"http") && !target[..scheme].eq_ignore_ascii_case(b"https") {
+        return None;
+    }
+    match rest.iter().position(|&b| b == b'/' || b == b'?') {
+        Some(i) if rest[i] == b'/' => Some(&rest[i..]),
+        // No path: the query (if any) of the root.
+        _ => Some(b"/"),
     }
 }
 
@@ -321,6 +379,14 @@ mod tests {
             (b"GET /healthz SPDY/3", 400),
             (b"", 400),
             (b"\x00\x01\x02", 400),
+            (b"GET http://lb.internal:8080/healthz HTTP/1.1", 200),
+            (b"GET HTTPS://lb.internal/healthz?x=1 HTTP/1.1", 200),
+            (b"GET http://lb.internal HTTP/1.1", 404),
+            (b"GET http://lb.internal/healthzz HTTP/1.1", 404),
+            (b"GET ftp://lb.internal/healthz HTTP/1.1", 400),
+            (b"GET http:/healthz HTTP/1.1", 400),
+            (b"GET * HTTP/1.1", 400),
+            (b"GET /healthz HTTP/1.1\nhost: x", 200),
         ];
         for (head, want) in cases {
             // A health answer is 200 or 503, whichever the heartbeat says.
@@ -332,5 +398,74 @@ mod tests {
         }
         let head_only = route(b"HEAD /healthz HTTP/1.1", &hb);
         assert!(head_only.ends_with(b"\r\n\r\n"), "HEAD has no body");
+    }
+
+    /// A stream that hands its bytes over in the given pieces, then ends.
+    struct Pieces(std::collections::VecDeque<Vec<u8>>);
+
+    impl AsyncRead for Pieces {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            if let Some(mut piece) = self.0.pop_front() {
+                let n = piece.len().min(buf.remaining());
+                buf.put_slice(&piece[..n]);
+                if n < piece.len() {
+                    self.0.push_front(piece.split_off(n));
+                }
+            }
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    /// The head `bytes` reads as, whole and in every split into pieces of
+    /// `size` bytes.
+    fn heads(bytes: &[u8]) -> Vec<Option<Vec<u8>>> {
+        let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        [bytes.len().max(1), 1, 2, 3, 5, 1024]
+            .into_iter()
+            .map(|size| {
+                let pieces = bytes.chunks(size).map(<[u8]>::to_vec).collect();
+                rt.block_on(read_head(&mut Pieces(pieces)))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_head_ends_at_its_first_empty_line_however_it_arrives() {
+        let cases: &[(&[u8], Option<&[u8]>)] = &[
+            (b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n", Some(b"GET /healthz HTTP/1.1\r\nhost: x\r")),
+            // A bare LF ends a line (RFC 9112 2.2): `printf ... | nc`.
+            (b"GET /healthz HTTP/1.0\n\n", Some(b"GET /healthz HTTP/1.0")),
+            (b"GET /healthz HTTP/1.1\nhost: x\r\n\n", Some(b"GET /healthz HTTP/1.1\nhost: x\r")),
+            (b"GET /healthz HTTP/1.1\r\n\nrest", Some(b"GET /healthz HTTP/1.1\r")),
+            // Empty lines before the request line are skipped.
+            (b"\r\n\r\n\nGET /healthz HTTP/1.1\r\n\r\n", Some(b"GET /healthz HTTP/1.1\r")),
+            // Only what comes before the first empty line.
+            (b"GET /healthz HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n", Some(b"GET /healthz HTTP/1.1\r")),
+            // Not a head yet when the peer closes.
+            (b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r", None),
+            (b"GET /healthz HTTP/1.1\r\r", None),
+            (b"\r\n\r\n", None),
+            (b"", None),
+        ];
+        for (bytes, want) in cases {
+            for (i, got) in heads(bytes).into_iter().enumerate() {
+                assert_eq!(got.as_deref(), *want, "{:?}, split #{i}", String::from_utf8_lossy(bytes));
+            }
+        }
+    }
+
+    #[test]
+    fn a_head_is_bounded_empty_lines_included() {
+        let long = [b"GET /healthz HTTP/1.1\r\nx: ".as_slice(), &[b'a'; HEAD_MAX], b"\r\n\r\n"].concat();
+        let blank = [[b'\n'; HEAD_MAX].as_slice(), b"GET /healthz HTTP/1.1\r\n\r\n"].concat();
+        for bytes in [long, blank] {
+            assert!(heads(&bytes).iter().all(Option::is_none), "{} bytes before the end", bytes.len());
+        }
+        let within = [b"GET /healthz HTTP/1.1\r\nx: ".as_slice(), &[b'a'; HEAD_MAX / 2], b"\r\n\r\n"].concat();
+        assert!(heads(&within).iter().all(Option::is_some));
     }
 }

@@ -162,6 +162,9 @@ struct Mob {
     oversized: u64,
     pipelined: u64,
     garbage: u64,
+    /// Well-formed requests in the forms a hand or a proxy sends: bare LF
+    /// line ends (`printf | nc`), the absolute form, a byte at a time.
+    plain: u64,
 }
 
 impl Mob {
@@ -175,6 +178,7 @@ impl Mob {
             oversized: r.range(0, 4),
             pipelined: r.range(0, 4),
             garbage: r.range(0, 4),
+            plain: r.range(1, 4),
         }
     }
 }
@@ -193,6 +197,22 @@ async fn exchange(bytes: &[u8], deadline: Duration) -> Result<String, String> {
     let run = async {
         let mut s = turmoil::net::TcpStream::connect(("server", PORT)).await.map_err(|e| format!("connect: {e}"))?;
         s.write_all(bytes).await.map_err(|e| format!("write: {e}"))?;
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.map_err(|e| format!("read: {e}"))?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    };
+    tokio::time::timeout(deadline, run).await.unwrap_or_else(|_| Err(format!("no answer within {deadline:?}")))
+}
+
+/// [`exchange`], the request sent a byte every 20 ms (within the head's
+/// deadline: a slow client, not a slow-loris one).
+async fn trickle(bytes: &[u8], deadline: Duration) -> Result<String, String> {
+    let run = async {
+        let mut s = turmoil::net::TcpStream::connect(("server", PORT)).await.map_err(|e| format!("connect: {e}"))?;
+        for b in bytes {
+            s.write_all(&[*b]).await.map_err(|e| format!("write: {e}"))?;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let mut out = Vec::new();
         s.read_to_end(&mut out).await.map_err(|e| format!("read: {e}"))?;
         Ok(String::from_utf8_lossy(&out).into_owned())
@@ -298,9 +318,16 @@ fn run(seed: u64, legacy: bool) -> Verdict {
                 let (v, bytes) = (v.clone(), bytes.clone());
                 tasks.spawn_local(async move {
                     tokio::time::sleep(delay).await;
-                    let answer = exchange(&bytes, Duration::from_secs(6)).await;
+                    let answer = if what == "trickled" {
+                        trickle(&bytes, Duration::from_secs(6)).await
+                    } else {
+                        exchange(&bytes, Duration::from_secs(6)).await
+                    };
                     let ok = match what {
                         "pipelined" => answer.as_ref().is_ok_and(|a| a.matches("HTTP/1.1 ").count() == 1),
+                        "bare-lf" | "absolute-form" | "trickled" => answer
+                            .as_ref()
+                            .is_ok_and(|a| a.starts_with("HTTP/1.1 200") || a.starts_with("HTTP/1.1 503")),
                         // A 400, closed without a word (the head deadline), or
                         // reset (closed with the rest of the head unread).
                         _ => match &answer {
@@ -323,6 +350,9 @@ fn run(seed: u64, legacy: bool) -> Verdict {
             &mut rng,
         );
         expect(mob.garbage, "garbage", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n".to_vec(), &mut rng);
+        expect(mob.plain, "bare-lf", b"GET /healthz HTTP/1.0\n\n".to_vec(), &mut rng);
+        expect(mob.plain, "absolute-form", b"GET http://server:80/healthz HTTP/1.1\r\n\r\n".to_vec(), &mut rng);
+        expect(mob.plain, "trickled", b"\r\nGET /healthz HTTP/1.1\r\nhost: server\r\n\r\n".to_vec(), &mut rng);
         while tasks.join_next().await.is_some() {}
         Ok(())
     });
