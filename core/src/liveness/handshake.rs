@@ -64,30 +64,110 @@ pub enum HandshakeError {
     Io(#[from] io::Error),
 }
 
+/// Lines and bytes of pollution read so far.
+#[derive(Default)]
+struct Seen {
+    lines: usize,
+    bytes: usize,
+}
+
 impl Handshake {
     /// Read lines with `next_line` (`None` at EOF) until the answer, within
     /// the deadline; returns the answer line.
+    ///
+    /// `next_line` reads whole lines, so the bytes bound is only as good as
+    /// its own: over a pipe, [`Handshake::wait_reader`] (feature `real`)
+    /// holds no more than `bytes_max` however long a line is.
     pub async fn wait<F>(&self, clock: &dyn Clock, mut next_line: F) -> Result<String, HandshakeError>
     where
         F: FnMut() -> BoxFuture<'static, io::Result<Option<String>>>,
     {
         let read = async {
-            let (mut lines, mut bytes) = (0, 0);
+            let mut seen = Seen::default();
             loop {
                 let Some(line) = next_line().await? else { return Err(HandshakeError::Eof) };
-                if line.starts_with(&self.prefix) {
-                    return Ok(line);
-                }
-                if let Some(why) = line.strip_prefix(&self.error_prefix) {
-                    return Err(HandshakeError::Failed(why.trim().to_string()));
-                }
-                lines += 1;
-                bytes += line.len();
-                if lines >= self.lines_max || bytes >= self.bytes_max {
-                    return Err(HandshakeError::Polluted { lines, bytes });
+                if let Some(verdict) = self.judge(line, &mut seen) {
+                    return verdict;
                 }
             }
         };
+        self.within(clock, read).await
+    }
+
+    /// [`Handshake::wait`] on the child's output as bytes (its stdout
+    /// pipe): a line ends at LF, a CR before it dropped, and the last one
+    /// at EOF. A line still arriving counts toward `bytes_max` (as the line
+    /// it will be) and is held only within it, so a child printing one
+    /// endless line is [`HandshakeError::Polluted`] at the bound, not
+    /// buffered until the deadline; an answer line counts too, from the
+    /// bytes the pollution before it left. Bytes that are no UTF-8 read as
+    /// U+FFFD.
+    #[cfg(feature = "real")]
+    pub async fn wait_reader<R>(&self, clock: &dyn Clock, reader: &mut R) -> Result<String, HandshakeError>
+    where
+        R: tokio::io::AsyncRead + Unpin + ?Sized,
+    {
+        use tokio::io::AsyncReadExt;
+        let read = async {
+            let mut seen = Seen::default();
+            let mut line = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = reader.read(&mut buf).await?;
+                if n == 0 {
+                    if !line.is_empty()
+                        && let Some(verdict) = self.judge(String::from_utf8_lossy(&line).into_owned(), &mut seen)
+                    {
+                        return verdict;
+                    }
+                    return Err(HandshakeError::Eof);
+                }
+                for piece in buf[..n].split_inclusive(|&b| b == b'\n') {
+                    let Some(body) = piece.strip_suffix(b"\n") else {
+                        // A line still arriving: held only within the bound.
+                        let bytes = seen.bytes + line.len() + piece.len();
+                        if bytes >= self.bytes_max {
+                            return Err(HandshakeError::Polluted { lines: seen.lines + 1, bytes });
+                        }
+                        line.extend_from_slice(piece);
+                        continue;
+                    };
+                    line.extend_from_slice(body);
+                    if line.last() == Some(&b'\r') {
+                        line.pop();
+                    }
+                    let whole = String::from_utf8_lossy(&line).into_owned();
+                    line.clear();
+                    if let Some(verdict) = self.judge(whole, &mut seen) {
+                        return verdict;
+                    }
+                }
+            }
+        };
+        self.within(clock, read).await
+    }
+
+    /// What one line means: the answer, the child's failure, pollution
+    /// past a bound, or (`None`) pollution within them, counted.
+    fn judge(&self, line: String, seen: &mut Seen) -> Option<Result<String, HandshakeError>> {
+        if line.starts_with(&self.prefix) {
+            return Some(Ok(line));
+        }
+        if let Some(why) = line.strip_prefix(&self.error_prefix) {
+            return Some(Err(HandshakeError::Failed(why.trim().to_string())));
+        }
+        seen.lines += 1;
+        seen.bytes += line.len();
+        (seen.lines >= self.lines_max || seen.bytes >= self.bytes_max)
+            .then_some(Err(HandshakeError::Polluted { lines: seen.lines, bytes: seen.bytes }))
+    }
+
+    /// `read` within the deadline.
+    async fn within(
+        &self,
+        clock: &dyn Clock,
+        read: impl Future<Output = Result<String, HandshakeError>>,
+    ) -> Result<String, HandshakeError> {
         match crate::timeout(clock, self.deadline, read).await {
             Ok(result) => result,
             Err(_) => Err(HandshakeError::Timeout(self.deadline)),

@@ -14,7 +14,10 @@
 //!   ignored, and disabled with one notice when the file is absent (H3).
 //! - [`Handshake`]: a parent waits for its child's first line with a
 //!   deadline (30 s), reading at most 64 lines / 64 KiB; an error line and
-//!   EOF are distinct failures (H4). [`DeferUntilHandshake`] is the child's
+//!   EOF are distinct failures (H4). Over the child's stdout pipe,
+//!   `Handshake::wait_reader` (feature `real`) splits the lines itself and
+//!   holds no more than the bound of a line that never ends; `wait` takes
+//!   lines from any source. [`DeferUntilHandshake`] is the child's
 //!   side of the rule: only handshake-critical work runs before the answer;
 //!   expensive startup work (scans, sweeps) is queued until it is sent.
 

@@ -139,6 +139,109 @@ fn handshake_tells_its_failures_apart() {
     });
 }
 
+/// A child's stdout: `chunks` in turn, then either EOF or (`endless`) an
+/// endless line of `x`; counts the bytes it handed over.
+struct Pipe {
+    chunks: std::collections::VecDeque<Vec<u8>>,
+    endless: bool,
+    served: usize,
+}
+
+impl Pipe {
+    fn new(text: &[u8], chunk: usize, endless: bool) -> Pipe {
+        Pipe { chunks: text.chunks(chunk.max(1)).map(<[u8]>::to_vec).collect(), endless, served: 0 }
+    }
+}
+
+impl tokio::io::AsyncRead for Pipe {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let piece = match self.chunks.pop_front() {
+            Some(p) => p,
+            None if self.endless => vec![b'x'; 1000],
+            None => Vec::new(),
+        };
+        let n = piece.len().min(buf.remaining());
+        buf.put_slice(&piece[..n]);
+        if n < piece.len() {
+            self.chunks.push_front(piece[n..].to_vec());
+        }
+        self.served += n;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// The handshake over a pipe reads what `wait` reads from whole lines,
+/// however the bytes arrive, and holds no more than its bound of a line
+/// that never ends.
+#[test]
+fn handshake_over_a_pipe_reads_as_over_lines_and_within_its_bound() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let clock = SystemClock::new();
+    let hs = Handshake::new("ready");
+    let long = |n: usize| format!("{}\n", "y".repeat(n));
+    let texts: Vec<String> = vec![
+        "noise\r\nready 42\r\n".into(),
+        "noise\nready 42".into(),
+        "\n\nready 42\nafter\n".into(),
+        "noise\n".into(),
+        String::new(),
+        "error: boom \r\n".into(),
+        "x\n".repeat(100),
+        long(3_000).repeat(30) + "ready late\n",
+        long(70_000) + "ready late\n",
+        "caf\u{e9} \u{fffd}\nready \u{e9}t\u{e9}\n".into(),
+    ];
+    rt.block_on(async {
+        for text in &texts {
+            // What `wait` returns given the same text as whole lines.
+            let mut lines: Vec<String> = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l).to_string()).collect();
+            if text.ends_with('\n') || text.is_empty() {
+                lines.pop();
+            }
+            let mut it = lines.into_iter();
+            let want = hs.wait(&clock, || {
+                let next = it.next();
+                Box::pin(async move { Ok(next) }) as BoxFuture<'static, std::io::Result<Option<String>>>
+            });
+            let want = want.await;
+            for chunk in [1, 2, 3, 7, 4096, text.len()] {
+                let mut pipe = Pipe::new(text.as_bytes(), chunk, false);
+                let got = hs.wait_reader(&clock, &mut pipe).await;
+                let at = |r: &Result<String, HandshakeError>| match r {
+                    Err(HandshakeError::Polluted { lines, bytes }) => Some((*lines, *bytes)),
+                    _ => None,
+                };
+                match (at(&want), at(&got)) {
+                    // The line that crosses the bound is stopped as it
+                    // arrives: the same line, fewer of its bytes.
+                    (Some((lines, bytes)), Some((l, b))) if text.len() > hs.bytes_max => {
+                        assert!(l == lines && (hs.bytes_max..=bytes).contains(&b), "{got:?} vs {want:?}");
+                        assert!(pipe.served < hs.bytes_max + 4096 + 1_000, "read {} bytes", pipe.served);
+                    }
+                    _ => assert_eq!(format!("{got:?}"), format!("{want:?}"), "{text:?} in chunks of {chunk}"),
+                }
+            }
+        }
+        // A child that prints one endless line: pollution at the bound, with
+        // no more read than the bound and one read.
+        let mut endless = Pipe::new(b"starting\n", 4096, true);
+        let got = hs.wait_reader(&clock, &mut endless).await;
+        assert!(
+            matches!(got, Err(HandshakeError::Polluted { lines: 2, bytes }) if bytes >= hs.bytes_max && bytes < hs.bytes_max + 1000),
+            "{got:?}"
+        );
+        assert!(endless.served < hs.bytes_max + 4096, "read {} bytes of an endless line", endless.served);
+        // A silent child: the deadline.
+        let quick = Handshake { deadline: Duration::from_millis(20), ..Handshake::new("ready") };
+        let (mut silent, _writer) = tokio::io::duplex(64);
+        assert!(matches!(quick.wait_reader(&clock, &mut silent).await, Err(HandshakeError::Timeout(_))));
+    });
+}
+
 const HEALTH_DIR: &str = "STEADFAST_HEALTH_DIR";
 
 /// Not a test: a `/healthz` server in a process limited to 64 open files,
