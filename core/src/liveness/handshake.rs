@@ -86,7 +86,8 @@ impl Handshake {
             let mut seen = Seen::default();
             loop {
                 let Some(line) = next_line().await? else { return Err(HandshakeError::Eof) };
-                if let Some(verdict) = self.judge(line, &mut seen) {
+                let len = line.len();
+                if let Some(verdict) = self.judge(line, len, &mut seen) {
                     return verdict;
                 }
             }
@@ -95,13 +96,15 @@ impl Handshake {
     }
 
     /// [`Handshake::wait`] on the child's output as bytes (its stdout
-    /// pipe): a line ends at LF, a CR before it dropped, and the last one
-    /// at EOF. A line still arriving counts toward `bytes_max` (as the line
-    /// it will be) and is held only within it, so a child printing one
-    /// endless line is [`HandshakeError::Polluted`] at the bound, not
-    /// buffered until the deadline; an answer line counts too, from the
-    /// bytes the pollution before it left. Bytes that are no UTF-8 read as
-    /// U+FFFD.
+    /// pipe): a line ends at LF (a CR before it dropped) or at EOF. No line
+    /// is kept past `bytes_max`: once the bytes of the lines before the
+    /// answer and of the line arriving reach it, the wait ends
+    /// [`HandshakeError::Polluted`] with that line counted and `bytes` at
+    /// the bound, however the bytes arrive, so a child printing one endless
+    /// line is stopped there instead of buffered until the deadline. The
+    /// answer line counts too (where [`Handshake::wait`], given whole
+    /// lines, looks at it first). Bytes are counted as they arrive; those
+    /// that are no UTF-8 read as U+FFFD.
     #[cfg(feature = "real")]
     pub async fn wait_reader<R>(&self, clock: &dyn Clock, reader: &mut R) -> Result<String, HandshakeError>
     where
@@ -114,42 +117,43 @@ impl Handshake {
             let mut buf = [0u8; 4096];
             loop {
                 let n = reader.read(&mut buf).await?;
-                if n == 0 {
-                    if !line.is_empty()
-                        && let Some(verdict) = self.judge(String::from_utf8_lossy(&line).into_owned(), &mut seen)
-                    {
-                        return verdict;
-                    }
-                    return Err(HandshakeError::Eof);
-                }
-                for piece in buf[..n].split_inclusive(|&b| b == b'\n') {
-                    let Some(body) = piece.strip_suffix(b"\n") else {
-                        // A line still arriving: held only within the bound.
-                        let bytes = seen.bytes + line.len() + piece.len();
-                        if bytes >= self.bytes_max {
-                            return Err(HandshakeError::Polluted { lines: seen.lines + 1, bytes });
-                        }
-                        line.extend_from_slice(piece);
-                        continue;
+                // EOF ends the last line as an LF would.
+                let eof = n == 0;
+                let bytes: &[u8] = if eof { b"\n" } else { &buf[..n] };
+                for piece in bytes.split_inclusive(|&b| b == b'\n') {
+                    let (body, ends) = match piece.strip_suffix(b"\n") {
+                        Some(body) => (body, true),
+                        None => (piece, false),
                     };
                     line.extend_from_slice(body);
-                    if line.last() == Some(&b'\r') {
-                        line.pop();
+                    // The line as it will be: a CR it ends in (so far) is
+                    // none of its bytes, whichever read brings the LF.
+                    let counted = line.len() - usize::from(line.last() == Some(&b'\r'));
+                    if seen.bytes + counted >= self.bytes_max {
+                        return Err(HandshakeError::Polluted { lines: seen.lines + 1, bytes: self.bytes_max });
                     }
+                    if !ends || (eof && line.is_empty()) {
+                        continue;
+                    }
+                    line.truncate(counted);
                     let whole = String::from_utf8_lossy(&line).into_owned();
                     line.clear();
-                    if let Some(verdict) = self.judge(whole, &mut seen) {
+                    if let Some(verdict) = self.judge(whole, counted, &mut seen) {
                         return verdict;
                     }
+                }
+                if eof {
+                    return Err(HandshakeError::Eof);
                 }
             }
         };
         self.within(clock, read).await
     }
 
-    /// What one line means: the answer, the child's failure, pollution
-    /// past a bound, or (`None`) pollution within them, counted.
-    fn judge(&self, line: String, seen: &mut Seen) -> Option<Result<String, HandshakeError>> {
+    /// What one line (of `len` bytes as read) means: the answer, the
+    /// child's failure, pollution past a bound, or (`None`) pollution
+    /// within them, counted.
+    fn judge(&self, line: String, len: usize, seen: &mut Seen) -> Option<Result<String, HandshakeError>> {
         if line.starts_with(&self.prefix) {
             return Some(Ok(line));
         }
@@ -157,7 +161,7 @@ impl Handshake {
             return Some(Err(HandshakeError::Failed(why.trim().to_string())));
         }
         seen.lines += 1;
-        seen.bytes += line.len();
+        seen.bytes += len;
         (seen.lines >= self.lines_max || seen.bytes >= self.bytes_max)
             .then_some(Err(HandshakeError::Polluted { lines: seen.lines, bytes: seen.bytes }))
     }

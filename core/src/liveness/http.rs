@@ -240,9 +240,9 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, heartbeat: 
 /// As RFC 9112 §2.2 allows and server stacks do, a bare LF ends a line as
 /// CRLF does (`printf 'GET /healthz HTTP/1.0\n\n' | nc` is answered, not
 /// left to its deadline), and empty lines before the request line are
-/// skipped (they count toward the size limit). Each byte is scanned once
-/// or twice however the head arrives: a peer trickling a byte at a time
-/// costs the server no more than one sending it whole.
+/// skipped (they count toward the size limit). Each byte is scanned at
+/// most three times however the head arrives: a peer trickling a byte at
+/// a time costs the server a small constant more than one sending it whole.
 async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Option<Vec<u8>> {
     let mut head = Vec::with_capacity(512);
     let mut buf = [0u8; 1024];

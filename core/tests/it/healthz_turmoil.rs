@@ -8,13 +8,17 @@
 //! the backlog as the kernel keeps it), and a mob: an idle flood of up to
 //! 400 connections that each reconnect a while after the server closes
 //! them, slow-loris heads (a byte every 300 ms), oversized heads, pipelined
-//! requests and garbage. The load balancer probes every 500 ms from 1 s to
+//! requests and garbage; and well-formed requests in the forms a hand or
+//! a proxy sends (bare LF line ends, the absolute form, a byte every 20 ms
+//! after an empty line). The load balancer probes every 500 ms from 1 s to
 //! the end, with a 1 s deadline per probe: connect, request, whole answer.
 //!
 //! Checks (H5): every probe is answered 200 or 503 within 1 s; every
 //! oversized or garbage head is answered 400 (or closed, or reset with its
-//! head unread), every pipelined pair gets exactly one answer; the
-//! server's loop never ends.
+//! head unread), every pipelined pair gets exactly one answer, every
+//! well-formed request a health answer; the server's loop never ends.
+//! The replica's world has no well-formed odd requests: it is caught by
+//! the flood, as it was before they existed (it cannot read a bare LF).
 //!
 //! `STEADFAST_TURMOIL_SEEDS=N` changes the number of seeds (default 50).
 
@@ -221,7 +225,7 @@ async fn trickle(bytes: &[u8], deadline: Duration) -> Result<String, String> {
 }
 
 fn run(seed: u64, legacy: bool) -> Verdict {
-    let mob = Mob::draw(seed);
+    let mob = Mob { plain: if legacy { 0 } else { Mob::draw(seed).plain }, ..Mob::draw(seed) };
     let verdict = Arc::new(Mutex::new(Verdict::default()));
     let emfiles = Arc::new(AtomicU64::new(0));
     let mut sim = turmoil::Builder::new()

@@ -1,5 +1,6 @@
-//! `trace-shared-dir` and `legacy/trace-per-instance-crash-mark` (T10):
-//! two processes export the same sessions into one EFS directory.
+//! `trace-shared-dir` and its replicas `legacy/trace-per-instance-crash-mark`
+//! (T10) and `legacy/trace-crash-mark-through-symlink` (T21): two processes
+//! export the same sessions into one EFS directory.
 //!
 //! Nodes `a` and `b` each open their own [`FileExporter`] and [`Tracer`]
 //! on `/efs/traces` and record the same session ids (a session handed
@@ -345,9 +346,12 @@ async fn vandal(world: &World, book: &SharedBook, at_ms: u64) {
     }
 }
 
-/// T21: the file a planted link points to holds what was planted.
-fn judge_victim(world: &World, book: &Book) {
-    let Some((id, mark)) = book.planted.iter().next() else { return };
+/// T21: the file a planted link points to holds what was planted. The
+/// world is read before the book is locked (a read settles the world, and
+/// the watcher locks the book).
+fn judge_victim(world: &World, book: &SharedBook) {
+    let planted = lock(book).planted.iter().next().map(|(id, mark)| (id.clone(), mark.clone()));
+    let Some((id, mark)) = planted else { return };
     let bytes = world.peek_file(Path::new(VICTIM));
     world.check("T21", bytes.as_deref().is_ok_and(|b| b == VICTIM_BYTES), || {
         format!(
@@ -462,7 +466,7 @@ async fn crasher(world: &World, book: &SharedBook, file: &FileExporter, victim: 
         let book = lock(book);
         judge(&book, &path, read.as_deref(), &mut |inv, ok, msg| world.check(inv, ok, msg));
     }
-    judge_victim(world, &lock(book));
+    judge_victim(world, book);
 }
 
 async fn session_main(world: &World, book: &SharedBook, sess: Session, node: &str, mut rng: SimRng) {
@@ -561,8 +565,8 @@ fn judge_export_error(world: &World, book: &Book, at: Duration, node: &str, sess
 fn final_checks(world: &World, shared: &SharedBook) {
     // T12 for the snapshots written in the background, whose errors only
     // a warning reports.
+    judge_victim(world, shared);
     let book = lock(shared);
-    judge_victim(world, &book);
     for d in world.diagnostics().iter().filter(|d| d.message == "trace snapshot failed") {
         let error = d.field("error").unwrap_or_default();
         let caused = super::fault_caused_text(error);
