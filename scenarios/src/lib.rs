@@ -68,6 +68,7 @@ pub fn all() -> Vec<&'static dyn Scenario> {
         &lock::LockScenario { variant: lock::Variant::CheckThenRemove },
         &lock::LockScenario { variant: lock::Variant::ExitUnderWrite },
         &lock::LockScenario { variant: lock::Variant::RepairThroughSymlink },
+        &lock::LockScenario { variant: lock::Variant::UnorderedTail },
         &retention::RetentionScenario { variant: retention::Variant::Core },
         &retention::RetentionScenario { variant: retention::Variant::TelemetryUnbounded },
         &liveness::LivenessScenario { variant: liveness::Variant::Core },

@@ -42,6 +42,9 @@ struct HoldState {
     /// The transcript's tail may hold a partial line (a failed append; or,
     /// until the first append checks, a holder that died mid-append).
     repair: bool,
+    /// A task has the hold's turn at the transcript's tail
+    /// ([`Hold::take_tail`]).
+    tail_taken: bool,
     /// The process's exit cleanup took this hold over ([`Hold::begin_exit`]):
     /// nothing of it starts any more.
     exiting: bool,
@@ -55,6 +58,7 @@ impl Default for HoldState {
             appends_in_flight: 0,
             repairs_in_flight: 0,
             repair: true,
+            tail_taken: false,
             exiting: false,
         }
     }
@@ -71,6 +75,19 @@ impl Drop for Repairing {
             debug_assert!(st.repairs_in_flight > 0, "every repair in flight was counted");
             st.repairs_in_flight -= 1;
         }
+        self.0.signal.notify();
+    }
+}
+
+/// The hold's turn at the transcript's tail, given back when the task
+/// that took it returns or is cancelled. What it issued (an append, a
+/// repair) stays counted in flight after that, and the next turn waits
+/// for it too.
+struct TailTurn<'a>(&'a Hold);
+
+impl Drop for TailTurn<'_> {
+    fn drop(&mut self) {
+        self.0.state().tail_taken = false;
         self.0.signal.notify();
     }
 }
@@ -197,6 +214,7 @@ impl Hold {
         }
         self.check_live()?;
         self.check_lease()?;
+        let _turn = self.take_tail().await?;
         match self.look().await? {
             Look::Ours => {}
             Look::Other => return Err(self.takeover("the lock file names another owner")),
@@ -246,6 +264,36 @@ impl Hold {
         });
         let result = crate::spawn::run_detached(&*self.manager.env.spawner, "lock-append", task).await;
         result.map_err(|e| self.io("append to the transcript", e))
+    }
+
+    /// Wait for the hold's turn at the transcript's tail: until no other
+    /// task has it and no append or tail repair of the hold is in flight.
+    /// Appends through one guard from several tasks at once are thereby
+    /// one after another at the file: an append that fails part-way leaves
+    /// a partial line that is cut before anything lands after it (else the
+    /// next append buries it mid-file, L6), and a repair never renames its
+    /// copy over a line that landed after it read the file (L12). Refused,
+    /// typed as the append would be, once the hold is released or revoked,
+    /// or when its lease runs out while waiting.
+    async fn take_tail(&self) -> Result<TailTurn<'_>, LockError> {
+        let left = std::time::Duration::from_millis(self.owner.max_hold_ms.saturating_sub(self.age_ms()));
+        let turn = self.signal.until(|| {
+            let mut st = self.state();
+            if st.released || st.revoked.is_some() {
+                return Some(false);
+            }
+            let free = !st.tail_taken && st.appends_in_flight == 0 && st.repairs_in_flight == 0;
+            st.tail_taken |= free;
+            free.then_some(true)
+        });
+        match crate::timeout(&*self.manager.env.clock, left, turn).await {
+            Ok(true) => Ok(TailTurn(self)),
+            Ok(false) => Err(match self.check_live() {
+                Err(e) => e,
+                Ok(()) => self.takeover("the hold ended while an append waited for its turn"),
+            }),
+            Err(_) => Err(self.takeover("its lease (max hold) ran out")),
+        }
     }
 
     /// Cut a partial last line (a failed append, a crash mid-append, a torn
@@ -348,6 +396,9 @@ impl Hold {
         st.exiting = true;
         st.released = true;
         st.revoked.get_or_insert_with(|| "the process is exiting".to_string());
+        drop(st);
+        // Appends waiting for their turn give up now.
+        self.signal.notify();
         true
     }
 
@@ -434,6 +485,8 @@ impl Hold {
             st.released = true;
             st.revoked.get_or_insert_with(|| reason.as_str().to_string());
         }
+        // Appends waiting for their turn give up now.
+        self.signal.notify();
         if !from_watchdog {
             self.stop_watchdog();
         }
@@ -455,9 +508,17 @@ impl Hold {
             }
             st.released = true;
         }
+        // Appends waiting for their turn give up now.
+        self.signal.notify();
         self.stop_watchdog();
         self.drain().await;
-        if self.state().repair {
+        // Only with nothing of the hold in flight (a drain gives up after
+        // the takeover grace): a repair's rename must not race an append.
+        let idle_torn = {
+            let st = self.state();
+            st.repair && st.appends_in_flight == 0 && st.repairs_in_flight == 0
+        };
+        if idle_torn {
             let _ = self.repair_tail().await;
         }
         let result = self.remove_if_ours().await;
@@ -531,6 +592,7 @@ impl LockGuard {
     /// would do it): so that a fingerprint taken next is what the file
     /// keeps.
     pub(crate) async fn settle_tail(&self) {
+        let Ok(_turn) = self.hold.take_tail().await else { return };
         if self.hold.state().repair {
             let _ = self.hold.repair_tail().await;
         }

@@ -65,6 +65,68 @@ fn a_hung_compaction_blocks_until_cleanup_then_the_lock_is_free_at_once() {
     });
 }
 
+/// RealFs, except that one append armed with `tear` lands half its bytes,
+/// waits 50 ms and fails (an NFS write cut short).
+struct TearOneAppend {
+    inner: steadfast_core::real::RealFs,
+    tear: std::sync::atomic::AtomicBool,
+}
+
+impl steadfast_core::Fs for TearOneAppend {
+    fn exec(
+        &self,
+        op: steadfast_core::FsOp,
+    ) -> steadfast_core::BoxFuture<'_, std::io::Result<steadfast_core::FsOutput>> {
+        use std::sync::atomic::Ordering;
+        match op {
+            steadfast_core::FsOp::Append { path, data } if self.tear.swap(false, Ordering::SeqCst) => {
+                Box::pin(async move {
+                    let half = data[..data.len() / 2].to_vec();
+                    self.inner.exec(steadfast_core::FsOp::Append { path, data: half }).await?;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Err(std::io::Error::other("injected: the append failed part-way"))
+                })
+            }
+            op => self.inner.exec(op),
+        }
+    }
+    fn exec_blocking(&self, op: steadfast_core::FsOp) -> std::io::Result<steadfast_core::FsOutput> {
+        self.inner.exec_blocking(op)
+    }
+}
+
+/// Two tasks append through one guard at once; the first one's append
+/// fails after half its line landed. The other's line must not land after
+/// that half (a broken line mid-file, L6): appends of one hold take turns
+/// at the tail, and the partial line is cut first.
+#[test]
+fn appends_from_two_tasks_take_turns_and_a_torn_one_is_cut_before_the_next() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let session = dir.path().join("s.jsonl");
+    rt().block_on(async {
+        let fs = std::sync::Arc::new(TearOneAppend {
+            inner: steadfast_core::real::RealFs::new(),
+            tear: std::sync::atomic::AtomicBool::new(false),
+        });
+        let env = Env { fs: fs.clone(), ..Env::real().expect("env") };
+        let manager = LockManager::new(&env, config(Duration::from_secs(5)));
+        let guard = manager.acquire(&session).await.expect("acquire");
+        guard.append(b"{\"first\":1}\n").await.expect("append");
+        fs.tear.store(true, std::sync::atomic::Ordering::SeqCst);
+        let (a, b) = tokio::join!(guard.append(b"{\"torn\":\"aaaaaaaaaaaaaaaa\"}\n"), async {
+            // Issued while the first is in flight.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            guard.append(b"{\"b\":2}\n").await
+        });
+        assert!(matches!(a, Err(LockError::Io { .. })), "the torn append reports its error: {a:?}");
+        b.expect("the other append lands");
+        guard.append(b"{\"c\":3}\n").await.expect("append");
+        guard.release().await.expect("release");
+        let text = std::fs::read_to_string(&session).expect("transcript");
+        assert_eq!(text, "{\"first\":1}\n{\"b\":2}\n{\"c\":3}\n", "whole lines only, none lost");
+    });
+}
+
 #[test]
 fn release_never_deletes_a_lock_someone_else_holds() {
     let dir = tempfile::tempdir().expect("tempdir");

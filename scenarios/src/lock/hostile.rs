@@ -212,8 +212,23 @@ pub(super) async fn contender(p: &Rc<Proc>, locker: Locker, stream: u64) {
         judge(p, session, started, plant, &ended);
         if let Ended::Held(held) = ended {
             register(p, session, held.owner());
-            let line = format!("{{\"n\":{},\"fence\":{},\"k\":7}}\n", held.owner().nonce, held.owner().fence);
-            super::calling(p, session, held.append(line.as_bytes())).await;
+            let line =
+                |k: u64| format!("{{\"n\":{},\"fence\":{},\"k\":{k}}}\n", held.owner().nonce, held.owner().fence);
+            if p.variant == Variant::UnorderedTail {
+                // Two tasks write through the one guard at once, three
+                // lines each (as one `lock` turn in three does through
+                // core's guard).
+                for r in 0..3 {
+                    let (a, b) = (line(7 + 2 * r), line(8 + 2 * r));
+                    super::both(
+                        super::calling(p, session, held.append(a.as_bytes())),
+                        super::calling(p, session, held.append(b.as_bytes())),
+                    )
+                    .await;
+                }
+            } else {
+                super::calling(p, session, held.append(line(7).as_bytes())).await;
+            }
             p.env.clock.sleep(Duration::from_millis(rng.range(0, 100))).await;
             if let Some(h) = lock_book(&p.book).holds.get_mut(&held.owner().nonce) {
                 h.ending = true;

@@ -27,9 +27,20 @@
 //!   rename puts the link in the transcript's place (L19; found by a new
 //!   user's trial).
 //!
+//! - [`Flaw::UnorderedTail`]: nothing in the acquire; its contenders
+//!   append from two tasks at once through one guard, whose appends and
+//!   the tail repairs they start go to the file in whatever order the two
+//!   tasks issue them, as `core`'s did until session 23: a failed append's
+//!   partial line is buried mid-file by the other task's append (L6), or a
+//!   repair renames a copy it read before the other task's line landed
+//!   over it (L12).
+//!
 //! The replica's guard appends through the same ownership check as the
-//! fixed one (its lock file must name its nonce); it has no watchdog and no
-//! lease, which the short cycles that use it never need.
+//! fixed one (its lock file must name its nonce), each append cutting a
+//! partial last line first, with no order between appends of one guard:
+//! only the `UnorderedTail` replica's contenders append from two tasks at
+//! once (the others append one line a turn, so it never shows). It has no
+//! watchdog and no lease, which the short cycles that use it never need.
 
 use std::collections::BTreeSet;
 use std::io;
@@ -53,6 +64,8 @@ pub enum Flaw {
     OrphanByPid,
     /// The tail repair writes its copy over whatever is at its name.
     RepairWritesThrough,
+    /// Appends of one guard from two tasks, unordered with their repairs.
+    UnorderedTail,
 }
 
 /// Why a replica's acquire failed.

@@ -261,6 +261,9 @@ pub enum Variant {
     /// The tail repair writes its copy through a symlink planted at its
     /// fixed name.
     RepairThroughSymlink,
+    /// Appends through one guard from two tasks at once go to the file in
+    /// no order with the repairs they start.
+    UnorderedTail,
 }
 
 impl Variant {
@@ -272,6 +275,7 @@ impl Variant {
             Variant::EnospcLockout => Some(Flaw::CreateThenWrite),
             Variant::TwoManagers => Some(Flaw::OrphanByPid),
             Variant::RepairThroughSymlink => Some(Flaw::RepairWritesThrough),
+            Variant::UnorderedTail => Some(Flaw::UnorderedTail),
             _ => None,
         }
     }
@@ -298,6 +302,7 @@ impl Scenario for LockScenario {
             Variant::CheckThenRemove => "legacy/lock-check-then-remove",
             Variant::ExitUnderWrite => "legacy/lock-exit-under-write",
             Variant::RepairThroughSymlink => "legacy/lock-repair-through-symlink",
+            Variant::UnorderedTail => "legacy/lock-unordered-tail",
         }
     }
 
@@ -325,6 +330,9 @@ impl Scenario for LockScenario {
             }
             Variant::RepairThroughSymlink => {
                 "the tail repair writes its copy through a symlink planted at its fixed name: breaks L19"
+            }
+            Variant::UnorderedTail => {
+                "appends from two tasks through one guard, unordered with their repairs: breaks L6 or L12"
             }
         }
     }
@@ -361,9 +369,11 @@ fn schedule(seed: u64, variant: Variant) -> Schedule {
     s.metadata_commit_ms = Some(sw.rng().range(5, 2_000));
     let slow = sw.rng().range(1, LATENCY_MS_MAX);
     s.mounts.push(Mount { prefix: "/data".into(), latency: vec![Latency { ops: vec![], ms_min: 0, ms_max: slow }] });
-    if sw.on("eio") {
+    // The unordered-tail replica needs failed appends (a partial line to
+    // bury, a repair to race): its seeds always have them.
+    if sw.on("eio") || variant == Variant::UnorderedTail {
         let ops = ["append", "create_new", "read", "remove_file", "rename"].map(String::from).to_vec();
-        let p = sw.rate("eio") * 0.3;
+        let p = (sw.rate("eio") * 0.3).max(if variant == Variant::UnorderedTail { 0.1 } else { 0.0 });
         s.errors.push(ErrorRule {
             ops,
             path_prefix: Some(DIR.into()),
@@ -1503,7 +1513,23 @@ async fn turn(
         }
     }
     let n = 1 + rng.range(0, 4);
-    if !appends(p, &guard, session, &mut rng, n).await {
+    // One turn in three (on a stream of its own) writes from two tasks at
+    // once through the one guard, as a turn's tool calls may: a failed
+    // append of one then leaves a tail repair that runs beside the other's
+    // appends (L12).
+    let mut second = SimRng::new(seed, 0xC0C0);
+    let went_on = if second.chance(1.0 / 3.0) {
+        let m = 1 + second.range(0, 4);
+        let (a, b) = both(
+            appends(p, &guard, session, &mut rng, n, 0),
+            appends(p, &guard, session, &mut second, m, SECOND_WRITER_K),
+        )
+        .await;
+        a && b
+    } else {
+        appends(p, &guard, session, &mut rng, n, 0).await
+    };
+    if !went_on {
         return release(p, &guard).await;
     }
     if long_turn {
@@ -1548,8 +1574,38 @@ fn line(guard: &LockGuard, k: u64) -> Vec<u8> {
     format!("{{\"n\":{},\"fence\":{},\"k\":{k}}}\n", guard.owner().nonce, guard.fence()).into_bytes()
 }
 
-async fn appends(p: &Proc, guard: &LockGuard, session: usize, rng: &mut SimRng, n: u64) -> bool {
-    for k in 0..n {
+/// Where a turn's second writer numbers its lines from (distinct lines, so
+/// that L12 can tell which one a repair dropped).
+const SECOND_WRITER_K: u64 = 500;
+
+/// Both futures, polled in turn until both are done.
+pub(super) async fn both<A: std::future::Future, B: std::future::Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
+    let (mut ra, mut rb) = (None, None);
+    std::future::poll_fn(|cx| {
+        if ra.is_none()
+            && let std::task::Poll::Ready(v) = a.as_mut().poll(cx)
+        {
+            ra = Some(v);
+        }
+        if rb.is_none()
+            && let std::task::Poll::Ready(v) = b.as_mut().poll(cx)
+        {
+            rb = Some(v);
+        }
+        match (ra.take(), rb.take()) {
+            (Some(x), Some(y)) => std::task::Poll::Ready((x, y)),
+            (x, y) => {
+                (ra, rb) = (x, y);
+                std::task::Poll::Pending
+            }
+        }
+    })
+    .await
+}
+
+async fn appends(p: &Proc, guard: &LockGuard, session: usize, rng: &mut SimRng, n: u64, from: u64) -> bool {
+    for k in from..from + n {
         match calling(p, session, guard.append(&line(guard, k))).await {
             Ok(()) => {}
             Err(LockError::Takeover { .. }) => {
@@ -2200,11 +2256,20 @@ async fn quiet_phase_checks(world: &World, book: &SharedBook) {
             manager = LockManager::new(&env, config);
             for s in SESSIONS {
                 let r = manager.acquire(Path::new(s)).await;
-                // L11: the holder of a lock nobody contests can write.
-                let mut wrote = None;
+                // L11: the holder of a lock nobody contests can write: a
+                // line, another after it, then two from two tasks at once
+                // through the one guard (they take turns at the tail; none
+                // waits for ever).
+                let mut wrote = Vec::new();
                 if let Ok(g) = &r {
-                    let probe_line = line(g, PROBE_K);
-                    wrote = Some(g.append(&probe_line).await.map(|()| probe_line).map_err(|e| e.to_string()));
+                    let append = async |k| {
+                        let probe_line = line(g, k);
+                        g.append(&probe_line).await.map(|()| probe_line).map_err(|e| e.to_string())
+                    };
+                    wrote.push(append(PROBE_K).await);
+                    wrote.push(append(PROBE_K - 10).await);
+                    let (a, b) = both(append(PROBE_K - 11), append(PROBE_K - 12)).await;
+                    wrote.extend([a, b]);
                     let _ = g.release().await;
                 }
                 let err = r.err().map(|e| e.to_string());
@@ -2236,13 +2301,13 @@ async fn quiet_phase_checks(world: &World, book: &SharedBook) {
     world.check("L4", results.len() == SESSIONS.len(), || format!("the quiet-phase probe finished only {results:?}"));
     for (s, err, wrote) in results {
         world.check("L4", err.is_none(), || format!("in the quiet phase {s} could not be locked: {err:?}"));
-        if let Some(wrote) = wrote {
+        for (k, wrote) in wrote.iter().enumerate() {
             let landed = wrote.as_ref().is_ok_and(|l| {
                 world.peek_file(Path::new(&s)).is_ok_and(|bytes| bytes.windows(l.len()).any(|w| w == l.as_slice()))
             });
             world.check("L11", landed, || match wrote {
-                Ok(_) => format!("in the quiet phase the holder of {s} appended a line that is not in the file"),
-                Err(e) => format!("in the quiet phase the holder of {s} could not append a whole line: {e}"),
+                Ok(_) => format!("in the quiet phase the holder of {s} appended a line (#{k}) that is not in the file"),
+                Err(e) => format!("in the quiet phase the holder of {s} could not append a whole line (#{k}): {e}"),
             });
         }
         check_lines(world, Path::new(&s), "at quiescence");

@@ -205,6 +205,11 @@ fn legacy_lock_repair_through_symlink() {
 }
 
 #[test]
+fn legacy_lock_unordered_tail() {
+    check("legacy/lock-unordered-tail");
+}
+
+#[test]
 fn liveness() {
     check("liveness");
 }
