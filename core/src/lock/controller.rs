@@ -54,6 +54,8 @@ pub struct AttemptController {
     session: PathBuf,
     attempt: Attempt,
     state: Mutex<State>,
+    /// Moves when a write running on the held lock ends.
+    signal: crate::signal::Signal,
 }
 
 impl std::fmt::Debug for AttemptController {
@@ -71,6 +73,13 @@ impl std::fmt::Debug for AttemptController {
 struct State {
     /// The lock, while held (coarsely, or by a write in progress).
     held: Option<Arc<LockGuard>>,
+    /// Writes running on `held` that did not take it (nested in the
+    /// write that did, or another task's): whoever lets go of the lock
+    /// waits for them, and takes it from `held` only once there are none.
+    users: usize,
+    /// A write joined the held lock since it was taken: whoever lets go
+    /// cuts a torn tail and fingerprints the file again first.
+    joined: bool,
     /// The session file as this attempt last left it.
     fingerprint: Option<Fingerprint>,
     /// The last look at the session file failed: how the attempt left it
@@ -90,13 +99,51 @@ impl LockManager {
             session: session_file.to_path_buf(),
             attempt: self.attempt(),
             state: Mutex::new(State::default()),
+            signal: crate::signal::Signal::default(),
         }
+    }
+}
+
+/// A write running on the held lock ([`State::users`]), counted until it
+/// returns or is cancelled.
+struct User<'a>(&'a AttemptController);
+
+impl Drop for User<'_> {
+    fn drop(&mut self) {
+        self.0.state().users -= 1;
+        self.0.signal.notify();
     }
 }
 
 impl AttemptController {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Take `guard` back from `held` to let go of it, once no other write
+    /// runs on it (none can join after): whether one joined it since it was
+    /// taken (its tail and fingerprint are then to be taken again), or
+    /// `None` if it is not held (a cleanup took it).
+    async fn take_back(&self, guard: &Arc<LockGuard>) -> Option<bool> {
+        self.signal
+            .until(|| {
+                let mut st = self.state();
+                match &st.held {
+                    Some(g) if Arc::ptr_eq(g, guard) => (st.users == 0).then(|| {
+                        st.held = None;
+                        Some(std::mem::take(&mut st.joined))
+                    }),
+                    _ => Some(None),
+                }
+            })
+            .await
+    }
+
+    /// Hold `guard` for the attempt (no write has joined it yet).
+    fn hold(&self, guard: Arc<LockGuard>) {
+        let mut st = self.state();
+        st.held = Some(guard);
+        st.joined = false;
     }
 
     fn refused(&self) -> Option<LockError> {
@@ -142,7 +189,7 @@ impl AttemptController {
             let _ = guard.release().await;
             return Err(e);
         }
-        self.state().held = Some(guard);
+        self.hold(guard);
         Ok(())
     }
 
@@ -205,16 +252,32 @@ impl AttemptController {
         st.unknown = seen.is_err();
     }
 
+    /// [`record`](Self::record), right before `guard` is released: a tail
+    /// still torn (its repair failed) is cut by the release, behind the
+    /// record, so the file is then as nobody recorded it: unknown (the
+    /// next write after a wait is refused as such, not as a change by
+    /// someone else that never happened).
+    fn record_before_release(&self, seen: &Result<Fingerprint, LockError>, guard: &LockGuard) {
+        self.record(seen);
+        if guard.tail_torn() {
+            self.state().unknown = true;
+        }
+    }
+
     /// Let go of the lock for a long wait, recording the session file's
     /// fingerprint first (while still holding it).
     pub async fn release_for_wait(&self) -> Result<(), LockError> {
         let Some(guard) = self.state().held.clone() else { return Ok(()) };
+        // Writes running on the lock finish first (another task's); none
+        // joins after this.
+        if self.take_back(&guard).await.is_none() {
+            return Ok(());
+        }
         // A torn tail is cut before the fingerprint, not by the release
         // after it (that would change the file behind our own record).
         guard.settle_tail().await;
         let fingerprint = self.fingerprint_retried(Some(&guard)).await;
-        self.record(&fingerprint);
-        self.state().held = None;
+        self.record_before_release(&fingerprint, &guard);
         let released = guard.release().await;
         // A hold whose lease ran out before the look loses the session.
         self.sticky(fingerprint)?;
@@ -222,7 +285,10 @@ impl AttemptController {
     }
 
     /// Run one write under the lock: reuse the lock if this attempt holds
-    /// it (a nested call, or the coarse lock); otherwise reacquire it,
+    /// it (a nested call, the coarse lock, or another task's write in
+    /// progress: an attempt's parallel tool calls share its hold, and
+    /// whoever lets go of it waits for every write on it, so none finds
+    /// its hold released under it); otherwise reacquire it,
     /// check that the session file is as this attempt left it, run, and
     /// let go again. The fingerprint is refreshed after the write, even a
     /// failed one. Refused with [`LockError::Takeover`] once the attempt
@@ -231,8 +297,20 @@ impl AttemptController {
         if let Some(e) = self.refused() {
             return Err(e);
         }
-        let held = self.state().held.clone();
+        // The held lock is shared: by a write nested in the one that took
+        // it, and by another task's write meanwhile (an attempt's parallel
+        // tool calls). Counted, so that whoever lets go of it waits.
+        let held = {
+            let mut st = self.state();
+            let held = st.held.clone();
+            if held.is_some() {
+                st.users += 1;
+                st.joined = true;
+            }
+            held
+        };
         if let Some(guard) = held {
+            let _user = User(self);
             let out = f(&guard).await;
             self.refresh(&guard).await;
             return self.sticky(out);
@@ -246,8 +324,15 @@ impl AttemptController {
             Err(e) => return Err(e),
         };
         let out = self.write_held(&guard, f).await;
+        if self.take_back(&guard).await == Some(true) {
+            // Another task's write ran on this hold after ours settled.
+            guard.settle_tail().await;
+            self.refresh(&guard).await;
+        }
+        if guard.tail_torn() {
+            self.state().unknown = true;
+        }
         let out = self.sticky(out);
-        self.state().held = None;
         let released = guard.release().await;
         let out = out?;
         released.map(|()| out)
@@ -260,7 +345,7 @@ impl AttemptController {
     ) -> Result<T, LockError> {
         self.fence().await?;
         // Nested writes inside `f` reuse this hold.
-        self.state().held = Some(guard.clone());
+        self.hold(guard.clone());
         let out = f(guard).await;
         guard.settle_tail().await;
         self.refresh(guard).await;

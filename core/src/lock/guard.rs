@@ -242,7 +242,11 @@ impl Hold {
             if let Some(reason) = &st.revoked {
                 return Err(LockError::Takeover { lock: self.lock.clone(), reason: reason.clone() });
             }
-            debug_assert!(!st.released, "an append starts only on a live hold");
+            // Released by another task sharing the guard while this one
+            // looked: the lock file may be gone, or another holder's.
+            if st.released {
+                return Err(LockError::Released(self.lock.clone()));
+            }
             st.appends_in_flight += 1;
         }
         // The append runs as its own task: if the caller is cancelled (an
@@ -586,6 +590,12 @@ impl LockGuard {
     /// file before an operation issued now lands.
     pub(crate) fn within_lease(&self) -> bool {
         self.hold.check_live().is_ok() && self.hold.lease_left()
+    }
+
+    /// May the transcript still end in a partial line (a repair that has
+    /// not succeeded yet)? Then the release will try to cut it.
+    pub(crate) fn tail_torn(&self) -> bool {
+        self.hold.state().repair
     }
 
     /// Cut a partial last line now, if a failed append left one (release

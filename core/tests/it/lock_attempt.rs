@@ -69,6 +69,52 @@ fn a_write_after_someone_else_wrote_is_refused_and_the_takeover_sticks() {
     assert_eq!(std::fs::read(&session).expect("read"), b"{\"mine\":1}\n{\"theirs\":1}\n");
 }
 
+/// An attempt's parallel tool calls: a second task writes through the
+/// controller while the first one's write holds the lock. It joins that
+/// hold; the first lets go only after it, and neither write fails for
+/// the other's sake: no takeover, no "released" hold, both lines land,
+/// and the next write after a wait passes the fence.
+#[test]
+fn writes_from_two_tasks_share_the_hold_and_neither_loses_the_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let session = dir.path().join("s.jsonl");
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        let ctl = manager(&env, Duration::from_secs(5)).controller(&session);
+        for round in 0..3 {
+            let (a, b) = tokio::join!(
+                ctl.write(async |g: &LockGuard| {
+                    g.append(format!("{{\"a\":{round}}}\n").as_bytes()).await?;
+                    // Still holding: the other task's write comes now.
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    g.append(format!("{{\"a2\":{round}}}\n").as_bytes()).await
+                }),
+                async {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    // Joins the first task's hold and outlasts its write.
+                    ctl.write(async |g: &LockGuard| {
+                        g.append(format!("{{\"b\":{round}}}\n").as_bytes()).await?;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        g.append(format!("{{\"b2\":{round}}}\n").as_bytes()).await
+                    })
+                    .await
+                }
+            );
+            a.expect("the first task's write");
+            b.expect("the second task's write, on the same hold");
+            assert!(!ctl.is_taken_over(), "round {round}");
+            assert!(!lock_path(&session).exists(), "let go once both are done");
+        }
+        ctl.append(b"{\"after\":1}\n").await.expect("the fence passes: only the attempt wrote");
+        let text = std::fs::read_to_string(&session).expect("transcript");
+        for round in 0..3 {
+            for key in ["a", "a2", "b", "b2"] {
+                assert!(text.contains(&format!("{{\"{key}\":{round}}}\n")), "{key} {round}: {text}");
+            }
+        }
+    });
+}
+
 #[test]
 fn nested_writes_reuse_the_held_lock() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -9,7 +9,12 @@
 //!   wait's start and its own landing;
 //! - progress (the twin that a fence refusing everything would break): a
 //!   write refused for a changed session had a change to be refused for;
-//! - after cleanup, a late write is refused.
+//! - after cleanup, a late write is refused;
+//! - in one attempt in three the write after the wait comes from two tasks
+//!   at once through the one controller (an attempt's parallel tool
+//!   calls): neither write is refused or fails for the other's sake (a
+//!   write of the attempt's own is no change by someone else), and neither
+//!   reports a hold it never released.
 
 use std::path::Path;
 use std::rc::Rc;
@@ -25,6 +30,9 @@ pub(super) const FENCED: &str = "a write after a wait refused: the session chang
 /// Coverage: a write after a wait landed.
 pub(super) const PASSED: &str = "a write after a wait landed";
 
+/// The workload streams of the pair draws (one per `attempts` stream).
+const PAIRS_STREAM: u64 = 0xA77_0000;
+
 fn line(nonce: u64, k: u64) -> Vec<u8> {
     format!("{{\"n\":{nonce},\"fence\":0,\"k\":{k}}}\n").into_bytes()
 }
@@ -32,13 +40,19 @@ fn line(nonce: u64, k: u64) -> Vec<u8> {
 /// Attempts until the chaos ends.
 pub(super) async fn attempts(p: &Rc<Proc>, stream: u64) {
     let mut rng = p.world.workload_rng(stream);
+    // Which attempts write from two tasks after their wait: a stream of its
+    // own, so that the attempts' other draws stay.
+    let mut pairs = p.world.workload_rng(PAIRS_STREAM + stream);
     while p.world.now() < p.world.chaos_end() {
         let session = rng.range(0, 1) as usize;
         let wait = Duration::from_millis(rng.range(50, 1_500));
+        // The second writer starts up to 300 ms after the first: inside
+        // the first one's hold, or after it.
+        let two = pairs.chance(1.0 / 3.0).then(|| Duration::from_millis(pairs.range(0, 300)));
         if p.variant == Variant::UnfencedAttempt {
             unfenced(p, session, wait).await;
         } else {
-            fenced(p, session, wait).await;
+            fenced(p, session, wait, two).await;
         }
         p.env.clock.sleep(Duration::from_millis(rng.range(0, 300))).await;
     }
@@ -71,7 +85,7 @@ async fn write_line(
     (out, nonce)
 }
 
-async fn fenced(p: &Proc, session: usize, wait: Duration) {
+async fn fenced(p: &Proc, session: usize, wait: Duration, two: Option<Duration>) {
     let ctl = p.manager.controller(Path::new(SESSIONS[session]));
     let asked = p.world.now();
     if ctl.acquire().await.is_err() {
@@ -117,28 +131,56 @@ async fn fenced(p: &Proc, session: usize, wait: Duration) {
         format!("an attempt on {} that wrote and let go says it was taken over", SESSIONS[session])
     });
     p.env.clock.sleep(wait).await;
-    let (out, nonce) = write_line(p, &ctl, session, 2).await;
-    nonce.into_iter().for_each(|n| end_hold(p, n));
-    judge(p, session, since, Some(before), &out, nonce);
-    // Takeover is what the attempt says it is: sticky once a write was
-    // refused for it, absent after a write that landed.
-    let refused = matches!(out, Err(LockError::Takeover { .. }));
-    if refused || out.is_ok() {
-        p.world.check("L10", ctl.is_taken_over() == refused, || {
-            format!("after a write on {} that returned {out:?}, is_taken_over() is {}", SESSIONS[session], !refused)
+    let (out, nonce, second) = if let Some(lag) = two {
+        let later = async {
+            p.env.clock.sleep(lag).await;
+            write_line(p, &ctl, session, 5).await
+        };
+        let ((out, nonce), other) = super::both(write_line(p, &ctl, session, 2), later).await;
+        (out, nonce, Some(other))
+    } else {
+        let (out, nonce) = write_line(p, &ctl, session, 2).await;
+        (out, nonce, None)
+    };
+    let ours: Vec<u64> = nonce.into_iter().chain(second.as_ref().and_then(|s| s.1)).collect();
+    ours.iter().for_each(|&n| end_hold(p, n));
+    // With two writers the file changes by the attempt's own hand: only
+    // the log of changes (less the attempt's) may excuse a refusal.
+    let before = if second.is_some() { None } else { Some(before) };
+    judge(p, session, since, before.clone(), &out, nonce, &ours);
+    if let Some((other, other_nonce)) = &second {
+        judge(p, session, since, before, other, *other_nonce, &ours);
+    }
+    let outs: Vec<&Result<(), LockError>> = std::iter::once(&out).chain(second.as_ref().map(|s| &s.0)).collect();
+    for o in &outs {
+        p.world.check("L10", !matches!(o, Err(LockError::Released(_))), || {
+            format!("a write through an attempt on {} reported a hold it never released: {o:?}", SESSIONS[session])
         });
     }
+    // Takeover is what the attempt says it is: sticky once a write was
+    // refused for it, absent after writes that landed.
+    let refused = outs.iter().any(|o| matches!(o, Err(LockError::Takeover { .. })));
+    if refused || outs.iter().all(|o| o.is_ok()) {
+        p.world.check("L10", ctl.is_taken_over() == refused, || {
+            format!("after writes on {} that returned {outs:?}, is_taken_over() is {}", SESSIONS[session], !refused)
+        });
+    }
+    let out = if outs.iter().all(|o| o.is_ok()) { Ok(()) } else { out };
     // A second wait after a write that landed: the fence now rests on the
     // fingerprint that write's refresh took (or failed to take: then no
     // write after the wait may land). Judged from the instant that write
     // landed, when the lock was still held.
-    if let (Ok(()), Some(n)) = (&out, nonce) {
-        let landed = lock_book(&p.book).changes.get(&session).and_then(|c| c.iter().find(|(_, m)| *m == n).copied());
-        if let Some((since, _)) = landed {
+    if let (Ok(()), Some(_)) = (&out, nonce) {
+        // From the last of the attempt's writes (two, with two writers).
+        let landed = lock_book(&p.book)
+            .changes
+            .get(&session)
+            .and_then(|c| c.iter().filter(|(_, m)| ours.contains(m)).map(|&(at, _)| at).max());
+        if let Some(since) = landed {
             p.env.clock.sleep(wait).await;
             let (again, again_nonce) = write_line(p, &ctl, session, 4).await;
             again_nonce.into_iter().for_each(|n| end_hold(p, n));
-            judge(p, session, since, None, &again, again_nonce);
+            judge(p, session, since, None, &again, again_nonce, &[]);
         }
     }
     let logged = || {
@@ -196,7 +238,7 @@ async fn unfenced(p: &Proc, session: usize, wait: Duration) {
     ending(p, nonce);
     let _ = g.release().await;
     end_hold(p, nonce);
-    judge(p, session, since, Some(before), &out, Some(nonce));
+    judge(p, session, since, Some(before), &out, Some(nonce), &[]);
 }
 
 fn ending(p: &Proc, nonce: u64) {
@@ -214,7 +256,9 @@ fn end_hold(p: &Proc, nonce: u64) {
 
 /// L10 for one write after a wait that started at `since`; `before` is
 /// the session file then, if it was read (`Some(None)`: there was none),
-/// else only the log of changes judges a refusal.
+/// else only the log of changes judges a refusal. Changes by the holds in
+/// `ours` (the attempt's other writes after the same wait) are its own,
+/// no change by someone else.
 fn judge(
     p: &Proc,
     session: usize,
@@ -222,9 +266,11 @@ fn judge(
     before: Option<Option<Vec<u8>>>,
     out: &Result<(), LockError>,
     nonce: Option<u64>,
+    ours: &[u64],
 ) {
     let changes = lock_book(&p.book).changes.get(&session).cloned().unwrap_or_default();
-    let after: Vec<(Duration, u64)> = changes.into_iter().filter(|(at, _)| *at > since).collect();
+    let after: Vec<(Duration, u64)> =
+        changes.into_iter().filter(|(at, m)| *at > since && (Some(*m) == nonce || !ours.contains(m))).collect();
     match (out, nonce) {
         (Ok(()), Some(n)) => {
             p.world.reach(PASSED);

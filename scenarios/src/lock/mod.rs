@@ -814,20 +814,29 @@ fn watcher(book: SharedBook, (freeze_takeover, freeze_repair): (bool, bool)) -> 
             let before = book.transcript.get(&session).map(|(_, b)| b.len());
             judge_kept(l, &mut book, session);
             // A failed append may still have landed bytes (a partial write,
-            // or every byte before the error): a change all the same (L10).
+            // or every byte before the error): a change all the same (L10),
+            // by the hold its line names.
             let after = book.transcript.get(&session).map(|(_, b)| b.len());
-            if let (FsOp::Append { .. }, false) = (l.op, l.ok)
+            if let (FsOp::Append { data, .. }, false) = (l.op, l.ok)
                 && after != before
             {
-                book.changes.entry(session).or_default().push((l.at, 0));
+                let by = nonce_of(data).unwrap_or(0);
+                book.changes.entry(session).or_default().push((l.at, by));
             }
         }
         // Every change of a transcript, for L10: appends by their hold's
-        // nonce, a repair's rename as 0.
+        // nonce, a repair's rename by the session's current hold if its
+        // process made it (an attempt's own repair is no change by someone
+        // else), else as 0.
         if let (FsOp::Rename { to, .. }, true) = (l.op, l.ok)
             && to.as_path() == Path::new(SESSIONS[session])
         {
-            book.changes.entry(session).or_default().push((l.at, 0));
+            let by = book
+                .current
+                .get(&session)
+                .copied()
+                .filter(|n| book.holds.get(n).is_some_and(|h| h.pid == l.pid && !h.ended));
+            book.changes.entry(session).or_default().push((l.at, by.unwrap_or(0)));
             // A repair of a hold its process's exit cleanup released (L1).
             let released = book.exited.get(&(l.pid, session)).is_some_and(|t| *t <= l.at);
             l.check("L1", !released, || {
