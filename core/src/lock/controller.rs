@@ -73,9 +73,10 @@ impl std::fmt::Debug for AttemptController {
 struct State {
     /// The lock, while held (coarsely, or by a write in progress).
     held: Option<Arc<LockGuard>>,
-    /// Writes running on `held` that did not take it (nested in the
-    /// write that did, or another task's): whoever lets go of the lock
-    /// waits for them, and takes it from `held` only once there are none.
+    /// Writes running on `held`: the one that took it, those nested in
+    /// it, and other tasks' that joined it. Whoever lets go of the lock
+    /// waits for them (bounded by its lease), and takes it from `held`
+    /// only once there are none.
     users: usize,
     /// A write joined the held lock since it was taken: whoever lets go
     /// cuts a torn tail and fingerprints the file again first.
@@ -104,6 +105,33 @@ impl LockManager {
     }
 }
 
+/// A guard taken back from `held` to be let go of: put back if the caller
+/// is cancelled before its release begins, so that later writes reuse it
+/// (as they reuse the hold of a write cancelled midway) instead of waiting
+/// on a lock file nobody will remove before the watchdog.
+struct LettingGo<'a> {
+    ctl: &'a AttemptController,
+    guard: Option<Arc<LockGuard>>,
+}
+
+impl LettingGo<'_> {
+    /// The release begins: nothing to put back any more.
+    fn releasing(mut self) -> Arc<LockGuard> {
+        self.guard.take().expect("a guard being let go of")
+    }
+}
+
+impl Drop for LettingGo<'_> {
+    fn drop(&mut self) {
+        if let Some(g) = self.guard.take() {
+            let mut st = self.ctl.state();
+            if st.held.is_none() && st.takeover.is_none() {
+                st.held = Some(g);
+            }
+        }
+    }
+}
+
 /// A write running on the held lock ([`State::users`]), counted until it
 /// returns or is cancelled.
 struct User<'a>(&'a AttemptController);
@@ -120,23 +148,35 @@ impl AttemptController {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Take `guard` back from `held` to let go of it, once no other write
-    /// runs on it (none can join after): whether one joined it since it was
-    /// taken (its tail and fingerprint are then to be taken again), or
-    /// `None` if it is not held (a cleanup took it).
+    /// Take `guard` back from `held` to let go of it, once no write runs
+    /// on it (none joins after), or once its lease and the takeover grace
+    /// are over (the watchdog has released it by then): whether a write
+    /// joined it since it was taken (its tail and fingerprint are then to
+    /// be taken again), or `None` if it is not held (a cleanup took it).
     async fn take_back(&self, guard: &Arc<LockGuard>) -> Option<bool> {
-        self.signal
-            .until(|| {
-                let mut st = self.state();
-                match &st.held {
-                    Some(g) if Arc::ptr_eq(g, guard) => (st.users == 0).then(|| {
-                        st.held = None;
-                        Some(std::mem::take(&mut st.joined))
-                    }),
-                    _ => Some(None),
-                }
-            })
-            .await
+        let take = |idle_only: bool| {
+            let mut st = self.state();
+            match &st.held {
+                Some(g) if Arc::ptr_eq(g, guard) => (st.users == 0 || !idle_only).then(|| {
+                    st.held = None;
+                    Some(std::mem::take(&mut st.joined))
+                }),
+                _ => Some(None),
+            }
+        };
+        let bound = guard.lease_remaining() + self.manager.config().takeover_grace;
+        let idle = self.signal.until(|| take(true));
+        match crate::timeout(&*self.manager.inner.env.clock, bound, idle).await {
+            Ok(taken) => taken,
+            Err(_) => take(false).flatten(),
+        }
+    }
+
+    /// Count a write running on the held lock until it returns or is
+    /// cancelled.
+    fn user(&self) -> User<'_> {
+        self.state().users += 1;
+        User(self)
     }
 
     /// Hold `guard` for the attempt (no write has joined it yet).
@@ -273,12 +313,13 @@ impl AttemptController {
         if self.take_back(&guard).await.is_none() {
             return Ok(());
         }
+        let letting_go = LettingGo { ctl: self, guard: Some(guard.clone()) };
         // A torn tail is cut before the fingerprint, not by the release
         // after it (that would change the file behind our own record).
         guard.settle_tail().await;
         let fingerprint = self.fingerprint_retried(Some(&guard)).await;
         self.record_before_release(&fingerprint, &guard);
-        let released = guard.release().await;
+        let released = letting_go.releasing().release().await;
         // A hold whose lease ran out before the look loses the session.
         self.sticky(fingerprint)?;
         released
@@ -310,6 +351,7 @@ impl AttemptController {
             held
         };
         if let Some(guard) = held {
+            // Counted above, under the same lock that read `held`.
             let _user = User(self);
             let out = f(&guard).await;
             self.refresh(&guard).await;
@@ -324,7 +366,9 @@ impl AttemptController {
             Err(e) => return Err(e),
         };
         let out = self.write_held(&guard, f).await;
-        if self.take_back(&guard).await == Some(true) {
+        let joined = self.take_back(&guard).await;
+        let letting_go = LettingGo { ctl: self, guard: joined.is_some().then(|| guard.clone()) };
+        if joined == Some(true) {
             // Another task's write ran on this hold after ours settled.
             guard.settle_tail().await;
             self.refresh(&guard).await;
@@ -333,7 +377,9 @@ impl AttemptController {
             self.state().unknown = true;
         }
         let out = self.sticky(out);
-        let released = guard.release().await;
+        // (Not held any more when a cleanup took it: released all the same.)
+        let to_release = if letting_go.guard.is_some() { letting_go.releasing() } else { guard.clone() };
+        let released = to_release.release().await;
         let out = out?;
         released.map(|()| out)
     }
@@ -346,6 +392,7 @@ impl AttemptController {
         self.fence().await?;
         // Nested writes inside `f` reuse this hold.
         self.hold(guard.clone());
+        let _taker = self.user();
         let out = f(guard).await;
         guard.settle_tail().await;
         self.refresh(guard).await;
@@ -381,6 +428,8 @@ impl AttemptController {
     pub async fn cleanup(&self) -> usize {
         self.take_over("the attempt was cleaned up");
         self.state().held = None;
+        // A let-go waiting for its writes gives up on a hold cleanup took.
+        self.signal.notify();
         let released = self.attempt.abandon_in_flight().await;
         let first = !std::mem::replace(&mut self.state().cleaned, true);
         if first {

@@ -225,7 +225,7 @@ impl Hold {
             // (a freeze) is the lease running out: a takeover, not an I/O
             // error, so that an attempt controller loses the session too.
             // One revoked meanwhile (the exit cleanup took it) says so.
-            self.repair_tail().await.map_err(|e| match (self.check_live(), self.lease_left()) {
+            self.repair_tail(false).await.map_err(|e| match (self.check_live(), self.lease_left()) {
                 (Err(revoked), _) => revoked,
                 (Ok(()), true) => self.io("repair a partial last line", e),
                 (Ok(()), false) => self.takeover("its lease (max hold) ran out"),
@@ -310,11 +310,21 @@ impl Hold {
     /// cancelled (an attempt timeout), its system calls still complete, and
     /// it stays counted until they have (a drain, and the exit cleanup,
     /// wait for it or leave the file to it).
-    pub(crate) async fn repair_tail(self: &Arc<Self>) -> io::Result<()> {
+    ///
+    /// Refused once the hold is released or revoked (a release or a
+    /// forced release drained while the caller looked at the lock file:
+    /// its lock file may be gone, and another holder's lines would be
+    /// under the rename), except for the release's own repair
+    /// (`on_release`), which runs only with nothing else of the hold in
+    /// flight.
+    pub(crate) async fn repair_tail(self: &Arc<Self>, on_release: bool) -> io::Result<()> {
         {
             let mut st = self.state();
             if st.exiting {
                 return Err(io::Error::other("the process is exiting: its exit cleanup owns the lock file"));
+            }
+            if !on_release && (st.released || st.revoked.is_some()) {
+                return Err(io::Error::other("the hold was released or taken over"));
             }
             st.repairs_in_flight += 1;
         }
@@ -423,12 +433,14 @@ impl Hold {
     }
 
     /// Wait (bounded by the takeover grace) until no append and no tail
-    /// repair is in flight.
+    /// repair is in flight, and no task has the turn at the tail (one that
+    /// looked at the lock file before the release began goes on to its
+    /// last check, which now refuses).
     async fn drain(&self) {
         let clock = self.manager.env.clock.clone();
         let idle = || {
             let st = self.state();
-            (st.appends_in_flight == 0 && st.repairs_in_flight == 0).then_some(())
+            (st.appends_in_flight == 0 && st.repairs_in_flight == 0 && !st.tail_taken).then_some(())
         };
         let drained = self.signal.until(idle);
         let _ = crate::timeout(&*clock, self.manager.config.takeover_grace, drained).await;
@@ -523,7 +535,7 @@ impl Hold {
             st.repair && st.appends_in_flight == 0 && st.repairs_in_flight == 0
         };
         if idle_torn {
-            let _ = self.repair_tail().await;
+            let _ = self.repair_tail(true).await;
         }
         let result = self.remove_if_ours().await;
         self.manager.forget(self.owner.nonce);
@@ -598,13 +610,18 @@ impl LockGuard {
         self.hold.state().repair
     }
 
+    /// What is left of the hold's lease (its maximum hold).
+    pub(crate) fn lease_remaining(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.hold.owner.max_hold_ms.saturating_sub(self.hold.age_ms()))
+    }
+
     /// Cut a partial last line now, if a failed append left one (release
     /// would do it): so that a fingerprint taken next is what the file
     /// keeps.
     pub(crate) async fn settle_tail(&self) {
         let Ok(_turn) = self.hold.take_tail().await else { return };
         if self.hold.state().repair {
-            let _ = self.hold.repair_tail().await;
+            let _ = self.hold.repair_tail(false).await;
         }
     }
 

@@ -115,6 +115,37 @@ fn writes_from_two_tasks_share_the_hold_and_neither_loses_the_session() {
     });
 }
 
+/// A release for a wait from another task while a write holds the lock:
+/// it waits for that write (the one that took the lock counts), and the
+/// attempt keeps the session.
+#[test]
+fn a_release_for_a_wait_waits_for_the_write_in_progress() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let session = dir.path().join("s.jsonl");
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        let ctl = manager(&env, Duration::from_secs(5)).controller(&session);
+        let (w, r) = tokio::join!(
+            ctl.write(async |g: &LockGuard| {
+                g.append(b"{\"w\":1}\n").await?;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                g.append(b"{\"w\":2}\n").await
+            }),
+            async {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                ctl.release_for_wait().await
+            }
+        );
+        w.expect("the write's second append: its hold was not released under it");
+        r.expect("the release for the wait");
+        assert!(!ctl.is_taken_over());
+        assert!(!lock_path(&session).exists(), "let go");
+        ctl.append(b"{\"after\":1}\n").await.expect("the fence passes: only the attempt wrote");
+        let text = std::fs::read_to_string(&session).expect("transcript");
+        assert_eq!(text, "{\"w\":1}\n{\"w\":2}\n{\"after\":1}\n");
+    });
+}
+
 #[test]
 fn nested_writes_reuse_the_held_lock() {
     let dir = tempfile::tempdir().expect("tempdir");
