@@ -25,6 +25,29 @@ pub(crate) fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Both futures, polled together on the calling task (the first, then
+/// the second, on every wake), until both are done: two of a workload's
+/// tasks at once through one object (a session, a guard, a controller).
+pub(crate) async fn join2<A: std::future::Future, B: std::future::Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
+    let (mut ra, mut rb) = (None, None);
+    std::future::poll_fn(|cx| {
+        if ra.is_none()
+            && let std::task::Poll::Ready(v) = a.as_mut().poll(cx)
+        {
+            ra = Some(v);
+        }
+        if rb.is_none()
+            && let std::task::Poll::Ready(v) = b.as_mut().poll(cx)
+        {
+            rb = Some(v);
+        }
+        if ra.is_some() && rb.is_some() { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
+    })
+    .await;
+    (ra.expect("polled to the end"), rb.expect("polled to the end"))
+}
+
 /// Did the world cause `e`: an injected fault, or an operation a power
 /// loss cut short? (The latter possibly in a quiet phase too: a crash
 /// point armed in the chaos phase fires when its operation lands, and a

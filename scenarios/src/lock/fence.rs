@@ -136,7 +136,7 @@ async fn fenced(p: &Proc, session: usize, wait: Duration, two: Option<Duration>)
             p.env.clock.sleep(lag).await;
             write_line(p, &ctl, session, 5).await
         };
-        let ((out, nonce), other) = super::both(write_line(p, &ctl, session, 2), later).await;
+        let ((out, nonce), other) = crate::join2(write_line(p, &ctl, session, 2), later).await;
         (out, nonce, Some(other))
     } else {
         let (out, nonce) = write_line(p, &ctl, session, 2).await;

@@ -220,7 +220,7 @@ pub(super) async fn contender(p: &Rc<Proc>, locker: Locker, stream: u64) {
                 // core's guard).
                 for r in 0..3 {
                     let (a, b) = (line(7 + 2 * r), line(8 + 2 * r));
-                    super::both(
+                    crate::join2(
                         super::calling(p, session, held.append(a.as_bytes())),
                         super::calling(p, session, held.append(b.as_bytes())),
                     )

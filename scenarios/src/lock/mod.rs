@@ -1529,7 +1529,7 @@ async fn turn(
     let mut second = SimRng::new(seed, 0xC0C0);
     let went_on = if second.chance(1.0 / 3.0) {
         let m = 1 + second.range(0, 4);
-        let (a, b) = both(
+        let (a, b) = crate::join2(
             appends(p, &guard, session, &mut rng, n, 0),
             appends(p, &guard, session, &mut second, m, SECOND_WRITER_K),
         )
@@ -1586,32 +1586,6 @@ fn line(guard: &LockGuard, k: u64) -> Vec<u8> {
 /// Where a turn's second writer numbers its lines from (distinct lines, so
 /// that L12 can tell which one a repair dropped).
 const SECOND_WRITER_K: u64 = 500;
-
-/// Both futures, polled in turn until both are done.
-pub(super) async fn both<A: std::future::Future, B: std::future::Future>(a: A, b: B) -> (A::Output, B::Output) {
-    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
-    let (mut ra, mut rb) = (None, None);
-    std::future::poll_fn(|cx| {
-        if ra.is_none()
-            && let std::task::Poll::Ready(v) = a.as_mut().poll(cx)
-        {
-            ra = Some(v);
-        }
-        if rb.is_none()
-            && let std::task::Poll::Ready(v) = b.as_mut().poll(cx)
-        {
-            rb = Some(v);
-        }
-        match (ra.take(), rb.take()) {
-            (Some(x), Some(y)) => std::task::Poll::Ready((x, y)),
-            (x, y) => {
-                (ra, rb) = (x, y);
-                std::task::Poll::Pending
-            }
-        }
-    })
-    .await
-}
 
 async fn appends(p: &Proc, guard: &LockGuard, session: usize, rng: &mut SimRng, n: u64, from: u64) -> bool {
     for k in from..from + n {
@@ -2277,7 +2251,7 @@ async fn quiet_phase_checks(world: &World, book: &SharedBook) {
                     };
                     wrote.push(append(PROBE_K).await);
                     wrote.push(append(PROBE_K - 10).await);
-                    let (a, b) = both(append(PROBE_K - 11), append(PROBE_K - 12)).await;
+                    let (a, b) = crate::join2(append(PROBE_K - 11), append(PROBE_K - 12)).await;
                     wrote.extend([a, b]);
                     let _ = g.release().await;
                 }

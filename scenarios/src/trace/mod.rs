@@ -1829,7 +1829,7 @@ async fn follow_up_lands(app: &App, sess: &Sess, id: &str, next: &mut u64) {
         record(sess);
         sess.snapshot();
     };
-    let (flushed, ()) = join2(sess.flush(), during).await;
+    let (flushed, ()) = crate::join2(sess.flush(), during).await;
     let ok = flushed.is_ok();
     judge_flush(app, id, flush_target, flushed, true);
     sess.settled().await;
@@ -1858,27 +1858,6 @@ fn record_event(app: &App, sess: &Sess, id: &str, name: String) {
         s.names.push(name.clone());
     }
     sess.record(&name);
-}
-
-/// Both futures, polled together on this task.
-async fn join2<A: std::future::Future, B: std::future::Future>(a: A, b: B) -> (A::Output, B::Output) {
-    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
-    let (mut ra, mut rb) = (None, None);
-    std::future::poll_fn(|cx| {
-        if ra.is_none()
-            && let std::task::Poll::Ready(v) = a.as_mut().poll(cx)
-        {
-            ra = Some(v);
-        }
-        if rb.is_none()
-            && let std::task::Poll::Ready(v) = b.as_mut().poll(cx)
-        {
-            rb = Some(v);
-        }
-        if ra.is_some() && rb.is_some() { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
-    })
-    .await;
-    (ra.expect("polled to the end"), rb.expect("polled to the end"))
 }
 
 async fn flush_and_check(app: &App, sess: &Sess, id: &str, quiet: bool) {
