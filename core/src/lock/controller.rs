@@ -116,8 +116,8 @@ struct LettingGo<'a> {
 
 impl LettingGo<'_> {
     /// The release begins: nothing to put back any more.
-    fn releasing(mut self) -> Arc<LockGuard> {
-        self.guard.take().expect("a guard being let go of")
+    fn releasing(mut self) {
+        self.guard = None;
     }
 }
 
@@ -292,13 +292,12 @@ impl AttemptController {
         st.unknown = seen.is_err();
     }
 
-    /// [`record`](Self::record), right before `guard` is released: a tail
+    /// Right before `guard` is released, after the last record: a tail
     /// still torn (its repair failed) is cut by the release, behind the
     /// record, so the file is then as nobody recorded it: unknown (the
     /// next write after a wait is refused as such, not as a change by
     /// someone else that never happened).
-    fn record_before_release(&self, seen: &Result<Fingerprint, LockError>, guard: &LockGuard) {
-        self.record(seen);
+    fn unknown_if_torn(&self, guard: &LockGuard) {
         if guard.tail_torn() {
             self.state().unknown = true;
         }
@@ -318,8 +317,10 @@ impl AttemptController {
         // after it (that would change the file behind our own record).
         guard.settle_tail().await;
         let fingerprint = self.fingerprint_retried(Some(&guard)).await;
-        self.record_before_release(&fingerprint, &guard);
-        let released = letting_go.releasing().release().await;
+        self.record(&fingerprint);
+        self.unknown_if_torn(&guard);
+        letting_go.releasing();
+        let released = guard.release().await;
         // A hold whose lease ran out before the look loses the session.
         self.sticky(fingerprint)?;
         released
@@ -373,13 +374,11 @@ impl AttemptController {
             guard.settle_tail().await;
             self.refresh(&guard).await;
         }
-        if guard.tail_torn() {
-            self.state().unknown = true;
-        }
+        self.unknown_if_torn(&guard);
         let out = self.sticky(out);
-        // (Not held any more when a cleanup took it: released all the same.)
-        let to_release = if letting_go.guard.is_some() { letting_go.releasing() } else { guard.clone() };
-        let released = to_release.release().await;
+        // (Released also when not held any more: a cleanup took it.)
+        letting_go.releasing();
+        let released = guard.release().await;
         let out = out?;
         released.map(|()| out)
     }

@@ -50,6 +50,14 @@ struct HoldState {
     exiting: bool,
 }
 
+impl HoldState {
+    /// Nobody has the turn at the tail, and nothing of the hold is in
+    /// flight there.
+    fn tail_idle(&self) -> bool {
+        !self.tail_taken && self.appends_in_flight == 0 && self.repairs_in_flight == 0
+    }
+}
+
 impl Default for HoldState {
     fn default() -> Self {
         HoldState {
@@ -116,6 +124,11 @@ impl Hold {
     /// The lease: appends only before the maximum hold.
     fn lease_left(&self) -> bool {
         self.age_ms() < self.owner.max_hold_ms
+    }
+
+    /// What is left of the lease.
+    fn lease_remaining(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.owner.max_hold_ms.saturating_sub(self.age_ms()))
     }
 
     /// The lock file is ours to remove until halfway through the takeover
@@ -280,17 +293,16 @@ impl Hold {
     /// typed as the append would be, once the hold is released or revoked,
     /// or when its lease runs out while waiting.
     async fn take_tail(&self) -> Result<TailTurn<'_>, LockError> {
-        let left = std::time::Duration::from_millis(self.owner.max_hold_ms.saturating_sub(self.age_ms()));
         let turn = self.signal.until(|| {
             let mut st = self.state();
             if st.released || st.revoked.is_some() {
                 return Some(false);
             }
-            let free = !st.tail_taken && st.appends_in_flight == 0 && st.repairs_in_flight == 0;
+            let free = st.tail_idle();
             st.tail_taken |= free;
             free.then_some(true)
         });
-        match crate::timeout(&*self.manager.env.clock, left, turn).await {
+        match crate::timeout(&*self.manager.env.clock, self.lease_remaining(), turn).await {
             Ok(true) => Ok(TailTurn(self)),
             Ok(false) => Err(match self.check_live() {
                 Err(e) => e,
@@ -438,10 +450,7 @@ impl Hold {
     /// last check, which now refuses).
     async fn drain(&self) {
         let clock = self.manager.env.clock.clone();
-        let idle = || {
-            let st = self.state();
-            (st.appends_in_flight == 0 && st.repairs_in_flight == 0 && !st.tail_taken).then_some(())
-        };
+        let idle = || self.state().tail_idle().then_some(());
         let drained = self.signal.until(idle);
         let _ = crate::timeout(&*clock, self.manager.config.takeover_grace, drained).await;
     }
@@ -612,7 +621,7 @@ impl LockGuard {
 
     /// What is left of the hold's lease (its maximum hold).
     pub(crate) fn lease_remaining(&self) -> std::time::Duration {
-        std::time::Duration::from_millis(self.hold.owner.max_hold_ms.saturating_sub(self.hold.age_ms()))
+        self.hold.lease_remaining()
     }
 
     /// Cut a partial last line now, if a failed append left one (release

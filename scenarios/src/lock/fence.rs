@@ -160,23 +160,23 @@ async fn fenced(p: &Proc, session: usize, wait: Duration, two: Option<Duration>)
     // Takeover is what the attempt says it is: sticky once a write was
     // refused for it, absent after writes that landed.
     let refused = outs.iter().any(|o| matches!(o, Err(LockError::Takeover { .. })));
-    if refused || outs.iter().all(|o| o.is_ok()) {
+    let landed = outs.iter().all(|o| o.is_ok());
+    if refused || landed {
         p.world.check("L10", ctl.is_taken_over() == refused, || {
             format!("after writes on {} that returned {outs:?}, is_taken_over() is {}", SESSIONS[session], !refused)
         });
     }
-    let out = if outs.iter().all(|o| o.is_ok()) { Ok(()) } else { out };
     // A second wait after a write that landed: the fence now rests on the
     // fingerprint that write's refresh took (or failed to take: then no
     // write after the wait may land). Judged from the instant that write
     // landed, when the lock was still held.
     if let (Ok(()), Some(_)) = (&out, nonce) {
         // From the last of the attempt's writes (two, with two writers).
-        let landed = lock_book(&p.book)
+        let last = lock_book(&p.book)
             .changes
             .get(&session)
             .and_then(|c| c.iter().filter(|(_, m)| ours.contains(m)).map(|&(at, _)| at).max());
-        if let Some(since) = landed {
+        if let Some(since) = last {
             p.env.clock.sleep(wait).await;
             let (again, again_nonce) = write_line(p, &ctl, session, 4).await;
             again_nonce.into_iter().for_each(|n| end_hold(p, n));

@@ -324,10 +324,9 @@ async fn drive(world: &World, variant: SharedVariant) {
     final_checks(world, &book);
 }
 
-/// The session one process crash-writes.
-fn victim_id(world: &World) -> String {
-    let ids = session_ids(world);
-    ids[world.schedule().param("crash_session", 0) as usize % ids.len()].clone()
+/// Which of [`session_ids`] one process crash-writes.
+fn victim_index(world: &World) -> usize {
+    world.schedule().param("crash_session", 0) as usize % session_ids(world).len()
 }
 
 /// At `at_ms`, a symlink at the crash mark name of the session about to
@@ -336,7 +335,7 @@ fn victim_id(world: &World) -> String {
 /// export of the session is refused as after a crash.
 async fn vandal(world: &World, book: &SharedBook, at_ms: u64) {
     world.sleep_until(Duration::from_millis(at_ms)).await;
-    let id = victim_id(world);
+    let id = session_ids(world).swap_remove(victim_index(world));
     let mark = Path::new(DIR).join(steadfast_core::trace::names::crash_mark_name(&id));
     if world.harness_apply(FsOp::Symlink { target: VICTIM.into(), link: mark.clone() }).is_ok() {
         let _ = world.harness_apply(FsOp::SyncDir(DIR.into()));
@@ -412,7 +411,7 @@ async fn process(world: World, book: SharedBook, node: usize, variant: SharedVar
     let sessions: Vec<Session> = session_ids(&world).iter().map(|id| tracer.start(id)).collect();
     let s = world.schedule();
     if s.param("crash_node", 0) as usize == node {
-        let victim = sessions[s.param("crash_session", 0) as usize % sessions.len()].clone();
+        let victim = sessions[victim_index(&world)].clone();
         let (w, b, f) = (world.clone(), book.clone(), file.clone());
         let at = s.param("crash_at_ms", 1_000);
         madsim::task::spawn_local(async move { crasher(&w, &b, &f, victim, at).await });
