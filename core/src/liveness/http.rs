@@ -23,7 +23,13 @@
 //!   and a target in absolute form (`http://host/healthz`) is its path; a
 //!   head trickled a byte at a time is scanned in linear time;
 //! - each connection answers one request and closes (pipelined requests
-//!   after it are not read).
+//!   after it are not answered). Before it closes, it reads and discards
+//!   what the peer still sends (a body, a pipelined request, the rest of
+//!   an oversized head) until the peer closes, for at most [`LINGER`], as
+//!   RFC 9112 §9.6 asks: a socket closed with unread bytes is reset, and a
+//!   client still sending (a `POST` with a body) fails on the reset before
+//!   it reads its answer. A lingering connection is again one a new
+//!   connection may close.
 //!
 //! The accept loop is generic over [`Listener`]: tokio's `TcpListener` in
 //! production, turmoil's simulated TCP in the tests that run hostile
@@ -52,6 +58,9 @@ const HEAD_MAX: usize = 8 << 10;
 /// How long a connection may take to send its request head: an idle or
 /// slow-loris connection is closed after this.
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest a connection is drained after its answer (see the module's
+/// docs): what the peer sends after that is reset, as before.
+pub const LINGER: Duration = Duration::from_secs(2);
 /// Connections held at once; a new one past this closes the oldest still
 /// waiting for its head.
 pub const CONNECTIONS_MAX: usize = 256;
@@ -110,16 +119,32 @@ fn waiting(w: &SharedWaiting) -> std::sync::MutexGuard<'_, Waiting> {
     w.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A waiting connection's entry: its peer, and the handle that closes it.
+type Entry = (IpAddr, tokio::task::AbortHandle);
+
 impl Waiting {
-    fn forget(&mut self, id: u64) {
-        if let Some((peer, _)) = self.conns.remove(&id)
-            && let Some(n) = self.per_peer.get_mut(&peer)
-        {
+    /// No longer one a new connection may close; its entry, to put back
+    /// with [`Waiting::wait_again`].
+    fn forget(&mut self, id: u64) -> Option<Entry> {
+        let (peer, task) = self.conns.remove(&id)?;
+        if let Some(n) = self.per_peer.get_mut(&peer) {
             *n -= 1;
             if *n == 0 {
                 self.per_peer.remove(&peer);
             }
         }
+        Some((peer, task))
+    }
+
+    /// One a new connection may close again (answered, and lingering); not
+    /// if it was closed already.
+    fn wait_again(&mut self, id: u64, entry: Option<Entry>) {
+        let Some((peer, task)) = entry else { return };
+        if self.evicted.contains(&id) {
+            return;
+        }
+        *self.per_peer.entry(peer).or_default() += 1;
+        self.conns.insert(id, (peer, task));
     }
 }
 
@@ -205,7 +230,9 @@ pub async fn serve_healthz_on<L: Listener>(mut listener: L, heartbeat: Heartbeat
         let mut st = waiting(&w);
         let task = tokio::spawn(async move {
             let held = held;
-            let _ = tokio::time::timeout(HEAD_TIMEOUT * 2, serve_one(stream, hb, &held)).await;
+            // The head's deadline, as long again for the answer to be
+            // written, and the linger.
+            let _ = tokio::time::timeout(HEAD_TIMEOUT * 2 + LINGER, serve_one(stream, hb, &held)).await;
         });
         st.conns.insert(id, (peer.ip(), task.abort_handle()));
         *st.per_peer.entry(peer.ip()).or_default() += 1;
@@ -218,20 +245,27 @@ const ENFILE: i32 = 23;
 
 /// Read one request head (bounded in size and time) and answer it.
 async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, heartbeat: Heartbeat, held: &Held) {
-    let head = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream)).await {
-        Ok(Some(head)) => head,
-        Ok(None) => {
-            let _ = stream.write_all(&answer(400, "Bad Request", "", None)).await;
-            let _ = stream.shutdown().await;
-            return;
-        }
+    let response = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream)).await {
+        Ok(Some(head)) => Some(route(&head, &heartbeat)),
+        Ok(None) => None,
         Err(_) => return, // idle or too slow: closed without a word
     };
     // Answering now: no longer one a new connection may close.
-    waiting(&held.w).forget(held.id);
-    let response = route(&head, &heartbeat);
-    let _ = stream.write_all(&response).await;
-    let _ = stream.shutdown().await;
+    let entry = waiting(&held.w).forget(held.id);
+    let response = response.unwrap_or_else(|| answer(400, "Bad Request", "", None));
+    if stream.write_all(&response).await.is_err() || stream.shutdown().await.is_err() {
+        return;
+    }
+    waiting(&held.w).wait_again(held.id, entry);
+    drain(&mut stream).await;
+}
+
+/// Read and discard what the peer still sends until it closes, for at
+/// most [`LINGER`]: a close with unread bytes would reset the connection
+/// under the answer just sent (RFC 9112 §9.6).
+async fn drain<S: AsyncRead + Unpin>(stream: &mut S) {
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(LINGER, async { while let Ok(1..) = stream.read(&mut buf).await {} }).await;
 }
 
 /// The head up to its first empty line; `None` when it is oversized or the

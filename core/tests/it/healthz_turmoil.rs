@@ -10,13 +10,15 @@
 //! them, slow-loris heads (a byte every 300 ms), oversized heads, pipelined
 //! requests and garbage; and well-formed requests in the forms a hand or
 //! a proxy sends (bare LF line ends, the absolute form, a byte every 20 ms
-//! after an empty line). The load balancer probes every 500 ms from 1 s to
+//! after an empty line, and a `POST` whose 64 KiB body is still on its way
+//! when the server answers it 405). The load balancer probes every 500 ms from 1 s to
 //! the end, with a 1 s deadline per probe: connect, request, whole answer.
 //!
 //! Checks (H5): every probe is answered 200 or 503 within 1 s; every
 //! oversized or garbage head is answered 400 (or closed, or reset with its
 //! head unread), every pipelined pair gets exactly one answer, every
-//! well-formed request a health answer; the server's loop never ends.
+//! well-formed request a health answer (the `POST` its 405, not a reset
+//! while it sends); the server's loop never ends.
 //! The replica's world has no well-formed odd requests: it is caught by
 //! the flood, as it was before they existed (it cannot read a bare LF).
 //!
@@ -169,6 +171,10 @@ struct Mob {
     /// Well-formed requests in the forms a hand or a proxy sends: bare LF
     /// line ends (`printf | nc`), the absolute form, a byte at a time.
     plain: u64,
+    /// Of the idle flood, how many ask first, read their answer and keep
+    /// the connection open a while (a client ignoring `connection:
+    /// close`): the server lingers on them after answering.
+    chatty: u64,
 }
 
 impl Mob {
@@ -183,6 +189,7 @@ impl Mob {
             pipelined: r.range(0, 4),
             garbage: r.range(0, 4),
             plain: r.range(1, 4),
+            chatty: r.range(0, 400),
         }
     }
 }
@@ -208,6 +215,29 @@ async fn exchange(bytes: &[u8], deadline: Duration) -> Result<String, String> {
     tokio::time::timeout(deadline, run).await.unwrap_or_else(|_| Err(format!("no answer within {deadline:?}")))
 }
 
+/// [`exchange`] for a request with a body, sent as a client writes one
+/// through its socket buffer: the head, then the body 4 KiB every 5 ms,
+/// then a read of the answer. The server answers (405) before the body
+/// is all sent; the client must still get that answer, not a reset.
+async fn post_body(body: usize, deadline: Duration) -> Result<String, String> {
+    let run = async {
+        let mut s = turmoil::net::TcpStream::connect(("server", PORT)).await.map_err(|e| format!("connect: {e}"))?;
+        let head = format!("POST /healthz HTTP/1.1\r\nhost: server\r\ncontent-length: {body}\r\n\r\n");
+        s.write_all(head.as_bytes()).await.map_err(|e| format!("write: {e}"))?;
+        let mut left = body;
+        while left > 0 {
+            let n = left.min(4 << 10);
+            s.write_all(&vec![b'p'; n]).await.map_err(|e| format!("write after {} body bytes: {e}", body - left))?;
+            left -= n;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.map_err(|e| format!("read: {e}"))?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    };
+    tokio::time::timeout(deadline, run).await.unwrap_or_else(|_| Err(format!("no answer within {deadline:?}")))
+}
+
 /// [`exchange`], the request sent a byte every 20 ms (within the head's
 /// deadline: a slow client, not a slow-loris one).
 async fn trickle(bytes: &[u8], deadline: Duration) -> Result<String, String> {
@@ -225,7 +255,8 @@ async fn trickle(bytes: &[u8], deadline: Duration) -> Result<String, String> {
 }
 
 fn run(seed: u64, legacy: bool) -> Verdict {
-    let mob = Mob { plain: if legacy { 0 } else { Mob::draw(seed).plain }, ..Mob::draw(seed) };
+    let drawn = Mob::draw(seed);
+    let mob = if legacy { Mob { plain: 0, chatty: 0, ..drawn } } else { drawn };
     let verdict = Arc::new(Mutex::new(Verdict::default()));
     let emfiles = Arc::new(AtomicU64::new(0));
     let mut sim = turmoil::Builder::new()
@@ -282,14 +313,20 @@ fn run(seed: u64, legacy: bool) -> Verdict {
                 tokio::time::sleep(delay).await;
                 // Hold a connection without a word; reconnect a while
                 // after the server closes it, until the flood ends.
+                let chatty = i < mob.chatty;
                 while start.elapsed() < FLOOD_END {
                     if let Ok(mut s) = turmoil::net::TcpStream::connect(("server", PORT)).await {
+                        if chatty {
+                            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\n\r\n").await;
+                        }
                         let mut buf = [0u8; 64];
                         let _ = tokio::time::timeout(FLOOD_END.saturating_sub(start.elapsed()), s.read(&mut buf)).await;
+                        if chatty {
+                            tokio::time::sleep(renew).await;
+                        }
                     }
                     tokio::time::sleep(renew).await;
                 }
-                let _ = i;
             });
         }
         for _ in 0..mob.loris {
@@ -324,6 +361,8 @@ fn run(seed: u64, legacy: bool) -> Verdict {
                     tokio::time::sleep(delay).await;
                     let answer = if what == "trickled" {
                         trickle(&bytes, Duration::from_secs(6)).await
+                    } else if what == "posted" {
+                        post_body(bytes.len(), Duration::from_secs(6)).await
                     } else {
                         exchange(&bytes, Duration::from_secs(6)).await
                     };
@@ -332,6 +371,7 @@ fn run(seed: u64, legacy: bool) -> Verdict {
                         "bare-lf" | "absolute-form" | "trickled" => answer
                             .as_ref()
                             .is_ok_and(|a| a.starts_with("HTTP/1.1 200") || a.starts_with("HTTP/1.1 503")),
+                        "posted" => answer.as_ref().is_ok_and(|a| a.starts_with("HTTP/1.1 405")),
                         // A 400, closed without a word (the head deadline), or
                         // reset (closed with the rest of the head unread).
                         _ => match &answer {
@@ -357,6 +397,8 @@ fn run(seed: u64, legacy: bool) -> Verdict {
         expect(mob.plain, "bare-lf", b"GET /healthz HTTP/1.0\n\n".to_vec(), &mut rng);
         expect(mob.plain, "absolute-form", b"GET http://server:80/healthz HTTP/1.1\r\n\r\n".to_vec(), &mut rng);
         expect(mob.plain, "trickled", b"\r\nGET /healthz HTTP/1.1\r\nhost: server\r\n\r\n".to_vec(), &mut rng);
+        // (Only its length is sent: `post_body` writes it in pieces.)
+        expect(mob.plain, "posted", vec![b'p'; 64 << 10], &mut rng);
         while tasks.join_next().await.is_some() {}
         Ok(())
     });

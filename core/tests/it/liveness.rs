@@ -409,3 +409,40 @@ fn healthz_mounts_in_other_servers_as_http_and_tower() {
         assert_eq!(post.expect("infallible").status(), 405);
     });
 }
+
+/// A request with a body the server does not read (a `POST` to
+/// `/healthz`, say) still gets its answer: closing a socket with unread
+/// bytes makes Linux reset the connection, and a reset can discard the
+/// answer before the client reads it. The server drains what the client
+/// sends, for a bounded time, after answering (RFC 9112 §9.6).
+#[test]
+fn healthz_answers_a_request_whose_body_it_does_not_read() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let addr = rt.block_on(async {
+        let env = Env::real().expect("env");
+        let (hb, ticker) = Heartbeat::start(&env, HeartbeatConfig::default(), None);
+        std::mem::forget(ticker);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(serve_healthz("127.0.0.1:0".parse().expect("addr"), hb, tx));
+        rx.await.expect("bound")
+    });
+    // As a one-thread client sends it: the whole body, then a read. A
+    // reset while it writes is the end of its request.
+    for round in 0..5 {
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        s.set_write_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        let body = vec![b'x'; 8 << 20];
+        let head = format!("POST /healthz HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n", body.len());
+        let sent = s.write_all(head.as_bytes()).and_then(|()| s.write_all(&body));
+        let mut out = Vec::new();
+        let read = s.read_to_end(&mut out);
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            sent.is_ok() && text.starts_with("HTTP/1.1 405"),
+            "round {round}: sent {sent:?}, read {read:?}, answer {:?}",
+            text.lines().next()
+        );
+    }
+    drop(rt);
+}
