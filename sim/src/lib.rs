@@ -104,6 +104,11 @@
 //! replay:   STEADFAST_SCENARIO='kv/put-survives-crash' STEADFAST_SEED=7 cargo test -p kvstore --test durability -- put_survives_crash --exact --nocapture
 //! ```
 //!
+//! The command selects the binary the check ran in (`--test`, `--lib`,
+//! `--bin`, `--bench`, `--example`; `--lib --bin PKG` for the unit tests
+//! of a package with both, whose two test binaries share a name), and
+//! passes `--include-ignored` when the check ran from an ignored test.
+//!
 //! | variable | effect |
 //! |---|---|
 //! | `STEADFAST_SCENARIO=NAME` | the replay variables apply to this scenario only; other checks in the binary are skipped |

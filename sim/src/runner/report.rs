@@ -69,18 +69,13 @@ fn calling_test(scenario: &str) -> Option<String> {
         return None;
     }
     let manifest = std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from);
-    let has = |p: &str| manifest.as_ref().is_some_and(|m| m.join(p).exists());
-    let dir = exe.parent().and_then(|d| d.file_name()).map(|d| d.to_string_lossy().into_owned());
-    let kind = if dir.as_deref() == Some("examples") {
-        format!("--example {}", spelled(manifest.as_deref(), "examples", target))
-    } else if target == pkg.replace('-', "_") && (has("src/lib.rs") || !has("src/main.rs")) {
-        "--lib".to_string()
-    } else if target == pkg.replace('-', "_") {
-        // A binary crate's unit tests: its binary is named as its package.
-        format!("--bin {pkg}")
-    } else {
-        format!("--test {}", spelled(manifest.as_deref(), "tests", target))
-    };
+    let in_examples = exe.parent().and_then(|d| d.file_name()).is_some_and(|d| d == "examples");
+    let kind = target_flags(&pkg, target, in_examples, manifest.as_deref());
+    // A check run from an ignored test (`cargo test -- --ignored`) replays
+    // only with the flag that runs it: without, the replay reports "1
+    // ignored" and passes.
+    let ignored =
+        if std::env::args().any(|a| a == "--ignored" || a == "--include-ignored") { " --include-ignored" } else { "" };
     let thread = std::thread::current();
     let name = thread
         .name()
@@ -89,7 +84,43 @@ fn calling_test(scenario: &str) -> Option<String> {
         .or_else(|| started_by(scenario))
         .map(|n| format!(" {n}"))
         .unwrap_or_default();
-    Some(format!("-p {pkg} {kind} --{name}"))
+    Some(format!("-p {pkg} {kind} --{name}{ignored}"))
+}
+
+/// The `cargo test` flags that select the test binary named `target`
+/// (cargo's spelling: dashes as underscores) of package `pkg`, from the
+/// package's files at `manifest`:
+/// - under `examples/`: `--example`;
+/// - named as the package: its unit tests, `--lib`, `--bin PKG`, or both
+///   when the package has both (the two binaries have the same name, and
+///   the filter runs the one test wherever it is);
+/// - a file or directory under `tests/`: `--test`; under `src/bin/`:
+///   `--bin`; under `benches/`: `--bench`; else `--test`.
+fn target_flags(pkg: &str, target: &str, in_examples: bool, manifest: Option<&std::path::Path>) -> String {
+    let has = |p: &str| manifest.is_some_and(|m| m.join(p).exists());
+    let under = |dir: &str| {
+        let name = spelled(manifest, dir, target);
+        (has(&format!("{dir}/{name}.rs")) || has(&format!("{dir}/{name}/main.rs"))).then_some(name)
+    };
+    if in_examples {
+        return format!("--example {}", spelled(manifest, "examples", target));
+    }
+    if target == pkg.replace('-', "_") {
+        return match (has("src/lib.rs"), has("src/main.rs")) {
+            (true, true) => format!("--lib --bin {pkg}"),
+            (false, true) => format!("--bin {pkg}"),
+            _ => "--lib".to_string(),
+        };
+    }
+    if let Some(name) = under("tests") {
+        format!("--test {name}")
+    } else if let Some(name) = under("src/bin") {
+        format!("--bin {name}")
+    } else if let Some(name) = under("benches") {
+        format!("--bench {name}")
+    } else {
+        format!("--test {}", spelled(manifest, "tests", target))
+    }
 }
 
 /// A target's name as cargo knows it: `tests/my-test.rs` is built as
@@ -202,6 +233,35 @@ mod tests {
         assert_eq!(spell("plain_name"), "plain_name");
         assert_eq!(spell("elsewhere"), "elsewhere");
         assert_eq!(spelled(None, "tests", "my_test"), "my_test");
+    }
+
+    /// Each kind of test binary gets the flags that select it, and a
+    /// package with both a library and a binary gets both (their unit
+    /// test binaries have the same name).
+    #[test]
+    fn a_test_binary_is_selected_by_its_kind() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let at = dir.path();
+        for f in
+            ["tests/it/main.rs", "tests/my-test.rs", "src/bin/my-tool.rs", "src/bin/other/main.rs", "benches/speed.rs"]
+        {
+            std::fs::create_dir_all(at.join(f).parent().expect("parent")).expect("dirs");
+            std::fs::write(at.join(f), "").expect("file");
+        }
+        let flags = |target| target_flags("my-pkg", target, false, Some(at));
+        assert_eq!(flags("my_pkg"), "--lib", "no src/main.rs: a library");
+        assert_eq!(flags("it"), "--test it");
+        assert_eq!(flags("my_test"), "--test my-test");
+        assert_eq!(flags("my_tool"), "--bin my-tool");
+        assert_eq!(flags("other"), "--bin other");
+        assert_eq!(flags("speed"), "--bench speed");
+        assert_eq!(flags("gone"), "--test gone");
+        assert_eq!(target_flags("my-pkg", "demo", true, Some(at)), "--example demo");
+        std::fs::write(at.join("src/main.rs"), "").expect("main");
+        assert_eq!(flags("my_pkg"), "--bin my-pkg", "a binary crate");
+        std::fs::write(at.join("src/lib.rs"), "").expect("lib");
+        assert_eq!(flags("my_pkg"), "--lib --bin my-pkg", "both: the filter finds the test in either");
+        assert_eq!(target_flags("my-pkg", "my_pkg", false, None), "--lib");
     }
 
     /// A pasted command means what was printed, whatever a name holds.

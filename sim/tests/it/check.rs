@@ -175,9 +175,13 @@ fn probe_odd_seeds() {
 }
 
 fn probe(vars: &[(&str, &str)]) -> (bool, String) {
+    probe_with(vars, &[])
+}
+
+fn probe_with(vars: &[(&str, &str)], args: &[&str]) -> (bool, String) {
     let exe = std::env::current_exe().expect("the test binary");
     let mut cmd = std::process::Command::new(exe);
-    cmd.args(["check::probe_odd_seeds", "--exact", "--nocapture", "--test-threads", "1"]);
+    cmd.args(["check::probe_odd_seeds", "--exact", "--nocapture", "--test-threads", "1"]).args(args);
     for (k, v) in vars {
         cmd.env(k, v);
     }
@@ -226,6 +230,20 @@ fn replay_variables_name_their_scenario_and_a_replay_prints_its_report() {
     let (ok, text) = probe(&[("STEADFAST_SCENARIO", "test/odd-seeds-fail"), ("STEADFAST_SCHEDULE", path)]);
     let replay = format!("STEADFAST_SCENARIO='test/odd-seeds-fail' STEADFAST_SCHEDULE='{path}' cargo test");
     assert!(!ok && text.contains(&replay), "{replay} in {text}");
+}
+
+/// A check run from an ignored test (`cargo test -- --ignored`) prints a
+/// replay that runs it again: with `--include-ignored`, or the replay
+/// reports "1 ignored" and passes. Without, the command has no such flag.
+#[test]
+fn a_replay_of_an_ignored_test_includes_it() {
+    let vars = [("STEADFAST_SCENARIO", "test/odd-seeds-fail"), ("STEADFAST_SEED", "3")];
+    let test = "-p steadfast-sim --test it -- check::probe_odd_seeds";
+    for (args, flag) in [(&["--include-ignored"][..], " --include-ignored"), (&[][..], "")] {
+        let (ok, text) = probe_with(&vars, args);
+        let replay = format!("STEADFAST_SEED=3 cargo test {test}{flag} --exact --nocapture");
+        assert!(!ok && text.contains(&replay), "{replay} in {text}");
+    }
 }
 
 /// Every key of `acked` as the disk holds it now.
@@ -454,8 +472,11 @@ fn a_run_that_never_finishes_is_named_and_the_process_exits() {
     assert!(stderr.contains("RUN6: test/spins seed 7 has run for 2 s of wall time"), "{stderr}");
     assert!(stderr.contains("replay:") && stderr.contains("STEADFAST_SEED=7"), "{stderr}");
     // The replay names the test that ran the check, not the watchdog's
-    // thread: it runs exactly that test again.
-    assert!(stderr.contains("-p steadfast-sim --test it -- check::spinning_check --exact"), "{stderr}");
+    // thread: it runs exactly that test again, ignored as it is.
+    assert!(
+        stderr.contains("-p steadfast-sim --test it -- check::spinning_check --include-ignored --exact"),
+        "{stderr}"
+    );
 }
 
 /// Run by `a_run_that_never_finishes_is_named_and_the_process_exits` in a
