@@ -20,6 +20,7 @@ mod shared;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -640,12 +641,12 @@ struct Book {
     /// the session's entry here).
     ever_crashed: BTreeSet<String>,
     /// Canonical path to the ids whose file it is.
-    by_path: BTreeMap<PathBuf, Vec<String>>,
+    by_path: BTreeMap<OsString, Vec<String>>,
     /// Temporary files created, per canonical path.
-    tmp_writes: BTreeMap<PathBuf, u64>,
+    tmp_writes: BTreeMap<OsString, u64>,
     /// Temporary files written by the tracer's own rounds (its background
     /// snapshots and final writes), per canonical path (T20).
-    round_writes: BTreeMap<PathBuf, u64>,
+    round_writes: BTreeMap<OsString, u64>,
     /// The last incarnation tidied up in the quiet phase.
     tidied: bool,
     /// The process that tidied up.
@@ -653,7 +654,7 @@ struct Book {
     /// Which process wrote each temporary file, and when it landed (T5
     /// with the default stale age: a dead process's are left to a later
     /// open, as is one that lands after the tidy began).
-    tmp_creators: BTreeMap<PathBuf, (u32, Duration)>,
+    tmp_creators: BTreeMap<OsString, (u32, Duration)>,
     /// When the tidying process began its tidy (its listing comes after).
     tidied_at: Duration,
     /// The incarnation running now.
@@ -676,17 +677,33 @@ struct Book {
     /// path (by a rename), keyed by the path's bytes: the late mirror polls
     /// it every few ms, and a `PathBuf` key compares component by component
     /// (core names the file the same way each time).
-    final_landed: BTreeMap<std::ffi::OsString, Duration>,
+    final_landed: BTreeMap<OsString, Duration>,
     /// The newest version landed on each canonical path (its events, and
     /// whether it had ended), of which session, after how many power
     /// losses (T4's order).
-    high_water: BTreeMap<PathBuf, (u64, String, (usize, bool))>,
+    high_water: BTreeMap<OsString, (u64, String, (usize, bool))>,
 }
 
 type SharedBook = Arc<Mutex<Book>>;
 
 fn is_canonical(p: &Path) -> bool {
-    p.parent() == Some(Path::new(DIR)) && p.to_str().is_some_and(|s| s.ends_with(".trace.json"))
+    let in_dir = match steadfast_sim::schedule::split_plain(p) {
+        Some((dir, _)) => dir.as_os_str() == DIR,
+        None => p.parent() == Some(Path::new(DIR)),
+    };
+    in_dir && p.to_str().is_some_and(|s| s.ends_with(".trace.json"))
+}
+
+/// `p` as a key of the book's maps, compared by bytes: a `PathBuf` key
+/// compares component by component, a tenth of a `trace` seed in the
+/// watcher's lookups. A plain path (every one core names) is its own
+/// bytes; any other is spelled as its components, so that two spellings
+/// of one path stay one key, as they were.
+fn path_key(p: &Path) -> OsString {
+    match steadfast_sim::schedule::split_plain(p) {
+        Some(_) => p.as_os_str().to_owned(),
+        None => p.components().collect::<PathBuf>().into_os_string(),
+    }
 }
 
 /// The canonical path a temporary file belongs to.
@@ -763,7 +780,7 @@ pub(super) type Check<'a> = dyn FnMut(&str, bool, &dyn Fn() -> String) + 'a;
 /// T3, T4 and T7 for one canonical file, as it is now. `read` is the file's
 /// content (or why not).
 fn judge_file(book: &mut Book, path: &Path, read: Result<&[u8], &String>, check: &mut Check<'_>) {
-    let ids = book.by_path.get(path).cloned().unwrap_or_default();
+    let ids = book.by_path.get(&path_key(path)).cloned().unwrap_or_default();
     check("T7", ids.len() <= 1, &|| format!("sessions {ids:?} share the file {}", path.display()));
     let crashed_ids: Vec<String> = ids.iter().filter(|id| book.sessions[*id].crash_returned).cloned().collect();
     let bytes = match read {
@@ -847,7 +864,7 @@ fn judge_order(book: &mut Book, l: &mut Landed<'_>, to: &Path, doc: Parsed) {
     // since, and not exempt (then the count restarts from this version).
     let before = book
         .high_water
-        .get(to)
+        .get(&path_key(to))
         .filter(|(losses, id, _)| !exempt && *losses == l.power_losses && *id == doc.session_id)
         .map(|(_, _, newest)| *newest);
     if let Some(newest) = before {
@@ -864,7 +881,7 @@ fn judge_order(book: &mut Book, l: &mut Landed<'_>, to: &Path, doc: Parsed) {
         });
     }
     let newest = before.map_or(version, |b| b.max(version));
-    book.high_water.insert(to.to_path_buf(), (l.power_losses, doc.session_id, newest));
+    book.high_water.insert(path_key(to), (l.power_losses, doc.session_id, newest));
 }
 
 /// The watcher: every effect touching a canonical file is judged at once.
@@ -874,6 +891,7 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
         if let FsOp::Write { path, .. } = l.op
             && let Some(owner) = tmp_owner(path)
         {
+            let owner = path_key(&owner);
             *book.tmp_writes.entry(owner.clone()).or_insert(0) += 1;
             if matches!(l.task, "trace-snapshot" | "trace-final-export") {
                 *book.round_writes.entry(owner.clone()).or_insert(0) += 1;
@@ -893,7 +911,7 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
             });
             // (A failed write may leave a file too: what fitted.)
             if l.exists(path) {
-                book.tmp_creators.entry(path.clone()).or_insert((l.pid, l.at));
+                book.tmp_creators.entry(path_key(path)).or_insert((l.pid, l.at));
             }
         }
         let touched: Vec<PathBuf> = [Some(l.op.path()), l.op.second_path()]
@@ -909,8 +927,10 @@ fn watcher(book: SharedBook) -> steadfast_sim::world::Watcher {
             if l.ok && doc.as_ref().is_some_and(|d| d.status != Status::Running) {
                 book.final_landed.insert(to.as_os_str().to_owned(), l.at);
             }
-            let after_crash =
-                book.by_path.get(to).is_some_and(|ids| ids.iter().any(|id| book.sessions[id].crash_returned));
+            let after_crash = book
+                .by_path
+                .get(&path_key(to))
+                .is_some_and(|ids| ids.iter().any(|id| book.sessions[id].crash_returned));
             if after_crash {
                 l.reach(RENAME_AFTER_CRASH);
             }
@@ -1287,7 +1307,7 @@ async fn incarnation_main(world: World, book: SharedBook, variant: Variant, inc:
             let (sess, path) = (app.make)(&id);
             let mut b = lock(&book);
             b.sessions.insert(id.clone(), SessionBook { path: path.clone(), ..Default::default() });
-            b.by_path.entry(path).or_default().push(id.clone());
+            b.by_path.entry(path_key(&path)).or_default().push(id.clone());
             (sess, id)
         })
         .collect();
@@ -1668,10 +1688,11 @@ fn check_counted(app: &App, sess: &Sess, id: &str) {
     let Some(writes) = sess.writes() else { return };
     let book = lock(&app.book);
     let path = &book.sessions[id].path;
-    if book.by_path.get(path).is_some_and(|ids| ids.len() > 1) {
+    let key = path_key(path);
+    if book.by_path.get(&key).is_some_and(|ids| ids.len() > 1) {
         return; // A file several sessions share (T7's business).
     }
-    let rounds = book.round_writes.get(path).copied().unwrap_or(0);
+    let rounds = book.round_writes.get(&key).copied().unwrap_or(0);
     app.world.check("T20", writes >= rounds, || {
         format!(
             "session {id:?} counts {writes} writes, but its rounds wrote {rounds} temporary files of {}",
@@ -1728,7 +1749,7 @@ async fn forget_and_restart(app: &App, id: &str) {
         // The new session's versions are judged in order from none (T4).
         let mut book = lock(&app.book);
         book.sessions.get_mut(id).expect("registered").forgetting = false;
-        book.high_water.remove(&path);
+        book.high_water.remove(&path_key(&path));
     }
     let left: Vec<&Path> = [&path, &mark]
         .into_iter()
@@ -1784,8 +1805,8 @@ async fn burst(app: &App, sess: &Sess, id: &str, rng: &mut SimRng, next: &mut u6
 /// meanwhile (T2); `None` once a crash write of it began (its writes are
 /// the crash's, not counted apart).
 async fn writes_during(app: &App, id: &str, work: impl std::future::Future<Output = ()>) -> Option<u64> {
-    let path = lock(&app.book).sessions[id].path.clone();
-    let writes = || lock(&app.book).tmp_writes.get(&path).copied().unwrap_or(0);
+    let key = path_key(&lock(&app.book).sessions[id].path);
+    let writes = || lock(&app.book).tmp_writes.get(&key).copied().unwrap_or(0);
     let before = writes();
     work.await;
     let caused = writes() - before;
@@ -2034,7 +2055,7 @@ fn final_checks(world: &World, shared: &SharedBook) {
             world.check("T15", crashed, || format!("{DIR}/{mark} names no session that crashed"));
         }
     }
-    let paths: Vec<PathBuf> = lock(shared).by_path.keys().cloned().collect();
+    let paths: Vec<PathBuf> = lock(shared).by_path.keys().map(PathBuf::from).collect();
     let contents: BTreeMap<PathBuf, Result<Vec<u8>, String>> =
         paths.iter().map(|p| (p.clone(), world.peek_file(p).map_err(|e| e.to_string()))).collect();
     let mut book = lock(shared);
@@ -2107,7 +2128,7 @@ fn final_checks(world: &World, shared: &SharedBook) {
         // on a tail spike, its process killed for a restart meanwhile;
         // seed 21083) is no one's to remove until the next open: its
         // file is not stale yet, and no process knows it is coming.
-        let judged = |p: &Path| match book.tmp_creators.get(p) {
+        let judged = |p: &Path| match book.tmp_creators.get(&path_key(p)) {
             Some(&(pid, at)) if Some(pid) != book.tidied_by => !patient && at < book.tidied_at,
             _ => true,
         };
