@@ -105,9 +105,11 @@
 //! ```
 //!
 //! The command selects the binary the check ran in (`--test`, `--lib`,
-//! `--bin`, `--bench`, `--example`; `--lib --bin PKG` for the unit tests
-//! of a package with both, whose two test binaries share a name), and
-//! passes `--include-ignored` when the check ran from an ignored test.
+//! `--bin`, `--bins`, `--bench`, `--example`, from the package's files
+//! and its manifest's target tables; every kind that could have built a
+//! binary of that name when several could, as `--lib --bins` for the unit
+//! tests of a package with both), and passes `--include-ignored` when the
+//! check ran from an ignored test.
 //!
 //! | variable | effect |
 //! |---|---|

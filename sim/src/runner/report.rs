@@ -84,18 +84,25 @@ fn calling_test(scenario: &str) -> Option<String> {
         .or_else(|| started_by(scenario))
         .map(|n| format!(" {n}"))
         .unwrap_or_default();
+    // (Without a test's name, the flag would run every ignored test.)
+    let ignored = if name.is_empty() { "" } else { ignored };
     Some(format!("-p {pkg} {kind} --{name}{ignored}"))
 }
 
 /// The `cargo test` flags that select the test binary named `target`
 /// (cargo's spelling: dashes as underscores) of package `pkg`, from the
-/// package's files at `manifest`:
+/// package's files and manifest at `manifest`. Every kind of target that
+/// could have built a binary of that name is selected (the `--exact`
+/// filter then runs the one test wherever it is); none is named that
+/// does not exist, which cargo would refuse:
 /// - under `examples/`: `--example`;
-/// - named as the package: its unit tests, `--lib`, `--bin PKG`, or both
-///   when the package has both (the two binaries have the same name, and
-///   the filter runs the one test wherever it is);
-/// - a file or directory under `tests/`: `--test`; under `src/bin/`:
-///   `--bin`; under `benches/`: `--bench`; else `--test`.
+/// - the library (named as the package, or by `[lib] name`): `--lib`;
+/// - a binary named as the package (`src/main.rs`): `--bins`, which
+///   selects it whatever a `[[bin]]` table renamed it to;
+/// - a `[[bin]]`, `[[test]]` or `[[bench]]` of that name, or a file or
+///   directory of that name under `src/bin/`, `tests/` or `benches/`:
+///   `--bin`, `--test`, `--bench`;
+/// - nothing found: `--test`, as an integration test usually is.
 fn target_flags(pkg: &str, target: &str, in_examples: bool, manifest: Option<&std::path::Path>) -> String {
     let has = |p: &str| manifest.is_some_and(|m| m.join(p).exists());
     let under = |dir: &str| {
@@ -105,22 +112,58 @@ fn target_flags(pkg: &str, target: &str, in_examples: bool, manifest: Option<&st
     if in_examples {
         return format!("--example {}", spelled(manifest, "examples", target));
     }
-    if target == pkg.replace('-', "_") {
-        return match (has("src/lib.rs"), has("src/main.rs")) {
-            (true, true) => format!("--lib --bin {pkg}"),
-            (false, true) => format!("--bin {pkg}"),
-            _ => "--lib".to_string(),
-        };
+    let declared = manifest.map(|m| declared_targets(&m.join("Cargo.toml"))).unwrap_or_default();
+    let named = |kind: &str| declared.iter().find(|(k, n)| k == kind && n.replace('-', "_") == target).map(|(_, n)| n);
+    let own = target == pkg.replace('-', "_");
+    let mut flags = Vec::new();
+    let lib_renamed = declared.iter().any(|(k, _)| k == "lib");
+    if named("lib").is_some() || (own && !lib_renamed && (has("src/lib.rs") || !has("src/main.rs"))) {
+        flags.push("--lib".to_string());
     }
-    if let Some(name) = under("tests") {
-        format!("--test {name}")
-    } else if let Some(name) = under("src/bin") {
-        format!("--bin {name}")
-    } else if let Some(name) = under("benches") {
-        format!("--bench {name}")
-    } else {
-        format!("--test {}", spelled(manifest, "tests", target))
+    if own && has("src/main.rs") {
+        flags.push("--bins".to_string());
+    } else if let Some(name) = named("bin").cloned().or_else(|| under("src/bin")) {
+        flags.push(format!("--bin {name}"));
     }
+    for (kind, dir) in [("test", "tests"), ("bench", "benches")] {
+        if let Some(name) = named(kind).cloned().or_else(|| under(dir)) {
+            flags.push(format!("--{kind} {name}"));
+        }
+    }
+    if flags.is_empty() {
+        flags.push(format!("--test {}", spelled(manifest, "tests", target)));
+    }
+    flags.join(" ")
+}
+
+/// The `[lib]`, `[[bin]]`, `[[test]]` and `[[bench]]` tables of a
+/// manifest that name their target, as `(kind, name)`: a line scan of
+/// the tables' `name = "..."` keys (no TOML parser for this one use;
+/// a manifest it cannot read names none).
+fn declared_targets(manifest: &std::path::Path) -> Vec<(String, String)> {
+    let Ok(text) = std::fs::read_to_string(manifest) else { return Vec::new() };
+    let mut kind = None;
+    let mut found = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            kind = match line.split('#').next().unwrap_or_default().trim() {
+                "[lib]" => Some("lib"),
+                "[[bin]]" => Some("bin"),
+                "[[test]]" => Some("test"),
+                "[[bench]]" => Some("bench"),
+                _ => None,
+            };
+            continue;
+        }
+        let Some(kind) = kind else { continue };
+        if let Some((key, value)) = line.split_once('=')
+            && key.trim() == "name"
+            && let Some(name) = value.trim().strip_prefix('"').and_then(|v| v.split('"').next())
+        {
+            found.push((kind.to_string(), name.to_string()));
+        }
+    }
+    found
 }
 
 /// A target's name as cargo knows it: `tests/my-test.rs` is built as
@@ -236,17 +279,20 @@ mod tests {
     }
 
     /// Each kind of test binary gets the flags that select it, and a
-    /// package with both a library and a binary gets both (their unit
-    /// test binaries have the same name).
+    /// name several kinds could have built gets each of them; no flag
+    /// names a target that does not exist.
     #[test]
     fn a_test_binary_is_selected_by_its_kind() {
         let dir = tempfile::tempdir().expect("tempdir");
         let at = dir.path();
+        let write = |f: &str, text: &str| {
+            std::fs::create_dir_all(at.join(f).parent().expect("parent")).expect("dirs");
+            std::fs::write(at.join(f), text).expect("file");
+        };
         for f in
             ["tests/it/main.rs", "tests/my-test.rs", "src/bin/my-tool.rs", "src/bin/other/main.rs", "benches/speed.rs"]
         {
-            std::fs::create_dir_all(at.join(f).parent().expect("parent")).expect("dirs");
-            std::fs::write(at.join(f), "").expect("file");
+            write(f, "");
         }
         let flags = |target| target_flags("my-pkg", target, false, Some(at));
         assert_eq!(flags("my_pkg"), "--lib", "no src/main.rs: a library");
@@ -257,10 +303,25 @@ mod tests {
         assert_eq!(flags("speed"), "--bench speed");
         assert_eq!(flags("gone"), "--test gone");
         assert_eq!(target_flags("my-pkg", "demo", true, Some(at)), "--example demo");
-        std::fs::write(at.join("src/main.rs"), "").expect("main");
-        assert_eq!(flags("my_pkg"), "--bin my-pkg", "a binary crate");
-        std::fs::write(at.join("src/lib.rs"), "").expect("lib");
-        assert_eq!(flags("my_pkg"), "--lib --bin my-pkg", "both: the filter finds the test in either");
+        write("src/main.rs", "");
+        assert_eq!(flags("my_pkg"), "--bins", "a binary crate");
+        write("src/lib.rs", "");
+        assert_eq!(flags("my_pkg"), "--lib --bins", "both: the filter finds the test in either");
+        // An integration test named as its package.
+        write("tests/my-pkg.rs", "");
+        assert_eq!(flags("my_pkg"), "--lib --bins --test my-pkg");
+        // Targets the manifest names: a binary renamed from src/main.rs
+        // (as this workspace's `steadfast`), a library, a test and a
+        // bench with their own names and paths.
+        write(
+            "Cargo.toml",
+            "[package]\nname = \"my-pkg\"\n\n[lib]\nname = \"core_of_it\"\n\n[[bin]] # the tool\nname = \"sf\"\npath = \"src/main.rs\"\n\n[[test]]\nname = \"e2e\"\npath = \"checks/e2e.rs\"\n\n[[bench]]\nname = \"load-bench\"\npath = \"perf/load.rs\"\n",
+        );
+        assert_eq!(flags("sf"), "--bin sf");
+        assert_eq!(flags("core_of_it"), "--lib");
+        assert_eq!(flags("e2e"), "--test e2e");
+        assert_eq!(flags("load_bench"), "--bench load-bench");
+        assert_eq!(flags("my_pkg"), "--bins --test my-pkg", "the library is named otherwise");
         assert_eq!(target_flags("my-pkg", "my_pkg", false, None), "--lib");
     }
 
