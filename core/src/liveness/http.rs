@@ -9,8 +9,9 @@
 //! - every connection has a deadline for its request head
 //!   ([`HEAD_TIMEOUT`]) and a size limit (8 KiB, else 400);
 //! - at most [`CONNECTIONS_MAX`] connections are held: a new one past the
-//!   cap closes the oldest connection still waiting for its head of the
-//!   peer address that holds the most of them, so a load balancer's probe
+//!   cap closes the oldest connection still waiting for its head (or
+//!   lingering after its answer, below) of the peer address that holds
+//!   the most of them, so a load balancer's probe
 //!   is answered even while one client's idle connections fill every slot
 //!   and renew faster than a probe's head arrives, and descriptors and
 //!   memory stay bounded (a flood from as many addresses as there are
@@ -61,8 +62,11 @@ pub const HEAD_TIMEOUT: Duration = Duration::from_secs(2);
 /// Longest a connection is drained after its answer (see the module's
 /// docs): what the peer sends after that is reset, as before.
 pub const LINGER: Duration = Duration::from_secs(2);
+/// Most bytes drained after an answer: the work a peer can ask of the
+/// server per connection is bounded in bytes as well as in time.
+const LINGER_BYTES_MAX: usize = 16 << 20;
 /// Connections held at once; a new one past this closes the oldest still
-/// waiting for its head.
+/// waiting for its head (or lingering after its answer).
 pub const CONNECTIONS_MAX: usize = 256;
 /// Back-off after a failed accept, doubling up to the maximum.
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
@@ -99,13 +103,14 @@ pub async fn serve_healthz(
     serve_healthz_on(listener, heartbeat).await
 }
 
-/// Connections still waiting for their head, oldest first: the ones a new
-/// connection may close when the cap or the descriptor limit is reached.
+/// Connections still waiting for their head or lingering after their
+/// answer, oldest first: the ones a new connection may close when the cap
+/// or the descriptor limit is reached.
 #[derive(Default)]
 struct Waiting {
     next: u64,
     conns: BTreeMap<u64, (IpAddr, tokio::task::AbortHandle)>,
-    /// Waiting connections per peer address.
+    /// Waiting (and lingering) connections per peer address.
     per_peer: BTreeMap<IpAddr, usize>,
     /// Connections whose tasks are alive (their `Held` not dropped).
     held: usize,
@@ -136,20 +141,19 @@ impl Waiting {
         Some((peer, task))
     }
 
-    /// One a new connection may close again (answered, and lingering); not
-    /// if it was closed already.
+    /// One a new connection may close again (answered, and lingering).
+    /// `entry` is what its own [`Waiting::forget`] took: `None` if an
+    /// eviction took it first (the task is cancelled at its next await).
     fn wait_again(&mut self, id: u64, entry: Option<Entry>) {
         let Some((peer, task)) = entry else { return };
-        if self.evicted.contains(&id) {
-            return;
-        }
+        debug_assert!(!self.evicted.contains(&id), "an evicted connection's entry was taken by its eviction");
         *self.per_peer.entry(peer).or_default() += 1;
         self.conns.insert(id, (peer, task));
     }
 }
 
-/// Close the oldest connection still waiting for its head of the peer
-/// that holds the most of them (a flood from one address never crowds out
+/// Close the oldest connection still waiting for its head (or lingering)
+/// of the peer that holds the most of them (a flood from one address never crowds out
 /// a load balancer's single probe); `false` if none waits.
 fn evict_oldest(w: &SharedWaiting) -> bool {
     let mut st = waiting(w);
@@ -261,11 +265,20 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, heartbeat: 
 }
 
 /// Read and discard what the peer still sends until it closes, for at
-/// most [`LINGER`]: a close with unread bytes would reset the connection
-/// under the answer just sent (RFC 9112 §9.6).
+/// most [`LINGER`] and [`LINGER_BYTES_MAX`]: a close with unread bytes
+/// would reset the connection under the answer just sent (RFC 9112 §9.6).
 async fn drain<S: AsyncRead + Unpin>(stream: &mut S) {
     let mut buf = [0u8; 4096];
-    let _ = tokio::time::timeout(LINGER, async { while let Ok(1..) = stream.read(&mut buf).await {} }).await;
+    let mut left = LINGER_BYTES_MAX;
+    let _ = tokio::time::timeout(LINGER, async {
+        while let Ok(n @ 1..) = stream.read(&mut buf).await {
+            left = left.saturating_sub(n);
+            if left == 0 {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// The head up to its first empty line; `None` when it is oversized or the
@@ -432,6 +445,52 @@ mod tests {
         }
         let head_only = route(b"HEAD /healthz HTTP/1.1", &hb);
         assert!(head_only.ends_with(b"\r\n\r\n"), "HEAD has no body");
+    }
+
+    /// The book of closable connections through every path of a
+    /// connection's life: waiting, answered (forgotten), lingering (waiting
+    /// again), evicted, dropped; and an eviction that takes the entry while
+    /// the connection is answering.
+    #[test]
+    fn a_lingering_connection_is_closable_again_and_counted_once() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let _in_rt = rt.enter();
+        let w: SharedWaiting = Arc::default();
+        let a: IpAddr = [10, 0, 0, 1].into();
+        let open = |w: &SharedWaiting| {
+            let task = tokio::spawn(std::future::pending::<()>());
+            let mut st = waiting(w);
+            st.next += 1;
+            st.held += 1;
+            let id = st.next;
+            st.conns.insert(id, (a, task.abort_handle()));
+            *st.per_peer.entry(a).or_default() += 1;
+            (Held { w: w.clone(), id }, task)
+        };
+        let (first, first_task) = open(&w);
+        let entry = waiting(&w).forget(first.id);
+        assert!(entry.is_some() && !evict_oldest(&w), "an answering connection is not closable");
+        waiting(&w).wait_again(first.id, entry);
+        assert_eq!(waiting(&w).per_peer.get(&a), Some(&1), "lingering: closable again");
+        assert!(evict_oldest(&w), "a lingering connection is closed for a new one");
+        assert!(rt.block_on(first_task).is_err_and(|e| e.is_cancelled()), "its task is cancelled");
+        assert_eq!(waiting(&w).evicted.len(), 1);
+        drop(first);
+        {
+            let st = waiting(&w);
+            assert!(st.conns.is_empty() && st.per_peer.is_empty() && st.evicted.is_empty() && st.held == 0);
+        }
+        // An eviction takes the entry first: the answer's own forget finds
+        // none, and nothing is put back.
+        let (second, _task) = open(&w);
+        assert!(evict_oldest(&w));
+        let entry = waiting(&w).forget(second.id);
+        assert!(entry.is_none());
+        waiting(&w).wait_again(second.id, entry);
+        assert!(waiting(&w).conns.is_empty() && waiting(&w).per_peer.is_empty());
+        drop(second);
+        let st = waiting(&w);
+        assert!(st.evicted.is_empty() && st.held == 0);
     }
 
     /// A stream that hands its bytes over in the given pieces, then ends.
