@@ -461,10 +461,11 @@ async fn load_balancer(world: World, book: SharedBook) {
         madsim::time::sleep(POLL_EVERY).await;
         let ok = poll(&world, &ep, server, &book).await;
         failures = if ok { 0 } else { failures + 1 };
+        // Judged at every poll: a sweep that never polled held nothing.
+        world.check("H2", failures < KILL_AFTER_FAILURES, || {
+            format!("{failures} health checks in a row failed: the load balancer kills the server")
+        });
         if failures >= KILL_AFTER_FAILURES {
-            world.check("H2", false, || {
-                format!("{failures} health checks in a row failed: the load balancer kills the server")
-            });
             lock(&book).kills += 1;
             world.fire(&steadfast_sim::schedule::Event::Restart { node: "server".into(), reuse_pid: false });
             failures = 0;

@@ -43,6 +43,7 @@ pub fn check(scenario: &dyn Scenario) -> Check<'_> {
 
 /// A configured check; [`Check::run`] panics with a failure report when the
 /// scenario does not meet its expectation.
+#[must_use = "a check runs nothing until `.run()` is called"]
 pub struct Check<'a> {
     scenario: &'a dyn Scenario,
     seeds: u64,
@@ -187,11 +188,25 @@ impl<'a> Check<'a> {
     pub fn run(self) -> Summary {
         let sc = self.scenario;
         runner::remember_calling_test(sc.name());
-        if let Ok(only) = std::env::var("STEADFAST_SCENARIO")
-            && only != sc.name()
-        {
-            eprintln!("STEADFAST_SCENARIO={only}: skipping the check of {}", sc.name());
-            return Summary::new(sc);
+        // The scenario the replay variables (and a sweep size) apply to;
+        // alone, left over from an earlier replay, it scopes nothing.
+        let scoped =
+            ["STEADFAST_SEED", "STEADFAST_SCHEDULE", "STEADFAST_SEEDS"].iter().any(|k| std::env::var_os(k).is_some());
+        match std::env::var("STEADFAST_SCENARIO") {
+            Ok(only) if !scoped => {
+                eprintln!(
+                    "STEADFAST_SCENARIO={only} is set without STEADFAST_SEED, STEADFAST_SCHEDULE or STEADFAST_SEEDS: it scopes nothing, and {} runs",
+                    sc.name()
+                );
+            }
+            Ok(only) if only != sc.name() => {
+                eprintln!(
+                    "STEADFAST_SCENARIO={only}: skipping the check of {} (a skipped check passes; if {only:?} is mistyped, nothing ran)",
+                    sc.name()
+                );
+                return Summary::new(sc);
+            }
+            _ => {}
         }
         if let Ok(path) = std::env::var("STEADFAST_SCHEDULE") {
             let s = Schedule::load(path.as_ref()).unwrap_or_else(|e| panic!("STEADFAST_SCHEDULE: {e}"));
@@ -207,6 +222,7 @@ impl<'a> Check<'a> {
             }
         }
         let n = env_u64("STEADFAST_SEEDS").unwrap_or(self.seeds);
+        assert!(n > 0, "{}: a check of 0 seeds checks nothing (seeds(0) or STEADFAST_SEEDS=0)", sc.name());
         let seeds: Vec<u64> = (self.start..self.start + n).collect();
         let (mut first_report, mut persisted) = (None, 0);
         // A replica's caught seeds end once caught: the check needs only
@@ -267,6 +283,15 @@ impl<'a> Check<'a> {
                 s.seeds
             ),
         }
+        // A hold scenario whose invariant no seed judged held nothing: a
+        // check that cannot fail (a replica is judged by being caught).
+        let unjudged = s.never_checked();
+        assert!(
+            s.expect == Expect::Violate || unjudged.is_empty(),
+            "{}: invariants never checked in {} seeds: {unjudged:?} (declared, but no `check` of them ran: the sweep could not have broken them)",
+            s.scenario,
+            s.seeds
+        );
     }
 }
 

@@ -95,6 +95,9 @@
 //! - **A planted bug's seeds are not regressions**: with a planted-bug
 //!   feature on, pass `.regressions(None)` so that the file you commit
 //!   keeps only seeds that broke the real code.
+//! - **A check that could not have failed fails**: a `hold` check whose
+//!   declared invariant no seed checked (a node that stopped early, a
+//!   `check` on a path never taken), or of 0 seeds.
 //!
 //! **4. When a seed fails**, the panic message has the report (the
 //! invariant, its statement, the events around the first violation) and
@@ -113,7 +116,7 @@
 //!
 //! | variable | effect |
 //! |---|---|
-//! | `STEADFAST_SCENARIO=NAME` | the replay variables apply to this scenario only; other checks in the binary are skipped |
+//! | `STEADFAST_SCENARIO=NAME` | the replay variables and `STEADFAST_SEEDS` apply to this scenario only; other checks in the binary are skipped, and a skipped check passes (a note on stderr names it: a mistyped name skips them all). Set alone, it scopes nothing |
 //! | `STEADFAST_SEED=S` | run seed S only, and print its report whether it failed or not (`cargo test` shows it with `-- --nocapture`, as the printed commands pass) |
 //! | `STEADFAST_SCHEDULE=FILE` | run this schedule (a shrunk one) only |
 //! | `STEADFAST_SEEDS=N` | sweep N seeds |

@@ -525,25 +525,24 @@ fn judge_flush(
     recorded_at: Duration,
     result: &Result<(), TraceError>,
 ) {
-    match result {
-        Err(TraceError::Io { session, step, source }) => {
-            let caused = super::fault_caused(source);
-            let error = format!("{step} failed: {source}");
-            judge_export_error(world, &lock(book), world.now(), node, session, caused, &error);
-        }
-        Err(_) => {}
-        Ok(()) => {
-            let mark = Path::new(DIR).join(steadfast_core::trace::names::crash_mark_name(id));
-            let marked = lock(book).marked_at.get(&mark).copied();
-            let Some(at) = marked.filter(|at| *at < recorded_at) else { return };
-            // (Marks are removed only by `remove_trace`, which this scenario
-            // never calls: the mark is still there.)
-            world.check("T19", world.peek(FsOp::SymlinkMetadata(mark.clone())).is_err(), || {
-                format!(
-                    "flush of {id:?} on {node} returned Ok for events recorded at {recorded_at:?}, after its crash mark landed at {at:?}"
-                )
-            });
-        }
+    // T19 for every flush of events recorded after the crash mark landed:
+    // refused, or the mark is gone. (Marks are removed only by
+    // `remove_trace`, which this scenario never calls: the mark is still
+    // there.)
+    let mark = Path::new(DIR).join(steadfast_core::trace::names::crash_mark_name(id));
+    let marked = lock(book).marked_at.get(&mark).copied();
+    if let Some(at) = marked.filter(|at| *at < recorded_at) {
+        let ok = result.is_err() || world.peek(FsOp::SymlinkMetadata(mark.clone())).is_err();
+        world.check("T19", ok, || {
+            format!(
+                "flush of {id:?} on {node} returned Ok for events recorded at {recorded_at:?}, after its crash mark landed at {at:?}"
+            )
+        });
+    }
+    if let Err(TraceError::Io { session, step, source }) = result {
+        let caused = super::fault_caused(source);
+        let error = format!("{step} failed: {source}");
+        judge_export_error(world, &lock(book), world.now(), node, session, caused, &error);
     }
 }
 

@@ -82,11 +82,37 @@ fn calling_test(scenario: &str) -> Option<String> {
         .filter(|n| *n != "main" && !n.starts_with("steadfast-"))
         .map(String::from)
         .or_else(|| started_by(scenario))
+        .or_else(exact_filter)
         .map(|n| format!(" {n}"))
         .unwrap_or_default();
-    // (Without a test's name, the flag would run every ignored test.)
-    let ignored = if name.is_empty() { "" } else { ignored };
+    // (Without a test's name, every ignored test of the binary runs
+    // again: slower, but the one that failed is among them, and the
+    // replay variables skip the other checks.)
     Some(format!("-p {pkg} {kind} --{name}{ignored}"))
+}
+
+/// The one test this binary was asked to run (`NAME --exact`), for a
+/// check on a thread the test spawned (no test's name on it): libtest's
+/// free arguments, less the values of its options that take one.
+fn exact_filter() -> Option<String> {
+    const TAKES_VALUE: &[&str] =
+        &["--test-threads", "--skip", "--format", "--color", "--logfile", "-Z", "--shuffle-seed"];
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if !args.iter().any(|a| a == "--exact") {
+        return None;
+    }
+    let mut free = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if TAKES_VALUE.contains(&a.as_str()) {
+            i += 1;
+        } else if !a.starts_with('-') {
+            free.push(a.clone());
+        }
+        i += 1;
+    }
+    (free.len() == 1).then(|| free.remove(0))
 }
 
 /// The `cargo test` flags that select the test binary named `target`
@@ -158,12 +184,19 @@ fn declared_targets(manifest: &std::path::Path) -> Vec<(String, String)> {
         let Some(kind) = kind else { continue };
         if let Some((key, value)) = line.split_once('=')
             && key.trim() == "name"
-            && let Some(name) = value.trim().strip_prefix('"').and_then(|v| v.split('"').next())
+            && let Some(name) = quoted(value.trim())
         {
             found.push((kind.to_string(), name.to_string()));
         }
     }
     found
+}
+
+/// A TOML string's text: basic (`"..."`) or literal (`'...'`), with no
+/// escapes (a target's name needs none).
+fn quoted(value: &str) -> Option<&str> {
+    let quote = value.chars().next().filter(|&c| c == '"' || c == '\'')?;
+    value[1..].split(quote).next()
 }
 
 /// A target's name as cargo knows it: `tests/my-test.rs` is built as
@@ -315,7 +348,7 @@ mod tests {
         // bench with their own names and paths.
         write(
             "Cargo.toml",
-            "[package]\nname = \"my-pkg\"\n\n[lib]\nname = \"core_of_it\"\n\n[[bin]] # the tool\nname = \"sf\"\npath = \"src/main.rs\"\n\n[[test]]\nname = \"e2e\"\npath = \"checks/e2e.rs\"\n\n[[bench]]\nname = \"load-bench\"\npath = \"perf/load.rs\"\n",
+            "[package]\nname = \"my-pkg\"\n\n[lib]\nname = \"core_of_it\"\n\n[[bin]] # the tool\nname = 'sf'\npath = \"src/main.rs\"\n\n[[test]]\nname = \"e2e\"\npath = \"checks/e2e.rs\"\n\n[[bench]]\nname = \"load-bench\"\npath = \"perf/load.rs\"\n",
         );
         assert_eq!(flags("sf"), "--bin sf");
         assert_eq!(flags("core_of_it"), "--lib");

@@ -385,6 +385,9 @@ pub struct Summary {
     pub by_invariant: BTreeMap<String, usize>,
     /// Seeds that reached each declared coverage point.
     pub reached: BTreeMap<String, usize>,
+    /// Checks of each declared invariant, over every seed (0: never
+    /// judged, so never able to fail).
+    pub checked: BTreeMap<String, u64>,
     /// Total file operations.
     pub fs_ops: u64,
     /// Total virtual time.
@@ -406,6 +409,7 @@ impl Summary {
             first_violating: None,
             by_invariant: BTreeMap::new(),
             reached: scenario.sometimes().iter().map(|s| (s.to_string(), 0)).collect(),
+            checked: scenario.invariants().iter().map(|i| (i.id.to_string(), 0)).collect(),
             fs_ops: 0,
             sim_time: Duration::ZERO,
             wall: Duration::ZERO,
@@ -431,6 +435,17 @@ impl Summary {
                 *n += 1;
             }
         }
+        for (id, n) in &o.checks {
+            if let Some(total) = self.checked.get_mut(id) {
+                *total += n;
+            }
+        }
+    }
+
+    /// Declared invariants no seed checked: a sweep that cannot have
+    /// broken them.
+    pub fn never_checked(&self) -> Vec<&str> {
+        self.checked.iter().filter(|(_, n)| **n == 0).map(|(k, _)| k.as_str()).collect()
     }
 
     /// Declared coverage points no seed reached.

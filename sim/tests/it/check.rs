@@ -206,6 +206,13 @@ fn replay_variables_name_their_scenario_and_a_replay_prints_its_report() {
         ok && text.contains("skipping the check of test/odd-seeds-fail"),
         "another scenario's replay skips: {text}"
     );
+    // Left over from an earlier replay, alone, it scopes nothing: the
+    // check runs (a new user's suite went green with it exported).
+    let (ok, text) = probe(&[("STEADFAST_SCENARIO", "someone/else")]);
+    assert!(
+        ok && text.contains("it scopes nothing") && text.contains("check test/odd-seeds-fail: 1 seeds"),
+        "a leftover STEADFAST_SCENARIO skips nothing: {text}"
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let artifacts = dir.path().to_str().expect("utf8");
     let vars =
@@ -641,4 +648,60 @@ fn a_violation_message_may_consult_the_world() {
     let all = outcomes(&PeekingMessage, SweepOptions::jobs(1));
     assert!(all.iter().all(|o| o.violations.len() == 1), "{:?}", all[0].violations);
     assert_eq!(all[0].violations[0].message, "/nowhere listed: false");
+}
+
+/// A hold scenario whose declared invariant no seed judges cannot fail:
+/// its check fails and names the invariant (a new user's trial saw
+/// `3 seeds, 0 violating, as expected` for a node that did nothing). A
+/// check of no seeds fails too; one that judges every invariant holds.
+#[test]
+fn a_check_that_could_not_have_failed_fails() {
+    let idle = steadfast_sim::scenario("test/judges-nothing")
+        .invariant("X1", "judged")
+        .invariant("X2", "declared, never judged")
+        .schedule(|seed| Schedule::calm(seed, 10))
+        .node("idle", |w| async move {
+            w.check("X1", true, String::new);
+        })
+        .build();
+    let why = panics(|| drop(steadfast_sim::check(&idle).seeds(3).regressions(None).run()));
+    assert!(why.contains("invariants never checked in 3 seeds: [\"X2\"]"), "{why}");
+    let why = panics(|| drop(steadfast_sim::check(&OddSeedsFail).seeds(0).regressions(None).run()));
+    assert!(why.contains("a check of 0 seeds checks nothing"), "{why}");
+    let held = steadfast_sim::check(&OddSeedsFail).start(2).seeds(1).regressions(None).run();
+    assert_eq!(held.checked.get("X1"), Some(&1), "{:?}", held.checked);
+}
+
+/// Run by `a_replay_from_a_helper_thread_of_an_ignored_test_runs_it`: a
+/// check on a thread the test spawned (no test's name on it), in an
+/// ignored test.
+#[test]
+#[ignore = "run by a_replay_from_a_helper_thread_of_an_ignored_test_runs_it"]
+#[allow(clippy::disallowed_methods)] // a helper thread, as a test with a bigger stack spawns one
+fn probe_on_a_helper_thread() {
+    let helper = std::thread::Builder::new().stack_size(8 << 20).spawn(|| {
+        steadfast_sim::check(&OddSeedsFail).seeds(1).regressions(None).run();
+    });
+    if let Err(e) = helper.expect("spawn").join() {
+        std::panic::resume_unwind(e);
+    }
+}
+
+/// A check on a helper thread of an ignored test prints a replay that
+/// runs that test: its name from the binary's `NAME --exact` arguments,
+/// and `--include-ignored` (a new user's trial got "1 ignored").
+#[test]
+fn a_replay_from_a_helper_thread_of_an_ignored_test_runs_it() {
+    let exe = std::env::current_exe().expect("the test binary");
+    let out = std::process::Command::new(exe)
+        .args(["check::probe_on_a_helper_thread", "--exact", "--ignored", "--test-threads", "1", "--nocapture"])
+        .env("STEADFAST_SCENARIO", "test/odd-seeds-fail")
+        .env("STEADFAST_SEED", "3")
+        .env_remove("STEADFAST_SCHEDULE")
+        .env_remove("STEADFAST_ARTIFACTS")
+        .output()
+        .expect("run the probe");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let replay = "cargo test -p steadfast-sim --test it -- check::probe_on_a_helper_thread --include-ignored --exact";
+    assert!(!out.status.success() && text.contains(replay), "{replay} in {text}");
 }
