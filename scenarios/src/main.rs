@@ -177,7 +177,7 @@ struct CrashArgs {
     /// The seed whose crash points are enumerated.
     #[arg(long, value_name = "S", default_value_t = 0)]
     seed: u64,
-    /// At most this many points (the first ones per operation kind).
+    /// At most this many points per operation kind (its first ones).
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     max: usize,
     #[command(flatten)]

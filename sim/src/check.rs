@@ -138,14 +138,23 @@ impl<'a> Check<'a> {
 
     fn persisted(&self) -> Vec<u64> {
         let Some(file) = self.regression_file() else { return Vec::new() };
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        text.lines().filter_map(|l| l.split_whitespace().nth(1)?.parse().ok()).collect()
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let mut seeds = Vec::new();
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            match line.strip_prefix("seed ").and_then(|r| r.split_whitespace().next()?.parse().ok()) {
+                Some(seed) => seeds.push(seed),
+                None => eprintln!("{}: not a seed line, skipped: {line:?} (a line is `seed N # ...`)", file.display()),
+            }
+        }
+        seeds
     }
 
-    fn persist(&self, o: &Outcome) {
-        let Some(file) = self.regression_file() else { return };
+    /// Keep `o`'s seed in the regressions file; where, if it was written
+    /// (a failure to write is said on stderr, not swallowed).
+    fn persist(&self, o: &Outcome) -> Option<PathBuf> {
+        let file = self.regression_file()?;
         if self.persisted().contains(&o.seed) {
-            return;
+            return Some(file);
         }
         let why = o.violations.first().map_or("", |v| v.invariant.as_str());
         let replay = runner::replay_line(self.scenario.name(), &self.replay_vars(o.seed), &self.cargo_args);
@@ -154,7 +163,13 @@ impl<'a> Check<'a> {
         let mut text = std::fs::read_to_string(&file)
             .unwrap_or_else(|_| "# Seeds that broke this scenario once; they run first on every check.\n".to_string());
         text.push_str(&line);
-        let _ = std::fs::write(&file, text);
+        match std::fs::write(&file, text) {
+            Ok(()) => Some(file),
+            Err(e) => {
+                eprintln!("steadfast: cannot keep seed {} in {}: {e}", o.seed, file.display());
+                None
+            }
+        }
     }
 
     fn replay_one(&self, seed: u64, schedule: Option<Schedule>, loud: bool) -> Outcome {
@@ -224,17 +239,27 @@ impl<'a> Check<'a> {
         let n = env_u64("STEADFAST_SEEDS").unwrap_or(self.seeds);
         assert!(n > 0, "{}: a check of 0 seeds checks nothing (seeds(0) or STEADFAST_SEEDS=0)", sc.name());
         let seeds: Vec<u64> = (self.start..self.start + n).collect();
-        let (mut first_report, mut persisted) = (None, 0);
+        let (mut first_report, mut persisted, mut kept) = (None, 0, None);
         // A replica's caught seeds end once caught: the check needs only
         // its verdict (a `hold` scenario always runs whole).
         let options = SweepOptions::jobs(self.jobs).ending_caught_seeds();
         let summary = runner::sweep(sc, &seeds, options, |o| {
             if o.violated() && sc.expect() == Expect::Hold && persisted < PERSISTED_PER_RUN_MAX {
-                self.persist(o);
+                let file = self.persist(o);
+                if kept.is_none() {
+                    kept = file.map(|f| (o.seed, f));
+                }
                 persisted += 1;
             }
             if o.violated() && first_report.is_none() {
-                first_report = Some(self.report(o));
+                let mut report = self.report(o);
+                if let Some((seed, file)) = kept.as_ref().filter(|(seed, _)| *seed == o.seed) {
+                    report += &format!(
+                        "  kept:     seed {seed} in {} (it runs first on every later check)\n",
+                        file.display()
+                    );
+                }
+                first_report = Some(report);
                 if sc.expect() == Expect::Hold {
                     write_artifacts(sc, o, None);
                 }

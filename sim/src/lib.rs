@@ -121,7 +121,7 @@
 //! | `STEADFAST_SCHEDULE=FILE` | run this schedule (a shrunk one) only |
 //! | `STEADFAST_SEEDS=N` | sweep N seeds |
 //! | `STEADFAST_ARTIFACTS=DIR` | write the replayed (or first failing) seed's timeline, Chrome trace (open in Perfetto), schedule and shrunk schedule under DIR |
-//! | `STEADFAST_REPORT_WINDOW=B,A` | events shown before and after the first violation |
+//! | `STEADFAST_REPORT_WINDOW=B,A` | events shown up to and including the first violation (B) and after it (A); a value that is not two numbers panics |
 //! | `STEADFAST_SEED_TIMEOUT_S=N` | a run still going after N s of wall time (default 300; 0: no limit) is a task that never yields: the watchdog prints its scenario, seed and replay command (RUN6) and exits the process with status 1 |
 //!
 //! A seed that broke a `hold` scenario is kept in

@@ -34,15 +34,14 @@ struct Around {
 /// unless `STEADFAST_REPORT_WINDOW=BEFORE,AFTER` says otherwise.
 pub const REPORT_WINDOW: (usize, usize) = (12, 12);
 
-/// The report window: [`REPORT_WINDOW`] or `STEADFAST_REPORT_WINDOW`.
+/// The report window: [`REPORT_WINDOW`] or `STEADFAST_REPORT_WINDOW`
+/// (`B,A`: B events up to and including the violation, A after it).
+/// Panics on a value that is not two numbers, as the other variables do:
+/// a typo must not quietly show the default.
 pub fn report_window() -> (usize, usize) {
-    std::env::var("STEADFAST_REPORT_WINDOW")
-        .ok()
-        .and_then(|v| {
-            let (b, a) = v.split_once(',')?;
-            Some((b.trim().parse().ok()?, a.trim().parse().ok()?))
-        })
-        .unwrap_or(REPORT_WINDOW)
+    let Ok(v) = std::env::var("STEADFAST_REPORT_WINDOW") else { return REPORT_WINDOW };
+    let parsed = v.split_once(',').and_then(|(b, a)| Some((b.trim().parse().ok()?, a.trim().parse().ok()?)));
+    parsed.unwrap_or_else(|| panic!("STEADFAST_REPORT_WINDOW={v:?} is not BEFORE,AFTER (two numbers, as 12,12)"))
 }
 
 impl History {

@@ -410,8 +410,9 @@ pub const CRASH_BOUNDARY_OPS: &[&str] = &["sync_file", "rename", "sync_dir"];
 /// end the run early (no timed events, no crash rules), count the
 /// boundary operations it begins in the chaos phase, and return one
 /// schedule per point: power loss right after the nth `op`, once with the
-/// directory metadata lost and once with it committed. At most `max` (the
-/// first ones in operation order per kind).
+/// directory metadata lost and once with it committed. At most `max` per
+/// kind of operation (its first ones in operation order): a cap never
+/// leaves a kind out because another has many.
 pub fn crash_points(scenario: &dyn Scenario, seed: u64, ops: &[&str], max: usize) -> Vec<Schedule> {
     let mut base = scenario.schedule(seed);
     base.events.clear();
@@ -420,6 +421,7 @@ pub fn crash_points(scenario: &dyn Scenario, seed: u64, ops: &[&str], max: usize
     let mut out = Vec::new();
     for op in ops {
         let count = probe.chaos_ops.get(*op).copied().unwrap_or(0);
+        let kind_starts = out.len();
         for nth in 1..=count {
             for metadata_survives in [false, true] {
                 let mut s = base.clone();
@@ -434,7 +436,7 @@ pub fn crash_points(scenario: &dyn Scenario, seed: u64, ops: &[&str], max: usize
                 out.push(s);
             }
         }
+        out.truncate(kind_starts + max);
     }
-    out.truncate(max);
     out
 }

@@ -48,6 +48,12 @@ pub fn replay_commands_vars(scenario: &str, vars: &str, cargo_args: &str) -> Str
 /// `replay:` line of [`replay_commands_vars`]; what a regression file
 /// keeps beside each seed).
 pub fn replay_line(scenario: &str, vars: &str, cargo_args: &str) -> String {
+    // A test built without debug assertions ran under `--release` (or a
+    // profile like it): the replay builds the same way, not a fresh
+    // debug build of everything.
+    let release = !cfg!(debug_assertions) && !cargo_args.contains("--release") && !cargo_args.contains("--profile");
+    let with_release = format!("--release {cargo_args}");
+    let cargo_args = if release { with_release.trim_end() } else { cargo_args };
     match calling_test(scenario) {
         None => format!("{vars} cargo test -- --nocapture   (from the crate whose test checks {scenario})"),
         Some(test) if cargo_args.is_empty() => format!("{vars} cargo test {test} --exact --nocapture"),
@@ -259,7 +265,8 @@ pub fn violations_report(scenario: &dyn Scenario, outcome: &Outcome) -> String {
             .find(|i| i.id == id)
             .map_or("(undeclared)", |i| i.statement)
     };
-    for v in outcome.violations.iter().take(5) {
+    const SHOWN: usize = 5;
+    for v in outcome.violations.iter().take(SHOWN) {
         out += &format!(
             "  {} at {}ms: {}\n    {} promises: {}\n",
             v.invariant,
@@ -268,6 +275,9 @@ pub fn violations_report(scenario: &dyn Scenario, outcome: &Outcome) -> String {
             v.invariant,
             statement(&v.invariant)
         );
+    }
+    if outcome.violations.len() > SHOWN {
+        out += &format!("  and {} more\n", outcome.violations.len() - SHOWN);
     }
     let (around, at) = &outcome.around_first_violation;
     if !around.is_empty() {

@@ -57,6 +57,10 @@ fn failing_seeds_are_reported_persisted_and_run_first_next_time() {
         "the replay command names this test: {msg}"
     );
     let file = dir.path().join("test_odd_seeds_fail.txt");
+    assert!(
+        msg.contains(&format!("kept:     seed 1 in {}", file.display())),
+        "the report says it kept the seed: {msg}"
+    );
     let persisted = std::fs::read_to_string(&file).expect("persisted");
     assert!(persisted.contains("seed 1 ") && persisted.contains("seed 3 "), "{persisted}");
     assert!(

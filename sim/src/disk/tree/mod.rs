@@ -385,6 +385,8 @@ impl Tree {
             self.entries(dir)?;
             return Ok((dir, OsStr::from_bytes(&b[i + 1..]).to_os_string()));
         }
+        // A relative path is named whole, not by the parent it would have.
+        below_root(path)?;
         let name = match path.file_name() {
             Some(n) => n.to_os_string(),
             None => return Err(io::Error::new(ErrorKind::InvalidInput, format!("no file name: {}", path.display()))),
