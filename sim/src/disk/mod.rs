@@ -25,7 +25,7 @@ mod capacity;
 mod silent;
 mod tree;
 
-pub use tree::{FILE_LEN_MAX, Listed, Torn, Tree, TreeImage, hash_bytes};
+pub use tree::{FILE_LEN_MAX, Listed, PowerLost, Torn, Tree, TreeImage, hash_bytes};
 
 /// An operation whose effect is queued.
 pub(crate) struct Pending {
@@ -238,13 +238,13 @@ impl Disk {
     /// The power goes out: queued effects are lost, and the tree keeps its
     /// durable image (committed metadata first if `metadata_survives`, a
     /// torn prefix of unsynced data if `torn`). Returns the effects lost
-    /// and the files torn.
+    /// and what the tree lost.
     pub fn power_loss(
         &mut self,
         torn: bool,
         metadata_survives: bool,
         keep: &mut dyn FnMut(usize) -> usize,
-    ) -> (usize, u64) {
+    ) -> (usize, PowerLost) {
         self.crash = None;
         let lost = self.pending.len();
         self.pending.clear();

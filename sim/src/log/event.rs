@@ -9,6 +9,16 @@ use std::sync::Arc;
 
 use crate::faults::{FaultKind, SilentFault};
 
+/// A value a record shows but the history hash leaves out: a detail
+/// added to an event after its hash was fixed (hashes stay comparable
+/// across versions), for what the timeline tells a reader.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Unhashed<T>(pub T);
+
+impl<T> std::hash::Hash for Unhashed<T> {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+
 /// How an effect ended, as the history keeps it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Ending {
@@ -147,6 +157,9 @@ pub enum SimEvent {
         lost_ops: usize,
         /// Files that kept a torn prefix of unsynced data.
         torn_files: u64,
+        /// Files and directories that lost unsynced changes (data, or
+        /// entries), torn ones included: what the loss took.
+        unsynced: Unhashed<(u64, u64)>,
     },
     /// A restart after a power loss was dropped: a later loss came first.
     RestartDropped,

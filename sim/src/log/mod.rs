@@ -13,6 +13,6 @@ mod text;
 pub use chrome::chrome_trace;
 pub(crate) use diag::Capture;
 pub use diag::{DIAGNOSTICS_KEPT_MAX, Diagnostic};
-pub use event::{Ending, HarnessAct, KillCause, Record, SimEvent, Struck};
+pub use event::{Ending, HarnessAct, KillCause, Record, SimEvent, Struck, Unhashed};
 pub use history::{History, REPORT_WINDOW, report_window};
 pub use text::what;

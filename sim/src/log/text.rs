@@ -42,9 +42,9 @@ pub fn what(e: &SimEvent) -> String {
         SimEvent::Terminated => "SIGTERM: its handler runs".to_string(),
         SimEvent::TerminateArmed => "SIGTERM aimed at its next matching operation".to_string(),
         SimEvent::Spike { rule, ms } => format!("LATENCY SPIKE spikes[{rule}]: this operation takes {ms}ms longer"),
-        SimEvent::PowerLoss { lost_ops, torn_files } => {
-            format!("POWER LOSS: {lost_ops} in-flight ops lost, {torn_files} files torn")
-        }
+        SimEvent::PowerLoss { lost_ops, torn_files, unsynced: super::event::Unhashed((files, dirs)) } => format!(
+            "POWER LOSS: {lost_ops} in-flight ops lost, {torn_files} files torn; unsynced changes lost in {files} files and {dirs} directories"
+        ),
         SimEvent::RestartDropped => "restart after power loss dropped: a later power loss came first".into(),
         SimEvent::ClockJump { by_ms } => format!("wall clock jumps {by_ms:+}ms"),
         SimEvent::HostClockJump { by_ms } => format!("this host's wall clock jumps {by_ms:+}ms (the world's does not)"),

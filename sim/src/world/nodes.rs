@@ -328,9 +328,10 @@ impl World {
             let mut st = self.lock();
             st.settle(now);
             let super::State { disk, rng, .. } = &mut *st;
-            let (lost_ops, torn_files) =
+            let (lost_ops, lost) =
                 disk.power_loss(torn, metadata_survives, &mut |extra| rng.range(0, extra as u64) as usize);
-            st.record(now, WORLD, SimEvent::PowerLoss { lost_ops, torn_files });
+            let unsynced = crate::log::Unhashed((lost.files, lost.dirs));
+            st.record(now, WORLD, SimEvent::PowerLoss { lost_ops, torn_files: lost.torn_files, unsynced });
             st.procs.power_epoch += 1;
             st.procs.power_epoch
         };

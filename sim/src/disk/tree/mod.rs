@@ -96,6 +96,17 @@ fn kind_name<S: serde::Serializer>(kind: &FileKind, s: S) -> Result<S::Ok, S::Er
     })
 }
 
+/// What a power loss took (see [`Tree::power_loss`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PowerLost {
+    /// Files that kept a torn prefix of their unsynced data.
+    pub torn_files: u64,
+    /// Files that lost unsynced data (torn ones that lost any included).
+    pub files: u64,
+    /// Directories that lost unsynced entries.
+    pub dirs: u64,
+}
+
 /// The tree.
 #[derive(Clone, Debug)]
 pub struct Tree {
@@ -438,9 +449,10 @@ impl Tree {
     /// A power loss: every directory reverts to its durable entries and every
     /// file to its durable data, except that with [`Torn::Prefix`] a file
     /// keeps `durable + unsynced[..k]` where `k = keep(unsynced_len)` when its
-    /// live data extends its durable data. Returns how many files were torn.
-    pub fn power_loss(&mut self, torn: Torn, keep: &mut dyn FnMut(usize) -> usize) -> u64 {
-        let mut torn_files = 0;
+    /// live data extends its durable data. Returns how many files were
+    /// torn, and how many files and directories lost unsynced changes.
+    pub fn power_loss(&mut self, torn: Torn, keep: &mut dyn FnMut(usize) -> usize) -> PowerLost {
+        let mut lost = PowerLost::default();
         let mut dir_changes: Vec<(Vec<Ino>, Vec<Ino>)> = Vec::new();
         // An image's inodes this tree never changed are durable already.
         for slot in self.slots.touched_mut() {
@@ -455,14 +467,17 @@ impl Tree {
                         let k = keep(extra).min(extra);
                         data.truncate(durable.len() + k);
                         if k > 0 {
-                            torn_files += 1;
+                            lost.torn_files += 1;
                         }
+                        lost.files += u64::from(k < extra);
                     } else {
                         data.clone_from(durable);
+                        lost.files += 1;
                     }
                     durable.clone_from(data);
                 }
                 Node::Dir { live, durable } => {
+                    lost.dirs += u64::from(live != durable);
                     let gone: Vec<Ino> = live.values().copied().collect();
                     let back: Vec<Ino> = durable.values().copied().collect();
                     live.clone_from(durable);
@@ -477,7 +492,7 @@ impl Tree {
         let (back, gone): (Vec<Vec<Ino>>, Vec<Vec<Ino>>) = dir_changes.into_iter().unzip();
         back.into_iter().flatten().for_each(|i| self.incref(i));
         gone.into_iter().flatten().for_each(|i| self.decref(i));
-        torn_files
+        lost
     }
 
     /// Every entry reachable from the root, in path order (an entry, then
@@ -784,6 +799,32 @@ mod walk_tests {
         let at = |s: &str| listing.iter().position(|l| l.path == Path::new(s)).expect(s);
         assert!(at("/a/b/c") < at("/a.b"), "{listing:#?}");
         assert_eq!(listing.len(), 16, "{listing:#?}");
+    }
+
+    /// A power loss says what it took: files whose unsynced data went
+    /// (a torn file that kept all of it lost none), directories whose
+    /// unsynced entries went.
+    #[test]
+    fn a_power_loss_counts_what_it_took() {
+        let wall = SystemTime::UNIX_EPOCH;
+        let p = |s: &str| PathBuf::from(s);
+        let mut t = Tree::new(wall);
+        for op in [FsOp::CreateDirAll(p("/a")), FsOp::Write { path: p("/a/old"), data: b"old".to_vec() }] {
+            t.apply(&op, wall).expect("setup");
+        }
+        t.sync_all();
+        for op in [
+            FsOp::Write { path: p("/a/new"), data: b"new".to_vec() },
+            FsOp::Append { path: p("/a/old"), data: b"+more".to_vec() },
+        ] {
+            t.apply(&op, wall).expect("op");
+        }
+        let mut all_of_it = |extra: usize| extra;
+        let lost = t.clone().power_loss(Torn::Prefix, &mut all_of_it);
+        // Both files keep their unsynced bytes; the new one's entry goes.
+        assert_eq!(lost, PowerLost { torn_files: 2, files: 0, dirs: 1 });
+        let lost = t.power_loss(Torn::None, &mut all_of_it);
+        assert_eq!(lost, PowerLost { torn_files: 0, files: 2, dirs: 1 });
     }
 
     /// A journal commit skipped because no directory changed since the
