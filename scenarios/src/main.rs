@@ -246,6 +246,10 @@ fn main() -> ExitCode {
         }
         Err(e) => return bad_input(&one_line(&e)),
     };
+    // Read before any run: inside one, its panic would be the run's.
+    if let Err(e) = steadfast_sim::log::try_report_window() {
+        return bad_input(&e);
+    }
     match dispatch(cli.command) {
         Ok(code) => code,
         Err(msg) => bad_input(&msg),

@@ -202,6 +202,9 @@ impl<'a> Check<'a> {
     /// floor). Returns the sweep's summary.
     pub fn run(self) -> Summary {
         let sc = self.scenario;
+        // Read here, on the test's thread, so a malformed value fails with
+        // its message (inside a run its panic would be the run's).
+        crate::log::report_window();
         runner::remember_calling_test(sc.name());
         // The scenario the replay variables (and a sweep size) apply to;
         // alone, left over from an earlier replay, it scopes nothing.

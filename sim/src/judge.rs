@@ -34,7 +34,7 @@ pub struct Violation {
 }
 
 /// Violations kept per run (every one is still recorded in the history).
-const VIOLATIONS_KEPT_MAX: usize = 64;
+pub(crate) const VIOLATIONS_KEPT_MAX: usize = 64;
 
 /// A checker run on every landed effect under its path prefix (see
 /// [`crate::World::watch`]).

@@ -553,3 +553,18 @@ fn every_command_has_reviewed_help() {
         }
     });
 }
+
+/// A malformed `STEADFAST_REPORT_WINDOW` is bad input: exit 2 with one
+/// line naming it, before any run (inside one its panic was the run's).
+#[test]
+fn a_malformed_report_window_is_bad_input() {
+    let o = Command::new(env!("CARGO_BIN_EXE_steadfast"))
+        .args(["replay", "--scenario", "selftest/rename-with-fsync", "--seed", "1"])
+        .env("STEADFAST_REPORT_WINDOW", "12")
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("run steadfast");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("STEADFAST_REPORT_WINDOW=\"12\" is not BEFORE,AFTER"), "{err}");
+}

@@ -39,9 +39,15 @@ pub const REPORT_WINDOW: (usize, usize) = (12, 12);
 /// Panics on a value that is not two numbers, as the other variables do:
 /// a typo must not quietly show the default.
 pub fn report_window() -> (usize, usize) {
-    let Ok(v) = std::env::var("STEADFAST_REPORT_WINDOW") else { return REPORT_WINDOW };
+    try_report_window().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`report_window`], the malformed value as an error (for a command
+/// line that reports bad input without a panic).
+pub fn try_report_window() -> Result<(usize, usize), String> {
+    let Ok(v) = std::env::var("STEADFAST_REPORT_WINDOW") else { return Ok(REPORT_WINDOW) };
     let parsed = v.split_once(',').and_then(|(b, a)| Some((b.trim().parse().ok()?, a.trim().parse().ok()?)));
-    parsed.unwrap_or_else(|| panic!("STEADFAST_REPORT_WINDOW={v:?} is not BEFORE,AFTER (two numbers, as 12,12)"))
+    parsed.ok_or_else(|| format!("STEADFAST_REPORT_WINDOW={v:?} is not BEFORE,AFTER (two numbers, as 12,12)"))
 }
 
 impl History {

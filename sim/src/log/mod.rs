@@ -14,5 +14,5 @@ pub use chrome::chrome_trace;
 pub(crate) use diag::Capture;
 pub use diag::{DIAGNOSTICS_KEPT_MAX, Diagnostic};
 pub use event::{Ending, HarnessAct, KillCause, Record, SimEvent, Struck, Unhashed};
-pub use history::{History, REPORT_WINDOW, report_window};
+pub use history::{History, REPORT_WINDOW, report_window, try_report_window};
 pub use text::what;

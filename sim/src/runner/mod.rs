@@ -306,7 +306,6 @@ pub(crate) fn run_here(
     // on forever (before the runtime: the watchdog is a real thread).
     let _watch = watchdog::watch(scenario.name(), seed);
     install_panic_hook();
-    PANIC_MESSAGE.with(|m| *m.borrow_mut() = Some(String::new()));
     let schedule = schedule.unwrap_or_else(|| scenario.schedule(seed));
     if let Err(why) = admit(scenario, &schedule) {
         // Never started: a run past the bounds would hang, overflow or
@@ -331,6 +330,10 @@ pub(crate) fn run_here(
     // the checkers; the thread's default subscriber still gets all of it.
     let before = tracing::dispatcher::get_default(|d| d.clone());
     let capture = tracing::Dispatch::new(world.capture(before));
+    // From here a panic is the run's finding (RUN2); before, it is the
+    // caller's (a schedule closure's, a bad environment variable's) and
+    // is printed as any panic is.
+    PANIC_MESSAGE.with(|m| *m.borrow_mut() = Some(String::new()));
     let result = catch_unwind(AssertUnwindSafe(|| {
         let _capture = tracing::dispatcher::set_default(&capture);
         rt.block_on(async move {

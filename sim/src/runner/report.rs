@@ -277,7 +277,9 @@ pub fn violations_report(scenario: &dyn Scenario, outcome: &Outcome) -> String {
         );
     }
     if outcome.violations.len() > SHOWN {
-        out += &format!("  and {} more\n", outcome.violations.len() - SHOWN);
+        // A run keeps its first violations only (the history has them all).
+        let at_least = if outcome.violations.len() >= crate::judge::VIOLATIONS_KEPT_MAX { "at least " } else { "" };
+        out += &format!("  and {at_least}{} more\n", outcome.violations.len() - SHOWN);
     }
     let (around, at) = &outcome.around_first_violation;
     if !around.is_empty() {

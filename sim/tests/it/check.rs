@@ -189,7 +189,14 @@ fn probe_with(vars: &[(&str, &str)], args: &[&str]) -> (bool, String) {
     for (k, v) in vars {
         cmd.env(k, v);
     }
-    for k in ["STEADFAST_SCENARIO", "STEADFAST_SEED", "STEADFAST_SCHEDULE", "STEADFAST_ARTIFACTS"] {
+    for k in [
+        "STEADFAST_SCENARIO",
+        "STEADFAST_SEED",
+        "STEADFAST_SCHEDULE",
+        "STEADFAST_ARTIFACTS",
+        "STEADFAST_SEEDS",
+        "STEADFAST_REPORT_WINDOW",
+    ] {
         if !vars.iter().any(|(v, _)| v == &k) {
             cmd.env_remove(k);
         }
@@ -708,4 +715,12 @@ fn a_replay_from_a_helper_thread_of_an_ignored_test_runs_it() {
     let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     let replay = "cargo test -p steadfast-sim --test it -- check::probe_on_a_helper_thread --include-ignored --exact";
     assert!(!out.status.success() && text.contains(replay), "{replay} in {text}");
+}
+
+/// A malformed `STEADFAST_REPORT_WINDOW` fails the check with its message
+/// (read inside a run, its panic was the run's, and printed nowhere).
+#[test]
+fn a_malformed_report_window_fails_with_its_message() {
+    let (ok, text) = probe(&[("STEADFAST_REPORT_WINDOW", "12;12")]);
+    assert!(!ok && text.contains("STEADFAST_REPORT_WINDOW=\"12;12\" is not BEFORE,AFTER"), "{text}");
 }
