@@ -25,7 +25,7 @@ mod capacity;
 mod silent;
 mod tree;
 
-pub use tree::{FILE_LEN_MAX, Listed, PowerLost, Torn, Tree, TreeImage, hash_bytes};
+pub use tree::{FILE_LEN_MAX, Listed, NAME_MAX, PowerLost, Torn, Tree, TreeImage, hash_bytes};
 
 /// An operation whose effect is queued.
 pub(crate) struct Pending {

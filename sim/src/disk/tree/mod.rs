@@ -30,6 +30,15 @@ const ROOT: Ino = 0;
 /// Linux's limit on symlinks followed in one path resolution.
 const SYMLINK_HOPS_MAX: u32 = 40;
 const ELOOP: i32 = 40;
+const ENAMETOOLONG: i32 = 36;
+
+/// The longest file name (one path component) a Linux file system takes:
+/// a longer one fails with `ENAMETOOLONG`, to look up as to create.
+pub const NAME_MAX: usize = 255;
+
+fn name_too_long() -> io::Error {
+    io::Error::from_raw_os_error(ENAMETOOLONG)
+}
 const DIR_LEN: u64 = 4096;
 
 #[derive(Clone, Debug)]
@@ -356,6 +365,9 @@ impl Tree {
                 last = stack.last();
                 continue;
             }
+            if name.len() > NAME_MAX {
+                return Err(name_too_long());
+            }
             let child = *self.entries(dir)?.get(OsStr::from_bytes(name)).ok_or_else(|| err(ErrorKind::NotFound))?;
             let is_last = next_name(rest).is_none() && outer.iter().all(|r| next_name(r).is_none());
             match &self.get(child).node {
@@ -394,6 +406,9 @@ impl Tree {
         {
             let dir = self.walk(Path::new(OsStr::from_bytes(if i == 0 { b"/" } else { &b[..i] })), true)?;
             self.entries(dir)?;
+            if b.len() - i - 1 > NAME_MAX {
+                return Err(name_too_long());
+            }
             return Ok((dir, OsStr::from_bytes(&b[i + 1..]).to_os_string()));
         }
         // A relative path is named whole, not by the parent it would have.
@@ -404,6 +419,9 @@ impl Tree {
         };
         let dir = self.walk(path.parent().unwrap_or(Path::new("/")), true)?;
         self.entries(dir)?;
+        if name.len() > NAME_MAX {
+            return Err(name_too_long());
+        }
         Ok((dir, name))
     }
 
@@ -799,6 +817,30 @@ mod walk_tests {
         let at = |s: &str| listing.iter().position(|l| l.path == Path::new(s)).expect(s);
         assert!(at("/a/b/c") < at("/a.b"), "{listing:#?}");
         assert_eq!(listing.len(), 16, "{listing:#?}");
+    }
+
+    /// A file name longer than 255 bytes fails with `ENAMETOOLONG`, to
+    /// create as to look up, as on Linux; 255 bytes is a name.
+    #[test]
+    fn a_name_past_255_bytes_is_too_long() {
+        let wall = SystemTime::UNIX_EPOCH;
+        let mut t = Tree::new(wall);
+        let at = |name: &str| PathBuf::from(format!("/d/{name}"));
+        t.apply(&FsOp::CreateDir(PathBuf::from("/d")), wall).expect("dir");
+        let longest = "n".repeat(NAME_MAX);
+        t.apply(&FsOp::Write { path: at(&longest), data: b"x".to_vec() }, wall).expect("255 bytes");
+        let past = "n".repeat(NAME_MAX + 1);
+        for op in [
+            FsOp::Write { path: at(&past), data: b"x".to_vec() },
+            FsOp::CreateDir(at(&past)),
+            FsOp::Read(at(&past)),
+            FsOp::SymlinkMetadata(at(&format!("{past}/below"))),
+            FsOp::Rename { from: at(&longest), to: at(&past) },
+        ] {
+            let e = t.apply(&op, wall).expect_err(op.name());
+            assert_eq!(e.raw_os_error(), Some(36), "{}: {e}", op.name());
+        }
+        assert!(t.apply(&FsOp::Read(at(&longest)), wall).is_ok(), "the rename changed nothing");
     }
 
     /// A power loss says what it took: files whose unsynced data went
