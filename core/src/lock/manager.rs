@@ -186,6 +186,12 @@ impl Inner {
 /// sits beside it in the same directory? Its last segment (after the last
 /// slash, as the bytes are spelled) must be a name: not empty (`/`,
 /// `dir/`, ``), not `.` or `..`.
+/// The length in bytes of the session file's name (its last component).
+fn name_len(session_file: &Path) -> Option<usize> {
+    use std::os::unix::ffi::OsStrExt as _;
+    Some(session_file.file_name()?.as_bytes().len())
+}
+
 fn names_a_file(session_file: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt as _;
     let b = session_file.as_os_str().as_bytes();
@@ -262,6 +268,21 @@ impl LockManager {
         let lock = lock_path(session_file);
         if !names_a_file(session_file) {
             let source = io::Error::new(io::ErrorKind::InvalidInput, "a session path must end in a file name");
+            return Err(LockError::Io { lock, step: "name the lock file", source });
+        }
+        if let Some(len) = name_len(session_file).filter(|&n| n > super::SESSION_NAME_MAX) {
+            // Refused at once: the lock's own files (its takeover claims,
+            // their clears) add up to 55 bytes to the name, past what a
+            // file system takes, and a dead holder's lock could then never
+            // be taken over (a hostile-host trial found acquire timing out
+            // for good, blaming the dead pid).
+            let why = format!(
+                "the session file's name is {len} bytes; the lock's own files need {} more, past the {}-byte limit of a file name: at most {} bytes",
+                super::DERIVED_SUFFIX_MAX,
+                super::NAME_MAX,
+                super::SESSION_NAME_MAX
+            );
+            let source = io::Error::new(io::ErrorKind::InvalidInput, why);
             return Err(LockError::Io { lock, step: "name the lock file", source });
         }
         let start = env.clock.now();

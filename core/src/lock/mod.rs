@@ -240,6 +240,20 @@ impl std::fmt::Debug for LockConfig {
     }
 }
 
+/// The longest file name a file system takes (Linux's `NAME_MAX`).
+pub const NAME_MAX: usize = 255;
+
+/// The most bytes the lock's own files add to a session file's name: the
+/// lock file (`.lock`), a takeover claim (`.takeover.` and a 17-byte
+/// instance id) and its clear (`.clear.` and 16 hex digits).
+pub const DERIVED_SUFFIX_MAX: usize = ".lock".len() + ".takeover.".len() + 17 + ".clear.".len() + 16;
+
+/// The longest session file name `acquire` takes (200 bytes): with a
+/// longer one, a claim's name would not fit in a file name, and a dead
+/// holder's lock could never be taken over. A longer one is refused at
+/// once with `InvalidInput`.
+pub const SESSION_NAME_MAX: usize = NAME_MAX - DERIVED_SUFFIX_MAX;
+
 /// Why a lock operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {

@@ -310,3 +310,40 @@ fn a_dead_owners_lock_is_taken_over() {
     assert!(!lock_path(&session).exists());
     assert!(!dir.path().join("s.jsonl.lock.takeover.0000000000000007").exists(), "the claim is removed");
 }
+
+/// Session file names at the limit: a 200-byte name (`SESSION_NAME_MAX`)
+/// is locked, its dead owner's lock taken over (claims and clears fit in a
+/// file name) and its torn tail repaired; a 201-byte name is refused at
+/// once with `InvalidInput`, instead of a lock no one could take over
+/// after its holder died (a hostile-host trial: acquire timed out for
+/// good, blaming the dead pid).
+#[test]
+fn a_session_name_is_locked_up_to_its_limit_and_refused_past_it() {
+    use steadfast_core::lock::SESSION_NAME_MAX;
+    assert_eq!(SESSION_NAME_MAX, 200);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let longest = dir.path().join("s".repeat(SESSION_NAME_MAX));
+    let mut child = Command::new("true").spawn().expect("spawn");
+    let dead = child.id();
+    child.wait().expect("reap");
+    let body = format!(
+        "{{\"pid\":{dead},\"start_time\":1,\"nonce\":7,\"acquired_at_ms\":1,\"max_hold_ms\":300000,\"fence\":1}}"
+    );
+    std::fs::write(lock_path(&longest), body).expect("write");
+    std::fs::write(&longest, b"{\"whole\":1}\n{\"torn\":").expect("torn transcript");
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        let manager = LockManager::new(&env, config(Duration::from_secs(5)));
+        let g = manager.acquire(&longest).await.expect("a dead owner's lock, taken over");
+        g.append(b"{\"after\":2}\n").await.expect("append after the repair");
+        g.release().await.expect("release");
+        let past = dir.path().join("s".repeat(SESSION_NAME_MAX + 1));
+        let refused = manager.acquire(&past).await.expect_err("past the limit");
+        let LockError::Io { source, .. } = &refused else { panic!("{refused}") };
+        assert_eq!(source.kind(), std::io::ErrorKind::InvalidInput, "{refused}");
+        assert!(refused.to_string().contains("at most 200 bytes"), "{refused}");
+    });
+    assert_eq!(std::fs::read(&longest).expect("read"), b"{\"whole\":1}\n{\"after\":2}\n");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).expect("list").map(|e| e.expect("entry").file_name()).collect();
+    assert_eq!(left.len(), 1, "nothing but the transcript: {left:?}");
+}
