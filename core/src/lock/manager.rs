@@ -270,6 +270,18 @@ impl LockManager {
             let source = io::Error::new(io::ErrorKind::InvalidInput, "a session path must end in a file name");
             return Err(LockError::Io { lock, step: "name the lock file", source });
         }
+        if let Some(name) = session_file.file_name().and_then(|n| n.to_str())
+            && litter_name(name)
+        {
+            // Refused at once: `sweep_stale` takes such a name for the
+            // lock's litter, and would remove the transcript (a
+            // hostile-host trial saw a held session `car.repair` deleted).
+            let why = format!(
+                "the session file's name {name:?} is one the lock's own files take (`*.lock`, `*.lock.takeover.*`, `*.repair`): sweep_stale would remove it as litter"
+            );
+            let source = io::Error::new(io::ErrorKind::InvalidInput, why);
+            return Err(LockError::Io { lock, step: "name the lock file", source });
+        }
         if let Some(len) = name_len(session_file).filter(|&n| n > super::SESSION_NAME_MAX) {
             // Refused at once: the lock's own files (its takeover claims,
             // their clears) add up to 55 bytes to the name, past what a
@@ -728,6 +740,10 @@ impl LockManager {
     /// `acquire` would), abandoned `*.lock.takeover.*` claims, and
     /// `*.repair` copies of sessions whose lock nobody holds. A live lock
     /// and its files are never touched. Per-entry errors are skipped.
+    ///
+    /// Those names are the lock's in its directory: `acquire` refuses a
+    /// session file named like them, so no transcript is taken for
+    /// litter; any other file named so is.
     pub async fn sweep_stale(&self, dir: &Path) -> io::Result<StaleSweep> {
         let fs = &self.inner.env.fs;
         let mut out = StaleSweep::default();
@@ -765,6 +781,12 @@ impl LockManager {
         }
         Ok(out)
     }
+}
+
+/// A name `sweep_stale` takes for the lock's litter (a lock file, a
+/// takeover claim or its clear, a repair copy): no session may have one.
+fn litter_name(name: &str) -> bool {
+    name.ends_with(".lock") || name.contains(".lock.takeover.") || repair_of(name).is_some()
 }
 
 /// The session a repair copy's name belongs to: `<session>.repair`, or

@@ -347,3 +347,27 @@ fn a_session_name_is_locked_up_to_its_limit_and_refused_past_it() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).expect("list").map(|e| e.expect("entry").file_name()).collect();
     assert_eq!(left.len(), 1, "nothing but the transcript: {left:?}");
 }
+
+/// A session may not be named as the lock's litter (`*.lock`,
+/// `*.lock.takeover.*`, `*.repair`): `sweep_stale` would remove its
+/// transcript (a hostile-host trial saw a held session `car.repair`
+/// deleted). Such a name is refused at once; a name that only contains
+/// `.repair` or `.lock` is not.
+#[test]
+fn a_session_named_as_lock_litter_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        let manager = LockManager::new(&env, config(Duration::from_secs(5)));
+        for name in ["car.repair", "db.lock", "x.lock.takeover.0000000000000007", "s.jsonl.repair.00000000000000ab"] {
+            let refused = manager.acquire(&dir.path().join(name)).await.expect_err(name);
+            let LockError::Io { source, .. } = &refused else { panic!("{name}: {refused}") };
+            assert_eq!(source.kind(), std::io::ErrorKind::InvalidInput, "{name}: {refused}");
+            assert!(refused.to_string().contains("sweep_stale would remove it"), "{refused}");
+        }
+        for name in ["car.repairs", "db.locked", "a.repair.log"] {
+            let g = manager.acquire(&dir.path().join(name)).await.expect(name);
+            g.release().await.expect("release");
+        }
+    });
+}
