@@ -177,12 +177,17 @@ impl FileExporter {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "crash_marks_max must be at least 1"));
         }
         let dir = dir.into();
-        env.fs.create_dir_all(&dir).await?;
+        // An error names the step and the path, keeping its kind (`File
+        // exists` alone, for a trace directory that is a file, named
+        // nothing: a hostile-host trial).
+        let named =
+            |step: &str, path: &Path, e: io::Error| io::Error::new(e.kind(), format!("{step} {}: {e}", path.display()));
+        env.fs.create_dir_all(&dir).await.map_err(|e| named("make the trace directory", &dir, e))?;
         // `mkdir -p` makes entries that a power loss drops until their
         // parents are fsynced: without this, every trace fsynced into a new
         // directory vanishes with it (the `trace` scenario found this).
         for ancestor in dir.ancestors().skip(1).filter(|a| !a.as_os_str().is_empty()) {
-            env.fs.sync_dir(ancestor).await?;
+            env.fs.sync_dir(ancestor).await.map_err(|e| named("fsync the directory", ancestor, e))?;
         }
         let marks_max = config.crash_marks_max;
         let exporter = FileExporter {

@@ -600,3 +600,23 @@ fn end_trace_never_reports_a_directory_as_the_trace() {
         assert!(path.is_dir(), "nothing replaced the directory");
     });
 }
+
+/// A trace directory that cannot be one (a file, a dangling symlink) is
+/// refused with its error's kind, naming the step and the path (a
+/// hostile-host trial read a bare "File exists (os error 17)").
+#[test]
+fn an_exporter_on_a_path_that_is_no_directory_names_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").expect("file");
+    let dangling = dir.path().join("dangling");
+    std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).expect("symlink");
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        for path in [&file, &dangling] {
+            let e = FileExporter::open(&env, path, FileExporterConfig::default()).await.expect_err("not a directory");
+            let text = e.to_string();
+            assert!(text.contains("make the trace directory") && text.contains(&*path.to_string_lossy()), "{text}");
+        }
+    });
+}
