@@ -38,6 +38,11 @@
 //!   cleanup nothing written through it lands.
 //! - [`LockManager::sweep_stale`] clears what killed processes leave: stale
 //!   lock files, abandoned takeover claims, repair copies.
+//! - A session file's name is at most [`SESSION_NAME_MAX`] (200) bytes, so
+//!   that every file of its lock fits in a file name, and is not named as
+//!   those files are (`*.lock`, `*.lock.takeover.*`, `*.repair`), which
+//!   `sweep_stale` takes for litter: `acquire` refuses either at once with
+//!   `InvalidInput`.
 //!
 //! # A hostile host (L8, L9)
 //!
