@@ -76,7 +76,7 @@ impl Handshake {
     /// the deadline; returns the answer line.
     ///
     /// `next_line` reads whole lines, so the bytes bound is only as good as
-    /// its own: over a pipe, [`Handshake::wait_reader`] (feature `real`)
+    /// its own: over a pipe, `Handshake::wait_reader` (feature `real`)
     /// holds no more than `bytes_max` however long a line is.
     pub async fn wait<F>(&self, clock: &dyn Clock, mut next_line: F) -> Result<String, HandshakeError>
     where
