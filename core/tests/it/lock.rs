@@ -287,20 +287,23 @@ fn a_half_written_lock_file_is_recovered_after_its_grace_and_not_before() {
     });
 }
 
+/// The lock record of a real process that held the lock and exited, with
+/// a start time no live process has: even if its pid is reused by the
+/// time we look, the lock is stale (reused pid) rather than held.
+pub(crate) fn dead_owner_record(nonce: u64, max_hold_ms: u64) -> String {
+    let mut child = Command::new("true").spawn().expect("spawn");
+    let dead = child.id();
+    child.wait().expect("reap");
+    format!(
+        "{{\"pid\":{dead},\"start_time\":1,\"nonce\":{nonce},\"acquired_at_ms\":1,\"max_hold_ms\":{max_hold_ms},\"fence\":1}}"
+    )
+}
+
 #[test]
 fn a_dead_owners_lock_is_taken_over() {
     let dir = tempfile::tempdir().expect("tempdir");
     let session = dir.path().join("s.jsonl");
-    // A real process that held the lock and exited.
-    let mut child = Command::new("true").spawn().expect("spawn");
-    let dead = child.id();
-    child.wait().expect("reap");
-    // A start time no live process has: even if the pid is reused by the
-    // time we look, the lock is stale (reused pid) rather than held.
-    let body = format!(
-        "{{\"pid\":{dead},\"start_time\":1,\"nonce\":7,\"acquired_at_ms\":1,\"max_hold_ms\":300000,\"fence\":1}}"
-    );
-    std::fs::write(lock_path(&session), body).expect("write");
+    std::fs::write(lock_path(&session), dead_owner_record(7, 300_000)).expect("write");
     rt().block_on(async {
         let env = Env::real().expect("env");
         let g = LockManager::new(&env, config(Duration::from_secs(5))).acquire(&session).await.expect("taken over");
@@ -323,13 +326,7 @@ fn a_session_name_is_locked_up_to_its_limit_and_refused_past_it() {
     assert_eq!(SESSION_NAME_MAX, 200);
     let dir = tempfile::tempdir().expect("tempdir");
     let longest = dir.path().join("s".repeat(SESSION_NAME_MAX));
-    let mut child = Command::new("true").spawn().expect("spawn");
-    let dead = child.id();
-    child.wait().expect("reap");
-    let body = format!(
-        "{{\"pid\":{dead},\"start_time\":1,\"nonce\":7,\"acquired_at_ms\":1,\"max_hold_ms\":300000,\"fence\":1}}"
-    );
-    std::fs::write(lock_path(&longest), body).expect("write");
+    std::fs::write(lock_path(&longest), dead_owner_record(7, 300_000)).expect("write");
     std::fs::write(&longest, b"{\"whole\":1}\n{\"torn\":").expect("torn transcript");
     rt().block_on(async {
         let env = Env::real().expect("env");

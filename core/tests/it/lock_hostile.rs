@@ -222,11 +222,7 @@ fn a_killed_holders_repair_copy_and_a_dead_claimers_claim_are_cleared() {
     let lock = lock_path(&session);
     std::fs::write(&session, b"{\"a\":1}\n{\"torn\":").expect("a torn transcript");
     std::fs::write(dir.path().join("s.jsonl.repair"), b"{\"a\":1}\n").expect("a killed repairer's copy");
-    let mut child = Command::new("true").spawn().expect("spawn");
-    let dead = child.id();
-    child.wait().expect("reap");
-    let record =
-        format!("{{\"pid\":{dead},\"start_time\":1,\"nonce\":3,\"acquired_at_ms\":1,\"max_hold_ms\":1,\"fence\":1}}");
+    let record = crate::lock::dead_owner_record(3, 1);
     std::fs::write(&lock, &record).expect("a dead owner's lock");
     std::fs::write(dir.path().join("s.jsonl.lock.takeover.0000000000000003"), &record).expect("a dead claimer's claim");
     rt().block_on(async {
@@ -244,11 +240,7 @@ fn a_killed_holders_repair_copy_and_a_dead_claimers_claim_are_cleared() {
 fn sweep_stale_reports_what_it_inspected_and_removes_only_litter() {
     use steadfast_core::lock::Litter;
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new("true").spawn().expect("spawn");
-    let dead = child.id();
-    child.wait().expect("reap");
-    let stale =
-        format!("{{\"pid\":{dead},\"start_time\":1,\"nonce\":4,\"acquired_at_ms\":1,\"max_hold_ms\":1,\"fence\":1}}");
+    let stale = crate::lock::dead_owner_record(4, 1);
     std::fs::write(dir.path().join("a.jsonl.lock"), &stale).expect("stale lock");
     std::fs::write(dir.path().join("b.jsonl.lock.takeover.0000000000000004"), &stale).expect("dead claim");
     std::fs::write(dir.path().join("c.jsonl.repair"), b"copy").expect("repair copy");
