@@ -177,17 +177,22 @@ impl FileExporter {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "crash_marks_max must be at least 1"));
         }
         let dir = dir.into();
-        // An error names the step and the path, keeping its kind (`File
-        // exists` alone, for a trace directory that is a file, named
-        // nothing: a hostile-host trial).
-        let named =
-            |step: &str, path: &Path, e: io::Error| io::Error::new(e.kind(), format!("{step} {}: {e}", path.display()));
-        env.fs.create_dir_all(&dir).await.map_err(|e| named("make the trace directory", &dir, e))?;
+        // Something that is no directory at the path (a file, a FIFO, a
+        // dangling symlink) is named, keeping the kind: `File exists`
+        // alone named nothing (a hostile-host trial). Other errors pass as
+        // they are (an injected fault stays recognisable).
+        env.fs.create_dir_all(&dir).await.map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => io::Error::new(
+                e.kind(),
+                format!("make the trace directory {}: something that is not a directory is there ({e})", dir.display()),
+            ),
+            _ => e,
+        })?;
         // `mkdir -p` makes entries that a power loss drops until their
         // parents are fsynced: without this, every trace fsynced into a new
         // directory vanishes with it (the `trace` scenario found this).
         for ancestor in dir.ancestors().skip(1).filter(|a| !a.as_os_str().is_empty()) {
-            env.fs.sync_dir(ancestor).await.map_err(|e| named("fsync the directory", ancestor, e))?;
+            env.fs.sync_dir(ancestor).await?;
         }
         let marks_max = config.crash_marks_max;
         let exporter = FileExporter {
