@@ -242,23 +242,24 @@ impl<'a> Check<'a> {
         let n = env_u64("STEADFAST_SEEDS").unwrap_or(self.seeds);
         assert!(n > 0, "{}: a check of 0 seeds checks nothing (seeds(0) or STEADFAST_SEEDS=0)", sc.name());
         let seeds: Vec<u64> = (self.start..self.start + n).collect();
-        let (mut first_report, mut persisted, mut kept) = (None, 0, None);
+        let (mut first_report, mut persisted) = (None, 0);
         // A replica's caught seeds end once caught: the check needs only
         // its verdict (a `hold` scenario always runs whole).
         let options = SweepOptions::jobs(self.jobs).ending_caught_seeds();
         let summary = runner::sweep(sc, &seeds, options, |o| {
+            // Where this seed was kept, if it was (the first violating
+            // seed always is, when there is a file to keep it in).
+            let mut kept = None;
             if o.violated() && sc.expect() == Expect::Hold && persisted < PERSISTED_PER_RUN_MAX {
-                let file = self.persist(o);
-                if kept.is_none() {
-                    kept = file.map(|f| (o.seed, f));
-                }
+                kept = self.persist(o);
                 persisted += 1;
             }
             if o.violated() && first_report.is_none() {
                 let mut report = self.report(o);
-                if let Some((seed, file)) = kept.as_ref().filter(|(seed, _)| *seed == o.seed) {
+                if let Some(file) = kept {
                     report += &format!(
-                        "  kept:     seed {seed} in {} (it runs first on every later check)\n",
+                        "  kept:     seed {} in {} (it runs first on every later check)\n",
+                        o.seed,
                         file.display()
                     );
                 }

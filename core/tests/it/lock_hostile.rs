@@ -282,7 +282,7 @@ fn sweep_stale_reports_what_it_inspected_and_removes_only_litter() {
     assert_eq!(report.inspected, 5, "{report:?}");
 }
 
-fn names(dir: &Path) -> Vec<String> {
+pub(crate) fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .expect("read_dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
