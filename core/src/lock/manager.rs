@@ -182,21 +182,40 @@ impl Inner {
     }
 }
 
-/// Does `session_file` end in a file name, so that `<session>.lock`
-/// sits beside it in the same directory? Its last segment (after the last
-/// slash, as the bytes are spelled) must be a name: not empty (`/`,
-/// `dir/`, ``), not `.` or `..`.
-/// The length in bytes of the session file's name (its last component).
-fn name_len(session_file: &Path) -> Option<usize> {
-    use std::os::unix::ffi::OsStrExt as _;
-    Some(session_file.file_name()?.as_bytes().len())
-}
-
-fn names_a_file(session_file: &Path) -> bool {
+/// Why `session_file` cannot be locked, if it cannot: the lock's files
+/// sit beside it, named after its last segment (after the last slash, as
+/// the bytes are spelled), which must therefore be
+/// - a name: not empty (`/`, `dir/`, ``), not `.` or `..`;
+/// - not one the lock's own files take (`*.lock`, `*.lock.takeover.*`,
+///   `*.repair`): `sweep_stale` would remove the transcript as litter (a
+///   hostile-host trial saw a held session `car.repair` deleted);
+/// - at most [`SESSION_NAME_MAX`](super::SESSION_NAME_MAX) bytes: the
+///   lock's own files add up to 55 bytes to it, and past the limit of a
+///   file name a dead holder's lock could never be taken over (the same
+///   trial saw acquire time out for good, blaming the dead pid).
+fn unlockable(session_file: &Path) -> Option<String> {
     use std::os::unix::ffi::OsStrExt as _;
     let b = session_file.as_os_str().as_bytes();
     let last = b.rsplit(|&c| c == b'/').next().unwrap_or(b);
-    !last.is_empty() && last != b"." && last != b".."
+    if last.is_empty() || last == b"." || last == b".." {
+        return Some("a session path must end in a file name".to_string());
+    }
+    if let Ok(name) = std::str::from_utf8(last)
+        && litter_name(name)
+    {
+        return Some(format!(
+            "the session file's name {name:?} is one the lock's own files take (`*.lock`, `*.lock.takeover.*`, `*.repair`): sweep_stale would remove it as litter"
+        ));
+    }
+    (last.len() > super::SESSION_NAME_MAX).then(|| {
+        format!(
+            "the session file's name is {} bytes; the lock's own files need {} more, past the {}-byte limit of a file name: at most {} bytes",
+            last.len(),
+            super::DERIVED_SUFFIX_MAX,
+            super::NAME_MAX,
+            super::SESSION_NAME_MAX
+        )
+    })
 }
 
 impl LockManager {
@@ -266,34 +285,8 @@ impl LockManager {
         let env = &self.inner.env;
         let cfg = &self.inner.config;
         let lock = lock_path(session_file);
-        if !names_a_file(session_file) {
-            let source = io::Error::new(io::ErrorKind::InvalidInput, "a session path must end in a file name");
-            return Err(LockError::Io { lock, step: "name the lock file", source });
-        }
-        if let Some(name) = session_file.file_name().and_then(|n| n.to_str())
-            && litter_name(name)
-        {
-            // Refused at once: `sweep_stale` takes such a name for the
-            // lock's litter, and would remove the transcript (a
-            // hostile-host trial saw a held session `car.repair` deleted).
-            let why = format!(
-                "the session file's name {name:?} is one the lock's own files take (`*.lock`, `*.lock.takeover.*`, `*.repair`): sweep_stale would remove it as litter"
-            );
-            let source = io::Error::new(io::ErrorKind::InvalidInput, why);
-            return Err(LockError::Io { lock, step: "name the lock file", source });
-        }
-        if let Some(len) = name_len(session_file).filter(|&n| n > super::SESSION_NAME_MAX) {
-            // Refused at once: the lock's own files (its takeover claims,
-            // their clears) add up to 55 bytes to the name, past what a
-            // file system takes, and a dead holder's lock could then never
-            // be taken over (a hostile-host trial found acquire timing out
-            // for good, blaming the dead pid).
-            let why = format!(
-                "the session file's name is {len} bytes; the lock's own files need {} more, past the {}-byte limit of a file name: at most {} bytes",
-                super::DERIVED_SUFFIX_MAX,
-                super::NAME_MAX,
-                super::SESSION_NAME_MAX
-            );
+        // Refused at once: no wait makes such a name lockable.
+        if let Some(why) = unlockable(session_file) {
             let source = io::Error::new(io::ErrorKind::InvalidInput, why);
             return Err(LockError::Io { lock, step: "name the lock file", source });
         }
@@ -873,10 +866,11 @@ mod name_tests {
     #[test]
     fn only_a_path_ending_in_a_name_names_a_session_file() {
         for ok in ["/data/s.jsonl", "s.jsonl", "./s", "/a/../s", "/a/.s", "/a/...", "/a/s."] {
-            assert!(super::names_a_file(Path::new(ok)), "{ok}");
+            assert_eq!(super::unlockable(Path::new(ok)), None, "{ok}");
         }
         for bad in ["", "/", "//", "/data/", "/data/.", "/data/..", ".", "..", "a/./", "a//"] {
-            assert!(!super::names_a_file(Path::new(bad)), "{bad}");
+            let why = super::unlockable(Path::new(bad));
+            assert!(why.as_deref().is_some_and(|w| w.contains("must end in a file name")), "{bad}: {why:?}");
         }
     }
 }
