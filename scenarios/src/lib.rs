@@ -94,6 +94,7 @@ pub fn all() -> Vec<&'static dyn Scenario> {
         &lock::LockScenario { variant: lock::Variant::UnorderedTail },
         &retention::RetentionScenario { variant: retention::Variant::Core },
         &retention::RetentionScenario { variant: retention::Variant::TelemetryUnbounded },
+        &retention::RetentionScenario { variant: retention::Variant::FollowsSwap },
         &liveness::LivenessScenario { variant: liveness::Variant::Core },
         &liveness::LivenessScenario { variant: liveness::Variant::SweepSyncRm },
         &liveness::LivenessScenario { variant: liveness::Variant::HubChildFullScan },

@@ -101,8 +101,9 @@ const TOUCHED_GONE: &str = "a file dated into the future was swept";
 const SPOOL_RECREATED: &str = "a sink wrote after its directory was removed";
 const FRAGMENT_CUT: &str = "a sink cut the fragment a failed write left";
 const UNENDED: &str = "a failed write left all of its line but the newline";
+const SWAPPED: &str = "a swept directory was replaced while its sweep ran";
 const SOMETIMES: &[&str] =
-    &[SWEEP_DURING_CHURN, SWEEP_ERROR, CAPPED, LARGE, TOUCHED_GONE, SPOOL_RECREATED, FRAGMENT_CUT, UNENDED];
+    &[SWEEP_DURING_CHURN, SWEEP_ERROR, CAPPED, LARGE, TOUCHED_GONE, SPOOL_RECREATED, FRAGMENT_CUT, UNENDED, SWAPPED];
 
 const FILES_MAX: usize = 100;
 const BYTES_MAX: u64 = 20 << 10;
@@ -136,6 +137,10 @@ pub enum Variant {
     Core,
     /// One file pair per process, created eagerly, no retention.
     TelemetryUnbounded,
+    /// Core's sweeps, but a swept directory looked at once and never
+    /// again (as core did until session 25): one renamed away and replaced
+    /// mid-sweep has the replacement's entries deleted.
+    FollowsSwap,
 }
 
 /// The `retention` scenario for one variant.
@@ -150,6 +155,7 @@ impl Scenario for RetentionScenario {
         match self.variant {
             Variant::Core => "retention",
             Variant::TelemetryUnbounded => "legacy/telemetry-unbounded",
+            Variant::FollowsSwap => "legacy/retention-follows-swapped-dir",
         }
     }
 
@@ -163,6 +169,9 @@ impl Scenario for RetentionScenario {
                 "core sweeps and lazy files: up to 55k entries, slow fs, concurrent change, crashes, reboots"
             }
             Variant::TelemetryUnbounded => "one file pair per process, eager create, no retention: breaks R2",
+            Variant::FollowsSwap => {
+                "a sweep that never looks at its directory again: one swapped mid-sweep loses the replacement's files (R1)"
+            }
         }
     }
 
@@ -179,7 +188,17 @@ impl Scenario for RetentionScenario {
     }
 
     fn schedule(&self, seed: u64) -> Schedule {
-        schedule(seed)
+        let mut s = schedule(seed);
+        if self.variant == Variant::FollowsSwap {
+            // Every seed swaps, over at most 600 entries: the flaw needs a
+            // swap, not volume (and the main job runs this replica's
+            // seeds whole until caught).
+            s.params.insert("swap".into(), 1);
+            let entries = s.param("entries", 100).min(600);
+            s.params.insert("entries".into(), entries);
+            s.quiet_ms = quiet_ms(entries, s.param("workspaces", 5) + CHAOS_MS / 7_500);
+        }
+        s
     }
 
     fn restart_after_crash_ms(&self) -> Option<u64> {
@@ -247,6 +266,11 @@ fn schedule(seed: u64) -> Schedule {
     // overlap, rotated and dotted names of live processes dated a day back).
     if SimRng::new(seed, 0x0B57).chance(0.25) {
         s.params.insert("upstream_policy".into(), 1);
+    }
+    // One in four swaps a swept directory for a symlink or another
+    // directory mid-sweep, and back (R1). Its own stream.
+    if SimRng::new(seed, 0x5A4B).chance(0.25) {
+        s.params.insert("swap".into(), 1);
     }
     if SimRng::new(seed, 0x4057).chance(0.33) {
         s.params.insert("hostile".into(), 1);
@@ -339,8 +363,6 @@ struct Book {
     /// Files the racer wrote where a workspace was (an upper bound: some
     /// writes may fail).
     racer_files: usize,
-    /// A workspace sweep is running (the racer looks every millisecond).
-    ws_sweeping: bool,
     /// Records whose write to a spool file failed after all but the
     /// newline landed: fragments a later write must cut, never lines.
     unended: BTreeMap<PathBuf, BTreeSet<String>>,
@@ -350,6 +372,42 @@ struct Book {
     /// the end of a spool file before its sink opened (a previous writer's),
     /// and when (virtual ms).
     foreign: BTreeMap<PathBuf, (String, u64)>,
+    /// The swept directories (telemetry, workspaces), as the app's sweeps
+    /// and the swapper saw them.
+    roots: BTreeMap<PathBuf, RootBook>,
+    /// The swept directory whose sweep is running (the racer looks every
+    /// millisecond during a workspace sweep).
+    sweeping: Option<&'static str>,
+    /// When each sweep of each swept directory started (virtual ms): the
+    /// swapper aims at one.
+    sweep_starts: BTreeMap<&'static str, Vec<u64>>,
+}
+
+/// One swept directory, for R1's check that a sweep removes only in the
+/// directory it listed.
+#[derive(Default)]
+struct RootBook {
+    /// The app listed it and has not looked at it since: its next look is
+    /// the sweep's look at what it listed.
+    awaiting: bool,
+    /// The identity of the directory the sweep's first look found.
+    listed_id: Option<u64>,
+    /// When a sweep last looked at it before a removal (virtual time),
+    /// until a removal in it lands.
+    looked_at: Option<Duration>,
+    /// When the swapper last replaced it (virtual time).
+    swapped_at: Option<Duration>,
+    /// The swapper's replacement is in its place (or was, until a power
+    /// loss undid it).
+    swapped: bool,
+    /// The identity of the directory made at setup.
+    original_id: u64,
+    /// The app's removals in it that landed.
+    removals: u64,
+    /// Names a write put in the swapper's replacement, booked as created
+    /// (`Book::created_ms`) when it did: the file of that name here is
+    /// older than booked, by an unknown amount.
+    written_outside: BTreeMap<String, Option<u64>>,
 }
 
 type SharedBook = Arc<Mutex<Book>>;
@@ -459,7 +517,35 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
             lock(&book).spool_removals_landed.push(l.at.as_millis() as u64);
         }
         if let (FsOp::ReadDir(dir), "app") = (l.op, l.node) {
-            lock(&book).listings.insert(dir.clone(), l.ok);
+            let mut b = lock(&book);
+            b.listings.insert(dir.clone(), l.ok);
+            if l.ok
+                && let Some(root) = b.roots.get_mut(dir)
+            {
+                root.awaiting = true;
+            }
+            return;
+        }
+        if let (FsOp::SymlinkMetadata(p), "app") = (l.op, l.node)
+            && lock(&book).roots.contains_key(p)
+        {
+            let mut b = lock(&book);
+            let Some(root) = b.roots.get_mut(p) else { return };
+            if std::mem::take(&mut root.awaiting) {
+                // The sweep's look at what it listed: a directory is what
+                // it sweeps; anything else, or a look that failed on an
+                // entry that is there, is its listing's one error.
+                root.listed_id = l.stat().filter(|m| m.kind == FileKind::Dir).map(|m| m.id);
+                if root.listed_id.is_none() && (l.ok || l.injected || l.exists(p)) {
+                    b.listings.insert(p.clone(), false);
+                }
+            } else if l.ok {
+                root.looked_at = Some(l.at);
+            } else {
+                // A removal's look that failed: that entry's error (or,
+                // the directory gone, a change).
+                b.count_step(p, l.injected || l.exists(p));
+            }
             return;
         }
         if let (FsOp::SymlinkMetadata(p) | FsOp::RemoveFile(p) | FsOp::RemoveDirAll(p), "app", false) =
@@ -511,18 +597,38 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
         if !l.ok {
             return;
         }
-        // What each telemetry name is now, as effects land.
+        // What each telemetry name is now, as effects land (in the
+        // swapper's replacement, if it is in place: not here).
         let name = |p: &Path| p.file_name().and_then(|n| n.to_str()).map(String::from);
+        let outside = |b: &Book, p: &Path| {
+            p.parent()
+                .and_then(|d| Some((d, b.roots.get(d)?)))
+                .is_some_and(|(d, r)| l.metadata(d).is_none_or(|m| m.kind != FileKind::Dir || m.id != r.original_id))
+        };
         match l.op {
             FsOp::Symlink { link, .. } => {
-                if let Some(n) = name(link) {
-                    lock(&book).symlinks.insert(n, l.at);
+                let mut b = lock(&book);
+                if let Some(n) = name(link)
+                    && !outside(&b, link)
+                {
+                    b.symlinks.insert(n, l.at);
                 }
                 return;
             }
             FsOp::Write { path, .. } => {
+                let mut b = lock(&book);
                 if let Some(n) = name(path) {
-                    lock(&book).symlinks.remove(&n);
+                    if outside(&b, path) {
+                        let booked = b.created_ms.get(&n).copied();
+                        if let Some(r) = path.parent().and_then(|d| b.roots.get_mut(d)) {
+                            r.written_outside.insert(n, booked);
+                        }
+                    } else {
+                        b.symlinks.remove(&n);
+                        if let Some(r) = path.parent().and_then(|d| b.roots.get_mut(d)) {
+                            r.written_outside.remove(&n);
+                        }
+                    }
                 }
                 return;
             }
@@ -535,9 +641,11 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
             _ => return,
         };
         let now_ms = l.at.as_millis() as u64;
-        let book = lock(&book);
+        let mut book = lock(&book);
         let why = if path.starts_with(OUTSIDE) {
             Some("outside the swept roots".to_string())
+        } else if let Some(why) = path.parent().and_then(|dir| moved_root(&mut book, dir, l)) {
+            Some(why)
         } else if dir_all {
             judge_workspace(&book, path, now_ms)
         } else {
@@ -578,9 +686,39 @@ fn judge_telemetry(
     {
         return Some(format!("pid {pid} is alive"));
     }
-    let created = book.created_ms.get(name).copied().unwrap_or(0);
+    let booked = book.created_ms.get(name).copied();
+    if book.roots.get(Path::new(TELEMETRY)).is_some_and(|r| r.written_outside.get(name) == Some(&booked)) {
+        // The write booked last went to the swapper's replacement: the
+        // file here is older than booked, by how much is not known.
+        return None;
+    }
+    let created = booked.unwrap_or(0);
     (now_ms < created + AGE_FLOOR.as_millis() as u64)
         .then(|| format!("created at {created} ms: younger than the floor"))
+}
+
+/// R1 for a removal that landed in `dir`: is `dir` still the directory its
+/// sweep listed? A removal in a directory renamed into its place, or
+/// through a symlink put there, went out of the swept root. A swap that
+/// landed after the sweep's look at the directory that preceded this
+/// removal, while the removal was in flight, is the one race no removal
+/// by path can close; a look serves one removal.
+fn moved_root(book: &mut Book, dir: &Path, l: &Landed<'_>) -> Option<String> {
+    let root = book.roots.get_mut(dir)?;
+    root.removals += 1;
+    let looked = root.looked_at.take();
+    let now = l.metadata(dir).map(|m| (m.kind, m.id));
+    if now.is_some_and(|(k, id)| k == FileKind::Dir && Some(id) == root.listed_id) {
+        return None;
+    }
+    let raced = root.swapped_at.zip(looked).is_some_and(|(swapped, looked)| swapped > looked);
+    (!raced).then(|| match now {
+        Some((FileKind::Symlink, _)) => {
+            format!("{} is a symlink now: the removal followed it out of the swept root", dir.display())
+        }
+        Some((FileKind::Dir, _)) => format!("{} is another directory than the sweep listed", dir.display()),
+        _ => format!("{} is not the directory the sweep listed", dir.display()),
+    })
 }
 
 /// The longest a sweep's re-stat of an entry may land before its removal
@@ -621,12 +759,25 @@ fn setup(world: &World, book: &SharedBook) {
         FsOp::Symlink { target: OUTSIDE.into(), link: Path::new(WORKSPACES).join("ws-link") },
     ];
     let mut b = lock(book);
+    for root in [TELEMETRY, WORKSPACES] {
+        b.roots.insert(root.into(), RootBook::default());
+    }
     b.symlinks
         .extend([("traces-777.jsonl".to_string(), Duration::ZERO), ("metrics-778.jsonl".to_string(), Duration::ZERO)]);
     b.power_losses = s.events.iter().filter(|e| matches!(e.what, Event::PowerLoss { .. })).map(|e| e.at_ms).collect();
+    let swap = s.param("swap", 0) == 1;
+    if swap {
+        ops.push(FsOp::CreateDirAll(mirror(TELEMETRY)));
+    }
     for i in 0..s.param("entries", 100) {
         // Dead pids: far above the simulator's (which start at 101).
         let name = format!("{}-{}.jsonl", if rng.chance(0.5) { "traces" } else { "metrics" }, 10_000 + i);
+        if swap && i < MIRRORED {
+            // What the swapper puts in the directory's place holds files
+            // of the same names, as old and as deletable: files a sweep
+            // that follows the swap deletes (R1).
+            ops.push(FsOp::Write { path: mirror(TELEMETRY).join(&name), data: b"outside".to_vec() });
+        }
         ops.push(FsOp::Write { path: Path::new(TELEMETRY).join(name), data: vec![b't'; rng.range(0, 512) as usize] });
     }
     if hostile(s) {
@@ -648,6 +799,10 @@ fn setup(world: &World, book: &SharedBook) {
     let big = s.param("big_workspace_files", 0);
     for w in 0..s.param("workspaces", 5) {
         let name = format!("ws-{w}");
+        if swap {
+            ops.push(FsOp::CreateDirAll(mirror(WORKSPACES).join(&name)));
+            ops.push(FsOp::Write { path: mirror(WORKSPACES).join(&name).join("keep"), data: b"outside".to_vec() });
+        }
         ops.push(FsOp::CreateDirAll(Path::new(WORKSPACES).join(&name).join("src")));
         let files = rng.range(1, 20);
         let files = if w == 0 && big > 0 { big } else { files };
@@ -693,6 +848,11 @@ impl SessionIndex for Index {
 async fn drive(world: &World, variant: Variant) {
     let book: SharedBook = Arc::default();
     setup(world, &book);
+    for (root, r) in &mut lock(&book).roots {
+        if let Ok(steadfast_core::FsOutput::Metadata(m)) = world.peek(FsOp::SymlinkMetadata(root.clone())) {
+            r.original_id = m.id;
+        }
+    }
     world.watch("/", watcher(book.clone(), policy(world.schedule())));
     if world.schedule().param("entries", 0) >= LARGE_ENTRIES {
         world.reach(LARGE);
@@ -718,12 +878,18 @@ async fn drive(world: &World, variant: Variant) {
     if world.schedule().param("user_deletes", 0) > 0 {
         world.add_node(USER, user_deletes);
     }
+    if world.schedule().param("swap", 0) == 1 {
+        swapper(world, &book, variant).await;
+    }
     world.sleep_until(world.quiet_end()).await;
     final_checks(world, &book);
 }
 
 async fn app(world: World, book: SharedBook, variant: Variant) {
-    let env = world.env();
+    let mut env = world.env();
+    if variant == Variant::FollowsSwap {
+        env.fs = Arc::new(RootsFromMemory { inner: env.fs.clone(), seen: Mutex::default() });
+    }
     let pid = env.procs.own_pid();
     // The process's own telemetry pair, through lazy sinks (the replica
     // creates both eagerly and never sweeps).
@@ -886,7 +1052,9 @@ async fn sweep_loop(world: World, book: SharedBook, env: Env, index: Arc<Index>)
         let quiet = world.now() >= world.chaos_end() + QUIET_SETTLE;
         let before = quiet.then(|| Seen::telemetry(&world, &policy, env.clock.wall()));
         lock(&book).entry_failures.clear();
+        started(&book, TELEMETRY, started_ms);
         let r = sweep_dir(&env, Path::new(TELEMETRY), &swept_by).await;
+        lock(&book).sweeping = None;
         check_report(&world, &book, Path::new(TELEMETRY), &r);
         if let Some((before, links)) = before {
             judge_minimal(&world, &policy, &before, &r);
@@ -895,9 +1063,9 @@ async fn sweep_loop(world: World, book: SharedBook, env: Env, index: Arc<Index>)
                 format!("a quiet sweep found {links} symlinks named like a kind, but reported {kept} kept as symlinks")
             });
         }
-        lock(&book).ws_sweeping = true;
+        started(&book, WORKSPACES, world.now().as_millis() as u64);
         let o = sweep_orphans(&env, Path::new(WORKSPACES), &*index, &orphans).await;
-        lock(&book).ws_sweeping = false;
+        lock(&book).sweeping = None;
         check_report(&world, &book, Path::new(WORKSPACES), &o);
         // The workspace root holds directories, one symlink and the files
         // the racer left where workspaces were: nothing else there is of no
@@ -925,6 +1093,13 @@ async fn sweep_loop(world: World, book: SharedBook, env: Env, index: Arc<Index>)
         let idle = if to_quiet.is_zero() { SWEEP_AGAIN } else { SWEEP_IDLE.min(to_quiet) };
         env.clock.sleep(if busy { SWEEP_AGAIN } else { idle }).await;
     }
+}
+
+/// Book that a sweep of `dir` starts now (`at_ms`).
+fn started(book: &SharedBook, dir: &'static str, at_ms: u64) {
+    let mut b = lock(book);
+    b.sweeping = Some(dir);
+    b.sweep_starts.entry(dir).or_default().push(at_ms);
 }
 
 /// After the chaos phase ends, the churn's last operation lands within
@@ -1154,7 +1329,11 @@ async fn churn(world: World, book: SharedBook, stream: u64) {
                 }
                 let ahead = Duration::from_secs(rng.range(86_400, 10 * 365 * 86_400));
                 if world.harness_touch(&path, env.clock.wall() + ahead).is_ok() {
-                    lock(&book).touched.insert(name, world.now().as_millis() as u64);
+                    let mut b = lock(&book);
+                    // (Not the swapper's replacement's file.)
+                    if !b.roots.get(Path::new(TELEMETRY)).is_some_and(|r| r.swapped) {
+                        b.touched.insert(name, world.now().as_millis() as u64);
+                    }
                 }
             }
             5 if rng.chance(0.2) => {
@@ -1193,7 +1372,7 @@ async fn racer(world: World, book: SharedBook) {
     let env = world.env();
     let (mut races, mut ws_races) = (0, 0);
     while world.now() < world.chaos_end() && (races < RACES_MAX || ws_races < RACES_MAX) {
-        let every = if lock(&book).ws_sweeping { 1 } else { 50 };
+        let every = if lock(&book).sweeping == Some(WORKSPACES) { 1 } else { 50 };
         env.clock.sleep(Duration::from_millis(every)).await;
         // A workspace's stat in flight first (they are few beside the
         // telemetry files').
@@ -1384,6 +1563,159 @@ fn final_checks(world: &World, book: &SharedBook) {
     }
 }
 
+// ----- the swapper -----------------------------------------------------------
+
+/// Telemetry names the swapper's replacement directory holds too.
+const MIRRORED: u64 = 300;
+
+/// What the swapper puts in place of a swept directory: a directory of
+/// the same shape outside the swept roots.
+fn mirror(root: &str) -> PathBuf {
+    Path::new(OUTSIDE).join(Path::new(root).file_name().unwrap_or_default())
+}
+
+/// Where the swapper moves a swept directory meanwhile.
+fn moved(root: &str) -> PathBuf {
+    PathBuf::from(format!("{root}.moved"))
+}
+
+/// An operator or a hostile user with write access to `/efs`: while one
+/// of the first sweeps of a swept directory runs, it renames the directory
+/// away and puts in its place a symlink to the directory of the same shape
+/// under `/outside`, or that directory itself; a moment later it puts
+/// everything back and syncs it (R1: a sweep removes only in the directory
+/// it listed). Not a process: nothing kills it, and its acts are instant.
+async fn swapper(world: &World, book: &SharedBook, variant: Variant) {
+    let mut rng = world.workload_rng(0x5A4B);
+    let root: &'static str = if rng.chance(0.5) { TELEMETRY } else { WORKSPACES };
+    let renamed_in = rng.chance(0.5);
+    let hold = Duration::from_millis(rng.range(1, 1_000));
+    // Aimed at a moment of the sweep's removals, or at any moment of it
+    // (its listing, its looks): about as long as a sweep of it runs.
+    // (The replica's swaps all aim at removals: what it gets wrong.)
+    let at_removals = rng.chance(0.5) || variant == Variant::FollowsSwap;
+    let s = world.schedule();
+    let span_ms =
+        if root == TELEMETRY { 200 + 2 * s.param("entries", 100) } else { 200 + 20 * s.param("workspaces", 5) };
+    let offset = Duration::from_millis(rng.range(0, span_ms));
+    let after_removal = Duration::from_millis(rng.range(0, 20));
+    let late = |w: &World| w.now() + Duration::from_secs(10) >= w.chaos_end();
+    // The first sweep of it, or (aimed at removals) the first that removes.
+    let mut nth = 0;
+    loop {
+        let start = loop {
+            if late(world) {
+                return;
+            }
+            if let Some(&at) = lock(book).sweep_starts.get(root).and_then(|v| v.get(nth)) {
+                break Duration::from_millis(at);
+            }
+            world.sleep_until(world.now() + Duration::from_millis(50)).await;
+        };
+        nth += 1;
+        if !at_removals {
+            world.sleep_until((start + offset).max(world.now())).await;
+            break;
+        }
+        let removed = |b: &Book| b.roots.get(Path::new(root)).map_or(0, |r| r.removals);
+        let before = removed(&lock(book));
+        let removing = loop {
+            let (removes, over) = {
+                let b = lock(book);
+                (removed(&b) > before, b.sweep_starts.get(root).map_or(0, Vec::len) > nth || b.sweeping != Some(root))
+            };
+            if removes {
+                break true;
+            }
+            if over || late(world) {
+                break false;
+            }
+            world.sleep_until(world.now() + Duration::from_millis(5)).await;
+        };
+        if removing {
+            world.sleep_until(world.now() + after_removal).await;
+            break;
+        }
+    }
+    let (path, away, outside) = (Path::new(root), moved(root), mirror(root));
+    if world.harness_apply(FsOp::Rename { from: path.into(), to: away.clone() }).is_err() {
+        return;
+    }
+    let put = if renamed_in {
+        FsOp::Rename { from: outside.clone(), to: path.into() }
+    } else {
+        FsOp::Symlink { target: outside.clone(), link: path.into() }
+    };
+    let _ = world.harness_apply(put);
+    let during = {
+        let mut b = lock(book);
+        if let Some(r) = b.roots.get_mut(path) {
+            r.swapped_at = Some(world.now());
+            r.swapped = true;
+        }
+        b.sweeping == Some(root)
+    };
+    if during {
+        world.reach(SWAPPED);
+    }
+    world.sleep_until(world.now() + hold).await;
+    if let Some(r) = lock(book).roots.get_mut(path) {
+        r.swapped = false;
+    }
+    // Put back whatever is still swapped (a power loss meanwhile may have
+    // undone the swap already), and make it durable.
+    let kind = |p: &Path| match world.peek(FsOp::SymlinkMetadata(p.into())) {
+        Ok(steadfast_core::FsOutput::Metadata(m)) => Some(m.kind),
+        _ => None,
+    };
+    if kind(&away) == Some(FileKind::Dir) {
+        let _ = match kind(path) {
+            Some(FileKind::Symlink) => world.harness_apply(FsOp::RemoveFile(path.into())),
+            Some(FileKind::Dir) => world.harness_apply(FsOp::Rename { from: path.into(), to: outside }),
+            _ => Ok(steadfast_core::FsOutput::Unit),
+        };
+        let _ = world.harness_apply(FsOp::Rename { from: away, to: path.into() });
+    }
+    for dir in ["/efs", OUTSIDE] {
+        let _ = world.harness_apply(FsOp::SyncDir(dir.into()));
+    }
+}
+
+/// The replica's file system: every look at a swept directory after the
+/// first is answered with what the first found, as a sweep that never
+/// looked at its directory again did (core until session 25).
+struct RootsFromMemory {
+    inner: Arc<dyn steadfast_core::Fs>,
+    seen: Mutex<BTreeMap<PathBuf, steadfast_core::Metadata>>,
+}
+
+impl steadfast_core::Fs for RootsFromMemory {
+    fn exec(&self, op: FsOp) -> BoxFuture<'_, std::io::Result<steadfast_core::FsOutput>> {
+        Box::pin(async move {
+            let root = match &op {
+                FsOp::SymlinkMetadata(p) if [TELEMETRY, WORKSPACES].iter().any(|r| p == Path::new(r)) => {
+                    Some(p.clone())
+                }
+                _ => None,
+            };
+            if let Some(m) = root.as_ref().and_then(|p| lock(&self.seen).get(p).cloned()) {
+                return Ok(steadfast_core::FsOutput::Metadata(m));
+            }
+            let out = self.inner.exec(op).await;
+            if let (Some(p), Ok(steadfast_core::FsOutput::Metadata(m))) = (root, &out)
+                && m.kind == FileKind::Dir
+            {
+                lock(&self.seen).insert(p, m.clone());
+            }
+            out
+        })
+    }
+
+    fn exec_blocking(&self, op: FsOp) -> std::io::Result<steadfast_core::FsOutput> {
+        self.inner.exec_blocking(op)
+    }
+}
+
 /// The node of a user who deletes workspaces by name (R8).
 const USER: &str = "user";
 
@@ -1432,6 +1764,11 @@ const PARAMS: &[ParamSpec] = &[
         doc: "workspaces a user deletes by name in the chaos phase, whose stats and removals fail half the time (R8)",
     },
     ParamSpec { name: "hostile", max: 1, doc: "1: hostile names and live processes' files dated a day back" },
+    ParamSpec {
+        name: "swap",
+        max: 1,
+        doc: "1: a swept directory is renamed away mid-sweep, a symlink or another directory put in its place, then put back",
+    },
     ParamSpec {
         name: "big_workspace_files",
         max: 5_000,

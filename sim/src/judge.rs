@@ -128,6 +128,13 @@ impl<'a> Landed<'a> {
         self.tree.kind_of(path)
     }
 
+    /// The entry at `path` right after this effect, as `symlink_metadata`
+    /// reads it (a final symlink not followed), if there is one: its
+    /// identity tells a directory from the one renamed into its place.
+    pub fn metadata(&self, path: &Path) -> Option<steadfast_core::fs::Metadata> {
+        self.tree.metadata(path, false).ok()
+    }
+
     /// What this effect answered, if it is a `metadata` or
     /// `symlink_metadata` that succeeded: the caller's own view, without
     /// a walk of the tree.

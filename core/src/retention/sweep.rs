@@ -31,16 +31,62 @@ pub fn pid_of_name(name: &str, kind: &Kind) -> Option<u32> {
     stem.rsplit_once('-')?.1.parse().ok()
 }
 
-/// A sweep's listing: `None` when there is nothing to sweep (a missing
-/// directory is a no-op; an unreadable one counts as an error).
-async fn list(env: &Env, dir: &Path, report: &mut SweepReport) -> Option<Vec<DirEntry>> {
-    match env.fs.read_dir(dir).await {
-        Ok(entries) => {
+/// The directory a sweep lists and removes in, as it found it: its path
+/// and the identity of the directory there once listed. Every removal
+/// first checks that the path still names that directory, so that a
+/// directory renamed away and replaced (by a symlink, or by another
+/// directory) mid-sweep never has its replacement's entries deleted (R1).
+struct Root<'a> {
+    path: &'a Path,
+    id: u64,
+}
+
+/// What a removal's look at its [`Root`] found.
+enum RootNow {
+    /// Still the directory the sweep listed.
+    Same,
+    /// Gone, or something else (a symlink, another directory): the sweep
+    /// stops removing.
+    Moved,
+    /// The look failed (EIO, EACCES): this entry is an error, the next
+    /// looks again.
+    Failed,
+}
+
+impl Root<'_> {
+    async fn now(&self, env: &Env) -> RootNow {
+        match env.fs.symlink_metadata(self.path).await {
+            Ok(m) if m.kind == FileKind::Dir && m.id == self.id => RootNow::Same,
+            Ok(_) => RootNow::Moved,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => RootNow::Moved,
+            Err(_) => RootNow::Failed,
+        }
+    }
+}
+
+/// A sweep's listing and its root: `None` when there is nothing to sweep
+/// (a missing directory is a no-op) or nothing may be swept (an
+/// unreadable directory, or a path that is no directory of its own: a
+/// symlink is never followed, at the root as below it; either counts as
+/// an error). The root is looked at after the listing: if it moved in
+/// between, the names listed are judged in the directory the look found,
+/// each by its own look, and the removals stop if that one moves.
+async fn list<'a>(env: &Env, dir: &'a Path, report: &mut SweepReport) -> Option<(Vec<DirEntry>, Root<'a>)> {
+    let entries = match env.fs.read_dir(dir).await {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+        Err(_) => {
+            report.errors += 1;
+            return None;
+        }
+    };
+    match env.fs.symlink_metadata(dir).await {
+        Ok(m) if m.kind == FileKind::Dir => {
             report.listed = entries.len();
-            Some(entries)
+            Some((entries, Root { path: dir, id: m.id }))
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(_) => {
+        Ok(_) | Err(_) => {
             report.errors += 1;
             None
         }
@@ -66,7 +112,7 @@ struct Candidate {
 /// unreadable). Never returns early on a per-entry error.
 pub async fn sweep_dir(env: &Env, dir: &Path, policy: &RetentionPolicy) -> SweepReport {
     let mut report = SweepReport::default();
-    let Some(entries) = list(env, dir, &mut report).await else { return report };
+    let Some((entries, root)) = list(env, dir, &mut report).await else { return report };
     let mut by_kind: Vec<Vec<Candidate>> = policy.kinds.iter().map(|_| Vec::new()).collect();
     for entry in entries {
         yield_now().await;
@@ -93,8 +139,9 @@ pub async fn sweep_dir(env: &Env, dir: &Path, policy: &RetentionPolicy) -> Sweep
             _ => report.keep(Kept::NotAKind),
         }
     }
+    let mut moved = false;
     for (kind, candidates) in policy.kinds.iter().zip(by_kind) {
-        enforce(env, kind, candidates, policy.deletions_max, &mut report).await;
+        enforce(env, &root, kind, candidates, policy.deletions_max, &mut moved, &mut report).await;
     }
     // R4 and the cap: every listed entry examined once, no more deleted
     // than allowed or than there were.
@@ -175,12 +222,16 @@ async fn candidate(
     })
 }
 
-/// Delete a kind's oldest deletable files until its ceilings hold.
+/// Delete a kind's oldest deletable files until its ceilings hold. Once
+/// the root has `moved` (this kind's removals found it, or an earlier
+/// kind's), every candidate left counts as changed: none is removed.
 async fn enforce(
     env: &Env,
+    root: &Root<'_>,
     kind: &Kind,
     mut candidates: Vec<Candidate>,
     deletions_max: usize,
+    moved: &mut bool,
     report: &mut SweepReport,
 ) {
     // Oldest first, then by path. Every candidate is one directory joined
@@ -198,6 +249,10 @@ async fn enforce(
     let mut count = candidates.len();
     let mut bytes: u64 = candidates.iter().map(|c| c.len).sum();
     for c in candidates {
+        if *moved {
+            report.changed += 1;
+            continue;
+        }
         if count <= kind.files_max && bytes <= kind.bytes_max {
             report.keep(Kept::WithinCeiling);
             continue;
@@ -211,7 +266,12 @@ async fn enforce(
             continue;
         }
         yield_now().await;
-        match delete_if_unchanged(env, &c).await {
+        match delete_if_unchanged(env, root, &c).await {
+            Outcome::RootMoved => {
+                *moved = true;
+                report.changed += 1;
+                continue;
+            }
             Outcome::Deleted => {
                 report.deleted += 1;
                 report.bytes_freed += c.len;
@@ -236,17 +296,27 @@ enum Outcome {
     Vanished,
     Changed,
     Failed,
+    RootMoved,
 }
 
 /// Delete a file only if it is still the file judged (a regular file with
-/// the same mtime, ctime and inode): one that turned into a symlink, was
-/// rewritten, replaced or re-touched meanwhile is left alone (R1, R4).
-async fn delete_if_unchanged(env: &Env, c: &Candidate) -> Outcome {
+/// the same mtime, ctime and inode), in the directory the sweep listed:
+/// one that turned into a symlink, was rewritten, replaced or re-touched
+/// meanwhile is left alone (R1, R4), and so is every file once the root
+/// moved. The root is looked at last, just before the removal: a swap
+/// that lands between that look and the removal is the one race no
+/// removal by path can close (no `unlinkat` through the seam).
+async fn delete_if_unchanged(env: &Env, root: &Root<'_>, c: &Candidate) -> Outcome {
     match env.fs.symlink_metadata(&c.path).await {
         Ok(m) if m.kind == FileKind::File && (m.modified, m.changed, m.id) == (c.modified, c.changed, c.id) => {}
         Ok(_) => return Outcome::Changed,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Outcome::Vanished,
         Err(_) => return Outcome::Failed,
+    }
+    match root.now(env).await {
+        RootNow::Same => {}
+        RootNow::Moved => return Outcome::RootMoved,
+        RootNow::Failed => return Outcome::Failed,
     }
     match env.fs.remove_file(&c.path).await {
         Ok(()) => Outcome::Deleted,
@@ -258,14 +328,19 @@ async fn delete_if_unchanged(env: &Env, c: &Candidate) -> Outcome {
 /// Remove orphan workspaces under `root` (see the [module docs](super)).
 pub async fn sweep_orphans(env: &Env, root: &Path, index: &dyn SessionIndex, policy: &OrphanPolicy) -> SweepReport {
     let mut report = SweepReport::default();
-    let Some(entries) = list(env, root, &mut report).await else { return report };
+    let Some((entries, root)) = list(env, root, &mut report).await else { return report };
+    let mut moved = false;
     for entry in entries {
         yield_now().await;
         report.examined += 1;
+        if moved {
+            report.changed += 1;
+            continue;
+        }
         match (entry.kind, entry.name.to_str()) {
             (FileKind::Symlink, _) => report.keep(Kept::Symlink),
             (FileKind::Dir, Some(name)) if report.deleted < policy.removals_max => {
-                orphan(env, root, name, index, policy.age_floor, &mut report).await
+                moved = orphan(env, &root, name, index, policy.age_floor, &mut report).await
             }
             (FileKind::Dir, Some(_)) => report.keep(Kept::Capped),
             _ => report.keep(Kept::NotAKind),
@@ -274,43 +349,72 @@ pub async fn sweep_orphans(env: &Env, root: &Path, index: &dyn SessionIndex, pol
     report
 }
 
+/// Judge one workspace and remove it if it is an orphan; `true` when the
+/// root moved under the sweep (this entry is then counted as changed, and
+/// the sweep removes nothing more).
 async fn orphan(
     env: &Env,
-    root: &Path,
+    root: &Root<'_>,
     name: &str,
     index: &dyn SessionIndex,
     floor: Duration,
     report: &mut SweepReport,
-) {
-    let path = root.join(name);
-    let dir_unchanged = |m: &crate::fs::Metadata| m.kind == FileKind::Dir;
+) -> bool {
+    let path = root.path.join(name);
     let meta = match env.fs.symlink_metadata(&path).await {
-        Ok(m) if dir_unchanged(&m) => m,
-        Ok(_) => return report.changed += 1,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return report.changed += 1,
-        Err(_) => return report.errors += 1,
+        Ok(m) if m.kind == FileKind::Dir => m,
+        Ok(_) => return changed(report),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return changed(report),
+        Err(_) => return failed(report),
     };
     // The floor first: a row is written before its workspace is cloned, so
     // a young directory may have a row the lookup has not seen yet.
     if is_young(env.clock.wall(), &meta, floor) {
-        return report.keep(Kept::TooYoung);
+        report.keep(Kept::TooYoung);
+        return false;
     }
     match index.is_live(name).await {
-        Ok(true) => return report.keep(Kept::LiveSession),
+        Ok(true) => {
+            report.keep(Kept::LiveSession);
+            return false;
+        }
         Ok(false) => {}
-        Err(_) => return report.errors += 1,
+        Err(_) => return failed(report),
     }
+    // Still the directory judged: a workspace removed and cloned again
+    // under its name meanwhile is a new one (its row was written first).
     match env.fs.symlink_metadata(&path).await {
-        Ok(m) if dir_unchanged(&m) => {}
-        Ok(_) => return report.changed += 1,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return report.changed += 1,
-        Err(_) => return report.errors += 1,
+        Ok(m) if m.kind == FileKind::Dir && m.id == meta.id => {}
+        Ok(_) => return changed(report),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return changed(report),
+        Err(_) => return failed(report),
+    }
+    match root.now(env).await {
+        RootNow::Same => {}
+        RootNow::Moved => {
+            changed(report);
+            return true;
+        }
+        RootNow::Failed => return failed(report),
     }
     match env.fs.remove_dir_all(&path).await {
         Ok(()) => report.deleted += 1,
         Err(e) if e.kind() == io::ErrorKind::NotFound => report.changed += 1,
         Err(_) => report.errors += 1,
     }
+    false
+}
+
+/// Count an entry changed under the sweep; the root did not move.
+fn changed(report: &mut SweepReport) -> bool {
+    report.changed += 1;
+    false
+}
+
+/// Count an entry whose step failed; the root did not move.
+fn failed(report: &mut SweepReport) -> bool {
+    report.errors += 1;
+    false
 }
 
 /// Run `sweep` once, `delay` after now, on a background task that does not

@@ -253,3 +253,160 @@ fn the_memory_watch_skips_a_sample_whose_file_went_missing() {
     });
     assert_eq!(*events.lock().expect("events"), vec![MemoryEvent::Above { bytes: 50 }], "still watching");
 }
+
+/// The real file system, except that the `at`th look at an entry of `dir`
+/// (a `symlink_metadata` of a path under it) first renames `dir` away and
+/// puts `replacement` in its place: a symlink to it, or (`renamed_in`)
+/// the directory itself. A hostile user with write access to the parent,
+/// timed exactly (the race a helper's trial won with a thread).
+struct SwapAt {
+    inner: std::sync::Arc<dyn steadfast_core::Fs>,
+    dir: std::path::PathBuf,
+    replacement: std::path::PathBuf,
+    renamed_in: bool,
+    at: usize,
+    looks: std::sync::atomic::AtomicUsize,
+}
+
+impl SwapAt {
+    fn swap_if_due(&self, op: &steadfast_core::FsOp) {
+        let steadfast_core::FsOp::SymlinkMetadata(p) = op else { return };
+        if p.parent() != Some(self.dir.as_path()) {
+            return;
+        }
+        if self.looks.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 != self.at {
+            return;
+        }
+        std::fs::rename(&self.dir, self.dir.with_extension("moved")).expect("rename the swept directory away");
+        if self.renamed_in {
+            std::fs::rename(&self.replacement, &self.dir).expect("rename another directory in");
+        } else {
+            std::os::unix::fs::symlink(&self.replacement, &self.dir).expect("symlink in its place");
+        }
+    }
+}
+
+impl steadfast_core::Fs for SwapAt {
+    fn exec(
+        &self,
+        op: steadfast_core::FsOp,
+    ) -> steadfast_core::BoxFuture<'_, std::io::Result<steadfast_core::FsOutput>> {
+        self.swap_if_due(&op);
+        self.inner.exec(op)
+    }
+
+    fn exec_blocking(&self, op: steadfast_core::FsOp) -> std::io::Result<steadfast_core::FsOutput> {
+        self.swap_if_due(&op);
+        self.inner.exec_blocking(op)
+    }
+}
+
+/// A swept directory renamed away mid-sweep, a symlink or another
+/// directory put in its place (R1): nothing of the replacement is deleted,
+/// whenever the swap lands (in the looks that judge candidates, or in the
+/// looks just before removals), and the report counts what was left as
+/// changed. Before the fix, a swap in the judging looks deleted the
+/// replacement's files (a helper's trial: 15,066 of 20,000).
+#[test]
+fn a_sweep_never_deletes_in_a_directory_swapped_into_its_place() {
+    let names: Vec<String> = (0..300).map(|i| format!("traces-{}.jsonl", 4_000_000 + i)).collect();
+    let policy = RetentionPolicy {
+        kinds: vec![Kind { prefix: "traces-".into(), suffix: ".jsonl".into(), files_max: 100, bytes_max: 1 << 30 }],
+        protected: vec![],
+        age_floor: Duration::ZERO,
+        deletions_max: 10_000,
+    };
+    // Looks 1..=300 judge the candidates; from 301 on, each removal is
+    // preceded by a look at its file (and one at the directory).
+    for (at, renamed_in) in [(1, false), (150, true), (299, false), (301, true), (400, false)] {
+        let base = tempfile::tempdir().expect("tempdir");
+        let (dir, outside) = (base.path().join("telemetry"), base.path().join("outside"));
+        for d in [&dir, &outside] {
+            std::fs::create_dir(d).expect("mkdir");
+            for n in &names {
+                write(&d.join(n), 10);
+            }
+        }
+        let rt = rt();
+        let real = rt.block_on(async { Env::real() }).expect("env");
+        let mut env = real.clone();
+        env.fs = std::sync::Arc::new(SwapAt {
+            inner: real.fs.clone(),
+            dir: dir.clone(),
+            replacement: outside.clone(),
+            renamed_in,
+            at,
+            looks: Default::default(),
+        });
+        let report = rt.block_on(async { sweep_dir(&env, &dir, &policy).await });
+        let outside_now = if renamed_in { dir.clone() } else { outside.clone() };
+        let left = std::fs::read_dir(&outside_now).expect("list the replacement").count();
+        assert_eq!(left, names.len(), "R1: swap at look {at} (renamed in: {renamed_in}): {report:?}");
+        let moved_left = std::fs::read_dir(dir.with_extension("moved")).expect("list the moved directory").count();
+        // The sweep deleted in the directory it listed until the swap, and
+        // counted every file it had not dealt with as changed.
+        assert_eq!(moved_left, names.len() - report.deleted, "swap at look {at}: {report:?}");
+        let kept: usize = report.kept.values().sum();
+        assert_eq!(report.deleted + kept + report.changed + report.errors, report.examined, "{report:?}");
+        assert!(report.changed > 0, "swap at look {at}: {report:?}");
+    }
+}
+
+/// A swept path that is a symlink is not swept (its target may be anyone's
+/// directory): one error, nothing deleted. So for a workspace root.
+#[test]
+fn a_sweep_of_a_path_that_is_a_symlink_deletes_nothing() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let (target, link) = (base.path().join("target"), base.path().join("link"));
+    std::fs::create_dir(&target).expect("mkdir");
+    for i in 0..10 {
+        write(&target.join(format!("traces-{}.jsonl", 4_000_000 + i)), 10);
+        std::fs::create_dir(target.join(format!("ws-{i}"))).expect("mkdir");
+    }
+    std::os::unix::fs::symlink(&target, &link).expect("symlink");
+    let policy = RetentionPolicy {
+        kinds: vec![Kind { prefix: "traces-".into(), suffix: ".jsonl".into(), files_max: 0, bytes_max: 0 }],
+        protected: vec![],
+        age_floor: Duration::ZERO,
+        deletions_max: 100,
+    };
+    let orphans = OrphanPolicy { age_floor: Duration::ZERO, removals_max: 100 };
+    let (files, dirs) = rt().block_on(async {
+        let env = Env::real().expect("env");
+        (sweep_dir(&env, &link, &policy).await, sweep_orphans(&env, &link, &Rows(vec![]), &orphans).await)
+    });
+    for r in [&files, &dirs] {
+        assert_eq!((r.errors, r.deleted, r.listed), (1, 0, 0), "{r:?}");
+    }
+    assert_eq!(std::fs::read_dir(&target).expect("list").count(), 20);
+}
+
+/// A workspace root swapped for a symlink to another root mid-sweep: no
+/// workspace of the other root is removed.
+#[test]
+fn an_orphan_sweep_never_removes_in_a_root_swapped_into_its_place() {
+    for at in [1, 3, 5] {
+        let base = tempfile::tempdir().expect("tempdir");
+        let (root, outside) = (base.path().join("workspaces"), base.path().join("outside"));
+        for d in [&root, &outside] {
+            for w in 0..6 {
+                std::fs::create_dir_all(d.join(format!("ws-{w}")).join("src")).expect("mkdir");
+            }
+        }
+        let rt = rt();
+        let real = rt.block_on(async { Env::real() }).expect("env");
+        let mut env = real.clone();
+        env.fs = std::sync::Arc::new(SwapAt {
+            inner: real.fs.clone(),
+            dir: root.clone(),
+            replacement: outside.clone(),
+            renamed_in: false,
+            at,
+            looks: Default::default(),
+        });
+        let policy = OrphanPolicy { age_floor: Duration::ZERO, removals_max: 10 };
+        let report = rt.block_on(async { sweep_orphans(&env, &root, &Rows(vec![]), &policy).await });
+        assert_eq!(std::fs::read_dir(&outside).expect("list").count(), 6, "R1: swap at look {at}: {report:?}");
+        assert!(report.changed > 0 && report.deleted < 6, "swap at look {at}: {report:?}");
+    }
+}

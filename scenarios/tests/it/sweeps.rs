@@ -165,6 +165,11 @@ fn legacy_telemetry_unbounded() {
 }
 
 #[test]
+fn legacy_retention_follows_swapped_dir() {
+    check("legacy/retention-follows-swapped-dir");
+}
+
+#[test]
 fn legacy_lock_in_process_double_holder() {
     check("legacy/lock-in-process-double-holder");
 }

@@ -364,7 +364,7 @@ impl Tree {
             .collect())
     }
 
-    fn metadata(&self, path: &Path, follow: bool) -> io::Result<Metadata> {
+    pub(crate) fn metadata(&self, path: &Path, follow: bool) -> io::Result<Metadata> {
         Ok(self.inode_metadata(self.walk(path, follow)?))
     }
 
