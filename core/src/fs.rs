@@ -232,6 +232,10 @@ impl OpenMode {
     /// Write, create, truncate (`File::create`).
     pub const CREATE: OpenMode =
         OpenMode { read: false, write: true, append: false, truncate: true, create: true, create_new: false };
+    /// Read and write a file that exists (`OpenOptions::new().read(true)
+    /// .write(true)`): to cut or patch it in place.
+    pub const READ_WRITE: OpenMode =
+        OpenMode { read: true, write: true, append: false, truncate: false, create: false, create_new: false };
     /// Read and write a file that must not exist yet (`File::create_new`).
     pub const CREATE_NEW: OpenMode =
         OpenMode { read: true, write: true, append: false, truncate: false, create: false, create_new: true };

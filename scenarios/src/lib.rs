@@ -92,6 +92,7 @@ pub fn all() -> Vec<&'static dyn Scenario> {
         &lock::LockScenario { variant: lock::Variant::ExitUnderWrite },
         &lock::LockScenario { variant: lock::Variant::RepairThroughSymlink },
         &lock::LockScenario { variant: lock::Variant::UnorderedTail },
+        &lock::LockScenario { variant: lock::Variant::RepairByCopy },
         &retention::RetentionScenario { variant: retention::Variant::Core },
         &retention::RetentionScenario { variant: retention::Variant::TelemetryUnbounded },
         &retention::RetentionScenario { variant: retention::Variant::FollowsSwap },

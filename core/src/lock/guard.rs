@@ -7,9 +7,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::manager::Inner;
 use super::{ForcedRelease, LockError, LockOwner, Reason};
-use crate::fs::FsExt;
+use crate::fs::{FsExt, Handle, OpenMode};
 use crate::signal::Signal;
 use crate::spawn::TaskHandle;
+
+/// How much of a transcript's tail a repair reads at a time, backwards
+/// from the end, looking for the last newline.
+const TAIL_CHUNK: u64 = 64 << 10;
 
 pub(crate) struct Hold {
     manager: Arc<Inner>,
@@ -351,58 +355,70 @@ impl Hold {
 
     async fn repair_steps(&self) -> io::Result<()> {
         let fs = &self.manager.env.fs;
-        let bytes = match fs.read(&self.session).await {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        // Cut in place, through a handle: the transcript stays the file it
+        // is (its inode, its permissions, its hard links; a symlink at its
+        // path stays one, to the file it names), and only its tail is read.
+        // A copy renamed over it (as this did until session 25) made it a
+        // new 0644 file, left hard links with the old text, replaced a
+        // symlinked transcript by a copy of its target, and read the whole
+        // file into memory at every hold's first append.
+        let rw = OpenMode::READ_WRITE;
+        let h = match fs.open(&self.session, rw).await {
+            Ok(h) => h,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.state().repair = false;
+                return Ok(());
+            }
             Err(e) => {
                 self.state().repair = true;
                 return Err(e);
             }
         };
-        let tmp = super::manager::repair_path(&self.session);
-        // Whatever is at the copy's fixed name goes: only a holder writes
-        // it, and we hold the lock.
-        let clear = || async {
-            match fs.remove_file(&tmp).await {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
-            }
-        };
-        if bytes.is_empty() || bytes.last() == Some(&b'\n') {
-            // A holder killed mid-repair left its copy.
-            self.touch_window()?;
-            clear().await?;
-            self.state().repair = false;
-            return Ok(());
-        }
-        let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        debug_assert!(keep < bytes.len() && (keep == 0 || bytes[keep - 1] == b'\n'));
-        // Each step touches the holder's files, so each is issued only
-        // inside the window (see `remove_once`): a holder frozen after its
-        // read would otherwise rename its stale copy over what a new holder
-        // appended since.
-        let fixed = async {
-            // The copy is created new, never written over: whatever is at
-            // its fixed name (a killed holder's copy, or a symlink planted
-            // there) goes first, since a write would follow a symlink and
-            // overwrite what it points to, and the rename would then put
-            // the link in the transcript's place (a new user's trial found
-            // both). An exclusive create never follows a link.
-            self.touch_window()?;
-            clear().await?;
-            self.touch_window()?;
-            fs.create_new(&tmp, bytes[..keep].to_vec()).await?;
-            self.touch_window()?;
-            fs.sync_file(&tmp).await?;
-            self.touch_window()?;
-            fs.rename(&tmp, &self.session).await
-        };
-        let result = fixed.await;
-        if result.is_err() && self.may_touch_file() {
-            let _ = fs.remove_file(&tmp).await;
-        }
+        let cut = self.cut_partial_line(&h).await;
+        // A close never fails; it comes after the cut's steps have landed.
+        let closed = fs.close(&h).await;
+        let result = cut.and(closed);
         self.state().repair = result.is_err();
         result
+    }
+
+    /// Cut the open transcript back to its last newline, if it ends in a
+    /// partial line, and make the cut durable. Reads backwards from the
+    /// end, [`TAIL_CHUNK`] bytes at a time, until it finds the newline: a
+    /// partial line's length in memory at most, never the whole file.
+    async fn cut_partial_line(&self, h: &Handle) -> io::Result<()> {
+        let fs = &self.manager.env.fs;
+        let len = fs.handle_metadata(h).await?.len;
+        if len == 0 {
+            return Ok(()); // nothing torn
+        }
+        let mut end = len;
+        let keep = loop {
+            if end == 0 {
+                break 0;
+            }
+            let start = end.saturating_sub(TAIL_CHUNK);
+            let chunk = fs.read_at(h, start, end - start).await?;
+            if chunk.len() as u64 != end - start {
+                // Only this hold writes the file: one that shrank under
+                // the repair is no file to cut by offsets read before.
+                return Err(io::Error::other("the transcript changed under its tail repair"));
+            }
+            if end == len && chunk.last() == Some(&b'\n') {
+                return Ok(()); // whole
+            }
+            if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+                break start + i as u64 + 1;
+            }
+            end = start;
+        };
+        debug_assert!(keep < len, "a repair cuts a partial line, never a whole one");
+        // Each step that changes the file is issued only inside the
+        // hold's window (see `remove_once`): a holder frozen after its
+        // read would otherwise cut what a new holder appended since.
+        self.touch_window()?;
+        fs.set_len(h, keep).await?;
+        fs.sync_handle(h, false).await
     }
 
     /// The process is exiting (its SIGTERM handler, its exit path): may its

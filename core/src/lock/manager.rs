@@ -388,9 +388,8 @@ impl LockManager {
     fn hold(&self, session_file: &Path, lock: PathBuf, owner: LockOwner) -> LockGuard {
         debug_assert!(self.inner.state().held.contains(&owner.nonce), "a hold is registered before its file exists");
         // A holder that died mid-append (or a power loss) may have left a
-        // partial last line, or mid-repair its copy of the transcript: the
-        // hold's first append (or its release) checks the tail and removes
-        // such a copy (L6, L9).
+        // partial last line: the hold's first append (or its release)
+        // checks the tail and cuts it (L6).
         let nonce = owner.nonce;
         let hold = Hold::new(self.inner.clone(), session_file.to_path_buf(), lock, owner);
         if let Some(held) = &self.inner.config.held {
@@ -714,7 +713,8 @@ pub enum Litter {
     /// `claim_stale`.
     AbandonedClaim,
     /// A holder's copy of a transcript for a tail repair, left by a holder
-    /// killed mid-repair, whose session nobody holds now.
+    /// of a version before the in-place cut killed mid-repair, whose
+    /// session nobody holds now.
     RepairCopy,
 }
 
@@ -799,15 +799,6 @@ fn repair_of(name: &str) -> Option<&str> {
 fn claim_path(lock: &Path, id: &str) -> PathBuf {
     let mut p = lock.as_os_str().to_os_string();
     p.push(format!(".takeover.{id}"));
-    PathBuf::from(p)
-}
-
-/// The repaired copy of a transcript, written and renamed over it by its
-/// holder: one fixed name, so that the next holder finds what a killed one
-/// left.
-pub(crate) fn repair_path(session_file: &Path) -> PathBuf {
-    let mut p = session_file.as_os_str().to_os_string();
-    p.push(".repair");
     PathBuf::from(p)
 }
 

@@ -22,7 +22,9 @@
 //!   lock file no longer names its nonce. A partial last line (a failed
 //!   append, a holder that died mid-append, a torn power loss) is cut back
 //!   to the last whole line before a hold's first append and after any
-//!   failed one.
+//!   failed one, in place (`ftruncate` through a handle, reading only the
+//!   tail): the transcript stays the file it is, with its permissions, its
+//!   hard links and a symlink at its path.
 //! - [`LockGuard::release`] removes the lock file only if it still names the
 //!   guard's nonce and its lease allows (L5); releasing twice is a no-op.
 //! - An [`Attempt`] tracks every lock it acquires or reacquires.
@@ -37,7 +39,8 @@
 //!   session file's [`Fingerprint`] (L10); takeover is sticky, and after
 //!   cleanup nothing written through it lands.
 //! - [`LockManager::sweep_stale`] clears what killed processes leave: stale
-//!   lock files, abandoned takeover claims, repair copies.
+//!   lock files, abandoned takeover claims, and the repair copies
+//!   (`<session>.repair`) that versions before the in-place cut left.
 //! - A session file's name is at most [`SESSION_NAME_MAX`] (200) bytes, so
 //!   that every file of its lock fits in a file name, and is not named as
 //!   those files are (`*.lock`, `*.lock.takeover.*`, `*.repair`), which

@@ -216,6 +216,9 @@ fn tasks_through_several_managers_of_one_process_never_hold_at_once() {
 }
 
 #[test]
+/// A copy left by a holder of a version that repaired by copy and rename,
+/// killed mid-repair: the new holder cuts the transcript in place (the
+/// copy plays no part), and `sweep_stale` clears the copy as litter.
 fn a_killed_holders_repair_copy_and_a_dead_claimers_claim_are_cleared() {
     let dir = tempfile::tempdir().expect("tempdir");
     let session = dir.path().join("s.jsonl");
@@ -231,6 +234,7 @@ fn a_killed_holders_repair_copy_and_a_dead_claimers_claim_are_cleared() {
         let g = m.acquire(&session).await.expect("taken over past the dead claimer's claim");
         g.append(b"{\"b\":2}\n").await.expect("append repairs the tail first");
         g.release().await.expect("release");
+        m.sweep_stale(dir.path()).await.expect("sweep");
     });
     assert_eq!(std::fs::read(&session).expect("read"), b"{\"a\":1}\n{\"b\":2}\n");
     assert_eq!(names(dir.path()), vec!["s.jsonl".to_string()], "no litter");
@@ -552,4 +556,69 @@ fn a_session_path_without_a_file_name_is_refused() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).expect("list").map(|e| e.expect("entry").file_name()).collect();
     assert_eq!(left, ["sub"], "nothing created beside it");
     assert_eq!(std::fs::read_dir(&sub).expect("list").count(), 0, "nothing created in it");
+}
+
+/// A tail repair cuts the transcript in place: a private (0600)
+/// transcript stays private and the same inode, a hard link to it sees
+/// the repaired file and the new line, and a transcript that is a symlink
+/// stays one, its target repaired. (Before, the repair renamed a 0644
+/// copy over it: world-readable, a new inode, the hard link left with the
+/// torn text, the symlink replaced by a copy of its target.)
+#[test]
+fn a_tail_repair_keeps_the_transcripts_file_its_mode_its_links_and_its_symlink() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let torn = b"{\"a\":1}\n{\"torn\":";
+    let (plain, linked, real, link) = (
+        dir.path().join("plain.jsonl"),
+        dir.path().join("linked.jsonl"),
+        dir.path().join("elsewhere.jsonl"),
+        dir.path().join("via-link.jsonl"),
+    );
+    for p in [&plain, &real] {
+        std::fs::write(p, torn).expect("a torn transcript");
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600)).expect("chmod 600");
+    }
+    std::fs::hard_link(&plain, &linked).expect("a hard link");
+    std::os::unix::fs::symlink(&real, &link).expect("a symlinked transcript");
+    let ino = std::fs::metadata(&plain).expect("stat").ino();
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        let m = LockManager::new(&env, config(Duration::from_secs(10)));
+        for session in [&plain, &link] {
+            let g = m.acquire(session).await.expect("acquire");
+            g.append(b"{\"b\":2}\n").await.expect("append repairs the tail first");
+            g.release().await.expect("release");
+        }
+    });
+    let want = b"{\"a\":1}\n{\"b\":2}\n";
+    for p in [&plain, &linked, &real] {
+        assert_eq!(std::fs::read(p).expect("read"), want, "{}", p.display());
+    }
+    let meta = std::fs::metadata(&plain).expect("stat");
+    assert_eq!((meta.ino(), meta.permissions().mode() & 0o777), (ino, 0o600), "the same private file");
+    assert_eq!(std::fs::metadata(&real).expect("stat").permissions().mode() & 0o777, 0o600);
+    assert!(std::fs::symlink_metadata(&link).expect("lstat").file_type().is_symlink(), "still a symlink");
+}
+
+/// A partial last line longer than the repair's read chunk (a failed
+/// append of a 200 KB line) is cut whole, and lines before it are kept.
+#[test]
+fn a_tail_repair_cuts_a_partial_line_longer_than_its_read_chunk() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let session = dir.path().join("s.jsonl");
+    let mut bytes = b"{\"a\":1}\n".repeat(1000);
+    bytes.extend_from_slice(b"{\"big\":\"");
+    bytes.extend(std::iter::repeat_n(b'x', 200_000));
+    std::fs::write(&session, &bytes).expect("a torn transcript with a long partial line");
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        let m = LockManager::new(&env, config(Duration::from_secs(10)));
+        let g = m.acquire(&session).await.expect("acquire");
+        g.append(b"{\"b\":2}\n").await.expect("append");
+        g.release().await.expect("release");
+    });
+    let mut want = b"{\"a\":1}\n".repeat(1000);
+    want.extend_from_slice(b"{\"b\":2}\n");
+    assert!(std::fs::read(&session).expect("read") == want, "the partial line cut, every whole line kept");
 }

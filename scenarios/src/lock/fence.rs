@@ -178,9 +178,20 @@ async fn fenced(p: &Proc, session: usize, wait: Duration, two: Option<Duration>)
             .and_then(|c| c.iter().filter(|(_, m)| ours.contains(m)).map(|&(at, _)| at).max());
         if let Some(since) = last {
             p.env.clock.sleep(wait).await;
+            // The other writer's refusal may have taken the attempt over
+            // already (its hold's release then cut a torn tail: a change of
+            // the attempt's own, after the change that refused it): a
+            // refusal is then takeover's stickiness, not a fence's verdict.
+            let sticky = ctl.is_taken_over();
             let (again, again_nonce) = write_line(p, &ctl, session, 4).await;
             again_nonce.into_iter().for_each(|n| end_hold(p, n));
-            judge(p, session, since, None, &again, again_nonce, &[]);
+            if sticky {
+                p.world.check("L10", matches!(again, Err(LockError::Takeover { .. })), || {
+                    format!("a write on {} after the attempt was taken over returned {again:?}", SESSIONS[session])
+                });
+            } else {
+                judge(p, session, since, None, &again, again_nonce, &[]);
+            }
         }
     }
     let logged = || {

@@ -41,31 +41,19 @@ pub(super) fn schedule(s: &mut Schedule, sw: &mut Swarm, variant: Variant) {
         });
     }
     if sw.on("repair_crash") {
-        // The power goes out after a repair copy is synced, before it is
-        // renamed: the copy survives the reboot.
+        // The power goes out at a tail repair's cut of a transcript (or,
+        // for a replica that repairs by copy, as its copy is synced, before
+        // it is renamed: the copy survives the reboot): the torn tail may
+        // come back, and the next holder cuts it.
         let session = sw.rng().range(0, SESSIONS.len() as u64 - 1) as usize;
         s.crashes.push(CrashRule {
-            ops: vec!["sync_file".into()],
-            path_prefix: Some(PathBuf::from(format!("{}.repair", SESSIONS[session]))),
+            ops: vec!["set_len".into(), "sync_file".into()],
+            path_prefix: Some(PathBuf::from(SESSIONS[session])),
             nth: 1,
             metadata_survives: true,
             torn: false,
             restart_after_ms: Some(RESTART_MS),
         });
-        // In half of them the next holder's removal of that stale copy
-        // fails at times: the repair must keep trying until it is gone
-        // (L9: no copy left at quiescence). Drawn on a stream of its own,
-        // so every other draw of the seed stays as it was.
-        if steadfast_sim::SimRng::new(s.seed, 0x7E9A).chance(0.5) {
-            s.errors.push(ErrorRule {
-                ops: vec!["remove_file".into()],
-                path_prefix: Some(PathBuf::from(format!("{}.repair", SESSIONS[session]))),
-                error: FaultKind::Eio,
-                nth: None,
-                probability: Some(0.5),
-                while_renaming: false,
-            });
-        }
     }
     let rng = sw.rng();
     // A crowd: every contender slot filled, nearly all on one session. The

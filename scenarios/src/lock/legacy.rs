@@ -27,6 +27,12 @@
 //!   rename puts the link in the transcript's place (L19; found by a new
 //!   user's trial).
 //!
+//! - [`Flaw::RepairByCopy`]: the tail repair writes a copy of the whole
+//!   lines (exclusively created, synced) and renames it over the
+//!   transcript, as `core`'s did until session 25: the transcript becomes
+//!   another file (a new inode with default permissions; a hard link keeps
+//!   the torn text; a symlink at its path is replaced by a copy), L20.
+//!
 //! - [`Flaw::UnorderedTail`]: nothing in the acquire; its contenders
 //!   append from two tasks at once through one guard, whose appends and
 //!   the tail repairs they start go to the file in whatever order the two
@@ -37,7 +43,8 @@
 //!
 //! The replica's guard appends through the same ownership check as the
 //! fixed one (its lock file must name its nonce), each append cutting a
-//! partial last line first, with no order between appends of one guard:
+//! partial last line first (in place, as the fixed one does, but for the
+//! two repair flaws), with no order between appends of one guard:
 //! only the `UnorderedTail` replica's contenders append from two tasks at
 //! once (the others append one line a turn, so it never shows). It has no
 //! watchdog and no lease, which the short cycles that use it never need.
@@ -49,7 +56,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use steadfast_core::lock::{LockConfig, LockOwner, lock_path};
-use steadfast_core::{Env, FileKind, FsExt, Liveness};
+use steadfast_core::{Env, FileKind, FsExt, Liveness, OpenMode};
 
 /// The one shipped flaw a replica keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +73,8 @@ pub enum Flaw {
     RepairWritesThrough,
     /// Appends of one guard from two tasks, unordered with their repairs.
     UnorderedTail,
+    /// The tail repair renames a copy over the transcript.
+    RepairByCopy,
 }
 
 /// Why a replica's acquire failed.
@@ -314,12 +323,24 @@ impl LegacyGuard {
             return Ok(());
         }
         let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        if !matches!(self.flaw, Flaw::RepairWritesThrough | Flaw::RepairByCopy) {
+            // As the fixed guard does: cut in place.
+            let rw = OpenMode::READ_WRITE;
+            let h = fs.open(&self.session, rw).await?;
+            let cut = async {
+                fs.set_len(&h, keep as u64).await?;
+                fs.sync_handle(&h, false).await
+            }
+            .await;
+            let _ = fs.close(&h).await;
+            return cut;
+        }
         let tmp = PathBuf::from(format!("{}.repair", self.session.display()));
         let result = async {
             if self.flaw == Flaw::RepairWritesThrough {
                 fs.write(&tmp, bytes[..keep].to_vec()).await?;
             } else {
-                // As the fixed guard does: never through what is there.
+                // Never through what is there.
                 match fs.remove_file(&tmp).await {
                     Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                     _ => {}

@@ -38,7 +38,7 @@ use steadfast_core::lock::{
     Attempt, ForcedRelease, HeldLocks, LOCK_FILE_MAX, LockConfig, LockError, LockGuard, LockManager, LockOwner, Reason,
     lock_path,
 };
-use steadfast_core::{Env, FsExt, FsOp, Liveness};
+use steadfast_core::{Env, FileKind, FsExt, FsOp, Liveness};
 use steadfast_sim::schedule::{During, ErrorRule, Event, HangRule, Latency, Mount, PauseRule, SpikeRule, TimedEvent};
 use steadfast_sim::swarm::Swarm;
 use steadfast_sim::world::{Invariant, Landed, LocalBoxFuture, named};
@@ -137,6 +137,10 @@ const INVARIANTS: &[Invariant] = &[
         statement: "a symlink planted at a tail repair's copy (its fixed name) is never written through: the file it points to outside is unchanged, and no transcript becomes a link",
     },
     Invariant {
+        id: "L20",
+        statement: "a transcript stays the file it is: no tail repair replaces it by another (its inode, permissions, hard links and a symlink at its path survive)",
+    },
+    Invariant {
         id: "L9",
         statement: "a lock file appears whole or not at all; no .repair. or .takeover. file outlives its owner; any number of managers in one process keep mutual exclusion",
     },
@@ -198,11 +202,11 @@ const LATENCY_MS_MAX: u64 = 300;
 const SPIKE_MS_MAX: u64 = 1_200;
 const _: () =
     assert!(LATENCY_MS_MAX + SPIKE_MS_MAX < TAKEOVER_GRACE.as_millis() as u64, "appends land within the lease");
-/// The longest latency spike on a repair's rename (SIGTERM seeds only).
+/// The longest latency spike on a repair's cut (SIGTERM seeds only).
 const RENAME_SPIKE_MS_MAX: u64 = 600;
 const _: () = assert!(
     LATENCY_MS_MAX + RENAME_SPIKE_MS_MAX < TAKEOVER_GRACE.as_millis() as u64 / 2,
-    "a repair's rename lands before a takeover may begin"
+    "a repair's cut lands before a takeover may begin"
 );
 /// The most a host's wall clock is off the world's in the `skew` seeds
 /// (which have no latency spikes): two hosts disagree by at most twice
@@ -264,6 +268,9 @@ pub enum Variant {
     /// Appends through one guard from two tasks at once go to the file in
     /// no order with the repairs they start.
     UnorderedTail,
+    /// The tail repair renames a copy over the transcript, as core's did
+    /// until session 25: a new file in its place.
+    RepairByCopy,
 }
 
 impl Variant {
@@ -276,6 +283,7 @@ impl Variant {
             Variant::TwoManagers => Some(Flaw::OrphanByPid),
             Variant::RepairThroughSymlink => Some(Flaw::RepairWritesThrough),
             Variant::UnorderedTail => Some(Flaw::UnorderedTail),
+            Variant::RepairByCopy => Some(Flaw::RepairByCopy),
             _ => None,
         }
     }
@@ -303,6 +311,7 @@ impl Scenario for LockScenario {
             Variant::ExitUnderWrite => "legacy/lock-exit-under-write",
             Variant::RepairThroughSymlink => "legacy/lock-repair-through-symlink",
             Variant::UnorderedTail => "legacy/lock-unordered-tail",
+            Variant::RepairByCopy => "legacy/lock-repair-replaces-transcript",
         }
     }
 
@@ -334,6 +343,7 @@ impl Scenario for LockScenario {
             Variant::UnorderedTail => {
                 "appends from two tasks through one guard, unordered with their repairs: breaks L6 or L12"
             }
+            Variant::RepairByCopy => "the tail repair renames a copy over the transcript: breaks L20",
         }
     }
 
@@ -371,9 +381,10 @@ fn schedule(seed: u64, variant: Variant) -> Schedule {
     s.mounts.push(Mount { prefix: "/data".into(), latency: vec![Latency { ops: vec![], ms_min: 0, ms_max: slow }] });
     // The unordered-tail replica needs failed appends (a partial line to
     // bury, a repair to race): its seeds always have them.
-    if sw.on("eio") || variant == Variant::UnorderedTail {
-        let ops = ["append", "create_new", "read", "remove_file", "rename"].map(String::from).to_vec();
-        let p = (sw.rate("eio") * 0.3).max(if variant == Variant::UnorderedTail { 0.1 } else { 0.0 });
+    let repairs = matches!(variant, Variant::UnorderedTail | Variant::RepairByCopy);
+    if sw.on("eio") || repairs {
+        let ops = ["append", "create_new", "read", "remove_file", "rename", "set_len"].map(String::from).to_vec();
+        let p = (sw.rate("eio") * 0.3).max(if repairs { 0.1 } else { 0.0 });
         s.errors.push(ErrorRule {
             ops,
             path_prefix: Some(DIR.into()),
@@ -458,9 +469,11 @@ fn schedule(seed: u64, variant: Variant) -> Schedule {
         // append issued before max hold lands before max hold + grace, a
         // repair's rename issued inside the hold's window (max hold +
         // grace / 2) lands before a takeover may begin.
-        for (op, probability, ms_max) in [("append", 0.2, SPIKE_MS_MAX), ("rename", 0.5, RENAME_SPIKE_MS_MAX)] {
+        for (ops, probability, ms_max) in
+            [(&["append"][..], 0.2, SPIKE_MS_MAX), (&["set_len", "rename"][..], 0.5, RENAME_SPIKE_MS_MAX)]
+        {
             s.spikes.push(SpikeRule {
-                ops: vec![op.into()],
+                ops: ops.iter().map(|op| op.to_string()).collect(),
                 path_prefix: Some(DIR.into()),
                 nth: None,
                 probability: Some(probability),
@@ -477,7 +490,7 @@ fn schedule(seed: u64, variant: Variant) -> Schedule {
             let during = match term.range(0, 3) {
                 0 => None,
                 k => Some(During {
-                    ops: vec![["append", "remove_file", "rename"][k as usize - 1].into()],
+                    ops: vec![["append", "remove_file", "set_len"][k as usize - 1].into()],
                     path_prefix: Some(DIR.into()),
                 }),
             };
@@ -652,6 +665,9 @@ struct Book {
     /// L12: each transcript as the last effect on it left it, with the
     /// world's power-loss count then.
     transcript: BTreeMap<usize, (u64, Vec<u8>)>,
+    /// L20: each transcript's identity as the last effect on it left it,
+    /// with the world's power-loss count then.
+    transcript_id: BTreeMap<usize, (u64, u64)>,
     holds: BTreeMap<u64, HoldRec>,
     /// Per session, the nonce that acquired last.
     current: BTreeMap<usize, u64>,
@@ -828,9 +844,12 @@ fn watcher(book: SharedBook, (freeze_takeover, freeze_repair): (bool, bool)) -> 
         // nonce, a repair's rename by the session's current hold if its
         // process made it (an attempt's own repair is no change by someone
         // else), else as 0.
-        if let (FsOp::Rename { to, .. }, true) = (l.op, l.ok)
-            && to.as_path() == Path::new(SESSIONS[session])
-        {
+        let cut = match l.op {
+            FsOp::Rename { to, .. } => to.as_path() == Path::new(SESSIONS[session]),
+            FsOp::SetLen { handle, .. } => *handle.path == *Path::new(SESSIONS[session]),
+            _ => false,
+        };
+        if cut && l.ok {
             let by = book
                 .current
                 .get(&session)
@@ -841,7 +860,7 @@ fn watcher(book: SharedBook, (freeze_takeover, freeze_repair): (bool, bool)) -> 
             let released = book.exited.get(&(l.pid, session)).is_some_and(|t| *t <= l.at);
             l.check("L1", !released, || {
                 format!(
-                    "a tail repair's rename over {} landed after its process's exit cleanup released the lock",
+                    "a tail repair's cut of {} landed after its process's exit cleanup released the lock",
                     SESSIONS[session]
                 )
             });
@@ -1251,7 +1270,7 @@ fn on_sigterm(p: &Proc, held: &HeldLocks) {
     let busy = |session: usize| {
         let (transcript, lock) = (Path::new(SESSIONS[session]), lock_of(session));
         let ours = |path: &Path| path == transcript || path == lock || repair_of(path, transcript);
-        let calls = ["read", "append", "write", "sync_file", "rename", "remove_file"]
+        let calls = ["open", "read", "append", "write", "sync_file", "set_len", "rename", "remove_file"]
             .iter()
             .any(|op| p.world.calls_of(pid, op, ours) > 0);
         let book = lock_book(&p.book);
@@ -1758,15 +1777,38 @@ async fn release(p: &Proc, guard: &LockGuard) {
     }
 }
 
-/// L12 on an effect on transcript `session`: a rename over it (a tail
-/// repair, the only one) must leave exactly what the file held before cut
-/// back to its last newline, unless a power loss came in between (it
-/// changes files without an effect); then remember what the file holds.
+/// L12 on an effect on transcript `session`: a tail repair's cut of it
+/// (or a rename over it, as repairs by copy did) must leave exactly what
+/// the file held before cut back to its last newline, unless a power loss
+/// came in between (it changes files without an effect); then remember
+/// what the file holds. L20: the file at the transcript's path stays the
+/// same file (by identity) from one effect on it to the next, unless a
+/// power loss came in between (an unsynced creation undone) or it was gone.
 fn judge_kept(l: &mut Landed<'_>, book: &mut Book, session: usize) {
     let path = Path::new(SESSIONS[session]);
     let now = l.bytes(path).ok();
-    if let (FsOp::Rename { to, .. }, true) = (l.op, l.ok)
-        && to.as_path() == path
+    let id = l.metadata(path).map(|m| m.id);
+    if let (Some(id), Some(&(losses, was))) = (id, book.transcript_id.get(&session))
+        && losses == l.power_losses
+    {
+        let (op, node) = (l.op.name(), l.node);
+        l.check("L20", id == was, || {
+            format!("{} is another file after a {op} by {node}: the transcript was replaced", path.display())
+        });
+    }
+    match id {
+        Some(id) => book.transcript_id.insert(session, (l.power_losses, id)),
+        None => book.transcript_id.remove(&session),
+    };
+    let cut = match l.op {
+        FsOp::Rename { to, .. } => to.as_path() == path,
+        FsOp::SetLen { handle, len } => {
+            *handle.path == *path && book.transcript.get(&session).is_some_and(|(_, b)| (*len as usize) < b.len())
+        }
+        _ => false,
+    };
+    if cut
+        && l.ok
         && let Some((losses, before)) = book.transcript.get(&session)
         && *losses == l.power_losses
     {
@@ -1777,7 +1819,8 @@ fn judge_kept(l: &mut Landed<'_>, book: &mut Book, session: usize) {
             let lines = before[..whole].split_inclusive(|&b| b == b'\n');
             let lost = lines.clone().filter(|line| !after.windows(line.len()).any(|w| w == *line)).count();
             format!(
-                "a repair renamed a copy over {} that drops {lost} of the {} whole lines it held",
+                "a repair's {} of {} drops {lost} of the {} whole lines it held",
+                l.op.name(),
                 path.display(),
                 lines.count()
             )
@@ -2305,6 +2348,8 @@ async fn quiet_phase_checks(world: &World, book: &SharedBook) {
         })
         .unwrap_or_default()
         .into_iter()
+        // (A symlink is a vandal's plant, never a file of the lock's.)
+        .filter(|e| e.kind != FileKind::Symlink)
         .filter_map(|e| e.name.into_string().ok())
         .filter(|n| n.contains(".repair") || n.contains(".takeover."))
         .collect();

@@ -160,6 +160,11 @@ fn retention() {
 }
 
 #[test]
+fn legacy_lock_repair_replaces_transcript() {
+    check("legacy/lock-repair-replaces-transcript");
+}
+
+#[test]
 fn legacy_telemetry_unbounded() {
     check("legacy/telemetry-unbounded");
 }
