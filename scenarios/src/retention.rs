@@ -37,6 +37,7 @@
 //! rules, never core's functions.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -102,8 +103,19 @@ const SPOOL_RECREATED: &str = "a sink wrote after its directory was removed";
 const FRAGMENT_CUT: &str = "a sink cut the fragment a failed write left";
 const UNENDED: &str = "a failed write left all of its line but the newline";
 const SWAPPED: &str = "a swept directory was replaced while its sweep ran";
-const SOMETIMES: &[&str] =
-    &[SWEEP_DURING_CHURN, SWEEP_ERROR, CAPPED, LARGE, TOUCHED_GONE, SPOOL_RECREATED, FRAGMENT_CUT, UNENDED, SWAPPED];
+const NOT_UTF8_SWEPT: &str = "a file whose name is not UTF-8 was swept";
+const SOMETIMES: &[&str] = &[
+    SWEEP_DURING_CHURN,
+    SWEEP_ERROR,
+    CAPPED,
+    LARGE,
+    TOUCHED_GONE,
+    SPOOL_RECREATED,
+    FRAGMENT_CUT,
+    UNENDED,
+    SWAPPED,
+    NOT_UTF8_SWEPT,
+];
 
 const FILES_MAX: usize = 100;
 const BYTES_MAX: u64 = 20 << 10;
@@ -141,6 +153,10 @@ pub enum Variant {
     /// again (as core did until session 25): one renamed away and replaced
     /// mid-sweep has the replacement's entries deleted.
     FollowsSwap,
+    /// Core's sweeps, but names that are not UTF-8 never seen (core until
+    /// session 25 kept them as of no kind): such files grow past every
+    /// ceiling.
+    SkipsNonUtf8,
 }
 
 /// The `retention` scenario for one variant.
@@ -156,6 +172,7 @@ impl Scenario for RetentionScenario {
             Variant::Core => "retention",
             Variant::TelemetryUnbounded => "legacy/telemetry-unbounded",
             Variant::FollowsSwap => "legacy/retention-follows-swapped-dir",
+            Variant::SkipsNonUtf8 => "legacy/retention-skips-non-utf8-names",
         }
     }
 
@@ -171,6 +188,9 @@ impl Scenario for RetentionScenario {
             Variant::TelemetryUnbounded => "one file pair per process, eager create, no retention: breaks R2",
             Variant::FollowsSwap => {
                 "a sweep that never looks at its directory again: one swapped mid-sweep loses the replacement's files (R1)"
+            }
+            Variant::SkipsNonUtf8 => {
+                "a sweep that skips names that are not UTF-8: such files grow past the ceilings (R2)"
             }
         }
     }
@@ -189,11 +209,16 @@ impl Scenario for RetentionScenario {
 
     fn schedule(&self, seed: u64) -> Schedule {
         let mut s = schedule(seed);
-        if self.variant == Variant::FollowsSwap {
-            // Every seed swaps, over at most 600 entries: the flaw needs a
-            // swap, not volume (and the main job runs this replica's
-            // seeds whole until caught).
-            s.params.insert("swap".into(), 1);
+        let flaw = match self.variant {
+            Variant::FollowsSwap => Some("swap"),
+            Variant::SkipsNonUtf8 => Some("non_utf8"),
+            Variant::Core | Variant::TelemetryUnbounded => None,
+        };
+        if let Some(flaw) = flaw {
+            // Every seed has what the flaw needs, over at most 600
+            // entries: it needs that, not volume (and the main job runs a
+            // replica's seeds whole until caught).
+            s.params.insert(flaw.into(), 1);
             let entries = s.param("entries", 100).min(600);
             s.params.insert("entries".into(), entries);
             s.quiet_ms = quiet_ms(entries, s.param("workspaces", 5) + CHAOS_MS / 7_500);
@@ -271,6 +296,11 @@ fn schedule(seed: u64) -> Schedule {
     // directory mid-sweep, and back (R1). Its own stream.
     if SimRng::new(seed, 0x5A4B).chance(0.25) {
         s.params.insert("swap".into(), 1);
+    }
+    // One in three has files of a kind whose names are not UTF-8 (a host
+    // name in Latin-1), old and of dead pids (R2). Its own stream.
+    if SimRng::new(seed, 0x0A77).chance(0.33) {
+        s.params.insert("non_utf8".into(), 1);
     }
     if SimRng::new(seed, 0x4057).chance(0.33) {
         s.params.insert("hostile".into(), 1);
@@ -482,25 +512,30 @@ fn swept_by(s: &Schedule) -> RetentionPolicy {
 /// checker itself (`<prefix>*<suffix>`, the middle possibly empty), never
 /// by core's `Kind::matches`: a checker that calls the code it judges
 /// agrees with every mutant of it.
-fn kind_of<'p>(policy: &'p RetentionPolicy, name: &str) -> Option<(usize, &'p Kind)> {
+fn kind_of(policy: &RetentionPolicy, name: impl AsRef<OsStr>) -> Option<(usize, &Kind)> {
+    // By bytes: a name need not be UTF-8 to be of a kind.
+    let name = name.as_ref().as_encoded_bytes();
     policy.kinds.iter().enumerate().find(|(_, k)| {
-        name.len() >= k.prefix.len() + k.suffix.len() && name.starts_with(&k.prefix) && name.ends_with(&k.suffix)
+        name.len() >= k.prefix.len() + k.suffix.len()
+            && name.starts_with(k.prefix.as_bytes())
+            && name.ends_with(k.suffix.as_bytes())
     })
 }
 
 /// The pid a name of `kind` carries, as core documents it (the last
 /// `-`-separated segment before the suffix, rotation segments `.<digits>`
 /// dropped), read by the checker itself for the same reason.
-fn pid_in(name: &str, kind: &Kind) -> Option<u32> {
-    let mut stem = name.strip_suffix(kind.suffix.as_str())?;
-    while let Some(dot) = stem.rfind('.') {
+fn pid_in(name: impl AsRef<OsStr>, kind: &Kind) -> Option<u32> {
+    let mut stem = name.as_ref().as_encoded_bytes().strip_suffix(kind.suffix.as_bytes())?;
+    while let Some(dot) = stem.iter().rposition(|&b| b == b'.') {
         let tail = &stem[dot + 1..];
-        if tail.is_empty() || !tail.bytes().all(|b| b.is_ascii_digit()) {
+        if tail.is_empty() || !tail.iter().all(u8::is_ascii_digit) {
             break;
         }
         stem = &stem[..dot];
     }
-    stem.rsplit_once('-')?.1.parse().ok()
+    let dash = stem.iter().rposition(|&b| b == b'-')?;
+    std::str::from_utf8(&stem[dash + 1..]).ok()?.parse().ok()
 }
 
 /// R1 on every removal that lands (the churn process's own deletes are
@@ -641,6 +676,9 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
             _ => return,
         };
         let now_ms = l.at.as_millis() as u64;
+        if path.file_name().is_some_and(|n| n.to_str().is_none()) {
+            l.reach(NOT_UTF8_SWEPT);
+        }
         let mut book = lock(&book);
         let why = if path.starts_with(OUTSIDE) {
             Some("outside the swept roots".to_string())
@@ -666,11 +704,21 @@ fn judge_telemetry(
     if path.parent() != Some(Path::new(TELEMETRY)) {
         return Some("not directly in the telemetry directory".into());
     }
-    let name = path.file_name()?.to_str()?;
-    if name == PROTECTED {
+    let os_name = path.file_name()?;
+    if os_name == PROTECTED {
         return Some("a protected name".into());
     }
-    let Some((_, kind)) = kind_of(policy, name) else { return Some("outside the allow-list".into()) };
+    let Some((_, kind)) = kind_of(policy, os_name) else { return Some("outside the allow-list".into()) };
+    if let Some(pid) = pid_in(os_name, kind)
+        && alive(pid)
+    {
+        return Some(format!("pid {pid} is alive"));
+    }
+    // The book names only text names (the churn's, the app's); a name that
+    // is not text was made at setup, and never became a symlink.
+    let Some(name) = os_name.to_str() else {
+        return (now_ms < AGE_FLOOR.as_millis() as u64).then(|| "made at setup: younger than the floor".to_string());
+    };
     // A symlink put in place after the sweep's last look at the name,
     // which landed just before this removal (its re-stat, then the unlink),
     // is the one race no removal by path can close (POSIX has no "unlink
@@ -680,11 +728,6 @@ fn judge_telemetry(
         && !book.looked_at.get(name).is_some_and(|&looked| made > looked && at.saturating_sub(looked) <= RESTAT_WINDOW)
     {
         return Some("a symlink".into());
-    }
-    if let Some(pid) = pid_in(name, kind)
-        && alive(pid)
-    {
-        return Some(format!("pid {pid} is alive"));
     }
     let booked = book.created_ms.get(name).copied();
     if book.roots.get(Path::new(TELEMETRY)).is_some_and(|r| r.written_outside.get(name) == Some(&booked)) {
@@ -779,6 +822,14 @@ fn setup(world: &World, book: &SharedBook) {
             ops.push(FsOp::Write { path: mirror(TELEMETRY).join(&name), data: b"outside".to_vec() });
         }
         ops.push(FsOp::Write { path: Path::new(TELEMETRY).join(name), data: vec![b't'; rng.range(0, 512) as usize] });
+    }
+    if s.param("non_utf8", 0) == 1 {
+        for i in 0..NON_UTF8_FILES {
+            let mut name = b"metrics-h\xf6st-".to_vec();
+            name.extend_from_slice(format!("{}.jsonl", 20_000 + i).as_bytes());
+            let name = <OsString as std::os::unix::ffi::OsStringExt>::from_vec(name);
+            ops.push(FsOp::Write { path: Path::new(TELEMETRY).join(name), data: vec![b'n'; 64] });
+        }
     }
     if hostile(s) {
         // `traces-.jsonl` is of its kind (the middle may be empty) and
@@ -887,8 +938,8 @@ async fn drive(world: &World, variant: Variant) {
 
 async fn app(world: World, book: SharedBook, variant: Variant) {
     let mut env = world.env();
-    if variant == Variant::FollowsSwap {
-        env.fs = Arc::new(RootsFromMemory { inner: env.fs.clone(), seen: Mutex::default() });
+    if matches!(variant, Variant::FollowsSwap | Variant::SkipsNonUtf8) {
+        env.fs = Arc::new(LegacyFs { inner: env.fs.clone(), variant, seen: Mutex::default() });
     }
     let pid = env.procs.own_pid();
     // The process's own telemetry pair, through lazy sinks (the replica
@@ -1108,7 +1159,7 @@ const QUIET_SETTLE: Duration = Duration::from_secs(5);
 
 /// A telemetry file as a quiet sweep found it, read by the checker.
 struct Seen {
-    name: String,
+    name: OsString,
     /// Its kind's index in the policy.
     kind: usize,
     len: u64,
@@ -1128,7 +1179,7 @@ impl Seen {
         let entries = telemetry_entries(world);
         let links = entries
             .iter()
-            .filter(|(n, m)| m.kind == FileKind::Symlink && !policy.protected.iter().any(|p| p == n))
+            .filter(|(n, m)| m.kind == FileKind::Symlink && !policy.protected.iter().any(|p| n == p.as_str()))
             .filter(|(n, _)| kind_of(policy, n).is_some())
             .count();
         let mut out = Vec::new();
@@ -1147,18 +1198,17 @@ impl Seen {
     }
 }
 
-/// The entries directly in the telemetry directory whose names are text,
-/// each with its `symlink_metadata` (none when the directory is missing).
-fn telemetry_entries(world: &World) -> Vec<(String, steadfast_core::Metadata)> {
-    let entries = world.peek_dir(Path::new(TELEMETRY)).unwrap_or_default();
-    entries.into_iter().filter_map(|(n, m)| Some((n.into_string().ok()?, m))).collect()
+/// The entries directly in the telemetry directory (text or not), each
+/// with its `symlink_metadata` (none when the directory is missing).
+fn telemetry_entries(world: &World) -> Vec<(OsString, steadfast_core::Metadata)> {
+    world.peek_dir(Path::new(TELEMETRY)).unwrap_or_default()
 }
 
 /// R7 on a quiet sweep that found `before`: per kind, no file it deleted
 /// is younger than a deletable file it kept (oldest first), and its last
 /// deletion was needed: before it the kind was over a ceiling.
 fn judge_minimal(world: &World, policy: &RetentionPolicy, before: &[Seen], r: &steadfast_core::retention::SweepReport) {
-    let after: BTreeMap<String, u64> = telemetry_entries(world)
+    let after: BTreeMap<OsString, u64> = telemetry_entries(world)
         .into_iter()
         .filter(|(_, m)| m.kind == FileKind::File)
         .map(|(n, m)| (n, m.len))
@@ -1194,7 +1244,7 @@ fn judge_minimal(world: &World, policy: &RetentionPolicy, before: &[Seen], r: &s
         {
             world.check("R7", false, || {
                 format!(
-                    "a quiet sweep deleted {} but kept {}, older and deletable ({}*)",
+                    "a quiet sweep deleted {:?} but kept {:?}, older and deletable ({}*)",
                     last.name, older.name, kind.prefix
                 )
             });
@@ -1203,7 +1253,7 @@ fn judge_minimal(world: &World, policy: &RetentionPolicy, before: &[Seen], r: &s
         let needed = count + 1 > kind.files_max || bytes + last.len > kind.bytes_max;
         world.check("R7", needed, || {
             format!(
-                "a quiet sweep deleted {} of {}* ({} bytes), leaving {count} files and {bytes} bytes: within the ceilings ({} files, {} bytes) without it",
+                "a quiet sweep deleted {:?} of {}* ({} bytes), leaving {count} files and {bytes} bytes: within the ceilings ({} files, {} bytes) without it",
                 last.name, kind.prefix, last.len, kind.files_max, kind.bytes_max
             )
         });
@@ -1419,10 +1469,8 @@ async fn dated_back(world: &World, book: &SharedBook, env: &Env, names: &[String
 }
 
 /// The name of a regular file directly in the telemetry directory.
-fn telemetry_file(l: &steadfast_sim::disk::Listed) -> Option<&str> {
-    (l.kind == FileKind::File && l.path.parent() == Some(Path::new(TELEMETRY)))
-        .then(|| l.path.file_name()?.to_str())
-        .flatten()
+fn telemetry_file(l: &steadfast_sim::disk::Listed) -> Option<&OsStr> {
+    (l.kind == FileKind::File && l.path.parent() == Some(Path::new(TELEMETRY))).then(|| l.path.file_name()).flatten()
 }
 
 /// The pids of the app and churn processes now running.
@@ -1450,7 +1498,7 @@ fn final_checks(world: &World, book: &SharedBook) {
     let policy = policy(world.schedule());
     // Each telemetry file with its kind, read once (the listing holds up
     // to 55,000 of them).
-    let telemetry: Vec<(&str, usize, u64)> = listing
+    let telemetry: Vec<(&OsStr, usize, u64)> = listing
         .iter()
         .filter_map(|l| {
             let name = telemetry_file(l)?;
@@ -1461,14 +1509,14 @@ fn final_checks(world: &World, book: &SharedBook) {
     // compares, by components), so a search, not a scan per path.
     let at = |path: &Path| listing.binary_search_by(|l| l.path.as_path().cmp(path)).ok().map(|i| &listing[i]);
     for (k, kind) in policy.kinds.iter().enumerate() {
-        let files: Vec<&(&str, usize, u64)> = telemetry.iter().filter(|(_, i, _)| *i == k).collect();
+        let files: Vec<&(&OsStr, usize, u64)> = telemetry.iter().filter(|(_, i, _)| *i == k).collect();
         let (count, bytes) = (files.len(), files.iter().map(|(_, _, len)| len).sum::<u64>());
         let deletable = files
             .iter()
             .filter(|(name, _, _)| {
                 let name = *name;
                 let live = pid_in(name, kind).is_some_and(|p| live_pids.contains(&p));
-                let created = book.created_ms.get(name).copied().unwrap_or(0);
+                let created = name.to_str().and_then(|n| book.created_ms.get(n)).copied().unwrap_or(0);
                 !live && now_ms >= created + AGE_FLOOR.as_millis() as u64
             })
             .count();
@@ -1562,6 +1610,10 @@ fn final_checks(world: &World, book: &SharedBook) {
         });
     }
 }
+
+/// Files whose names are not UTF-8, in the `non_utf8` seeds: more than a
+/// kind's ceiling of files on their own.
+const NON_UTF8_FILES: u64 = 150;
 
 // ----- the swapper -----------------------------------------------------------
 
@@ -1681,17 +1733,30 @@ async fn swapper(world: &World, book: &SharedBook, variant: Variant) {
     }
 }
 
-/// The replica's file system: every look at a swept directory after the
-/// first is answered with what the first found, as a sweep that never
-/// looked at its directory again did (core until session 25).
-struct RootsFromMemory {
+/// A replica's file system, core's sweeps unchanged on top of it:
+/// - `FollowsSwap`: every look at a swept directory after the first is
+///   answered with what the first found, as a sweep that never looked at
+///   its directory again did (core until session 25);
+/// - `SkipsNonUtf8`: a listing never shows a name that is not UTF-8, as a
+///   sweep that kept such names as of no kind never judged them.
+struct LegacyFs {
     inner: Arc<dyn steadfast_core::Fs>,
+    variant: Variant,
     seen: Mutex<BTreeMap<PathBuf, steadfast_core::Metadata>>,
 }
 
-impl steadfast_core::Fs for RootsFromMemory {
+impl steadfast_core::Fs for LegacyFs {
     fn exec(&self, op: FsOp) -> BoxFuture<'_, std::io::Result<steadfast_core::FsOutput>> {
         Box::pin(async move {
+            if self.variant == Variant::SkipsNonUtf8 {
+                return match self.inner.exec(op).await {
+                    Ok(steadfast_core::FsOutput::Entries(mut e)) => {
+                        e.retain(|e| e.name.to_str().is_some());
+                        Ok(steadfast_core::FsOutput::Entries(e))
+                    }
+                    other => other,
+                };
+            }
             let root = match &op {
                 FsOp::SymlinkMetadata(p) if [TELEMETRY, WORKSPACES].iter().any(|r| p == Path::new(r)) => {
                     Some(p.clone())
@@ -1764,6 +1829,11 @@ const PARAMS: &[ParamSpec] = &[
         doc: "workspaces a user deletes by name in the chaos phase, whose stats and removals fail half the time (R8)",
     },
     ParamSpec { name: "hostile", max: 1, doc: "1: hostile names and live processes' files dated a day back" },
+    ParamSpec {
+        name: "non_utf8",
+        max: 1,
+        doc: "1: 150 old metrics files of dead pids whose names are not UTF-8 (a Latin-1 host name)",
+    },
     ParamSpec {
         name: "swap",
         max: 1,

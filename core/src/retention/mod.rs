@@ -2,7 +2,9 @@
 //! workspace directories (incidents 0, 1 and 2; invariants R1 to R5).
 //!
 //! - [`sweep_dir`]: a policy-driven sweep of one directory. Only names of a
-//!   declared [`Kind`] (prefix and suffix together) are candidates;
+//!   declared [`Kind`] (prefix and suffix together, matched by bytes: a
+//!   name need not be UTF-8, so a Latin-1 host name in it is no way past
+//!   the ceilings) are candidates;
 //!   protected names, files whose name carries a live pid, files younger
 //!   than the age floor and symlinks are never deleted (R1). Per kind,
 //!   oldest first, it deletes until the kind's file-count and byte ceilings
@@ -71,10 +73,11 @@ impl Kind {
         Kind { prefix: prefix.into(), suffix: ".jsonl".into(), files_max: 100, bytes_max: 50 << 20 }
     }
 
-    fn matches(&self, name: &str) -> bool {
+    /// Is a file name (its bytes: a name need not be UTF-8) of this kind?
+    fn matches(&self, name: &[u8]) -> bool {
         name.len() >= self.prefix.len() + self.suffix.len()
-            && name.starts_with(&self.prefix)
-            && name.ends_with(&self.suffix)
+            && name.starts_with(self.prefix.as_bytes())
+            && name.ends_with(self.suffix.as_bytes())
     }
 }
 

@@ -21,14 +21,22 @@ pub trait SessionIndex: Send + Sync {
 /// kind's suffix, after dropping rotation segments (`name-42.3.log` is pid
 /// 42). `None` when it does not parse (such a file counts as not live).
 pub fn pid_of_name(name: &str, kind: &Kind) -> Option<u32> {
-    let mut stem = name.strip_suffix(kind.suffix.as_str())?;
-    while let Some((head, tail)) = stem.rsplit_once('.') {
-        if tail.is_empty() || !tail.bytes().all(|b| b.is_ascii_digit()) {
+    pid_in(name.as_bytes(), kind)
+}
+
+/// [`pid_of_name`] of a name's bytes (a name need not be UTF-8; the pid's
+/// digits are ASCII).
+fn pid_in(name: &[u8], kind: &Kind) -> Option<u32> {
+    let mut stem = name.strip_suffix(kind.suffix.as_bytes())?;
+    while let Some(dot) = stem.iter().rposition(|&b| b == b'.') {
+        let tail = &stem[dot + 1..];
+        if tail.is_empty() || !tail.iter().all(u8::is_ascii_digit) {
             break;
         }
-        stem = head;
+        stem = &stem[..dot];
     }
-    stem.rsplit_once('-')?.1.parse().ok()
+    let dash = stem.iter().rposition(|&b| b == b'-')?;
+    std::str::from_utf8(&stem[dash + 1..]).ok()?.parse().ok()
 }
 
 /// The directory a sweep lists and removes in, as it found it: its path
@@ -117,15 +125,15 @@ pub async fn sweep_dir(env: &Env, dir: &Path, policy: &RetentionPolicy) -> Sweep
     for entry in entries {
         yield_now().await;
         report.examined += 1;
-        let Some(name) = entry.name.to_str() else {
-            report.keep(Kept::NotAKind);
-            continue;
-        };
-        if policy.protected.iter().any(|p| p == name) {
+        // By its bytes: a name that is not UTF-8 is of a kind all the
+        // same (skipping it would let such files grow past every ceiling).
+        let name = entry.name.as_os_str();
+        let bytes = name.as_encoded_bytes();
+        if policy.protected.iter().any(|p| p.as_bytes() == bytes) {
             report.keep(Kept::Protected);
             continue;
         }
-        let Some(k) = policy.kinds.iter().position(|k| k.matches(name)) else {
+        let Some(k) = policy.kinds.iter().position(|k| k.matches(bytes)) else {
             report.keep(Kept::NotAKind);
             continue;
         };
@@ -177,7 +185,7 @@ fn is_young(now: SystemTime, meta: &crate::fs::Metadata, floor: Duration) -> boo
 async fn candidate(
     env: &Env,
     dir: &Path,
-    name: &str,
+    name: &std::ffi::OsStr,
     kind: &Kind,
     age_floor: Duration,
     report: &mut SweepReport,
@@ -198,7 +206,7 @@ async fn candidate(
             return None;
         }
     };
-    let live = pid_of_name(name, kind).is_some_and(|pid| env.procs.liveness(pid) != Liveness::Dead);
+    let live = pid_in(name.as_encoded_bytes(), kind).is_some_and(|pid| env.procs.liveness(pid) != Liveness::Dead);
     let now = env.clock.wall();
     let young = is_young(now, &meta, age_floor);
     let keep = if live {

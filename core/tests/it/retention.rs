@@ -410,3 +410,30 @@ fn an_orphan_sweep_never_removes_in_a_root_swapped_into_its_place() {
         assert!(report.changed > 0 && report.deleted < 6, "swap at look {at}: {report:?}");
     }
 }
+
+/// Names that are not UTF-8 (a Latin-1 host name) are of a kind all the
+/// same: over the ceiling they go, oldest first, like any other. (Before,
+/// a sweep kept them as of no kind: such files grew past every ceiling.)
+#[test]
+fn names_that_are_not_utf8_are_swept_like_any_other() {
+    use std::os::unix::ffi::OsStringExt;
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path();
+    let name = |i: u32| {
+        let mut n = b"traces-h\xf6st-".to_vec();
+        n.extend_from_slice(format!("{}.jsonl", 4_000_000 + i).as_bytes());
+        std::ffi::OsString::from_vec(n)
+    };
+    for i in 0..20 {
+        write(&dir.join(name(i)), 10);
+    }
+    let policy = RetentionPolicy {
+        kinds: vec![Kind { prefix: "traces-".into(), suffix: ".jsonl".into(), files_max: 5, bytes_max: 1 << 20 }],
+        protected: vec![],
+        age_floor: Duration::ZERO,
+        deletions_max: 100,
+    };
+    let report = rt().block_on(async { sweep_dir(&Env::real().expect("env"), dir, &policy).await });
+    assert_eq!((report.deleted, report.kept.get(&Kept::WithinCeiling)), (15, Some(&5)), "{report:?}");
+    assert_eq!(std::fs::read_dir(dir).expect("list").count(), 5);
+}

@@ -170,6 +170,11 @@ fn legacy_telemetry_unbounded() {
 }
 
 #[test]
+fn legacy_retention_skips_non_utf8_names() {
+    check("legacy/retention-skips-non-utf8-names");
+}
+
+#[test]
 fn legacy_retention_follows_swapped_dir() {
     check("legacy/retention-follows-swapped-dir");
 }
