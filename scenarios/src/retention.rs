@@ -1238,6 +1238,18 @@ fn judge_minimal(world: &World, policy: &RetentionPolicy, before: &[Seen], r: &s
         let order = |a: &&&Seen, b: &&&Seen| (a.ages_from, &a.name).cmp(&(b.ages_from, &b.name));
         let (gone, kept): (Vec<&Seen>, Vec<&Seen>) =
             before.iter().filter(|s| s.kind == k).partition(|s| !after.contains_key(&s.name));
+        // R2's progress twin, sweep by sweep: a kind over a ceiling with a
+        // file the sweep may delete loses one, unless the sweep hit its cap
+        // (the ceilings then converge over the sweeps R2's bound allows).
+        let (files, bytes) = before.iter().filter(|s| s.kind == k).fold((0, 0), |(n, b), s| (n + 1, b + s.len));
+        let over = files > kind.files_max || bytes > kind.bytes_max;
+        let deletable = before.iter().filter(|s| s.kind == k && s.deletable).count();
+        world.check("R2", !over || deletable == 0 || !gone.is_empty() || r.kept.contains_key(&Kept::Capped), || {
+            format!(
+                "a quiet sweep deleted nothing of {}*, at {files} files and {bytes} bytes (ceilings {} and {}), {deletable} of them deletable",
+                kind.prefix, kind.files_max, kind.bytes_max
+            )
+        });
         let Some(last) = gone.iter().max_by(order) else { continue };
         if let Some(older) = kept.iter().filter(|s| s.deletable).min_by(order)
             && order(&older, &last).is_lt()
