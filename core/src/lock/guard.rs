@@ -15,6 +15,15 @@ use crate::spawn::TaskHandle;
 /// from the end, looking for the last newline.
 const TAIL_CHUNK: u64 = 64 << 10;
 
+/// A tail repair's cut: keep the first `keep` bytes of the file with
+/// identity `id`, found `len` bytes long.
+#[derive(Clone, Copy, Debug)]
+struct Cut {
+    keep: u64,
+    len: u64,
+    id: u64,
+}
+
 pub(crate) struct Hold {
     manager: Arc<Inner>,
     session: PathBuf,
@@ -52,6 +61,9 @@ struct HoldState {
     /// The process's exit cleanup took this hold over ([`Hold::begin_exit`]):
     /// nothing of it starts any more.
     exiting: bool,
+    /// A repair cut the transcript and its fsync has not succeeded yet:
+    /// the next repair that finds the tail whole makes the cut durable.
+    cut_unsynced: bool,
 }
 
 impl HoldState {
@@ -72,6 +84,7 @@ impl Default for HoldState {
             repair: true,
             tail_taken: false,
             exiting: false,
+            cut_unsynced: false,
         }
     }
 }
@@ -346,24 +359,27 @@ impl Hold {
         }
         let repairing = Repairing(self.clone());
         let task = Box::pin(async move {
-            let result = repairing.0.repair_steps().await;
+            let result = repairing.0.repair_steps(on_release).await;
             drop(repairing);
             result
         });
         crate::spawn::run_detached(&*self.manager.env.spawner, "lock-repair", task).await
     }
 
-    async fn repair_steps(&self) -> io::Result<()> {
+    async fn repair_steps(&self, on_release: bool) -> io::Result<()> {
         let fs = &self.manager.env.fs;
         // Cut in place, through a handle: the transcript stays the file it
         // is (its inode, its permissions, its hard links; a symlink at its
-        // path stays one, to the file it names), and only its tail is read.
-        // A copy renamed over it (as this did until session 25) made it a
-        // new 0644 file, left hard links with the old text, replaced a
-        // symlinked transcript by a copy of its target, and read the whole
-        // file into memory at every hold's first append.
-        let rw = OpenMode::READ_WRITE;
-        let h = match fs.open(&self.session, rw).await {
+        // path stays one, and the file it names is cut), and only its tail
+        // is read. A copy renamed over it (as this did until session 25)
+        // made it a new 0644 file, left hard links with the old text,
+        // replaced a symlinked transcript by a copy of its target, and read
+        // the whole file into memory at every hold's first append.
+        //
+        // The look is read-only: an append-only transcript (`chattr +a`)
+        // refuses a read-write open, and a whole tail (the common case)
+        // needs no more.
+        let h = match fs.open(&self.session, OpenMode::READ).await {
             Ok(h) => h,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.state().repair = false;
@@ -374,23 +390,36 @@ impl Hold {
                 return Err(e);
             }
         };
-        let cut = self.cut_partial_line(&h).await;
-        // A close never fails; it comes after the cut's steps have landed.
+        let found = self.find_cut(&h).await;
+        // A cut a failed fsync left unsynced is made durable now.
+        let synced = match found {
+            Ok(None) if self.state().cut_unsynced => fs.sync_handle(&h, false).await,
+            _ => Ok(()),
+        };
+        if synced.is_ok() && matches!(found, Ok(None)) {
+            self.state().cut_unsynced = false;
+        }
+        // A close never fails; it comes after the look's steps have landed.
         let closed = fs.close(&h).await;
-        let result = cut.and(closed);
+        let result = match (found, synced, closed) {
+            (Ok(Some(cut)), Ok(()), Ok(())) => self.cut(cut, on_release).await,
+            (Ok(_), synced, closed) => synced.and(closed),
+            (Err(e), _, _) => Err(e),
+        };
         self.state().repair = result.is_err();
         result
     }
 
-    /// Cut the open transcript back to its last newline, if it ends in a
-    /// partial line, and make the cut durable. Reads backwards from the
-    /// end, [`TAIL_CHUNK`] bytes at a time, until it finds the newline: a
-    /// partial line's length in memory at most, never the whole file.
-    async fn cut_partial_line(&self, h: &Handle) -> io::Result<()> {
+    /// Where the open transcript's partial last line starts, if it ends in
+    /// one. Reads backwards from the end, [`TAIL_CHUNK`] bytes at a time,
+    /// until it finds the newline: a partial line's length in memory at
+    /// most, never the whole file.
+    async fn find_cut(&self, h: &Handle) -> io::Result<Option<Cut>> {
         let fs = &self.manager.env.fs;
-        let len = fs.handle_metadata(h).await?.len;
+        let meta = fs.handle_metadata(h).await?;
+        let len = meta.len;
         if len == 0 {
-            return Ok(()); // nothing torn
+            return Ok(None); // nothing torn
         }
         let mut end = len;
         let keep = loop {
@@ -405,7 +434,7 @@ impl Hold {
                 return Err(io::Error::other("the transcript changed under its tail repair"));
             }
             if end == len && chunk.last() == Some(&b'\n') {
-                return Ok(()); // whole
+                return Ok(None); // whole
             }
             if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
                 break start + i as u64 + 1;
@@ -413,12 +442,40 @@ impl Hold {
             end = start;
         };
         debug_assert!(keep < len, "a repair cuts a partial line, never a whole one");
-        // Each step that changes the file is issued only inside the
-        // hold's window (see `remove_once`): a holder frozen after its
-        // read would otherwise cut what a new holder appended since.
-        self.touch_window()?;
-        fs.set_len(h, keep).await?;
-        fs.sync_handle(h, false).await
+        Ok(Some(Cut { keep, len, id: meta.id }))
+    }
+
+    /// Cut the transcript at `cut.keep` and make the cut durable, if it is
+    /// still the file and the length the look found. The cut is issued
+    /// only inside the hold's window and while the hold is neither
+    /// released nor revoked (but for the release's own repair), checked
+    /// with nothing suspending in between: a holder frozen after its look,
+    /// or a repair its cancelled caller left running while the release
+    /// went on, would otherwise cut what a new holder appended since.
+    async fn cut(&self, cut: Cut, on_release: bool) -> io::Result<()> {
+        let fs = &self.manager.env.fs;
+        let h = fs.open(&self.session, OpenMode::READ_WRITE).await?;
+        let result = async {
+            let now = fs.handle_metadata(&h).await?;
+            if (now.id, now.len) != (cut.id, cut.len) {
+                return Err(io::Error::other("the transcript changed under its tail repair"));
+            }
+            self.touch_window()?;
+            {
+                let mut st = self.state();
+                if !on_release && (st.released || st.revoked.is_some()) {
+                    return Err(io::Error::other("the hold was released or taken over during its tail repair"));
+                }
+                st.cut_unsynced = true;
+            }
+            fs.set_len(&h, cut.keep).await?;
+            fs.sync_handle(&h, false).await?;
+            self.state().cut_unsynced = false;
+            Ok(())
+        }
+        .await;
+        let closed = fs.close(&h).await;
+        result.and(closed)
     }
 
     /// The process is exiting (its SIGTERM handler, its exit path): may its

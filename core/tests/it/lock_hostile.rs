@@ -622,3 +622,32 @@ fn a_tail_repair_cuts_a_partial_line_longer_than_its_read_chunk() {
     want.extend_from_slice(b"{\"b\":2}\n");
     assert!(std::fs::read(&session).expect("read") == want, "the partial line cut, every whole line kept");
 }
+
+/// An append-only transcript (`chattr +a`, as audit logs are kept): a
+/// hold's first append only looks at the tail (read-only), so its whole
+/// lines are appended to as before; a read-write open is refused on such
+/// a file. Skipped where `chattr` cannot set the flag (not root, not a
+/// file system with attributes).
+#[test]
+#[allow(clippy::disallowed_types, clippy::disallowed_methods)] // chattr: the flag has no std API
+fn an_append_only_transcript_takes_appends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let session = dir.path().join("audit.jsonl");
+    std::fs::write(&session, b"{\"a\":1}\n").expect("a whole transcript");
+    let chattr = |flag: &str| std::process::Command::new("chattr").arg(flag).arg(&session).status();
+    if !chattr("+a").is_ok_and(|s| s.success()) {
+        eprintln!("skipped: chattr +a is not available here");
+        return;
+    }
+    let appended = rt().block_on(async {
+        let env = Env::real().expect("env");
+        let m = LockManager::new(&env, config(Duration::from_secs(10)));
+        let g = m.acquire(&session).await.expect("acquire");
+        let appended = g.append(b"{\"b\":2}\n").await;
+        g.release().await.expect("release");
+        appended
+    });
+    let _ = chattr("-a");
+    appended.expect("an append-only transcript takes appends");
+    assert_eq!(std::fs::read(&session).expect("read"), b"{\"a\":1}\n{\"b\":2}\n");
+}

@@ -182,7 +182,8 @@ async fn fenced(p: &Proc, session: usize, wait: Duration, two: Option<Duration>)
             // already (its hold's release then cut a torn tail: a change of
             // the attempt's own, after the change that refused it): a
             // refusal is then takeover's stickiness, not a fence's verdict.
-            let sticky = ctl.is_taken_over();
+            // (The scenario's own observation, not the controller's say.)
+            let sticky = refused;
             let (again, again_nonce) = write_line(p, &ctl, session, 4).await;
             again_nonce.into_iter().for_each(|n| end_hold(p, n));
             if sticky {

@@ -138,7 +138,7 @@ const INVARIANTS: &[Invariant] = &[
     },
     Invariant {
         id: "L20",
-        statement: "a transcript stays the file it is: no tail repair replaces it by another (its inode, permissions, hard links and a symlink at its path survive)",
+        statement: "a transcript stays the file it is (its identity): no tail repair replaces it by another, so its permissions and hard links survive",
     },
     Invariant {
         id: "L9",
@@ -383,7 +383,9 @@ fn schedule(seed: u64, variant: Variant) -> Schedule {
     // bury, a repair to race): its seeds always have them.
     let repairs = matches!(variant, Variant::UnorderedTail | Variant::RepairByCopy);
     if sw.on("eio") || repairs {
-        let ops = ["append", "create_new", "read", "remove_file", "rename", "set_len"].map(String::from).to_vec();
+        let ops = ["append", "create_new", "read", "remove_file", "rename", "set_len", "sync_file"]
+            .map(String::from)
+            .to_vec();
         let p = (sw.rate("eio") * 0.3).max(if repairs { 0.1 } else { 0.0 });
         s.errors.push(ErrorRule {
             ops,
@@ -1782,8 +1784,10 @@ async fn release(p: &Proc, guard: &LockGuard) {
 /// the file held before cut back to its last newline, unless a power loss
 /// came in between (it changes files without an effect); then remember
 /// what the file holds. L20: the file at the transcript's path stays the
-/// same file (by identity) from one effect on it to the next, unless a
-/// power loss came in between (an unsynced creation undone) or it was gone.
+/// same file (by identity) from one effect on it to the next, even across
+/// a time it was gone (a repair that removes and creates it anew replaces
+/// it as surely as a rename), unless a power loss came in between (an
+/// unsynced creation undone).
 fn judge_kept(l: &mut Landed<'_>, book: &mut Book, session: usize) {
     let path = Path::new(SESSIONS[session]);
     let now = l.bytes(path).ok();
@@ -1796,10 +1800,9 @@ fn judge_kept(l: &mut Landed<'_>, book: &mut Book, session: usize) {
             format!("{} is another file after a {op} by {node}: the transcript was replaced", path.display())
         });
     }
-    match id {
-        Some(id) => book.transcript_id.insert(session, (l.power_losses, id)),
-        None => book.transcript_id.remove(&session),
-    };
+    if let Some(id) = id {
+        book.transcript_id.insert(session, (l.power_losses, id));
+    }
     let cut = match l.op {
         FsOp::Rename { to, .. } => to.as_path() == path,
         FsOp::SetLen { handle, len } => {
