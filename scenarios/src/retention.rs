@@ -355,8 +355,12 @@ async fn spool_write(world: &World, book: &SharedBook, sink: &LazySink, record: 
 struct Book {
     /// Telemetry names to their creation time (virtual ms); a name not
     /// here was made at setup (0), as every one of the up to 55,000 setup
-    /// entries is.
+    /// entries is. Booked before the write is issued ([`Book::book_created`]).
     created_ms: BTreeMap<String, u64>,
+    /// Per name, the creation booked before the last one, until the last
+    /// one's write lands: a write that landed in the swapper's replacement
+    /// restores it ([`Book::unbook_created`]).
+    created_before: BTreeMap<String, Option<u64>>,
     /// Names that became symlinks, and when (virtual time; zero at setup).
     symlinks: BTreeMap<String, Duration>,
     /// When a sweep last looked at each telemetry name (a stat by the app
@@ -417,10 +421,16 @@ struct Book {
 /// directory it listed.
 #[derive(Default)]
 struct RootBook {
+    /// A sweep of it started and has not looked at it yet: its next look
+    /// is the one before its listing.
+    starting: bool,
+    /// What the look before the listing found: a directory's identity.
+    before_listing: Option<u64>,
     /// The app listed it and has not looked at it since: its next look is
     /// the sweep's look at what it listed.
     awaiting: bool,
-    /// The identity of the directory the sweep's first look found.
+    /// The identity of the directory the sweep listed (the same before and
+    /// after its listing).
     listed_id: Option<u64>,
     /// When a sweep last looked at it before a removal (virtual time),
     /// until a removal in it lands.
@@ -434,15 +444,27 @@ struct RootBook {
     original_id: u64,
     /// The app's removals in it that landed.
     removals: u64,
-    /// Names a write put in the swapper's replacement, booked as created
-    /// (`Book::created_ms`) when it did: the file of that name here is
-    /// older than booked, by an unknown amount.
-    written_outside: BTreeMap<String, Option<u64>>,
 }
 
 type SharedBook = Arc<Mutex<Book>>;
 
 impl Book {
+    /// Book `name` as created at `ms` (its write about to be issued).
+    fn book_created(&mut self, name: &str, ms: u64) {
+        let before = self.created_ms.insert(name.to_string(), ms);
+        self.created_before.insert(name.to_string(), before);
+    }
+
+    /// The write booked last for `name` landed elsewhere: its creation here
+    /// is the one booked before.
+    fn unbook_created(&mut self, name: &str) {
+        match self.created_before.remove(name) {
+            Some(Some(ms)) => self.created_ms.insert(name.to_string(), ms),
+            Some(None) => self.created_ms.remove(name),
+            None => None,
+        };
+    }
+
     /// Count a sweep step under `dir` that failed (`error`) or found its
     /// entry gone or replaced (a change): what R4 expects the report to say.
     fn count_step(&mut self, dir: &Path, error: bool) {
@@ -566,20 +588,31 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
         {
             let mut b = lock(&book);
             let Some(root) = b.roots.get_mut(p) else { return };
-            if std::mem::take(&mut root.awaiting) {
-                // The sweep's look at what it listed: a directory is what
-                // it sweeps; anything else, or a look that failed on an
-                // entry that is there, is its listing's one error.
-                root.listed_id = l.stat().filter(|m| m.kind == FileKind::Dir).map(|m| m.id);
-                if root.listed_id.is_none() && (l.ok || l.injected || l.exists(p)) {
+            let dir = l.stat().filter(|m| m.kind == FileKind::Dir).map(|m| m.id);
+            // A look that found no directory there (a symlink, anything
+            // else) or failed on an entry that is there; a look that found
+            // nothing is "nothing to sweep".
+            let bad = dir.is_none() && (l.ok || l.injected || l.exists(p));
+            if std::mem::take(&mut root.starting) {
+                // The look before the listing: one error for the sweep.
+                root.before_listing = dir;
+                if bad {
                     b.listings.insert(p.clone(), false);
                 }
-            } else if l.ok {
+            } else if std::mem::take(&mut root.awaiting) {
+                // The look after it: the same directory is what the sweep
+                // sweeps; anything else is its listing's one error.
+                root.listed_id = dir.filter(|id| Some(*id) == root.before_listing);
+                if root.listed_id.is_none() && (bad || dir.is_some()) {
+                    b.listings.insert(p.clone(), false);
+                }
+            } else if l.ok && dir.is_some() && dir == root.listed_id {
                 root.looked_at = Some(l.at);
             } else {
-                // A removal's look that failed: that entry's error (or,
-                // the directory gone, a change).
-                b.count_step(p, l.injected || l.exists(p));
+                // A removal's look that found the directory failed or
+                // replaced: that entry's error (and the sweep stops).
+                root.looked_at = None;
+                b.count_step(p, true);
             }
             return;
         }
@@ -609,6 +642,11 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
         {
             let is = |d: &str| if plain { dir.as_os_str() == d } else { dir == Path::new(d) };
             let mut b = lock(&book);
+            // A look at an entry after the sweep's look at its directory:
+            // that look no longer came right before a removal.
+            if let Some(r) = b.roots.get_mut(dir) {
+                r.looked_at = None;
+            }
             if is(TELEMETRY)
                 && let Some(n) = name.and_then(|n| n.to_str())
             {
@@ -654,15 +692,11 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
                 let mut b = lock(&book);
                 if let Some(n) = name(path) {
                     if outside(&b, path) {
-                        let booked = b.created_ms.get(&n).copied();
-                        if let Some(r) = path.parent().and_then(|d| b.roots.get_mut(d)) {
-                            r.written_outside.insert(n, booked);
-                        }
+                        // Not here: the name keeps the creation it had.
+                        b.unbook_created(&n);
                     } else {
                         b.symlinks.remove(&n);
-                        if let Some(r) = path.parent().and_then(|d| b.roots.get_mut(d)) {
-                            r.written_outside.remove(&n);
-                        }
+                        b.created_before.remove(&n);
                     }
                 }
                 return;
@@ -729,13 +763,7 @@ fn judge_telemetry(
     {
         return Some("a symlink".into());
     }
-    let booked = book.created_ms.get(name).copied();
-    if book.roots.get(Path::new(TELEMETRY)).is_some_and(|r| r.written_outside.get(name) == Some(&booked)) {
-        // The write booked last went to the swapper's replacement: the
-        // file here is older than booked, by how much is not known.
-        return None;
-    }
-    let created = booked.unwrap_or(0);
+    let created = book.created_ms.get(name).copied().unwrap_or(0);
     (now_ms < created + AGE_FLOOR.as_millis() as u64)
         .then(|| format!("created at {created} ms: younger than the floor"))
 }
@@ -1149,6 +1177,9 @@ async fn sweep_loop(world: World, book: SharedBook, env: Env, index: Arc<Index>)
 /// Book that a sweep of `dir` starts now (`at_ms`).
 fn started(book: &SharedBook, dir: &'static str, at_ms: u64) {
     let mut b = lock(book);
+    if let Some(r) = b.roots.get_mut(Path::new(dir)) {
+        (r.starting, r.awaiting) = (true, false);
+    }
     b.sweeping = Some(dir);
     b.sweep_starts.entry(dir).or_default().push(at_ms);
 }
@@ -1283,7 +1314,7 @@ fn check_report(world: &World, book: &SharedBook, dir: &Path, r: &steadfast_core
     // no faults, so its sweep is empty and error-free.
     let listed_ok = lock(book).listings.remove(dir);
     if dir == Path::new(FRESH) {
-        world.check("R4", listed_ok == Some(false) && *r == Default::default(), || {
+        world.check("R4", listed_ok != Some(true) && *r == Default::default(), || {
             format!("the sweep of {what}, which does not exist (listing ok: {listed_ok:?}), reported {r:?}")
         });
         return;
@@ -1352,7 +1383,7 @@ async fn churn(world: World, book: SharedBook, stream: u64) {
         match rng.range(0, 6) {
             0 => {
                 let name = format!("traces-{}.jsonl", 500_000 + stream * 10_000 + n);
-                lock(&book).created_ms.insert(name.clone(), now_ms);
+                lock(&book).book_created(&name, now_ms);
                 let _ = env.fs.write(Path::new(TELEMETRY).join(name), vec![b'c'; 100]).await;
             }
             1 => {
@@ -1364,7 +1395,7 @@ async fn churn(world: World, book: SharedBook, stream: u64) {
                 if hostile {
                     // Rewritten under its old name (a new process that got
                     // the pid): young again, whatever a sweep saw of it.
-                    lock(&book).created_ms.insert(name.clone(), now_ms);
+                    lock(&book).book_created(&name, now_ms);
                     let _ = env.fs.write(Path::new(TELEMETRY).join(name), vec![b'r'; 50]).await;
                 } else {
                     let _ = env.fs.remove_file(Path::new(TELEMETRY).join(name)).await;
@@ -1386,7 +1417,7 @@ async fn churn(world: World, book: SharedBook, stream: u64) {
                 };
                 let path = Path::new(TELEMETRY).join(&name);
                 if name.starts_with("audit-") {
-                    lock(&book).created_ms.insert(name.clone(), now_ms);
+                    lock(&book).book_created(&name, now_ms);
                     let _ = env.fs.write(&path, vec![b'a'; 64]).await;
                 }
                 let ahead = Duration::from_secs(rng.range(86_400, 10 * 365 * 86_400));
@@ -1473,7 +1504,7 @@ async fn racer(world: World, book: SharedBook) {
 async fn dated_back(world: &World, book: &SharedBook, env: &Env, names: &[String]) {
     for name in names {
         let path = Path::new(TELEMETRY).join(name);
-        lock(book).created_ms.insert(name.clone(), world.now().as_millis() as u64);
+        lock(book).book_created(name, world.now().as_millis() as u64);
         if env.fs.write(&path, vec![b'd'; 32]).await.is_ok() {
             let _ = world.harness_touch(&path, env.clock.wall() - Duration::from_secs(86_400));
         }
@@ -1746,15 +1777,18 @@ async fn swapper(world: &World, book: &SharedBook, variant: Variant) {
 }
 
 /// A replica's file system, core's sweeps unchanged on top of it:
-/// - `FollowsSwap`: every look at a swept directory after the first is
-///   answered with what the first found, as a sweep that never looked at
-///   its directory again did (core until session 25);
+/// - `FollowsSwap`: every look at a swept directory after its first
+///   sweep's two is answered with what the last of them found, as a sweep
+///   that never looked at its directory again did (core until session
+///   25);
 /// - `SkipsNonUtf8`: a listing never shows a name that is not UTF-8, as a
 ///   sweep that kept such names as of no kind never judged them.
 struct LegacyFs {
     inner: Arc<dyn steadfast_core::Fs>,
     variant: Variant,
-    seen: Mutex<BTreeMap<PathBuf, steadfast_core::Metadata>>,
+    /// Per swept directory: the looks at it so far, and the last answer
+    /// (a directory) it gave.
+    seen: Mutex<BTreeMap<PathBuf, (u32, steadfast_core::Metadata)>>,
 }
 
 impl steadfast_core::Fs for LegacyFs {
@@ -1775,14 +1809,19 @@ impl steadfast_core::Fs for LegacyFs {
                 }
                 _ => None,
             };
-            if let Some(m) = root.as_ref().and_then(|p| lock(&self.seen).get(p).cloned()) {
+            // The first sweep's two looks (before and after its listing)
+            // are real; every later one is answered from memory.
+            if let Some((_, m)) = root.as_ref().and_then(|p| lock(&self.seen).get(p).cloned()).filter(|(n, _)| *n >= 2)
+            {
                 return Ok(steadfast_core::FsOutput::Metadata(m));
             }
             let out = self.inner.exec(op).await;
             if let (Some(p), Ok(steadfast_core::FsOutput::Metadata(m))) = (root, &out)
                 && m.kind == FileKind::Dir
             {
-                lock(&self.seen).insert(p, m.clone());
+                let mut seen = lock(&self.seen);
+                let looks = seen.get(&p).map_or(0, |(n, _)| *n) + 1;
+                seen.insert(p, (looks, m.clone()));
             }
             out
         })

@@ -20,15 +20,21 @@
 //!   entries (R3); an entry that vanishes, appears, fails (EACCES, EIO) or
 //!   turns into a symlink mid-sweep is counted and skipped, and the sweep
 //!   goes on (R4).
-//! - The swept directory is the one its path names when listed; a path
-//!   that names a symlink (or no directory) is not swept, and counts as an
-//!   error: configure the resolved path. Each removal first checks that the
-//!   path still names the directory listed, so a directory renamed away and
-//!   replaced by a symlink or another directory mid-sweep loses nothing of
-//!   the replacement (R1); the sweep then removes nothing more and counts
-//!   what it had left as changed. Only a swap that lands between that look
-//!   and the removal itself escapes it: the `Fs` seam removes by path,
-//!   with no `unlinkat` on a directory handle.
+//! - The swept directory is the one its path names when listed, looked at
+//!   before and after the listing; a path that names a symlink (or no
+//!   directory), or one replaced while it was listed, is not swept and
+//!   counts as an error (with a `tracing` warning): configure the resolved
+//!   path. Each removal first checks that the path still names the
+//!   directory listed, so a directory renamed away and replaced by a
+//!   symlink or another directory mid-sweep loses nothing of the
+//!   replacement (R1); the sweep then removes nothing more, counts that
+//!   entry as an error and what it had left as changed, and warns. Only a
+//!   swap that lands between that look and the removal itself escapes it:
+//!   the `Fs` seam removes by path, with no `unlinkat` on a directory
+//!   handle.
+//! - A workspace whose name is not UTF-8 is kept ([`Kept::NotAKind`]): the
+//!   [`SessionIndex`] is asked by `&str`, and a workspace whose row cannot
+//!   be looked up is never an orphan.
 //! - [`spawn_after`] starts a sweep after a boot delay (90 s)
 //!   on a background task that never keeps the process alive.
 //! - [`LazySink`]: a JSONL sink whose file appears on its first write only

@@ -40,12 +40,13 @@ fn pid_in(name: &[u8], kind: &Kind) -> Option<u32> {
 }
 
 /// The directory a sweep lists and removes in, as it found it: its path
-/// and the identity of the directory there once listed. Every removal
-/// first checks that the path still names that directory, so that a
-/// directory renamed away and replaced (by a symlink, or by another
-/// directory) mid-sweep never has its replacement's entries deleted (R1).
-struct Root<'a> {
-    path: &'a Path,
+/// and the identity of the directory there, the same before and after the
+/// listing. Every removal first checks that the path still names that
+/// directory, so that a directory renamed away and replaced (by a symlink,
+/// or by another directory) mid-sweep never has its replacement's entries
+/// deleted (R1).
+struct Root {
+    path: PathBuf,
     id: u64,
 }
 
@@ -53,34 +54,56 @@ struct Root<'a> {
 enum RootNow {
     /// Still the directory the sweep listed.
     Same,
-    /// Gone, or something else (a symlink, another directory): the sweep
-    /// stops removing.
-    Moved,
-    /// The look failed (EIO, EACCES): this entry is an error, the next
-    /// looks again.
-    Failed,
+    /// Gone, or something else (a symlink, another directory), or the
+    /// look failed: this entry is an error. `moved`: the sweep stops
+    /// removing (a failed look leaves the next entry to look again).
+    Not { moved: bool },
 }
 
-impl Root<'_> {
+impl Root {
     async fn now(&self, env: &Env) -> RootNow {
-        match env.fs.symlink_metadata(self.path).await {
-            Ok(m) if m.kind == FileKind::Dir && m.id == self.id => RootNow::Same,
-            Ok(_) => RootNow::Moved,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => RootNow::Moved,
-            Err(_) => RootNow::Failed,
+        let moved = match env.fs.symlink_metadata(&self.path).await {
+            Ok(m) if m.kind == FileKind::Dir && m.id == self.id => return RootNow::Same,
+            Ok(_) => true,
+            Err(e) => e.kind() == io::ErrorKind::NotFound,
+        };
+        if moved {
+            tracing::warn!(dir = %self.path.display(), "the swept directory was replaced mid-sweep; this sweep removes nothing more");
+        }
+        RootNow::Not { moved }
+    }
+}
+
+/// What a look at a swept path found: its identity if it is a directory
+/// of its own; `None` (nothing to sweep) if missing; an error, counted,
+/// if it is anything else (a symlink is never followed, at the root as
+/// below it) or the look failed.
+async fn look_at_root(env: &Env, dir: &Path, report: &mut SweepReport) -> Option<u64> {
+    match env.fs.symlink_metadata(dir).await {
+        Ok(m) if m.kind == FileKind::Dir => Some(m.id),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Ok(m) => {
+            tracing::warn!(dir = %dir.display(), kind = ?m.kind, "a swept path is no directory of its own: not swept (configure the resolved path)");
+            report.errors += 1;
+            None
+        }
+        Err(_) => {
+            report.errors += 1;
+            None
         }
     }
 }
 
 /// A sweep's listing and its root: `None` when there is nothing to sweep
 /// (a missing directory is a no-op) or nothing may be swept (an
-/// unreadable directory, or a path that is no directory of its own: a
-/// symlink is never followed, at the root as below it; either counts as
-/// an error). The root is looked at after the listing: if it moved in
-/// between, the names listed are judged in the directory the look found,
-/// each by its own look, and the removals stop if that one moves.
-async fn list<'a>(env: &Env, dir: &'a Path, report: &mut SweepReport) -> Option<(Vec<DirEntry>, Root<'a>)> {
-    let entries = match env.fs.read_dir(dir).await {
+/// unreadable directory, a path that is no directory of its own, or one
+/// replaced while it was listed; each counts as an error). The path is
+/// taken as its components say (`logs/` is `logs`: a trailing slash would
+/// make the system follow a final symlink).
+async fn list(env: &Env, dir: &Path, report: &mut SweepReport) -> Option<(Vec<DirEntry>, Root)> {
+    let dir: PathBuf = dir.components().collect();
+    let before = look_at_root(env, &dir, report).await?;
+    let entries = match env.fs.read_dir(&dir).await {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
         Err(_) => {
@@ -88,17 +111,14 @@ async fn list<'a>(env: &Env, dir: &'a Path, report: &mut SweepReport) -> Option<
             return None;
         }
     };
-    match env.fs.symlink_metadata(dir).await {
-        Ok(m) if m.kind == FileKind::Dir => {
-            report.listed = entries.len();
-            Some((entries, Root { path: dir, id: m.id }))
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Ok(_) | Err(_) => {
-            report.errors += 1;
-            None
-        }
+    let after = look_at_root(env, &dir, report).await?;
+    if after != before {
+        tracing::warn!(dir = %dir.display(), "the swept directory was replaced while it was listed: not swept");
+        report.errors += 1;
+        return None;
     }
+    report.listed = entries.len();
+    Some((entries, Root { path: dir, id: after }))
 }
 
 struct Candidate {
@@ -121,6 +141,7 @@ struct Candidate {
 pub async fn sweep_dir(env: &Env, dir: &Path, policy: &RetentionPolicy) -> SweepReport {
     let mut report = SweepReport::default();
     let Some((entries, root)) = list(env, dir, &mut report).await else { return report };
+    let dir = root.path.as_path();
     let mut by_kind: Vec<Vec<Candidate>> = policy.kinds.iter().map(|_| Vec::new()).collect();
     for entry in entries {
         yield_now().await;
@@ -235,7 +256,7 @@ async fn candidate(
 /// kind's), every candidate left counts as changed: none is removed.
 async fn enforce(
     env: &Env,
-    root: &Root<'_>,
+    root: &Root,
     kind: &Kind,
     mut candidates: Vec<Candidate>,
     deletions_max: usize,
@@ -277,7 +298,7 @@ async fn enforce(
         match delete_if_unchanged(env, root, &c).await {
             Outcome::RootMoved => {
                 *moved = true;
-                report.changed += 1;
+                report.errors += 1;
                 continue;
             }
             Outcome::Deleted => {
@@ -314,7 +335,7 @@ enum Outcome {
 /// moved. The root is looked at last, just before the removal: a swap
 /// that lands between that look and the removal is the one race no
 /// removal by path can close (no `unlinkat` through the seam).
-async fn delete_if_unchanged(env: &Env, root: &Root<'_>, c: &Candidate) -> Outcome {
+async fn delete_if_unchanged(env: &Env, root: &Root, c: &Candidate) -> Outcome {
     match env.fs.symlink_metadata(&c.path).await {
         Ok(m) if m.kind == FileKind::File && (m.modified, m.changed, m.id) == (c.modified, c.changed, c.id) => {}
         Ok(_) => return Outcome::Changed,
@@ -323,8 +344,8 @@ async fn delete_if_unchanged(env: &Env, root: &Root<'_>, c: &Candidate) -> Outco
     }
     match root.now(env).await {
         RootNow::Same => {}
-        RootNow::Moved => return Outcome::RootMoved,
-        RootNow::Failed => return Outcome::Failed,
+        RootNow::Not { moved: true } => return Outcome::RootMoved,
+        RootNow::Not { moved: false } => return Outcome::Failed,
     }
     match env.fs.remove_file(&c.path).await {
         Ok(()) => Outcome::Deleted,
@@ -362,7 +383,7 @@ pub async fn sweep_orphans(env: &Env, root: &Path, index: &dyn SessionIndex, pol
 /// the sweep removes nothing more).
 async fn orphan(
     env: &Env,
-    root: &Root<'_>,
+    root: &Root,
     name: &str,
     index: &dyn SessionIndex,
     floor: Duration,
@@ -399,11 +420,10 @@ async fn orphan(
     }
     match root.now(env).await {
         RootNow::Same => {}
-        RootNow::Moved => {
-            changed(report);
-            return true;
+        RootNow::Not { moved } => {
+            failed(report);
+            return moved;
         }
-        RootNow::Failed => return failed(report),
     }
     match env.fs.remove_dir_all(&path).await {
         Ok(()) => report.deleted += 1,

@@ -255,9 +255,9 @@ fn the_memory_watch_skips_a_sample_whose_file_went_missing() {
 }
 
 /// The real file system, except that the `at`th look at an entry of `dir`
-/// (a `symlink_metadata` of a path under it) first renames `dir` away and
-/// puts `replacement` in its place: a symlink to it, or (`renamed_in`)
-/// the directory itself. A hostile user with write access to the parent,
+/// (a `symlink_metadata` of a path under it; `at` 0: the listing of `dir`
+/// itself) first renames `dir` away and puts `replacement` in its place: a
+/// symlink to it, or (`renamed_in`) the directory itself. A hostile user with write access to the parent,
 /// timed exactly (the race a helper's trial won with a thread).
 struct SwapAt {
     inner: std::sync::Arc<dyn steadfast_core::Fs>,
@@ -270,11 +270,14 @@ struct SwapAt {
 
 impl SwapAt {
     fn swap_if_due(&self, op: &steadfast_core::FsOp) {
-        let steadfast_core::FsOp::SymlinkMetadata(p) = op else { return };
-        if p.parent() != Some(self.dir.as_path()) {
-            return;
-        }
-        if self.looks.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 != self.at {
+        let due = match op {
+            steadfast_core::FsOp::ReadDir(p) => self.at == 0 && *p == self.dir,
+            steadfast_core::FsOp::SymlinkMetadata(p) if p.parent() == Some(self.dir.as_path()) => {
+                self.looks.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == self.at
+            }
+            _ => false,
+        };
+        if !due {
             return;
         }
         std::fs::rename(&self.dir, self.dir.with_extension("moved")).expect("rename the swept directory away");
@@ -318,7 +321,7 @@ fn a_sweep_never_deletes_in_a_directory_swapped_into_its_place() {
     };
     // Looks 1..=300 judge the candidates; from 301 on, each removal is
     // preceded by a look at its file (and one at the directory).
-    for (at, renamed_in) in [(1, false), (150, true), (299, false), (301, true), (400, false)] {
+    for (at, renamed_in) in [(0, true), (0, false), (1, false), (150, true), (299, false), (301, true), (400, false)] {
         let base = tempfile::tempdir().expect("tempdir");
         let (dir, outside) = (base.path().join("telemetry"), base.path().join("outside"));
         for d in [&dir, &outside] {
@@ -344,11 +347,17 @@ fn a_sweep_never_deletes_in_a_directory_swapped_into_its_place() {
         assert_eq!(left, names.len(), "R1: swap at look {at} (renamed in: {renamed_in}): {report:?}");
         let moved_left = std::fs::read_dir(dir.with_extension("moved")).expect("list the moved directory").count();
         // The sweep deleted in the directory it listed until the swap, and
-        // counted every file it had not dealt with as changed.
+        // counted every file it had not dealt with (one error for the
+        // removal that found the swap, the rest changed).
         assert_eq!(moved_left, names.len() - report.deleted, "swap at look {at}: {report:?}");
+        if at == 0 {
+            // Replaced while it was listed: not swept, one error.
+            assert_eq!((report.listed, report.errors, report.deleted), (0, 1, 0), "{report:?}");
+            continue;
+        }
         let kept: usize = report.kept.values().sum();
         assert_eq!(report.deleted + kept + report.changed + report.errors, report.examined, "{report:?}");
-        assert!(report.changed > 0, "swap at look {at}: {report:?}");
+        assert!(report.errors + report.changed > 0, "swap at look {at}: {report:?}");
     }
 }
 
@@ -371,11 +380,18 @@ fn a_sweep_of_a_path_that_is_a_symlink_deletes_nothing() {
         deletions_max: 100,
     };
     let orphans = OrphanPolicy { age_floor: Duration::ZERO, removals_max: 100 };
-    let (files, dirs) = rt().block_on(async {
+    // With a trailing slash too (the system would follow the link).
+    let slashed = std::path::PathBuf::from(format!("{}/", link.display()));
+    let reports = rt().block_on(async {
         let env = Env::real().expect("env");
-        (sweep_dir(&env, &link, &policy).await, sweep_orphans(&env, &link, &Rows(vec![]), &orphans).await)
+        let mut reports = Vec::new();
+        for path in [&link, &slashed] {
+            reports.push(sweep_dir(&env, path, &policy).await);
+            reports.push(sweep_orphans(&env, path, &Rows(vec![]), &orphans).await);
+        }
+        reports
     });
-    for r in [&files, &dirs] {
+    for r in &reports {
         assert_eq!((r.errors, r.deleted, r.listed), (1, 0, 0), "{r:?}");
     }
     assert_eq!(std::fs::read_dir(&target).expect("list").count(), 20);
@@ -407,7 +423,7 @@ fn an_orphan_sweep_never_removes_in_a_root_swapped_into_its_place() {
         let policy = OrphanPolicy { age_floor: Duration::ZERO, removals_max: 10 };
         let report = rt.block_on(async { sweep_orphans(&env, &root, &Rows(vec![]), &policy).await });
         assert_eq!(std::fs::read_dir(&outside).expect("list").count(), 6, "R1: swap at look {at}: {report:?}");
-        assert!(report.changed > 0 && report.deleted < 6, "swap at look {at}: {report:?}");
+        assert!(report.errors > 0 && report.deleted < 6, "swap at look {at}: {report:?}");
     }
 }
 
