@@ -24,7 +24,10 @@
 //!   to the last whole line before a hold's first append and after any
 //!   failed one, in place (`ftruncate` through a handle, reading only the
 //!   tail): the transcript stays the file it is, with its permissions, its
-//!   hard links and a symlink at its path.
+//!   hard links and a symlink at its path (whose target is what is cut: a
+//!   target with no newline at all is one partial line, and is cut to
+//!   empty). The look at the tail is read-only, so an append-only
+//!   transcript (`chattr +a`) with a whole tail takes appends.
 //! - [`LockGuard::release`] removes the lock file only if it still names the
 //!   guard's nonce and its lease allows (L5); releasing twice is a no-op.
 //! - An [`Attempt`] tracks every lock it acquires or reacquires.
