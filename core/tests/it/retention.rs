@@ -269,6 +269,21 @@ struct SwapAt {
 }
 
 impl SwapAt {
+    /// The real environment on `rt`, its file system swapping `dir` for
+    /// `replacement` at look `at`.
+    fn env(rt: &tokio::runtime::Runtime, dir: &Path, replacement: &Path, renamed_in: bool, at: usize) -> Env {
+        let mut env = rt.block_on(async { Env::real() }).expect("env");
+        env.fs = std::sync::Arc::new(SwapAt {
+            inner: env.fs.clone(),
+            dir: dir.to_path_buf(),
+            replacement: replacement.to_path_buf(),
+            renamed_in,
+            at,
+            looks: Default::default(),
+        });
+        env
+    }
+
     fn swap_if_due(&self, op: &steadfast_core::FsOp) {
         let due = match op {
             steadfast_core::FsOp::ReadDir(p) => self.at == 0 && *p == self.dir,
@@ -331,16 +346,7 @@ fn a_sweep_never_deletes_in_a_directory_swapped_into_its_place() {
             }
         }
         let rt = rt();
-        let real = rt.block_on(async { Env::real() }).expect("env");
-        let mut env = real.clone();
-        env.fs = std::sync::Arc::new(SwapAt {
-            inner: real.fs.clone(),
-            dir: dir.clone(),
-            replacement: outside.clone(),
-            renamed_in,
-            at,
-            looks: Default::default(),
-        });
+        let env = SwapAt::env(&rt, &dir, &outside, renamed_in, at);
         let report = rt.block_on(async { sweep_dir(&env, &dir, &policy).await });
         let outside_now = if renamed_in { dir.clone() } else { outside.clone() };
         let left = std::fs::read_dir(&outside_now).expect("list the replacement").count();
@@ -410,16 +416,7 @@ fn an_orphan_sweep_never_removes_in_a_root_swapped_into_its_place() {
             }
         }
         let rt = rt();
-        let real = rt.block_on(async { Env::real() }).expect("env");
-        let mut env = real.clone();
-        env.fs = std::sync::Arc::new(SwapAt {
-            inner: real.fs.clone(),
-            dir: root.clone(),
-            replacement: outside.clone(),
-            renamed_in: false,
-            at,
-            looks: Default::default(),
-        });
+        let env = SwapAt::env(&rt, &root, &outside, false, at);
         let policy = OrphanPolicy { age_floor: Duration::ZERO, removals_max: 10 };
         let report = rt.block_on(async { sweep_orphans(&env, &root, &Rows(vec![]), &policy).await });
         assert_eq!(std::fs::read_dir(&outside).expect("list").count(), 6, "R1: swap at look {at}: {report:?}");
