@@ -140,8 +140,7 @@ impl Inner {
     /// Done: the file ends where a record can start.
     async fn cut_fragment(&self, max: u64) -> io::Result<()> {
         let fs = &self.fs;
-        let rw = OpenMode::READ_WRITE;
-        let h = match fs.open(&self.path, rw).await {
+        let h = match fs.open(&self.path, OpenMode::READ_WRITE).await {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.state().fragment_max = None;
                 return Ok(());

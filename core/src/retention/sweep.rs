@@ -379,7 +379,7 @@ pub async fn sweep_orphans(env: &Env, root: &Path, index: &dyn SessionIndex, pol
 }
 
 /// Judge one workspace and remove it if it is an orphan; `true` when the
-/// root moved under the sweep (this entry is then counted as changed, and
+/// root moved under the sweep (this entry is then counted as an error, and
 /// the sweep removes nothing more).
 async fn orphan(
     env: &Env,
