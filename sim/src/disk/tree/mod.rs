@@ -17,6 +17,8 @@ use std::time::SystemTime;
 
 use steadfast_core::FileKind;
 
+mod entries;
+use entries::{Entries, Name};
 mod handles;
 pub use handles::FILE_LEN_MAX;
 pub(crate) use handles::ebadf;
@@ -48,8 +50,8 @@ enum Node {
         durable: Vec<u8>,
     },
     Dir {
-        live: BTreeMap<OsString, Ino>,
-        durable: BTreeMap<OsString, Ino>,
+        live: Entries,
+        durable: BTreeMap<Name, Ino>,
     },
     Symlink {
         target: PathBuf,
@@ -221,7 +223,7 @@ impl Tree {
     /// An empty tree: a root directory, durable.
     pub fn new(wall: SystemTime) -> Tree {
         let root = Inode {
-            node: Node::Dir { live: BTreeMap::new(), durable: BTreeMap::new() },
+            node: Node::Dir { live: Entries::default(), durable: BTreeMap::new() },
             mtime: wall,
             ctime: wall,
             refs: 1,
@@ -259,7 +261,7 @@ impl Tree {
 
     /// Nothing but an empty root, and nothing open: a tree as new.
     pub fn is_new(&self) -> bool {
-        self.slots.len() == 1 && self.entries(ROOT).is_ok_and(BTreeMap::is_empty) && self.handles.is_empty()
+        self.slots.len() == 1 && self.entries(ROOT).is_ok_and(Entries::is_empty) && self.handles.is_empty()
     }
 
     fn get(&self, ino: Ino) -> &Inode {
@@ -299,14 +301,14 @@ impl Tree {
         }
     }
 
-    fn entries(&self, dir: Ino) -> io::Result<&BTreeMap<OsString, Ino>> {
+    fn entries(&self, dir: Ino) -> io::Result<&Entries> {
         match &self.get(dir).node {
             Node::Dir { live, .. } => Ok(live),
             _ => Err(err(ErrorKind::NotADirectory)),
         }
     }
 
-    fn link(&mut self, dir: Ino, name: OsString, ino: Ino, wall: SystemTime) {
+    fn link(&mut self, dir: Ino, name: Name, ino: Ino, wall: SystemTime) {
         self.entries_changed = true;
         self.incref(ino);
         self.get_mut(ino).ctime = wall;
@@ -368,7 +370,7 @@ impl Tree {
             if name.len() > NAME_MAX {
                 return Err(name_too_long());
             }
-            let child = *self.entries(dir)?.get(OsStr::from_bytes(name)).ok_or_else(|| err(ErrorKind::NotFound))?;
+            let child = self.entries(dir)?.get(OsStr::from_bytes(name)).ok_or_else(|| err(ErrorKind::NotFound))?;
             let is_last = next_name(rest).is_none() && outer.iter().all(|r| next_name(r).is_none());
             match &self.get(child).node {
                 Node::Symlink { target } if !is_last || follow_last => {
@@ -396,7 +398,7 @@ impl Tree {
     }
 
     /// The directory that holds `path`'s last component, and that component.
-    fn parent(&self, path: &Path) -> io::Result<(Ino, OsString)> {
+    fn parent(&self, path: &Path) -> io::Result<(Ino, Name)> {
         // A plain path (most are) splits at its last slash.
         let b = path.as_os_str().as_bytes();
         if crate::schedule::plain(b)
@@ -409,12 +411,12 @@ impl Tree {
             if b.len() - i - 1 > NAME_MAX {
                 return Err(name_too_long());
             }
-            return Ok((dir, OsStr::from_bytes(&b[i + 1..]).to_os_string()));
+            return Ok((dir, Name::from(OsStr::from_bytes(&b[i + 1..]))));
         }
         // A relative path is named whole, not by the parent it would have.
         below_root(path)?;
         let name = match path.file_name() {
-            Some(n) => n.to_os_string(),
+            Some(n) => Name::from(n),
             None => return Err(io::Error::new(ErrorKind::InvalidInput, format!("no file name: {}", path.display()))),
         };
         let dir = self.walk(path.parent().unwrap_or(Path::new("/")), true)?;
@@ -426,7 +428,7 @@ impl Tree {
     }
 
     fn child(&self, dir: Ino, name: &OsStr) -> Option<Ino> {
-        self.entries(dir).ok().and_then(|e| e.get(name).copied())
+        self.entries(dir).ok().and_then(|e| e.get(name))
     }
 
     fn kind(&self, ino: Ino) -> FileKind {
@@ -495,10 +497,10 @@ impl Tree {
                     durable.clone_from(data);
                 }
                 Node::Dir { live, durable } => {
-                    lost.dirs += u64::from(live != durable);
-                    let gone: Vec<Ino> = live.values().copied().collect();
+                    lost.dirs += u64::from(live.sorted() != durable);
+                    let gone: Vec<Ino> = live.values().collect();
                     let back: Vec<Ino> = durable.values().copied().collect();
-                    live.clone_from(durable);
+                    *live = Entries::from_sorted(durable.clone());
                     dir_changes.push((back, gone));
                 }
                 Node::Symlink { .. } | Node::Special => {}
@@ -527,7 +529,7 @@ impl Tree {
                 stack.pop();
                 continue;
             };
-            let p = path.join(name);
+            let p = path.join(&**name);
             let (len, hash) = match &self.get(child).node {
                 Node::File { data, .. } => (data.len() as u64, hash_bytes(data)),
                 Node::Symlink { target } => {
@@ -564,7 +566,7 @@ impl Tree {
     /// `symlink_metadata` of each entry, in one step.
     pub fn dir_entries(&self, dir: &Path) -> io::Result<Vec<(OsString, steadfast_core::fs::Metadata)>> {
         let entries = self.entries(self.walk(dir, true)?)?;
-        Ok(entries.iter().map(|(name, &ino)| (name.clone(), self.inode_metadata(ino))).collect())
+        Ok(entries.iter().map(|(name, &ino)| (name.to_os_string(), self.inode_metadata(ino))).collect())
     }
 
     /// The length of the regular file `path` names (following symlinks),
@@ -591,7 +593,7 @@ impl Tree {
             }
             match &self.get(ino).node {
                 Node::File { data, .. } => total += data.len() as u64,
-                Node::Dir { live, .. } => stack.extend(live.values().copied()),
+                Node::Dir { live, .. } => stack.extend(live.values()),
                 Node::Symlink { .. } | Node::Special => {}
             }
         }
@@ -718,7 +720,7 @@ mod walk_tests {
                 last = *stack.last().expect("root");
                 continue;
             }
-            let child = *t.entries(dir)?.get(&name).ok_or_else(|| err(ErrorKind::NotFound))?;
+            let child = t.entries(dir)?.get(&name).ok_or_else(|| err(ErrorKind::NotFound))?;
             let is_last = todo.iter().all(|rest| rest.clone().all(|c| !is_name(c)));
             match &t.get(child).node {
                 Node::Symlink { target } if !is_last || follow_last => {

@@ -2,18 +2,18 @@
 //! `Fs` contract in `core` states it.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
+
 use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use steadfast_core::{DirEntry, FileKind, FsOp, FsOutput, Metadata};
 
-use super::{DIR_LEN, ELOOP, Ino, Node, SYMLINK_HOPS_MAX, Tree, err, names};
+use super::{DIR_LEN, ELOOP, Entries, Ino, Name, Node, SYMLINK_HOPS_MAX, Tree, err, names};
 
 /// Where a write lands: a new file in a directory, or an existing file.
 pub(super) enum PutTarget {
-    New(Ino, OsString),
+    New(Ino, Name),
     File(Ino),
 }
 
@@ -106,7 +106,7 @@ impl Tree {
         if self.child(dir, &name).is_some() {
             return Err(err(ErrorKind::AlreadyExists));
         }
-        let ino = self.alloc(Node::Dir { live: BTreeMap::new(), durable: BTreeMap::new() }, wall);
+        let ino = self.alloc(Node::Dir { live: Entries::default(), durable: BTreeMap::new() }, wall);
         self.link(dir, name, ino, wall);
         Ok(())
     }
@@ -154,7 +154,7 @@ impl Tree {
                 && self.child(*dir, name).is_none()
                 && self.refuse_trailing_slash(&op).is_none()
             {
-                let (dir, name) = (*dir, name.to_os_string());
+                let (dir, name) = (*dir, Name::from(name));
                 let ino = self.alloc(Node::File { data: data.clone(), durable: Vec::new() }, wall);
                 self.link(dir, name, ino, wall);
                 continue;
@@ -324,7 +324,7 @@ impl Tree {
     }
 
     fn empty_dir(&mut self, dir: Ino, wall: SystemTime) -> u64 {
-        let children: Vec<(OsString, Ino)> =
+        let children: Vec<(Name, Ino)> =
             self.entries(dir).map(|e| e.iter().map(|(n, i)| (n.clone(), *i)).collect()).unwrap_or_default();
         let mut removed = 0;
         for (name, ino) in children {
@@ -343,7 +343,7 @@ impl Tree {
             if !seen.insert(ino) {
                 return 0; // a directory cycle a power loss left (see `live_bytes`)
             }
-            let children = t.entries(ino).map(|e| e.values().copied().collect::<Vec<_>>()).unwrap_or_default();
+            let children = t.entries(ino).map(|e| e.values().collect::<Vec<_>>()).unwrap_or_default();
             1 + children
                 .into_iter()
                 .map(|c| if t.kind(c) == FileKind::Dir { count(t, c, seen) } else { 1 })
@@ -360,7 +360,7 @@ impl Tree {
         Ok(self
             .entries(dir)?
             .iter()
-            .map(|(name, &ino)| DirEntry { name: name.clone(), kind: self.kind(ino) })
+            .map(|(name, &ino)| DirEntry { name: name.to_os_string(), kind: self.kind(ino) })
             .collect())
     }
 
@@ -401,7 +401,7 @@ impl Tree {
         // copy into this tree (a journal commit looks at every directory).
         match &self.get(ino).node {
             Node::File { data, durable } if data == durable || !files_too => return,
-            Node::Dir { live, durable } if live == durable => return,
+            Node::Dir { live, durable } if live.sorted() == durable => return,
             _ => {}
         }
         let (added, removed) = match &mut self.get_mut(ino).node {
@@ -410,9 +410,9 @@ impl Tree {
                 return;
             }
             Node::Dir { live, durable } => {
-                let added: Vec<Ino> = live.values().copied().collect();
+                let added: Vec<Ino> = live.values().collect();
                 let removed: Vec<Ino> = durable.values().copied().collect();
-                durable.clone_from(live);
+                durable.clone_from(live.sorted());
                 (added, removed)
             }
             Node::Symlink { .. } | Node::Special => return,
