@@ -97,6 +97,7 @@ cases![
     append_handle_writes_land_at_the_end,
     set_len_cuts_and_zero_extends,
     open_modes_follow_std,
+    no_follow_refuses_a_final_symlink_only,
     open_refuses_a_directory_for_writing_and_syncs_it_for_reading,
     a_handle_follows_its_file_through_rename_and_unlink,
     a_handle_refuses_what_its_mode_forbids,
@@ -572,8 +573,7 @@ fn expect_errno<T: std::fmt::Debug>(what: &str, result: io::Result<T>, errno: i3
 const EBADF: i32 = 9;
 
 /// Read, write, both; create if missing.
-const RW_CREATE: OpenMode =
-    OpenMode { read: true, write: true, append: false, truncate: false, create: true, create_new: false };
+const RW_CREATE: OpenMode = OpenMode { read: true, write: true, create: true, ..OpenMode::READ };
 
 async fn create_dir_cases(fs: &dyn Fs, root: &Path, _: &Path) -> Verdict {
     ok("create_dir", fs.create_dir(root.join("d")).await)?;
@@ -673,6 +673,41 @@ async fn open_modes_follow_std(fs: &dyn Fs, root: &Path, _: &Path) -> Verdict {
     expect_content(fs, &p, b"").await?;
     let missing_parent = root.join("none").join("f");
     expect_kind("missing parent", fs.open(&missing_parent, OpenMode::CREATE).await, ErrorKind::NotFound)
+}
+
+const ELOOP: i32 = 40;
+
+async fn no_follow_refuses_a_final_symlink_only(fs: &dyn Fs, root: &Path, _: &Path) -> Verdict {
+    let (t, l, gone) = (root.join("t"), root.join("l"), root.join("gone"));
+    ok("write", fs.write(&t, b"keep".to_vec()).await)?;
+    ok("symlink", fs.symlink(&t, &l).await)?;
+    ok("dangling symlink", fs.symlink(root.join("missing"), &gone).await)?;
+    for (what, mode) in [
+        ("append", OpenMode::APPEND_CREATE),
+        ("read-write", OpenMode::READ_WRITE),
+        ("create", OpenMode::CREATE),
+        ("read", OpenMode::READ),
+    ] {
+        let mode = mode.refuse_symlink();
+        expect_errno(&format!("{what} through a symlink"), fs.open(&l, mode).await, ELOOP)?;
+        expect_errno(&format!("{what} through a dangling symlink"), fs.open(&gone, mode).await, ELOOP)?;
+    }
+    expect_content(fs, &t, b"keep").await?;
+    expect_missing(fs, &root.join("missing")).await?;
+    // A regular file, a missing one, and symlinks among the directories
+    // above the last component are all as without it.
+    let h = ok("append to a file", fs.open(&t, OpenMode::APPEND_CREATE.refuse_symlink()).await)?;
+    ok("write_at", fs.write_at(&h, 0, b"!".to_vec()).await)?;
+    ok("close", fs.close(&h).await)?;
+    expect_content(fs, &t, b"keep!").await?;
+    ok("create_dir", fs.create_dir(root.join("d")).await)?;
+    ok("symlink to the directory", fs.symlink(root.join("d"), root.join("dl")).await)?;
+    let h = ok(
+        "create under a symlinked directory",
+        fs.open(root.join("dl").join("n"), OpenMode::APPEND_CREATE.refuse_symlink()).await,
+    )?;
+    ok("close", fs.close(&h).await)?;
+    check(kind_of(fs, &root.join("d").join("n")).await? == FileKind::File, || "not created under the directory".into())
 }
 
 async fn open_refuses_a_directory_for_writing_and_syncs_it_for_reading(fs: &dyn Fs, root: &Path, _: &Path) -> Verdict {

@@ -51,7 +51,7 @@
 //!
 //! | operation | success | errors (kind) |
 //! |---|---|---|
-//! | `Open { path, mode }` | a handle ([`FsOutput::Handle`]); with `create`, a missing file is created (following a symlink to its missing target); with `create_new`, exclusively (a dangling symlink counts as existing); with `truncate`, the file is emptied; a directory opens for reading only | a mode [`OpenMode::check`] refuses: `InvalidInput`; missing without `create`: `NotFound`; exists with `create_new`: `AlreadyExists`; a directory opened for writing: `IsADirectory`; FIFO, socket or device: `InvalidInput` (never blocks) |
+//! | `Open { path, mode }` | a handle ([`FsOutput::Handle`]); with `create`, a missing file is created (following a symlink to its missing target); with `create_new`, exclusively (a dangling symlink counts as existing); with `truncate`, the file is emptied; a directory opens for reading only | a mode [`OpenMode::check`] refuses: `InvalidInput`; missing without `create`: `NotFound`; exists with `create_new`: `AlreadyExists`; a directory opened for writing: `IsADirectory`; FIFO, socket or device: `InvalidInput` (never blocks); with `no_follow`, a symlink as the last component (dangling or not, but for `create_new`, which says `AlreadyExists`): raw `ELOOP` |
 //! | `ReadAt { handle, offset, len }` | up to `len` bytes from `offset` ([`FsOutput::Bytes`]); fewer only at the end of the file, none at or past it | not opened for reading: raw `EBADF`; a directory: `IsADirectory`; closed handle: raw `EBADF` |
 //! | `WriteAt { handle, at, data }` | all of `data` lands at `at` (a gap past the end reads as zeros); on an `append` handle every write lands at the end, whatever `at` says (as Linux does for `pwrite`); returns the offset just past the data ([`FsOutput::Offset`]) | not opened for writing: raw `EBADF`; as `Write` for a full disk |
 //! | `SetLen { handle, len }` | the file is cut or zero-extended to `len` | not opened for writing: `InvalidInput` |
@@ -223,22 +223,42 @@ pub struct OpenMode {
     /// Create the file, failing if anything exists at the path (needs
     /// `write` or `append`).
     pub create_new: bool,
+    /// `O_NOFOLLOW`: a symlink as the path's last component is refused
+    /// (`ELOOP`, raw OS error 40 on Linux) instead of followed; symlinks
+    /// among the directories above it are still followed. A writer of a
+    /// predictably named file (a pid in its name) asks for it, so that a
+    /// symlink planted at that name cannot aim its writes at another file.
+    pub no_follow: bool,
 }
 
 impl OpenMode {
+    const NONE: OpenMode = OpenMode {
+        read: false,
+        write: false,
+        append: false,
+        truncate: false,
+        create: false,
+        create_new: false,
+        no_follow: false,
+    };
     /// Read only (`File::open`).
-    pub const READ: OpenMode =
-        OpenMode { read: true, write: false, append: false, truncate: false, create: false, create_new: false };
+    pub const READ: OpenMode = OpenMode { read: true, ..OpenMode::NONE };
     /// Write, create, truncate (`File::create`).
-    pub const CREATE: OpenMode =
-        OpenMode { read: false, write: true, append: false, truncate: true, create: true, create_new: false };
+    pub const CREATE: OpenMode = OpenMode { write: true, truncate: true, create: true, ..OpenMode::NONE };
     /// Read and write a file that exists (`OpenOptions::new().read(true)
     /// .write(true)`): to cut or patch it in place.
-    pub const READ_WRITE: OpenMode =
-        OpenMode { read: true, write: true, append: false, truncate: false, create: false, create_new: false };
+    pub const READ_WRITE: OpenMode = OpenMode { read: true, write: true, ..OpenMode::NONE };
     /// Read and write a file that must not exist yet (`File::create_new`).
-    pub const CREATE_NEW: OpenMode =
-        OpenMode { read: true, write: true, append: false, truncate: false, create: false, create_new: true };
+    pub const CREATE_NEW: OpenMode = OpenMode { read: true, write: true, create_new: true, ..OpenMode::NONE };
+    /// Append, creating the file if missing (`OpenOptions::new()
+    /// .append(true).create(true)`): every write lands at the end.
+    pub const APPEND_CREATE: OpenMode = OpenMode { append: true, create: true, ..OpenMode::NONE };
+
+    /// This mode with `no_follow` set: a symlink at the path is refused,
+    /// not followed.
+    pub const fn refuse_symlink(self) -> OpenMode {
+        OpenMode { no_follow: true, ..self }
+    }
 
     /// Refuse the combinations `std::fs::OpenOptions` refuses, with
     /// `InvalidInput`: nothing to read or write, `truncate` without

@@ -97,6 +97,7 @@ pub fn all() -> Vec<&'static dyn Scenario> {
         &retention::RetentionScenario { variant: retention::Variant::TelemetryUnbounded },
         &retention::RetentionScenario { variant: retention::Variant::FollowsSwap },
         &retention::RetentionScenario { variant: retention::Variant::SkipsNonUtf8 },
+        &retention::RetentionScenario { variant: retention::Variant::SinkFollowsSymlink },
         &liveness::LivenessScenario { variant: liveness::Variant::Core },
         &liveness::LivenessScenario { variant: liveness::Variant::SweepSyncRm },
         &liveness::LivenessScenario { variant: liveness::Variant::HubChildFullScan },

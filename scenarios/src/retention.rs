@@ -1,4 +1,4 @@
-//! `retention` and `legacy/telemetry-unbounded` (incidents 0, 1, 2; R1..R7).
+//! `retention` and its replicas (incidents 0, 1, 2; R1..R9).
 //!
 //! A telemetry directory on an EFS-like mount seeded with up to 55,000
 //! entries (`traces-*`/`metrics-*` files of dead pids, a protected
@@ -23,7 +23,8 @@
 //! at it, a sweep of a directory not made yet, a sink opened where a file
 //! blocks its directory, a second writer on the spool sink, and spool
 //! appends (and the cuts after them) that fail, some after part of the
-//! line landed.
+//! line landed. One in three has a `planter` put a symlink to another
+//! user's file at the path of the app's notes sink now and then (R9).
 //!
 //! Checkers: a watcher judges R1 on every removal that lands; the app
 //! judges R3 (heartbeat lag) and R4 (every sweep examines every entry it
@@ -63,6 +64,13 @@ const OUTSIDE: &str = "/outside";
 const SPOOL: &str = "/efs/spool";
 /// A telemetry directory not made yet, outside every fault rule.
 const FRESH: &str = "/fresh/telemetry";
+/// The directory of the app's notes sink, at whose path a `planter` puts
+/// a symlink to [`VICTIM`] now and then (R9).
+const NOTES: &str = "/efs/notes";
+/// A file outside every swept root that a symlink at the notes sink's path
+/// points to: no write of the app's may change it (R9).
+const VICTIM: &str = "/outside/victim";
+const VICTIM_TEXT: &[u8] = b"another user's file\n";
 const PROTECTED: &str = "secret_access.jsonl";
 
 const INVARIANTS: &[Invariant] = &[
@@ -92,6 +100,10 @@ const INVARIANTS: &[Invariant] = &[
         id: "R8",
         statement: "an explicit workspace delete returns Ok only once the workspace is gone, and fails only for a cause it names",
     },
+    Invariant {
+        id: "R9",
+        statement: "a sink never writes through a symlink at its path (the file it points to never changes), and writes again once the symlink is gone",
+    },
 ];
 
 const SWEEP_DURING_CHURN: &str = "a sweep step met an entry that changed under it";
@@ -104,6 +116,7 @@ const FRAGMENT_CUT: &str = "a sink cut the fragment a failed write left";
 const UNENDED: &str = "a failed write left all of its line but the newline";
 const SWAPPED: &str = "a swept directory was replaced while its sweep ran";
 const NOT_UTF8_SWEPT: &str = "a file whose name is not UTF-8 was swept";
+const SINK_REFUSED_SYMLINK: &str = "a sink refused a symlink planted at its path";
 const SOMETIMES: &[&str] = &[
     SWEEP_DURING_CHURN,
     SWEEP_ERROR,
@@ -115,6 +128,7 @@ const SOMETIMES: &[&str] = &[
     UNENDED,
     SWAPPED,
     NOT_UTF8_SWEPT,
+    SINK_REFUSED_SYMLINK,
 ];
 
 const FILES_MAX: usize = 100;
@@ -157,6 +171,10 @@ pub enum Variant {
     /// session 25 kept them as of no kind): such files grow past every
     /// ceiling.
     SkipsNonUtf8,
+    /// Core's sinks, but every open follows a symlink at the path (core
+    /// until session 26 appended by path): a symlink planted at a sink's
+    /// path aims its writes at another file (R9).
+    SinkFollowsSymlink,
 }
 
 /// The `retention` scenario for one variant.
@@ -173,6 +191,7 @@ impl Scenario for RetentionScenario {
             Variant::TelemetryUnbounded => "legacy/telemetry-unbounded",
             Variant::FollowsSwap => "legacy/retention-follows-swapped-dir",
             Variant::SkipsNonUtf8 => "legacy/retention-skips-non-utf8-names",
+            Variant::SinkFollowsSymlink => "legacy/sink-follows-symlink",
         }
     }
 
@@ -191,6 +210,9 @@ impl Scenario for RetentionScenario {
             }
             Variant::SkipsNonUtf8 => {
                 "a sweep that skips names that are not UTF-8: such files grow past the ceilings (R2)"
+            }
+            Variant::SinkFollowsSymlink => {
+                "a sink that follows a symlink planted at its path: it appends to another user's file (R9)"
             }
         }
     }
@@ -212,6 +234,7 @@ impl Scenario for RetentionScenario {
         let flaw = match self.variant {
             Variant::FollowsSwap => Some("swap"),
             Variant::SkipsNonUtf8 => Some("non_utf8"),
+            Variant::SinkFollowsSymlink => Some("planted"),
             Variant::Core | Variant::TelemetryUnbounded => None,
         };
         if flaw.is_some() {
@@ -227,9 +250,11 @@ impl Scenario for RetentionScenario {
             s.duration_ms = 100_000;
         }
         if self.variant == Variant::TelemetryUnbounded {
-            // It never sweeps: nothing to swap under it, no names to skip.
+            // It never sweeps: nothing to swap under it, no names to skip;
+            // it opens no sink.
             s.params.remove("swap");
             s.params.remove("non_utf8");
+            s.params.remove("planted");
         }
         if let Some(flaw) = flaw {
             // Every seed has what the flaw needs, over at most 600
@@ -318,6 +343,12 @@ fn schedule(seed: u64) -> Schedule {
     // name in Latin-1), old and of dead pids (R2). Its own stream.
     if SimRng::new(seed, 0x0A77).chance(0.33) {
         s.params.insert("non_utf8".into(), 1);
+    }
+    // One in three has a `planter` put a symlink to another user's file at
+    // the app's notes sink's path now and then, and take it away (R9). Its
+    // own stream.
+    if SimRng::new(seed, 0x51C4).chance(0.33) {
+        s.params.insert("planted".into(), 1);
     }
     if SimRng::new(seed, 0x4057).chance(0.33) {
         s.params.insert("hostile".into(), 1);
@@ -504,6 +535,10 @@ fn hostile(s: &Schedule) -> bool {
     s.param("hostile", 0) == 1
 }
 
+fn planted(s: &Schedule) -> bool {
+    s.param("planted", 0) == 1
+}
+
 /// The policy the checkers judge by: tight byte ceilings, so that they
 /// bind; or, in the seeds the schedule says (`upstream_policy`), upstream's
 /// telemetry policy as core documents it (100 files and 50 MiB a kind),
@@ -583,6 +618,20 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
     Box::new(move |l: &mut Landed<'_>| {
         if let (FsOp::SetLen { .. }, true) = (l.op, l.ok) {
             l.reach(FRAGMENT_CUT);
+        }
+        // R9: the app opens nothing to write, and appends to nothing by
+        // path, through a symlink at the path (a symlink stays one; what it
+        // points to took the write). Only sinks append.
+        let written = match l.op {
+            FsOp::Open { path, mode } if mode.writes() => Some((path, format!("opened to write ({mode:?})"))),
+            FsOp::Append { path, .. } => Some((path, "appended to".to_string())),
+            _ => None,
+        };
+        if let (Some((path, how)), "app", true) = (written, l.node, l.ok)
+            && l.metadata(path).is_some_and(|m| m.kind == FileKind::Symlink)
+        {
+            l.check("R9", false, || format!("{} was {how} through the symlink at it", path.display()));
+            return;
         }
         if let FsOp::RemoveDirAll(p) = l.op
             && p == Path::new(SPOOL)
@@ -857,6 +906,10 @@ fn setup(world: &World, book: &SharedBook) {
     if swap {
         ops.push(FsOp::CreateDirAll(mirror(TELEMETRY)));
     }
+    if planted(s) {
+        ops.push(FsOp::Write { path: VICTIM.into(), data: VICTIM_TEXT.to_vec() });
+        ops.push(FsOp::CreateDirAll(NOTES.into()));
+    }
     for i in 0..s.param("entries", 100) {
         // Dead pids: far above the simulator's (which start at 101).
         let name = format!("{}-{}.jsonl", if rng.chance(0.5) { "traces" } else { "metrics" }, 10_000 + i);
@@ -974,6 +1027,9 @@ async fn drive(world: &World, variant: Variant) {
     if world.schedule().param("user_deletes", 0) > 0 {
         world.add_node(USER, user_deletes);
     }
+    if planted(world.schedule()) {
+        world.add_node(PLANTER, planter);
+    }
     if world.schedule().param("swap", 0) == 1 {
         swapper(world, &book, variant).await;
     }
@@ -983,7 +1039,7 @@ async fn drive(world: &World, variant: Variant) {
 
 async fn app(world: World, book: SharedBook, variant: Variant) {
     let mut env = world.env();
-    if matches!(variant, Variant::FollowsSwap | Variant::SkipsNonUtf8) {
+    if matches!(variant, Variant::FollowsSwap | Variant::SkipsNonUtf8 | Variant::SinkFollowsSymlink) {
         env.fs = Arc::new(LegacyFs { inner: env.fs.clone(), variant, seen: Mutex::default() });
     }
     let pid = env.procs.own_pid();
@@ -1110,7 +1166,85 @@ async fn app(world: World, book: SharedBook, variant: Variant) {
         }
         std::future::pending::<()>().await
     };
-    futures_join(writes, futures_join(side, heartbeat(&world, &env))).await;
+    let notes = async {
+        if planted(world.schedule()) {
+            notes(&world, &env, pid).await;
+        }
+        std::future::pending::<()>().await
+    };
+    futures_join(writes, futures_join(side, futures_join(notes, heartbeat(&world, &env)))).await;
+}
+
+/// The notes sink's file, at whose path the planter puts a symlink.
+fn notes_path() -> PathBuf {
+    Path::new(NOTES).join("app.log")
+}
+
+/// R9: notes through a sink while the planter puts a symlink to another
+/// user's file at its path and takes it away; in the quiet phase (the
+/// symlink gone for good) a note lands. The watcher judges every open.
+async fn notes(world: &World, env: &Env, pid: u32) {
+    const ELOOP: i32 = 40;
+    let path = notes_path();
+    let Ok(sink) = LazySink::open(env, &path).await else { return };
+    let mut rng = world.workload_rng(15);
+    while world.now() < world.chaos_end() {
+        env.clock.sleep(Duration::from_millis(rng.range(200, 3_000))).await;
+        if let Err(e) = sink.write_line(&format!("note {} of {pid}", world.now().as_millis())).await
+            && e.raw_os_error() == Some(ELOOP)
+        {
+            world.reach(SINK_REFUSED_SYMLINK);
+        }
+    }
+    world.sleep_until(world.chaos_end() + Duration::from_secs(5)).await;
+    let line = format!("quiet note of {pid}");
+    let wrote = sink.write_line(&line).await;
+    let held = world.peek_file(&path).map(|b| String::from_utf8_lossy(&b).lines().any(|l| l == line));
+    world.check("R9", wrote.is_ok() && matches!(held, Ok(true)), || {
+        format!(
+            "a note to {} failed in the quiet phase, with no symlink at its path ({wrote:?}, file: {held:?})",
+            path.display()
+        )
+    });
+}
+
+/// The node that plants a symlink at the notes sink's path (R9).
+const PLANTER: &str = "planter";
+
+/// Puts a symlink to [`VICTIM`] at the notes sink's path (removing the
+/// sink's file first, as a hostile user of the directory can), takes it
+/// away a few seconds later, and again, through the chaos phase; in half
+/// the seeds it is there before the app's first note. At the chaos
+/// phase's end it is taken away for good. Every change is made durable,
+/// so a power loss neither keeps nor brings back a symlink it did not
+/// mean.
+async fn planter(world: World) {
+    let path = notes_path();
+    let mut rng = world.workload_rng(0x51C4);
+    let mut plant = rng.chance(0.5);
+    let kind = |w: &World| match w.peek(FsOp::SymlinkMetadata(notes_path())) {
+        Ok(steadfast_core::FsOutput::Metadata(m)) => Some(m.kind),
+        _ => None,
+    };
+    while world.now() < world.chaos_end() {
+        let now = kind(&world);
+        if plant && now != Some(FileKind::Symlink) {
+            if now.is_some() {
+                let _ = world.harness_apply(FsOp::RemoveFile(path.clone()));
+            }
+            let _ = world.harness_apply(FsOp::Symlink { target: VICTIM.into(), link: path.clone() });
+        } else if !plant && now == Some(FileKind::Symlink) {
+            let _ = world.harness_apply(FsOp::RemoveFile(path.clone()));
+        }
+        let _ = world.harness_apply(FsOp::SyncDir(NOTES.into()));
+        plant = !plant;
+        let next = world.now() + Duration::from_millis(rng.range(1_000, 20_000));
+        world.sleep_until(next.min(world.chaos_end())).await;
+    }
+    if kind(&world) == Some(FileKind::Symlink) {
+        let _ = world.harness_apply(FsOp::RemoveFile(path));
+        let _ = world.harness_apply(FsOp::SyncDir(NOTES.into()));
+    }
 }
 
 /// Both futures, forever (neither ends).
@@ -1549,6 +1683,12 @@ fn final_checks(world: &World, book: &SharedBook) {
         .map(|l| (l.path.clone(), world.peek_file(&l.path).unwrap_or_default()))
         .collect();
     let live_pids = live_pids(world);
+    if planted(world.schedule()) {
+        let victim = world.peek_file(Path::new(VICTIM));
+        world.check("R9", victim.as_deref().ok() == Some(VICTIM_TEXT), || {
+            format!("{VICTIM}, which a symlink at a sink's path pointed to, now holds {victim:?}")
+        });
+    }
     let book = lock(book);
     // What was eligible when the last sweep started; a fleet that never
     // swept is judged against the clock at quiescence, so that unbounded
@@ -1809,7 +1949,9 @@ async fn swapper(world: &World, book: &SharedBook, variant: Variant) {
 ///   that never looked at its directory again did (core until session
 ///   25);
 /// - `SkipsNonUtf8`: a listing never shows a name that is not UTF-8, as a
-///   sweep that kept such names as of no kind never judged them.
+///   sweep that kept such names as of no kind never judged them;
+/// - `SinkFollowsSymlink`: every open follows a symlink at its path, as a
+///   sink that appended by path did (core until session 26).
 struct LegacyFs {
     inner: Arc<dyn steadfast_core::Fs>,
     variant: Variant,
@@ -1821,6 +1963,9 @@ struct LegacyFs {
 impl steadfast_core::Fs for LegacyFs {
     fn exec(&self, op: FsOp) -> BoxFuture<'_, std::io::Result<steadfast_core::FsOutput>> {
         Box::pin(async move {
+            if self.variant == Variant::SinkFollowsSymlink {
+                return self.inner.exec(follow(op)).await;
+            }
             if self.variant == Variant::SkipsNonUtf8 {
                 return match self.inner.exec(op).await {
                     Ok(steadfast_core::FsOutput::Entries(mut e)) => {
@@ -1855,7 +2000,20 @@ impl steadfast_core::Fs for LegacyFs {
     }
 
     fn exec_blocking(&self, op: FsOp) -> std::io::Result<steadfast_core::FsOutput> {
+        let op = if self.variant == Variant::SinkFollowsSymlink { follow(op) } else { op };
         self.inner.exec_blocking(op)
+    }
+}
+
+/// `op` with every open following a symlink at its path (the replica's
+/// sinks).
+fn follow(op: FsOp) -> FsOp {
+    match op {
+        FsOp::Open { path, mut mode } => {
+            mode.no_follow = false;
+            FsOp::Open { path, mode }
+        }
+        other => other,
     }
 }
 
@@ -1916,6 +2074,11 @@ const PARAMS: &[ParamSpec] = &[
         name: "swap",
         max: 1,
         doc: "1: a swept directory is renamed away mid-sweep, a symlink or another directory put in its place, then put back",
+    },
+    ParamSpec {
+        name: "planted",
+        max: 1,
+        doc: "1: a planter puts a symlink to another user's file at the app's notes sink's path now and then (R9)",
     },
     ParamSpec {
         name: "big_workspace_files",

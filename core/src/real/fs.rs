@@ -112,16 +112,19 @@ mod handles {
 
 fn open(path: std::path::PathBuf, mode: OpenMode) -> io::Result<Handle> {
     mode.check()?;
-    let file = open_checked(
-        OpenOptions::new()
-            .read(mode.read)
-            .write(mode.write)
-            .append(mode.append)
-            .truncate(mode.truncate)
-            .create(mode.create)
-            .create_new(mode.create_new),
-        &path,
-    )?;
+    let mut options = OpenOptions::new();
+    options
+        .read(mode.read)
+        .write(mode.write)
+        .append(mode.append)
+        .truncate(mode.truncate)
+        .create(mode.create)
+        .create_new(mode.create_new);
+    let file = if mode.no_follow {
+        open_flagged(&mut options, &path, rustix::fs::OFlags::NOFOLLOW)?
+    } else {
+        open_checked(&mut options, &path)?
+    };
     let id = handles::insert(file);
     Ok(Handle { id, path: path.into(), append: mode.append })
 }
@@ -173,8 +176,14 @@ fn unit(_: ()) -> FsOutput {
 /// refused with [`not_a_regular_file`], as the simulated adapter refuses
 /// its special files.
 fn open_checked(options: &mut OpenOptions, path: &Path) -> io::Result<File> {
+    open_flagged(options, path, rustix::fs::OFlags::empty())
+}
+
+/// [`open_checked`] with `flags` added to the open (`O_NOFOLLOW`).
+fn open_flagged(options: &mut OpenOptions, path: &Path, flags: rustix::fs::OFlags) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt as _;
-    let file = options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32).open(path).map_err(|e| {
+    let flags = rustix::fs::OFlags::NONBLOCK | flags;
+    let file = options.custom_flags(flags.bits() as i32).open(path).map_err(|e| {
         // A FIFO opened to write without a reader (or a device without
         // its driver) is ENXIO: the same refusal as a special file.
         if e.raw_os_error() == Some(rustix::io::Errno::NXIO.raw_os_error()) { not_a_regular_file() } else { e }

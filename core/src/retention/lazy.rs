@@ -26,6 +26,13 @@ use crate::spawn::{Spawn, run_detached};
 /// its own: a caller that stops waiting (a timeout) does not abandon an
 /// append or a cut halfway, so the next write never races one. One write
 /// that hangs on the file system holds up the writes after it.
+///
+/// A sink never writes through a symlink at its path: every open it makes
+/// refuses one (`O_NOFOLLOW`, see [`OpenMode::no_follow`]), and the write
+/// fails with `ELOOP`. Its file's name is predictable (a pid in it, in a
+/// shared directory), so a symlink planted there would otherwise aim its
+/// appends, and its cuts, at any file the process may write. Symlinks
+/// among the directories above the file are followed as before.
 pub struct LazySink {
     inner: Arc<Inner>,
     spawner: Arc<dyn Spawn>,
@@ -106,14 +113,14 @@ impl Inner {
         // Until it is known to have landed whole, this line may leave a
         // fragment of itself.
         self.state().fragment_max = Some(line.len() as u64 - 1);
-        let result = match self.fs.append(&self.path, line.clone()).await {
+        let result = match self.append(&line).await {
             // The directory was removed under a running sink (R5): make it
             // again, as the first write of a new sink would, and retry once.
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     self.fs.create_dir_all(dir).await?;
                 }
-                self.fs.append(&self.path, line).await
+                self.append(&line).await
             }
             other => other,
         };
@@ -121,6 +128,18 @@ impl Inner {
             self.state().fragment_max = None;
         }
         result
+    }
+
+    /// Append `line` in one write on a descriptor opened to append (and
+    /// create), refusing a symlink at the path. A failed close is the
+    /// write's error too: on a network file system it may be where a
+    /// failed write-back shows.
+    async fn append(&self, line: &[u8]) -> io::Result<()> {
+        let fs = &self.fs;
+        let h = fs.open(&self.path, OpenMode::APPEND_CREATE.refuse_symlink()).await?;
+        let wrote = fs.write_at(&h, 0, line.to_vec()).await;
+        let closed = fs.close(&h).await;
+        wrote.map(|_| ()).and(closed)
     }
 
     /// Wait for this sink's turn to write; it ends when the guard drops.
@@ -140,7 +159,7 @@ impl Inner {
     /// Done: the file ends where a record can start.
     async fn cut_fragment(&self, max: u64) -> io::Result<()> {
         let fs = &self.fs;
-        let h = match fs.open(&self.path, OpenMode::READ_WRITE).await {
+        let h = match fs.open(&self.path, OpenMode::READ_WRITE.refuse_symlink()).await {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.state().fragment_max = None;
                 return Ok(());

@@ -226,6 +226,45 @@ fn a_lazy_sink_cuts_a_previous_fragment_but_keeps_and_ends_a_longer_unterminated
     assert!(std::fs::read(&long).expect("read") == with_tail, "the long tail is kept whole, on a line of its own");
 }
 
+/// A symlink planted at a sink's path (its name is predictable) never aims
+/// the sink's appends, or its cut of a fragment, at another file: the
+/// write fails with `ELOOP`, the other file is untouched, and once the
+/// symlink is gone the sink writes again. A symlinked directory above the
+/// file is followed as before.
+#[test]
+fn a_lazy_sink_never_writes_through_a_symlink_at_its_path() {
+    const ELOOP: i32 = 40;
+    let root = tempfile::tempdir().expect("tempdir");
+    let (victim, sink_path) = (root.path().join("victim"), root.path().join("app.log"));
+    // A fragment at the victim's end: the first write's cut would take it.
+    std::fs::write(&victim, b"another user's file\npartial").expect("victim");
+    std::os::unix::fs::symlink(&victim, &sink_path).expect("planted symlink");
+    let dangling = root.path().join("dangling.log");
+    std::os::unix::fs::symlink(root.path().join("nowhere"), &dangling).expect("dangling symlink");
+    let real_dir = root.path().join("real");
+    std::fs::create_dir(&real_dir).expect("dir");
+    std::os::unix::fs::symlink(&real_dir, root.path().join("linked")).expect("symlinked directory");
+    rt().block_on(async {
+        let env = Env::real().expect("env");
+        let sink = LazySink::open(&env, &sink_path).await.expect("open");
+        for _ in 0..2 {
+            let e = sink.write_line("{\"a\":1}").await.expect_err("a write through the symlink");
+            assert_eq!(e.raw_os_error(), Some(ELOOP), "{e}");
+        }
+        let gone = LazySink::open(&env, &dangling).await.expect("open");
+        let e = gone.write_line("{\"b\":2}").await.expect_err("a create through a dangling symlink");
+        assert_eq!(e.raw_os_error(), Some(ELOOP), "{e}");
+        assert!(!root.path().join("nowhere").exists(), "nothing created at the dangling symlink's target");
+        std::fs::remove_file(&sink_path).expect("the symlink is taken away");
+        sink.write_line("{\"c\":3}").await.expect("the sink writes again");
+        let linked = LazySink::open(&env, root.path().join("linked").join("x.log")).await.expect("open");
+        linked.write_line("{\"d\":4}").await.expect("a symlinked directory above the file is followed");
+    });
+    assert_eq!(std::fs::read(&victim).expect("read"), b"another user's file\npartial");
+    assert_eq!(std::fs::read(&sink_path).expect("read"), b"{\"c\":3}\n");
+    assert_eq!(std::fs::read(real_dir.join("x.log")).expect("read"), b"{\"d\":4}\n");
+}
+
 #[test]
 fn the_memory_watch_skips_a_sample_whose_file_went_missing() {
     use std::sync::{Arc, Mutex};

@@ -175,6 +175,11 @@ fn legacy_retention_skips_non_utf8_names() {
 }
 
 #[test]
+fn legacy_sink_follows_symlink() {
+    check("legacy/sink-follows-symlink");
+}
+
+#[test]
 fn legacy_retention_follows_swapped_dir() {
     check("legacy/retention-follows-swapped-dir");
 }

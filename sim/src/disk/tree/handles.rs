@@ -62,6 +62,15 @@ fn efbig() -> io::Error {
 impl Tree {
     pub(super) fn open(&mut self, path: &Path, mode: OpenMode, wall: SystemTime) -> io::Result<Handle> {
         mode.check()?;
+        // O_NOFOLLOW: a symlink as the last component is refused, dangling
+        // or not, whatever else the mode asks (an exclusive create names
+        // an existing entry first: EEXIST, as Linux answers).
+        if mode.no_follow
+            && !mode.create_new
+            && self.walk(path, false).is_ok_and(|ino| self.kind(ino) == FileKind::Symlink)
+        {
+            return Err(io::Error::from_raw_os_error(super::ELOOP));
+        }
         let ino = if mode.create || mode.create_new {
             let how = if mode.create_new { Put::Exclusive } else { Put::Append };
             match self.put_target(path, how, 0)? {
