@@ -228,6 +228,9 @@ pub struct OpenMode {
     /// among the directories above it are still followed. A writer of a
     /// predictably named file (a pid in its name) asks for it, so that a
     /// symlink planted at that name cannot aim its writes at another file.
+    /// An `Fs` that cannot honour it must refuse the open, never follow
+    /// (the conformance case `no_follow_refuses_a_final_symlink_only`
+    /// checks it).
     pub no_follow: bool,
 }
 

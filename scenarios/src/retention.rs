@@ -70,7 +70,9 @@ const NOTES: &str = "/efs/notes";
 /// A file outside every swept root that a symlink at the notes sink's path
 /// points to: no write of the app's may change it (R9).
 const VICTIM: &str = "/outside/victim";
-const VICTIM_TEXT: &[u8] = b"another user's file\n";
+/// It ends in a fragment of a line, as short as a note: a cut that
+/// followed the symlink would take it.
+const VICTIM_TEXT: &[u8] = b"another user's file\npartial";
 const PROTECTED: &str = "secret_access.jsonl";
 
 const INVARIANTS: &[Invariant] = &[
@@ -422,6 +424,8 @@ struct Book {
     ws_created_ms: BTreeMap<String, u64>,
     /// Live session rows.
     rows: BTreeSet<String>,
+    /// The app's note in the quiet phase landed (R9's progress twin).
+    quiet_note: bool,
     /// Lazy sinks: path to whether anything was written.
     sinks: BTreeMap<PathBuf, bool>,
     /// The app's last listing of each swept directory: did it succeed?
@@ -1168,7 +1172,7 @@ async fn app(world: World, book: SharedBook, variant: Variant) {
     };
     let notes = async {
         if planted(world.schedule()) {
-            notes(&world, &env, pid).await;
+            notes(&world, &book, &env, pid).await;
         }
         std::future::pending::<()>().await
     };
@@ -1182,15 +1186,36 @@ fn notes_path() -> PathBuf {
 
 /// R9: notes through a sink while the planter puts a symlink to another
 /// user's file at its path and takes it away; in the quiet phase (the
-/// symlink gone for good) a note lands. The watcher judges every open.
-async fn notes(world: &World, env: &Env, pid: u32) {
+/// symlink gone for good) a note lands. The watcher judges every open and
+/// append. A third of the notes are aimed at: a symlink is put in place
+/// while the note's open (or append) is on its way, so that a sink that
+/// looks first and then writes by path writes through it.
+async fn notes(world: &World, book: &SharedBook, env: &Env, pid: u32) {
     const ELOOP: i32 = 40;
     let path = notes_path();
     let Ok(sink) = LazySink::open(env, &path).await else { return };
-    let mut rng = world.workload_rng(15);
+    let (mut rng, mut aims) = (world.workload_rng(15), world.workload_rng(16));
     while world.now() < world.chaos_end() {
         env.clock.sleep(Duration::from_millis(rng.range(200, 3_000))).await;
-        if let Err(e) = sink.write_line(&format!("note {} of {pid}", world.now().as_millis())).await
+        let note = format!("note {} of {pid}", world.now().as_millis());
+        let aimed = aims.chance(0.33) && world.now() + Duration::from_secs(1) < world.chaos_end();
+        let done = std::cell::Cell::new(false);
+        let write = async {
+            let wrote = sink.write_line(&note).await;
+            done.set(true);
+            wrote
+        };
+        let aim = async {
+            while aimed && !done.get() {
+                let on_its_way = |op| world.in_flight(op, |p: &Path| p == path) > 0;
+                if on_its_way("open") || on_its_way("append") {
+                    plant(world);
+                    return;
+                }
+                world.sleep_until(world.now() + Duration::from_micros(100)).await;
+            }
+        };
+        if let Err(e) = both(write, aim).await
             && e.raw_os_error() == Some(ELOOP)
         {
             world.reach(SINK_REFUSED_SYMLINK);
@@ -1200,12 +1225,51 @@ async fn notes(world: &World, env: &Env, pid: u32) {
     let line = format!("quiet note of {pid}");
     let wrote = sink.write_line(&line).await;
     let held = world.peek_file(&path).map(|b| String::from_utf8_lossy(&b).lines().any(|l| l == line));
-    world.check("R9", wrote.is_ok() && matches!(held, Ok(true)), || {
+    let landed = wrote.is_ok() && matches!(held, Ok(true));
+    lock(book).quiet_note |= landed;
+    world.check("R9", landed, || {
         format!(
             "a note to {} failed in the quiet phase, with no symlink at its path ({wrote:?}, file: {held:?})",
             path.display()
         )
     });
+}
+
+/// `a`'s output, once `b` is done too.
+async fn both<T>(a: impl std::future::Future<Output = T>, b: impl std::future::Future<Output = ()>) -> T {
+    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
+    let (mut out, mut b_done) = (None, false);
+    std::future::poll_fn(|cx| {
+        if out.is_none()
+            && let std::task::Poll::Ready(v) = a.as_mut().poll(cx)
+        {
+            out = Some(v);
+        }
+        b_done = b_done || b.as_mut().poll(cx).is_ready();
+        match (b_done, out.take()) {
+            (true, Some(v)) => std::task::Poll::Ready(v),
+            (_, v) => {
+                out = v;
+                std::task::Poll::Pending
+            }
+        }
+    })
+    .await
+}
+
+/// A symlink to [`VICTIM`] at the notes sink's path (the sink's file
+/// removed first, as a hostile user of the directory can), made durable.
+fn plant(world: &World) {
+    let path = notes_path();
+    match world.peek(FsOp::SymlinkMetadata(path.clone())) {
+        Ok(steadfast_core::FsOutput::Metadata(m)) if m.kind == FileKind::Symlink => return,
+        Ok(_) => {
+            let _ = world.harness_apply(FsOp::RemoveFile(path.clone()));
+        }
+        Err(_) => {}
+    }
+    let _ = world.harness_apply(FsOp::Symlink { target: VICTIM.into(), link: path });
+    let _ = world.harness_apply(FsOp::SyncDir(NOTES.into()));
 }
 
 /// The node that plants a symlink at the notes sink's path (R9).
@@ -1221,23 +1285,19 @@ const PLANTER: &str = "planter";
 async fn planter(world: World) {
     let path = notes_path();
     let mut rng = world.workload_rng(0x51C4);
-    let mut plant = rng.chance(0.5);
+    let mut plant_now = rng.chance(0.5);
     let kind = |w: &World| match w.peek(FsOp::SymlinkMetadata(notes_path())) {
         Ok(steadfast_core::FsOutput::Metadata(m)) => Some(m.kind),
         _ => None,
     };
     while world.now() < world.chaos_end() {
-        let now = kind(&world);
-        if plant && now != Some(FileKind::Symlink) {
-            if now.is_some() {
-                let _ = world.harness_apply(FsOp::RemoveFile(path.clone()));
-            }
-            let _ = world.harness_apply(FsOp::Symlink { target: VICTIM.into(), link: path.clone() });
-        } else if !plant && now == Some(FileKind::Symlink) {
+        if plant_now {
+            plant(&world);
+        } else if kind(&world) == Some(FileKind::Symlink) {
             let _ = world.harness_apply(FsOp::RemoveFile(path.clone()));
+            let _ = world.harness_apply(FsOp::SyncDir(NOTES.into()));
         }
-        let _ = world.harness_apply(FsOp::SyncDir(NOTES.into()));
-        plant = !plant;
+        plant_now = !plant_now;
         let next = world.now() + Duration::from_millis(rng.range(1_000, 20_000));
         world.sleep_until(next.min(world.chaos_end())).await;
     }
@@ -1683,13 +1743,14 @@ fn final_checks(world: &World, book: &SharedBook) {
         .map(|l| (l.path.clone(), world.peek_file(&l.path).unwrap_or_default()))
         .collect();
     let live_pids = live_pids(world);
+    let victim = world.peek_file(Path::new(VICTIM));
+    let book = lock(book);
     if planted(world.schedule()) {
-        let victim = world.peek_file(Path::new(VICTIM));
         world.check("R9", victim.as_deref().ok() == Some(VICTIM_TEXT), || {
             format!("{VICTIM}, which a symlink at a sink's path pointed to, now holds {victim:?}")
         });
+        world.check("R9", book.quiet_note, || "no note landed in the quiet phase".to_string());
     }
-    let book = lock(book);
     // What was eligible when the last sweep started; a fleet that never
     // swept is judged against the clock at quiescence, so that unbounded
     // growth itself breaks R2 (judged at the last sweep's time, a run with

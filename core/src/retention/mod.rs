@@ -1,5 +1,5 @@
 //! Retention: bounded, non-blocking housekeeping of telemetry, log and
-//! workspace directories (incidents 0, 1 and 2; invariants R1 to R5).
+//! workspace directories (incidents 0, 1 and 2; invariants R1 to R9).
 //!
 //! - [`sweep_dir`]: a policy-driven sweep of one directory. Only names of a
 //!   declared [`Kind`] (prefix and suffix together, matched by bytes: a
@@ -39,7 +39,7 @@
 //!   on a background task that never keeps the process alive.
 //! - [`LazySink`]: a JSONL sink whose file appears on its first write only
 //!   (R5); construction creates the directory, so a bad directory is
-//!   reported early.
+//!   reported early; it never writes through a symlink at its path (R9).
 //! - [`delete_workspace_blocking`]: the explicit single-workspace delete a
 //!   user asks for, synchronous on purpose.
 

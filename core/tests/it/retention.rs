@@ -247,6 +247,16 @@ fn a_lazy_sink_never_writes_through_a_symlink_at_its_path() {
     rt().block_on(async {
         let env = Env::real().expect("env");
         let sink = LazySink::open(&env, &sink_path).await.expect("open");
+        // The first write's cut meets the symlink; then one that lands
+        // (the symlink replaced by the sink's file), after which the
+        // append itself meets a new symlink, and the next write's cut of
+        // that failed append's fragment meets it again.
+        let e = sink.write_line("{\"a\":1}").await.expect_err("a cut through the symlink");
+        assert_eq!(e.raw_os_error(), Some(ELOOP), "{e}");
+        std::fs::remove_file(&sink_path).expect("remove the symlink");
+        sink.write_line("{\"0\":0}").await.expect("a record");
+        std::fs::remove_file(&sink_path).expect("a hostile user removes the file");
+        std::os::unix::fs::symlink(&victim, &sink_path).expect("and plants a symlink");
         for _ in 0..2 {
             let e = sink.write_line("{\"a\":1}").await.expect_err("a write through the symlink");
             assert_eq!(e.raw_os_error(), Some(ELOOP), "{e}");

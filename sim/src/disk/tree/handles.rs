@@ -65,8 +65,12 @@ impl Tree {
         // O_NOFOLLOW: a symlink as the last component is refused, dangling
         // or not, whatever else the mode asks (an exclusive create names
         // an existing entry first: EEXIST, as Linux answers).
+        // (A trailing slash or `/.` makes the last name a directory to
+        // resolve, which Linux follows even then.)
+        let b = path.as_os_str().as_encoded_bytes();
         if mode.no_follow
             && !mode.create_new
+            && !(b.ends_with(b"/") || b.ends_with(b"/."))
             && self.walk(path, false).is_ok_and(|ino| self.kind(ino) == FileKind::Symlink)
         {
             return Err(io::Error::from_raw_os_error(super::ELOOP));
