@@ -33,6 +33,11 @@ use crate::spawn::{Spawn, run_detached};
 /// shared directory), so a symlink planted there would otherwise aim its
 /// appends, and its cuts, at any file the process may write. Symlinks
 /// among the directories above the file are followed as before.
+/// `O_NOFOLLOW` does nothing against a hard link to another file planted
+/// at the path: in a directory other users can write, that is the
+/// kernel's `fs.protected_hardlinks` to refuse (on a network file system,
+/// the server's hosts' setting), or the sink's to avoid by living in a
+/// directory only its user can write.
 pub struct LazySink {
     inner: Arc<Inner>,
     spawner: Arc<dyn Spawn>,
