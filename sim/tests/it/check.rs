@@ -212,6 +212,9 @@ fn probe_with(vars: &[(&str, &str)], args: &[&str]) -> (bool, String) {
 fn replay_variables_name_their_scenario_and_a_replay_prints_its_report() {
     let (ok, text) = probe(&[("STEADFAST_SCENARIO", "test/odd-seeds-fail"), ("STEADFAST_SEED", "3")]);
     assert!(!ok && text.contains("X1 at 0ms: seed 3 is odd"), "seed 3 replays and fails: {text}");
+    // Once: the failure points at the report above, it does not repeat it.
+    assert_eq!(text.matches("X1 at 0ms: seed 3 is odd").count(), 1, "the report, once: {text}");
+    assert!(text.contains("test/odd-seeds-fail seed 3 (expect hold): the report is above"), "{text}");
     let (ok, text) = probe(&[("STEADFAST_SCENARIO", "someone/else"), ("STEADFAST_SEED", "3")]);
     assert!(
         ok && text.contains("skipping the check of test/odd-seeds-fail"),
