@@ -1215,7 +1215,7 @@ async fn notes(world: &World, book: &SharedBook, env: &Env, pid: u32) {
                 world.sleep_until(world.now() + Duration::from_micros(100)).await;
             }
         };
-        if let Err(e) = both(write, aim).await
+        if let (Err(e), ()) = crate::join2(write, aim).await
             && e.raw_os_error() == Some(ELOOP)
         {
             world.reach(SINK_REFUSED_SYMLINK);
@@ -1233,28 +1233,6 @@ async fn notes(world: &World, book: &SharedBook, env: &Env, pid: u32) {
             path.display()
         )
     });
-}
-
-/// `a`'s output, once `b` is done too.
-async fn both<T>(a: impl std::future::Future<Output = T>, b: impl std::future::Future<Output = ()>) -> T {
-    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
-    let (mut out, mut b_done) = (None, false);
-    std::future::poll_fn(|cx| {
-        if out.is_none()
-            && let std::task::Poll::Ready(v) = a.as_mut().poll(cx)
-        {
-            out = Some(v);
-        }
-        b_done = b_done || b.as_mut().poll(cx).is_ready();
-        match (b_done, out.take()) {
-            (true, Some(v)) => std::task::Poll::Ready(v),
-            (_, v) => {
-                out = v;
-                std::task::Poll::Pending
-            }
-        }
-    })
-    .await
 }
 
 /// A symlink to [`VICTIM`] at the notes sink's path (the sink's file
