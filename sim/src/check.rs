@@ -204,6 +204,7 @@ impl<'a> Check<'a> {
     /// floor). Returns the sweep's summary.
     pub fn run(self) -> Summary {
         let sc = self.scenario;
+        runner::refuse_nested("`check(..).run()`");
         // Read here, on the test's thread, so a malformed value fails with
         // its message (inside a run its panic would be the run's).
         crate::log::report_window();

@@ -278,6 +278,19 @@ pub(crate) enum Whole {
     UntilCaught,
 }
 
+/// Refuse to start `what` inside a running simulation (from a node, or a
+/// scenario's `run`): a run inside a run shares this thread's panic slot
+/// and madsim's context, and its failure came out as a RUN2 with an empty
+/// message. This panic is the outer run's RUN2, saying what happened.
+pub(crate) fn refuse_nested(what: &str) {
+    let in_run = PANIC_MESSAGE.with(|m| m.borrow().is_some());
+    assert!(
+        !in_run,
+        "steadfast: {what} was called inside a running simulation (from a node or a scenario's `run`); \
+         a run cannot start another: call it from a test, outside every run"
+    );
+}
+
 /// [`run_here`] on a fresh thread.
 pub(crate) fn run_fresh(
     scenario: &dyn Scenario,
@@ -286,6 +299,7 @@ pub(crate) fn run_fresh(
     history_keep: usize,
     whole: Whole,
 ) -> Outcome {
+    refuse_nested("a run");
     std::thread::scope(|s| {
         s.spawn(|| run_here(scenario, seed, schedule, history_keep, whole))
             .join()

@@ -174,6 +174,7 @@ fn sweep_runs<T: Sync>(
     done: impl FnMut(usize, Summary),
     one: impl Fn(usize, &T, Thread) -> Outcome + Sync,
 ) {
+    super::refuse_nested("a sweep");
     // Item `i` of the run is item `i - starts[k]` of sweep `k`.
     let starts: Vec<usize> =
         sweeps.iter().scan(0, |n, (_, items)| Some(std::mem::replace(n, *n + items.len()))).collect();

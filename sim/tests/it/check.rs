@@ -727,3 +727,42 @@ fn a_malformed_report_window_fails_with_its_message() {
     let (ok, text) = probe(&[("STEADFAST_REPORT_WINDOW", "12;12")]);
     assert!(!ok && text.contains("STEADFAST_REPORT_WINDOW=\"12;12\" is not BEFORE,AFTER"), "{text}");
 }
+
+/// Calls `check` from inside its own run (a new user's trial did).
+struct Nested;
+
+impl Scenario for Nested {
+    fn name(&self) -> &'static str {
+        "test/nested"
+    }
+    fn expect(&self) -> Expect {
+        Expect::Hold
+    }
+    fn description(&self) -> &'static str {
+        "calls check() from inside its run"
+    }
+    fn invariants(&self) -> &'static [Invariant] {
+        ODD
+    }
+    fn schedule(&self, seed: u64) -> Schedule {
+        Schedule::calm(seed, 10)
+    }
+    fn run<'a>(&'a self, world: &'a World) -> LocalBoxFuture<'a, ()> {
+        Box::pin(async move {
+            world.check("X1", true, String::new);
+            steadfast_sim::check(&OddSeedsFail).seeds(2).regressions(None).run();
+        })
+    }
+}
+
+/// A check started inside a running simulation is refused with a RUN2
+/// that says so (it was a RUN2 with an empty message).
+#[test]
+fn a_check_inside_a_run_is_refused_with_a_message() {
+    let o = steadfast_sim::runner::run(&Nested, 0, None, 100);
+    let run2: Vec<&str> = o.violations.iter().filter(|v| v.invariant == "RUN2").map(|v| v.message.as_str()).collect();
+    assert!(
+        run2.len() == 1 && run2[0].contains("was called inside a running simulation"),
+        "one RUN2 that names the nested check: {run2:?}"
+    );
+}
