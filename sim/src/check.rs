@@ -136,14 +136,37 @@ impl<'a> Check<'a> {
         self.regressions.as_ref().map(|d| d.join(format!("{name}.txt")))
     }
 
+    /// The seeds kept for this scenario: its file's, and a file an older
+    /// steadfast named otherwise (a name with quotes or `$` in it), so
+    /// that no committed seed is orphaned. A file whose header names
+    /// another scenario (two names that spell one file name: `kv/a` and
+    /// `kv-a`) is refused, naming both: it is not this scenario's.
     fn persisted(&self) -> Vec<u64> {
         let Some(file) = self.regression_file() else { return Vec::new() };
-        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let name = self.scenario.name();
+        let legacy = file.with_file_name(format!("{}.txt", legacy_file_stem(name)));
         let mut seeds = Vec::new();
-        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
-            match line.strip_prefix("seed ").and_then(|r| r.split_whitespace().next()?.parse().ok()) {
-                Some(seed) => seeds.push(seed),
-                None => eprintln!("{}: not a seed line, skipped: {line:?} (a line is `seed N # ...`)", file.display()),
+        for file in std::iter::once(&file).chain((legacy != file).then_some(&legacy)) {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                if let Some(owner) = line.strip_prefix(SCENARIO_HEADER) {
+                    assert!(
+                        owner == name,
+                        "{}: this regressions file keeps the seeds of scenario {owner:?}, and {name:?} spells the same file name: give one of them another name, or its own directory (`.regressions(Some(dir))`)",
+                        file.display()
+                    );
+                    continue;
+                }
+                if line.starts_with('#') {
+                    continue;
+                }
+                match line.strip_prefix("seed ").and_then(|r| r.split_whitespace().next()?.parse().ok()) {
+                    Some(seed) if !seeds.contains(&seed) => seeds.push(seed),
+                    Some(_) => {}
+                    None => {
+                        eprintln!("{}: not a seed line, skipped: {line:?} (a line is `seed N # ...`)", file.display())
+                    }
+                }
             }
         }
         seeds
@@ -160,8 +183,12 @@ impl<'a> Check<'a> {
         let replay = runner::replay_line(self.scenario.name(), &self.replay_vars(o.seed), &self.cargo_args);
         let line = format!("seed {} # broke {why}; replay: {replay}\n", o.seed);
         let _ = std::fs::create_dir_all(file.parent().unwrap_or(&file));
-        let mut text = std::fs::read_to_string(&file)
-            .unwrap_or_else(|_| "# Seeds that broke this scenario once; they run first on every check.\n".to_string());
+        let mut text = std::fs::read_to_string(&file).unwrap_or_else(|_| {
+            format!(
+                "# Seeds that broke this scenario once; they run first on every check.\n{SCENARIO_HEADER}{}\n",
+                self.scenario.name()
+            )
+        });
         text.push_str(&line);
         match std::fs::write(&file, text) {
             Ok(()) => Some(file),
@@ -336,8 +363,17 @@ fn summary_of(sc: &dyn Scenario, o: &Outcome) -> Summary {
 /// A scenario's name as the start of a file name, the same for its
 /// regressions file and its artifacts: `/`, `-` and spaces as `_`.
 fn file_stem(scenario: &str) -> String {
+    scenario.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' { c } else { '_' }).collect()
+}
+
+/// The file stem before session 26 (quotes, `$` and the like kept): read
+/// too, never written.
+fn legacy_file_stem(scenario: &str) -> String {
     scenario.replace(['/', '-', ' '], "_")
 }
+
+/// The header line a regressions file names its scenario on.
+const SCENARIO_HEADER: &str = "# scenario: ";
 
 /// Runs the shrinker may spend on a failing seed's artifacts.
 const ARTIFACT_SHRINK_RUNS_MAX: usize = 200;

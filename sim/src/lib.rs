@@ -125,8 +125,9 @@
 //! | `STEADFAST_SEED_TIMEOUT_S=N` | a run still going after N s of wall time (default 300; 0: no limit) is a task that never yields: the watchdog prints its scenario, seed and replay command (RUN6) and exits the process with status 1 |
 //!
 //! A seed that broke a `hold` scenario is kept in
-//! `steadfast-regressions/<scenario>.txt` (`/`, `-` and spaces in the name
-//! as `_`) beside your crate (at most 8 new ones per check, each with its
+//! `steadfast-regressions/<scenario>.txt` (every character of the name but
+//! letters, digits, `.` and `_` as `_`; a header line names the scenario,
+//! and a file that names another is refused) beside your crate (at most 8 new ones per check, each with its
 //! replay command) and runs first on every later check; commit the file.
 //! A seed kept because the *test* was wrong is deleted from it by hand. A
 //! passing check prints one line

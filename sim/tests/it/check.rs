@@ -75,6 +75,61 @@ fn failing_seeds_are_reported_persisted_and_run_first_next_time() {
     assert_eq!(summary.violating, 0);
 }
 
+/// [`OddSeedsFail`] under another name.
+struct Renamed(&'static str);
+
+impl Scenario for Renamed {
+    fn name(&self) -> &'static str {
+        self.0
+    }
+    fn expect(&self) -> Expect {
+        Expect::Hold
+    }
+    fn description(&self) -> &'static str {
+        "a hold scenario that breaks on odd seeds, renamed"
+    }
+    fn invariants(&self) -> &'static [Invariant] {
+        ODD
+    }
+    fn schedule(&self, seed: u64) -> Schedule {
+        Schedule::calm(seed, 10)
+    }
+    fn run<'a>(&'a self, world: &'a World) -> LocalBoxFuture<'a, ()> {
+        OddSeedsFail.run(world)
+    }
+}
+
+/// Two names that spell one regressions file (`kv/a` and `kv-a`) do not
+/// share its seeds: the second is refused, naming both. A name with
+/// quotes and `$` gets a plain file name, and a file an older steadfast
+/// named with them is still read.
+#[test]
+fn regressions_files_name_their_scenario_and_never_mix_two() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let regressions = Some(dir.path().to_path_buf());
+    let msg = panics(|| drop(steadfast_sim::check(&Renamed("kv/a")).seeds(2).regressions(regressions.clone()).run()));
+    assert!(msg.contains("1 of 2 seeds violate"), "{msg}");
+    let kept = std::fs::read_to_string(dir.path().join("kv_a.txt")).expect("kept");
+    assert!(kept.contains("# scenario: kv/a\n") && kept.contains("seed 1 "), "{kept}");
+    let msg = panics(|| drop(steadfast_sim::check(&Renamed("kv-a")).seeds(1).regressions(regressions.clone()).run()));
+    assert!(
+        msg.contains("keeps the seeds of scenario \"kv/a\", and \"kv-a\" spells the same file name"),
+        "the collision is named: {msg}"
+    );
+    // Quotes and `$`: a plain file name; the old one's seeds still run.
+    let odd = "it's $odd";
+    std::fs::write(dir.path().join("it's_$odd.txt"), "seed 3 # kept by an older steadfast\n").expect("legacy file");
+    let msg = panics(|| drop(steadfast_sim::check(&Renamed(odd)).seeds(1).regressions(regressions.clone()).run()));
+    assert!(msg.contains("seed 3"), "the legacy file's seed ran first: {msg}");
+    let fresh = tempfile::tempdir().expect("tempdir");
+    let msg =
+        panics(|| drop(steadfast_sim::check(&Renamed(odd)).seeds(2).regressions(Some(fresh.path().into())).run()));
+    let plain = fresh.path().join("it_s__odd.txt");
+    assert!(msg.contains(&format!("kept:     seed 1 in {}", plain.display())), "a plain file name: {msg}");
+    let kept = std::fs::read_to_string(&plain).expect("kept");
+    assert!(kept.contains("# scenario: it's $odd\n"), "{kept}");
+}
+
 /// Loops on a zero-latency operation: virtual time never moves.
 struct Spinner;
 
