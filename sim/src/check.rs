@@ -38,6 +38,7 @@ pub fn check(scenario: &dyn Scenario) -> Check<'_> {
         coverage_floor: 0.01,
         regressions: std::env::var_os("CARGO_MANIFEST_DIR").map(|d| PathBuf::from(d).join("steadfast-regressions")),
         cargo_args: String::new(),
+        crash_points: None,
     }
 }
 
@@ -52,6 +53,9 @@ pub struct Check<'a> {
     coverage_floor: f64,
     regressions: Option<PathBuf>,
     cargo_args: String,
+    /// Crash-point mode: the operations to cut the power after, and how
+    /// many points of each kind per seed.
+    crash_points: Option<(Vec<String>, usize)>,
 }
 
 impl std::fmt::Debug for Check<'_> {
@@ -112,6 +116,21 @@ impl<'a> Check<'a> {
     /// the running test does not).
     pub fn cargo_args(mut self, args: &str) -> Self {
         self.cargo_args = args.to_string();
+        self
+    }
+
+    /// Crash-point mode: instead of each seed's own schedule, run every
+    /// targeted crash point of each seed (see
+    /// [`runner::crash_points`]): the power lost right after the nth call
+    /// of each of `ops` (`"sync_file"`, `"rename"`, `"sync_dir"`, ...),
+    /// once with the directory's metadata lost and once with it committed:
+    /// at most `max` such schedules of each kind per seed, its first. A failing point's
+    /// schedule is written beside the regressions (or to the temporary
+    /// directory) and its report replays it with `STEADFAST_SCHEDULE`.
+    /// Panics in `run` on an operation name no rule knows, and when the
+    /// seeds issue none of `ops`: a crash sweep of nothing checks nothing.
+    pub fn crash_points(mut self, ops: &[&str], max: usize) -> Self {
+        self.crash_points = Some((ops.iter().map(|o| o.to_string()).collect(), max));
         self
     }
 
@@ -264,6 +283,9 @@ impl<'a> Check<'a> {
         if let Some(seed) = env_u64("STEADFAST_SEED") {
             return summary_of(sc, &self.replay_one(seed, None, true));
         }
+        if let Some((ops, max)) = &self.crash_points {
+            return self.run_crash_points(ops, *max);
+        }
         if sc.expect() == Expect::Hold {
             for seed in self.persisted() {
                 self.replay_one(seed, None, false);
@@ -305,6 +327,65 @@ impl<'a> Check<'a> {
         }
         eprintln!(
             "check {}: {} seeds, {} violating, as expected ({:.2} s)",
+            sc.name(),
+            summary.seeds,
+            summary.violating,
+            summary.wall.as_secs_f64()
+        );
+        summary
+    }
+
+    /// [`Check::crash_points`]' sweep.
+    fn run_crash_points(&self, ops: &[String], max: usize) -> Summary {
+        let sc = self.scenario;
+        for op in ops {
+            assert!(
+                crate::schedule::OP_NAMES.contains(&op.as_str()),
+                "{}: crash points after {op:?}: no operation has that name (known: {})",
+                sc.name(),
+                crate::schedule::OP_NAMES.join(", ")
+            );
+        }
+        let n = env_u64("STEADFAST_SEEDS").unwrap_or(self.seeds);
+        assert!(n > 0, "{}: a check of 0 seeds checks nothing (seeds(0) or STEADFAST_SEEDS=0)", sc.name());
+        let ops: Vec<&str> = ops.iter().map(String::as_str).collect();
+        let schedules: Vec<Schedule> =
+            (self.start..self.start + n).flat_map(|seed| runner::crash_points(sc, seed, &ops, max)).collect();
+        assert!(
+            !schedules.is_empty(),
+            "{}: no crash point in {n} seeds: none of {ops:?} was called in a chaos phase",
+            sc.name()
+        );
+        let dir = self.regressions.clone().unwrap_or_else(|| std::env::temp_dir().join("steadfast-crash-points"));
+        let mut first_report = None;
+        let options = SweepOptions::jobs(self.jobs).ending_caught_seeds();
+        let summary = runner::sweep_schedules(sc, &schedules, options, |o| {
+            if !o.violated() || first_report.is_some() {
+                return;
+            }
+            let crash = o.schedule.crashes.first().map_or(String::new(), |c| {
+                format!("-{}-{}-{}", c.ops.join("_"), c.nth, if c.metadata_survives { "committed" } else { "lost" })
+            });
+            let file = dir.join(format!("{}-{}{crash}.schedule.json", file_stem(sc.name()), o.seed));
+            let written = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&file, o.schedule.to_json()));
+            let name = runner::shell_quote(sc.name());
+            let mut report = runner::violations_report(sc, o);
+            match written {
+                Ok(()) => {
+                    let path = runner::shell_quote(&file.display().to_string());
+                    let vars = format!("STEADFAST_SCENARIO={name} STEADFAST_SCHEDULE={path}");
+                    report += &runner::replay_commands_vars(sc.name(), &vars, &self.cargo_args);
+                }
+                Err(e) => {
+                    report +=
+                        &format!("  (the crash point's schedule could not be written to {}: {e})\n", file.display())
+                }
+            }
+            first_report = Some(report);
+        });
+        self.judge(&summary, first_report);
+        eprintln!(
+            "check {}: {} crash points of {n} seeds, {} violating, as expected ({:.2} s)",
             sc.name(),
             summary.seeds,
             summary.violating,

@@ -336,10 +336,15 @@ fn read_back(w: &World, acked: &steadfast_sim::Acked<String, u64>) -> std::colle
 /// the stock storage faults; every (re)start reads back what it was told
 /// was written: the missing fsync is caught by `Acked`.
 fn acked_writer(fsync: bool) -> steadfast_sim::Built {
+    let name = if fsync { "test/acked-with-fsync" } else { "test/acked-without-fsync" };
+    acked_writer_as(fsync, name, if fsync { Expect::Hold } else { Expect::Violate })
+}
+
+fn acked_writer_as(fsync: bool, name: &'static str, expect: Expect) -> steadfast_sim::Built {
     use steadfast_core::FsExt;
     type Set = steadfast_sim::Acked<String, u64>;
-    steadfast_sim::scenario(if fsync { "test/acked-with-fsync" } else { "test/acked-without-fsync" })
-        .expect(if fsync { Expect::Hold } else { Expect::Violate })
+    steadfast_sim::scenario(name)
+        .expect(expect)
         .invariant("A1", "an acknowledged write survives a power loss and a restart")
         .setup([steadfast_core::FsOp::CreateDirAll("/d".into())])
         .node("app", move |w| async move {
@@ -371,6 +376,46 @@ fn acked_writer(fsync: bool) -> steadfast_sim::Built {
             acked.check_all(&w, "A1", &read_back(&w, &acked));
         })
         .build()
+}
+
+/// Crash-point mode: the power is cut right after each call named, every
+/// point of each seed is judged, and a failing point's report replays it
+/// from its schedule file.
+#[test]
+fn crash_point_mode_judges_every_point_and_replays_a_failing_one() {
+    let careful = acked_writer(true);
+    let summary = steadfast_sim::check(&careful)
+        .crash_points(&["sync_file", "rename", "sync_dir"], 4)
+        .seeds(2)
+        .regressions(None)
+        .run();
+    assert_eq!(summary.violating, 0);
+    assert_eq!(summary.seeds, 2 * 3 * 4, "2 seeds x 3 kinds x 4 schedules (2 points, metadata lost or kept)");
+    let careless = acked_writer_as(false, "test/acked-without-fsync-held", Expect::Hold);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let msg = panics(|| {
+        drop(
+            steadfast_sim::check(&careless)
+                .crash_points(&["rename"], 8)
+                .seeds(1)
+                .regressions(Some(dir.path().into()))
+                .run(),
+        )
+    });
+    assert!(msg.contains("A1") && msg.contains("STEADFAST_SCHEDULE="), "{msg}");
+    let files: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").map(|e| e.expect("entry").path()).collect();
+    assert_eq!(files.len(), 1, "the failing point's schedule, alone: {files:?}");
+    assert!(msg.contains(&files[0].display().to_string()), "the report names it: {msg}");
+    let schedule = Schedule::load(&files[0]).expect("a schedule");
+    let o = steadfast_sim::runner::run(&careless, schedule.seed, Some(schedule), 100);
+    assert!(o.violations.iter().any(|v| v.invariant == "A1"), "the point replays: {:?}", o.violations);
+    let msg =
+        panics(|| drop(steadfast_sim::check(&careful).crash_points(&["fsync"], 1).seeds(1).regressions(None).run()));
+    assert!(msg.contains("no operation has that name"), "{msg}");
+    let msg = panics(|| {
+        drop(steadfast_sim::check(&careful).crash_points(&["remove_dir"], 1).seeds(1).regressions(None).run())
+    });
+    assert!(msg.contains("no crash point in 1 seeds"), "{msg}");
 }
 
 /// Issue 17: a scenario without trait boilerplate, the stock schedule and
