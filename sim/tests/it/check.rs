@@ -76,27 +76,15 @@ fn failing_seeds_are_reported_persisted_and_run_first_next_time() {
 }
 
 /// [`OddSeedsFail`] under another name.
-struct Renamed(&'static str);
-
-impl Scenario for Renamed {
-    fn name(&self) -> &'static str {
-        self.0
-    }
-    fn expect(&self) -> Expect {
-        Expect::Hold
-    }
-    fn description(&self) -> &'static str {
-        "a hold scenario that breaks on odd seeds, renamed"
-    }
-    fn invariants(&self) -> &'static [Invariant] {
-        ODD
-    }
-    fn schedule(&self, seed: u64) -> Schedule {
-        Schedule::calm(seed, 10)
-    }
-    fn run<'a>(&'a self, world: &'a World) -> LocalBoxFuture<'a, ()> {
-        OddSeedsFail.run(world)
-    }
+fn renamed(name: &'static str) -> steadfast_sim::Built {
+    steadfast_sim::scenario(name)
+        .invariant("X1", "even seeds only")
+        .schedule(|seed| Schedule::calm(seed, 10))
+        .node("n", |w| async move {
+            let seed = w.schedule().seed;
+            w.check("X1", seed % 2 == 0, || format!("seed {seed} is odd"));
+        })
+        .build()
 }
 
 /// Two names that spell one regressions file (`kv/a` and `kv-a`) do not
@@ -107,11 +95,11 @@ impl Scenario for Renamed {
 fn regressions_files_name_their_scenario_and_never_mix_two() {
     let dir = tempfile::tempdir().expect("tempdir");
     let regressions = Some(dir.path().to_path_buf());
-    let msg = panics(|| drop(steadfast_sim::check(&Renamed("kv/a")).seeds(2).regressions(regressions.clone()).run()));
+    let msg = panics(|| drop(steadfast_sim::check(&renamed("kv/a")).seeds(2).regressions(regressions.clone()).run()));
     assert!(msg.contains("1 of 2 seeds violate"), "{msg}");
     let kept = std::fs::read_to_string(dir.path().join("kv_a.txt")).expect("kept");
     assert!(kept.contains("# scenario: kv/a\n") && kept.contains("seed 1 "), "{kept}");
-    let msg = panics(|| drop(steadfast_sim::check(&Renamed("kv-a")).seeds(1).regressions(regressions.clone()).run()));
+    let msg = panics(|| drop(steadfast_sim::check(&renamed("kv-a")).seeds(1).regressions(regressions.clone()).run()));
     assert!(
         msg.contains("keeps the seeds of scenario \"kv/a\", and \"kv-a\" spells the same file name"),
         "the collision is named: {msg}"
@@ -119,11 +107,11 @@ fn regressions_files_name_their_scenario_and_never_mix_two() {
     // Quotes and `$`: a plain file name; the old one's seeds still run.
     let odd = "it's $odd";
     std::fs::write(dir.path().join("it's_$odd.txt"), "seed 3 # kept by an older steadfast\n").expect("legacy file");
-    let msg = panics(|| drop(steadfast_sim::check(&Renamed(odd)).seeds(1).regressions(regressions.clone()).run()));
+    let msg = panics(|| drop(steadfast_sim::check(&renamed(odd)).seeds(1).regressions(regressions.clone()).run()));
     assert!(msg.contains("seed 3"), "the legacy file's seed ran first: {msg}");
     let fresh = tempfile::tempdir().expect("tempdir");
     let msg =
-        panics(|| drop(steadfast_sim::check(&Renamed(odd)).seeds(2).regressions(Some(fresh.path().into())).run()));
+        panics(|| drop(steadfast_sim::check(&renamed(odd)).seeds(2).regressions(Some(fresh.path().into())).run()));
     let plain = fresh.path().join("it_s__odd.txt");
     assert!(msg.contains(&format!("kept:     seed 1 in {}", plain.display())), "a plain file name: {msg}");
     let kept = std::fs::read_to_string(&plain).expect("kept");
@@ -828,38 +816,20 @@ fn a_malformed_report_window_fails_with_its_message() {
     assert!(!ok && text.contains("STEADFAST_REPORT_WINDOW=\"12;12\" is not BEFORE,AFTER"), "{text}");
 }
 
-/// Calls `check` from inside its own run (a new user's trial did).
-struct Nested;
-
-impl Scenario for Nested {
-    fn name(&self) -> &'static str {
-        "test/nested"
-    }
-    fn expect(&self) -> Expect {
-        Expect::Hold
-    }
-    fn description(&self) -> &'static str {
-        "calls check() from inside its run"
-    }
-    fn invariants(&self) -> &'static [Invariant] {
-        ODD
-    }
-    fn schedule(&self, seed: u64) -> Schedule {
-        Schedule::calm(seed, 10)
-    }
-    fn run<'a>(&'a self, world: &'a World) -> LocalBoxFuture<'a, ()> {
-        Box::pin(async move {
-            world.check("X1", true, String::new);
-            steadfast_sim::check(&OddSeedsFail).seeds(2).regressions(None).run();
-        })
-    }
-}
-
 /// A check started inside a running simulation is refused with a RUN2
 /// that says so (it was a RUN2 with an empty message).
 #[test]
 fn a_check_inside_a_run_is_refused_with_a_message() {
-    let o = steadfast_sim::runner::run(&Nested, 0, None, 100);
+    // Calls `check` from inside its own run (a new user's trial did).
+    let nested = steadfast_sim::scenario("test/nested")
+        .invariant("X1", "even seeds only")
+        .schedule(|seed| Schedule::calm(seed, 10))
+        .node("n", |w| async move {
+            w.check("X1", true, String::new);
+            steadfast_sim::check(&OddSeedsFail).seeds(2).regressions(None).run();
+        })
+        .build();
+    let o = steadfast_sim::runner::run(&nested, 0, None, 100);
     let run2: Vec<&str> = o.violations.iter().filter(|v| v.invariant == "RUN2").map(|v| v.message.as_str()).collect();
     assert!(
         run2.len() == 1 && run2[0].contains("was called inside a running simulation"),
