@@ -1239,15 +1239,33 @@ async fn notes(world: &World, book: &SharedBook, env: &Env, pid: u32) {
 /// removed first, as a hostile user of the directory can), made durable.
 fn plant(world: &World) {
     let path = notes_path();
-    match world.peek(FsOp::SymlinkMetadata(path.clone())) {
-        Ok(steadfast_core::FsOutput::Metadata(m)) if m.kind == FileKind::Symlink => return,
-        Ok(_) => {
+    match kind_at(world, &path) {
+        Some(FileKind::Symlink) => return,
+        Some(_) => {
             let _ = world.harness_apply(FsOp::RemoveFile(path.clone()));
         }
-        Err(_) => {}
+        None => {}
     }
     let _ = world.harness_apply(FsOp::Symlink { target: VICTIM.into(), link: path });
     let _ = world.harness_apply(FsOp::SyncDir(NOTES.into()));
+}
+
+/// The planter's symlink taken away, if it is there, made durable.
+fn unplant(world: &World) {
+    let path = notes_path();
+    if kind_at(world, &path) == Some(FileKind::Symlink) {
+        let _ = world.harness_apply(FsOp::RemoveFile(path));
+        let _ = world.harness_apply(FsOp::SyncDir(NOTES.into()));
+    }
+}
+
+/// What the entry at `path` is now (a final symlink not followed), if
+/// there is one: the world's answer, outside every process.
+fn kind_at(world: &World, path: &Path) -> Option<FileKind> {
+    match world.peek(FsOp::SymlinkMetadata(path.into())) {
+        Ok(steadfast_core::FsOutput::Metadata(m)) => Some(m.kind),
+        _ => None,
+    }
 }
 
 /// The node that plants a symlink at the notes sink's path (R9).
@@ -1261,28 +1279,19 @@ const PLANTER: &str = "planter";
 /// so a power loss neither keeps nor brings back a symlink it did not
 /// mean.
 async fn planter(world: World) {
-    let path = notes_path();
     let mut rng = world.workload_rng(0x51C4);
     let mut plant_now = rng.chance(0.5);
-    let kind = |w: &World| match w.peek(FsOp::SymlinkMetadata(notes_path())) {
-        Ok(steadfast_core::FsOutput::Metadata(m)) => Some(m.kind),
-        _ => None,
-    };
     while world.now() < world.chaos_end() {
         if plant_now {
             plant(&world);
-        } else if kind(&world) == Some(FileKind::Symlink) {
-            let _ = world.harness_apply(FsOp::RemoveFile(path.clone()));
-            let _ = world.harness_apply(FsOp::SyncDir(NOTES.into()));
+        } else {
+            unplant(&world);
         }
         plant_now = !plant_now;
         let next = world.now() + Duration::from_millis(rng.range(1_000, 20_000));
         world.sleep_until(next.min(world.chaos_end())).await;
     }
-    if kind(&world) == Some(FileKind::Symlink) {
-        let _ = world.harness_apply(FsOp::RemoveFile(path));
-        let _ = world.harness_apply(FsOp::SyncDir(NOTES.into()));
-    }
+    unplant(&world);
 }
 
 /// Both futures, forever (neither ends).
@@ -1965,12 +1974,8 @@ async fn swapper(world: &World, book: &SharedBook, variant: Variant) {
     }
     // Put back whatever is still swapped (a power loss meanwhile may have
     // undone the swap already), and make it durable.
-    let kind = |p: &Path| match world.peek(FsOp::SymlinkMetadata(p.into())) {
-        Ok(steadfast_core::FsOutput::Metadata(m)) => Some(m.kind),
-        _ => None,
-    };
-    if kind(&away) == Some(FileKind::Dir) {
-        let _ = match kind(path) {
+    if kind_at(world, &away) == Some(FileKind::Dir) {
+        let _ = match kind_at(world, path) {
             Some(FileKind::Symlink) => world.harness_apply(FsOp::RemoveFile(path.into())),
             Some(FileKind::Dir) => world.harness_apply(FsOp::Rename { from: path.into(), to: outside }),
             _ => Ok(steadfast_core::FsOutput::Unit),
