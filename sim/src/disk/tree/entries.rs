@@ -53,8 +53,8 @@ impl Entries {
             index.insert(name.clone(), ino);
         }
         let old = self.sorted.insert(name.clone(), ino);
-        if self.index.is_none() && self.sorted.len() >= INDEX_AT {
-            self.index = Some(Box::new(self.sorted.iter().map(|(n, &i)| (n.clone(), i)).collect()));
+        if self.index.is_none() {
+            self.index = index_of(&self.sorted);
         }
         self.check(&name, Some(ino));
         old
@@ -93,8 +93,7 @@ impl Entries {
 
     /// Entries that are `durable`'s (a power loss's revert).
     pub(super) fn from_sorted(sorted: BTreeMap<Name, Ino>) -> Entries {
-        let index = (sorted.len() >= INDEX_AT).then(|| Box::new(sorted.iter().map(|(n, &i)| (n.clone(), i)).collect()));
-        Entries { sorted, index }
+        Entries { index: index_of(&sorted), sorted }
     }
 
     pub(super) fn into_values(self) -> impl Iterator<Item = Ino> {
@@ -110,6 +109,11 @@ impl Entries {
             debug_assert_eq!(index.get(name).copied(), now, "a directory's index disagrees with its entries");
         }
     }
+}
+
+/// An index of `sorted`, if it holds [`INDEX_AT`] entries or more.
+fn index_of(sorted: &BTreeMap<Name, Ino>) -> Option<Box<Index>> {
+    (sorted.len() >= INDEX_AT).then(|| Box::new(sorted.iter().map(|(n, &i)| (n.clone(), i)).collect()))
 }
 
 /// A name's hash: [`super::hash_bytes`] over its bytes (the length prefix
@@ -149,12 +153,11 @@ mod tests {
         let mut plain: BTreeMap<OsString, Ino> = BTreeMap::new();
         for step in 0..20_000_u64 {
             let n = rng.next_u64() % 300;
-            let bytes = if n % 7 == 0 {
+            let mut bytes = if n % 7 == 0 {
                 format!("traces-h\u{f6}st-{n}").into_bytes()
             } else {
                 format!("traces-{n}.jsonl").into_bytes()
             };
-            let mut bytes = bytes;
             if n % 11 == 0 {
                 bytes.push(0xf6);
             }
