@@ -143,11 +143,25 @@ impl<'a> Check<'a> {
     /// The variables that replay `seed`, or the schedule file being
     /// replayed (`STEADFAST_SCHEDULE`), which its seed would not reproduce.
     fn replay_vars(&self, seed: u64) -> String {
-        let name = runner::shell_quote(self.scenario.name());
         match std::env::var("STEADFAST_SCHEDULE") {
-            Ok(path) => format!("STEADFAST_SCENARIO={name} STEADFAST_SCHEDULE={}", runner::shell_quote(&path)),
-            Err(_) => format!("STEADFAST_SCENARIO={name} STEADFAST_SEED={seed}"),
+            Ok(path) => self.schedule_vars(&path),
+            Err(_) => format!("STEADFAST_SCENARIO={} STEADFAST_SEED={seed}", runner::shell_quote(self.scenario.name())),
         }
+    }
+
+    /// The variables that replay the schedule file `path`.
+    fn schedule_vars(&self, path: &str) -> String {
+        let name = runner::shell_quote(self.scenario.name());
+        format!("STEADFAST_SCENARIO={name} STEADFAST_SCHEDULE={}", runner::shell_quote(path))
+    }
+
+    /// The seeds a sweep runs (`STEADFAST_SEEDS` overrides); never 0: a
+    /// check of nothing checks nothing.
+    fn seed_count(&self) -> u64 {
+        let n = env_u64("STEADFAST_SEEDS").unwrap_or(self.seeds);
+        let name = self.scenario.name();
+        assert!(n > 0, "{name}: a check of 0 seeds checks nothing (seeds(0) or STEADFAST_SEEDS=0)");
+        n
     }
 
     fn regression_file(&self) -> Option<PathBuf> {
@@ -291,8 +305,7 @@ impl<'a> Check<'a> {
                 self.replay_one(seed, None, false);
             }
         }
-        let n = env_u64("STEADFAST_SEEDS").unwrap_or(self.seeds);
-        assert!(n > 0, "{}: a check of 0 seeds checks nothing (seeds(0) or STEADFAST_SEEDS=0)", sc.name());
+        let n = self.seed_count();
         let seeds: Vec<u64> = (self.start..self.start + n).collect();
         let (mut first_report, mut persisted) = (None, 0);
         // A replica's caught seeds end once caught: the check needs only
@@ -346,8 +359,7 @@ impl<'a> Check<'a> {
                 crate::schedule::OP_NAMES.join(", ")
             );
         }
-        let n = env_u64("STEADFAST_SEEDS").unwrap_or(self.seeds);
-        assert!(n > 0, "{}: a check of 0 seeds checks nothing (seeds(0) or STEADFAST_SEEDS=0)", sc.name());
+        let n = self.seed_count();
         let ops: Vec<&str> = ops.iter().map(String::as_str).collect();
         let schedules: Vec<Schedule> =
             (self.start..self.start + n).flat_map(|seed| runner::crash_points(sc, seed, &ops, max)).collect();
@@ -368,12 +380,10 @@ impl<'a> Check<'a> {
             });
             let file = dir.join(format!("{}-{}{crash}.schedule.json", file_stem(sc.name()), o.seed));
             let written = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&file, o.schedule.to_json()));
-            let name = runner::shell_quote(sc.name());
             let mut report = runner::violations_report(sc, o);
             match written {
                 Ok(()) => {
-                    let path = runner::shell_quote(&file.display().to_string());
-                    let vars = format!("STEADFAST_SCENARIO={name} STEADFAST_SCHEDULE={path}");
+                    let vars = self.schedule_vars(&file.display().to_string());
                     report += &runner::replay_commands_vars(sc.name(), &vars, &self.cargo_args);
                 }
                 Err(e) => {
