@@ -86,6 +86,7 @@ cases![
     read_dir_lists_sorted_with_kinds,
     read_dir_of_a_changing_directory,
     read_dir_errors,
+    read_dir_metadata_is_the_listing_and_each_look,
     dangling_symlink_metadata,
     metadata_follows_symlinks,
     create_dir_all_cases,
@@ -504,6 +505,43 @@ async fn read_dir_errors(fs: &dyn Fs, root: &Path, _: &Path) -> Verdict {
     expect_kind("read_dir missing", fs.read_dir(root.join("none")).await, ErrorKind::NotFound)?;
     ok("write", fs.write(root.join("f"), b"f".to_vec()).await)?;
     expect_kind("read_dir on file", fs.read_dir(root.join("f")).await, ErrorKind::NotADirectory)
+}
+
+async fn read_dir_metadata_is_the_listing_and_each_look(fs: &dyn Fs, root: &Path, _: &Path) -> Verdict {
+    ok("write", fs.write(root.join("c-file"), b"abc".to_vec()).await)?;
+    ok("mkdir", fs.create_dir_all(root.join("a-dir")).await)?;
+    ok("write nested", fs.write(root.join("a-dir").join("nested"), b"n".to_vec()).await)?;
+    ok("symlink", fs.symlink(root.join("missing"), root.join("b-link")).await)?;
+    ok("symlink to dir", fs.symlink(root.join("a-dir"), root.join("d-link")).await)?;
+    let listed = ok("read_dir_metadata", fs.read_dir_metadata(root).await)?;
+    let plain = ok("read_dir", fs.read_dir(root).await)?;
+    let entries: Vec<_> = listed.iter().map(|(e, _)| e.clone()).collect();
+    check(entries == plain, || format!("read_dir_metadata lists {entries:?}, read_dir {plain:?}"))?;
+    for (entry, meta) in &listed {
+        let path = root.join(&entry.name);
+        let look = ok("symlink_metadata", fs.symlink_metadata(&path).await)?;
+        // Every adapter here can look at every entry of its own directory.
+        check(meta.as_ref() == Some(&look), || {
+            format!("{}: listed with {meta:?}, looked at: {look:?}", path.display())
+        })?;
+        check(entry.kind == look.kind, || {
+            format!("{}: listed as {:?}, is {:?}", path.display(), entry.kind, look.kind)
+        })?;
+    }
+    let blocking = ok("read_dir_metadata_blocking", fs.read_dir_metadata_blocking(root))?;
+    check(blocking == listed, || format!("blocking listing {blocking:?} differs from {listed:?}"))?;
+    // Through a symlink to a directory, as `read_dir` goes.
+    let through = ok("read_dir_metadata via symlink", fs.read_dir_metadata(root.join("d-link")).await)?;
+    let names: Vec<_> =
+        through.iter().map(|(e, m)| (e.name.to_string_lossy().into_owned(), m.as_ref().map(|m| m.len))).collect();
+    check(names == [("nested".to_string(), Some(1))], || format!("listing through d-link: {names:?}"))?;
+    expect_kind("read_dir_metadata missing", fs.read_dir_metadata(root.join("none")).await, ErrorKind::NotFound)?;
+    expect_kind(
+        "read_dir_metadata on file",
+        fs.read_dir_metadata(root.join("c-file")).await,
+        ErrorKind::NotADirectory,
+    )?;
+    expect_kind("read_dir_metadata dangling", fs.read_dir_metadata(root.join("b-link")).await, ErrorKind::NotFound)
 }
 
 async fn dangling_symlink_metadata(fs: &dyn Fs, root: &Path, _: &Path) -> Verdict {

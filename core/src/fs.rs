@@ -31,6 +31,7 @@
 //! | `RemoveDir(p)` | the empty directory is gone | missing: `NotFound`; not empty: `DirectoryNotEmpty`; a file: `NotADirectory` |
 //! | `RemoveDirAll(p)` | the tree is gone; symlinks inside are removed, never followed | missing: `NotFound`; `p` is a file: `NotADirectory` |
 //! | `ReadDir(p)` | the entries, sorted by name, without `.` and `..` | missing: `NotFound`; a file: `NotADirectory` |
+//! | `ReadDirMetadata(p)` | as `ReadDir`, each entry with its `SymlinkMetadata` in the same call (`None` where the entry's look failed, or a file server sent no attributes: ask `SymlinkMetadata` for it); an entry gone before its look is not listed; named `read_dir` in histories and fault rules | as `ReadDir`; an adapter that does not offer it: `Unsupported` (callers fall back to `ReadDir` and a look per entry) |
 //! | `SymlinkMetadata(p)` | metadata of the entry itself (a symlink is reported as a symlink, a FIFO, socket or device as `Special`) | missing: `NotFound` |
 //! | `Metadata(p)` | metadata after following symlinks | missing or dangling: `NotFound` |
 //! | `SyncFile(p)` | the file's data is durable (fsync); never blocks on a FIFO or device | missing: `NotFound`; FIFO, socket or device: `InvalidInput` |
@@ -129,6 +130,10 @@ pub enum FsOp {
     RemoveDirAll(PathBuf),
     /// List a directory.
     ReadDir(PathBuf),
+    /// List a directory with each entry's metadata (not following
+    /// symlinks), in one call: a directory of 55,000 files costs one
+    /// operation, not 55,001.
+    ReadDirMetadata(PathBuf),
     /// Metadata of the entry itself.
     SymlinkMetadata(PathBuf),
     /// Metadata after following symlinks.
@@ -301,7 +306,7 @@ impl FsOp {
             FsOp::RemoveFile(_) => "remove_file",
             FsOp::RemoveDir(_) => "remove_dir",
             FsOp::RemoveDirAll(_) => "remove_dir_all",
-            FsOp::ReadDir(_) => "read_dir",
+            FsOp::ReadDir(_) | FsOp::ReadDirMetadata(_) => "read_dir",
             FsOp::SymlinkMetadata(_) => "symlink_metadata",
             FsOp::Metadata(_) => "metadata",
             FsOp::SyncFile(_) => "sync_file",
@@ -330,6 +335,7 @@ impl FsOp {
             | FsOp::RemoveDir(p)
             | FsOp::RemoveDirAll(p)
             | FsOp::ReadDir(p)
+            | FsOp::ReadDirMetadata(p)
             | FsOp::SymlinkMetadata(p)
             | FsOp::Metadata(p)
             | FsOp::SyncFile(p)
@@ -375,6 +381,7 @@ impl FsOp {
 
 /// What an operation returns; which variant depends on the [`FsOp`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FsOutput {
     /// Operations with no result.
     Unit,
@@ -382,6 +389,9 @@ pub enum FsOutput {
     Bytes(Vec<u8>),
     /// `ReadDir`, sorted by name.
     Entries(Vec<DirEntry>),
+    /// `ReadDirMetadata`, sorted by name: each entry with its metadata
+    /// where the adapter could look (see the [module docs](self)).
+    EntriesMetadata(Vec<(DirEntry, Option<Metadata>)>),
     /// `SymlinkMetadata` and `Metadata`.
     Metadata(Metadata),
     /// `ReadLink`.
@@ -546,6 +556,13 @@ fn entries(op: &'static str, out: FsOutput) -> io::Result<Vec<DirEntry>> {
     }
 }
 
+fn entries_metadata(op: &'static str, out: FsOutput) -> io::Result<Vec<(DirEntry, Option<Metadata>)>> {
+    match out {
+        FsOutput::EntriesMetadata(e) => Ok(e),
+        other => Err(unexpected(op, other)),
+    }
+}
+
 fn metadata(op: &'static str, out: FsOutput) -> io::Result<Metadata> {
     match out {
         FsOutput::Metadata(m) => Ok(m),
@@ -637,6 +654,10 @@ typed_ops! {
     /// List a directory: see [`FsOp::ReadDir`].
     read_dir / read_dir_blocking (p: impl AsRef<Path>) -> Vec<DirEntry>
         = entries, FsOp::ReadDir(p.as_ref().to_path_buf());
+    /// List a directory with each entry's metadata: see
+    /// [`FsOp::ReadDirMetadata`].
+    read_dir_metadata / read_dir_metadata_blocking (p: impl AsRef<Path>) -> Vec<(DirEntry, Option<Metadata>)>
+        = entries_metadata, FsOp::ReadDirMetadata(p.as_ref().to_path_buf());
     /// Metadata without following symlinks: see [`FsOp::SymlinkMetadata`].
     symlink_metadata / symlink_metadata_blocking (p: impl AsRef<Path>) -> Metadata
         = metadata, FsOp::SymlinkMetadata(p.as_ref().to_path_buf());

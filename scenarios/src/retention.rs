@@ -119,6 +119,8 @@ const UNENDED: &str = "a failed write left all of its line but the newline";
 const SWAPPED: &str = "a swept directory was replaced while its sweep ran";
 const NOT_UTF8_SWEPT: &str = "a file whose name is not UTF-8 was swept";
 const SINK_REFUSED_SYMLINK: &str = "a sink refused a symlink planted at its path";
+const LOOKED_BARE: &str = "a sweep looked itself at an entry its listing sent without attributes";
+const LISTED_PLAIN: &str = "a sweep listed through an adapter without listings that carry metadata";
 const SOMETIMES: &[&str] = &[
     SWEEP_DURING_CHURN,
     SWEEP_ERROR,
@@ -131,6 +133,8 @@ const SOMETIMES: &[&str] = &[
     SWAPPED,
     NOT_UTF8_SWEPT,
     SINK_REFUSED_SYMLINK,
+    LOOKED_BARE,
+    LISTED_PLAIN,
 ];
 
 const FILES_MAX: usize = 100;
@@ -352,6 +356,15 @@ fn schedule(seed: u64) -> Schedule {
     if SimRng::new(seed, 0x51C4).chance(0.33) {
         s.params.insert("planted".into(), 1);
     }
+    // One in eight meets a file server whose listings send no attributes
+    // for some entries (NFS `READDIRPLUS` may omit them), one in eight an
+    // adapter that offers no listing with metadata at all: the sweeps
+    // look at such entries themselves. Its own stream.
+    match SimRng::new(seed, 0x11D1).range(0, 7) {
+        0 => s.params.insert("listing".into(), 1),
+        1 => s.params.insert("listing".into(), 2),
+        _ => None,
+    };
     if SimRng::new(seed, 0x4057).chance(0.33) {
         s.params.insert("hostile".into(), 1);
         // A user deletes 1-3 workspaces by name in the chaos phase, and
@@ -643,7 +656,7 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
             // Landed, whether or not it failed (it may have removed some).
             lock(&book).spool_removals_landed.push(l.at.as_millis() as u64);
         }
-        if let (FsOp::ReadDir(dir), "app") = (l.op, l.node) {
+        if let (FsOp::ReadDir(dir) | FsOp::ReadDirMetadata(dir), "app") = (l.op, l.node) {
             let mut b = lock(&book);
             b.listings.insert(dir.clone(), l.ok);
             if l.ok
@@ -1043,6 +1056,17 @@ async fn drive(world: &World, variant: Variant) {
 
 async fn app(world: World, book: SharedBook, variant: Variant) {
     let mut env = world.env();
+    let listing = world.schedule().param("listing", 0);
+    if listing > 0 {
+        let rng = Mutex::new(world.workload_rng(0x11D1));
+        env.fs = Arc::new(BareListing {
+            inner: env.fs.clone(),
+            world: world.clone(),
+            plain: listing == 2,
+            rng,
+            bare: Mutex::default(),
+        });
+    }
     if matches!(variant, Variant::FollowsSwap | Variant::SkipsNonUtf8 | Variant::SinkFollowsSymlink) {
         env.fs = Arc::new(LegacyFs { inner: env.fs.clone(), variant, seen: Mutex::default() });
     }
@@ -1897,21 +1921,22 @@ async fn swapper(world: &World, book: &SharedBook, variant: Variant) {
     let span_ms =
         if root == TELEMETRY { 200 + 2 * s.param("entries", 100) } else { 200 + 20 * s.param("workspaces", 5) };
     let offset = Duration::from_millis(rng.range(0, span_ms));
-    // The replica's swaps come while the sweep looks at its entries and
-    // stay until it is done: what it gets wrong is deleting files it
-    // judged through the swap (a file judged before the swap is another
-    // file after it, and its re-stat keeps even the replica off it).
+    // The replica's swaps come as its second sweep of the root starts
+    // (the first whose looks at the root it answers from memory), before
+    // that sweep's listing lands, and stay until it is done: what it gets
+    // wrong is listing, judging and deleting through the swap. (A swap
+    // after its listing costs it nothing: each removal's look at its file
+    // finds another file than the listing's.)
     let (at_removals, hold, offset) = if variant == Variant::FollowsSwap {
-        (false, Duration::from_millis(span_ms * 4), offset / 2)
+        (false, Duration::from_millis(span_ms * 4), Duration::ZERO)
     } else {
         (at_removals, hold, offset)
     };
     let after_removal = Duration::from_millis(rng.range(0, 20));
     let late = |w: &World| w.now() + Duration::from_secs(10) >= w.chaos_end();
-    // The first sweep of it, or (aimed at removals) the first that removes.
-    // (The replica's workspace swaps aim at the second: in the first every
-    // workspace is younger than the floor, and nothing is removed.)
-    let mut nth = usize::from(variant == Variant::FollowsSwap && root == WORKSPACES);
+    // The first sweep of it, or (aimed at removals) the first that removes;
+    // the replica's, its second.
+    let mut nth = usize::from(variant == Variant::FollowsSwap);
     loop {
         let start = loop {
             if late(world) {
@@ -2016,6 +2041,10 @@ impl steadfast_core::Fs for LegacyFs {
                         e.retain(|e| e.name.to_str().is_some());
                         Ok(steadfast_core::FsOutput::Entries(e))
                     }
+                    Ok(steadfast_core::FsOutput::EntriesMetadata(mut e)) => {
+                        e.retain(|(e, _)| e.name.to_str().is_some());
+                        Ok(steadfast_core::FsOutput::EntriesMetadata(e))
+                    }
                     other => other,
                 };
             }
@@ -2046,6 +2075,78 @@ impl steadfast_core::Fs for LegacyFs {
     fn exec_blocking(&self, op: FsOp) -> std::io::Result<steadfast_core::FsOutput> {
         let op = if self.variant == Variant::SinkFollowsSymlink { follow(op) } else { op };
         self.inner.exec_blocking(op)
+    }
+}
+
+/// The app's file system in the seeds that say so (`listing`): a file
+/// server whose listings send no attributes for about a third of their
+/// entries (NFS `READDIRPLUS` may omit them, and a real adapter's look at
+/// an entry may fail), or (`plain`) an adapter that offers no listing with
+/// metadata at all. The sweeps must look at such entries themselves: a
+/// sweep that skipped them, or judged them without a look, breaks R2 or R4.
+struct BareListing {
+    inner: Arc<dyn steadfast_core::Fs>,
+    world: World,
+    plain: bool,
+    rng: Mutex<SimRng>,
+    /// The entries some listing sent without attributes.
+    bare: Mutex<BTreeSet<PathBuf>>,
+}
+
+impl BareListing {
+    /// Refuse `op` as this adapter would, or say which directory a
+    /// listing with metadata lists.
+    fn before(&self, op: &FsOp) -> Result<Option<PathBuf>, std::io::Error> {
+        match op {
+            FsOp::ReadDirMetadata(_) if self.plain => {
+                Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "no listing with metadata here"))
+            }
+            FsOp::ReadDirMetadata(dir) => Ok(Some(dir.clone())),
+            FsOp::ReadDir(_) if self.plain => {
+                self.world.reach(LISTED_PLAIN);
+                Ok(None)
+            }
+            FsOp::SymlinkMetadata(p) if lock(&self.bare).remove(p) => {
+                self.world.reach(LOOKED_BARE);
+                Ok(None)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn after(
+        &self,
+        dir: Option<PathBuf>,
+        out: std::io::Result<steadfast_core::FsOutput>,
+    ) -> std::io::Result<steadfast_core::FsOutput> {
+        let mut out = out;
+        if let (Some(dir), Ok(steadfast_core::FsOutput::EntriesMetadata(entries))) = (dir, &mut out) {
+            let (mut rng, mut bare) = (lock(&self.rng), lock(&self.bare));
+            bare.retain(|p| p.parent() != Some(&dir));
+            for (entry, meta) in entries {
+                if rng.chance(0.33) {
+                    *meta = None;
+                    bare.insert(dir.join(&entry.name));
+                }
+            }
+        }
+        out
+    }
+}
+
+impl steadfast_core::Fs for BareListing {
+    fn exec(&self, op: FsOp) -> BoxFuture<'_, std::io::Result<steadfast_core::FsOutput>> {
+        Box::pin(async move {
+            let dir = self.before(&op)?;
+            let out = self.inner.exec(op).await;
+            self.after(dir, out)
+        })
+    }
+
+    fn exec_blocking(&self, op: FsOp) -> std::io::Result<steadfast_core::FsOutput> {
+        let dir = self.before(&op)?;
+        let out = self.inner.exec_blocking(op);
+        self.after(dir, out)
     }
 }
 
@@ -2123,6 +2224,11 @@ const PARAMS: &[ParamSpec] = &[
         name: "planted",
         max: 1,
         doc: "1: a planter puts a symlink to another user's file at the app's notes sink's path now and then (R9)",
+    },
+    ParamSpec {
+        name: "listing",
+        max: 2,
+        doc: "1: the app's listings send no attributes for about a third of their entries; 2: its file system offers no listing with metadata (Unsupported)",
     },
     ParamSpec {
         name: "big_workspace_files",

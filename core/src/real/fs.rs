@@ -52,6 +52,7 @@ fn run(op: FsOp) -> io::Result<FsOutput> {
         FsOp::RemoveDir(p) => fs::remove_dir(p).map(unit),
         FsOp::RemoveDirAll(p) => remove_dir_all(&p).map(unit),
         FsOp::ReadDir(p) => read_dir(&p).map(FsOutput::Entries),
+        FsOp::ReadDirMetadata(p) => read_dir_metadata(&p).map(FsOutput::EntriesMetadata),
         FsOp::SymlinkMetadata(p) => fs::symlink_metadata(p).and_then(meta),
         FsOp::Metadata(p) => fs::metadata(p).and_then(meta),
         FsOp::SyncFile(p) => sync_file(&p).map(unit),
@@ -295,6 +296,35 @@ fn read_dir(path: &Path) -> io::Result<Vec<DirEntry>> {
     Ok(out)
 }
 
+/// The listing and every entry's `lstat`, in one blocking call: each look
+/// is an `fstatat` relative to the open directory (no walk of the path per
+/// entry). An entry gone before its look is not listed, as `ReadDir` drops
+/// one gone before its type was known; an entry whose look failed
+/// otherwise is listed without metadata (its caller looks again, and
+/// meets the error there).
+fn read_dir_metadata(path: &Path) -> io::Result<Vec<(DirEntry, Option<Metadata>)>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(path)? {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        let (kind, meta) = match entry.metadata().and_then(|m| metadata_of(&m)) {
+            Ok(m) => (m.kind, Some(m)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(_) => match entry.file_type() {
+                Ok(t) => (kind_of(t), None),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            },
+        };
+        out.push((DirEntry { name: entry.file_name(), kind }, meta));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
 fn sync_dir(path: &Path) -> io::Result<()> {
     let dir = open_checked(OpenOptions::new().read(true), path)?;
     if !dir.metadata()?.is_dir() {
@@ -316,12 +346,16 @@ fn kind_of(t: fs::FileType) -> FileKind {
 }
 
 fn meta(m: fs::Metadata) -> io::Result<FsOutput> {
+    metadata_of(&m).map(FsOutput::Metadata)
+}
+
+fn metadata_of(m: &fs::Metadata) -> io::Result<Metadata> {
     use std::os::unix::fs::MetadataExt as _;
     let changed = std::time::UNIX_EPOCH
         + std::time::Duration::from_secs(m.ctime().max(0) as u64)
         + std::time::Duration::from_nanos(m.ctime_nsec().clamp(0, 999_999_999) as u64);
     let id = crate::mix64(m.dev() ^ crate::mix64(m.ino()));
-    Ok(FsOutput::Metadata(Metadata::new(kind_of(m.file_type()), m.len(), m.modified()?, changed, id)))
+    Ok(Metadata::new(kind_of(m.file_type()), m.len(), m.modified()?, changed, id))
 }
 
 /// Read a whole regular file. Opened non-blocking and checked after open,

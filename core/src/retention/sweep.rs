@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::{Kept, Kind, OrphanPolicy, RetentionPolicy, SweepReport};
-use crate::fs::{BoxFuture, DirEntry, FileKind, FsExt};
+use crate::fs::{BoxFuture, DirEntry, FileKind, FsExt, Metadata};
 use crate::procs::Liveness;
 use crate::spawn::TaskHandle;
 use crate::{Env, yield_now};
@@ -94,16 +94,19 @@ async fn look_at_root(env: &Env, dir: &Path, report: &mut SweepReport) -> Option
     }
 }
 
+/// One listed entry, with its metadata where the listing carried it.
+type Listed = (DirEntry, Option<Metadata>);
+
 /// A sweep's listing and its root: `None` when there is nothing to sweep
 /// (a missing directory is a no-op) or nothing may be swept (an
 /// unreadable directory, a path that is no directory of its own, or one
 /// replaced while it was listed; each counts as an error). The path is
 /// taken as its components say (`logs/` is `logs`: a trailing slash would
 /// make the system follow a final symlink).
-async fn list(env: &Env, dir: &Path, report: &mut SweepReport) -> Option<(Vec<DirEntry>, Root)> {
+async fn list(env: &Env, dir: &Path, report: &mut SweepReport) -> Option<(Vec<Listed>, Root)> {
     let dir: PathBuf = dir.components().collect();
     let before = look_at_root(env, &dir, report).await?;
-    let entries = match env.fs.read_dir(&dir).await {
+    let entries = match read_listing(env, &dir).await {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
         Err(_) => {
@@ -119,6 +122,26 @@ async fn list(env: &Env, dir: &Path, report: &mut SweepReport) -> Option<(Vec<Di
     }
     report.listed = entries.len();
     Some((entries, Root { path: dir, id: after }))
+}
+
+/// The listing with every entry's metadata in one operation (a sweep of
+/// 55,000 files makes one call, not 55,001); from an adapter that does
+/// not offer that, the plain listing, each entry to be looked at alone.
+async fn read_listing(env: &Env, dir: &Path) -> io::Result<Vec<Listed>> {
+    match env.fs.read_dir_metadata(dir).await {
+        Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+            Ok(env.fs.read_dir(dir).await?.into_iter().map(|e| (e, None)).collect())
+        }
+        other => other,
+    }
+}
+
+/// An entry's metadata: the listing's, or (where it had none) a look.
+async fn look(env: &Env, path: &Path, listed: Option<Metadata>) -> io::Result<Metadata> {
+    match listed {
+        Some(m) => Ok(m),
+        None => env.fs.symlink_metadata(path).await,
+    }
 }
 
 struct Candidate {
@@ -143,7 +166,7 @@ pub async fn sweep_dir(env: &Env, dir: &Path, policy: &RetentionPolicy) -> Sweep
     let Some((entries, root)) = list(env, dir, &mut report).await else { return report };
     let dir = root.path.as_path();
     let mut by_kind: Vec<Vec<Candidate>> = policy.kinds.iter().map(|_| Vec::new()).collect();
-    for entry in entries {
+    for (entry, meta) in entries {
         yield_now().await;
         report.examined += 1;
         // By its bytes: a name that is not UTF-8 is of a kind all the
@@ -161,7 +184,9 @@ pub async fn sweep_dir(env: &Env, dir: &Path, policy: &RetentionPolicy) -> Sweep
         match entry.kind {
             FileKind::Symlink => report.keep(Kept::Symlink),
             FileKind::File => {
-                if let Some(c) = candidate(env, dir, name, &policy.kinds[k], policy.age_floor, &mut report).await {
+                if let Some(c) =
+                    candidate(env, dir, (name, meta), &policy.kinds[k], policy.age_floor, &mut report).await
+                {
                     by_kind[k].push(c);
                 }
             }
@@ -187,7 +212,7 @@ pub async fn sweep_dir(env: &Env, dir: &Path, policy: &RetentionPolicy) -> Sweep
 /// can date ahead. `None` when both lie that far ahead (the clock jumped
 /// back): young, until the clock passes them, which bounds the exemption
 /// by the jump.
-fn age_from(now: SystemTime, meta: &crate::fs::Metadata) -> Option<SystemTime> {
+fn age_from(now: SystemTime, meta: &Metadata) -> Option<SystemTime> {
     let trusted = |t: SystemTime| t.duration_since(now).map_or(true, |ahead| ahead <= super::MTIME_SKEW_MAX);
     [meta.modified, meta.changed].into_iter().find(|t| trusted(*t))
 }
@@ -195,24 +220,25 @@ fn age_from(now: SystemTime, meta: &crate::fs::Metadata) -> Option<SystemTime> {
 /// Is an entry younger than the floor? An age that starts up to the skew
 /// bound in the future is young (a file server a little ahead), which is
 /// safe and ends as the clock passes it.
-fn is_young(now: SystemTime, meta: &crate::fs::Metadata, floor: Duration) -> bool {
+fn is_young(now: SystemTime, meta: &Metadata, floor: Duration) -> bool {
     match age_from(now, meta).map(|t| now.duration_since(t)) {
         Some(Ok(age)) => age < floor,
         Some(Err(_)) | None => true,
     }
 }
 
-/// Stat one file of a kind and judge whether it may go.
+/// Judge one file of a kind (by its listed metadata, or a look) and
+/// whether it may go.
 async fn candidate(
     env: &Env,
     dir: &Path,
-    name: &std::ffi::OsStr,
+    (name, listed): (&std::ffi::OsStr, Option<Metadata>),
     kind: &Kind,
     age_floor: Duration,
     report: &mut SweepReport,
 ) -> Option<Candidate> {
     let path = dir.join(name);
-    let meta = match env.fs.symlink_metadata(&path).await {
+    let meta = match look(env, &path, listed).await {
         Ok(m) if m.kind == FileKind::File => m,
         Ok(_) => {
             report.changed += 1; // turned into a symlink or directory
@@ -359,7 +385,7 @@ pub async fn sweep_orphans(env: &Env, root: &Path, index: &dyn SessionIndex, pol
     let mut report = SweepReport::default();
     let Some((entries, root)) = list(env, root, &mut report).await else { return report };
     let mut moved = false;
-    for entry in entries {
+    for (entry, meta) in entries {
         yield_now().await;
         report.examined += 1;
         if moved {
@@ -369,7 +395,7 @@ pub async fn sweep_orphans(env: &Env, root: &Path, index: &dyn SessionIndex, pol
         match (entry.kind, entry.name.to_str()) {
             (FileKind::Symlink, _) => report.keep(Kept::Symlink),
             (FileKind::Dir, Some(name)) if report.deleted < policy.removals_max => {
-                moved = orphan(env, &root, name, index, policy.age_floor, &mut report).await
+                moved = orphan(env, &root, (name, meta), index, policy.age_floor, &mut report).await
             }
             (FileKind::Dir, Some(_)) => report.keep(Kept::Capped),
             _ => report.keep(Kept::NotAKind),
@@ -384,13 +410,13 @@ pub async fn sweep_orphans(env: &Env, root: &Path, index: &dyn SessionIndex, pol
 async fn orphan(
     env: &Env,
     root: &Root,
-    name: &str,
+    (name, listed): (&str, Option<Metadata>),
     index: &dyn SessionIndex,
     floor: Duration,
     report: &mut SweepReport,
 ) -> bool {
     let path = root.path.join(name);
-    let meta = match env.fs.symlink_metadata(&path).await {
+    let meta = match look(env, &path, listed).await {
         Ok(m) if m.kind == FileKind::Dir => m,
         Ok(_) => return changed(report),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return changed(report),

@@ -378,7 +378,12 @@ impl World {
     pub fn peek(&self, op: FsOp) -> io::Result<FsOutput> {
         let read_only = matches!(
             op,
-            FsOp::Read(_) | FsOp::ReadDir(_) | FsOp::SymlinkMetadata(_) | FsOp::Metadata(_) | FsOp::ReadLink(_)
+            FsOp::Read(_)
+                | FsOp::ReadDir(_)
+                | FsOp::ReadDirMetadata(_)
+                | FsOp::SymlinkMetadata(_)
+                | FsOp::Metadata(_)
+                | FsOp::ReadLink(_)
         );
         assert!(read_only, "peek is for read-only operations, not {}", op.name());
         let now = self.now_ns();

@@ -42,6 +42,7 @@ impl Tree {
             FsOp::RemoveDir(p) => unit(self.remove_dir(p, wall)),
             FsOp::RemoveDirAll(p) => unit(self.remove_dir_all(p, wall).map(|_| ())),
             FsOp::ReadDir(p) => self.read_dir(p).map(FsOutput::Entries),
+            FsOp::ReadDirMetadata(p) => self.read_dir_metadata(p).map(FsOutput::EntriesMetadata),
             FsOp::SymlinkMetadata(p) => self.metadata(p, false).map(FsOutput::Metadata),
             FsOp::Metadata(p) => self.metadata(p, true).map(FsOutput::Metadata),
             FsOp::SyncFile(p) => unit(self.sync(p, false)),
@@ -361,6 +362,20 @@ impl Tree {
             .entries(dir)?
             .iter()
             .map(|(name, &ino)| DirEntry { name: name.to_os_string(), kind: self.kind(ino) })
+            .collect())
+    }
+
+    /// The listing and each entry's metadata, at one instant: no entry can
+    /// go between the two, so every entry has its metadata.
+    fn read_dir_metadata(&self, path: &Path) -> io::Result<Vec<(DirEntry, Option<Metadata>)>> {
+        let dir = self.walk(path, true)?;
+        Ok(self
+            .entries(dir)?
+            .iter()
+            .map(|(name, &ino)| {
+                let meta = self.inode_metadata(ino);
+                (DirEntry { name: name.to_os_string(), kind: meta.kind }, Some(meta))
+            })
             .collect())
     }
 
