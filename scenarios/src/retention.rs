@@ -480,6 +480,9 @@ struct Book {
     /// When each sweep of each swept directory started (virtual ms): the
     /// swapper aims at one.
     sweep_starts: BTreeMap<&'static str, Vec<u64>>,
+    /// When the sweep loop's next round starts (virtual ms), once its
+    /// first is done: the replica's swapper aims at it.
+    next_sweep_ms: Option<u64>,
 }
 
 /// One swept directory, for R1's check that a sweep removes only in the
@@ -1381,18 +1384,20 @@ async fn sweep_loop(world: World, book: SharedBook, env: Env, index: Arc<Index>)
             let m = sweep_dir(&env, Path::new(FRESH), &swept_by).await;
             check_report(&world, &book, Path::new(FRESH), &m);
         }
-        {
-            let mut b = lock(&book);
-            b.sweeps += 1;
-            b.last_sweep_ms = started_ms;
-        }
         // Work left (a cap reached, something deleted) or the quiet phase,
         // where R2 must converge: soon. Otherwise rarely.
         let busy =
             r.deleted > 0 || o.deleted > 0 || r.kept.contains_key(&Kept::Capped) || o.kept.contains_key(&Kept::Capped);
         let to_quiet = world.chaos_end().saturating_sub(world.now());
         let idle = if to_quiet.is_zero() { SWEEP_AGAIN } else { SWEEP_IDLE.min(to_quiet) };
-        env.clock.sleep(if busy { SWEEP_AGAIN } else { idle }).await;
+        let pause = if busy { SWEEP_AGAIN } else { idle };
+        {
+            let mut b = lock(&book);
+            b.sweeps += 1;
+            b.last_sweep_ms = started_ms;
+            b.next_sweep_ms = Some((world.now() + pause).as_millis() as u64);
+        }
+        env.clock.sleep(pause).await;
     }
 }
 
@@ -1921,55 +1926,70 @@ async fn swapper(world: &World, book: &SharedBook, variant: Variant) {
     let span_ms =
         if root == TELEMETRY { 200 + 2 * s.param("entries", 100) } else { 200 + 20 * s.param("workspaces", 5) };
     let offset = Duration::from_millis(rng.range(0, span_ms));
-    // The replica's swaps come as its second sweep of the root starts
-    // (the first whose looks at the root it answers from memory), before
-    // that sweep's listing lands, and stay until it is done: what it gets
-    // wrong is listing, judging and deleting through the swap. (A swap
-    // after its listing costs it nothing: each removal's look at its file
-    // finds another file than the listing's.)
+    // The replica's swaps come at the instant the sweep loop's second
+    // round starts (the first whose looks at the root it answers from
+    // memory), before any of its looks lands, and stay for that round:
+    // what it gets wrong is listing, judging and deleting through the
+    // swap. (A swap after its listing costs it nothing: each removal's
+    // look at its file finds another file than the listing's.)
     let (at_removals, hold, offset) = if variant == Variant::FollowsSwap {
-        (false, Duration::from_millis(span_ms * 4), Duration::ZERO)
+        (false, SWEEP_AGAIN / 2, Duration::ZERO)
     } else {
         (at_removals, hold, offset)
     };
     let after_removal = Duration::from_millis(rng.range(0, 20));
     let late = |w: &World| w.now() + Duration::from_secs(10) >= w.chaos_end();
-    // The first sweep of it, or (aimed at removals) the first that removes;
-    // the replica's, its second.
-    let mut nth = usize::from(variant == Variant::FollowsSwap);
-    loop {
-        let start = loop {
+    if variant == Variant::FollowsSwap {
+        let next = loop {
             if late(world) {
                 return;
             }
-            if let Some(&at) = lock(book).sweep_starts.get(root).and_then(|v| v.get(nth)) {
+            if let Some(at) = lock(book).next_sweep_ms {
                 break Duration::from_millis(at);
             }
             world.sleep_until(world.now() + Duration::from_millis(50)).await;
         };
-        nth += 1;
-        if !at_removals {
-            world.sleep_until((start + offset).max(world.now())).await;
-            break;
-        }
-        let removed = |b: &Book| b.roots.get(Path::new(root)).map_or(0, |r| r.removals);
-        let before = removed(&lock(book));
-        let removing = loop {
-            let (removes, over) = {
-                let b = lock(book);
-                (removed(&b) > before, b.sweep_starts.get(root).map_or(0, Vec::len) > nth || b.sweeping != Some(root))
+        world.sleep_until(next.max(world.now())).await;
+    } else {
+        // The first sweep of it, or (aimed at removals) the first that removes.
+        let mut nth = 0;
+        loop {
+            let start = loop {
+                if late(world) {
+                    return;
+                }
+                if let Some(&at) = lock(book).sweep_starts.get(root).and_then(|v| v.get(nth)) {
+                    break Duration::from_millis(at);
+                }
+                world.sleep_until(world.now() + Duration::from_millis(50)).await;
             };
-            if removes {
-                break true;
+            nth += 1;
+            if !at_removals {
+                world.sleep_until((start + offset).max(world.now())).await;
+                break;
             }
-            if over || late(world) {
-                break false;
+            let removed = |b: &Book| b.roots.get(Path::new(root)).map_or(0, |r| r.removals);
+            let before = removed(&lock(book));
+            let removing = loop {
+                let (removes, over) = {
+                    let b = lock(book);
+                    (
+                        removed(&b) > before,
+                        b.sweep_starts.get(root).map_or(0, Vec::len) > nth || b.sweeping != Some(root),
+                    )
+                };
+                if removes {
+                    break true;
+                }
+                if over || late(world) {
+                    break false;
+                }
+                world.sleep_until(world.now() + Duration::from_millis(5)).await;
+            };
+            if removing {
+                world.sleep_until(world.now() + after_removal).await;
+                break;
             }
-            world.sleep_until(world.now() + Duration::from_millis(5)).await;
-        };
-        if removing {
-            world.sleep_until(world.now() + after_removal).await;
-            break;
         }
     }
     let (path, away, outside) = (Path::new(root), moved(root), mirror(root));
@@ -2093,42 +2113,47 @@ struct BareListing {
     bare: Mutex<BTreeSet<PathBuf>>,
 }
 
+/// What [`BareListing`] does around one operation.
+enum Around {
+    /// A listing with metadata of this directory: strip some.
+    Strip(PathBuf),
+    /// A coverage point to reach once the operation succeeds.
+    Reach(&'static str),
+    Nothing,
+}
+
 impl BareListing {
-    /// Refuse `op` as this adapter would, or say which directory a
-    /// listing with metadata lists.
-    fn before(&self, op: &FsOp) -> Result<Option<PathBuf>, std::io::Error> {
-        match op {
+    /// Refuse `op` as this adapter would, or say what to do once it ran.
+    fn before(&self, op: &FsOp) -> Result<Around, std::io::Error> {
+        Ok(match op {
             FsOp::ReadDirMetadata(_) if self.plain => {
-                Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "no listing with metadata here"))
+                return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "no listing with metadata here"));
             }
-            FsOp::ReadDirMetadata(dir) => Ok(Some(dir.clone())),
-            FsOp::ReadDir(_) if self.plain => {
-                self.world.reach(LISTED_PLAIN);
-                Ok(None)
-            }
-            FsOp::SymlinkMetadata(p) if lock(&self.bare).remove(p) => {
-                self.world.reach(LOOKED_BARE);
-                Ok(None)
-            }
-            _ => Ok(None),
-        }
+            FsOp::ReadDirMetadata(dir) => Around::Strip(dir.clone()),
+            FsOp::ReadDir(_) if self.plain => Around::Reach(LISTED_PLAIN),
+            FsOp::SymlinkMetadata(p) if lock(&self.bare).remove(p) => Around::Reach(LOOKED_BARE),
+            _ => Around::Nothing,
+        })
     }
 
     fn after(
         &self,
-        dir: Option<PathBuf>,
-        out: std::io::Result<steadfast_core::FsOutput>,
+        around: Around,
+        mut out: std::io::Result<steadfast_core::FsOutput>,
     ) -> std::io::Result<steadfast_core::FsOutput> {
-        let mut out = out;
-        if let (Some(dir), Ok(steadfast_core::FsOutput::EntriesMetadata(entries))) = (dir, &mut out) {
-            let (mut rng, mut bare) = (lock(&self.rng), lock(&self.bare));
-            bare.retain(|p| p.parent() != Some(&dir));
-            for (entry, meta) in entries {
-                if rng.chance(0.33) {
-                    *meta = None;
-                    bare.insert(dir.join(&entry.name));
+        match (around, &mut out) {
+            (Around::Strip(dir), Ok(steadfast_core::FsOutput::EntriesMetadata(entries))) => {
+                let (mut rng, mut bare) = (lock(&self.rng), lock(&self.bare));
+                bare.retain(|p| p.parent() != Some(&dir));
+                for (entry, meta) in entries {
+                    if rng.chance(0.33) {
+                        *meta = None;
+                        bare.insert(dir.join(&entry.name));
+                    }
                 }
             }
+            (Around::Reach(point), Ok(_)) => self.world.reach(point),
+            _ => {}
         }
         out
     }
@@ -2137,16 +2162,16 @@ impl BareListing {
 impl steadfast_core::Fs for BareListing {
     fn exec(&self, op: FsOp) -> BoxFuture<'_, std::io::Result<steadfast_core::FsOutput>> {
         Box::pin(async move {
-            let dir = self.before(&op)?;
+            let around = self.before(&op)?;
             let out = self.inner.exec(op).await;
-            self.after(dir, out)
+            self.after(around, out)
         })
     }
 
     fn exec_blocking(&self, op: FsOp) -> std::io::Result<steadfast_core::FsOutput> {
-        let dir = self.before(&op)?;
+        let around = self.before(&op)?;
         let out = self.inner.exec_blocking(op);
-        self.after(dir, out)
+        self.after(around, out)
     }
 }
 

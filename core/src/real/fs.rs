@@ -300,8 +300,10 @@ fn read_dir(path: &Path) -> io::Result<Vec<DirEntry>> {
 /// is an `fstatat` relative to the open directory (no walk of the path per
 /// entry). An entry gone before its look is not listed, as `ReadDir` drops
 /// one gone before its type was known; an entry whose look failed
-/// otherwise is listed without metadata (its caller looks again, and
-/// meets the error there).
+/// otherwise is listed without metadata when the directory gave its type
+/// (its caller looks again, and meets the error there), and fails the
+/// listing as `ReadDir` does when the type too needs the look (a file
+/// system without `d_type`).
 fn read_dir_metadata(path: &Path) -> io::Result<Vec<(DirEntry, Option<Metadata>)>> {
     let mut out = Vec::new();
     for entry in fs::read_dir(path)? {

@@ -436,10 +436,18 @@ async fn orphan(
         Ok(false) => {}
         Err(_) => return failed(report),
     }
-    // Still the directory judged: a workspace removed and cloned again
-    // under its name meanwhile is a new one (its row was written first).
+    // Still the directory judged, and still past the floor: a workspace
+    // removed and cloned again under its name meanwhile is a new one (its
+    // row was written first), even where the file system handed the new
+    // one the old one's inode (ext4 and xfs reuse them, and so does
+    // SimFs): the listing's look may be minutes old by now.
     match env.fs.symlink_metadata(&path).await {
-        Ok(m) if m.kind == FileKind::Dir && m.id == meta.id => {}
+        Ok(m) if m.kind == FileKind::Dir && m.id == meta.id => {
+            if is_young(env.clock.wall(), &m, floor) {
+                report.keep(Kept::TooYoung);
+                return false;
+            }
+        }
         Ok(_) => return changed(report),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return changed(report),
         Err(_) => return failed(report),

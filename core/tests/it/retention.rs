@@ -537,3 +537,94 @@ fn names_that_are_not_utf8_are_swept_like_any_other() {
     assert_eq!((report.deleted, report.kept.get(&Kept::WithinCeiling)), (15, Some(&5)), "{report:?}");
     assert_eq!(std::fs::read_dir(dir).expect("list").count(), 5);
 }
+
+/// The real file system, except that the workspace `name` under `root`,
+/// once cloned again (`recloned`), reports the inode its first directory
+/// had (ext4 and xfs hand a freed inode to the next directory made), and
+/// every listing dates its entries a day back (old enough for any floor).
+struct InodeReuse {
+    inner: std::sync::Arc<dyn steadfast_core::Fs>,
+    path: std::path::PathBuf,
+    first_id: std::sync::Mutex<Option<u64>>,
+    recloned: std::sync::atomic::AtomicBool,
+}
+
+impl steadfast_core::Fs for InodeReuse {
+    fn exec(
+        &self,
+        op: steadfast_core::FsOp,
+    ) -> steadfast_core::BoxFuture<'_, std::io::Result<steadfast_core::FsOutput>> {
+        use steadfast_core::{FsOp, FsOutput, Metadata};
+        Box::pin(async move {
+            let day_back = |m: &Metadata| {
+                let old = m.modified - Duration::from_secs(86_400);
+                Metadata::new(m.kind, m.len, old, old, m.id)
+            };
+            let looked_at = matches!(&op, FsOp::SymlinkMetadata(p) if *p == self.path);
+            match self.inner.exec(op).await? {
+                FsOutput::EntriesMetadata(entries) => {
+                    let entries = entries.into_iter().map(|(e, m)| (e, m.as_ref().map(day_back))).collect::<Vec<_>>();
+                    for (e, m) in &entries {
+                        if self.path.file_name() == Some(e.name.as_os_str()) {
+                            *self.first_id.lock().expect("first id") = m.as_ref().map(|m| m.id);
+                        }
+                    }
+                    Ok(FsOutput::EntriesMetadata(entries))
+                }
+                FsOutput::Metadata(m) if looked_at && self.recloned.load(std::sync::atomic::Ordering::SeqCst) => {
+                    let id = self.first_id.lock().expect("first id").unwrap_or(m.id);
+                    Ok(FsOutput::Metadata(Metadata::new(m.kind, m.len, m.modified, m.changed, id)))
+                }
+                other => Ok(other),
+            }
+        })
+    }
+
+    fn exec_blocking(&self, op: steadfast_core::FsOp) -> std::io::Result<steadfast_core::FsOutput> {
+        self.inner.exec_blocking(op)
+    }
+}
+
+/// A session index that has not seen the row of a workspace cloned again
+/// while the sweep asked about it (the row is written first, the lookup
+/// lags): it removes and clones the workspace anew, then answers "no row".
+struct LaggingIndex<'a> {
+    fs: &'a InodeReuse,
+}
+
+impl SessionIndex for LaggingIndex<'_> {
+    fn is_live<'a>(&'a self, _: &'a str) -> steadfast_core::BoxFuture<'a, std::io::Result<bool>> {
+        Box::pin(async move {
+            std::fs::remove_dir_all(&self.fs.path).expect("remove the old workspace");
+            std::fs::create_dir_all(self.fs.path.join("src")).expect("clone it again");
+            self.fs.recloned.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(false)
+        })
+    }
+}
+
+/// A workspace removed and cloned again under its name while an orphan
+/// sweep judged it, from a listing minutes old, is young: it stays, even
+/// where the new directory has the old one's inode (the identity look
+/// cannot tell them apart, the floor can). Before session 27 the floor was
+/// judged by a look right before the lookup; judged from the listing
+/// alone, this removed the new workspace.
+#[test]
+fn an_orphan_sweep_keeps_a_workspace_cloned_again_with_its_old_inode() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let root = base.path().join("workspaces");
+    std::fs::create_dir_all(root.join("ws-0").join("src")).expect("mkdir");
+    let rt = rt();
+    let mut env = rt.block_on(async { Env::real() }).expect("env");
+    let fs = std::sync::Arc::new(InodeReuse {
+        inner: env.fs.clone(),
+        path: root.join("ws-0"),
+        first_id: Default::default(),
+        recloned: Default::default(),
+    });
+    env.fs = fs.clone();
+    let policy = OrphanPolicy { age_floor: Duration::from_secs(60), removals_max: 10 };
+    let report = rt.block_on(async { sweep_orphans(&env, &root, &LaggingIndex { fs: &fs }, &policy).await });
+    assert!(root.join("ws-0").join("src").is_dir(), "the new workspace was removed: {report:?}");
+    assert_eq!((report.deleted, report.kept.get(&Kept::TooYoung).copied()), (0, Some(1)), "{report:?}");
+}
