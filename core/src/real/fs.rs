@@ -275,25 +275,40 @@ fn remove_dir_all(path: &Path) -> io::Result<()> {
     fs::remove_dir_all(path)
 }
 
-fn read_dir(path: &Path) -> io::Result<Vec<DirEntry>> {
+/// Every entry of `path` that `each` makes into a listed one, sorted by
+/// name. An entry that vanished between readdir and its look (`each`'s
+/// `Ok(None)`) is simply not listed, like `ls` does.
+fn list<T>(
+    path: &Path,
+    each: impl Fn(&fs::DirEntry) -> io::Result<Option<(DirEntry, T)>>,
+) -> io::Result<Vec<(DirEntry, T)>> {
     let mut out = Vec::new();
     for entry in fs::read_dir(path)? {
-        let entry = match entry {
-            Ok(e) => e,
-            // An entry that vanished between readdir and stat is simply not
-            // listed, like `ls` does.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+        let listed = match entry {
+            Ok(e) => each(&e)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
-        let kind = match entry.file_type() {
-            Ok(t) => kind_of(t),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
-        };
-        out.push(DirEntry { name: entry.file_name(), kind });
+        out.extend(listed);
     }
-    out.sort();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
+}
+
+/// `Ok(None)` for a look that found the entry gone.
+fn unless_gone<T>(look: io::Result<T>) -> io::Result<Option<T>> {
+    match look {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn read_dir(path: &Path) -> io::Result<Vec<DirEntry>> {
+    let listed = list(path, |e| {
+        Ok(unless_gone(e.file_type())?.map(|t| (DirEntry { name: e.file_name(), kind: kind_of(t) }, ())))
+    })?;
+    Ok(listed.into_iter().map(|(e, ())| e).collect())
 }
 
 /// The listing and every entry's `lstat`, in one blocking call: each look
@@ -305,26 +320,17 @@ fn read_dir(path: &Path) -> io::Result<Vec<DirEntry>> {
 /// listing as `ReadDir` does when the type too needs the look (a file
 /// system without `d_type`).
 fn read_dir_metadata(path: &Path) -> io::Result<Vec<(DirEntry, Option<Metadata>)>> {
-    let mut out = Vec::new();
-    for entry in fs::read_dir(path)? {
-        let entry = match entry {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
-        };
-        let (kind, meta) = match entry.metadata().and_then(|m| metadata_of(&m)) {
-            Ok(m) => (m.kind, Some(m)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(_) => match entry.file_type() {
-                Ok(t) => (kind_of(t), None),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e),
+    list(path, |e| {
+        let (kind, meta) = match unless_gone(e.metadata().and_then(|m| metadata_of(&m))) {
+            Ok(Some(m)) => (m.kind, Some(m)),
+            Ok(None) => return Ok(None),
+            Err(_) => match unless_gone(e.file_type())? {
+                Some(t) => (kind_of(t), None),
+                None => return Ok(None),
             },
         };
-        out.push((DirEntry { name: entry.file_name(), kind }, meta));
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
+        Ok(Some((DirEntry { name: e.file_name(), kind }, meta)))
+    })
 }
 
 fn sync_dir(path: &Path) -> io::Result<()> {
