@@ -121,6 +121,7 @@ const NOT_UTF8_SWEPT: &str = "a file whose name is not UTF-8 was swept";
 const SINK_REFUSED_SYMLINK: &str = "a sink refused a symlink planted at its path";
 const LOOKED_BARE: &str = "a sweep looked itself at an entry its listing sent without attributes";
 const LISTED_PLAIN: &str = "a sweep listed through an adapter without listings that carry metadata";
+const RECLONED: &str = "a workspace was cloned again in place while a sweep asked about it";
 const SOMETIMES: &[&str] = &[
     SWEEP_DURING_CHURN,
     SWEEP_ERROR,
@@ -135,6 +136,7 @@ const SOMETIMES: &[&str] = &[
     SINK_REFUSED_SYMLINK,
     LOOKED_BARE,
     LISTED_PLAIN,
+    RECLONED,
 ];
 
 const FILES_MAX: usize = 100;
@@ -365,6 +367,14 @@ fn schedule(seed: u64) -> Schedule {
         1 => s.params.insert("listing".into(), 2),
         _ => None,
     };
+    // One in four has a `recloner` clone an orphan workspace again in
+    // place (its tree emptied and written anew, the directory kept) while
+    // a sweep asks the index about it, whose new row the index has not
+    // seen yet: only the floor, judged on a fresh look, keeps it. Its own
+    // stream.
+    if SimRng::new(seed, 0x2EC1).chance(0.25) {
+        s.params.insert("reclone".into(), 1);
+    }
     if SimRng::new(seed, 0x4057).chance(0.33) {
         s.params.insert("hostile".into(), 1);
         // A user deletes 1-3 workspaces by name in the chaos phase, and
@@ -483,6 +493,11 @@ struct Book {
     /// When the sweep loop's next round starts (virtual ms), once its
     /// first is done: the replica's swapper aims at it.
     next_sweep_ms: Option<u64>,
+    /// The workspace whose session row the index is being asked about.
+    looking_up: Option<String>,
+    /// When a row written late becomes visible to lookups (virtual ms):
+    /// the index lags the writes (a replica, a cache).
+    row_visible_ms: BTreeMap<String, u64>,
 }
 
 /// One swept directory, for R1's check that a sweep removes only in the
@@ -995,6 +1010,7 @@ fn setup(world: &World, book: &SharedBook) {
 struct Index {
     book: SharedBook,
     env: Env,
+    world: World,
     /// In the hostile seeds one lookup in ten fails (the database is
     /// away): the sweep skips that workspace and counts an error (R4).
     fails: Option<Mutex<SimRng>>,
@@ -1003,13 +1019,17 @@ struct Index {
 impl SessionIndex for Index {
     fn is_live<'a>(&'a self, workspace: &'a str) -> BoxFuture<'a, std::io::Result<bool>> {
         Box::pin(async move {
+            lock(&self.book).looking_up = Some(workspace.to_string());
             self.env.clock.sleep(Duration::from_millis(5)).await;
             let mut book = lock(&self.book);
+            book.looking_up = None;
             if self.fails.as_ref().is_some_and(|rng| rng.lock().unwrap_or_else(|p| p.into_inner()).chance(0.1)) {
                 book.count_step(Path::new(WORKSPACES), true);
                 return Err(std::io::Error::other("the session index is unavailable"));
             }
-            Ok(book.rows.contains(workspace))
+            let now_ms = self.world.now().as_millis() as u64;
+            let seen = book.row_visible_ms.get(workspace).is_none_or(|&at| at <= now_ms);
+            Ok(seen && book.rows.contains(workspace))
         })
     }
 }
@@ -1049,6 +1069,13 @@ async fn drive(world: &World, variant: Variant) {
     }
     if planted(world.schedule()) {
         world.add_node(PLANTER, planter);
+    }
+    if world.schedule().param("reclone", 0) == 1 {
+        let b = book.clone();
+        world.add_node(RECLONER, move |w| {
+            let book = b.clone();
+            async move { recloner(w, book).await }
+        });
     }
     if world.schedule().param("swap", 0) == 1 {
         swapper(world, &book, variant).await;
@@ -1122,7 +1149,7 @@ async fn app(world: World, book: SharedBook, variant: Variant) {
         });
     }
     let fails = hostile(world.schedule()).then(|| Mutex::new(world.workload_rng(13)));
-    let index = Arc::new(Index { book: book.clone(), env: env.clone(), fails });
+    let index = Arc::new(Index { book: book.clone(), env: env.clone(), world: world.clone(), fails });
     let (w, b, e) = (world.clone(), book.clone(), env.clone());
     let _sweeps = spawn_after(&env, BOOT_DELAY, Box::pin(async move { sweep_loop(w, b, e, index).await }));
     let mut rng = world.workload_rng(9);
@@ -1678,6 +1705,50 @@ async fn churn(world: World, book: SharedBook, stream: u64) {
                 }
             }
         }
+    }
+}
+
+/// Clones an orphan workspace again in place (its tree emptied and written
+/// anew, the directory kept, so its inode too) at the moment a sweep asks
+/// the index about it, and writes its row first, which the index sees
+/// only `ROW_LAG` later (a sweep that judged the floor from its listing
+/// alone removes the new clone: R1, "its session row is live"). At most
+/// three a seed, in the chaos phase.
+const RECLONER: &str = "recloner";
+const ROW_LAG: Duration = Duration::from_secs(2);
+
+async fn recloner(world: World, book: SharedBook) {
+    let mut done = BTreeSet::new();
+    while world.now() < world.chaos_end() && done.len() < 3 {
+        let every = if lock(&book).sweeping == Some(WORKSPACES) { 1 } else { 50 };
+        world.sleep_until(world.now() + Duration::from_millis(every)).await;
+        let (name, original) = {
+            let b = lock(&book);
+            let original = b.roots.get(Path::new(WORKSPACES)).map(|r| r.original_id);
+            (b.looking_up.clone().filter(|n| !b.rows.contains(n) && !done.contains(n)), original)
+        };
+        let Some(name) = name else { continue };
+        // Only in the root itself (not in a directory the swapper put in
+        // its place), and only a workspace that is there.
+        let root = world.peek(FsOp::SymlinkMetadata(WORKSPACES.into()));
+        let is_root = matches!(root, Ok(steadfast_core::FsOutput::Metadata(m)) if Some(m.id) == original);
+        let ws = Path::new(WORKSPACES).join(&name);
+        if !is_root || kind_at(&world, &ws) != Some(FileKind::Dir) {
+            continue;
+        }
+        done.insert(name.clone());
+        let now_ms = world.now().as_millis() as u64;
+        {
+            let mut b = lock(&book);
+            b.rows.insert(name.clone());
+            b.row_visible_ms.insert(name.clone(), now_ms + ROW_LAG.as_millis() as u64);
+            b.ws_created_ms.insert(name, now_ms);
+        }
+        let src = ws.join("src");
+        let _ = world.harness_apply(FsOp::RemoveDirAll(src.clone()));
+        let _ = world.harness_apply(FsOp::CreateDir(src.clone()));
+        let _ = world.harness_apply(FsOp::Write { path: src.join("f0"), data: vec![b'r'; 64] });
+        world.reach(RECLONED);
     }
 }
 
@@ -2249,6 +2320,11 @@ const PARAMS: &[ParamSpec] = &[
         name: "planted",
         max: 1,
         doc: "1: a planter puts a symlink to another user's file at the app's notes sink's path now and then (R9)",
+    },
+    ParamSpec {
+        name: "reclone",
+        max: 1,
+        doc: "1: a recloner clones an orphan workspace again in place while a sweep asks the index about it; the index sees its new row 2 s late",
     },
     ParamSpec {
         name: "listing",
