@@ -120,6 +120,40 @@ fn error_rules_fire_on_the_nth_match_with_honest_kinds() {
     });
 }
 
+/// A listing with metadata is `read_dir` to the schedule: a rule naming
+/// `read_dir` fails it (and counts it toward its nth), and its entries
+/// carry what a look at each would say, at the instant it lands.
+#[test]
+fn a_listing_with_metadata_is_read_dir_to_fault_rules_and_lands_at_one_instant() {
+    let mut s = Schedule::calm(5, 1000);
+    s.mounts.push(Mount { prefix: "/d".into(), latency: vec![Latency { ops: vec![], ms_min: 1, ms_max: 30 }] });
+    s.errors.push(ErrorRule {
+        ops: vec!["read_dir".into()],
+        path_prefix: Some("/d".into()),
+        error: FaultKind::Eio,
+        nth: Some(2),
+        probability: None,
+        while_renaming: false,
+    });
+    in_world(s, |w| async move {
+        let fs = w.env().fs;
+        fs.create_dir_all("/d/sub").await.expect("mkdir");
+        fs.write("/d/f", b"abc".to_vec()).await.expect("write");
+        fs.symlink("/nowhere", "/d/l").await.expect("symlink");
+        fs.read_dir("/d").await.expect("the first match passes");
+        let e = fs.read_dir_metadata("/d").await.expect_err("the second match, a listing with metadata, fails");
+        assert!(is_injected(&e), "{e}");
+        let listed = fs.read_dir_metadata("/d").await.expect("the third passes");
+        let names: Vec<_> = listed.iter().map(|(e, _)| e.name.to_string_lossy().into_owned()).collect();
+        assert_eq!(names, ["f", "l", "sub"]);
+        for (entry, meta) in &listed {
+            let look = fs.symlink_metadata(std::path::Path::new("/d").join(&entry.name)).await.expect("look");
+            assert_eq!(meta.as_ref(), Some(&look), "{entry:?}");
+            assert_eq!(entry.kind, look.kind);
+        }
+    });
+}
+
 /// An error rule `while_renaming` fails only an operation on a file whose
 /// rename is in flight (the unlink an NFS server refuses while it runs
 /// the rename); other operations on the same paths neither fail nor count
