@@ -24,7 +24,7 @@ use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
 use std::task::Poll;
 
-use crate::fs::{BoxFuture, FileKind, Fs, FsExt, OpenMode};
+use crate::fs::{BoxFuture, ELOOP, FileKind, Fs, FsExt, OpenMode};
 
 /// A case's verdict: `Err` carries what went wrong, in words.
 pub type Verdict = Result<(), String>;
@@ -717,8 +717,6 @@ async fn open_modes_follow_std(fs: &dyn Fs, root: &Path, _: &Path) -> Verdict {
     let missing_parent = root.join("none").join("f");
     expect_kind("missing parent", fs.open(&missing_parent, OpenMode::CREATE).await, ErrorKind::NotFound)
 }
-
-const ELOOP: i32 = 40;
 
 async fn no_follow_refuses_a_final_symlink_only(fs: &dyn Fs, root: &Path, _: &Path) -> Verdict {
     let (t, l, gone) = (root.join("t"), root.join("l"), root.join("gone"));

@@ -527,6 +527,12 @@ pub(crate) fn unexpected(op: &'static str, out: FsOutput) -> io::Error {
     io::Error::other(format!("Fs adapter bug: {op} returned {out:?}"))
 }
 
+/// The raw OS error of an open that `no_follow` refused at a symlink, and
+/// of a path with too many symlinks in it (Linux's `ELOOP` on x86 and ARM;
+/// `std` has no stable `ErrorKind` for it): every adapter and checker
+/// names it here.
+pub const ELOOP: i32 = 40;
+
 /// The refusal of a FIFO, socket or device where a regular file (or a
 /// directory, for `Open` to read) was expected: `InvalidInput`, never a
 /// call that blocks. Every adapter builds it here, so the words and the

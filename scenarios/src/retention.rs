@@ -1245,7 +1245,6 @@ fn notes_path() -> PathBuf {
 /// while the note's open (or append) is on its way, so that a sink that
 /// looks first and then writes by path writes through it.
 async fn notes(world: &World, book: &SharedBook, env: &Env, pid: u32) {
-    const ELOOP: i32 = 40;
     let path = notes_path();
     let Ok(sink) = LazySink::open(env, &path).await else { return };
     let (mut rng, mut aims) = (world.workload_rng(15), world.workload_rng(16));
@@ -1270,7 +1269,7 @@ async fn notes(world: &World, book: &SharedBook, env: &Env, pid: u32) {
             }
         };
         if let (Err(e), ()) = crate::join2(write, aim).await
-            && e.raw_os_error() == Some(ELOOP)
+            && e.raw_os_error() == Some(steadfast_core::fs::ELOOP)
         {
             world.reach(SINK_REFUSED_SYMLINK);
         }
@@ -2010,29 +2009,26 @@ async fn swapper(world: &World, book: &SharedBook, variant: Variant) {
     };
     let after_removal = Duration::from_millis(rng.range(0, 20));
     let late = |w: &World| w.now() + Duration::from_secs(10) >= w.chaos_end();
+    // The instant the book names (polled every 50 ms), or `None` once it is
+    // too late to swap.
+    let booked = async |when: &dyn Fn(&Book) -> Option<u64>| loop {
+        if late(world) {
+            return None;
+        }
+        if let Some(at) = when(&lock(book)) {
+            return Some(Duration::from_millis(at));
+        }
+        world.sleep_until(world.now() + Duration::from_millis(50)).await;
+    };
     if variant == Variant::FollowsSwap {
-        let next = loop {
-            if late(world) {
-                return;
-            }
-            if let Some(at) = lock(book).next_sweep_ms {
-                break Duration::from_millis(at);
-            }
-            world.sleep_until(world.now() + Duration::from_millis(50)).await;
-        };
+        let Some(next) = booked(&|b| b.next_sweep_ms).await else { return };
         world.sleep_until(next.max(world.now())).await;
     } else {
         // The first sweep of it, or (aimed at removals) the first that removes.
         let mut nth = 0;
         loop {
-            let start = loop {
-                if late(world) {
-                    return;
-                }
-                if let Some(&at) = lock(book).sweep_starts.get(root).and_then(|v| v.get(nth)) {
-                    break Duration::from_millis(at);
-                }
-                world.sleep_until(world.now() + Duration::from_millis(50)).await;
+            let Some(start) = booked(&|b| b.sweep_starts.get(root).and_then(|v| v.get(nth)).copied()).await else {
+                return;
             };
             nth += 1;
             if !at_removals {

@@ -128,11 +128,8 @@ fn permanent(e: &io::Error) -> bool {
             | K::InvalidFilename
             | K::InvalidInput
             | K::Unsupported
-    ) || e.raw_os_error() == Some(ELOOP)
+    ) || e.raw_os_error() == Some(crate::fs::ELOOP)
 }
-
-/// Linux's errno for a symlink loop (no stable `ErrorKind` yet).
-const ELOOP: i32 = 40;
 
 impl Inner {
     fn state(&self) -> MutexGuard<'_, ManagerState> {

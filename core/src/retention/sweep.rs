@@ -424,8 +424,7 @@ async fn orphan(
     };
     // The floor first: a row is written before its workspace is cloned, so
     // a young directory may have a row the lookup has not seen yet.
-    if is_young(env.clock.wall(), &meta, floor) {
-        report.keep(Kept::TooYoung);
+    if kept_young(env, &meta, floor, report) {
         return false;
     }
     match index.is_live(name).await {
@@ -443,8 +442,7 @@ async fn orphan(
     // SimFs): the listing's look may be minutes old by now.
     match env.fs.symlink_metadata(&path).await {
         Ok(m) if m.kind == FileKind::Dir && m.id == meta.id => {
-            if is_young(env.clock.wall(), &m, floor) {
-                report.keep(Kept::TooYoung);
+            if kept_young(env, &m, floor, report) {
                 return false;
             }
         }
@@ -465,6 +463,15 @@ async fn orphan(
         Err(_) => report.errors += 1,
     }
     false
+}
+
+/// Keep a workspace younger than the floor by `meta`, now; true if kept.
+fn kept_young(env: &Env, meta: &Metadata, floor: Duration, report: &mut SweepReport) -> bool {
+    let young = is_young(env.clock.wall(), meta, floor);
+    if young {
+        report.keep(Kept::TooYoung);
+    }
+    young
 }
 
 /// Count an entry changed under the sweep; the root did not move.

@@ -233,7 +233,7 @@ fn a_lazy_sink_cuts_a_previous_fragment_but_keeps_and_ends_a_longer_unterminated
 /// file is followed as before.
 #[test]
 fn a_lazy_sink_never_writes_through_a_symlink_at_its_path() {
-    const ELOOP: i32 = 40;
+    use steadfast_core::fs::ELOOP;
     let root = tempfile::tempdir().expect("tempdir");
     let (victim, sink_path) = (root.path().join("victim"), root.path().join("app.log"));
     // A fragment at the victim's end: the first write's cut would take it.

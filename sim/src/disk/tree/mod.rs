@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use steadfast_core::FileKind;
+use steadfast_core::fs::ELOOP;
 
 mod entries;
 use entries::{Entries, Name};
@@ -31,7 +32,6 @@ type Ino = usize;
 const ROOT: Ino = 0;
 /// Linux's limit on symlinks followed in one path resolution.
 const SYMLINK_HOPS_MAX: u32 = 40;
-const ELOOP: i32 = 40;
 const ENAMETOOLONG: i32 = 36;
 
 /// The longest file name (one path component) a Linux file system takes:

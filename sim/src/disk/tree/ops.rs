@@ -356,27 +356,24 @@ impl Tree {
         }
     }
 
-    fn read_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
+    /// Each entry of the directory at `path` (followed), in name order,
+    /// made into what a listing says of it.
+    fn list<T>(&self, path: &Path, each: impl Fn(DirEntry, Ino) -> T) -> io::Result<Vec<T>> {
         let dir = self.walk(path, true)?;
-        Ok(self
-            .entries(dir)?
-            .iter()
-            .map(|(name, &ino)| DirEntry { name: name.to_os_string(), kind: self.kind(ino) })
+        let entries = self.entries(dir)?.iter();
+        Ok(entries
+            .map(|(name, &ino)| each(DirEntry { name: name.to_os_string(), kind: self.kind(ino) }, ino))
             .collect())
+    }
+
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
+        self.list(path, |entry, _| entry)
     }
 
     /// The listing and each entry's metadata, at one instant: no entry can
     /// go between the two, so every entry has its metadata.
     fn read_dir_metadata(&self, path: &Path) -> io::Result<Vec<(DirEntry, Option<Metadata>)>> {
-        let dir = self.walk(path, true)?;
-        Ok(self
-            .entries(dir)?
-            .iter()
-            .map(|(name, &ino)| {
-                let meta = self.inode_metadata(ino);
-                (DirEntry { name: name.to_os_string(), kind: meta.kind }, Some(meta))
-            })
-            .collect())
+        self.list(path, |entry, ino| (entry, Some(self.inode_metadata(ino))))
     }
 
     pub(crate) fn metadata(&self, path: &Path, follow: bool) -> io::Result<Metadata> {
