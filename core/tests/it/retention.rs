@@ -628,3 +628,42 @@ fn an_orphan_sweep_keeps_a_workspace_cloned_again_with_its_old_inode() {
     assert!(root.join("ws-0").join("src").is_dir(), "the new workspace was removed: {report:?}");
     assert_eq!((report.deleted, report.kept.get(&Kept::TooYoung).copied()), (0, Some(1)), "{report:?}");
 }
+
+/// A hostile host's telemetry directory: a FIFO and a socket named like a
+/// kind, a directory and a dangling symlink named so too, beside old files
+/// of dead pids. The listing that carries metadata looks at each without
+/// opening it (a FIFO never blocks the sweep), and so does the look per
+/// entry through an adapter without that listing; the sweep removes the
+/// regular files only, keeping each of the others for what it is.
+#[test]
+fn a_sweep_lists_fifos_sockets_and_symlinks_without_touching_them() {
+    let policy = RetentionPolicy {
+        kinds: vec![Kind { prefix: "traces-".into(), suffix: ".jsonl".into(), files_max: 0, bytes_max: 0 }],
+        protected: vec![],
+        age_floor: Duration::ZERO,
+        deletions_max: 100,
+    };
+    for plain in [false, true] {
+        let base = tempfile::tempdir().expect("tempdir");
+        let dir = base.path().join("telemetry");
+        std::fs::create_dir(&dir).expect("mkdir");
+        for i in 0..5 {
+            write(&dir.join(format!("traces-{}.jsonl", 4_000_000 + i)), 10);
+        }
+        let fifo = dir.join("traces-4100000.jsonl");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+        let _socket = std::os::unix::net::UnixListener::bind(dir.join("traces-4100001.jsonl")).expect("socket");
+        std::fs::create_dir(dir.join("traces-4100002.jsonl")).expect("mkdir");
+        std::os::unix::fs::symlink(dir.join("missing"), dir.join("traces-4100003.jsonl")).expect("symlink");
+        let rt = rt();
+        // An adapter that never swaps (no look reaches usize::MAX), plain
+        // or not.
+        let env = SwapAt::env(&rt, &dir, base.path(), (false, plain), usize::MAX);
+        let report = rt.block_on(async { sweep_dir(&env, &dir, &policy).await });
+        assert_eq!((report.listed, report.deleted, report.errors), (9, 5, 0), "plain {plain}: {report:?}");
+        assert_eq!(report.kept.get(&Kept::NotAKind), Some(&3), "FIFO, socket, directory ({plain}): {report:?}");
+        assert_eq!(report.kept.get(&Kept::Symlink), Some(&1), "plain {plain}: {report:?}");
+        let left = std::fs::read_dir(&dir).expect("list").count();
+        assert_eq!(left, 4, "plain {plain}");
+    }
+}
