@@ -103,6 +103,7 @@ cases![
     a_handle_follows_its_file_through_rename_and_unlink,
     a_handle_refuses_what_its_mode_forbids,
     a_closed_handle_is_a_bad_descriptor,
+    an_open_directory_looks_at_and_removes_its_own_entries,
     blocking_handles_agree_with_async_ones,
     a_trailing_slash_names_a_directory,
 ];
@@ -815,6 +816,60 @@ async fn a_closed_handle_is_a_bad_descriptor(fs: &dyn Fs, root: &Path, _: &Path)
     expect_errno("write_at a closed handle", fs.write_at(&h, 0, b"x".to_vec()).await, EBADF)?;
     expect_errno("sync a closed handle", fs.sync_handle(&h, false).await, EBADF)?;
     expect_content(fs, &p, b"").await
+}
+
+/// `StatAt` and `RemoveFileAt` act in the directory the handle opened,
+/// wherever it is now: renamed away and replaced by a symlink to another
+/// directory, the open one is still the one asked (an adapter may not
+/// offer them: callers fall back to paths).
+async fn an_open_directory_looks_at_and_removes_its_own_entries(fs: &dyn Fs, root: &Path, outside: &Path) -> Verdict {
+    let d = root.join("d");
+    ok("mkdir", fs.create_dir_all(d.join("sub")).await)?;
+    ok("write a", fs.write(d.join("a"), b"a".to_vec()).await)?;
+    ok("write b", fs.write(d.join("b"), b"bb".to_vec()).await)?;
+    ok("write outside", fs.write(outside.join("a"), b"outside".to_vec()).await)?;
+    ok("symlink", fs.symlink(outside.join("a"), d.join("l")).await)?;
+    let h = ok("open the directory", fs.open(&d, OpenMode::READ.refuse_symlink()).await)?;
+    let b = match fs.stat_at(&h, "b").await {
+        Err(e) if e.kind() == ErrorKind::Unsupported => return ok("close", fs.close(&h).await),
+        other => ok("stat_at b", other)?,
+    };
+    let look = ok("symlink_metadata b", fs.symlink_metadata(d.join("b")).await)?;
+    check(b == look, || format!("stat_at b: {b:?}, symlink_metadata: {look:?}"))?;
+    let blocking = ok("stat_at_blocking b", fs.stat_at_blocking(&h, "b"))?;
+    check(blocking == b, || format!("stat_at_blocking b: {blocking:?}, stat_at: {b:?}"))?;
+    let l = ok("stat_at l", fs.stat_at(&h, "l").await)?;
+    check(l.kind == FileKind::Symlink, || format!("stat_at follows a symlink: {l:?}"))?;
+    expect_kind("stat_at missing", fs.stat_at(&h, "none").await, ErrorKind::NotFound)?;
+    // One name in the open directory, nothing else.
+    for name in ["sub/x", "..", "/etc/passwd", ""] {
+        expect_kind(&format!("stat_at {name:?}"), fs.stat_at(&h, name).await, ErrorKind::InvalidInput)?;
+        expect_kind(&format!("remove_file_at {name:?}"), fs.remove_file_at(&h, name).await, ErrorKind::InvalidInput)?;
+    }
+    expect_kind("remove_file_at a directory", fs.remove_file_at(&h, "sub").await, ErrorKind::IsADirectory)?;
+    expect_kind("remove_file_at missing", fs.remove_file_at(&h, "none").await, ErrorKind::NotFound)?;
+    // A symlink goes, not what it names.
+    ok("remove_file_at l", fs.remove_file_at(&h, "l").await)?;
+    expect_missing(fs, &d.join("l")).await?;
+    expect_content(fs, &outside.join("a"), b"outside").await?;
+    // Renamed away and replaced by a symlink to another directory that
+    // holds the same name: the open directory's entry goes.
+    ok("rename away", fs.rename(&d, root.join("d-old")).await)?;
+    ok("symlink in its place", fs.symlink(outside, &d).await)?;
+    ok("remove_file_at a", fs.remove_file_at(&h, "a").await)?;
+    expect_missing(fs, &root.join("d-old").join("a")).await?;
+    expect_content(fs, &outside.join("a"), b"outside").await?;
+    let moved = ok("stat_at b, moved", fs.stat_at(&h, "b").await)?;
+    check(moved.id == b.id && moved.len == 2, || format!("stat_at b after the move: {moved:?}, before: {b:?}"))?;
+    ok("remove_file_at_blocking b", fs.remove_file_at_blocking(&h, "b"))?;
+    expect_missing(fs, &root.join("d-old").join("b")).await?;
+    // A handle to a file has no entries; a closed one is a bad descriptor.
+    let f = ok("open a file", fs.open(outside.join("a"), OpenMode::READ).await)?;
+    expect_kind("stat_at in a file", fs.stat_at(&f, "x").await, ErrorKind::NotADirectory)?;
+    ok("close the file", fs.close(&f).await)?;
+    ok("close", fs.close(&h).await)?;
+    expect_errno("stat_at a closed handle", fs.stat_at(&h, "sub").await, EBADF)?;
+    expect_errno("remove_file_at a closed handle", fs.remove_file_at(&h, "sub").await, EBADF)
 }
 
 async fn blocking_handles_agree_with_async_ones(fs: &dyn Fs, root: &Path, _: &Path) -> Verdict {

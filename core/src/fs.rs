@@ -58,12 +58,22 @@
 //! | `SetLen { handle, len }` | the file is cut or zero-extended to `len` | not opened for writing: `InvalidInput` |
 //! | `SyncHandle { handle, data_only }` | the file's data (and for a directory handle, its entries) is durable (`fsync`; `fdatasync` with `data_only`) | closed handle: raw `EBADF` |
 //! | `HandleMetadata(handle)` | metadata of the open file (even after it was renamed or unlinked) | closed handle: raw `EBADF` |
+//! | `StatAt { dir, path }` | metadata of the entry `path` names in the open directory `dir`, the entry itself (a symlink not followed), wherever that directory is now (renamed, or another in its place: the open one is asked) | `path` is not `dir`'s path joined with one name ([`entry_name`]): `InvalidInput`; missing: `NotFound`; `dir` no directory: `NotADirectory`; closed handle: raw `EBADF`; an adapter without it: `Unsupported` |
+//! | `RemoveFileAt { dir, path }` | the file or symlink `path` names is unlinked from the open directory `dir` (as for `StatAt`, wherever that is now) | as `StatAt`; a directory: `IsADirectory` |
 //! | `Close(handle)` | the handle is gone; closing twice or an unknown handle is a no-op; operations already in flight through it still land | never fails |
 //!
 //! A handle operation names the same operation as its path twin in
 //! histories and fault rules (`read`, `write`, `append` for an append
-//! handle, `sync_file`, `metadata`), so one rule covers code written either
-//! way; `open`, `set_len`, `close` and `create_dir` are names of their own.
+//! handle, `sync_file`, `metadata`, and for the two operations on an open
+//! directory's entries `symlink_metadata` and `remove_file`), so one rule
+//! covers code written either way; `open`, `set_len`, `close` and
+//! `create_dir` are names of their own.
+//!
+//! The operations on an open directory's entries are how code removes
+//! only in the directory it listed: a directory renamed away and replaced
+//! (by a symlink, or by another directory) between a look and a removal
+//! by path would have the replacement's entry removed; `RemoveFileAt`
+//! through the handle opened before the listing cannot.
 //!
 //! Durability: data written by `Write`/`Append`/`CreateNew` is durable only
 //! after `SyncFile`; a new, renamed or removed directory entry only after
@@ -195,6 +205,25 @@ pub enum FsOp {
     },
     /// Metadata of an open file (`fstat`).
     HandleMetadata(Handle),
+    /// Metadata of one entry of an open directory, the entry itself (a
+    /// symlink not followed): `fstatat` with `AT_SYMLINK_NOFOLLOW`.
+    StatAt {
+        /// The open directory.
+        dir: Handle,
+        /// `dir`'s path joined with the entry's name (see [`entry_name`]):
+        /// the name is looked up in the open directory, wherever it is
+        /// now; the whole path names the operation in histories and fault
+        /// rules and is never resolved.
+        path: PathBuf,
+    },
+    /// Unlink a file or symlink of an open directory (`unlinkat`).
+    RemoveFileAt {
+        /// The open directory.
+        dir: Handle,
+        /// `dir`'s path joined with the entry's name, as for
+        /// [`FsOp::StatAt`].
+        path: PathBuf,
+    },
     /// Close a handle.
     Close(Handle),
 }
@@ -321,6 +350,8 @@ impl FsOp {
             FsOp::SetLen { .. } => "set_len",
             FsOp::SyncHandle { .. } => "sync_file",
             FsOp::HandleMetadata(_) => "metadata",
+            FsOp::StatAt { .. } => "symlink_metadata",
+            FsOp::RemoveFileAt { .. } => "remove_file",
             FsOp::Close(_) => "close",
         }
     }
@@ -345,7 +376,9 @@ impl FsOp {
             FsOp::Write { path, .. }
             | FsOp::Append { path, .. }
             | FsOp::CreateNew { path, .. }
-            | FsOp::Open { path, .. } => path,
+            | FsOp::Open { path, .. }
+            | FsOp::StatAt { path, .. }
+            | FsOp::RemoveFileAt { path, .. } => path,
             FsOp::ReadAt { handle, .. }
             | FsOp::WriteAt { handle, .. }
             | FsOp::SetLen { handle, .. }
@@ -357,7 +390,8 @@ impl FsOp {
         }
     }
 
-    /// The open file a handle operation acts on.
+    /// The open file a handle operation acts on (for [`FsOp::StatAt`] and
+    /// [`FsOp::RemoveFileAt`], the open directory).
     pub fn handle(&self) -> Option<&Handle> {
         match self {
             FsOp::ReadAt { handle, .. }
@@ -365,6 +399,8 @@ impl FsOp {
             | FsOp::SetLen { handle, .. }
             | FsOp::SyncHandle { handle, .. }
             | FsOp::HandleMetadata(handle)
+            | FsOp::StatAt { dir: handle, .. }
+            | FsOp::RemoveFileAt { dir: handle, .. }
             | FsOp::Close(handle) => Some(handle),
             _ => None,
         }
@@ -532,6 +568,28 @@ pub(crate) fn unexpected(op: &'static str, out: FsOutput) -> io::Error {
 /// `std` has no stable `ErrorKind` for it): every adapter and checker
 /// names it here.
 pub const ELOOP: i32 = 40;
+
+/// The name [`FsOp::StatAt`] and [`FsOp::RemoveFileAt`] look up in their
+/// open directory: `path`'s last component, when `path` is `dir`'s path
+/// joined with one name (not `.` or `..`); `InvalidInput` otherwise (a
+/// name with a `/` in it, an absolute one, or a path under another
+/// directory). Every adapter checks it here, so all refuse the same.
+pub fn entry_name<'a>(dir: &Handle, path: &'a Path) -> io::Result<&'a std::ffi::OsStr> {
+    // Joined by `join` (as most are), the path is the directory's bytes,
+    // a slash and the name's: no parse of the components.
+    let joined = |name: &std::ffi::OsStr| {
+        let (p, d, n) = (path.as_os_str(), dir.path.as_os_str(), name);
+        let (p, d, n) = (p.as_encoded_bytes(), d.as_encoded_bytes(), n.as_encoded_bytes());
+        p.len() == d.len() + 1 + n.len() && p.starts_with(d) && p[d.len()] == b'/' && p.ends_with(n)
+    };
+    match path.file_name() {
+        Some(name) if joined(name) || path.parent() == Some(&*dir.path) => Ok(name),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not one name in {}", path.display(), dir.path.display()),
+        )),
+    }
+}
 
 /// The refusal of a FIFO, socket or device where a regular file (or a
 /// directory, for `Open` to read) was expected: `InvalidInput`, never a
@@ -703,6 +761,13 @@ typed_ops! {
     /// `fstat`: see [`FsOp::HandleMetadata`].
     handle_metadata / handle_metadata_blocking (h: &Handle) -> Metadata
         = metadata, FsOp::HandleMetadata(h.clone());
+    /// `fstatat` of one entry of an open directory: see [`FsOp::StatAt`].
+    stat_at / stat_at_blocking (dir: &Handle, name: impl AsRef<std::ffi::OsStr>) -> Metadata
+        = metadata, FsOp::StatAt { dir: dir.clone(), path: dir.path.join(name.as_ref()) };
+    /// `unlinkat` of one entry of an open directory: see
+    /// [`FsOp::RemoveFileAt`].
+    remove_file_at / remove_file_at_blocking (dir: &Handle, name: impl AsRef<std::ffi::OsStr>) -> ()
+        = unit, FsOp::RemoveFileAt { dir: dir.clone(), path: dir.path.join(name.as_ref()) };
     /// Close a handle: see [`FsOp::Close`].
     close / close_blocking (h: &Handle) -> ()
         = unit, FsOp::Close(h.clone());

@@ -6,7 +6,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::Path;
 
-use crate::fs::{BoxFuture, DirEntry, FileKind, Fs, FsOp, FsOutput, Handle, Metadata, OpenMode, not_a_regular_file};
+use crate::fs::{
+    BoxFuture, DirEntry, FileKind, Fs, FsOp, FsOutput, Handle, Metadata, OpenMode, entry_name, not_a_regular_file,
+};
 
 /// The real file system: blocking operations run `std::fs` on the calling
 /// thread; async operations run the same code on tokio's blocking pool (which
@@ -67,6 +69,8 @@ fn run(op: FsOp) -> io::Result<FsOutput> {
         FsOp::SyncHandle { handle, data_only: true } => handles::get(&handle)?.sync_data().map(unit),
         FsOp::SyncHandle { handle, data_only: false } => handles::get(&handle)?.sync_all().map(unit),
         FsOp::HandleMetadata(handle) => handles::get(&handle)?.metadata().and_then(meta),
+        FsOp::StatAt { dir, path } => stat_at(&dir, &path).map(FsOutput::Metadata),
+        FsOp::RemoveFileAt { dir, path } => remove_file_at(&dir, &path).map(unit),
         FsOp::Close(handle) => {
             handles::close(&handle);
             Ok(FsOutput::Unit)
@@ -359,11 +363,50 @@ fn meta(m: fs::Metadata) -> io::Result<FsOutput> {
 
 fn metadata_of(m: &fs::Metadata) -> io::Result<Metadata> {
     use std::os::unix::fs::MetadataExt as _;
-    let changed = std::time::UNIX_EPOCH
-        + std::time::Duration::from_secs(m.ctime().max(0) as u64)
-        + std::time::Duration::from_nanos(m.ctime_nsec().clamp(0, 999_999_999) as u64);
-    let id = crate::mix64(m.dev() ^ crate::mix64(m.ino()));
-    Ok(Metadata::new(kind_of(m.file_type()), m.len(), m.modified()?, changed, id))
+    let changed = instant(m.ctime(), m.ctime_nsec());
+    Ok(Metadata::new(kind_of(m.file_type()), m.len(), m.modified()?, changed, identity(m.dev(), m.ino())))
+}
+
+/// A file's identity from its device and inode numbers: the same mix for
+/// every look (std's, a listing's, an `fstatat`'s), so that looks compare.
+fn identity(dev: u64, ino: u64) -> u64 {
+    crate::mix64(dev ^ crate::mix64(ino))
+}
+
+/// The instant a `stat` time (seconds and nanoseconds since the epoch)
+/// names; before the epoch for negative seconds, as std reads one.
+fn instant(secs: i64, nanos: i64) -> std::time::SystemTime {
+    let nanos = std::time::Duration::from_nanos(nanos.clamp(0, 999_999_999) as u64);
+    let whole = std::time::Duration::from_secs(secs.unsigned_abs());
+    if secs >= 0 { std::time::UNIX_EPOCH + whole + nanos } else { std::time::UNIX_EPOCH - whole + nanos }
+}
+
+/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`: the entry in the open
+/// directory, wherever that directory is now.
+fn stat_at(dir: &Handle, path: &Path) -> io::Result<Metadata> {
+    use rustix::fs::FileType;
+    let name = entry_name(dir, path)?;
+    let st = rustix::fs::statat(&*handles::get(dir)?, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)?;
+    let kind = match FileType::from_raw_mode(st.st_mode as _) {
+        FileType::RegularFile => FileKind::File,
+        FileType::Directory => FileKind::Dir,
+        FileType::Symlink => FileKind::Symlink,
+        _ => FileKind::Special,
+    };
+    #[allow(clippy::unnecessary_cast, reason = "the stat fields' types differ between targets")]
+    let (len, modified, changed, id) = (
+        st.st_size as u64,
+        instant(st.st_mtime as i64, st.st_mtime_nsec as i64),
+        instant(st.st_ctime as i64, st.st_ctime_nsec as i64),
+        identity(st.st_dev as u64, st.st_ino as u64),
+    );
+    Ok(Metadata::new(kind, len, modified, changed, id))
+}
+
+/// `unlinkat(dir, name, 0)`: a directory is refused (`EISDIR`).
+fn remove_file_at(dir: &Handle, path: &Path) -> io::Result<()> {
+    let name = entry_name(dir, path)?;
+    Ok(rustix::fs::unlinkat(&*handles::get(dir)?, name, rustix::fs::AtFlags::empty())?)
 }
 
 /// Read a whole regular file. Opened non-blocking and checked after open,

@@ -154,6 +154,44 @@ fn a_listing_with_metadata_is_read_dir_to_fault_rules_and_lands_at_one_instant()
     });
 }
 
+/// A look at or a removal of an open directory's entry is
+/// `symlink_metadata` or `remove_file` to fault rules, matched by the
+/// entry's path (not the directory's) and counted toward their nth; it
+/// acts in the open directory after that moved.
+#[test]
+fn an_open_directorys_entries_meet_fault_rules_by_their_own_paths() {
+    let mut s = Schedule::calm(6, 1000);
+    for op in ["symlink_metadata", "remove_file"] {
+        s.errors.push(ErrorRule {
+            ops: vec![op.into()],
+            path_prefix: Some("/d/f".into()),
+            error: FaultKind::Eio,
+            nth: Some(1),
+            probability: None,
+            while_renaming: false,
+        });
+    }
+    in_world(s, |w| async move {
+        let fs = w.env().fs;
+        fs.write("/d/f", b"abc".to_vec()).await.expect("write");
+        fs.write("/d/g", b"g".to_vec()).await.expect("write");
+        let h = fs.open("/d", steadfast_core::OpenMode::READ).await.expect("open");
+        fs.stat_at(&h, "g").await.expect("another entry's look matches no rule");
+        let e = fs.stat_at(&h, "f").await.expect_err("the first look at /d/f fails");
+        assert!(is_injected(&e), "{e}");
+        let e = fs.remove_file_at(&h, "f").await.expect_err("the first removal of /d/f fails");
+        assert!(is_injected(&e), "{e}");
+        assert_eq!(fs.stat_at(&h, "f").await.expect("the second look passes").len, 3);
+        fs.rename("/d", "/e").await.expect("rename");
+        fs.create_dir_all("/d").await.expect("another /d");
+        fs.write("/d/f", b"new".to_vec()).await.expect("write the other /d/f");
+        fs.remove_file_at(&h, "f").await.expect("removed in the open directory");
+        assert_eq!(fs.symlink_metadata("/e/f").await.map_err(|e| e.kind()).err(), Some(ErrorKind::NotFound));
+        assert_eq!(fs.read("/d/f").await.expect("the other /d/f is untouched"), b"new");
+        fs.close(&h).await.expect("close");
+    });
+}
+
 /// An error rule `while_renaming` fails only an operation on a file whose
 /// rename is in flight (the unlink an NFS server refuses while it runs
 /// the rename); other operations on the same paths neither fail nor count

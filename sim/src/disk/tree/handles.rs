@@ -195,6 +195,37 @@ impl Tree {
         Ok(self.inode_metadata(self.open_file(h)?.ino))
     }
 
+    /// The entry `path` names in the open directory `dir` (see
+    /// [`steadfast_core::fs::entry_name`]): the directory's inode and the
+    /// name, wherever that directory is now.
+    fn entry_at<'p>(&self, dir: &Handle, path: &'p Path) -> io::Result<(Ino, &'p std::ffi::OsStr)> {
+        let name = steadfast_core::fs::entry_name(dir, path)?;
+        let ino = self.open_file(dir)?.ino;
+        self.entries(ino)?;
+        if name.len() > super::NAME_MAX {
+            return Err(super::name_too_long());
+        }
+        Ok((ino, name))
+    }
+
+    /// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`.
+    pub(super) fn stat_at(&self, dir: &Handle, path: &Path) -> io::Result<Metadata> {
+        let (d, name) = self.entry_at(dir, path)?;
+        let ino = self.child(d, name).ok_or_else(|| err(ErrorKind::NotFound))?;
+        Ok(self.inode_metadata(ino))
+    }
+
+    /// `unlinkat(dir, name, 0)`: a directory is refused.
+    pub(super) fn remove_file_at(&mut self, dir: &Handle, path: &Path, wall: SystemTime) -> io::Result<()> {
+        let (d, name) = self.entry_at(dir, path)?;
+        let ino = self.child(d, name).ok_or_else(|| err(ErrorKind::NotFound))?;
+        if self.kind(ino) == FileKind::Dir {
+            return Err(err(ErrorKind::IsADirectory));
+        }
+        self.unlink(d, name, wall);
+        Ok(())
+    }
+
     /// Close `h`: at once, or when its last operation in flight lands.
     pub fn close(&mut self, id: u64) {
         let Some(f) = self.handles.open.get_mut(&id) else { return };

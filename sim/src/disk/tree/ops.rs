@@ -56,6 +56,8 @@ impl Tree {
             FsOp::SetLen { handle, len } => unit(self.set_len(handle, *len, wall)),
             FsOp::SyncHandle { handle, .. } => unit(self.sync_handle(handle)),
             FsOp::HandleMetadata(handle) => self.handle_metadata(handle).map(FsOutput::Metadata),
+            FsOp::StatAt { dir, path } => self.stat_at(dir, path).map(FsOutput::Metadata),
+            FsOp::RemoveFileAt { dir, path } => unit(self.remove_file_at(dir, path, wall)),
             FsOp::Close(handle) => {
                 self.close(handle.id);
                 Ok(FsOutput::Unit)
