@@ -122,6 +122,8 @@ const SINK_REFUSED_SYMLINK: &str = "a sink refused a symlink planted at its path
 const LOOKED_BARE: &str = "a sweep looked itself at an entry its listing sent without attributes";
 const LISTED_PLAIN: &str = "a sweep listed through an adapter without listings that carry metadata";
 const RECLONED: &str = "a workspace was cloned again in place while a sweep asked about it";
+const REMOVED_IN_MOVED: &str = "a removal went through the open directory after its path was swapped";
+const REMOVED_BY_PATH: &str = "a sweep removed by path through an adapter without operations on an open directory";
 const SOMETIMES: &[&str] = &[
     SWEEP_DURING_CHURN,
     SWEEP_ERROR,
@@ -137,6 +139,8 @@ const SOMETIMES: &[&str] = &[
     LOOKED_BARE,
     LISTED_PLAIN,
     RECLONED,
+    REMOVED_IN_MOVED,
+    REMOVED_BY_PATH,
 ];
 
 const FILES_MAX: usize = 100;
@@ -360,11 +364,14 @@ fn schedule(seed: u64) -> Schedule {
     }
     // One in eight meets a file server whose listings send no attributes
     // for some entries (NFS `READDIRPLUS` may omit them), one in eight an
-    // adapter that offers no listing with metadata at all: the sweeps
-    // look at such entries themselves. Its own stream.
+    // adapter that offers no listing with metadata and no operations on
+    // an open directory's entries, one in eight one that does not open
+    // the swept directories either: the sweeps look at such entries
+    // themselves, and remove by path. Its own stream.
     match SimRng::new(seed, 0x11D1).range(0, 7) {
         0 => s.params.insert("listing".into(), 1),
         1 => s.params.insert("listing".into(), 2),
+        2 => s.params.insert("listing".into(), 3),
         _ => None,
     };
     // One in four has a `recloner` clone an orphan workspace again in
@@ -498,6 +505,11 @@ struct Book {
     /// When a row written late becomes visible to lookups (virtual ms):
     /// the index lags the writes (a replica, a cache).
     row_visible_ms: BTreeMap<String, u64>,
+    /// The directory each handle a sweep opened on its root is open on,
+    /// as its look through the handle said (handle id to identity): a
+    /// removal through the handle went there, even one that lands after
+    /// its process died and the handle was closed.
+    open_dirs: BTreeMap<u64, u64>,
 }
 
 /// One swept directory, for R1's check that a sweep removes only in the
@@ -684,28 +696,53 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
             }
             return;
         }
-        if let (FsOp::SymlinkMetadata(p), "app") = (l.op, l.node)
+        // A sweep's open of its directory that failed on an entry that is
+        // there (a symlink, a fault) is its one error, and the sweep ends
+        // (one that found nothing is "nothing to sweep"); one that opened
+        // is looked at through its handle next.
+        if let (FsOp::Open { path: p, .. }, "app", false) = (l.op, l.node, l.ok)
             && lock(&book).roots.contains_key(p)
         {
             let mut b = lock(&book);
             let Some(root) = b.roots.get_mut(p) else { return };
+            if std::mem::take(&mut root.starting) && (l.injected || l.exists(p)) {
+                b.listings.insert(p.clone(), false);
+            }
+            return;
+        }
+        // A look at a swept directory: by its path, or (the one before the
+        // listing) through the handle the sweep opened on it.
+        let root_look = match (l.op, l.node) {
+            (FsOp::SymlinkMetadata(p), "app") => Some((p.as_path(), false)),
+            (FsOp::HandleMetadata(h), "app") => Some((&*h.path, true)),
+            _ => None,
+        };
+        if let Some((p, by_handle)) = root_look
+            && lock(&book).roots.contains_key(p)
+        {
+            let mut b = lock(&book);
             let dir = l.stat().filter(|m| m.kind == FileKind::Dir).map(|m| m.id);
             // A look that found no directory there (a symlink, anything
             // else) or failed on an entry that is there; a look that found
-            // nothing is "nothing to sweep".
-            let bad = dir.is_none() && (l.ok || l.injected || l.exists(p));
+            // nothing is "nothing to sweep" (a handle's look always finds
+            // what it opened).
+            let bad = dir.is_none() && (by_handle || l.ok || l.injected || l.exists(p));
+            if let (FsOp::HandleMetadata(h), Some(id)) = (l.op, dir) {
+                b.open_dirs.insert(h.id, id);
+            }
+            let Some(root) = b.roots.get_mut(p) else { return };
             if std::mem::take(&mut root.starting) {
                 // The look before the listing: one error for the sweep.
                 root.before_listing = dir;
                 if bad {
-                    b.listings.insert(p.clone(), false);
+                    b.listings.insert(p.to_path_buf(), false);
                 }
             } else if std::mem::take(&mut root.awaiting) {
                 // The look after it: the same directory is what the sweep
                 // sweeps; anything else is its listing's one error.
                 root.listed_id = dir.filter(|id| Some(*id) == root.before_listing);
                 if root.listed_id.is_none() && (bad || dir.is_some()) {
-                    b.listings.insert(p.clone(), false);
+                    b.listings.insert(p.to_path_buf(), false);
                 }
             } else if l.ok && dir.is_some() && dir == root.listed_id {
                 root.looked_at = Some(l.at);
@@ -717,14 +754,25 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
             }
             return;
         }
-        if let (FsOp::SymlinkMetadata(p) | FsOp::RemoveFile(p) | FsOp::RemoveDirAll(p), "app", false) =
-            (l.op, l.node, l.ok)
+        // A step on an entry that failed; in the open directory, where the
+        // step went through it (the entry is there or not wherever that
+        // directory is now).
+        let failed_step = match (l.op, l.node, l.ok) {
+            (FsOp::SymlinkMetadata(p) | FsOp::RemoveFile(p) | FsOp::RemoveDirAll(p), "app", false) => {
+                Some((p, l.exists(p)))
+            }
+            (FsOp::StatAt { dir, path } | FsOp::RemoveFileAt { dir, path }, "app", false) => {
+                Some((path, l.exists_at(dir, path)))
+            }
+            _ => None,
+        };
+        if let Some((p, there)) = failed_step
             && let Some(dir) = p.parent()
             && p.file_name() != Some(NEVER_MADE.as_ref())
         {
             // An injected error is an error even where the entry just
             // vanished; otherwise a missing entry is a change.
-            lock(&book).count_step(dir, l.injected || l.exists(p));
+            lock(&book).count_step(dir, l.injected || there);
         }
         // A workspace sweep's stat that found its entry replaced by
         // something that is no directory (the racer): a change, as one
@@ -732,7 +780,7 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
         // (a planted symlink): what it lists are files, or nothing to
         // delete.
         // Every sweep's look at a telemetry name is booked for R1 too.
-        if let (FsOp::SymlinkMetadata(p), "app", true) = (l.op, l.node, l.ok)
+        if let (FsOp::SymlinkMetadata(p) | FsOp::StatAt { path: p, .. }, "app", true) = (l.op, l.node, l.ok)
             && let (Some(dir), name, plain) = match steadfast_sim::schedule::split_plain(p) {
                 // Every path a sweep stats is plain: read at its last
                 // slash, and compared by bytes (a tenth of the run spent
@@ -805,9 +853,10 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
             _ if l.node == "churn" || l.node == RACER || l.node == USER => return,
             _ => {}
         }
-        let (path, dir_all) = match l.op {
-            FsOp::RemoveFile(p) => (p, false),
-            FsOp::RemoveDirAll(p) => (p, true),
+        let (path, dir_all, open) = match l.op {
+            FsOp::RemoveFile(p) => (p, false, None),
+            FsOp::RemoveFileAt { dir, path } => (path, false, Some(dir)),
+            FsOp::RemoveDirAll(p) => (p, true, None),
             _ => return,
         };
         let now_ms = l.at.as_millis() as u64;
@@ -817,7 +866,10 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
         let mut book = lock(&book);
         let why = if path.starts_with(OUTSIDE) {
             Some("outside the swept roots".to_string())
-        } else if let Some(why) = path.parent().and_then(|dir| moved_root(&mut book, dir, l)) {
+        } else if let Some(why) = path.parent().and_then(|dir| match open {
+            Some(h) => other_open_root(&mut book, dir, h, l),
+            None => moved_root(&mut book, dir, l),
+        }) {
             Some(why)
         } else if dir_all {
             judge_workspace(&book, path, now_ms)
@@ -891,6 +943,24 @@ fn moved_root(book: &mut Book, dir: &Path, l: &Landed<'_>) -> Option<String> {
         Some((FileKind::Dir, _)) => format!("{} is another directory than the sweep listed", dir.display()),
         _ => format!("{} is not the directory the sweep listed", dir.display()),
     })
+}
+
+/// Why a removal through the handle `h` the sweep opened on `dir` was
+/// not in the directory it listed, if it was not: it is wherever that
+/// directory is now, so a swap of the path meanwhile changes nothing
+/// (and no race is excused).
+fn other_open_root(book: &mut Book, dir: &Path, h: &steadfast_core::Handle, l: &mut Landed<'_>) -> Option<String> {
+    let open = book.open_dirs.get(&h.id).copied();
+    let root = book.roots.get_mut(dir)?;
+    root.removals += 1;
+    root.looked_at = None;
+    if open.is_some() && open == root.listed_id {
+        if root.swapped {
+            l.reach(REMOVED_IN_MOVED);
+        }
+        return None;
+    }
+    Some(format!("the directory the sweep opened as {} is not the one it listed ({open:?})", dir.display()))
 }
 
 /// The longest a sweep's re-stat of an entry may land before its removal
@@ -1092,7 +1162,8 @@ async fn app(world: World, book: SharedBook, variant: Variant) {
         env.fs = Arc::new(BareListing {
             inner: env.fs.clone(),
             world: world.clone(),
-            plain: listing == 2,
+            plain: listing >= 2,
+            no_dir_handles: listing == 3,
             rng,
             bare: Mutex::default(),
         });
@@ -2100,10 +2171,12 @@ async fn swapper(world: &World, book: &SharedBook, variant: Variant) {
 }
 
 /// A replica's file system, core's sweeps unchanged on top of it:
-/// - `FollowsSwap`: every look at a swept directory after its first
-///   sweep's two is answered with what the last of them found, as a sweep
-///   that never looked at its directory again did (core until session
-///   25);
+/// - `FollowsSwap`: no swept directory opens and no operation on an open
+///   directory's entries is offered (the sweep removes by path), and
+///   every look at a swept directory after its first sweep's two is
+///   answered with what the last of them found, as a sweep that removed
+///   by path and never looked at its directory again did (core until
+///   session 25);
 /// - `SkipsNonUtf8`: a listing never shows a name that is not UTF-8, as a
 ///   sweep that kept such names as of no kind never judged them;
 /// - `SinkFollowsSymlink`: every open follows a symlink at its path, as a
@@ -2134,6 +2207,16 @@ impl steadfast_core::Fs for LegacyFs {
                     }
                     other => other,
                 };
+            }
+            // A sweep that removed by path: no open directory.
+            match &op {
+                FsOp::Open { path, .. } if [TELEMETRY, WORKSPACES].iter().any(|r| path == Path::new(r)) => {
+                    return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "the replica removes by path"));
+                }
+                FsOp::StatAt { .. } | FsOp::RemoveFileAt { .. } => {
+                    return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "the replica removes by path"));
+                }
+                _ => {}
             }
             let root = match &op {
                 FsOp::SymlinkMetadata(p) if [TELEMETRY, WORKSPACES].iter().any(|r| p == Path::new(r)) => {
@@ -2174,7 +2257,11 @@ impl steadfast_core::Fs for LegacyFs {
 struct BareListing {
     inner: Arc<dyn steadfast_core::Fs>,
     world: World,
+    /// No listing with metadata, no operations on an open directory's
+    /// entries.
     plain: bool,
+    /// No swept directory opens (`Unsupported`).
+    no_dir_handles: bool,
     rng: Mutex<SimRng>,
     /// The entries some listing sent without attributes.
     bare: Mutex<BTreeSet<PathBuf>>,
@@ -2196,8 +2283,19 @@ impl BareListing {
             FsOp::ReadDirMetadata(_) if self.plain => {
                 return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "no listing with metadata here"));
             }
+            FsOp::StatAt { .. } | FsOp::RemoveFileAt { .. } if self.plain => {
+                return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "no *at operations here"));
+            }
+            FsOp::Open { path, .. }
+                if self.no_dir_handles && [TELEMETRY, WORKSPACES, FRESH].map(Path::new).contains(&&**path) =>
+            {
+                return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "no directory opens here"));
+            }
             FsOp::ReadDirMetadata(dir) => Around::Strip(dir.clone()),
             FsOp::ReadDir(_) if self.plain => Around::Reach(LISTED_PLAIN),
+            FsOp::RemoveFile(p) if self.plain && p.parent() == Some(Path::new(TELEMETRY)) => {
+                Around::Reach(REMOVED_BY_PATH)
+            }
             FsOp::SymlinkMetadata(p) if lock(&self.bare).remove(p) => Around::Reach(LOOKED_BARE),
             _ => Around::Nothing,
         })
@@ -2324,8 +2422,8 @@ const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "listing",
-        max: 2,
-        doc: "1: the app's listings send no attributes for about a third of their entries; 2: its file system offers no listing with metadata (Unsupported)",
+        max: 3,
+        doc: "1: the app's listings send no attributes for about a third of their entries; 2: its file system offers no listing with metadata and no operations on an open directory's entries (Unsupported); 3: as 2, and it opens no swept directory",
     },
     ParamSpec {
         name: "big_workspace_files",

@@ -135,6 +135,21 @@ impl<'a> Landed<'a> {
         self.tree.metadata(path, false).ok()
     }
 
+    /// Is there an entry named by `path` in the directory open as `dir`
+    /// right after this effect (a symlink not followed), wherever that
+    /// directory is now: tells a step through an open directory that
+    /// failed on a missing entry from one that failed on an entry there.
+    pub fn exists_at(&self, dir: &steadfast_core::Handle, path: &Path) -> bool {
+        self.tree.stat_at(dir, path).is_ok()
+    }
+
+    /// What the file or directory open as `h` is right after this effect
+    /// (`fstat`), if the handle is open: its identity tells the directory
+    /// a removal through it went to.
+    pub fn handle_metadata(&self, h: &steadfast_core::Handle) -> Option<steadfast_core::fs::Metadata> {
+        self.tree.handle_metadata(h).ok()
+    }
+
     /// What this effect answered, if it is a `metadata` or
     /// `symlink_metadata` that succeeded: the caller's own view, without
     /// a walk of the tree.

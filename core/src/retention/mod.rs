@@ -20,18 +20,22 @@
 //!   entries (R3); an entry that vanishes, appears, fails (EACCES, EIO) or
 //!   turns into a symlink mid-sweep is counted and skipped, and the sweep
 //!   goes on (R4).
-//! - The swept directory is the one its path names when listed, looked at
-//!   before and after the listing; a path that names a symlink (or no
-//!   directory), or one replaced while it was listed, is not swept and
-//!   counts as an error (with a `tracing` warning): configure the resolved
-//!   path. Each removal first checks that the path still names the
-//!   directory listed, so a directory renamed away and replaced by a
-//!   symlink or another directory mid-sweep loses nothing of the
-//!   replacement (R1); the sweep then removes nothing more, counts that
-//!   entry as an error and what it had left as changed, and warns. Only a
-//!   swap that lands between that look and the removal itself escapes it:
-//!   the `Fs` seam removes by path, with no `unlinkat` on a directory
-//!   handle.
+//! - The swept directory is the one its path names when listed: opened
+//!   (a symlink at its path refused) and looked at through that handle
+//!   before the listing, and by path after it; a path that names a
+//!   symlink (or no directory), or one replaced while it was listed, is
+//!   not swept and counts as an error (with a `tracing` warning):
+//!   configure the resolved path. [`sweep_dir`] looks at each file again
+//!   and removes it through the open directory (`fstatat`, `unlinkat`),
+//!   so a directory renamed away and replaced by a symlink or another
+//!   directory mid-sweep loses nothing of the replacement, whenever the
+//!   swap lands (R1): the sweep goes on in the directory it listed. An
+//!   adapter without those operations (`Unsupported`) is swept by path:
+//!   each removal first checks that the path still names the directory
+//!   listed; once it does not, the sweep removes nothing more, counts
+//!   that entry as an error and what it had left as changed, and warns,
+//!   and only a swap that lands between that look and the removal
+//!   escapes it. [`sweep_orphans`] removes workspaces by path that way.
 //! - A workspace whose name is not UTF-8 is kept ([`Kept::NotAKind`]): the
 //!   [`SessionIndex`] is asked by `&str`, and a workspace whose row cannot
 //!   be looked up is never an orphan.

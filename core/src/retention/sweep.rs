@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::{Kept, Kind, OrphanPolicy, RetentionPolicy, SweepReport};
-use crate::fs::{BoxFuture, DirEntry, FileKind, FsExt, Metadata};
+use std::sync::Arc;
+
+use crate::fs::{BoxFuture, DirEntry, FileKind, Fs, FsExt, Handle, Metadata, OpenMode};
 use crate::procs::Liveness;
 use crate::spawn::TaskHandle;
 use crate::{Env, yield_now};
@@ -41,13 +43,43 @@ fn pid_in(name: &[u8], kind: &Kind) -> Option<u32> {
 
 /// The directory a sweep lists and removes in, as it found it: its path
 /// and the identity of the directory there, the same before and after the
-/// listing. Every removal first checks that the path still names that
-/// directory, so that a directory renamed away and replaced (by a symlink,
-/// or by another directory) mid-sweep never has its replacement's entries
-/// deleted (R1).
+/// listing, and (where the adapter offers it) that directory opened
+/// before the listing. Removals go through the open directory
+/// ([`FsOp::StatAt`](crate::fs::FsOp::StatAt), `RemoveFileAt`): a directory
+/// renamed away and replaced (by a symlink, or by another directory)
+/// mid-sweep never has its replacement's entries deleted, whenever the
+/// swap lands (R1). Without it, each removal by path first checks that
+/// the path still names that directory.
 struct Root {
     path: PathBuf,
     id: u64,
+    open: OpenDir,
+}
+
+/// The swept directory's handle, while removals may go through it:
+/// closed when the sweep ends, or when this is dropped (a sweep dropped
+/// midway leaks no descriptor).
+struct OpenDir {
+    fs: Arc<dyn Fs>,
+    handle: Option<Handle>,
+}
+
+impl OpenDir {
+    /// Removals go by path from now on: the adapter has no operations on
+    /// an open directory's entries, or no handle was opened.
+    async fn close(&mut self) {
+        if let Some(h) = self.handle.take() {
+            let _ = self.fs.close(&h).await;
+        }
+    }
+}
+
+impl Drop for OpenDir {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            let _ = self.fs.close_blocking(&h);
+        }
+    }
 }
 
 /// What a removal's look at its [`Root`] found.
@@ -97,31 +129,82 @@ async fn look_at_root(env: &Env, dir: &Path, report: &mut SweepReport) -> Option
 /// One listed entry, with its metadata where the listing carried it.
 type Listed = (DirEntry, Option<Metadata>);
 
+/// Whether a sweep opens the directory it lists, for its removals.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Opens {
+    /// `sweep_dir`: its removals go through the open directory.
+    Dir,
+    /// `sweep_orphans`: a workspace goes by path (`remove_dir_all`).
+    Nothing,
+}
+
 /// A sweep's listing and its root: `None` when there is nothing to sweep
 /// (a missing directory is a no-op) or nothing may be swept (an
 /// unreadable directory, a path that is no directory of its own, or one
 /// replaced while it was listed; each counts as an error). The path is
 /// taken as its components say (`logs/` is `logs`: a trailing slash would
 /// make the system follow a final symlink).
-async fn list(env: &Env, dir: &Path, report: &mut SweepReport) -> Option<(Vec<Listed>, Root)> {
+async fn list(env: &Env, dir: &Path, opens: Opens, report: &mut SweepReport) -> Option<(Vec<Listed>, Root)> {
     let dir: PathBuf = dir.components().collect();
-    let before = look_at_root(env, &dir, report).await?;
+    let mut open = OpenDir { fs: env.fs.clone(), handle: None };
+    let before = match opens {
+        Opens::Dir => open_root(env, &dir, &mut open, report).await?,
+        Opens::Nothing => look_at_root(env, &dir, report).await?,
+    };
     let entries = match read_listing(env, &dir).await {
         Ok(entries) => entries,
+        Err(e) => {
+            if e.kind() != io::ErrorKind::NotFound {
+                report.errors += 1;
+            }
+            open.close().await;
+            return None;
+        }
+    };
+    let Some(after) = look_at_root(env, &dir, report).await else {
+        open.close().await;
+        return None;
+    };
+    if after != before {
+        tracing::warn!(dir = %dir.display(), "the swept directory was replaced while it was listed: not swept");
+        report.errors += 1;
+        open.close().await;
+        return None;
+    }
+    report.listed = entries.len();
+    Some((entries, Root { path: dir, id: after, open }))
+}
+
+/// Open the swept directory (a symlink at its path is refused, never
+/// followed) and say what it is: its identity if it is a directory, as
+/// [`look_at_root`] says of a path. An adapter that opens no directory
+/// (`Unsupported`) is looked at by path instead, and the sweep removes
+/// by path.
+async fn open_root(env: &Env, dir: &Path, open: &mut OpenDir, report: &mut SweepReport) -> Option<u64> {
+    let h = match env.fs.open(dir, OpenMode::READ.refuse_symlink()).await {
+        Ok(h) => h,
+        Err(e) if e.kind() == io::ErrorKind::Unsupported => return look_at_root(env, dir, report).await,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
-        Err(_) => {
+        Err(e) => {
+            if e.raw_os_error() == Some(crate::fs::ELOOP) {
+                tracing::warn!(dir = %dir.display(), "a swept path is a symlink: not swept (configure the resolved path)");
+            }
             report.errors += 1;
             return None;
         }
     };
-    let after = look_at_root(env, &dir, report).await?;
-    if after != before {
-        tracing::warn!(dir = %dir.display(), "the swept directory was replaced while it was listed: not swept");
-        report.errors += 1;
-        return None;
+    open.handle = Some(h.clone());
+    match env.fs.handle_metadata(&h).await {
+        Ok(m) if m.kind == FileKind::Dir => Some(m.id),
+        other => {
+            if let Ok(m) = other {
+                tracing::warn!(dir = %dir.display(), kind = ?m.kind, "a swept path is no directory: not swept");
+            }
+            report.errors += 1;
+            open.close().await;
+            None
+        }
     }
-    report.listed = entries.len();
-    Some((entries, Root { path: dir, id: after }))
 }
 
 /// The listing with every entry's metadata in one operation (a sweep of
@@ -163,7 +246,7 @@ struct Candidate {
 /// unreadable). Never returns early on a per-entry error.
 pub async fn sweep_dir(env: &Env, dir: &Path, policy: &RetentionPolicy) -> SweepReport {
     let mut report = SweepReport::default();
-    let Some((entries, root)) = list(env, dir, &mut report).await else { return report };
+    let Some((entries, mut root)) = list(env, dir, Opens::Dir, &mut report).await else { return report };
     let dir = root.path.as_path();
     let mut by_kind: Vec<Vec<Candidate>> = policy.kinds.iter().map(|_| Vec::new()).collect();
     for (entry, meta) in entries {
@@ -195,8 +278,9 @@ pub async fn sweep_dir(env: &Env, dir: &Path, policy: &RetentionPolicy) -> Sweep
     }
     let mut moved = false;
     for (kind, candidates) in policy.kinds.iter().zip(by_kind) {
-        enforce(env, &root, kind, candidates, policy.deletions_max, &mut moved, &mut report).await;
+        enforce(env, &mut root, kind, candidates, policy.deletions_max, &mut moved, &mut report).await;
     }
+    root.open.close().await;
     // R4 and the cap: every listed entry examined once, no more deleted
     // than allowed or than there were.
     debug_assert_eq!(report.examined, report.listed, "every listed entry is examined");
@@ -282,7 +366,7 @@ async fn candidate(
 /// kind's), every candidate left counts as changed: none is removed.
 async fn enforce(
     env: &Env,
-    root: &Root,
+    root: &mut Root,
     kind: &Kind,
     mut candidates: Vec<Candidate>,
     deletions_max: usize,
@@ -357,23 +441,56 @@ enum Outcome {
 /// Delete a file only if it is still the file judged (a regular file with
 /// the same mtime, ctime and inode), in the directory the sweep listed:
 /// one that turned into a symlink, was rewritten, replaced or re-touched
-/// meanwhile is left alone (R1, R4), and so is every file once the root
-/// moved. The root is looked at last, just before the removal: a swap
-/// that lands between that look and the removal is the one race no
-/// removal by path can close (no `unlinkat` through the seam).
-async fn delete_if_unchanged(env: &Env, root: &Root, c: &Candidate) -> Outcome {
-    match env.fs.symlink_metadata(&c.path).await {
-        Ok(m) if m.kind == FileKind::File && (m.modified, m.changed, m.id) == (c.modified, c.changed, c.id) => {}
-        Ok(_) => return Outcome::Changed,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Outcome::Vanished,
-        Err(_) => return Outcome::Failed,
+/// meanwhile is left alone (R1, R4). Through the open directory, the look
+/// and the removal are of its own entry, wherever it is now; by path (an
+/// adapter without those operations), the root is looked at last, just
+/// before the removal, and every file is left alone once the root moved:
+/// a swap that lands between that look and the removal is the one race a
+/// removal by path cannot close.
+async fn delete_if_unchanged(env: &Env, root: &mut Root, c: &Candidate) -> Outcome {
+    if let Some(h) = root.open.handle.clone()
+        && let Some(name) = c.path.file_name()
+    {
+        let look = env.fs.stat_at(&h, name).await;
+        if !unsupported(&look) {
+            if let Some(not) = not_judged(look, c) {
+                return not;
+            }
+            let removed = env.fs.remove_file_at(&h, name).await;
+            if !unsupported(&removed) {
+                return removed_as(removed);
+            }
+        }
+        // No such operations here: by path from now on.
+        root.open.close().await;
+    }
+    if let Some(not) = not_judged(env.fs.symlink_metadata(&c.path).await, c) {
+        return not;
     }
     match root.now(env).await {
         RootNow::Same => {}
         RootNow::Not { moved: true } => return Outcome::RootMoved,
         RootNow::Not { moved: false } => return Outcome::Failed,
     }
-    match env.fs.remove_file(&c.path).await {
+    removed_as(env.fs.remove_file(&c.path).await)
+}
+
+fn unsupported<T>(r: &io::Result<T>) -> bool {
+    matches!(r, Err(e) if e.kind() == io::ErrorKind::Unsupported)
+}
+
+/// What a removal's look found, unless it is the file judged.
+fn not_judged(look: io::Result<Metadata>, c: &Candidate) -> Option<Outcome> {
+    match look {
+        Ok(m) if m.kind == FileKind::File && (m.modified, m.changed, m.id) == (c.modified, c.changed, c.id) => None,
+        Ok(_) => Some(Outcome::Changed),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Some(Outcome::Vanished),
+        Err(_) => Some(Outcome::Failed),
+    }
+}
+
+fn removed_as(r: io::Result<()>) -> Outcome {
+    match r {
         Ok(()) => Outcome::Deleted,
         Err(e) if e.kind() == io::ErrorKind::NotFound => Outcome::Vanished,
         Err(_) => Outcome::Failed,
@@ -383,7 +500,7 @@ async fn delete_if_unchanged(env: &Env, root: &Root, c: &Candidate) -> Outcome {
 /// Remove orphan workspaces under `root` (see the [module docs](super)).
 pub async fn sweep_orphans(env: &Env, root: &Path, index: &dyn SessionIndex, policy: &OrphanPolicy) -> SweepReport {
     let mut report = SweepReport::default();
-    let Some((entries, root)) = list(env, root, &mut report).await else { return report };
+    let Some((entries, root)) = list(env, root, Opens::Nothing, &mut report).await else { return report };
     let mut moved = false;
     for (entry, meta) in entries {
         yield_now().await;

@@ -191,7 +191,7 @@ impl Tree {
         Ok(())
     }
 
-    pub(super) fn handle_metadata(&self, h: &Handle) -> io::Result<Metadata> {
+    pub(crate) fn handle_metadata(&self, h: &Handle) -> io::Result<Metadata> {
         Ok(self.inode_metadata(self.open_file(h)?.ino))
     }
 
@@ -209,7 +209,7 @@ impl Tree {
     }
 
     /// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`.
-    pub(super) fn stat_at(&self, dir: &Handle, path: &Path) -> io::Result<Metadata> {
+    pub(crate) fn stat_at(&self, dir: &Handle, path: &Path) -> io::Result<Metadata> {
         let (d, name) = self.entry_at(dir, path)?;
         let ino = self.child(d, name).ok_or_else(|| err(ErrorKind::NotFound))?;
         Ok(self.inode_metadata(ino))
