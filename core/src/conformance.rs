@@ -829,7 +829,13 @@ async fn an_open_directory_looks_at_and_removes_its_own_entries(fs: &dyn Fs, roo
     ok("write b", fs.write(d.join("b"), b"bb".to_vec()).await)?;
     ok("write outside", fs.write(outside.join("a"), b"outside".to_vec()).await)?;
     ok("symlink", fs.symlink(outside.join("a"), d.join("l")).await)?;
-    let h = ok("open the directory", fs.open(&d, OpenMode::READ.refuse_symlink()).await)?;
+    // Only a directory opens so, and never for writing.
+    let only = OpenMode::READ.refuse_symlink().only_directory();
+    expect_kind("open a file as a directory", fs.open(d.join("a"), only).await, ErrorKind::NotADirectory)?;
+    expect_kind("open a symlink as a directory", fs.open(d.join("l"), only).await, ErrorKind::NotADirectory)?;
+    let writing = OpenMode { write: true, ..only };
+    expect_kind("open a directory to write", fs.open(&d, writing).await, ErrorKind::InvalidInput)?;
+    let h = ok("open the directory", fs.open(&d, only).await)?;
     let b = match fs.stat_at(&h, "b").await {
         Err(e) if e.kind() == ErrorKind::Unsupported => return ok("close", fs.close(&h).await),
         other => ok("stat_at b", other)?,
@@ -842,7 +848,7 @@ async fn an_open_directory_looks_at_and_removes_its_own_entries(fs: &dyn Fs, roo
     check(l.kind == FileKind::Symlink, || format!("stat_at follows a symlink: {l:?}"))?;
     expect_kind("stat_at missing", fs.stat_at(&h, "none").await, ErrorKind::NotFound)?;
     // One name in the open directory, nothing else.
-    for name in ["sub/x", "..", "/etc/passwd", ""] {
+    for name in ["sub/x", "..", ".", "/etc/passwd", "", "sub/", "b/", "b\0"] {
         expect_kind(&format!("stat_at {name:?}"), fs.stat_at(&h, name).await, ErrorKind::InvalidInput)?;
         expect_kind(&format!("remove_file_at {name:?}"), fs.remove_file_at(&h, name).await, ErrorKind::InvalidInput)?;
     }

@@ -52,7 +52,7 @@
 //!
 //! | operation | success | errors (kind) |
 //! |---|---|---|
-//! | `Open { path, mode }` | a handle ([`FsOutput::Handle`]); with `create`, a missing file is created (following a symlink to its missing target); with `create_new`, exclusively (a dangling symlink counts as existing); with `truncate`, the file is emptied; a directory opens for reading only | a mode [`OpenMode::check`] refuses: `InvalidInput`; missing without `create`: `NotFound`; exists with `create_new`: `AlreadyExists`; a directory opened for writing: `IsADirectory`; FIFO, socket or device: `InvalidInput` (never blocks); with `no_follow`, a symlink as the last component (dangling or not, but for `create_new`, which says `AlreadyExists`): raw `ELOOP` |
+//! | `Open { path, mode }` | a handle ([`FsOutput::Handle`]); with `create`, a missing file is created (following a symlink to its missing target); with `create_new`, exclusively (a dangling symlink counts as existing); with `truncate`, the file is emptied; a directory opens for reading only | a mode [`OpenMode::check`] refuses: `InvalidInput`; missing without `create`: `NotFound`; exists with `create_new`: `AlreadyExists`; a directory opened for writing: `IsADirectory`; FIFO, socket or device: `InvalidInput` (never blocks); with `no_follow`, a symlink as the last component (dangling or not, but for `create_new`, which says `AlreadyExists`): raw `ELOOP`; with `directory`, anything but a directory (never opened; with `no_follow`, a final symlink too, as Linux checks `O_DIRECTORY` first): `NotADirectory` |
 //! | `ReadAt { handle, offset, len }` | up to `len` bytes from `offset` ([`FsOutput::Bytes`]); fewer only at the end of the file, none at or past it | not opened for reading: raw `EBADF`; a directory: `IsADirectory`; closed handle: raw `EBADF` |
 //! | `WriteAt { handle, at, data }` | all of `data` lands at `at` (a gap past the end reads as zeros); on an `append` handle every write lands at the end, whatever `at` says (as Linux does for `pwrite`); returns the offset just past the data ([`FsOutput::Offset`]) | not opened for writing: raw `EBADF`; as `Write` for a full disk |
 //! | `SetLen { handle, len }` | the file is cut or zero-extended to `len` | not opened for writing: `InvalidInput` |
@@ -266,6 +266,12 @@ pub struct OpenMode {
     /// (the conformance case `no_follow_refuses_a_final_symlink_only`
     /// checks it).
     pub no_follow: bool,
+    /// `O_DIRECTORY`: anything but a directory at the path (after
+    /// following a final symlink, unless `no_follow`) is refused with
+    /// `NotADirectory` before it is opened, so that a device or FIFO
+    /// planted where a directory was expected is never opened at all
+    /// (opening some devices acts). Reading only.
+    pub directory: bool,
 }
 
 impl OpenMode {
@@ -277,6 +283,7 @@ impl OpenMode {
         create: false,
         create_new: false,
         no_follow: false,
+        directory: false,
     };
     /// Read only (`File::open`).
     pub const READ: OpenMode = OpenMode { read: true, ..OpenMode::NONE };
@@ -297,6 +304,11 @@ impl OpenMode {
         OpenMode { no_follow: true, ..self }
     }
 
+    /// This mode with `directory` set: only a directory opens.
+    pub const fn only_directory(self) -> OpenMode {
+        OpenMode { directory: true, ..self }
+    }
+
     /// Refuse the combinations `std::fs::OpenOptions` refuses, with
     /// `InvalidInput`: nothing to read or write, `truncate` without
     /// `write` or with `append`, a create without write access.
@@ -311,6 +323,9 @@ impl OpenMode {
         }
         if (self.create || self.create_new) && !writes {
             return refuse("create needs write or append");
+        }
+        if self.directory && writes {
+            return refuse("a directory opens for reading only");
         }
         Ok(())
     }
@@ -570,25 +585,30 @@ pub(crate) fn unexpected(op: &'static str, out: FsOutput) -> io::Error {
 pub const ELOOP: i32 = 40;
 
 /// The name [`FsOp::StatAt`] and [`FsOp::RemoveFileAt`] look up in their
-/// open directory: `path`'s last component, when `path` is `dir`'s path
-/// joined with one name (not `.` or `..`); `InvalidInput` otherwise (a
-/// name with a `/` in it, an absolute one, or a path under another
-/// directory). Every adapter checks it here, so all refuse the same.
+/// open directory: `path`'s last component, when `path` is exactly `dir`'s
+/// path, a slash (unless that path ends in one) and one name, as
+/// `dir.path.join(name)` makes it; `InvalidInput` otherwise: a name with a
+/// `/` in it (a trailing one too: `c/` names a directory to resolve, not
+/// the entry `c`), `.`, `..`, an empty or absolute one, a NUL byte, or a
+/// path under another directory. Every adapter checks it here, so all
+/// refuse the same.
 pub fn entry_name<'a>(dir: &Handle, path: &'a Path) -> io::Result<&'a std::ffi::OsStr> {
-    // Joined by `join` (as most are), the path is the directory's bytes,
-    // a slash and the name's: no parse of the components.
-    let joined = |name: &std::ffi::OsStr| {
-        let (p, d, n) = (path.as_os_str(), dir.path.as_os_str(), name);
-        let (p, d, n) = (p.as_encoded_bytes(), d.as_encoded_bytes(), n.as_encoded_bytes());
-        p.len() == d.len() + 1 + n.len() && p.starts_with(d) && p[d.len()] == b'/' && p.ends_with(n)
-    };
-    match path.file_name() {
-        Some(name) if joined(name) || path.parent() == Some(&*dir.path) => Ok(name),
-        _ => Err(io::Error::new(
+    let refuse = || {
+        io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("{} is not one name in {}", path.display(), dir.path.display()),
-        )),
-    }
+        )
+    };
+    let name = path.file_name().ok_or_else(refuse)?;
+    let (p, d, n) = (path.as_os_str(), dir.path.as_os_str(), name);
+    let (p, d, n) = (p.as_encoded_bytes(), d.as_encoded_bytes(), n.as_encoded_bytes());
+    let slash = usize::from(!d.ends_with(b"/"));
+    let joined = p.len() == d.len() + slash + n.len()
+        && p.starts_with(d)
+        && p.ends_with(n)
+        && (slash == 0 || p[d.len()] == b'/')
+        && !n.contains(&0);
+    if joined { Ok(name) } else { Err(refuse()) }
 }
 
 /// The refusal of a FIFO, socket or device where a regular file (or a

@@ -300,7 +300,11 @@ fn schedule(seed: u64) -> Schedule {
             Latency { ops: vec![], ms_min: 0, ms_max: slow },
         ],
     });
-    let ops = ["symlink_metadata", "remove_file", "remove_dir_all", "read_dir"].map(String::from).to_vec();
+    // `open` and `metadata`: a sweep's open of its directory and its look
+    // through the handle before the listing.
+    let ops = ["symlink_metadata", "remove_file", "remove_dir_all", "read_dir", "open", "metadata"]
+        .map(String::from)
+        .to_vec();
     for (kind, fault) in [("eio", FaultKind::Eio), ("eacces", FaultKind::Eacces)] {
         if sw.on(kind) {
             let p = sw.rate(kind) * 0.05;
@@ -363,7 +367,8 @@ fn schedule(seed: u64) -> Schedule {
         s.params.insert("planted".into(), 1);
     }
     // One in eight meets a file server whose listings send no attributes
-    // for some entries (NFS `READDIRPLUS` may omit them), one in eight an
+    // for some entries (NFS `READDIRPLUS` may omit them) and that removes
+    // no entry through an open directory, one in eight an
     // adapter that offers no listing with metadata and no operations on
     // an open directory's entries, one in eight one that does not open
     // the swept directories either: the sweeps look at such entries
@@ -505,11 +510,12 @@ struct Book {
     /// When a row written late becomes visible to lookups (virtual ms):
     /// the index lags the writes (a replica, a cache).
     row_visible_ms: BTreeMap<String, u64>,
-    /// The directory each handle a sweep opened on its root is open on,
-    /// as its look through the handle said (handle id to identity): a
-    /// removal through the handle went there, even one that lands after
-    /// its process died and the handle was closed.
-    open_dirs: BTreeMap<u64, u64>,
+    /// The directory a sweep listed, by the handle it opened on it before
+    /// the listing (handle id to identity; only where the looks before and
+    /// after the listing found the same directory): a removal through the
+    /// handle goes there, even one that lands after a later sweep listed
+    /// the root again, or after its process died and the handle closed.
+    listed_through: BTreeMap<u64, u64>,
 }
 
 /// One swept directory, for R1's check that a sweep removes only in the
@@ -521,6 +527,8 @@ struct RootBook {
     starting: bool,
     /// What the look before the listing found: a directory's identity.
     before_listing: Option<u64>,
+    /// The handle that look went through, if the sweep opened one.
+    handle: Option<u64>,
     /// The app listed it and has not looked at it since: its next look is
     /// the sweep's look at what it listed.
     awaiting: bool,
@@ -727,13 +735,14 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
             // nothing is "nothing to sweep" (a handle's look always finds
             // what it opened).
             let bad = dir.is_none() && (by_handle || l.ok || l.injected || l.exists(p));
-            if let (FsOp::HandleMetadata(h), Some(id)) = (l.op, dir) {
-                b.open_dirs.insert(h.id, id);
-            }
             let Some(root) = b.roots.get_mut(p) else { return };
             if std::mem::take(&mut root.starting) {
                 // The look before the listing: one error for the sweep.
                 root.before_listing = dir;
+                root.handle = match l.op {
+                    FsOp::HandleMetadata(h) => Some(h.id),
+                    _ => None,
+                };
                 if bad {
                     b.listings.insert(p.to_path_buf(), false);
                 }
@@ -741,8 +750,13 @@ fn watcher(book: SharedBook, policy: RetentionPolicy) -> steadfast_sim::world::W
                 // The look after it: the same directory is what the sweep
                 // sweeps; anything else is its listing's one error.
                 root.listed_id = dir.filter(|id| Some(*id) == root.before_listing);
-                if root.listed_id.is_none() && (bad || dir.is_some()) {
+                let (through, failed) =
+                    (root.handle.zip(root.listed_id), root.listed_id.is_none() && (bad || dir.is_some()));
+                if failed {
                     b.listings.insert(p.to_path_buf(), false);
+                }
+                if let Some((h, id)) = through {
+                    b.listed_through.insert(h, id);
                 }
             } else if l.ok && dir.is_some() && dir == root.listed_id {
                 root.looked_at = Some(l.at);
@@ -950,17 +964,23 @@ fn moved_root(book: &mut Book, dir: &Path, l: &Landed<'_>) -> Option<String> {
 /// directory is now, so a swap of the path meanwhile changes nothing
 /// (and no race is excused).
 fn other_open_root(book: &mut Book, dir: &Path, h: &steadfast_core::Handle, l: &mut Landed<'_>) -> Option<String> {
-    let open = book.open_dirs.get(&h.id).copied();
+    let listed = book.listed_through.get(&h.id).copied();
+    // Where the handle is open now, if it still is (a handle never moves
+    // to another directory: this is the one it opened).
+    let open = l.handle_metadata(h).map(|m| m.id);
     let root = book.roots.get_mut(dir)?;
     root.removals += 1;
     root.looked_at = None;
-    if open.is_some() && open == root.listed_id {
+    if listed.is_some() && open.is_none_or(|id| Some(id) == listed) {
         if root.swapped {
             l.reach(REMOVED_IN_MOVED);
         }
         return None;
     }
-    Some(format!("the directory the sweep opened as {} is not the one it listed ({open:?})", dir.display()))
+    Some(format!(
+        "the directory the sweep opened as {} ({open:?}) is not one it listed through that handle ({listed:?})",
+        dir.display()
+    ))
 }
 
 /// The longest a sweep's re-stat of an entry may land before its removal
@@ -2251,9 +2271,12 @@ impl steadfast_core::Fs for LegacyFs {
 /// The app's file system in the seeds that say so (`listing`): a file
 /// server whose listings send no attributes for about a third of their
 /// entries (NFS `READDIRPLUS` may omit them, and a real adapter's look at
-/// an entry may fail), or (`plain`) an adapter that offers no listing with
-/// metadata at all. The sweeps must look at such entries themselves: a
-/// sweep that skipped them, or judged them without a look, breaks R2 or R4.
+/// an entry may fail) and that removes no entry through an open directory,
+/// or (`plain`) an adapter that offers no listing with metadata and no
+/// operation on an open directory's entries at all (and, with
+/// `no_dir_handles`, opens no swept directory). The sweeps must look at
+/// such entries themselves and remove by path where they must: a sweep
+/// that skipped them, or judged them without a look, breaks R2 or R4.
 struct BareListing {
     inner: Arc<dyn steadfast_core::Fs>,
     world: World,
@@ -2283,8 +2306,13 @@ impl BareListing {
             FsOp::ReadDirMetadata(_) if self.plain => {
                 return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "no listing with metadata here"));
             }
-            FsOp::StatAt { .. } | FsOp::RemoveFileAt { .. } if self.plain => {
-                return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "no *at operations here"));
+            // A file server that looks at an open directory's entries but
+            // removes only by path (listing 1), or neither (plain).
+            FsOp::RemoveFileAt { .. } => {
+                return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "no unlinkat here"));
+            }
+            FsOp::StatAt { .. } if self.plain => {
+                return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "no fstatat here"));
             }
             FsOp::Open { path, .. }
                 if self.no_dir_handles && [TELEMETRY, WORKSPACES, FRESH].map(Path::new).contains(&&**path) =>
@@ -2293,10 +2321,10 @@ impl BareListing {
             }
             FsOp::ReadDirMetadata(dir) => Around::Strip(dir.clone()),
             FsOp::ReadDir(_) if self.plain => Around::Reach(LISTED_PLAIN),
-            FsOp::RemoveFile(p) if self.plain && p.parent() == Some(Path::new(TELEMETRY)) => {
-                Around::Reach(REMOVED_BY_PATH)
+            FsOp::RemoveFile(p) if p.parent() == Some(Path::new(TELEMETRY)) => Around::Reach(REMOVED_BY_PATH),
+            FsOp::SymlinkMetadata(p) | FsOp::StatAt { path: p, .. } if lock(&self.bare).remove(p) => {
+                Around::Reach(LOOKED_BARE)
             }
-            FsOp::SymlinkMetadata(p) if lock(&self.bare).remove(p) => Around::Reach(LOOKED_BARE),
             _ => Around::Nothing,
         })
     }
@@ -2423,7 +2451,7 @@ const PARAMS: &[ParamSpec] = &[
     ParamSpec {
         name: "listing",
         max: 3,
-        doc: "1: the app's listings send no attributes for about a third of their entries; 2: its file system offers no listing with metadata and no operations on an open directory's entries (Unsupported); 3: as 2, and it opens no swept directory",
+        doc: "1: the app's listings send no attributes for about a third of their entries, and its file system removes no open directory's entry (Unsupported); 2: it offers no listing with metadata and no operations on an open directory's entries; 3: as 2, and it opens no swept directory",
     },
     ParamSpec {
         name: "big_workspace_files",

@@ -125,11 +125,14 @@ fn open(path: std::path::PathBuf, mode: OpenMode) -> io::Result<Handle> {
         .truncate(mode.truncate)
         .create(mode.create)
         .create_new(mode.create_new);
-    let file = if mode.no_follow {
-        open_flagged(&mut options, &path, rustix::fs::OFlags::NOFOLLOW)?
-    } else {
-        open_checked(&mut options, &path)?
-    };
+    let mut flags = rustix::fs::OFlags::empty();
+    if mode.no_follow {
+        flags |= rustix::fs::OFlags::NOFOLLOW;
+    }
+    if mode.directory {
+        flags |= rustix::fs::OFlags::DIRECTORY;
+    }
+    let file = open_flagged(&mut options, &path, flags)?;
     let id = handles::insert(file);
     Ok(Handle { id, path: path.into(), append: mode.append })
 }
@@ -385,8 +388,9 @@ fn instant(secs: i64, nanos: i64) -> std::time::SystemTime {
 /// directory, wherever that directory is now.
 fn stat_at(dir: &Handle, path: &Path) -> io::Result<Metadata> {
     use rustix::fs::FileType;
+    let open = handles::get(dir)?;
     let name = entry_name(dir, path)?;
-    let st = rustix::fs::statat(&*handles::get(dir)?, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)?;
+    let st = rustix::fs::statat(&*open, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)?;
     let kind = match FileType::from_raw_mode(st.st_mode as _) {
         FileType::RegularFile => FileKind::File,
         FileType::Directory => FileKind::Dir,
@@ -405,8 +409,9 @@ fn stat_at(dir: &Handle, path: &Path) -> io::Result<Metadata> {
 
 /// `unlinkat(dir, name, 0)`: a directory is refused (`EISDIR`).
 fn remove_file_at(dir: &Handle, path: &Path) -> io::Result<()> {
+    let open = handles::get(dir)?;
     let name = entry_name(dir, path)?;
-    Ok(rustix::fs::unlinkat(&*handles::get(dir)?, name, rustix::fs::AtFlags::empty())?)
+    Ok(rustix::fs::unlinkat(&*open, name, rustix::fs::AtFlags::empty())?)
 }
 
 /// Read a whole regular file. Opened non-blocking and checked after open,

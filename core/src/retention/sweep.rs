@@ -176,18 +176,19 @@ async fn list(env: &Env, dir: &Path, opens: Opens, report: &mut SweepReport) -> 
 }
 
 /// Open the swept directory (a symlink at its path is refused, never
-/// followed) and say what it is: its identity if it is a directory, as
+/// followed; anything but a directory is refused without being opened)
+/// and say what it is: its identity if it is a directory, as
 /// [`look_at_root`] says of a path. An adapter that opens no directory
 /// (`Unsupported`) is looked at by path instead, and the sweep removes
 /// by path.
 async fn open_root(env: &Env, dir: &Path, open: &mut OpenDir, report: &mut SweepReport) -> Option<u64> {
-    let h = match env.fs.open(dir, OpenMode::READ.refuse_symlink()).await {
+    let h = match env.fs.open(dir, OpenMode::READ.refuse_symlink().only_directory()).await {
         Ok(h) => h,
         Err(e) if e.kind() == io::ErrorKind::Unsupported => return look_at_root(env, dir, report).await,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
         Err(e) => {
-            if e.raw_os_error() == Some(crate::fs::ELOOP) {
-                tracing::warn!(dir = %dir.display(), "a swept path is a symlink: not swept (configure the resolved path)");
+            if e.kind() == io::ErrorKind::NotADirectory || e.raw_os_error() == Some(crate::fs::ELOOP) {
+                tracing::warn!(dir = %dir.display(), "a swept path is a symlink or no directory: not swept (configure the resolved path)");
             }
             report.errors += 1;
             return None;
@@ -227,6 +228,20 @@ async fn look(env: &Env, path: &Path, listed: Option<Metadata>) -> io::Result<Me
     }
 }
 
+/// [`look`] of an entry of the swept directory: through it where it is
+/// open (wherever it is now, as the removal will be), by path otherwise.
+async fn look_in(env: &Env, root: &Root, path: &Path, listed: Option<Metadata>) -> io::Result<Metadata> {
+    if listed.is_none()
+        && let (Some(h), Some(name)) = (&root.open.handle, path.file_name())
+    {
+        match env.fs.stat_at(h, name).await {
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => {}
+            other => return other,
+        }
+    }
+    look(env, path, listed).await
+}
+
 struct Candidate {
     path: PathBuf,
     len: u64,
@@ -247,7 +262,6 @@ struct Candidate {
 pub async fn sweep_dir(env: &Env, dir: &Path, policy: &RetentionPolicy) -> SweepReport {
     let mut report = SweepReport::default();
     let Some((entries, mut root)) = list(env, dir, Opens::Dir, &mut report).await else { return report };
-    let dir = root.path.as_path();
     let mut by_kind: Vec<Vec<Candidate>> = policy.kinds.iter().map(|_| Vec::new()).collect();
     for (entry, meta) in entries {
         yield_now().await;
@@ -268,7 +282,7 @@ pub async fn sweep_dir(env: &Env, dir: &Path, policy: &RetentionPolicy) -> Sweep
             FileKind::Symlink => report.keep(Kept::Symlink),
             FileKind::File => {
                 if let Some(c) =
-                    candidate(env, dir, (name, meta), &policy.kinds[k], policy.age_floor, &mut report).await
+                    candidate(env, &root, (name, meta), &policy.kinds[k], policy.age_floor, &mut report).await
                 {
                     by_kind[k].push(c);
                 }
@@ -315,14 +329,14 @@ fn is_young(now: SystemTime, meta: &Metadata, floor: Duration) -> bool {
 /// whether it may go.
 async fn candidate(
     env: &Env,
-    dir: &Path,
+    root: &Root,
     (name, listed): (&std::ffi::OsStr, Option<Metadata>),
     kind: &Kind,
     age_floor: Duration,
     report: &mut SweepReport,
 ) -> Option<Candidate> {
-    let path = dir.join(name);
-    let meta = match look(env, &path, listed).await {
+    let path = root.path.join(name);
+    let meta = match look_in(env, root, &path, listed).await {
         Ok(m) if m.kind == FileKind::File => m,
         Ok(_) => {
             report.changed += 1; // turned into a symlink or directory

@@ -56,6 +56,9 @@ fn real_fs_refuses_a_fifo_at_open_without_blocking() {
         assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{what}: {e}");
         assert_eq!(e.to_string(), steadfast_core::fs::not_a_regular_file().to_string(), "{what}");
     }
+    // Asked for a directory, it is refused before it is opened.
+    let e = fs.open_blocking(&fifo, OpenMode::READ.only_directory()).expect_err("a directory");
+    assert_eq!(e.kind(), std::io::ErrorKind::NotADirectory, "{e}");
 }
 
 /// Every operation that opens a path refuses a FIFO planted there, at

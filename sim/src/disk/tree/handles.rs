@@ -73,7 +73,13 @@ impl Tree {
             && !(b.ends_with(b"/") || b.ends_with(b"/."))
             && self.walk(path, false).is_ok_and(|ino| self.kind(ino) == FileKind::Symlink)
         {
-            return Err(io::Error::from_raw_os_error(super::ELOOP));
+            // Asked for a directory, a symlink is no directory (Linux
+            // checks `O_DIRECTORY` before `O_NOFOLLOW`).
+            return Err(if mode.directory {
+                err(ErrorKind::NotADirectory)
+            } else {
+                io::Error::from_raw_os_error(super::ELOOP)
+            });
         }
         let ino = if mode.create || mode.create_new {
             let how = if mode.create_new { Put::Exclusive } else { Put::Append };
@@ -90,6 +96,9 @@ impl Tree {
         };
         match self.kind(ino) {
             FileKind::Dir if mode.writes() => return Err(err(ErrorKind::IsADirectory)),
+            FileKind::File | FileKind::Special | FileKind::Symlink if mode.directory => {
+                return Err(err(ErrorKind::NotADirectory));
+            }
             FileKind::Special => {
                 return Err(steadfast_core::fs::not_a_regular_file());
             }
