@@ -368,15 +368,14 @@ fn schedule(seed: u64) -> Schedule {
     }
     // One in eight meets a file server whose listings send no attributes
     // for some entries (NFS `READDIRPLUS` may omit them) and that removes
-    // no entry through an open directory, one in eight an
-    // adapter that offers no listing with metadata and no operations on
-    // an open directory's entries, one in eight one that does not open
-    // the swept directories either: the sweeps look at such entries
-    // themselves, and remove by path. Its own stream.
+    // no entry through an open directory, one in sixteen an adapter that
+    // offers no listing with metadata and no operations on an open
+    // directory's entries, one in sixteen one that does not open the
+    // swept directories either: the sweeps look at such entries
+    // themselves, and remove by path. Their own streams.
     match SimRng::new(seed, 0x11D1).range(0, 7) {
         0 => s.params.insert("listing".into(), 1),
-        1 => s.params.insert("listing".into(), 2),
-        2 => s.params.insert("listing".into(), 3),
+        1 => s.params.insert("listing".into(), if SimRng::new(seed, 0x11D2).chance(0.5) { 2 } else { 3 }),
         _ => None,
     };
     // One in four has a `recloner` clone an orphan workspace again in
