@@ -684,3 +684,44 @@ fn a_sweep_lists_fifos_sockets_and_symlinks_without_touching_them() {
         assert_eq!(left, 4, "plain {plain}");
     }
 }
+
+/// A FIFO planted at a swept path is never opened: the sweep asks for a
+/// directory (`O_DIRECTORY`), which the kernel refuses before the open
+/// reaches the FIFO. A writer blocked in its open of the FIFO would be
+/// released by any reader's open (a device's open may act as well), so
+/// it stays blocked; the sweep reports the path as an error and deletes
+/// nothing. (Before, the sweep's open of its directory took the FIFO for
+/// reading and released the writer.)
+#[test]
+#[allow(clippy::disallowed_methods)] // a real thread: the writer blocked in open(2)
+fn a_fifo_at_a_swept_path_is_never_opened() {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let base = tempfile::tempdir().expect("tempdir");
+    let fifo = base.path().join("telemetry");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = fifo.clone();
+    let writer = std::thread::spawn(move || {
+        // Blocks until a reader opens the FIFO.
+        let opened = std::fs::OpenOptions::new().write(true).open(&path).is_ok();
+        let _ = tx.send(opened);
+    });
+    let policy = RetentionPolicy {
+        kinds: vec![Kind { prefix: "traces-".into(), suffix: ".jsonl".into(), files_max: 0, bytes_max: 0 }],
+        protected: vec![],
+        age_floor: Duration::ZERO,
+        deletions_max: 100,
+    };
+    let report = rt().block_on(async { sweep_dir(&Env::real().expect("env"), &fifo, &policy).await });
+    assert_eq!((report.errors, report.listed, report.deleted), (1, 0, 0), "{report:?}");
+    let released = rx.recv_timeout(Duration::from_millis(300));
+    // Release the writer: open the FIFO for reading ourselves.
+    let reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(&fifo)
+        .expect("open the FIFO to read");
+    writer.join().expect("the writer");
+    drop(reader);
+    assert!(released.is_err(), "the sweep opened the FIFO at its path: a writer blocked on it was released");
+}
