@@ -2,11 +2,10 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::{Kept, Kind, OrphanPolicy, RetentionPolicy, SweepReport};
-use std::sync::Arc;
-
 use crate::fs::{BoxFuture, DirEntry, FileKind, Fs, FsExt, Handle, Metadata, OpenMode};
 use crate::procs::Liveness;
 use crate::spawn::TaskHandle;
@@ -65,8 +64,9 @@ struct OpenDir {
 }
 
 impl OpenDir {
-    /// Removals go by path from now on: the adapter has no operations on
-    /// an open directory's entries, or no handle was opened.
+    /// Close it (at the sweep's end, or where the adapter turned out to
+    /// have no operations on an open directory's entries): removals go by
+    /// path from then on.
     async fn close(&mut self) {
         if let Some(h) = self.handle.take() {
             let _ = self.fs.close(&h).await;
