@@ -794,3 +794,57 @@ typed_ops! {
 }
 
 impl<T: Fs + ?Sized> FsExt for T {}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt as _;
+    use std::path::{Path, PathBuf};
+
+    use super::{Handle, entry_name};
+
+    fn dir(path: &str) -> Handle {
+        Handle { id: 1, path: Path::new(path).into(), append: false }
+    }
+
+    /// One name in the open directory, as `join` makes it, and nothing
+    /// else: what a file system takes as a name (non-UTF-8 bytes, dots
+    /// that are not `.` or `..`, spaces) is taken; what would resolve
+    /// anything but that entry is refused.
+    #[test]
+    fn entry_names_are_one_name_in_the_open_directory() {
+        let latin1 = OsStr::from_bytes(b"traces-h\xf4te-1.jsonl");
+        for (d, name) in [
+            ("/efs/t", OsStr::new("a")),
+            ("/efs/t", OsStr::new("...")),
+            ("/efs/t", OsStr::new("a.")),
+            ("/efs/t", OsStr::new(" a ")),
+            ("/efs/t", latin1),
+            ("/efs/t/", OsStr::new("a")),
+            ("/", OsStr::new("a")),
+            ("rel", OsStr::new("a")),
+        ] {
+            let path = dir(d).path.join(name);
+            assert_eq!(entry_name(&dir(d), &path).ok(), Some(name), "{d} + {name:?}");
+        }
+        for (d, path) in [
+            ("/efs/t", "/efs/t/a/b"),
+            ("/efs/t", "/efs/t/a/"),
+            ("/efs/t", "/efs/t//a"),
+            ("/efs/t", "/efs/t/./a"),
+            ("/efs/t", "/efs/t/.."),
+            ("/efs/t", "/efs/t/."),
+            ("/efs/t", "/efs/t"),
+            ("/efs/t", "/efs/tt/a"),
+            ("/efs/t", "/efs/a"),
+            ("/efs/t", "/etc/passwd"),
+            ("/efs/t", "a"),
+            ("/efs/t/", "/efs/t/a/"),
+        ] {
+            let e = entry_name(&dir(d), Path::new(path)).expect_err(path);
+            assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{d} + {path}");
+        }
+        let nul = PathBuf::from(OsStr::from_bytes(b"/efs/t/a\0b"));
+        assert!(entry_name(&dir("/efs/t"), &nul).is_err(), "a NUL byte");
+    }
+}
