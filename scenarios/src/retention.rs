@@ -2228,14 +2228,10 @@ impl steadfast_core::Fs for LegacyFs {
                 };
             }
             // A sweep that removed by path: no open directory.
-            match &op {
-                FsOp::Open { path, .. } if [TELEMETRY, WORKSPACES].iter().any(|r| path == Path::new(r)) => {
-                    return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "the replica removes by path"));
-                }
-                FsOp::StatAt { .. } | FsOp::RemoveFileAt { .. } => {
-                    return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "the replica removes by path"));
-                }
-                _ => {}
+            let root_open =
+                matches!(&op, FsOp::Open { path, .. } if [TELEMETRY, WORKSPACES].iter().any(|r| path == Path::new(r)));
+            if root_open || matches!(op, FsOp::StatAt { .. } | FsOp::RemoveFileAt { .. }) {
+                return Err(unsupported("the replica removes by path"));
             }
             let root = match &op {
                 FsOp::SymlinkMetadata(p) if [TELEMETRY, WORKSPACES].iter().any(|r| p == Path::new(r)) => {
@@ -2302,21 +2298,15 @@ impl BareListing {
     /// Refuse `op` as this adapter would, or say what to do once it ran.
     fn before(&self, op: &FsOp) -> Result<Around, std::io::Error> {
         Ok(match op {
-            FsOp::ReadDirMetadata(_) if self.plain => {
-                return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "no listing with metadata here"));
-            }
+            FsOp::ReadDirMetadata(_) if self.plain => return Err(unsupported("no listing with metadata here")),
             // A file server that looks at an open directory's entries but
             // removes only by path (listing 1), or neither (plain).
-            FsOp::RemoveFileAt { .. } => {
-                return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "no unlinkat here"));
-            }
-            FsOp::StatAt { .. } if self.plain => {
-                return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "no fstatat here"));
-            }
+            FsOp::RemoveFileAt { .. } => return Err(unsupported("no unlinkat here")),
+            FsOp::StatAt { .. } if self.plain => return Err(unsupported("no fstatat here")),
             FsOp::Open { path, .. }
                 if self.no_dir_handles && [TELEMETRY, WORKSPACES, FRESH].map(Path::new).contains(&&**path) =>
             {
-                return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "no directory opens here"));
+                return Err(unsupported("no directory opens here"));
             }
             FsOp::ReadDirMetadata(dir) => Around::Strip(dir.clone()),
             FsOp::ReadDir(_) if self.plain => Around::Reach(LISTED_PLAIN),
@@ -2365,6 +2355,12 @@ impl steadfast_core::Fs for BareListing {
         let out = self.inner.exec_blocking(op);
         self.after(around, out)
     }
+}
+
+/// What an adapter without an operation answers (the contract's
+/// `Unsupported`: the caller falls back).
+fn unsupported(why: &str) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::Unsupported, why.to_string())
 }
 
 /// `op` with every open following a symlink at its path (the replica's

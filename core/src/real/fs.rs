@@ -328,7 +328,7 @@ fn read_dir(path: &Path) -> io::Result<Vec<DirEntry>> {
 /// system without `d_type`).
 fn read_dir_metadata(path: &Path) -> io::Result<Vec<(DirEntry, Option<Metadata>)>> {
     list(path, |e| {
-        let (kind, meta) = match unless_gone(e.metadata().and_then(|m| metadata_of(&m))) {
+        let (kind, meta) = match unless_gone(e.metadata().map(|m| metadata_of(&m))) {
             Ok(Some(m)) => (m.kind, Some(m)),
             Ok(None) => return Ok(None),
             Err(_) => match unless_gone(e.file_type())? {
@@ -361,19 +361,21 @@ fn kind_of(t: fs::FileType) -> FileKind {
 }
 
 fn meta(m: fs::Metadata) -> io::Result<FsOutput> {
-    metadata_of(&m).map(FsOutput::Metadata)
+    Ok(FsOutput::Metadata(metadata_of(&m)))
 }
 
-fn metadata_of(m: &fs::Metadata) -> io::Result<Metadata> {
+fn metadata_of(m: &fs::Metadata) -> Metadata {
     use std::os::unix::fs::MetadataExt as _;
-    let changed = instant(m.ctime(), m.ctime_nsec());
-    Ok(Metadata::new(kind_of(m.file_type()), m.len(), m.modified()?, changed, identity(m.dev(), m.ino())))
+    let times = ((m.mtime(), m.mtime_nsec()), (m.ctime(), m.ctime_nsec()));
+    from_stat(kind_of(m.file_type()), m.len(), times, (m.dev(), m.ino()))
 }
 
-/// A file's identity from its device and inode numbers: the same mix for
-/// every look (std's, a listing's, an `fstatat`'s), so that looks compare.
-fn identity(dev: u64, ino: u64) -> u64 {
-    crate::mix64(dev ^ crate::mix64(ino))
+/// Metadata from a `stat`'s fields: one conversion for every look (std's,
+/// a listing's, an `fstatat`'s), so that looks at one file compare equal.
+/// The identity mixes the device and inode numbers.
+fn from_stat(kind: FileKind, len: u64, (mtime, ctime): ((i64, i64), (i64, i64)), (dev, ino): (u64, u64)) -> Metadata {
+    let (modified, changed) = (instant(mtime.0, mtime.1), instant(ctime.0, ctime.1));
+    Metadata::new(kind, len, modified, changed, crate::mix64(dev ^ crate::mix64(ino)))
 }
 
 /// The instant a `stat` time (seconds and nanoseconds since the epoch)
@@ -398,13 +400,12 @@ fn stat_at(dir: &Handle, path: &Path) -> io::Result<Metadata> {
         _ => FileKind::Special,
     };
     #[allow(clippy::unnecessary_cast, reason = "the stat fields' types differ between targets")]
-    let (len, modified, changed, id) = (
+    let (len, times, id) = (
         st.st_size as u64,
-        instant(st.st_mtime as i64, st.st_mtime_nsec as i64),
-        instant(st.st_ctime as i64, st.st_ctime_nsec as i64),
-        identity(st.st_dev as u64, st.st_ino as u64),
+        ((st.st_mtime as i64, st.st_mtime_nsec as i64), (st.st_ctime as i64, st.st_ctime_nsec as i64)),
+        (st.st_dev as u64, st.st_ino as u64),
     );
-    Ok(Metadata::new(kind, len, modified, changed, id))
+    Ok(from_stat(kind, len, times, id))
 }
 
 /// `unlinkat(dir, name, 0)`: a directory is refused (`EISDIR`).

@@ -64,6 +64,31 @@ struct OpenDir {
 }
 
 impl OpenDir {
+    /// A look at the entry `path` names, through the open directory;
+    /// `None` when none is open, or when the adapter has no such look (it
+    /// is closed then: every step goes by path from now on).
+    async fn stat(&mut self, path: &Path) -> Option<io::Result<Metadata>> {
+        let (h, name) = (self.handle.as_ref()?, path.file_name()?);
+        let look = self.fs.stat_at(h, name).await;
+        self.unless_unsupported(look).await
+    }
+
+    /// The removal of the entry `path` names, through the open directory;
+    /// `None` as for [`OpenDir::stat`].
+    async fn remove(&mut self, path: &Path) -> Option<io::Result<()>> {
+        let (h, name) = (self.handle.as_ref()?, path.file_name()?);
+        let removed = self.fs.remove_file_at(h, name).await;
+        self.unless_unsupported(removed).await
+    }
+
+    async fn unless_unsupported<T>(&mut self, r: io::Result<T>) -> Option<io::Result<T>> {
+        if matches!(&r, Err(e) if e.kind() == io::ErrorKind::Unsupported) {
+            self.close().await;
+            return None;
+        }
+        Some(r)
+    }
+
     /// Close it (at the sweep's end, or where the adapter turned out to
     /// have no operations on an open directory's entries): removals go by
     /// path from then on.
@@ -230,14 +255,11 @@ async fn look(env: &Env, path: &Path, listed: Option<Metadata>) -> io::Result<Me
 
 /// [`look`] of an entry of the swept directory: through it where it is
 /// open (wherever it is now, as the removal will be), by path otherwise.
-async fn look_in(env: &Env, root: &Root, path: &Path, listed: Option<Metadata>) -> io::Result<Metadata> {
+async fn look_in(env: &Env, root: &mut Root, path: &Path, listed: Option<Metadata>) -> io::Result<Metadata> {
     if listed.is_none()
-        && let (Some(h), Some(name)) = (&root.open.handle, path.file_name())
+        && let Some(look) = root.open.stat(path).await
     {
-        match env.fs.stat_at(h, name).await {
-            Err(e) if e.kind() == io::ErrorKind::Unsupported => {}
-            other => return other,
-        }
+        return look;
     }
     look(env, path, listed).await
 }
@@ -282,7 +304,7 @@ pub async fn sweep_dir(env: &Env, dir: &Path, policy: &RetentionPolicy) -> Sweep
             FileKind::Symlink => report.keep(Kept::Symlink),
             FileKind::File => {
                 if let Some(c) =
-                    candidate(env, &root, (name, meta), &policy.kinds[k], policy.age_floor, &mut report).await
+                    candidate(env, &mut root, (name, meta), &policy.kinds[k], policy.age_floor, &mut report).await
                 {
                     by_kind[k].push(c);
                 }
@@ -329,7 +351,7 @@ fn is_young(now: SystemTime, meta: &Metadata, floor: Duration) -> bool {
 /// whether it may go.
 async fn candidate(
     env: &Env,
-    root: &Root,
+    root: &mut Root,
     (name, listed): (&std::ffi::OsStr, Option<Metadata>),
     kind: &Kind,
     age_floor: Duration,
@@ -462,21 +484,13 @@ enum Outcome {
 /// a swap that lands between that look and the removal is the one race a
 /// removal by path cannot close.
 async fn delete_if_unchanged(env: &Env, root: &mut Root, c: &Candidate) -> Outcome {
-    if let Some(h) = root.open.handle.clone()
-        && let Some(name) = c.path.file_name()
-    {
-        let look = env.fs.stat_at(&h, name).await;
-        if !unsupported(&look) {
-            if let Some(not) = not_judged(look, c) {
-                return not;
-            }
-            let removed = env.fs.remove_file_at(&h, name).await;
-            if !unsupported(&removed) {
-                return removed_as(removed);
-            }
+    if let Some(look) = root.open.stat(&c.path).await {
+        if let Some(not) = not_judged(look, c) {
+            return not;
         }
-        // No such operations here: by path from now on.
-        root.open.close().await;
+        if let Some(removed) = root.open.remove(&c.path).await {
+            return removed_as(removed);
+        }
     }
     if let Some(not) = not_judged(env.fs.symlink_metadata(&c.path).await, c) {
         return not;
@@ -487,10 +501,6 @@ async fn delete_if_unchanged(env: &Env, root: &mut Root, c: &Candidate) -> Outco
         RootNow::Not { moved: false } => return Outcome::Failed,
     }
     removed_as(env.fs.remove_file(&c.path).await)
-}
-
-fn unsupported<T>(r: &io::Result<T>) -> bool {
-    matches!(r, Err(e) if e.kind() == io::ErrorKind::Unsupported)
 }
 
 /// What a removal's look found, unless it is the file judged.

@@ -96,9 +96,7 @@ impl Tree {
         };
         match self.kind(ino) {
             FileKind::Dir if mode.writes() => return Err(err(ErrorKind::IsADirectory)),
-            FileKind::File | FileKind::Special | FileKind::Symlink if mode.directory => {
-                return Err(err(ErrorKind::NotADirectory));
-            }
+            kind if mode.directory && kind != FileKind::Dir => return Err(err(ErrorKind::NotADirectory)),
             FileKind::Special => {
                 return Err(steadfast_core::fs::not_a_regular_file());
             }
@@ -227,12 +225,7 @@ impl Tree {
     /// `unlinkat(dir, name, 0)`: a directory is refused.
     pub(super) fn remove_file_at(&mut self, dir: &Handle, path: &Path, wall: SystemTime) -> io::Result<()> {
         let (d, name) = self.entry_at(dir, path)?;
-        let ino = self.child(d, name).ok_or_else(|| err(ErrorKind::NotFound))?;
-        if self.kind(ino) == FileKind::Dir {
-            return Err(err(ErrorKind::IsADirectory));
-        }
-        self.unlink(d, name, wall);
-        Ok(())
+        self.unlink_file(d, name, wall)
     }
 
     /// Close `h`: at once, or when its last operation in flight lands.

@@ -291,11 +291,16 @@ impl Tree {
 
     fn remove_file(&mut self, path: &Path, wall: SystemTime) -> io::Result<()> {
         let (dir, name) = self.parent(path)?;
-        let ino = self.child(dir, &name).ok_or_else(|| err(ErrorKind::NotFound))?;
+        self.unlink_file(dir, &name, wall)
+    }
+
+    /// `unlink(2)` of `name` in directory `dir`: a directory is refused.
+    pub(super) fn unlink_file(&mut self, dir: Ino, name: &std::ffi::OsStr, wall: SystemTime) -> io::Result<()> {
+        let ino = self.child(dir, name).ok_or_else(|| err(ErrorKind::NotFound))?;
         if self.kind(ino) == FileKind::Dir {
             return Err(err(ErrorKind::IsADirectory));
         }
-        self.unlink(dir, &name, wall);
+        self.unlink(dir, name, wall);
         Ok(())
     }
 
